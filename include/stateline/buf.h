@@ -1,0 +1,37 @@
+/*
+ * buf.h - a growable byte buffer with a read offset, for socket input and output.
+ *
+ * Bytes live in data[off .. len); append writes at len, consume advances off.  When off
+ * passes half the capacity the live bytes are moved to the front (amortised O(1)).
+ * The buffer owns data; sl_buf_free releases it and leaves an empty buffer.
+ */
+#ifndef STATELINE_BUF_H
+#define STATELINE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_buf {
+    uint8_t *data;
+    size_t off; /* first unread byte */
+    size_t len; /* one past the last byte */
+    size_t cap;
+};
+
+#define SL_BUF_INIT {NULL, 0, 0, 0}
+
+void sl_buf_init(struct sl_buf *b);
+void sl_buf_free(struct sl_buf *b);
+static inline size_t sl_buf_used(const struct sl_buf *b) { return b->len - b->off; }
+static inline uint8_t *sl_buf_head(const struct sl_buf *b) { return b->data + b->off; }
+/* Make room for n more bytes at the tail; returns the tail pointer. */
+uint8_t *sl_buf_reserve(struct sl_buf *b, size_t n);
+/* After writing n bytes at the pointer sl_buf_reserve returned. */
+void sl_buf_commit(struct sl_buf *b, size_t n);
+void sl_buf_append(struct sl_buf *b, const void *p, size_t n);
+void sl_buf_append_str(struct sl_buf *b, const char *s);
+void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sl_buf_consume(struct sl_buf *b, size_t n);
+void sl_buf_reset(struct sl_buf *b);
+
+#endif
