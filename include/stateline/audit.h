@@ -419,6 +419,11 @@ int64_t sl_audit_verify_dir(const char *dir, const struct sl_audit_verifier *v,
 
 /* Load the leaf hashes of entries [0, n) (n = all when 0); *leaves malloc'd, caller
  * frees.  Returns the count or -1. */
+/* The transparency report (docs/audit-format.md §9) over entries whose time is in
+ * [from_us, to_us): a jansson object the caller owns, or NULL with err. */
+struct json_t *sl_audit_report(const char *dir, int64_t from_us, int64_t to_us, char *err,
+                               size_t errlen);
+
 int64_t sl_audit_load_leaves(const char *dir, uint64_t n, uint8_t (**leaves)[32], char *err,
                              size_t errlen);
 

@@ -561,7 +561,9 @@ static int cmd_personal(int argc, char **argv)
 
 /* ---- bench ------------------------------------------------------------------------------- */
 
-/* Synthetic traffic: query, decision, release triples as a gateway writes them. */
+/* Synthetic traffic: query, decision, reply triples as a gateway writes them; the reply
+ * entry (type release) carries the outcome, denied or redacted, so each query has exactly
+ * one outcome-bearing entry (the convention of docs/audit-format.md §9). */
 static void synth(struct sl_audit_entry *e, uint64_t i, char *ref, size_t refsz,
                   const uint8_t policy[32])
 {
@@ -589,8 +591,6 @@ static void synth(struct sl_audit_entry *e, uint64_t i, char *ref, size_t refsz,
     if (kind == 1) {
         int deny = q == 2;
         sl_audit_set_int(e, SL_AF_EFFECT, deny ? SL_AUDIT_EFF_FORBID : SL_AUDIT_EFF_PERMIT);
-        if (deny)
-            sl_audit_set_int(e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
         sl_audit_add_item(e, SL_AF_RULES, deny ? "no-civil-immigration" : "photos-stay-home");
         sl_audit_set_hash(e, SL_AF_POLICY_HASH, policy);
     } else if (kind == 2) {
