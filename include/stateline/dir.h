@@ -127,8 +127,11 @@ int sl_dir_csv_fields(const char *const *fields, int nfields, struct sl_ori *o, 
                       size_t errlen);
 
 /* Generate a realistic national directory (docs/directory.md says how) into d, in one
- * transaction, replacing nothing: d should be empty.  target = number of ORIs (>= 1500;
- * the result has exactly target rows).  progress non-NULL gets a line per state. */
+ * transaction; d must be empty.  target = number of ORIs, SL_DIR_GEN_MIN to
+ * SL_DIR_GEN_MAX; the result has exactly target rows.  progress non-NULL gets a line per
+ * state. */
+#define SL_DIR_GEN_MIN 3000
+#define SL_DIR_GEN_MAX 2000000
 int sl_dir_generate(struct sl_dir *d, uint64_t seed, int64_t target, char *err, size_t errlen);
 int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *progress,
                        char *err, size_t errlen);
