@@ -3,11 +3,11 @@
  * tools and tests (see conn.h, docs/protocol-wire.md).
  *
  * Reading.  sl_conn_read loops SSL_read/read until the socket has nothing more
- * (WANT_READ/EAGAIN) or a per-call budget is spent.  Each SSL_read is given at least
- * READ_ROOM (> one TLS record's 16 KiB of plaintext) and read-ahead is off, so every
- * SSL_read returns a whole record and nothing decrypted stays inside the SSL where
- * level-triggered epoll cannot see it; when the budget stops us early, what is left is
- * still in the kernel socket and epoll reports it again (SSL_pending is checked anyway).
+ * (WANT_READ/EAGAIN) or a per-call budget is spent.  OpenSSL reads ahead (many records
+ * per read(2)), so bytes can wait inside the SSL where level-triggered epoll cannot see
+ * them: the loop only stops early when SSL_has_pending() says the SSL holds nothing, so
+ * whatever is left is in the kernel socket and epoll reports it again.  Each SSL_read is
+ * given at least READ_ROOM (> one record's 16 KiB of plaintext).
  *
  * Closing.  A clean TLS close_notify, an unclean EOF (OpenSSL 3 reports it as
  * SSL_R_UNEXPECTED_EOF_WHILE_READING; we handle it explicitly instead of hiding it with
@@ -185,7 +185,7 @@ int sl_conn_read(struct sl_conn *c)
             if (n > 0) {
                 sl_buf_commit(&c->in, (size_t)n);
                 total += (size_t)n;
-                if (total >= READ_BUDGET && SSL_pending(c->ssl) == 0)
+                if (total >= READ_BUDGET && !SSL_has_pending(c->ssl))
                     break;
                 continue;
             }
@@ -222,7 +222,8 @@ int sl_conn_read(struct sl_conn *c)
             if (n > 0) {
                 sl_buf_commit(&c->in, (size_t)n);
                 total += (size_t)n;
-                if (total >= READ_BUDGET)
+                /* A short read emptied the socket; if more arrives, epoll says so. */
+                if (total >= READ_BUDGET || (size_t)n < room)
                     break;
                 continue;
             }

@@ -524,6 +524,56 @@ static void test_tls_16mb_payload(void **state)
     server_stop(&s);
 }
 
+/* Many small frames written at once: coalesced into few records, read back through
+ * read-ahead and the per-call read budget, every frame intact and in order. */
+#define SMALL_FRAMES 50000
+
+static void send_many_small(struct client *cl, struct sl_conn *c)
+{
+    char msg[64];
+    for (int i = 0; i < SMALL_FRAMES; i++) {
+        int n = snprintf(msg, sizeof msg, "DQ.WASP00000.CA.TXT\nOLN/A%07d.", i);
+        sl_frame_write(&c->out, msg, (uint32_t)n);
+    }
+    if (sl_conn_send(c, "end", 3) < 0) {
+        cl->io_rc = -1;
+        return;
+    }
+    for (int i = 0; i <= SMALL_FRAMES; i++) {
+        uint8_t *got = NULL;
+        uint32_t len = 0;
+        if (sl_conn_recv(c, 1024, 20000, &got, &len) != 0) {
+            cl->io_rc = -1;
+            snprintf(cl->io_err, sizeof cl->io_err, "frame %d: %.100s", i, c->err);
+            return;
+        }
+        int n = i < SMALL_FRAMES ? snprintf(msg, sizeof msg, "DQ.WASP00000.CA.TXT\nOLN/A%07d.", i)
+                                 : snprintf(msg, sizeof msg, "end");
+        if (len != (uint32_t)n || memcmp(got, msg, len) != 0)
+            cl->io_rc = 2;
+        free(got);
+        if (cl->io_rc)
+            return;
+    }
+}
+
+static void test_tls_many_small_frames(void **state)
+{
+    const struct nets *nets = *state;
+    struct server s;
+    server_start(&s, nets, nets->net, "hub", SL_FRAME_DEFAULT_MAX);
+    struct client cl = {.tls = client_tls(nets, nets->net, "WA-terminal"),
+                        .custom = send_many_small};
+    run_case(&s, &cl);
+    if (cl.io_rc)
+        fprintf(stderr, "io: %s\n", cl.io_err);
+    assert_int_equal(cl.dial_rc, 0);
+    assert_int_equal(cl.io_rc, 0);
+    assert_int_equal(s.frames, SMALL_FRAMES + 1);
+    sl_tls_free(cl.tls);
+    server_stop(&s);
+}
+
 static void test_plain_auth_ok(void **state)
 {
     const struct nets *nets = *state;
@@ -770,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_client_checks_hub),
         cmocka_unit_test(test_client_checks_hub_name),
         cmocka_unit_test(test_tls_16mb_payload),
+        cmocka_unit_test(test_tls_many_small_frames),
         cmocka_unit_test(test_plain_auth_ok),
         cmocka_unit_test(test_plain_auth_refused),
         cmocka_unit_test(test_plain_auth_malformed),
