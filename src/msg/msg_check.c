@@ -66,10 +66,9 @@ static int digits(const char *s, size_t n, int *out)
 /* Today, UTC, as ccyymmdd. */
 static long today_ymd(void)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    return (long)(tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
+    int y, m, d;
+    sl_msg_civil_from_days((int64_t)time(NULL) / 86400, &y, &m, &d);
+    return (long)y * 10000 + m * 100 + d;
 }
 
 static int parse_dob_at(const char *s, size_t len, long today, int *year, int *month, int *day)

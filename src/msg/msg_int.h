@@ -37,6 +37,11 @@ int sl_msg_last_is_ctl(const struct sl_key_info *k, const char *tok, size_t len)
 /* 1 when s[0..n) is a valid control field: 1..10 of [A-Z0-9-], not beginning with TXT. */
 int sl_msg_ctl_valid(const char *s, size_t n);
 
+/* Days since 1970-01-01 <-> proleptic Gregorian date (H. Hinnant's algorithms).  Our own
+ * because glibc's gmtime_r/timegm take the time zone lock on every call. */
+int64_t sl_msg_days_from_civil(int y, int m, int d);
+void sl_msg_civil_from_days(int64_t z, int *y, int *m, int *d);
+
 /* Copy up to max bytes of s into dst (size dstsize) for an error detail: bytes outside
  * printable ASCII become '?', a longer token ends in "...". */
 void sl_msg_show(char *dst, size_t dstsize, const char *s, size_t n, size_t max);

@@ -104,10 +104,29 @@ static const char pfx_names[SL_P_COUNT][4] = {
     "VIN", "VMA", "VYR", "TYP", "SRC", "DST", "BEG", "END", "FND", "AND", "ORR", "SEQ",
 };
 
+static uint32_t pack3(const char *p)
+{
+    return (uint32_t)(unsigned char)p[0] << 16 | (uint32_t)(unsigned char)p[1] << 8 |
+           (uint32_t)(unsigned char)p[2];
+}
+
 int sl_msg_pfx_id(const char *p)
 {
+    /* The same names packed, so one lookup is at most 25 integer compares. */
+#define P3(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
+    static const uint32_t packed[SL_P_COUNT] = {
+        P3('O', 'L', 'N'), P3('N', 'A', 'M'), P3('D', 'O', 'B'), P3('S', 'E', 'X'),
+        P3('R', 'S', 'N'), P3('P', 'U', 'R'), P3('A', 'T', 'N'), P3('I', 'M', 'Q'),
+        P3('C', 'A', 'S'), P3('L', 'G', 'P'), P3('L', 'I', 'C'), P3('L', 'I', 'Y'),
+        P3('L', 'I', 'T'), P3('V', 'I', 'N'), P3('V', 'M', 'A'), P3('V', 'Y', 'R'),
+        P3('T', 'Y', 'P'), P3('S', 'R', 'C'), P3('D', 'S', 'T'), P3('B', 'E', 'G'),
+        P3('E', 'N', 'D'), P3('F', 'N', 'D'), P3('A', 'N', 'D'), P3('O', 'R', 'R'),
+        P3('S', 'E', 'Q'),
+    };
+#undef P3
+    uint32_t v = pack3(p);
     for (int i = 0; i < SL_P_COUNT; i++)
-        if (pfx_names[i][0] == p[0] && pfx_names[i][1] == p[1] && pfx_names[i][2] == p[2])
+        if (packed[i] == v)
             return i;
     return -1;
 }

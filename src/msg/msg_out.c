@@ -26,7 +26,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_TIME 253402300799LL /* 9999-12-31 23:59:59 UTC */
 
@@ -43,17 +42,59 @@ static int set_err(struct sl_msg_err *err, const char *fmt, ...)
     return -1;
 }
 
-static void put_stamp(struct sl_buf *out, int64_t t, unsigned seq)
+int64_t sl_msg_days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void sl_msg_civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static char *put_num(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* "HH:MM MM/DD/CCYY NNNNN" into p (22 bytes). */
+static char *put_stamp(char *p, int64_t t, unsigned seq)
 {
     if (t < 0)
         t = 0;
     if (t > MAX_TIME)
         t = MAX_TIME;
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    sl_buf_printf(out, "%02d:%02d %02d/%02d/%04d %05u", tm.tm_hour, tm.tm_min, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_year + 1900, seq % 100000u);
+    int y, mo, d;
+    sl_msg_civil_from_days(t / 86400, &y, &mo, &d);
+    unsigned sec = (unsigned)(t % 86400);
+    p = put_num(p, sec / 3600, 2);
+    *p++ = ':';
+    p = put_num(p, sec / 60 % 60, 2);
+    *p++ = ' ';
+    p = put_num(p, (unsigned)mo, 2);
+    *p++ = '/';
+    p = put_num(p, (unsigned)d, 2);
+    *p++ = '/';
+    p = put_num(p, (unsigned)y, 4);
+    *p++ = ' ';
+    return put_num(p, seq % 100000u, 5);
 }
 
 static int vrq_safe(int c)
@@ -62,23 +103,27 @@ static int vrq_safe(int c)
            c == ' ' || c == '/' || c == '_' || c == '.' || c == ':' || c == '-';
 }
 
-static void put_vrq(struct sl_buf *out, const char *name, const char *v, size_t cap, int last)
+/* Append "NAME=value" percent-encoded (at most 3 bytes per value byte). */
+static char *put_vrq(char *p, const char *name, const char *v, size_t cap, int last)
 {
     static const char hex[] = "0123456789ABCDEF";
-    sl_buf_append_str(out, name);
-    sl_buf_append(out, "=", 1);
+    memcpy(p, name, 3);
+    p[3] = '=';
+    p += 4;
     size_t n = strnlen(v, cap);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
         if (vrq_safe(c)) {
-            sl_buf_append(out, v + i, 1);
+            *p++ = (char)c;
         } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            sl_buf_append(out, e, 3);
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
         }
     }
     if (!last)
-        sl_buf_append(out, ";", 1);
+        *p++ = ';';
+    return p;
 }
 
 static int code_ok(const char *s, size_t cap, size_t lo, size_t hi)
@@ -102,35 +147,51 @@ int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t bod
     if (cl && !sl_msg_ctl_valid(h->ctl, cl))
         return -1;
 
-    sl_buf_append(out, h->key, kl);
-    sl_buf_append(out, ".", 1);
-    sl_buf_append(out, h->ori, SL_ORI_LEN);
-    sl_buf_append(out, "\n", 1);
-    put_stamp(out, h->rx_time, h->rx_seq);
-    sl_buf_append(out, "\n", 1);
-    put_stamp(out, h->tx_time, h->tx_seq);
-    sl_buf_append(out, " ", 1);
-    sl_buf_append_str(out, h->dest);
-    sl_buf_append(out, "\n", 1);
+    /* Every piece has a bound, so the header is written in one reservation. */
+    const struct sl_requester *r = &h->req;
+    size_t max = 4 + 1 + SL_ORI_LEN + 1 + 23 + 23 + SL_ORI_LEN + 1 + 4 + SL_MSG_CTL_MAX + 1 +
+                 4 + 6 * 5 + 3 * (sizeof r->ori + sizeof r->member + sizeof r->type +
+                                  sizeof r->cats + sizeof r->parent + sizeof r->tags) +
+                 1 + 4;
+    char *start = (char *)sl_buf_reserve(out, max + body_len), *p = start;
+    memcpy(p, h->key, kl);
+    p += kl;
+    *p++ = '.';
+    memcpy(p, h->ori, SL_ORI_LEN);
+    p += SL_ORI_LEN;
+    *p++ = '\n';
+    p = put_stamp(p, h->rx_time, h->rx_seq);
+    *p++ = '\n';
+    p = put_stamp(p, h->tx_time, h->tx_seq);
+    *p++ = ' ';
+    size_t dl = strnlen(h->dest, sizeof h->dest);
+    memcpy(p, h->dest, dl);
+    p += dl;
+    *p++ = '\n';
     if (cl) {
-        sl_buf_append(out, "CTL/", 4);
-        sl_buf_append(out, h->ctl, cl);
-        sl_buf_append(out, "\n", 1);
+        memcpy(p, "CTL/", 4);
+        memcpy(p + 4, h->ctl, cl);
+        p += 4 + cl;
+        *p++ = '\n';
     }
     if (h->has_req) {
-        const struct sl_requester *r = &h->req;
-        sl_buf_append(out, "VRQ/", 4);
-        put_vrq(out, "ORI", r->ori, sizeof r->ori, 0);
-        put_vrq(out, "MBR", r->member, sizeof r->member, 0);
-        put_vrq(out, "TYP", r->type, sizeof r->type, 0);
-        put_vrq(out, "CAT", r->cats, sizeof r->cats, 0);
-        put_vrq(out, "PAR", r->parent, sizeof r->parent, 0);
-        put_vrq(out, "TAG", r->tags, sizeof r->tags, 1);
-        sl_buf_append(out, "\n", 1);
+        memcpy(p, "VRQ/", 4);
+        p += 4;
+        p = put_vrq(p, "ORI", r->ori, sizeof r->ori, 0);
+        p = put_vrq(p, "MBR", r->member, sizeof r->member, 0);
+        p = put_vrq(p, "TYP", r->type, sizeof r->type, 0);
+        p = put_vrq(p, "CAT", r->cats, sizeof r->cats, 0);
+        p = put_vrq(p, "PAR", r->parent, sizeof r->parent, 0);
+        p = put_vrq(p, "TAG", r->tags, sizeof r->tags, 1);
+        *p++ = '\n';
     }
-    sl_buf_append(out, "TXT\n", 4);
-    if (body_len)
-        sl_buf_append(out, body, body_len);
+    memcpy(p, "TXT\n", 4);
+    p += 4;
+    if (body_len) {
+        memcpy(p, body, body_len);
+        p += body_len;
+    }
+    sl_buf_commit(out, (size_t)(p - start));
     return 0;
 }
 
@@ -172,17 +233,6 @@ static int num(const char *s, size_t n, int *out)
     return 0;
 }
 
-static int64_t days_from_civil(int y, int m, int d)
-{
-    /* Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar. */
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* "HH:MM MM/DD/CCYY NNNNN" (22 bytes) */
 static int parse_stamp(const char *l, int64_t *t, unsigned *seq)
 {
@@ -197,7 +247,7 @@ static int parse_stamp(const char *l, int64_t *t, unsigned *seq)
     if (hh > 23 || mi > 59 || mo < 1 || mo > 12 || d < 1 ||
         d > dim[mo - 1] + (mo == 2 && leap) || y < 1970)
         return -1;
-    *t = days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60;
+    *t = sl_msg_days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60;
     *seq = (unsigned)n;
     return 0;
 }
