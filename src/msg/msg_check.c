@@ -187,6 +187,17 @@ static int check_value(const struct sl_key_info *k, int id, const struct sl_fiel
                                "A '*' WILDCARD AFTER THE FIRST CHARACTER");
             return 0;
         }
+        if (strcmp(k->key, "RNQ") == 0) {
+            /* a registered owner may be a business: ACME RENTAL & LEASING 2 */
+            const char *c1 = memchr(f->val, ',', f->len);
+            if (f->len < 1 || f->len > 30 || !sl_msg_is_alnum((unsigned char)f->val[0]) ||
+                !chars_in(f, " ,'&-") ||
+                (c1 && memchr(c1 + 1, ',', f->len - (size_t)(c1 + 1 - f->val))))
+                return set_err(err, SL_ER_FORMAT22,
+                               "NAM MUST BE LAST,FIRST MIDDLE OR A BUSINESS NAME: 1-30 LETTERS, "
+                               "DIGITS, SPACES, '&', '-', ''' AND AT MOST ONE COMMA");
+            return 0;
+        }
         if (!name_ok(f))
             return set_err(err, SL_ER_FORMAT22,
                            "NAM MUST BE LAST,FIRST MIDDLE: 3-30 LETTERS, SPACES, '-' OR ''' "
@@ -333,6 +344,8 @@ int sl_msg_check(const struct sl_msg *m, struct sl_msg_err *err)
                        k->key);
     if (k->body == SL_BODY_TEXT)
         return 0;
+    if (m->nfields < 0 || m->nfields > SL_MSG_MAX_FIELDS)
+        return set_err(err, SL_ER_FORMAT22, "MORE THAN %d FIELDS", SL_MSG_MAX_FIELDS);
 
     /* 2. prefixes */
     uint32_t set[SL_KEY_MAX_SETS];
