@@ -108,6 +108,7 @@ int sl_conn_accept(struct sl_tls *tls, int fd, struct sl_conn **out)
 static int handshake_step(struct sl_conn *c)
 {
     ERR_clear_error();
+    errno = 0; /* SSL_ERROR_SYSCALL with errno 0 means the peer just went away */
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         char err[sizeof c->err];
@@ -182,6 +183,7 @@ int sl_conn_read(struct sl_conn *c)
             room = INT_MAX;
         if (c->ssl) {
             ERR_clear_error();
+            errno = 0;
             int n = SSL_read(c->ssl, p, (int)room);
             if (n > 0) {
                 sl_buf_commit(&c->in, (size_t)n);
@@ -271,6 +273,7 @@ int sl_conn_flush(struct sl_conn *c)
             n = INT_MAX;
         if (c->ssl) {
             ERR_clear_error();
+            errno = 0;
             int w = SSL_write(c->ssl, sl_buf_head(&c->out), (int)n);
             if (w > 0) {
                 sl_buf_consume(&c->out, (size_t)w);

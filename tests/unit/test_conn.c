@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -604,6 +605,62 @@ static void test_tls_many_small_frames(void **state)
     server_stop(&s);
 }
 
+/* A line that stops reading must not stall the others: line A sends 8 MiB and never
+ * reads the echo (the server's output to A backs up, its flush keeps returning 1), while
+ * line B's exchanges go through. */
+static void stuck_and_busy(struct client *cl, struct sl_conn *a)
+{
+    const uint32_t n = 8u * 1024u * 1024u;
+    uint8_t *big = calloc(1, n);
+    sl_frame_write(&a->out, big, n);
+    free(big);
+    int r;
+    while ((r = sl_conn_flush(a)) == 1) {
+        struct pollfd pfd = {a->fd, POLLOUT, 0};
+        if (poll(&pfd, 1, 20000) <= 0)
+            break;
+    }
+    if (r != 0) {
+        cl->io_rc = -1;
+        snprintf(cl->io_err, sizeof cl->io_err, "A could not send: %.90s", a->err);
+        return;
+    }
+    char hp[64], err[256];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", cl->s->port);
+    struct sl_conn *b = NULL;
+    if (sl_conn_dial(hp, cl->tls, NULL, NULL, NULL, 10000, &b, err, sizeof err) != 0) {
+        cl->io_rc = -1;
+        snprintf(cl->io_err, sizeof cl->io_err, "B: %.100s", err);
+        return;
+    }
+    for (int i = 0; i < 100 && cl->io_rc == 0; i++) {
+        uint8_t *got = NULL;
+        uint32_t len = 0;
+        if (sl_conn_send(b, "KQ", 2) != 0 || sl_conn_recv(b, 1024, 20000, &got, &len) != 0 ||
+            len != 2 || memcmp(got, "KQ", 2) != 0)
+            cl->io_rc = 2;
+        free(got);
+    }
+    sl_conn_free(b);
+}
+
+static void test_stuck_reader_does_not_stall_others(void **state)
+{
+    const struct nets *nets = *state;
+    struct server s;
+    server_start(&s, nets, nets->net, "hub", 16u * 1024u * 1024u);
+    struct client cl = {.tls = client_tls(nets, nets->net, "WA-answer"),
+                        .custom = stuck_and_busy};
+    run_case(&s, &cl);
+    if (cl.io_rc)
+        fprintf(stderr, "io: %s\n", cl.io_err);
+    assert_int_equal(cl.dial_rc, 0);
+    assert_int_equal(cl.io_rc, 0);
+    assert_int_equal(s.frames, 1 + 100);
+    sl_tls_free(cl.tls);
+    server_stop(&s);
+}
+
 static void test_plain_auth_ok(void **state)
 {
     const struct nets *nets = *state;
@@ -852,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_tls_ipv6_loopback),
         cmocka_unit_test(test_tls_16mb_payload),
         cmocka_unit_test(test_tls_many_small_frames),
+        cmocka_unit_test(test_stuck_reader_does_not_stall_others),
         cmocka_unit_test(test_plain_auth_ok),
         cmocka_unit_test(test_plain_auth_refused),
         cmocka_unit_test(test_plain_auth_malformed),
