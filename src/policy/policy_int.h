@@ -55,6 +55,7 @@ struct prule {
     uint32_t id, reason;        /* pool offsets */
     enum sl_policy_effect effect;
     int line, col;
+    int id_line, id_col;
     uint32_t cond;              /* node index, P_NONE = always */
     uint32_t redact;
     int notify_days, notify_business;

@@ -1126,12 +1126,6 @@ static void parse_rule(struct parser *ps)
         return;
     }
     int idline = ps->t.line, idcol = ps->t.col;
-    for (uint32_t i = 0; i < p->nrules; i++)
-        if (strcmp(pstr(p, p->rules[i].id), w) == 0) {
-            perr(ps, idline, idcol, "rule id '%s' is already used at line %d; ids must be unique", w,
-                 p->rules[i].line);
-            return;
-        }
     next(ps);
     if (ps->t.kind != T_STRING) {
         perr(ps, ps->t.line, ps->t.col,
@@ -1145,6 +1139,8 @@ static void parse_rule(struct parser *ps)
     struct prule r;
     memset(&r, 0, sizeof(r));
     r.id = pool_add(p, w, strlen(w));
+    r.id_line = idline;
+    r.id_col = idcol;
     r.reason = pool_add(p, ps->t.s, ps->t.len);
     r.line = rline;
     r.col = rcol;
@@ -1354,6 +1350,53 @@ static void parse_rule(struct parser *ps)
     p->rules[p->nrules++] = r;
 }
 
+/* Sort rule indexes by id, then by position (a stable order for the duplicate report). */
+static int id_less(const struct sl_policy *p, uint32_t a, uint32_t b)
+{
+    int c = strcmp(p->pool + p->rules[a].id, p->pool + p->rules[b].id);
+    return c < 0 || (c == 0 && a < b);
+}
+
+static void ids_sort(const struct sl_policy *p, uint32_t *ix, uint32_t n)
+{
+    /* Heap sort: no comparator context in qsort, and no global to hold the policy. */
+    for (uint32_t start = n / 2; start-- > 0;) {
+        uint32_t root = start;
+        for (;;) {
+            uint32_t child = 2 * root + 1;
+            if (child >= n)
+                break;
+            if (child + 1 < n && id_less(p, ix[child], ix[child + 1]))
+                child++;
+            if (!id_less(p, ix[root], ix[child]))
+                break;
+            uint32_t t = ix[root];
+            ix[root] = ix[child];
+            ix[child] = t;
+            root = child;
+        }
+    }
+    for (uint32_t end = n; end-- > 1;) {
+        uint32_t t = ix[0];
+        ix[0] = ix[end];
+        ix[end] = t;
+        uint32_t root = 0;
+        for (;;) {
+            uint32_t child = 2 * root + 1;
+            if (child >= end)
+                break;
+            if (child + 1 < end && id_less(p, ix[child], ix[child + 1]))
+                child++;
+            if (!id_less(p, ix[root], ix[child]))
+                break;
+            uint32_t t2 = ix[root];
+            ix[root] = ix[child];
+            ix[child] = t2;
+            root = child;
+        }
+    }
+}
+
 int sl_policy_parse(struct sl_policy *p, const char *text, size_t len,
                     struct sl_policy_diags *diags)
 {
@@ -1467,6 +1510,22 @@ int sl_policy_parse(struct sl_policy *p, const char *text, size_t len,
                 next(&ps);
             recover(&ps);
         }
+    }
+    /* Duplicate ids: sort rule indexes by id (O(n log n) for large generated policies). */
+    if (p->nrules > 1) {
+        uint32_t *ix = sl_xmalloc(p->nrules * sizeof(uint32_t));
+        for (uint32_t i = 0; i < p->nrules; i++)
+            ix[i] = i;
+        ids_sort(p, ix, p->nrules);
+        for (uint32_t i = 1; i < p->nrules; i++) {
+            const struct prule *a = &p->rules[ix[i - 1]], *b = &p->rules[ix[i]];
+            if (strcmp(p->pool + a->id, p->pool + b->id) == 0) {
+                ps.in_rule_error = 0;
+                perr(&ps, b->id_line, b->id_col, "rule id '%s' is already used at line %d; ids must be unique",
+                     p->pool + b->id, a->line);
+            }
+        }
+        free(ix);
     }
     return ps.errors;
 }
