@@ -544,7 +544,7 @@ static void gen_requests(struct bench_req *v, int n, int nrules, uint64_t seed)
             snprintf(b->q.tags, sizeof(b->q.tags), "task-force immigration-enforcement");
         b->r.requester = &b->q;
         b->r.requester_known = 1;
-        memcpy(b->r.key, bench_keys[rnd(&s) % 6], 4);
+        sl_strlcpy(b->r.key, bench_keys[rnd(&s) % 6], sizeof(b->r.key));
         b->r.via = SL_VIA_DIRECT;
         static const char *const vals[] = {"C", "F", "E", "N"};
         b->r.nfields = 2;
