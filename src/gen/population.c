@@ -369,7 +369,7 @@ struct sl_pop {
     uint64_t plate_next[PT_N];
     struct idfmt oln, plate[PT_N], ssn_fmt;
     struct perm oln_perm, plate_perm[PT_N], ssn_perm, vin_perm;
-    struct wtab surnames[SL_ORIGIN_N], tail_pre, tail_suf, given[2][3], given_h[2],
+    struct wtab surnames[SL_ORIGIN_N], more[SL_ORIGIN_N], tail_pre, tail_suf, given[2][3], given_h[2],
         given_a[2], streets, street_types, vcolours, wreasons;
     uint64_t *city_cum;
     uint64_t *veh_cum;
@@ -432,8 +432,11 @@ struct sl_pop *sl_pop_new(const struct sl_pop_opts *opts, char *err, size_t errl
     /* VIN: position 8, plant (11) and serial (12-17) from one counter: 33*33*1e6. */
     perm_init(&g->vin_perm, 33ULL * 33 * 1000000, key_for(g, "vin"));
 
-    for (int o = 0; o < SL_ORIGIN_N; o++)
+    for (int o = 0; o < SL_ORIGIN_N; o++) {
         wtab_init(&g->surnames[o], &sl_tab_surnames[o]);
+        if (o != SL_ORIGIN_GENERAL)
+            wtab_init(&g->more[o], &sl_tab_surnames_more[o]);
+    }
     wtab_init(&g->tail_pre, &sl_tab_tail_prefix);
     wtab_init(&g->tail_suf, &sl_tab_tail_suffix);
     for (int s = 0; s < 2; s++) {
@@ -463,8 +466,10 @@ void sl_pop_free(struct sl_pop *g)
 {
     if (!g)
         return;
-    for (int o = 0; o < SL_ORIGIN_N; o++)
+    for (int o = 0; o < SL_ORIGIN_N; o++) {
         free(g->surnames[o].cum);
+        free(g->more[o].cum);
+    }
     free(g->tail_pre.cum);
     free(g->tail_suf.cum);
     for (int s = 0; s < 2; s++) {
@@ -528,6 +533,12 @@ static void gen_surname(struct sl_pop *g, struct sl_rng *r, int origin, char *ou
     if (origin == SL_ORIGIN_GENERAL && chance(r, 0.70)) {
         const char *a = wtab_pick(&g->tail_pre, r), *b = wtab_pick(&g->tail_suf, r);
         snprintf(out, cap, "%s%s", a, b);
+        return;
+    }
+    /* The less common names: 55% of Hispanic and 60% of Asian surnames. */
+    if ((origin == SL_ORIGIN_HISPANIC && chance(r, 0.55)) ||
+        (origin == SL_ORIGIN_ASIAN && chance(r, 0.60))) {
+        put(out, cap, wtab_pick(&g->more[origin], r));
         return;
     }
     put(out, cap, wtab_pick(&g->surnames[origin], r));
@@ -686,6 +697,10 @@ static void gen_status_history(struct sl_pop *g, struct sl_rng *r, struct sl_pop
     double ws[] = {88.0, 6.0, 4.0, 1.0, 1.0};
     static const char *names[] = {"VALID", "SUSPENDED", "EXPIRED", "REVOKED", "CANCELLED"};
     size_t s = pick_w(r, ws, 5);
+    /* A licence that ran out needs a licence first: under 19 there is no room for a
+     * lapsed 8-year licence, so those few stay valid (docs/records.md). */
+    if (s == 2 && age < 19)
+        s = 0;
     put(d->status, sizeof d->status, names[s]);
 
     /* Licences run 8 years to the birthday (most states issue 4-8 years). */
@@ -694,7 +709,7 @@ static void gen_status_history(struct sl_pop *g, struct sl_rng *r, struct sl_pop
     if (s == 2) {
         int back = 1 + (int)sl_rng_below(r, 3);
         expires = date_add_years(bday_this, -back);
-        if (sl_date_days(expires) > tdays)
+        if (sl_date_days(expires) >= tdays)
             expires = date_add_years(expires, -1);
     } else {
         expires = date_add_years(bday_this, (int)sl_rng_below(r, 8));
@@ -704,6 +719,8 @@ static void gen_status_history(struct sl_pop *g, struct sl_rng *r, struct sl_pop
         issued = sl_date_ymd(lic16 + (int64_t)sl_rng_below(r, 90));
     if (sl_date_days(issued) > tdays)
         issued = date_add_days(today, -(int64_t)sl_rng_below(r, 30));
+    if (sl_date_days(issued) >= sl_date_days(expires)) /* licensed late in a short cycle */
+        issued = date_add_years(expires, -1);
     d->issued = issued;
     d->expires = expires;
 

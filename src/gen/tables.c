@@ -105,6 +105,47 @@ static const struct sl_wname sur_asian[] = {
 const struct sl_wlist sl_tab_surnames[SL_ORIGIN_N] = {WL(sur_general), WL(sur_hispanic),
                                                       WL(sur_asian)};
 
+/* Less common surnames of each origin at equal weight: drawn for a share of the
+ * Hispanic and Asian drivers (population.c) because the lists above, like any short
+ * list, cover less than half of those populations (Census 2010: GARCIA is ~2.3% of
+ * Hispanic Americans, NGUYEN ~2.6% of Asian Americans). */
+static const struct sl_wname sur_hispanic_more[] = {
+    {"ABREGO", 1}, {"ALANIS", 1}, {"ALCALA", 1}, {"ALMANZA", 1}, {"ALVARADO", 1},
+    {"ARAGON", 1}, {"ARREDONDO", 1}, {"BARAJAS", 1}, {"BARRAZA", 1}, {"BELTRAN", 1},
+    {"BENAVIDES", 1}, {"BENITEZ", 1}, {"BONILLA", 1}, {"BURGOS", 1}, {"CADENA", 1},
+    {"CALDERON", 1}, {"CAMACHO", 1}, {"CANTU", 1}, {"CARDENAS", 1}, {"CARRASCO", 1},
+    {"CASTANEDA", 1}, {"CEBALLOS", 1}, {"CISNEROS", 1}, {"CORDOVA", 1}, {"CORREA", 1},
+    {"DAVILA", 1}, {"ESCOBAR", 1}, {"ESPARZA", 1}, {"FAJARDO", 1}, {"GALINDO", 1},
+    {"GALVAN", 1}, {"GAMBOA", 1}, {"GRANADOS", 1}, {"GUERRA", 1}, {"HINOJOSA", 1},
+    {"HUERTA", 1}, {"JARAMILLO", 1}, {"LEDESMA", 1}, {"LOZANO", 1}, {"LUCERO", 1},
+    {"MACIAS", 1}, {"MADRIGAL", 1}, {"MATA", 1}, {"MEZA", 1}, {"MIRANDA", 1}, {"MONTES", 1},
+    {"MONTOYA", 1}, {"MUNOZ", 1}, {"NAVA", 1}, {"OLIVARES", 1}, {"OLVERA", 1}, {"PALACIOS", 1},
+    {"PAREDES", 1}, {"PARRA", 1}, {"PINEDA", 1}, {"QUINTANA", 1}, {"QUIROZ", 1}, {"RANGEL", 1},
+    {"RENTERIA", 1}, {"SAENZ", 1}, {"SALAS", 1}, {"SEPULVEDA", 1}, {"SOSA", 1}, {"TAPIA", 1},
+    {"TOVAR", 1}, {"URIBE", 1}, {"VALADEZ", 1}, {"VALENCIA", 1}, {"VELEZ", 1}, {"VERDUGO", 1},
+    {"VILLANUEVA", 1}, {"ZAPATA", 1}, {"ZAVALA", 1},
+};
+static const struct sl_wname sur_asian_more[] = {
+    {"ACHARYA", 1}, {"AGARWAL", 1}, {"BANERJEE", 1}, {"BHATT", 1}, {"CHOPRA", 1}, {"DAS", 1},
+    {"GHOSH", 1}, {"IYER", 1}, {"JAIN", 1}, {"JOSHI", 1}, {"KAPOOR", 1}, {"KRISHNAN", 1},
+    {"MALHOTRA", 1}, {"MENON", 1}, {"MISHRA", 1}, {"NAIDU", 1}, {"PANDEY", 1}, {"PILLAI", 1},
+    {"SAXENA", 1}, {"SETHI", 1}, {"SRINIVASAN", 1}, {"TRIVEDI", 1}, {"VERMA", 1}, {"YADAV", 1},
+    {"DIZON", 1}, {"MANALO", 1}, {"PASCUAL", 1}, {"SORIANO", 1}, {"TOLENTINO", 1},
+    {"GATCHALIAN", 1}, {"MACARAEG", 1}, {"DIMAANO", 1}, {"MAGBANUA", 1}, {"VANG", 1},
+    {"XIONG", 1}, {"THAO", 1}, {"LOR", 1}, {"MOUA", 1}, {"HER", 1}, {"CHHAY", 1}, {"SOK", 1},
+    {"PICH", 1}, {"GUO", 1}, {"HE", 1}, {"LUO", 1}, {"ZHENG", 1}, {"LIANG", 1}, {"TANG", 1},
+    {"FENG", 1}, {"CAI", 1}, {"DENG", 1}, {"YEH", 1}, {"TSAI", 1}, {"HSU", 1}, {"KWAN", 1},
+    {"LEUNG", 1}, {"FONG", 1}, {"CHIU", 1}, {"LAU", 1}, {"YIP", 1}, {"CHEUNG", 1}, {"MAK", 1},
+    {"TAM", 1}, {"YI", 1}, {"SONG", 1}, {"HONG", 1}, {"JEON", 1}, {"KO", 1}, {"OH", 1},
+    {"SEO", 1}, {"HWANG", 1}, {"AHN", 1}, {"BAEK", 1}, {"NGO", 1}, {"LY", 1}, {"LUONG", 1},
+    {"TRINH", 1}, {"MAC", 1}, {"LAI", 1}, {"VUONG", 1}, {"KOBAYASHI", 1}, {"WATANABE", 1},
+    {"ITO", 1}, {"SUZUKI", 1}, {"TAKAHASHI", 1}, {"KIMURA", 1}, {"HAYASHI", 1}, {"SHIMIZU", 1},
+    {"YAMADA", 1}, {"MORI", 1}, {"INOUE", 1}, {"OKADA", 1}, {"FUJITA", 1}, {"NAKAJIMA", 1},
+    {"MATSUMOTO", 1},
+};
+const struct sl_wlist sl_tab_surnames_more[SL_ORIGIN_N] = {{0, 0}, WL(sur_hispanic_more),
+                                                           WL(sur_asian_more)};
+
 /* The long tail: English and northern European toponymic and occupational compounds,
  * so that the commonest names keep near-real frequencies (SMITH ~1%) rather than the
  * inflated share a closed list of a few hundred would give. */

@@ -23,6 +23,7 @@ struct sl_wlist {
 };
 
 extern const struct sl_wlist sl_tab_surnames[SL_ORIGIN_N];
+extern const struct sl_wlist sl_tab_surnames_more[SL_ORIGIN_N]; /* [GENERAL] is empty */
 /* Synthetic tail of the general surnames: prefix + suffix compounds. */
 extern const struct sl_wlist sl_tab_tail_prefix, sl_tab_tail_suffix;
 /* Given names: [sex 0 = M, 1 = F][cohort 0 born <1970, 1 1970-1994, 2 1995+]. */

@@ -239,8 +239,16 @@ int sl_store_dob_parse(const char *s, int32_t out[2], int *n)
         y = (dig[0] - '0') * 1000 + (dig[1] - '0') * 100 + (dig[2] - '0') * 10 + (dig[3] - '0');
         m = (dig[4] - '0') * 10 + (dig[5] - '0');
         d = (dig[6] - '0') * 10 + (dig[7] - '0');
-        if (!valid_ymd(y, m, d))
-            return -1;
+        if (!valid_ymd(y, m, d)) {
+            /* Not ccyymmdd: a dispatcher's mm/dd/ccyy is accepted too (no 8-digit
+             * string is a valid date both ways with a year in range). */
+            m = (dig[0] - '0') * 10 + (dig[1] - '0');
+            d = (dig[2] - '0') * 10 + (dig[3] - '0');
+            y = (dig[4] - '0') * 1000 + (dig[5] - '0') * 100 + (dig[6] - '0') * 10 +
+                (dig[7] - '0');
+            if (!valid_ymd(y, m, d))
+                return -1;
+        }
         out[(*n)++] = y * 10000 + m * 100 + d;
         return 0;
     }
