@@ -46,6 +46,7 @@ struct sl_term_opts {
     const char *member;   /* from --line MEMBER[:ROLE] (copied into line_member) */
     char line_member[8];
     char line_role[16];   /* "terminal" unless --line says otherwise */
+    int role_given;       /* --line named the role (listen defaults to answer) */
     const char *cert, *key, *ca;
     const char *tokens;   /* plain lines: tokens file (default CERTS/tokens) */
     int plain;
@@ -60,6 +61,7 @@ struct sl_term_opts {
     const char *raw;      /* raw TEXT, or "-" for stdin */
     /* waiting and printing */
     int wait_s;           /* default 30 */
+    int wait_given;       /* --wait was given (listen then stops after that much silence) */
     int json;
     /* listen */
     const char *reply;

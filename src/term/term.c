@@ -137,6 +137,8 @@ int sl_term_parse_args(int argc, char **argv, struct sl_term_opts *o, char *err,
                     return -1;
                 }
                 *(int *)((char *)o + op->off) = (int)n;
+                if (op->off == offsetof(struct sl_term_opts, wait_s))
+                    o->wait_given = 1;
                 break;
             case O_LONG:
                 if (parse_num(val, 1, 2000000000L, &n) < 0) {
@@ -167,6 +169,7 @@ int sl_term_parse_args(int argc, char **argv, struct sl_term_opts *o, char *err,
                         return -1;
                     }
                     sl_strlcpy(o->line_role, colon + 1, sizeof o->line_role);
+                    o->role_given = 1;
                 }
                 break;
             }
