@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "stateline/term.h"
 #include "stateline/core.h"
@@ -349,6 +350,22 @@ static int write_header(const char *key, const char *ori, const char *to, const 
                 seterr(err, errlen, "--ctl: use letters, digits and '-' only");
                 return -1;
             }
+        /* The switch reads the token before TXT as a destination when it can be one
+         * (docs/protocol.md): a control field of 2 or 9 letters and digits on a key that
+         * takes several destinations would silently become one. */
+        int alnum = 1;
+        for (size_t i = 0; i < clen; i++)
+            if (!isalnum((unsigned char)ctl[i]))
+                alnum = 0;
+        if (max_dest > 1 && alnum && (clen == 2 || clen == 9)) {
+            seterr(err, errlen, "--ctl '%s' would read as a destination: use 1, 3-8 or 10 "
+                                "characters, or include a '-'", ctl);
+            return -1;
+        }
+        if (strncasecmp(ctl, "TXT", 3) == 0) {
+            seterr(err, errlen, "--ctl may not begin with TXT (it would end the header)");
+            return -1;
+        }
         sl_buf_append(out, ".", 1);
         append_upper(out, ctl, clen);
     }

@@ -89,6 +89,9 @@ static void test_other_keys(void **state)
            "kq", "--to", "AZ", "--name", "SMITH,JOHN", "--dob", "19500101", "--sex", "M");
     EXPECT("KQ.WASP00000.OR.TXT\nOLN/B7.PUR/C.ATN/SGT LEE", "--as", "WASP00000", "kq", "--to",
            "OR", "--oln", "B7", "--pur", "C", "--atn", "Sgt Lee");
+    /* one destination only: a 2-character control field cannot be mistaken */
+    EXPECT("KQ.WASP00000.OR.K1.TXT\nOLN/B7", "--as", "WASP00000", "kq", "--to", "OR", "--oln",
+           "B7", "--ctl", "k1");
     EXPECT("RQ.AZNLETS20.AZ.TXT\nLIC/123456.LIY/2026.LIT/PC", "--as", "AZNLETS20", "rq",
            "--to", "AZ", "--lic", "123456", "--liy", "2026", "--lit", "PC");
     EXPECT("RQ.WASP00000.MO.TXT\nVIN/1HGCM82633A004352.VMA/HOND.VYR/2003", "--as",
@@ -129,6 +132,12 @@ static void test_refusals(void **state)
     REFUSE("cannot contain '.'", "--as", "WASP00000", "dq", "--to", "CA", "--oln", "A.B");
     REFUSE("1 to 10", "--as", "WASP00000", "dq", "--to", "CA", "--oln", "A", "--ctl",
            "ABCDEFGHIJK");
+    REFUSE("would read as a destination", "--as", "WASP00000", "dq", "--to", "CA", "--oln",
+           "A", "--ctl", "T1");
+    REFUSE("would read as a destination", "--as", "WASP00000", "am", "--to", "CA", "--text",
+           "x", "--ctl", "ABCDE1234");
+    REFUSE("begin with TXT", "--as", "WASP00000", "dq", "--to", "CA", "--oln", "A", "--ctl",
+           "TXT1");
     REFUSE("needs --text", "--as", "WASP00000", "am", "--to", "CA");
     REFUSE("--text belongs to am", "--as", "WASP00000", "dq", "--to", "CA", "--oln", "A",
            "--text", "x");
