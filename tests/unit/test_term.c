@@ -41,6 +41,26 @@ static char *compose(char *err, size_t errlen, ...)
     return s;
 }
 
+/* The codec must read what the terminal composed as the same message, and find its
+ * fields valid for the key (sl_msg_check: the .05. .10. .14. .16. .22. rules). */
+static void codec_agrees(const char *text)
+{
+    struct sl_msg m;
+    struct sl_msg_err e;
+    memset(&m, 0, sizeof m);
+    if (sl_msg_parse(text, strlen(text), &m, &e) != 0 || sl_msg_check(&m, &e) != 0) {
+        print_error("codec refuses '%s': .%02d. %s\n", text, (int)e.code, e.detail);
+        sl_msg_clear(&m);
+        fail();
+    }
+    struct sl_buf b = SL_BUF_INIT;
+    assert_int_equal(sl_msg_format(&m, &b), 0);
+    assert_int_equal(sl_buf_used(&b), strlen(text));
+    assert_memory_equal(sl_buf_head(&b), text, strlen(text));
+    sl_buf_free(&b);
+    sl_msg_clear(&m);
+}
+
 #define EXPECT(want, ...)                                                                    \
     do {                                                                                     \
         char err_[256];                                                                      \
@@ -49,6 +69,7 @@ static char *compose(char *err, size_t errlen, ...)
             print_error("compose failed: %s\n", err_);                                       \
         assert_non_null(got_);                                                               \
         assert_string_equal(got_, want);                                                     \
+        codec_agrees(got_);                                                                  \
         free(got_);                                                                          \
     } while (0)
 
@@ -253,6 +274,29 @@ static void test_json(void **state)
     sl_buf_free(&b);
 }
 
+static void test_classify(void **state)
+{
+    (void)state;
+    struct sl_outhdr h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.key, "DR");
+    strcpy(h.ctl, "A17");
+    assert_int_equal(sl_term_classify(&h, "DQ", "A17"), SL_TERM_REPLY);
+    assert_int_equal(sl_term_classify(&h, "DQ", ""), SL_TERM_REPLY);
+    assert_int_equal(sl_term_classify(&h, "DQ", "B2"), SL_TERM_OTHER); /* someone else's */
+    assert_int_equal(sl_term_classify(&h, "KQ", "A17"), SL_TERM_OTHER); /* KQ wants KR */
+    strcpy(h.key, "KR");
+    assert_int_equal(sl_term_classify(&h, "KQ", "A17"), SL_TERM_REPLY);
+    strcpy(h.key, "RR");
+    assert_int_equal(sl_term_classify(&h, "RQ", NULL), SL_TERM_REPLY);
+    strcpy(h.key, "ER");
+    assert_int_equal(sl_term_classify(&h, "DQ", "A17"), SL_TERM_ERROR);
+    strcpy(h.key, "SM");
+    assert_int_equal(sl_term_classify(&h, "DQ", "A17"), SL_TERM_ERROR);
+    strcpy(h.key, "AM");
+    assert_int_equal(sl_term_classify(&h, "DQ", "A17"), SL_TERM_OTHER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_parse_connection),
         cmocka_unit_test(test_reply),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_classify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
