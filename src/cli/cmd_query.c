@@ -377,8 +377,8 @@ static int run_listen(const struct sl_term_opts *o)
         free(reply_text);
         return usage_err ? SL_EXIT_USAGE : SL_EXIT_FAIL;
     }
-    if (!o->json)
-        fprintf(stderr, "listening on line %s %s at %s\n", o->member ? o->member : "?",
+    /* On stderr even with --json: scripts wait for this line before sending. */
+    fprintf(stderr, "listening on line %s %s at %s\n", o->member ? o->member : "?",
                 o->role_given ? o->line_role : "answer", o->hub);
     long seen = 0;
     int rc = SL_EXIT_OK;
