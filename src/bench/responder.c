@@ -174,7 +174,7 @@ int sl_bench_responder_main(int argc, char **argv)
 {
     const char *hub = NULL, *certs = NULL, *as = NULL, *member = "CA";
     long reply_size = 256;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fputs(usage_text, stderr);
@@ -194,7 +194,6 @@ int sl_bench_responder_main(int argc, char **argv)
             fputs(usage_text, stderr);
             return 2;
         }
-        i++;
     }
     if (!hub || !certs || !as || strlen(as) != SL_ORI_LEN || reply_size < 1 ||
         reply_size > 65536) {
