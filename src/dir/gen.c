@@ -124,6 +124,8 @@ static void list_free(struct list *l)
 struct gstate {
     const struct gen_state *st;
     struct list counties, cities, places, ports, tribes, usms;
+    const char *poe[MAX_LIST], *bp[MAX_LIST]; /* ports of entry, Border Patrol stations */
+    int npoe, nbp;
     int *county_next; /* next agency number per county (index 0 = county 1) */
     int nplaces;      /* how many cities are place names (not full agency names) */
     int64_t nrows;    /* rows of this state (for progress) */
@@ -491,15 +493,17 @@ static void gen_state_agencies(struct gen *g, struct gstate *gs)
             setname(o, big[k], place(gs, i));
         }
     }
-    if (st->border == 'C') {
-        int nport = gs->ports.n < 2 ? gs->ports.n : 2;
-        for (int i = 0; i < nport && g->f >= 0.5; i++) {
-            int c = county_of(gs, gs->ports.v[i]);
-            local_ori(ori, S, c, next_agency(gs, c), 0);
-            o = add(g, ori, S, "LE", "ACDZ", 0);
-            setname(o, "Port of %s Police Department", gs->ports.v[i]);
-        }
+    struct list pp;
+    list_split(&pp, gen_port_police);
+    for (int i = 0; i + 1 < pp.n && g->f >= 0.5; i += 2) {
+        if (strcmp(pp.v[i + 1], S) != 0)
+            continue;
+        int c = county_of(gs, pp.v[i]);
+        local_ori(ori, S, c, next_agency(gs, c), 0);
+        o = add(g, ori, S, "LE", "ACDZ", 0);
+        setname(o, "%s", pp.v[i]);
     }
+    list_free(&pp);
     int nschool = scaled(g, st->pop_k / (strcmp(S, "TX") == 0 ? 1000.0 : 6000.0));
     for (int i = 0; i < nschool && i < gs->nplaces; i++) {
         int c = county_of(gs, place(gs, i));
@@ -667,12 +671,12 @@ static void gen_federal(struct gen *g, const struct gen_fed *fd)
             case 'B': {
                 static const double mult[] = {['S'] = 6.0, ['N'] = 4.0, ['C'] = 2.0};
                 double m = gs->st->border ? mult[(unsigned char)gs->st->border] : 0.25;
-                w[si] = gs->ports.n ? pop * m : 0;
+                w[si] = gs->npoe ? pop * m : 0;
                 break;
             }
             case 'L':
-                w[si] = gs->st->border == 'S' ? 3.0 * gs->ports.n
-                        : gs->st->border == 'N' ? gs->ports.n
+                w[si] = gs->st->border == 'S' ? 3.0 * gs->nbp
+                        : gs->st->border == 'N' ? gs->nbp
                                                 : 0;
                 break;
             default:
@@ -686,12 +690,16 @@ static void gen_federal(struct gen *g, const struct gen_fed *fd)
         for (int si = 0; si < g->ngs; si++) {
             struct gstate *gs = &g->gs[si];
             int want = cnt[si] + base;
-            int useports = fd->sub_where == 'B' || fd->sub_where == 'L';
-            int navail = useports ? gs->ports.n : gs->nplaces;
+            const char *const *names = fd->sub_where == 'B'   ? gs->poe
+                                       : fd->sub_where == 'L' ? gs->bp
+                                                              : NULL;
+            int navail = fd->sub_where == 'B'   ? gs->npoe
+                         : fd->sub_where == 'L' ? gs->nbp
+                                                : gs->nplaces;
             char pfx[6];
             snprintf(pfx, sizeof pfx, "%s%s", gs->st->code, fd->mnem);
             for (int k = 0; k < navail && want > 0; k++) {
-                const char *where = useports ? gs->ports.v[k] : place(gs, k);
+                const char *where = names ? names[k] : place(gs, k);
                 char name[sizeof o->name];
                 snprintf(name, sizeof name, fd->fo_fmt, where);
                 if (fed_has(g, first, fd->member, pfx, name))
@@ -815,7 +823,7 @@ static void gen_police(struct gen *g, struct gstate *gs, int n)
         double *w = sl_xmalloc((size_t)nmain * sizeof *w);
         int *cnt = sl_xmalloc((size_t)nmain * sizeof *cnt);
         for (int i = 0; i < nmain; i++)
-            w[i] = 1.0 / pow(i + 1, 1.1); /* Zipf: city sizes fall off with rank */
+            w[i] = 1.0 / pow(i + 1, 0.9); /* Zipf: city sizes fall off with rank */
         apportion(extra, w, nmain, cnt);
         for (int i = 0; i < nmain; i++) {
             char base[sizeof o->name];
@@ -832,7 +840,7 @@ static void gen_police(struct gen *g, struct gstate *gs, int n)
                         sl_strlcpy(o->cats, strcmp(units[k], "Training Division") ? "AC" : "AZ",
                                    sizeof o->cats);
                 } else {
-                    setname(o, "%s - Precinct %d", base, k - nu + 1);
+                    setname(o, "%s - District %d", base, k - nu + 1);
                 }
             }
         }
@@ -897,6 +905,13 @@ int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *pr
         gs->st = &gen_states[i];
         list_split(&gs->counties, gs->st->counties);
         list_split(&gs->ports, gs->st->ports);
+        for (int k = 0; k < gs->ports.n; k++) {
+            const char *p = gs->ports.v[k];
+            if (p[0] != '*')
+                gs->poe[gs->npoe++] = p[0] == '+' ? p + 1 : p;
+            if (p[0] == '*' || p[0] == '+')
+                gs->bp[gs->nbp++] = p + 1;
+        }
         list_split(&gs->tribes, gs->st->tribes);
         list_split(&gs->usms, gs->st->usms);
         const char *places = gs->st->cities;

@@ -17,7 +17,9 @@ struct gen_state {
     const char *county_word; /* "County", "Parish"; "" when the names stand alone */
     const char *counties;    /* '|'-separated, "" for none (DC, GU, VI) */
     const char *cities;      /* '|'-separated, largest first */
-    const char *ports;       /* CBP ports of entry / Border Patrol station towns, or "" */
+    const char *ports;       /* CBP ports of entry and Border Patrol stations, or "": a plain
+                                name is a port of entry, "*Name" a Border Patrol station,
+                                "+Name" both */
     const char *tribes;      /* tribal police agencies (full names), or "" */
     const char *sp_name;     /* the state-wide police */
     const char *sp_mnem;     /* its ORI letters after the state code: "SP" -> WASP00000 */
@@ -56,6 +58,7 @@ extern const int gen_nfeds;
 
 /* Named places for components that are listed one by one: "Name|ST|Name|ST..." */
 extern const char gen_fusion_extra[];
+extern const char gen_port_police[];
 
 /* Canada: provinces "CODE|Name|RCMP division letter", and police services "Name|PROV". */
 extern const char gen_ca_provinces[];
