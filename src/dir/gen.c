@@ -853,18 +853,6 @@ static void gen_police(struct gen *g, struct gstate *gs, int n)
 
 /* ---- driver ------------------------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static void gen_free(struct gen *g)
 {
     for (int i = 0; i < g->ngs; i++) {
@@ -885,13 +873,14 @@ int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *pr
                        char *err, size_t errlen)
 {
     if (target < SL_DIR_GEN_MIN || target > SL_DIR_GEN_MAX)
-        return fail(err, errlen, "target %lld out of range (%d to %d ORIs)",
-                    (long long)target, SL_DIR_GEN_MIN, SL_DIR_GEN_MAX);
+        return sl_dir__fail(err, errlen, "target %lld out of range (%d to %d ORIs)",
+                            (long long)target, SL_DIR_GEN_MIN, SL_DIR_GEN_MAX);
     int64_t existing = sl_dir_count(d);
     if (existing != 0)
-        return fail(err, errlen, "the directory is not empty (%lld ORIs): generate into a new "
-                                 "database",
-                    (long long)existing);
+        return sl_dir__fail(err, errlen,
+                            "the directory is not empty (%lld ORIs): generate into a new "
+                            "database",
+                            (long long)existing);
 
     struct gen g;
     memset(&g, 0, sizeof g);
@@ -942,8 +931,8 @@ int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *pr
     int64_t pd_total = target - g.n;
     if (pd_total < 0) {
         gen_free(&g);
-        return fail(err, errlen, "target %lld is too small for the fixed agencies (%lld)",
-                    (long long)target, (long long)(target - pd_total));
+        return sl_dir__fail(err, errlen, "target %lld is too small for the fixed agencies (%lld)",
+                            (long long)target, (long long)(target - pd_total));
     }
     double w[64] = {0};
     int cnt[64] = {0};
@@ -972,21 +961,21 @@ int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *pr
     if (g.n != target) {
         int64_t n = g.n;
         gen_free(&g);
-        return fail(err, errlen, "internal: generated %lld ORIs for a target of %lld",
-                    (long long)n, (long long)target);
+        return sl_dir__fail(err, errlen, "internal: generated %lld ORIs for a target of %lld",
+                            (long long)n, (long long)target);
     }
 
     /* Write, in one transaction. */
     if (sl_dir_begin(d) < 0) {
         gen_free(&g);
-        return fail(err, errlen, "cannot start a transaction");
+        return sl_dir__fail(err, errlen, "cannot start a transaction");
     }
     char e[256];
     for (int64_t i = 0; i < g.n; i++) {
         if (sl_dir_put(d, NULL, &g.rows[i], e, sizeof e) < 0) {
             sl_dir_rollback(d);
-            fail(err, errlen, "generated row %s (%s) refused: %s", g.rows[i].ori,
-                 g.rows[i].name, e);
+            sl_dir__fail(err, errlen, "generated row %s (%s) refused: %s", g.rows[i].ori,
+                         g.rows[i].name, e);
             gen_free(&g);
             return -1;
         }
@@ -994,13 +983,14 @@ int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *pr
     if (sl_dir_commit(d) < 0) {
         sl_dir_rollback(d);
         gen_free(&g);
-        return fail(err, errlen, "commit failed");
+        return sl_dir__fail(err, errlen, "commit failed");
     }
     int64_t count = sl_dir_count(d);
     if (count != target) {
         gen_free(&g);
-        return fail(err, errlen, "internal: %lld rows stored for %lld generated (duplicate ORI?)",
-                    (long long)count, (long long)target);
+        return sl_dir__fail(err, errlen,
+                            "internal: %lld rows stored for %lld generated (duplicate ORI?)",
+                            (long long)count, (long long)target);
     }
     if (progress)
         for (int i = 0; i < g.ngs; i++)
