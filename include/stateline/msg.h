@@ -201,6 +201,15 @@ int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t bod
 int sl_msg_parse_output(const char *in, size_t len, struct sl_outhdr *h, const char **body,
                         size_t *body_len, struct sl_msg_err *err);
 
+/* For a receiver (a state's gateway, a terminal): parse the output form into h and into a
+ * message m as sl_msg_parse would give it — key, originating ORI, one destination (the
+ * addressee of line 3), control field, and the body cleaned and, for query keys, split
+ * into fields — ready for sl_msg_check and sl_msg_field.  The key must be in the table.
+ * m must be zeroed or cleared before; allocates m->text (owned by m, sl_msg_clear),
+ * also on error.  0 or -1 with err. */
+int sl_msg_parse_delivered(const char *in, size_t len, struct sl_outhdr *h, struct sl_msg *m,
+                           struct sl_msg_err *err);
+
 /* Append the body of an ER:
  *     .NN. TEXT - DETAIL                      (every number but .22.)
  *     .22. INVALID MESSAGE FORMAT - REFER TO RQ MKE OPTIONS BELOW

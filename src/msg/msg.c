@@ -356,8 +356,13 @@ int sl_msg_parse(const char *in, size_t len, struct sl_msg *m, struct sl_msg_err
     }
     m->ndest = ndest;
 
-    /* Body. */
-    if (copy_body(in + p, len - p, k->body == SL_BODY_TEXT, m, err, p) < 0)
+    return sl_msg_take_body(k, in + p, len - p, p, m, err);
+}
+
+int sl_msg_take_body(const struct sl_key_info *k, const char *b, size_t n, size_t off,
+                     struct sl_msg *m, struct sl_msg_err *err)
+{
+    if (copy_body(b, n, k->body == SL_BODY_TEXT, m, err, off) < 0)
         return -1;
     if (k->body == SL_BODY_FIELDS)
         return split_fields(m, err);
