@@ -146,6 +146,17 @@ const struct sl_ori *sl_dir_snap_find(const struct sl_dir_snap *s, const char *o
 const struct sl_ori *sl_dir_snap_find_n(const struct sl_dir_snap *s, const char *ori,
                                         size_t len);
 int64_t sl_dir_snap_count(const struct sl_dir_snap *s);
+/* Row i, 0 <= i < count (NULL outside), in no particular order: for tools that walk. */
+const struct sl_ori *sl_dir_snap_at(const struct sl_dir_snap *s, int64_t i);
+/* 1 when some ORI has exactly this parent agency, or with under, one below it
+ * ("DHS/ICE" is under-known when "DHS/ICE/ERO" exists); 1 when some ORI has this tag.
+ * Linear scans: for checkers and tools, not for each message. */
+int sl_dir_snap_has_parent(const struct sl_dir_snap *s, const char *parent, int under);
+int sl_dir_snap_has_tag(const struct sl_dir_snap *s, const char *tag);
+/* Snapshot straight from a file: an SQLite directory, or its CSV export (read with every
+ * rule of an import, into memory).  err says "PATH: line N: ..." for a bad CSV.
+ * *out is owned by the caller: sl_dir_snap_free. */
+int sl_dir_snapshot_file(const char *path, struct sl_dir_snap **out, char *err, size_t errlen);
 const struct sl_member *sl_dir_snap_member(const struct sl_dir_snap *s, const char *code);
 int sl_dir_snap_nmembers(const struct sl_dir_snap *s);
 const struct sl_member *sl_dir_snap_member_at(const struct sl_dir_snap *s, int i);

@@ -19,6 +19,7 @@
  */
 #include "dir_int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -631,6 +632,76 @@ const struct sl_ori *sl_dir_snap_find(const struct sl_dir_snap *s, const char *o
 }
 
 int64_t sl_dir_snap_count(const struct sl_dir_snap *s) { return s->nrows; }
+
+const struct sl_ori *sl_dir_snap_at(const struct sl_dir_snap *s, int64_t i)
+{
+    return i >= 0 && i < s->nrows ? &s->rows[i] : NULL;
+}
+
+int sl_dir_snap_has_parent(const struct sl_dir_snap *s, const char *parent, int under)
+{
+    size_t l = strlen(parent);
+    if (l == 0)
+        return 0;
+    for (int64_t i = 0; i < s->nrows; i++) {
+        const char *q = s->rows[i].parent;
+        if (strncmp(q, parent, l) == 0 && (q[l] == '\0' || (under && q[l] == '/')))
+            return 1;
+    }
+    return 0;
+}
+
+int sl_dir_snap_has_tag(const struct sl_dir_snap *s, const char *tag)
+{
+    size_t l = strlen(tag);
+    if (l == 0)
+        return 0;
+    for (int64_t i = 0; i < s->nrows; i++) {
+        for (const char *t = s->rows[i].tags; (t = strstr(t, tag)) != NULL; t += l) {
+            int starts = t == s->rows[i].tags || t[-1] == ' ';
+            if (starts && (t[l] == '\0' || t[l] == ' '))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+int sl_dir_snapshot_file(const char *path, struct sl_dir_snap **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl_dir__fail(err, errlen, "%s: %s", path, strerror(errno));
+    char hdr[16];
+    size_t n = fread(hdr, 1, sizeof hdr, f);
+    struct sl_dir *d = NULL;
+    char e[512];
+    int rc = -1;
+    if (n == sizeof hdr && memcmp(hdr, "SQLite format 3", 16) == 0) {
+        fclose(f);
+        if (sl_dir_open(path, 0, &d, e, sizeof e) < 0)
+            return sl_dir__fail(err, errlen, "%s", e);
+    } else {
+        /* A CSV export: the same rules as an import, into a private in-memory database. */
+        rewind(f);
+        if (sl_dir_open(":memory:", 1, &d, e, sizeof e) < 0) {
+            fclose(f);
+            return sl_dir__fail(err, errlen, "%s", e);
+        }
+        int64_t nrows;
+        rc = sl_dir_import_csv(d, NULL, f, &nrows, e, sizeof e);
+        fclose(f);
+        if (rc < 0) {
+            sl_dir_close(d);
+            return sl_dir__fail(err, errlen, "%s: %s", path, e);
+        }
+    }
+    rc = sl_dir_snapshot(d, out);
+    sl_dir_close(d);
+    if (rc < 0)
+        return sl_dir__fail(err, errlen, "%s: cannot read the directory", path);
+    return 0;
+}
 
 const struct sl_member *sl_dir_snap_member(const struct sl_dir_snap *s, const char *code)
 {

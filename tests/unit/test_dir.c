@@ -520,7 +520,48 @@ static void test_snapshot_small(void **state)
                            sl_dir_snap_member_at(s, i)->code) < 0);
     assert_null(sl_dir_snap_member_at(s, -1));
     assert_null(sl_dir_snap_member_at(s, sl_dir_snap_nmembers(s)));
+
+    /* Walks and the checker's questions. */
+    int64_t seen = 0;
+    for (int64_t i = 0; sl_dir_snap_at(s, i); i++)
+        seen++;
+    assert_int_equal(seen, 5);
+    assert_null(sl_dir_snap_at(s, -1));
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/ICE/ERO", 0), 1);
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/ICE", 0), 0);
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/ICE", 1), 1);
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/IC", 1), 0);
+    assert_int_equal(sl_dir_snap_has_parent(s, "", 1), 0);
+    assert_int_equal(sl_dir_snap_has_tag(s, "task-force"), 1);
+    assert_int_equal(sl_dir_snap_has_tag(s, "immigration-enforcement"), 1);
+    assert_int_equal(sl_dir_snap_has_tag(s, "immigration"), 0);
+    assert_int_equal(sl_dir_snap_has_tag(s, "force"), 0);
     sl_dir_snap_free(s);
+
+    /* The same from the files: the SQLite database and a CSV export. */
+    assert_int_equal(sl_dir_snapshot_file(f->path, &s, err, sizeof err), 0);
+    assert_int_equal(sl_dir_snap_count(s), 5);
+    sl_dir_snap_free(s);
+    char csvpath[160];
+    snprintf(csvpath, sizeof csvpath, "%s/dir.csv", f->tmpdir);
+    FILE *cf = fopen(csvpath, "w");
+    assert_non_null(cf);
+    assert_int_equal(sl_dir_export_csv(f->d, NULL, cf), 0);
+    fclose(cf);
+    assert_int_equal(sl_dir_snapshot_file(csvpath, &s, err, sizeof err), 0);
+    assert_int_equal(sl_dir_snap_count(s), 5);
+    assert_non_null(sl_dir_snap_find(s, "WALIC0000"));
+    assert_non_null(sl_dir_snap_member(s, "WA"));
+    sl_dir_snap_free(s);
+    cf = fopen(csvpath, "w");
+    fputs(HDR OK1 "WA0170000,WA,Seattle,QQ,ACDZ,A,,,0\n", cf);
+    fclose(cf);
+    assert_int_equal(sl_dir_snapshot_file(csvpath, &s, err, sizeof err), -1);
+    assert_null(s);
+    assert_non_null(strstr(err, "dir.csv: line 3: type"));
+    snprintf(csvpath, sizeof csvpath, "%s/none.csv", f->tmpdir);
+    assert_int_equal(sl_dir_snapshot_file(csvpath, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "none.csv"));
 
     /* An empty directory gives an empty snapshot that finds nothing. */
     char p2[160];
