@@ -445,6 +445,15 @@ static void test_csv_bad_lines(void **state)
     snprintf(longname, sizeof longname, HDR "WA0170000,WA,%0120d,PD,ACDZ,A,,,0\n", 7);
     expect_bad_csv(f->d, NULL, longname, 2, "name: longer than 95");
 
+    /* An endless record (an unclosed quote eating the file) stops at 64 KiB. */
+    size_t big = 70000;
+    char *huge = malloc(big + 200);
+    int k = snprintf(huge, 200, HDR OK1 "WA0170000,WA,\"");
+    memset(huge + k, 'x', big);
+    strcpy(huge + k + big, "\n");
+    expect_bad_csv(f->d, NULL, huge, 3, "record longer than 65536 bytes");
+    free(huge);
+
     /* A header with a BOM and different case, CRLF everywhere, is fine. */
     char err[256];
     int64_t n;
