@@ -420,7 +420,10 @@ static void gen_state_agencies(struct gen *g, struct gstate *gs)
             local_ori(ori, S, i + 1, 0, 0);
             o = add(g, ori, S, "SO", "ACDZ", 0);
             size_t n = strlen(c);
-            if (n > 5 && strcmp(c + n - 5, " City") == 0 && strcmp(S, "NV") && strcmp(S, "NY"))
+            if (strcmp(S, "FL") == 0 && strcmp(c, "Duval") == 0)
+                setname(o, "Jacksonville Sheriff's Office"); /* consolidated city-county */
+            else if (n > 5 && strcmp(c + n - 5, " City") == 0 && strcmp(S, "NV") &&
+                     strcmp(S, "NY"))
                 setname(o, "City of %.*s Sheriff's Office", (int)(n - 5), c);
             else
                 setname(o, "%s Sheriff's Office", label);
@@ -787,14 +790,29 @@ static int unit_without_d(const char *u)
            strcmp(u, "Professional Standards") == 0;
 }
 
+/* Cities whose police is not "<City> Police Department". */
+static const char *const pd_alias[][3] = {
+    {"NV", "Las Vegas", "Las Vegas Metropolitan Police Department"},
+    {"IN", "Indianapolis", "Indianapolis Metropolitan Police Department"},
+    {"KY", "Louisville", "Louisville Metro Police Department"},
+    {"TN", "Nashville", "Metropolitan Nashville Police Department"},
+    {"NC", "Charlotte", "Charlotte-Mecklenburg Police Department"},
+    {"OR", "Portland", "Portland Police Bureau"},
+    {"GA", "Athens", "Athens-Clarke County Police Department"},
+    {"KS", "Kansas City", "Kansas City Kansas Police Department"},
+};
+
 static void pd_name(struct sl_ori *o, const struct gstate *gs, const char *city)
 {
+    for (size_t i = 0; i < sizeof pd_alias / sizeof pd_alias[0]; i++)
+        if (strcmp(pd_alias[i][0], gs->st->code) == 0 && strcmp(pd_alias[i][1], city) == 0) {
+            setname(o, "%s", pd_alias[i][2]);
+            return;
+        }
     if (strstr(city, "Police") || strstr(city, "Department"))
         setname(o, "%s", city);
     else if (strcmp(gs->st->code, "PR") == 0)
         setname(o, "Policía Municipal de %s", city);
-    else if (strstr(city, "Police District"))
-        setname(o, "%s", city);
     else
         setname(o, "%s Police Department", city);
 }
@@ -911,6 +929,12 @@ int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *pr
          * the police list holds agency names, as in DC) */
         list_split(&gs->cities, gs->st->cities);
         list_split(&gs->places, places);
+        /* Agency names in a city list ("Suffolk County Police Department") are no places. */
+        int np = 0;
+        for (int k = 0; k < gs->places.n; k++)
+            if (!strstr(gs->places.v[k], "Police"))
+                gs->places.v[np++] = gs->places.v[k];
+        gs->places.n = np;
         gs->nplaces = gs->places.n;
         gs->county_next = sl_xcalloc((size_t)(gs->counties.n ? gs->counties.n : 1), sizeof(int));
     }
