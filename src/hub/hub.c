@@ -240,7 +240,8 @@ static void line_readable(struct sl_hub *hub, struct hub_line *l)
         size_t left = sl_buf_used(&l->c->in);
         const char *e = l->c->err[0] ? l->c->err : "closed by peer";
         if (l->open && left)
-            snprintf(why, sizeof why, "%s (closed mid-frame, %zu bytes discarded)", e, left);
+            snprintf(why, sizeof why, "%s; line closed inside a frame (%zu bytes of it)", e,
+                     left);
         else
             snprintf(why, sizeof why, "%s", e);
         line_close(hub, l, why);
