@@ -254,7 +254,8 @@ def _base_network():
         atexit.register(shutil.rmtree, d, True)
         run(["gen", "certs", "--out", os.path.join(d, "certs"), "--all"])
         db = os.path.join(d, "dir.db")
-        run(["gen", "directory", "--seed", "1", "--out", db])
+        run(["gen", "directory", "--seed", "1", "--out", db, "--csv",
+             os.path.join(d, "dir.csv"), "--quiet"])
         _import_csv(db, os.path.join(d, "crafted.csv"), CRAFTED)
         _BASE.append(d)
     return _BASE[0]
@@ -330,12 +331,12 @@ class Network:
         _import_csv(self.db, os.path.join(self.dir, "add-%d.csv" % len(os.listdir(self.dir))),
                     rows)
 
-    def export_oris(self):
-        """Every ORI of the directory as a list of dicts."""
-        p = run(["dir", "export", "--db", self.db])
-        lines = p.stdout.splitlines()
+    def generated_oris(self):
+        """Every ORI of the generated directory (`gen directory --csv`), as dicts with the
+        CSV's column names (the crafted ORIs are not in it)."""
         import csv
-        return list(csv.DictReader(lines))
+        with open(os.path.join(_base_network(), "dir.csv"), newline="") as f:
+            return list(csv.DictReader(f))
 
     # config and process -------------------------------------------------------------
     def write_conf(self, tls=True, plain=False, listen="127.0.0.1:0", extra="", members="",
