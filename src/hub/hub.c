@@ -156,13 +156,14 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
     if (p->role == SL_ROLE_ANSWER) {
         if (m->answer) {
             /* A gateway that reconnects after a network failure must not wait for the old,
-             * maybe half-open, TCP connection to time out: the newest answering line wins. */
+             * maybe half-open, TCP connection to time out: the newest answering line wins.
+             * What was already queued for the old one still gets its chance to leave. */
             struct hub_line *old = m->answer;
             old->bound = 0;
             m->answer = NULL;
             SL_INFO("hub", "answering line of %s from %s replaces the one from %s", p->member,
                     l->addr, old->addr);
-            line_close(hub, old, "replaced by a new answering line");
+            line_close_after_flush(hub, old, "replaced by a new answering line");
         }
         m->answer = l;
         l->bound = 1;
