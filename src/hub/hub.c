@@ -555,6 +555,7 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
     struct sl_hub_config *cfg = sl_xmalloc(sizeof *cfg);
     struct sl_dir_snap *snap = NULL;
     struct hub_members members;
+    int64_t t0 = sl_now_ms();
     if (sl_hub_config_load(hub->cfg.path, cfg, err, errlen) != 0) {
         free(cfg);
         return -1;
@@ -607,8 +608,11 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
     hub->cfg = *cfg;
     free(cfg);
     hub->t_reloads++;
-    SL_INFO("hub", "reloaded %s: %d members, directory %s", hub->cfg.path, hub->members.n,
-            hub->cfg.directory);
+    /* The snapshot loads on the loop thread: traffic waits meanwhile (tens of ms for a
+     * national directory), which the log shows so an operator can see it grow. */
+    SL_INFO("hub", "reloaded %s: %d members, %lld ORIs from %s in %lld ms", hub->cfg.path,
+            hub->members.n, (long long)sl_dir_snap_count(hub->snap), hub->cfg.directory,
+            (long long)(sl_now_ms() - t0));
     return 0;
 }
 
@@ -664,8 +668,9 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
         goto fail;
     if (hub->cfg.ctl[0] && hub_ctl_listen(hub, err, errlen) != 0)
         goto fail;
-    SL_INFO("hub", "directory %s: %d members; switch ORI %s; max_frame %u; out_cap %zu",
-            hub->cfg.directory, hub->members.n, hub->cfg.ori, hub->cfg.max_frame,
+    SL_INFO("hub", "directory %s: %d members, %lld ORIs; switch ORI %s; max_frame %u; "
+            "out_cap %zu", hub->cfg.directory, hub->members.n,
+            (long long)sl_dir_snap_count(hub->snap), hub->cfg.ori, hub->cfg.max_frame,
             hub->cfg.out_cap);
     *out = hub;
     return 0;
