@@ -26,6 +26,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <openssl/crypto.h>
 
 #include "bench/bench_int.h"
 #include "stateline/certs.h"
@@ -391,6 +394,71 @@ static void print_counts(const char *label, const struct sl_bench_run *r)
         printf("  %-18s first problem: %s\n", "", r->first_error);
 }
 
+/* ---- the machine ---------------------------------------------------------------------- */
+
+/* CPU ticks of the whole machine: busy (everything but idle and iowait) and steal. */
+struct cpu_ticks {
+    unsigned long long busy, steal;
+};
+
+static void read_ticks(struct cpu_ticks *t)
+{
+    unsigned long long v[10] = {0};
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return;
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) == 8) {
+        t->busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+        t->steal = v[7];
+    }
+    fclose(f);
+}
+
+static double rusage_s(int who)
+{
+    struct rusage ru;
+    if (getrusage(who, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* What the figures were measured on: CPU model and count, kernel, OpenSSL, and the load
+ * average when the run started. */
+static json_t *machine_json(void)
+{
+    json_t *m = json_object();
+    char model[160] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c) {
+                    c++;
+                    while (*c == ' ')
+                        c++;
+                    c[strcspn(c, "\n")] = '\0';
+                    sl_strlcpy(model, c, sizeof model);
+                }
+                break;
+            }
+        fclose(f);
+    }
+    struct utsname u;
+    double load[1] = {0};
+    json_object_set_new(m, "cpu", json_string(model));
+    json_object_set_new(m, "cpus", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+    json_object_set_new(m, "kernel", json_string(uname(&u) == 0 ? u.release : "unknown"));
+    json_object_set_new(m, "openssl", json_string(OpenSSL_version(OPENSSL_VERSION)));
+    if (getloadavg(load, 1) == 1)
+        json_object_set_new(m, "loadavg_1min_at_start", json_real(round(load[0] * 100) / 100));
+    return m;
+}
+
 /* ---- the scenario ---------------------------------------------------------------------- */
 
 static int scenario(struct bench *b, json_t *report)
@@ -563,6 +631,11 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     char err[256];
     int rc = 1;
     json_t *report = json_object();
+    json_object_set_new(report, "machine", machine_json());
+    struct cpu_ticks t_start, t_end;
+    read_ticks(&t_start);
+    double cpu0 = rusage_s(RUSAGE_SELF) + rusage_s(RUSAGE_CHILDREN);
+    int64_t wall0 = sl_now_ms();
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -618,17 +691,44 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
         rc = 1;
     } else {
         rc = 0;
-        if (o->json) {
-            char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            puts(s);
-            free(s);
-        }
     }
 out:
     bench_gen_close(&b->gen);
     sl_tls_free(b->tls);
     stop(&b->resp);
     stop(&b->hub);
+    if (rc == 0) {
+        /* How busy the machine was with other work while we measured: its busy CPU time
+         * minus ours (this process, the hub and the responder, all reaped by now). */
+        read_ticks(&t_end);
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        double wall = (double)(sl_now_ms() - wall0) / 1000.0;
+        double ours = rusage_s(RUSAGE_SELF) + rusage_s(RUSAGE_CHILDREN) - cpu0;
+        double busy = (double)(t_end.busy - t_start.busy) / hz;
+        double others = busy - ours > 0 ? busy - ours : 0;
+        json_t *m = json_object_get(report, "machine");
+        json_object_set_new(m, "wall_s", json_real(round(wall * 10) / 10));
+        json_object_set_new(m, "cpu_s_benchmark", json_real(round(ours * 100) / 100));
+        json_object_set_new(m, "cpu_s_other_processes", json_real(round(others * 100) / 100));
+        json_object_set_new(m, "cpu_s_steal",
+                            json_real(round((double)(t_end.steal - t_start.steal) / hz * 100) / 100));
+        if (o->json) {
+            char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            puts(s);
+            free(s);
+        } else {
+            printf("\nmachine: %s, %lld CPUs, Linux %s, %s\n",
+                   json_string_value(json_object_get(m, "cpu")),
+                   (long long)json_integer_value(json_object_get(m, "cpus")),
+                   json_string_value(json_object_get(m, "kernel")),
+                   json_string_value(json_object_get(m, "openssl")));
+            double cap = wall * (double)sysconf(_SC_NPROCESSORS_ONLN);
+            printf("  during the %.0f s: the benchmark's processes used %.1f CPU-s, other "
+                   "processes %.1f CPU-s (%.0f%% of the machine)%s\n",
+                   wall, ours, others, cap > 0 ? 100.0 * others / cap : 0,
+                   others > 0.1 * wall ? ": figures are noisier than on an idle machine" : "");
+        }
+    }
     if (b->dir[0]) {
         if (o->keep)
             fprintf(stderr, "stateline bench: kept %s\n", b->dir);
