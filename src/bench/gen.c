@@ -103,7 +103,8 @@ static int take_reply(struct bench_gen *g, const uint8_t *p, uint32_t len, char 
     if (sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &e) != 0) {
         res->errors++;
         if (!res->first_error[0])
-            snprintf(res->first_error, sizeof res->first_error, "unreadable reply: %.120s", e.detail);
+            snprintf(res->first_error, sizeof res->first_error, "unreadable reply: %.120s",
+                     e.detail);
         return 0;
     }
     int ours = h.ctl[0] == run && strlen(h.ctl) == 10;

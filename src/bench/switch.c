@@ -710,8 +710,8 @@ out:
         json_object_set_new(m, "wall_s", json_real(round(wall * 10) / 10));
         json_object_set_new(m, "cpu_s_benchmark", json_real(round(ours * 100) / 100));
         json_object_set_new(m, "cpu_s_other_processes", json_real(round(others * 100) / 100));
-        json_object_set_new(m, "cpu_s_steal",
-                            json_real(round((double)(t_end.steal - t_start.steal) / hz * 100) / 100));
+        double steal = (double)(t_end.steal - t_start.steal) / hz;
+        json_object_set_new(m, "cpu_s_steal", json_real(round(steal * 100) / 100));
         if (o->json) {
             char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             puts(s);
