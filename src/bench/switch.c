@@ -461,6 +461,7 @@ static json_t *machine_json(void)
 
 /* ---- the scenario ---------------------------------------------------------------------- */
 
+/* 0 measured, 2 measured but no search trial passed, 1 interrupted, -1 failed. */
 static int scenario(struct bench *b, json_t *report)
 {
     const struct sl_bench_opts *o = b->o;
@@ -554,15 +555,17 @@ static int scenario(struct bench *b, json_t *report)
         }
         json_object_set_new(report, "sustained_rate", json_real(round(lo)));
         json_object_set_new(report, "sustained_routed_messages", json_real(round(2 * lo)));
+        if (lo <= 0) {
+            /* Measured, and the answer is "none": report the trials, exit 1. */
+            if (!o->json)
+                printf("\nno trial passed: no rate down to %.0f/s kept p99 under %.2f ms\n",
+                       hi, o->p99_bound_ms);
+            rc = 2;
+            goto out;
+        }
         if (!o->json)
             printf("\nsustained: %.0f queries/s answered through the hub "
                    "(%.0f routed messages/s: each query and its reply)\n\n", lo, 2 * lo);
-        if (lo <= 0) {
-            fprintf(stderr, "stateline bench: no trial passed (the lowest tried was %.0f/s)\n",
-                    hi);
-            rc = -1;
-            goto out;
-        }
         measure_rate = lo / 2;
         if (connect_gen(b, 0, err, sizeof err) != 0) {
             fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
@@ -629,7 +632,7 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     b->self = self_exe;
     b->sfd = -1;
     char err[256];
-    int rc = 1;
+    int rc = 1, print = 0;
     json_t *report = json_object();
     json_object_set_new(report, "machine", machine_json());
     struct cpu_ticks t_start, t_end;
@@ -680,7 +683,10 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     json_object_set_new(report, "p99_bound_ms", json_real(o->p99_bound_ms));
 
     int k = scenario(b, report);
-    if (k == 1) {
+    print = k == 0 || k == 2;
+    if (k == 2) {
+        rc = 1;
+    } else if (k == 1) {
         fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
         rc = 130;
     } else if (k < 0) {
@@ -697,7 +703,7 @@ out:
     sl_tls_free(b->tls);
     stop(&b->resp);
     stop(&b->hub);
-    if (rc == 0) {
+    if (print) {
         /* How busy the machine was with other work while we measured: its busy CPU time
          * minus ours (this process, the hub and the responder, all reaped by now). */
         read_ticks(&t_end);

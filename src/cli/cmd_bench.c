@@ -33,8 +33,11 @@ static const char usage[] =
     "  --keep              keep the temporary directory (logs, config) for a post-mortem\n"
     "  --json              the report as one JSON object\n"
     "\n"
-    "Exit status: 0 measured, 1 the benchmark could not run (why on stderr), 2 usage,\n"
-    "130 interrupted.\n";
+    "The report ends with the machine (CPU, kernel, OpenSSL) and how much CPU other\n"
+    "processes used meanwhile: on a busy machine the tail latencies are theirs too.\n"
+    "\n"
+    "Exit status: 0 measured, 1 the benchmark could not run (why on stderr) or no search\n"
+    "trial met the bound (the report still shows the trials), 2 usage, 130 interrupted.\n";
 
 static int bad(const char *opt, const char *v)
 {
