@@ -180,6 +180,11 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
                 }
                 put_query(g, k, run, next);
                 res->sent++;
+                int64_t lag = now - (t0 + (int64_t)((double)next * 1e9 / rate));
+                if (lag > 1000000)
+                    res->sent_late++;
+                if (lag > 0 && (uint64_t)lag / 1000 > res->max_send_lag_us)
+                    res->max_send_lag_us = (uint64_t)lag / 1000;
             }
             for (int k = 0; k < g->n; k++)
                 if (sl_buf_used(&g->c[k]->out) && sl_conn_flush(g->c[k]) < 0) {

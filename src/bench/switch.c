@@ -358,6 +358,8 @@ static json_t *run_json(const struct sl_bench_run *r)
     json_object_set_new(o, "achieved_rate", json_real(round(r->achieved)));
     json_object_set_new(o, "overload", json_boolean(r->overload));
     json_object_set_new(o, "warmup_s", json_real(r->warmup_s));
+    json_object_set_new(o, "sent_late_over_1ms", json_integer((json_int_t)r->sent_late));
+    json_object_set_new(o, "max_send_lag_us", json_integer((json_int_t)r->max_send_lag_us));
     json_object_set_new(o, "latency_us", lat_json(&r->hist));
     if (r->first_error[0])
         json_object_set_new(o, "first_error", json_string(r->first_error));
@@ -390,6 +392,10 @@ static void print_counts(const char *label, const struct sl_bench_run *r)
            label, (unsigned long long)r->sent, (unsigned long long)r->received,
            (unsigned long long)r->errors, (unsigned long long)r->lost, r->achieved,
            r->overload ? " (OVERLOADED)" : "");
+    if (r->sent_late)
+        printf("  %-18s the generator sent %llu queries more than 1 ms late (at most %.1f ms):"
+               " it was busy or not scheduled\n", "", (unsigned long long)r->sent_late,
+               (double)r->max_send_lag_us / 1000.0);
     if (r->first_error[0])
         printf("  %-18s first problem: %s\n", "", r->first_error);
 }
