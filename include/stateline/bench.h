@@ -47,6 +47,8 @@ struct sl_bench_run {
     double achieved;       /* received / (last reply - t0) */
     double warmup_s;       /* replies to messages due before this were not put in the hist */
     int overload;          /* the generator could not hand its messages to the socket */
+    uint64_t sent_late;    /* queries the generator itself sent > 1 ms after their due time */
+    uint64_t max_send_lag_us; /* the most late one (the generator was not scheduled, or busy) */
     char first_error[160];
     struct sl_hist hist;   /* microseconds from intended send to reply */
 };

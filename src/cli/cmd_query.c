@@ -176,10 +176,14 @@ static int show(const struct sl_term_opts *o, const uint8_t *p, uint32_t len,
     struct sl_msg_err e;
     memset(h, 0, sizeof *h);
     if (sl_msg_parse_output((const char *)p, len, h, body, blen, &e) != 0) {
-        if (o->json)
-            fprintf(stdout, "{\"unparsed\":true,\"error\":\"%s\",\"length\":%u}\n",
-                    "not an output-form message", len);
-        else
+        if (o->json) {
+            /* Still one JSON object per message: the bytes as text, and why. */
+            struct sl_buf b = SL_BUF_INIT;
+            sl_term_json_unparsed((const char *)p, len, e.detail, &b);
+            fwrite(sl_buf_head(&b), 1, sl_buf_used(&b), stdout);
+            fputc('\n', stdout);
+            sl_buf_free(&b);
+        } else
             fprintf(stdout, "(a message that is not in the switch's output form: %s)\n%.*s\n\n",
                     e.detail, (int)len, (const char *)p);
         fflush(stdout);
@@ -326,8 +330,6 @@ static int run_send(const struct sl_term_opts *o)
                 errors++;
                 if (strcmp(h.key, "ER") == 0)
                     er = 1; /* an ER refuses the whole message: nothing else will come */
-            } else if (!qkey[0] && !has_reply) {
-                /* raw text the codec could not read and no ER yet: keep waiting */
             }
         }
         free(p);
