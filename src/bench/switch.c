@@ -41,7 +41,20 @@ struct child {
     pid_t pid;
     const char *name;
     char log[1100];
+    double cpu_s;      /* user + system CPU seconds, known once it has been reaped */
 };
+
+/* Reap c if it has exited (or wait for it: flags 0); keeps its CPU time. */
+static int reap(struct child *c, int flags)
+{
+    struct rusage ru;
+    if (wait4(c->pid, NULL, flags, &ru) != c->pid)
+        return 0;
+    c->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    c->pid = 0;
+    return 1;
+}
 
 struct bench {
     const struct sl_bench_opts *o;
@@ -101,15 +114,12 @@ static void stop(struct child *c)
         return;
     kill(c->pid, SIGTERM);
     for (int i = 0; i < 500; i++) {
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            c->pid = 0;
+        if (reap(c, WNOHANG))
             return;
-        }
         usleep(10000);
     }
     kill(c->pid, SIGKILL);
-    waitpid(c->pid, NULL, 0);
-    c->pid = 0;
+    reap(c, 0);
 }
 
 static void print_log_tail(const struct child *c)
@@ -141,11 +151,7 @@ static int alive(struct child *c)
 {
     if (c->pid <= 0)
         return 0;
-    if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-        c->pid = 0;
-        return 0;
-    }
-    return 1;
+    return !reap(c, WNOHANG);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -643,7 +649,8 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     json_object_set_new(report, "machine", machine_json());
     struct cpu_ticks t_start, t_end;
     read_ticks(&t_start);
-    double cpu0 = rusage_s(RUSAGE_SELF) + rusage_s(RUSAGE_CHILDREN);
+    double self0 = rusage_s(RUSAGE_SELF);
+    double cpu0 = self0 + rusage_s(RUSAGE_CHILDREN);
     int64_t wall0 = sl_now_ms();
 
     sigset_t mask;
@@ -722,6 +729,10 @@ out:
         json_object_set_new(m, "wall_s", json_real(round(wall * 10) / 10));
         json_object_set_new(m, "cpu_s_benchmark", json_real(round(ours * 100) / 100));
         json_object_set_new(m, "cpu_s_other_processes", json_real(round(others * 100) / 100));
+        double gen_s = rusage_s(RUSAGE_SELF) - self0;
+        json_object_set_new(m, "cpu_s_generator", json_real(round(gen_s * 100) / 100));
+        json_object_set_new(m, "cpu_s_hub", json_real(round(b->hub.cpu_s * 100) / 100));
+        json_object_set_new(m, "cpu_s_responder", json_real(round(b->resp.cpu_s * 100) / 100));
         double steal = (double)(t_end.steal - t_start.steal) / hz;
         json_object_set_new(m, "cpu_s_steal", json_real(round(steal * 100) / 100));
         if (o->json) {
@@ -735,9 +746,11 @@ out:
                    json_string_value(json_object_get(m, "kernel")),
                    json_string_value(json_object_get(m, "openssl")));
             double cap = wall * (double)sysconf(_SC_NPROCESSORS_ONLN);
-            printf("  during the %.0f s: the benchmark's processes used %.1f CPU-s, other "
-                   "processes %.1f CPU-s (%.0f%% of the machine)%s\n",
-                   wall, ours, others, cap > 0 ? 100.0 * others / cap : 0,
+            printf("  during the %.0f s: the benchmark's processes used %.1f CPU-s (generator "
+                   "%.1f, hub %.1f, responder %.1f), other processes %.1f CPU-s (%.0f%% of the "
+                   "machine)%s\n",
+                   wall, ours, gen_s, b->hub.cpu_s, b->resp.cpu_s, others,
+                   cap > 0 ? 100.0 * others / cap : 0,
                    others > 0.1 * wall ? ": figures are noisier than on an idle machine" : "");
         }
     }
