@@ -61,8 +61,10 @@ static const char usage[] =
     "  listen [--reply TEXT | --reply-file F] [--as ORI] [--count N] [--wait S]\n"
     "      print every message that arrives; with --reply, answer each query with its\n"
     "      reply key (DR for DQ, KR, RR, DNR, RNR, RPR) from --as (default: the ORI the\n"
-    "      query was addressed to, else MEMBER + SP00000, the state patrol's ORI of a\n"
-    "      generated directory); stop after N messages, or after S seconds of silence.\n"
+    "      query was addressed to, else the member's Nlets generic ORI of the record:\n"
+    "      MEMBER+OLN0000, the driver licence bureau, for DR KR DNR; MEMBER+LIC0000, the\n"
+    "      registration agency, for RR RNR RPR); stop after N messages, or after S\n"
+    "      seconds of silence.\n"
     "\n"
     "Exit status: 0 every destination replied, 1 an ER/SM, a timeout or a failed line,\n"
     "2 usage.  Example:\n"
@@ -419,8 +421,9 @@ static int run_listen(const struct sl_term_opts *o)
                 sl_strlcpy(from, o->as, sizeof from);
             else if (strlen(h.dest) == SL_ORI_LEN)
                 sl_strlcpy(from, h.dest, sizeof from);
-            else
-                snprintf(from, sizeof from, "%.2sSP00000", o->member ? o->member : h.dest);
+            else /* Nlets generic ORIs (reference §3): the bureau that owns the record */
+                snprintf(from, sizeof from, "%.2s%s", o->member ? o->member : h.dest,
+                         ki->reply[0] == 'R' ? "LIC0000" : "OLN0000");
             for (char *q = from; *q; q++)
                 *q = (char)toupper((unsigned char)*q);
             sl_buf_reset(&out);
