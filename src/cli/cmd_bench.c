@@ -131,5 +131,5 @@ static int run(int argc, char **argv)
 }
 
 const struct sl_cli_cmd sl_cmd_bench = {
-    "bench", "load tests: `bench switch` measures routed messages/s and the latency the hub adds",
+    "bench", "load tests, open loop: `bench switch` measures the hub",
     run, usage};

@@ -462,5 +462,5 @@ static int run(int argc, char **argv)
 }
 
 const struct sl_cli_cmd sl_cmd_query = {
-    "query", "an agency terminal: send a query (dq kq rq ... or raw text), print the answer",
+    "query", "an agency terminal: send a query and print the answer, or listen",
     run, usage};
