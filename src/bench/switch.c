@@ -66,7 +66,8 @@ struct bench {
     struct child hub, resp;
     int hub_port, resp_port;
     struct sl_tls *tls;      /* WA terminal client context */
-    struct bench_gen gen;
+    struct bench_gen gen;    /* lines to the hub */
+    struct bench_gen gdir;   /* lines straight to the responder (the baseline) */
     char run_id;
 };
 
@@ -207,6 +208,7 @@ static int make_network(struct bench *b, char *err, size_t errlen)
             snprintf(o.name, sizeof o.name, "Benchmark terminal %d", i + 1);
             sl_strlcpy(o.type, "PD", sizeof o.type);
             memcpy(b->gen.ori[i], o.ori, sizeof o.ori);
+            memcpy(b->gdir.ori[i], o.ori, sizeof o.ori);
         } else {
             sl_strlcpy(o.ori, RESPONDER_ORI, sizeof o.ori);
             sl_strlcpy(o.member, "CA", sizeof o.member);
@@ -315,9 +317,10 @@ static int start_children(struct bench *b, char *err, size_t errlen)
 static int connect_gen(struct bench *b, int direct, char *err, size_t errlen)
 {
     char addr[64];
+    struct bench_gen *g = direct ? &b->gdir : &b->gen;
     snprintf(addr, sizeof addr, "127.0.0.1:%d", direct ? b->resp_port : b->hub_port);
-    bench_gen_close(&b->gen);
-    return bench_gen_connect(&b->gen, addr, b->tls, "WA", b->o->conns, err, errlen);
+    bench_gen_close(g);
+    return bench_gen_connect(g, addr, b->tls, "WA", b->o->conns, err, errlen);
 }
 
 static int passes(const struct sl_bench_run *r, double bound_us)
@@ -326,10 +329,16 @@ static int passes(const struct sl_bench_run *r, double bound_us)
            (double)sl_hist_percentile(&r->hist, 99) <= bound_us;
 }
 
-static int one_run(struct bench *b, double rate, double secs, struct sl_bench_run *res)
+/* One run on the hub's lines (direct 0) or the responder's (1).  warmup_s < 0: the
+ * default, the first 10% of the run and at most 0.5 s. */
+static int one_run(struct bench *b, int direct, double rate, double secs, double warmup_s,
+                   struct sl_bench_run *res)
 {
     b->run_id = (b->run_id < 'A' || b->run_id >= 'Z') ? 'A' : (char)(b->run_id + 1);
-    int rc = bench_gen_run(&b->gen, b->run_id, rate, secs, b->sfd, res);
+    if (warmup_s < 0)
+        warmup_s = secs * 0.1 > 0.5 ? 0.5 : secs * 0.1;
+    int rc = bench_gen_run(direct ? &b->gdir : &b->gen, b->run_id, rate, secs, warmup_s,
+                           b->sfd, res);
     if (rc == 1)
         return 1;
     if (rc < 0) {
@@ -473,6 +482,28 @@ static json_t *machine_json(void)
 
 /* ---- the scenario ---------------------------------------------------------------------- */
 
+/* Add run r to the total acc (first: acc is still empty). */
+static void add_run(struct sl_bench_run *acc, const struct sl_bench_run *r, int first)
+{
+    if (first) {
+        *acc = *r;
+        return;
+    }
+    acc->sent += r->sent;
+    acc->received += r->received;
+    acc->errors += r->errors;
+    acc->lost += r->lost;
+    acc->sent_late += r->sent_late;
+    if (r->max_send_lag_us > acc->max_send_lag_us)
+        acc->max_send_lag_us = r->max_send_lag_us;
+    acc->overload |= r->overload;
+    if (!acc->first_error[0])
+        memcpy(acc->first_error, r->first_error, sizeof acc->first_error);
+    acc->span_s += r->span_s;
+    acc->achieved = acc->span_s > 0 ? (double)acc->received / acc->span_s : 0;
+    sl_hist_merge(&acc->hist, &r->hist);
+}
+
 /* 0 measured, 2 measured but no search trial passed, 1 interrupted, -1 failed. */
 static int scenario(struct bench *b, json_t *report)
 {
@@ -517,7 +548,7 @@ static int scenario(struct bench *b, json_t *report)
             double used = (double)(sl_now_ms() - start);
             if (used + (o->step_s + 2.5) * 1000 + reserve_ms > o->max_seconds * 1000)
                 break;
-            int k = one_run(b, rate, o->step_s, r);
+            int k = one_run(b, 0, rate, o->step_s, -1, r);
             if (k != 0) {
                 rc = k;
                 goto out;
@@ -586,26 +617,40 @@ static int scenario(struct bench *b, json_t *report)
         }
     }
 
-    /* The measurement: through the hub, then directly, at the same rate. */
-    int k = one_run(b, measure_rate, o->duration_s, hub);
-    if (k != 0) {
-        rc = k;
+    /* The measurement, through the hub and directly at the same rate, interleaved in
+     * slices of about a second (hub, direct, hub, direct ...), so that a change in what
+     * else the machine is doing weighs on both alike.  The lines stay open throughout;
+     * only the first slice of each has a warm-up. */
+    if (!o->no_direct && connect_gen(b, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "stateline bench: cannot open lines to the responder: %s\n", err);
+        rc = -1;
         goto out;
     }
-    if (!o->no_direct) {
-        if (connect_gen(b, 1, err, sizeof err) != 0) {
-            fprintf(stderr, "stateline bench: cannot open lines to the responder: %s\n", err);
-            rc = -1;
-            goto out;
-        }
-        k = one_run(b, measure_rate, o->duration_s, dir);
+    int slices = (int)floor(o->duration_s + 0.5);
+    if (slices < 1)
+        slices = 1;
+    double slice_s = o->duration_s / slices;
+    for (int i = 0; i < slices; i++) {
+        double warm = i == 0 ? (slice_s * 0.1 > 0.5 ? 0.5 : slice_s * 0.1) : 0;
+        int k = one_run(b, 0, measure_rate, slice_s, warm, r);
         if (k != 0) {
             rc = k;
             goto out;
         }
+        add_run(hub, r, i == 0);
+        if (o->no_direct)
+            continue;
+        k = one_run(b, 1, measure_rate, slice_s, warm, r);
+        if (k != 0) {
+            rc = k;
+            goto out;
+        }
+        add_run(dir, r, i == 0);
         have_dir = 1;
     }
+    hub->duration_s = dir->duration_s = o->duration_s;
     json_object_set_new(report, "measure_rate", json_real(measure_rate));
+    json_object_set_new(report, "slices", json_integer(slices));
     json_object_set_new(report, "hub", run_json(hub));
     if (have_dir) {
         json_object_set_new(report, "direct", run_json(dir));
@@ -617,8 +662,9 @@ static int scenario(struct bench *b, json_t *report)
         json_object_set_new(report, "hub_added_us", add);
     }
     if (!o->json) {
-        printf("at %.0f queries/s for %.1f s (latency from the intended send time to the "
-               "reply, ms):\n", measure_rate, o->duration_s);
+        printf("at %.0f queries/s for %.1f s each way, in %d interleaved slices (latency "
+               "from the intended send time to the reply, ms):\n", measure_rate,
+               o->duration_s, slices);
         printf("  %-18s %9s %9s %9s %9s %9s\n", "", "p50", "p90", "p99", "p99.9", "max");
         print_lat_row("through the hub", &hub->hist);
         if (have_dir) {
@@ -713,6 +759,7 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     }
 out:
     bench_gen_close(&b->gen);
+    bench_gen_close(&b->gdir);
     sl_tls_free(b->tls);
     stop(&b->resp);
     stop(&b->hub);
