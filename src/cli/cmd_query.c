@@ -286,9 +286,14 @@ static int run_send(const struct sl_term_opts *o)
         free(stdin_text);
         return SL_EXIT_FAIL;
     }
-    if (!o->json)
-        fprintf(stderr, "sent %.*s\n", (int)strcspn((const char *)sl_buf_head(&msg), "\n"),
-                (const char *)sl_buf_head(&msg));
+    if (!o->json) {
+        /* What went out, on one line: control characters (the LF after TXT) as spaces. */
+        fputs("sent ", stderr);
+        const uint8_t *t = sl_buf_head(&msg);
+        for (size_t i = 0; i < sl_buf_used(&msg); i++)
+            fputc(t[i] < 0x20 || t[i] == 0x7f ? ' ' : t[i], stderr);
+        fputc('\n', stderr);
+    }
     sl_buf_free(&msg);
     free(stdin_text);
 
