@@ -17,6 +17,8 @@
 #include "stateline/buf.h"
 #include "stateline/cli.h"
 #include "stateline/core.h"
+#include "stateline/dir.h"
+#include "stateline/msg.h"
 #include "stateline/policy.h"
 
 /* ---- small helpers ---- */
@@ -101,6 +103,40 @@ static int csv_split(char *line, char **f, int max)
     return n;
 }
 
+static int dir_row_add(void *ctx, const struct sl_ori *o)
+{
+    struct dir_csv *d = ctx;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 1024;
+        d->rows = sl_xrealloc(d->rows, d->cap * sizeof(*d->rows));
+    }
+    struct dir_row *r = &d->rows[d->n++];
+    sl_strlcpy(r->ori, o->ori, sizeof(r->ori));
+    sl_strlcpy(r->member, o->member, sizeof(r->member));
+    sl_strlcpy(r->type, o->type, sizeof(r->type));
+    sl_strlcpy(r->cats, o->cats, sizeof(r->cats));
+    sl_strlcpy(r->parent, o->parent, sizeof(r->parent));
+    sl_strlcpy(r->tags, o->tags, sizeof(r->tags));
+    return 0;
+}
+
+/* The directory database (src/dir): every ORI, read once. */
+static int dir_load_db(const char *path, struct dir_csv *d, char *err, size_t errlen)
+{
+    struct sl_dir *db = NULL;
+    if (sl_dir_open(path, 0, &db, err, errlen) < 0)
+        return -1;
+    int rc = sl_dir_foreach(db, NULL, dir_row_add, d);
+    sl_dir_close(db);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot read the directory", path);
+        free(d->rows);
+        d->rows = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static int dir_load(const char *path, struct dir_csv *d, char *err, size_t errlen)
 {
     memset(d, 0, sizeof(*d));
@@ -109,11 +145,8 @@ static int dir_load(const char *path, struct dir_csv *d, char *err, size_t errle
     if (!text)
         return -1;
     if (len >= 16 && memcmp(text, "SQLite format 3", 15) == 0) {
-        snprintf(err, errlen,
-                 "%s is an SQLite directory; give its CSV export (ori,member,name,type,...) - "
-                 "this build reads the CSV form", path);
         free(text);
-        return -1;
+        return dir_load_db(path, d, err, errlen);
     }
     char *save = NULL;
     int lineno = 0;
@@ -334,10 +367,18 @@ static int cmd_explain(int argc, char **argv)
     char err[300];
     struct sl_policy_request r;
     memset(&r, 0, sizeof(r));
-    if (sl_policy_parse_request_text(request, &r, err, sizeof(err)) < 0) {
-        fprintf(stderr, "stateline policy explain: %s\n", err);
+    /* The request through the real codec, as the gateway will see it. */
+    struct sl_msg m;
+    memset(&m, 0, sizeof(m));
+    struct sl_msg_err merr;
+    memset(&merr, 0, sizeof(merr));
+    if (sl_msg_parse(request, strlen(request), &m, &merr) < 0) {
+        fprintf(stderr, "stateline policy explain: the request is not a valid message: .%02d. %s %s\n",
+                (int)merr.code, sl_er_text(merr.code), merr.detail);
+        sl_msg_clear(&m);
         return SL_EXIT_USAGE;
     }
+    sl_policy_request_from_msg(&r, &m);
     /* The requester: from --requester, else the request's ORI, completed from the
      * directory when one is given. */
     struct sl_requester q;
@@ -346,11 +387,11 @@ static int cmd_explain(int argc, char **argv)
     if (requester) {
         snprintf(rq, sizeof(rq), "%s", requester);
     } else {
-        const char *d1 = strchr(request, '.');
-        snprintf(rq, sizeof(rq), "ORI=%.9s", d1 ? d1 + 1 : "");
+        snprintf(rq, sizeof(rq), "ORI=%s", m.ori);
     }
     if (sl_policy_parse_requester(rq, &q, &known, err, sizeof(err)) < 0) {
         fprintf(stderr, "stateline policy explain: %s\n", err);
+        sl_msg_clear(&m);
         return SL_EXIT_USAGE;
     }
     struct dir_csv dir = {0};
@@ -358,6 +399,7 @@ static int cmd_explain(int argc, char **argv)
     if (dirpath) {
         if (dir_load(dirpath, &dir, err, sizeof(err)) < 0) {
             fprintf(stderr, "stateline policy explain: %s\n", err);
+            sl_msg_clear(&m);
             return SL_EXIT_FAIL;
         }
         opts.known_parent = dir_known_parent;
@@ -379,6 +421,7 @@ static int cmd_explain(int argc, char **argv)
         if (sl_policy_parse_time(when, &r.local) < 0) {
             fprintf(stderr, "stateline policy explain: --time is \"YYYY-MM-DD HH:MM\"\n");
             free(dir.rows);
+            sl_msg_clear(&m);
             return SL_EXIT_USAGE;
         }
         r.has_time = 1;
@@ -389,8 +432,10 @@ static int cmd_explain(int argc, char **argv)
     struct sl_policy *p = load_policy(file, &opts, 1, &dg);
     sl_policy_diags_free(&dg);
     free(dir.rows);
-    if (!p)
+    if (!p) {
+        sl_msg_clear(&m);
         return SL_EXIT_FAIL;
+    }
     static const char *const vianame[] = {"directly", "through a region", "nationwide (NL)"};
     printf("request: %s %s to %s, from %s (%s%s%s%s%s)\n", r.key, vianame[r.via], sl_policy_state(p),
            q.ori, known ? "type " : "not in the directory", known ? q.type : "",
@@ -426,6 +471,7 @@ static int cmd_explain(int argc, char **argv)
     fwrite(sl_buf_head(&out), 1, sl_buf_used(&out), stdout);
     sl_buf_free(&out);
     sl_policy_unref(p);
+    sl_msg_clear(&m);
     return SL_EXIT_OK;
 }
 

@@ -106,7 +106,7 @@ def main():
         check("explain fail closed", r.returncode == 0 and "fail closed" in r.stdout
               and "not in the directory" in r.stdout, r.stdout + r.stderr)
         r = run("explain", os.path.join(EX, "wa.policy"), "--request", "garbage")
-        check("explain bad request", r.returncode == 2 and "TXT" in r.stderr, r.stderr)
+        check("explain bad request", r.returncode == 2 and "not a valid message" in r.stderr, r.stderr)
 
         # A failing case, an uncovered rule, a CASES syntax error.
         cases = os.path.join(tmp, "wa.cases")
