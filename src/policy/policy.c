@@ -191,6 +191,12 @@ static void build_hash(struct phash *h, struct anchor_pair *pairs, size_t n)
     if (!n)
         return;
     qsort(pairs, n, sizeof(*pairs), cmp_pair);
+    /* The same rule listed twice under one value ("in (A, A)") is found once. */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w == 0 || pairs[i].rule != pairs[w - 1].rule || strcmp(pairs[i].s, pairs[w - 1].s))
+            pairs[w++] = pairs[i];
+    n = w;
     size_t distinct = 0;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || strcmp(pairs[i].s, pairs[i - 1].s))

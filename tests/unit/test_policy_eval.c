@@ -152,7 +152,9 @@ static void test_conditions(void **state)
         "rule nl \"r\" forbid when key = DQG or (via nationwide and key = KQ)\n"
         "rule tag \"r\" forbid when requester.tags has (a, b) and requester.categories has C\n"
         "rule pur \"r\" forbid when PUR in (E, J) or CAS matches \"BAD*\"\n"
-        "rule lgp \"r\" forbid when key = DNQ and LGP/ absent\n");
+        "rule lgp \"r\" forbid when key = DNQ and LGP/ absent\n"
+        "rule twice \"r\" forbid when requester.ori in (MT0000001, MT0000001)\n"
+        "rule tree \"r\" forbid when requester.parent under (\"X/Y\", X, \"X/Y\") and requester.parent = \"X/Y/Z\"\n");
     struct sl_policy_decision d;
     struct req x;
     struct {
@@ -177,6 +179,9 @@ static void test_conditions(void **state)
         {"ORI=OR0010000,TYPE=PD", "DNQ.OR0010000.WA.TXT NAM/A", "lgp"},
         {"ORI=OR0010000,TYPE=PD", "DNQ.OR0010000.WA.TXT NAM/A.LGP/X", NULL},
         {"ORI=OR0010000,TYPE=PD", "DNQ.OR0010000.WA.TXT NAM/A.LGP/", "lgp"},
+        {"ORI=MT0000001,TYPE=PD", "DQ.MT0000001.WA.TXT OLN/1", "twice"},
+        {"ORI=MT0000002,TYPE=PD,PARENT=X/Y/Z", "DQ.MT0000002.WA.TXT OLN/1", "tree"},
+        {"ORI=MT0000002,TYPE=PD,PARENT=X/YY", "DQ.MT0000002.WA.TXT OLN/1", NULL},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         mkreq(&x, t[i].who, t[i].msg, NULL);
