@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "stateline/buf.h"
 #include "stateline/policy.h"
@@ -350,6 +352,64 @@ static void test_hash_and_slot(void **state)
     sl_policy_slot_free(s);
 }
 
+/* Readers decide while a writer swaps policies: every decision is one policy's answer,
+ * never a mix, and nothing is freed under a reader (ASan). */
+struct swap_ctx {
+    struct sl_policy_slot *slot;
+    struct req x;
+    atomic_int stop;
+    long decisions, bad;
+};
+
+static void *reader(void *arg)
+{
+    struct swap_ctx *c = arg;
+    long n = 0, bad = 0;
+    while (!atomic_load(&c->stop)) {
+        struct sl_policy *p = sl_policy_slot_acquire(c->slot);
+        struct sl_policy_decision d;
+        sl_policy_decide(p, &c->x.r, &d);
+        /* policy A forbids by rule "a", policy B permits by rule "b" with a redaction */
+        int ok = (d.effect == SL_POLICY_FORBID && d.nrules == 1 && strcmp(d.rules[0], "a") == 0) ||
+                 (d.effect == SL_POLICY_PERMIT && d.nrules == 1 && strcmp(d.rules[0], "b") == 0 &&
+                  d.redact == DC(PHOTO));
+        bad += !ok || strcmp(d.hash, sl_policy_hash(p)) != 0;
+        sl_policy_unref(p);
+        n++;
+    }
+    c->decisions = n;
+    c->bad = bad;
+    return NULL;
+}
+
+static void test_swap_under_load(void **state)
+{
+    (void)state;
+    static const char *const srcs[2] = {
+        "state WA\ndefault permit\nrule a \"r\" forbid when requester.type = FE\n",
+        "state WA\ndefault forbid\nrule b \"r\" permit when requester.type = FE\n  redact photo\n",
+    };
+    struct swap_ctx c[2];
+    struct sl_policy_slot *slot = sl_policy_slot_new();
+    sl_policy_slot_swap(slot, compile(srcs[0]));
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&c[i], 0, sizeof(c[i]));
+        c[i].slot = slot;
+        mkreq(&c[i].x, "ORI=DCFBI0000,TYPE=FE", "DQ.DCFBI0000.WA.TXT OLN/1", NULL);
+        atomic_init(&c[i].stop, 0);
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &c[i]), 0);
+    }
+    for (int k = 0; k < 400; k++)
+        sl_policy_slot_swap(slot, compile(srcs[(k + 1) % 2]));
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&c[i].stop, 1);
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].bad, 0);
+    }
+    sl_policy_slot_free(slot);
+}
+
 static void test_from_msg(void **state)
 {
     (void)state;
@@ -633,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_fail_closed),
         cmocka_unit_test(test_hash_and_slot),
         cmocka_unit_test(test_from_msg),
+        cmocka_unit_test(test_swap_under_load),
         cmocka_unit_test(test_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
