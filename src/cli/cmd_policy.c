@@ -710,12 +710,71 @@ static int cmd_bench(int argc, char **argv)
     return SL_EXIT_OK;
 }
 
+/* ---- show ---- */
+
+static void dc_words(uint32_t mask, FILE *out)
+{
+    int k = 0;
+    for (int i = 0; i < SL_DC_COUNT; i++)
+        if (mask >> i & 1)
+            fprintf(out, "%s%s", k++ ? ", " : "", sl_policy_dc_name(i));
+}
+
+/* The policy as an official reads it: what happens by default, then each rule. */
+static int cmd_show(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: stateline policy show FILE\n");
+        return SL_EXIT_USAGE;
+    }
+    struct sl_policy_diags dg = {0};
+    struct sl_policy *p = load_policy(argv[1], NULL, 1, &dg);
+    sl_policy_diags_free(&dg);
+    if (!p)
+        return SL_EXIT_FAIL;
+    static const char *const verb[] = {"RELEASE", "HOLD FOR REVIEW", "DENY"};
+    const char *title = sl_policy_title(p);
+    printf("%s%sRules of %s for its driver and vehicle records (%d rule%s)\n", title,
+           title[0] ? "\n" : "", sl_policy_state(p), sl_policy_nrules(p),
+           sl_policy_nrules(p) == 1 ? "" : "s");
+    printf("Order does not matter: any matching DENY wins, then HOLD, then RELEASE; when no rule\n"
+           "matches, the request is %s.  When a condition cannot be evaluated, the system denies.\n",
+           sl_policy_default(p) == SL_POLICY_PERMIT ? "released" : "denied");
+    printf("Fingerprint (SHA-256) of this text: %s\n", sl_policy_hash(p));
+    struct sl_buf b = SL_BUF_INIT;
+    for (int i = 0; i < sl_policy_nrules(p); i++) {
+        struct sl_policy_rule_info ri;
+        sl_policy_rule_info(p, i, &ri);
+        sl_buf_reset(&b);
+        sl_policy_rule_condition(p, i, &b);
+        printf("\n%d. %s (line %d)\n   Why: %s\n   %s when: %.*s\n", i + 1, ri.id, ri.line, ri.reason,
+               verb[ri.effect], (int)sl_buf_used(&b), (const char *)sl_buf_head(&b));
+        if (ri.effect == SL_POLICY_HOLD)
+            printf("   If no reviewer decides within %lld hours: %s\n", (long long)(ri.deadline_s / 3600),
+                   ri.then == SL_POLICY_FORBID ? "DENY" : "RELEASE");
+        const char *pre = ri.effect == SL_POLICY_HOLD ? "If released, w" : "W";
+        if (ri.redact) {
+            printf("   %sithheld: ", pre);
+            dc_words(ri.redact, stdout);
+            printf("\n");
+        }
+        if (ri.notify_days)
+            printf("   The person is notified within %d %sday%s\n", ri.notify_days,
+                   ri.notify_business ? "business " : "", ri.notify_days == 1 ? "" : "s");
+        if (ri.mark)
+            printf("   The reply is marked: \"%s\"\n", ri.mark);
+    }
+    sl_buf_free(&b);
+    sl_policy_unref(p);
+    return SL_EXIT_OK;
+}
+
 /* ---- dispatch ---- */
 
 static int run(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: stateline policy check|explain|test|bench ... (--help)\n");
+        fprintf(stderr, "usage: stateline policy check|show|explain|test|bench ... (--help)\n");
         return SL_EXIT_USAGE;
     }
     const char *sub = argv[1];
@@ -727,13 +786,15 @@ static int run(int argc, char **argv)
         return cmd_test(argc - 1, argv + 1);
     if (strcmp(sub, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
-    fprintf(stderr, "stateline policy: no subcommand '%s' (check, explain, test, bench)\n", sub);
+    if (strcmp(sub, "show") == 0)
+        return cmd_show(argc - 1, argv + 1);
+    fprintf(stderr, "stateline policy: no subcommand '%s' (check, show, explain, test, bench)\n", sub);
     return SL_EXIT_USAGE;
 }
 
 const struct sl_cli_cmd sl_cmd_policy = {
     "policy",
-    "check, explain, test and benchmark a state's release rules",
+    "check, show, explain, test and benchmark a state's release rules",
     run,
     "usage: stateline policy <subcommand> ...\n"
     "\n"
@@ -742,6 +803,9 @@ const struct sl_cli_cmd sl_cmd_policy = {
     "      exit 1.  Warnings: rules that can never match or never take effect, data\n"
     "      classes the rule's keys never carry, and with a directory, parent agencies and\n"
     "      tags no ORI has.  --strict: warnings also exit 1.\n"
+    "\n"
+    "  show FILE\n"
+    "      The policy in words, rule by rule, for the official who signs it.\n"
     "\n"
     "  explain FILE --request \"DQ.DCICE0100.WA.TXT OLN/WDL123\"\n"
     "          [--requester ORI=..,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO,TAGS=a b,CATS=DZ]\n"

@@ -1021,6 +1021,21 @@ void sl_policy_cond_text(const struct sl_policy *p, uint32_t n, struct sl_buf *o
     }
     case PO_NOT: {
         const struct pnode *c = &p->nodes[x->a];
+        /* The forms a reader wrote: "LGP absent", "x != v", "not under". */
+        if (c->op == PO_PRESENT) {
+            sl_buf_printf(out, "%s absent", attr_name(c));
+            break;
+        }
+        if (c->op == PO_IN && c->b == 1) {
+            sl_buf_printf(out, "%s != ", attr_name(c));
+            list_text(p, c, out);
+            break;
+        }
+        if (c->op == PO_UNDER) {
+            sl_buf_append_str(out, "requester.parent not under ");
+            list_text(p, c, out);
+            break;
+        }
         int par = c->op == PO_AND || c->op == PO_OR;
         sl_buf_append_str(out, par ? "not (" : "not ");
         sl_policy_cond_text(p, x->a, out);

@@ -46,6 +46,13 @@ def main():
             a, _, b = n.partition("/")
             check(f"test {s}", r.returncode == 0 and " 0 failed" in last and a == b, r.stdout + r.stderr)
 
+        # show: the policy in words.
+        r = run("show", os.path.join(EX, "wa.policy"))
+        check("show", r.returncode == 0 and "1. no-civil-immigration (line 14)" in r.stdout
+              and "DENY when: requester.parent under (\"DHS/ICE/ERO\", \"DHS/ICE/HSI\")" in r.stdout
+              and "If no reviewer decides within 72 hours: DENY" in r.stdout
+              and "Withheld: photo, ssn" in r.stdout, r.stdout + r.stderr)
+
         # A broken file: errors with file, line, column and a hint; exit 1.
         bad = os.path.join(tmp, "bad.policy")
         with open(bad, "w") as f:
@@ -63,6 +70,8 @@ def main():
         check("test refuses broken policy", r.returncode == 1, r.stdout + r.stderr)
         r = run("explain", bad, "--request", "DQ.WA0000000.WA.TXT OLN/1")
         check("explain refuses broken policy", r.returncode == 1, r.stdout + r.stderr)
+        r = run("show", bad)
+        check("show refuses broken policy", r.returncode == 1 and "unknown field" in r.stderr, r.stdout + r.stderr)
 
         # Warnings do not fail check, unless --strict.
         warn = os.path.join(tmp, "warn.policy")
