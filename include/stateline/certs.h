@@ -4,7 +4,7 @@
  * Files written into the output directory (PEM; keys and tokens mode 0600):
  *     ca.crt, ca.key                  the network CA (EC P-256, self-signed, CA:TRUE)
  *     hub.crt, hub.key                the switch: CN=NL, OU=hub, O=stateline,
- *                                     SAN DNS:localhost, IP:127.0.0.1 (+ hub_host)
+ *                                     SAN DNS:localhost, IP:127.0.0.1, IP:::1 (+ hub_host)
  *     <M>-answer.crt, <M>-answer.key  member M's answering line: CN=M, OU=answer
  *     <M>-terminal.crt, .key          member M's terminal line: CN=M, OU=terminal
  *     tokens                          "M ROLE TOKEN" per line certificate, TOKEN = 64 hex

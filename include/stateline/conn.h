@@ -19,6 +19,8 @@
  * Blocking use (`stateline query`, tests): sl_conn_dial + sl_conn_send/sl_conn_recv.
  *
  * Ownership: a conn owns its fd, SSL and buffers; sl_conn_free closes and frees all.
+ * Certificate rotation: build a new sl_tls (e.g. on SIGHUP), accept new lines with it and
+ * sl_tls_free the old one: lines already open keep a reference to their SSL_CTX.
  */
 #ifndef STATELINE_CONN_H
 #define STATELINE_CONN_H

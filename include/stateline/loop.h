@@ -48,7 +48,7 @@ int sl_loop_del_timer(struct sl_loop *loop, int64_t id);
 
 void sl_loop_set_before_sleep(struct sl_loop *loop, sl_before_sleep_proc *proc, void *clientdata);
 
-/* Run until sl_loop_stop. Returns 0. */
+/* Run until sl_loop_stop. Returns 0, or -1 if epoll_wait itself fails (logged). */
 int sl_loop_run(struct sl_loop *loop);
 void sl_loop_stop(struct sl_loop *loop);
 

@@ -267,6 +267,8 @@ static int64_t ms_to_deadline(int64_t ms)
 {
     if (ms < 0)
         ms = 0;
+    if (ms > INT64_C(1000000000000)) /* ~31 years: keeps ms * 1e6 from overflowing */
+        ms = INT64_C(1000000000000);
     return sl_now_ns() + ms * 1000000;
 }
 

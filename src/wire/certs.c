@@ -522,14 +522,14 @@ int sl_certs_generate(const struct sl_certs_opts *o, FILE *report, char *err, si
         goto out;
 
     char san[400];
-    const char *hosts[4] = {"localhost", "127.0.0.1", NULL, NULL};
+    const char *hosts[5] = {"localhost", "127.0.0.1", "::1", NULL, NULL};
     if (o->hub_host && strcmp(o->hub_host, "localhost") != 0 &&
-        strcmp(o->hub_host, "127.0.0.1") != 0) {
-        snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1,%s:%s",
+        strcmp(o->hub_host, "127.0.0.1") != 0 && strcmp(o->hub_host, "::1") != 0) {
+        snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1,IP:::1,%s:%s",
                  is_ip(o->hub_host) ? "IP" : "DNS", o->hub_host);
-        hosts[2] = o->hub_host;
+        hosts[3] = o->hub_host;
     } else {
-        snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1");
+        snprintf(san, sizeof san, "DNS:localhost,IP:127.0.0.1,IP:::1");
     }
     int before = g.written;
     if (load_or_make_leaf(&g, "hub", "NL", "hub", "serverAuth,clientAuth", san, hosts) < 0)

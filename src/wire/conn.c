@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -107,6 +108,7 @@ int sl_conn_accept(struct sl_tls *tls, int fd, struct sl_conn **out)
 static int handshake_step(struct sl_conn *c)
 {
     ERR_clear_error();
+    errno = 0; /* SSL_ERROR_SYSCALL with errno 0 means the peer just went away */
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         char err[sizeof c->err];
@@ -181,6 +183,7 @@ int sl_conn_read(struct sl_conn *c)
             room = INT_MAX;
         if (c->ssl) {
             ERR_clear_error();
+            errno = 0;
             int n = SSL_read(c->ssl, p, (int)room);
             if (n > 0) {
                 sl_buf_commit(&c->in, (size_t)n);
@@ -270,6 +273,7 @@ int sl_conn_flush(struct sl_conn *c)
             n = INT_MAX;
         if (c->ssl) {
             ERR_clear_error();
+            errno = 0;
             int w = SSL_write(c->ssl, sl_buf_head(&c->out), (int)n);
             if (w > 0) {
                 sl_buf_consume(&c->out, (size_t)w);
@@ -558,21 +562,17 @@ int sl_conn_set_nonblocking(struct sl_conn *c)
     return 0;
 }
 
-static int dial_connect(const char *hostport, int64_t deadline, char *err, size_t errlen)
+/* Connect to one address within the deadline: the fd, or -1 with err set. */
+static int connect_one(const struct sockaddr *sa, socklen_t salen, const char *hostport,
+                       int64_t deadline, char *err, size_t errlen)
 {
-    struct sockaddr_storage ss;
-    unsigned sslen;
-    if (sl_parse_hostport(hostport, &ss, &sslen) < 0) {
-        snprintf(err, errlen, "cannot resolve '%s' (want host:port)", hostport);
-        return -1;
-    }
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;
     }
     set_nodelay(fd);
-    if (connect(fd, (struct sockaddr *)&ss, sslen) < 0) {
+    if (connect(fd, sa, salen) < 0) {
         if (errno != EINPROGRESS) {
             snprintf(err, errlen, "connect %s: %s", hostport, strerror(errno));
             close(fd);
@@ -593,6 +593,47 @@ static int dial_connect(const char *hostport, int64_t deadline, char *err, size_
             return -1;
         }
     }
+    return fd;
+}
+
+/* Try every address the name has ("localhost" may list ::1 before 127.0.0.1 while the
+ * hub listens on one of them only).  plain_only_loopback: skip non-loopback addresses. */
+static int dial_connect(const char *hostport, const char *host, int loopback_only,
+                        int64_t deadline, char *err, size_t errlen)
+{
+    const char *port = hostport[0] == '[' ? strchr(hostport, ']') : strrchr(hostport, ':');
+    if (port && *port == ']')
+        port = port[1] == ':' ? port + 1 : NULL;
+    if (!port || !port[1]) {
+        snprintf(err, errlen, "bad address '%s' (want host:port)", hostport);
+        return -1;
+    }
+    port++;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (gai != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve '%s': %s", hostport, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1, tried = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        if (loopback_only && !sl_addr_is_loopback(&ss))
+            continue;
+        tried++;
+        fd = connect_one(ai->ai_addr, ai->ai_addrlen, hostport, deadline, err, errlen);
+    }
+    freeaddrinfo(res);
+    if (!tried)
+        /* The token would cross the network in the clear. */
+        snprintf(err, errlen, "plain lines are only for loopback addresses, not '%s'",
+                 hostport);
     return fd;
 }
 
@@ -689,21 +730,11 @@ int sl_conn_dial(const char *hostport, struct sl_tls *tls, const char *member, c
         snprintf(err, errlen, "sl_conn_dial needs a client TLS context");
         return -1;
     }
-    if (!tls) {
-        if (!member || !role || !token) {
-            snprintf(err, errlen, "a plain line needs member, role and token");
-            return -1;
-        }
-        struct sockaddr_storage ss;
-        unsigned sslen;
-        if (sl_parse_hostport(hostport, &ss, &sslen) < 0 || !sl_addr_is_loopback(&ss)) {
-            /* The token would cross the network in the clear. */
-            snprintf(err, errlen, "plain lines are only for loopback addresses, not '%s'",
-                     hostport);
-            return -1;
-        }
+    if (!tls && (!member || !role || !token)) {
+        snprintf(err, errlen, "a plain line needs member, role and token");
+        return -1;
     }
-    int fd = dial_connect(hostport, deadline, err, errlen);
+    int fd = dial_connect(hostport, host, !tls, deadline, err, errlen);
     if (fd < 0)
         return -1;
     struct sl_conn *c = conn_new(fd);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -226,9 +227,9 @@ static void run_until(struct server *s, int (*done)(const struct server *s))
 static int was_refused(const struct server *s) { return s->refused > 0; }
 static int saw_truncation(const struct server *s) { return s->truncated > 0; }
 
-/* cert_base NULL = plain server; bind_ip in host order (INADDR_LOOPBACK usually). */
+/* cert_base NULL = plain server; bind_addr "127.0.0.1", "127.0.0.2" or "::1". */
 static void server_start_at(struct server *s, const struct nets *nets, const char *dir,
-                            const char *cert_base, uint32_t max, uint32_t bind_ip)
+                            const char *cert_base, uint32_t max, const char *bind_addr)
 {
     memset(s, 0, sizeof *s);
     s->max = max;
@@ -247,15 +248,25 @@ static void server_start_at(struct server *s, const struct nets *nets, const cha
     }
     s->loop = sl_loop_create(64);
     assert_non_null(s->loop);
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t al;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, bind_addr, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        al = sizeof *a4;
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, bind_addr, &a6->sin6_addr), 1);
+        a6->sin6_family = AF_INET6;
+        al = sizeof *a6;
+    }
+    s->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     assert_true(s->lfd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(bind_ip);
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&ss, al), 0);
     assert_int_equal(listen(s->lfd, 16), 0);
-    socklen_t al = sizeof a;
-    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&a, &al), 0);
-    s->port = ntohs(a.sin_port);
+    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&ss, &al), 0);
+    s->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
     assert_int_equal(pipe2(s->notify, O_NONBLOCK | O_CLOEXEC), 0);
     assert_int_equal(sl_loop_add(s->loop, s->lfd, SL_EV_READ, on_accept, s), 0);
     assert_int_equal(sl_loop_add(s->loop, s->notify[0], SL_EV_READ, on_notify, s), 0);
@@ -265,7 +276,7 @@ static void server_start_at(struct server *s, const struct nets *nets, const cha
 static void server_start(struct server *s, const struct nets *nets, const char *dir,
                          const char *cert_base, uint32_t max)
 {
-    server_start_at(s, nets, dir, cert_base, max, INADDR_LOOPBACK);
+    server_start_at(s, nets, dir, cert_base, max, "127.0.0.1");
 }
 
 static void server_stop(struct server *s)
@@ -486,11 +497,31 @@ static void test_client_checks_hub_name(void **state)
     const struct nets *nets = *state;
     struct server s;
     /* 127.0.0.2 is loopback too, but not in the hub's SAN */
-    server_start_at(&s, nets, nets->net, "hub", SL_FRAME_DEFAULT_MAX, 0x7f000002u);
+    server_start_at(&s, nets, nets->net, "hub", SL_FRAME_DEFAULT_MAX, "127.0.0.2");
     struct client cl = {.tls = client_tls(nets, nets->net, "WA-answer"), .host = "127.0.0.2"};
     run_case(&s, &cl);
     assert_int_equal(cl.dial_rc, -1);
     assert_non_null(strstr(cl.dial_err, "verify"));
+    sl_tls_free(cl.tls);
+    server_stop(&s);
+}
+
+/* IPv6 loopback: the hub's SAN carries IP ::1. */
+static void test_tls_ipv6_loopback(void **state)
+{
+    const struct nets *nets = *state;
+    struct server s;
+    server_start_at(&s, nets, nets->net, "hub", SL_FRAME_DEFAULT_MAX, "::1");
+    const void *pl[] = {"RQ", NULL};
+    const uint32_t lens[] = {2};
+    struct client cl = {.tls = client_tls(nets, nets->net, "OR-answer"), .host = "[::1]",
+                        .payloads = pl, .lens = lens};
+    run_case(&s, &cl);
+    if (cl.dial_rc)
+        fprintf(stderr, "dial: %s\n", cl.dial_err);
+    assert_int_equal(cl.dial_rc, 0);
+    assert_int_equal(cl.io_rc, 0);
+    assert_string_equal(s.peer.member, "OR");
     sl_tls_free(cl.tls);
     server_stop(&s);
 }
@@ -570,6 +601,62 @@ static void test_tls_many_small_frames(void **state)
     assert_int_equal(cl.dial_rc, 0);
     assert_int_equal(cl.io_rc, 0);
     assert_int_equal(s.frames, SMALL_FRAMES + 1);
+    sl_tls_free(cl.tls);
+    server_stop(&s);
+}
+
+/* A line that stops reading must not stall the others: line A sends 8 MiB and never
+ * reads the echo (the server's output to A backs up, its flush keeps returning 1), while
+ * line B's exchanges go through. */
+static void stuck_and_busy(struct client *cl, struct sl_conn *a)
+{
+    const uint32_t n = 8u * 1024u * 1024u;
+    uint8_t *big = calloc(1, n);
+    sl_frame_write(&a->out, big, n);
+    free(big);
+    int r;
+    while ((r = sl_conn_flush(a)) == 1) {
+        struct pollfd pfd = {a->fd, POLLOUT, 0};
+        if (poll(&pfd, 1, 20000) <= 0)
+            break;
+    }
+    if (r != 0) {
+        cl->io_rc = -1;
+        snprintf(cl->io_err, sizeof cl->io_err, "A could not send: %.90s", a->err);
+        return;
+    }
+    char hp[64], err[256];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", cl->s->port);
+    struct sl_conn *b = NULL;
+    if (sl_conn_dial(hp, cl->tls, NULL, NULL, NULL, 10000, &b, err, sizeof err) != 0) {
+        cl->io_rc = -1;
+        snprintf(cl->io_err, sizeof cl->io_err, "B: %.100s", err);
+        return;
+    }
+    for (int i = 0; i < 100 && cl->io_rc == 0; i++) {
+        uint8_t *got = NULL;
+        uint32_t len = 0;
+        if (sl_conn_send(b, "KQ", 2) != 0 || sl_conn_recv(b, 1024, 20000, &got, &len) != 0 ||
+            len != 2 || memcmp(got, "KQ", 2) != 0)
+            cl->io_rc = 2;
+        free(got);
+    }
+    sl_conn_free(b);
+}
+
+static void test_stuck_reader_does_not_stall_others(void **state)
+{
+    const struct nets *nets = *state;
+    struct server s;
+    server_start(&s, nets, nets->net, "hub", 16u * 1024u * 1024u);
+    struct client cl = {.tls = client_tls(nets, nets->net, "WA-answer"),
+                        .custom = stuck_and_busy};
+    run_case(&s, &cl);
+    if (cl.io_rc)
+        fprintf(stderr, "io: %s\n", cl.io_err);
+    assert_int_equal(cl.dial_rc, 0);
+    assert_int_equal(cl.io_rc, 0);
+    assert_int_equal(s.frames, 1 + 100);
     sl_tls_free(cl.tls);
     server_stop(&s);
 }
@@ -819,8 +906,10 @@ int main(void)
         cmocka_unit_test(test_tls_foreign_ca_refused),
         cmocka_unit_test(test_client_checks_hub),
         cmocka_unit_test(test_client_checks_hub_name),
+        cmocka_unit_test(test_tls_ipv6_loopback),
         cmocka_unit_test(test_tls_16mb_payload),
         cmocka_unit_test(test_tls_many_small_frames),
+        cmocka_unit_test(test_stuck_reader_does_not_stall_others),
         cmocka_unit_test(test_plain_auth_ok),
         cmocka_unit_test(test_plain_auth_refused),
         cmocka_unit_test(test_plain_auth_malformed),
