@@ -2,9 +2,9 @@
  * cmd_policy.c - `stateline policy check | explain | test | bench`: the tools of the
  * people who write a state's rules (docs/policy-language.md, "Tools").
  *
- * Directory (--directory FILE): the ORI directory as CSV, the exchange format of
- * include/stateline/dir.h (header line, then ori,member,name,type,categories,status,
- * parent,tags,rand).  check uses it to warn about parent agencies and tags no ORI has;
+ * Directory (--directory FILE): the ORI directory database (src/dir, read with
+ * sl_dir_foreach), or its CSV export in the exchange format of include/stateline/dir.h
+ * (header line, then ori,member,name,type,categories,status,parent,tags,rand).  check uses it to warn about parent agencies and tags no ORI has;
  * explain uses it to look the requester up by ORI.
  */
 #include <ctype.h>
@@ -302,7 +302,7 @@ static int cmd_check(int argc, char **argv)
         }
     }
     if (!file) {
-        fprintf(stderr, "usage: stateline policy check FILE [--directory DIR.csv] [--strict]\n");
+        fprintf(stderr, "usage: stateline policy check FILE [--directory DIR] [--strict]\n");
         return SL_EXIT_USAGE;
     }
     struct dir_csv dir = {0};
@@ -361,7 +361,7 @@ static int cmd_explain(int argc, char **argv)
     }
     if (!file || !request) {
         fprintf(stderr, "usage: stateline policy explain FILE --request \"DQ.ORI.WA.TXT OLN/...\" "
-                        "[--requester ORI=...,TYPE=..] [--directory DIR.csv] [--time \"YYYY-MM-DD HH:MM\"]\n");
+                        "[--requester ORI=...,TYPE=..] [--directory DIR] [--time \"YYYY-MM-DD HH:MM\"]\n");
         return SL_EXIT_USAGE;
     }
     char err[300];
@@ -798,18 +798,19 @@ const struct sl_cli_cmd sl_cmd_policy = {
     run,
     "usage: stateline policy <subcommand> ...\n"
     "\n"
-    "  check FILE [--directory DIR.csv] [--strict]\n"
+    "  check FILE [--directory DIR] [--strict]\n"
     "      Parse and check a policy.  Errors (file:line:col with a hint) make it unusable:\n"
     "      exit 1.  Warnings: rules that can never match or never take effect, data\n"
     "      classes the rule's keys never carry, and with a directory, parent agencies and\n"
-    "      tags no ORI has.  --strict: warnings also exit 1.\n"
+    "      tags no ORI has.  DIR is the directory database (dir.db) or its CSV export.\n"
+    "      --strict: warnings also exit 1.\n"
     "\n"
     "  show FILE\n"
     "      The policy in words, rule by rule, for the official who signs it.\n"
     "\n"
     "  explain FILE --request \"DQ.DCICE0100.WA.TXT OLN/WDL123\"\n"
     "          [--requester ORI=..,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO,TAGS=a b,CATS=DZ]\n"
-    "          [--directory DIR.csv] [--time \"2026-11-26 14:05\"]\n"
+    "          [--directory DIR] [--time \"2026-11-26 14:05\"]\n"
     "      The decision for one request and which rules made it, in words.  Without TYPE\n"
     "      (and not found in --directory) the requester counts as unknown.\n"
     "\n"
