@@ -338,8 +338,7 @@ static const struct pnode *ori_conjunct(const struct sl_policy *p, uint32_t n)
 /* Can a satisfiable rule tied to ORIs a (NULL: not tied) not imply one tied to b?  When
  * the sets are disjoint, or b names ORIs and a does not (a then allows ORIs outside b;
  * ORIs named only inside an "or", or by a pattern without wildcards, are the rare cases
- * this misses - a missed warning,
- * never a wrong one). */
+ * this misses - a missed warning, never a wrong one). */
 static int ori_disjoint(const struct sl_policy *p, const struct pnode *a, const struct pnode *b)
 {
     if (!b)
