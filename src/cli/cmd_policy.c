@@ -342,8 +342,11 @@ static int cmd_check(int argc, char **argv)
 static int cmd_explain(int argc, char **argv)
 {
     const char *file = NULL, *request = NULL, *requester = NULL, *dirpath = NULL, *when = NULL;
+    int json = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--request") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--request") == 0 && i + 1 < argc)
             request = argv[++i];
         else if (strcmp(argv[i], "--requester") == 0 && i + 1 < argc)
             requester = argv[++i];
@@ -435,6 +438,17 @@ static int cmd_explain(int argc, char **argv)
     if (!p) {
         sl_msg_clear(&m);
         return SL_EXIT_FAIL;
+    }
+    if (json) {
+        struct sl_policy_decision dj;
+        sl_policy_decide(p, &r, &dj);
+        struct sl_buf jb = SL_BUF_INIT;
+        sl_policy_decision_json(&dj, &jb);
+        printf("%.*s\n", (int)sl_buf_used(&jb), (const char *)sl_buf_head(&jb));
+        sl_buf_free(&jb);
+        sl_policy_unref(p);
+        sl_msg_clear(&m);
+        return SL_EXIT_OK;
     }
     static const char *const vianame[] = {"directly", "through a region", "nationwide (NL)"};
     printf("request: %s %s to %s, from %s (%s%s%s%s%s)\n", r.key, vianame[r.via], sl_policy_state(p),
@@ -810,9 +824,10 @@ const struct sl_cli_cmd sl_cmd_policy = {
     "\n"
     "  explain FILE --request \"DQ.DCICE0100.WA.TXT OLN/WDL123\"\n"
     "          [--requester ORI=..,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO,TAGS=a b,CATS=DZ]\n"
-    "          [--directory DIR] [--time \"2026-11-26 14:05\"]\n"
+    "          [--directory DIR] [--time \"2026-11-26 14:05\"] [--json]\n"
     "      The decision for one request and which rules made it, in words.  Without TYPE\n"
-    "      (and not found in --directory) the requester counts as unknown.\n"
+    "      (and not found in --directory) the requester counts as unknown.  --json: the\n"
+    "      decision as one JSON object (docs/policy-language.md).\n"
     "\n"
     "  test FILE CASES\n"
     "      Run a table of requests and expected decisions; report failures and rule\n"

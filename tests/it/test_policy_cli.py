@@ -4,6 +4,7 @@
 Runs the built binary ($STATELINE) on the example policies in examples/policies and on
 broken files written to a temporary directory; checks exit codes and output.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -114,6 +115,18 @@ def main():
                 "--time", "2026-11-26 10:00")
         check("explain fail closed", r.returncode == 0 and "fail closed" in r.stdout
               and "not in the directory" in r.stdout, r.stdout + r.stderr)
+        r = run("explain", os.path.join(EX, "ny.policy"), "--request",
+                "DQ.DCICE0100.NY.TXT OLN/1.LGP/25-CR-1", "--requester",
+                "ORI=DCICE0100,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO", "--json")
+        try:
+            j = json.loads(r.stdout)
+        except ValueError:
+            j = {}
+        check("explain json", r.returncode == 0 and j.get("effect") == "hold"
+              and j.get("rules") == ["immigration-court-order-review"]
+              and j.get("notices") == [{"days": 3, "business": False, "rule": "immigration-court-order-review"}]
+              and j.get("hold") == {"deadline_s": 259200, "then": "forbid"}
+              and len(j.get("policy_sha256", "")) == 64, r.stdout + r.stderr)
         r = run("explain", os.path.join(EX, "wa.policy"), "--request", "garbage")
         check("explain bad request", r.returncode == 2 and "not a valid message" in r.stderr, r.stderr)
 
