@@ -94,7 +94,7 @@ int sl_pop_write(const struct sl_pop_opts *opts, const char *path, int replace,
     }
     if (exec(db,
              "PRAGMA page_size=4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-             "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-262144;",
+             "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-262144; PRAGMA threads=2;",
              err, errlen) < 0 ||
         exec(db, sl_store_schema_sql(), err, errlen) < 0 || exec(db, "BEGIN", err, errlen) < 0)
         goto out;
