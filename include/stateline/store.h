@@ -1,0 +1,244 @@
+/*
+ * store.h - a state's driver and vehicle records: the embedded SQLite store a gateway
+ * answers DQ, DNQ, KQ, RQ, RNQ and RPQ from (REQUIREMENTS G-1, G-2; docs/records.md).
+ *
+ * The file is an SQLite 3 database written by `stateline gen population` (population.h)
+ * or by a state's own loader following the schema in docs/records.md.  Tables:
+ *
+ *   meta(key, value)            state, seed, as_of, counts, schema version
+ *   driver(id, oln, last, first, middle, suffix, pair_key, dob, sex, street, city,
+ *          state, zip, height, weight, eyes, hair, class, endorsements, restrictions,
+ *          status, issued, expires, ssn)
+ *   history(driver_id, seq, kind, date, code, text, conviction, ends)
+ *   vehicle(id, plate, plate_year, plate_type, vin, make, model, year, colour, style,
+ *           reg_expires)
+ *   owner(vehicle_id, seq, driver_id)   seq 0 = primary owner, 1 = co-owner
+ *   plate_fts                            FTS5 trigram index over vehicle.plate (RPQ)
+ *
+ * Dates are integers yyyymmdd; heights inches; weights pounds.  Strings are upper-case
+ * ASCII.  `pair_key` is the two name parts LAST and FIRST, each reduced to [A-Z0-9],
+ * in byte order and joined by one space: the order-free name key every name look-up
+ * goes through (see sl_store_name_parse and docs/records.md "Name matching").
+ *
+ * Ownership: an sl_store handle owns its SQLite connection and its prepared statements.
+ * Every look-up writes into structs the caller provides (fixed-size arrays inside them,
+ * no pointers into SQLite memory), so results stay valid after the next call.  A handle
+ * is used by one thread at a time; open one per thread (SQLite WAL allows many readers).
+ */
+#ifndef STATELINE_STORE_H
+#define STATELINE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- data classes: what a policy's `redact` names (docs/records.md table) -------- */
+enum sl_data_class {
+    SL_DC_IDENTITY = 1u << 0,      /* name, licence number, sex */
+    SL_DC_ADDRESS = 1u << 1,       /* driver's street, city, state, ZIP */
+    SL_DC_DOB = 1u << 2,           /* date of birth */
+    SL_DC_DESCRIPTION = 1u << 3,   /* height, weight, eyes, hair */
+    SL_DC_SSN = 1u << 4,           /* social security number */
+    SL_DC_PHOTO = 1u << 5,         /* the image */
+    SL_DC_LICENSE = 1u << 6,       /* class, endorsements, restrictions, status, dates */
+    SL_DC_HISTORY = 1u << 7,       /* violations, convictions, withdrawals (KQ) */
+    SL_DC_VEHICLE = 1u << 8,       /* plate, VIN, make, model, year, colour, style */
+    SL_DC_OWNER = 1u << 9,         /* registered owner's name, DOB, licence number */
+    SL_DC_OWNER_ADDRESS = 1u << 10 /* registered owner's address */
+};
+#define SL_DC_ALL 0x7ffu
+
+/* Name of one class ("identity", "address", ... as in the policy language), or NULL. */
+const char *sl_data_class_name(unsigned cls);
+/* Parse a class name; returns the bit, or 0 when unknown. */
+unsigned sl_data_class_parse(const char *name);
+
+/* One field of a returned record and the class it belongs to. */
+struct sl_field_class {
+    const char *record; /* "driver", "history", "vehicle", "owner" */
+    const char *field;  /* struct member name, e.g. "oln", "street" */
+    unsigned cls;       /* one enum sl_data_class bit */
+};
+/* The whole mapping, a static const table; *n receives its length. */
+const struct sl_field_class *sl_store_field_classes(size_t *n);
+/* The class of one field, 0 if the field is unknown. */
+unsigned sl_store_field_class(const char *record, const char *field);
+
+/* ---- records ---------------------------------------------------------------------- */
+struct sl_driver {
+    int64_t id;
+    char oln[24];          /* canonical licence number, no separators */
+    char last[32], first[24], middle[24], suffix[8];
+    int32_t dob;           /* yyyymmdd */
+    char sex;              /* 'M', 'F' */
+    char street[48], city[32], state[4], zip[12];
+    int height_in, weight_lb;
+    char eyes[4], hair[4]; /* NCIC colour codes: BRO BLU HAZ GRN GRY / BLK BRO BLN RED ... */
+    char lic_class[4];     /* A, B, C or M */
+    char endorsements[12]; /* letters from H N P S T X M, "" when none */
+    char restrictions[12]; /* letters, B = corrective lenses, "" when none */
+    char status[12];       /* VALID SUSPENDED REVOKED EXPIRED CANCELLED */
+    int32_t issued, expires;
+    char ssn[12];          /* 9 digits, synthetic (9xx or 666 areas, never issued) */
+};
+
+enum sl_history_kind { SL_HIST_VIOLATION = 'V', SL_HIST_WITHDRAWAL = 'W' };
+
+struct sl_history {
+    char kind;           /* 'V' violation (with conviction), 'W' withdrawal */
+    int32_t date;        /* violation date / withdrawal start, yyyymmdd */
+    char code[8];        /* violation code (ACD-style) or withdrawal type SUS REV CAN */
+    char text[48];       /* description */
+    int32_t conviction;  /* conviction date (violations), 0 if none */
+    int32_t ends;        /* withdrawal end / reinstatement date, 0 = indefinite */
+};
+
+/* A registered owner: the driver record's identity and address, as RR carries them. */
+struct sl_owner {
+    int64_t driver_id;
+    char oln[24];
+    char last[32], first[24], middle[24], suffix[8];
+    int32_t dob;
+    char street[48], city[32], state[4], zip[12];
+};
+
+/* Bits of sl_vehicle.match for plate look-ups (see sl_store_vehicle_by_plate). */
+enum { SL_MATCH_YEAR = 1, SL_MATCH_TYPE = 2 };
+
+struct sl_vehicle {
+    int64_t id;
+    char plate[12];
+    int plate_year;      /* LIY: year the registration expires */
+    char plate_type[4];  /* NCIC LIT: PC TK MC TL CO AP */
+    char vin[20];
+    char make[8];        /* NCIC VMA code: TOYT FORD CHEV ... */
+    char model[24];
+    int year;            /* model year */
+    char colour[4];      /* NCIC VCO: BLK WHI GRY SIL ... */
+    char style[4];       /* NCIC VST: 4D 2D PK UT VN HB MC TL TT */
+    int32_t reg_expires; /* yyyymmdd */
+    unsigned match;      /* SL_MATCH_* for plate look-ups, else 0 */
+    int n_owners;        /* 1 or 2 */
+    struct sl_owner owner[2];
+};
+
+/* ---- names ------------------------------------------------------------------------ */
+/* A parsed name (NCIC `LAST,FIRST MIDDLE SUFFIX`, or parts in any order without a
+ * comma).  Parts are reduced to [A-Z0-9]; see docs/records.md for the rules. */
+#define SL_NAME_MAX_PARTS 8
+struct sl_name {
+    int has_comma;                      /* the NCIC form LAST,FIRST ... */
+    int n;                              /* parts other than the suffix, in input order */
+    char part[SL_NAME_MAX_PARTS][32];
+    char suffix[8];                     /* JR SR II III IV V, "" if none */
+};
+/* Parse `s` (any case, punctuation, spacing).  Returns 0, or -1 with a reason in err
+ * when fewer than two name parts remain or a part is too long. */
+int sl_store_name_parse(const char *s, struct sl_name *out, char *err, size_t errlen);
+/* Reduce one name part to [A-Z0-9] in out (size outlen).  Returns the length. */
+size_t sl_store_name_norm(const char *s, char *out, size_t outlen);
+/* The order-free key of a (last, first) pair, as stored in driver.pair_key. */
+void sl_store_pair_key(const char *last, const char *first, char *out, size_t outlen);
+
+/* Parse NCIC DOB `mmddyy` or `ccyymmdd` (separators / and - ignored).  For mmddyy both
+ * 19yy and 20yy are candidates; out[] receives one or two yyyymmdd values, *n their
+ * count.  Returns 0, or -1 when the text is not a complete valid date. */
+int sl_store_dob_parse(const char *s, int32_t out[2], int *n);
+
+/* Canonical licence number / plate: upper-case, spaces, hyphens and the other
+ * separators a dispatcher types dropped.  Returns the length; -1 if too long. */
+int sl_store_canon(const char *s, char *out, size_t outlen);
+
+/* ---- the store -------------------------------------------------------------------- */
+#define SL_STORE_SCHEMA_VERSION 1
+/* The schema (tables only) and the indexes, as SQL scripts, for loaders: create the
+ * tables, load the rows in primary-key order, then run the index script. */
+const char *sl_store_schema_sql(void);
+const char *sl_store_index_sql(void);
+
+/* Blank (zero) every field of a record that belongs to one of the classes in cls, so a
+ * policy's `redact` applies field by field with the table above. */
+void sl_store_driver_redact(struct sl_driver *d, unsigned cls);
+void sl_store_vehicle_redact(struct sl_vehicle *v, unsigned cls);
+void sl_store_history_redact(struct sl_history *h, int n, unsigned cls);
+
+struct sl_store;
+
+/* Open a population file.  readonly: open read-only (a gateway).  Returns NULL with a
+ * reason in err when the file cannot be opened or is not a stateline store.  The
+ * handle is the caller's; close it with sl_store_close. */
+struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t errlen);
+void sl_store_close(struct sl_store *st);
+
+/* The store's state code ("WA") and the seed and as-of date it was generated with
+ * (0 when loaded by other means). */
+const char *sl_store_state(const struct sl_store *st);
+uint64_t sl_store_seed(const struct sl_store *st);
+int32_t sl_store_as_of(const struct sl_store *st);
+int64_t sl_store_count_drivers(struct sl_store *st);
+int64_t sl_store_count_vehicles(struct sl_store *st);
+
+/*
+ * Look-ups.  Returns: 1 found (out filled), 0 not on file, -1 error (logged; the
+ * gateway answers TEMPORARILY UNAVAILABLE), -2 the query itself is unusable (a name
+ * without two parts, an impossible DOB, a bad plate pattern; the gateway answers with
+ * the reason, see sl_store_name_parse / sl_store_dob_parse / ..._partial_plate_check).
+ * List look-ups return the number of records written to out (at most cap) and set
+ * *total to the number on file (so *total - n is the "more" count).  cap 0 counts
+ * only.  Text arguments are as typed: case, spaces and hyphens do not matter.
+ */
+int sl_store_driver_by_id(struct sl_store *st, int64_t id, struct sl_driver *out);
+int sl_store_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *out);
+int sl_store_driver_by_oln(struct sl_store *st, const char *oln, struct sl_driver *out);
+/* NAM + DOB + SEX (DQ, KQ).  dob as typed (mmddyy or ccyymmdd); sex 'M'/'F', or 0 for
+ * any.  Several people can share name, DOB and sex: they are listed (cap). */
+int sl_store_driver_by_name_dob_sex(struct sl_store *st, const char *name, const char *dob,
+                                    char sex, struct sl_driver *out, int cap, int *total);
+/* Name only (DNQ): a list ordered by DOB; SL_STORE_LIST_CAP is the usual cap. */
+#define SL_STORE_LIST_CAP 20
+int sl_store_driver_by_name(struct sl_store *st, const char *name, struct sl_driver *out,
+                            int cap, int *total);
+/* A driver's history (KQ), oldest first. */
+int sl_store_history(struct sl_store *st, int64_t driver_id, struct sl_history *out, int cap,
+                     int *total);
+/* Plate (RQ LIC/LIY/LIT).  year 0 and type NULL/"" mean not given.  Every vehicle with
+ * the plate is a candidate; when some candidates match the given year and type, only
+ * those with the most matches are returned; when none do, all are returned with their
+ * match bits clear so the reply can say which element differed (docs/records.md). */
+int sl_store_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
+                              const char *type, struct sl_vehicle *out, int cap, int *total);
+/* VIN (RQ VIN/): 17 characters exact, or the last 8 (a list).  *check_ok (may be NULL)
+ * is set to 1 when a 17-character VIN's check digit (ISO 3779 / 49 CFR 565) is right. */
+int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehicle *out,
+                            int cap, int *total, int *check_ok);
+/* Registered owner name (RNQ): vehicles of every driver whose name matches. */
+int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,
+                              int cap, int *total);
+/* Partial plate (RPQ): `*` any run, `?` one character, at least three consecutive
+ * literal characters.  Returns -2 with a reason in err for a pattern that breaks that. */
+int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
+                                      struct sl_vehicle *out, int cap, int *total, char *err,
+                                      size_t errlen);
+/* Check a partial-plate pattern without a store: 0 valid, -1 with reason. */
+int sl_store_partial_plate_check(const char *pattern, char *err, size_t errlen);
+
+/* The driver's photo: a 64x80 8-bit grey PGM (P5) derived on demand from the driver's
+ * id, the store's seed and the recorded hair and eye colours; nothing is stored.
+ * Writes at most cap bytes into buf and returns the image's full length (so a caller
+ * can size buf with SL_STORE_PHOTO_MAX), 0 when the driver is not on file, -1 error. */
+#define SL_STORE_PHOTO_W 64
+#define SL_STORE_PHOTO_H 80
+#define SL_STORE_PHOTO_MAX (16 + SL_STORE_PHOTO_W * SL_STORE_PHOTO_H)
+int sl_store_photo(struct sl_store *st, int64_t driver_id, unsigned char *buf, size_t cap);
+
+/* `stateline store bench`: time n look-ups of every query form against drivers and
+ * vehicles sampled with seed; print a table (or JSON when json) to out.  0 or -1. */
+int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int json);
+
+/* ISO 3779 VIN check digit of a 17-character VIN: '0'..'9' or 'X'; 0 when the VIN has
+ * a character outside the VIN alphabet (I, O, Q are not used). */
+char sl_vin_check_digit(const char *vin17);
+/* 1 if vin is 17 valid characters with the right check digit in position 9. */
+int sl_vin_valid(const char *vin);
+
+#endif
