@@ -115,8 +115,8 @@ static const char *const outcome_names[SL_AUDIT_OUT_MAX + 1] = {
     "rejected", "queued", "not-queued", "ok", "failed"};
 static const char *const effect_names[] = {"none", "permit", "forbid", "hold"};
 static const char *const class_names[SL_AUDIT_CLASS_COUNT] = {
-    "identity", "address", "photo", "ssn", "history", "registration", "description",
-    "place-of-birth", "lawful-presence", "medical", "owner"};
+    "identity", "photo",   "ssn",     "address", "dob",          "description",
+    "license",  "history", "vehicle", "owner",   "owner-address"};
 
 const char *sl_audit_type_name(int t)
 {
