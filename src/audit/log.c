@@ -82,6 +82,7 @@ struct sl_audit_log {
     struct sl_audit_hasher *hasher;
     struct sl_audit_signer signer;
     uint64_t cp_size;   /* size of the last checkpoint */
+    int have_cp;        /* a checkpoint exists */
     int64_t cp_pending_ms; /* when the first entry not in a checkpoint became durable */
 
     struct sl__audit_personal *personal;
@@ -580,6 +581,7 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, siz
             return -1;
         }
         log->cp_size = cp.size;
+        log->have_cp = 1;
     }
     log->next = rc.index;
     atomic_store(&log->durable, rc.index);
@@ -672,6 +674,11 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
     log->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (log->cpfd < 0 || log->efd < 0) {
         seterr(err, errlen, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    /* A new, empty log gets its checkpoint of size 0 at once, so that it verifies. */
+    if (!log->have_cp && log->next == 0 && write_checkpoint(log) < 0) {
+        seterr(err, errlen, "cannot write the first checkpoint of %s", log->dir);
         goto fail;
     }
     log->nslots = (int)(log->o.queue_bytes / BATCH_BYTES);
