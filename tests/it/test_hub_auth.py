@@ -139,6 +139,12 @@ def test_bad_configs():
                     "tokens = certs/tokens\n")
         p = run(["hub", "--config", path], check=False, timeout=20)
         assert p.returncode == 1 and "nope.db" in p.stderr, p.stderr
+        # plain lines without a readable tokens file: the hub does not start
+        with open(path, "w") as f:
+            f.write("[hub]\nlisten = 127.0.0.1:0\ndirectory = dir.db\ntls = no\nplain = yes\n"
+                    "tokens = no-such-tokens\n")
+        p = run(["hub", "--config", path], check=False, timeout=20)
+        assert p.returncode == 1 and "no-such-tokens" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":

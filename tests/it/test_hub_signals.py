@@ -77,6 +77,10 @@ def test_ctl():
         assert p.returncode == 1 and "unknown command" in p.stdout, p
         p = run(["hub", "ctl", "--socket", net.ctl + ".nope", "stats"], check=False)
         assert p.returncode == 1 and p.stderr, p
+        # a second hub with the same control socket does not take it over
+        p = run(["hub", "--config", net.conf], check=False, timeout=20)
+        assert p.returncode == 1 and "another hub is running" in p.stderr, p.stderr
+        assert net.ctl_cmd("stats")["lines_open"] == 2
 
 
 def test_sigterm_flushes_and_exits_0():
