@@ -237,8 +237,8 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
 
 /* ISO 3779 VIN check digit of a 17-character VIN: '0'..'9' or 'X'; 0 when the VIN has
  * a character outside the VIN alphabet (I, O, Q are not used). */
-char sl_vin_check_digit(const char *vin17);
+char sl_store_vin_check_digit(const char *vin17);
 /* 1 if vin is 17 valid characters with the right check digit in position 9. */
-int sl_vin_valid(const char *vin);
+int sl_store_vin_valid(const char *vin);
 
 #endif

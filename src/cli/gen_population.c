@@ -56,7 +56,7 @@ static int parse_date(const char *s, int32_t *out)
     if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1900 || y > 2199)
         return -1;
     int32_t ymd = y * 10000 + m * 100 + d;
-    if (sl_date_ymd(sl_date_days(ymd)) != ymd)
+    if (sl_pop_date_ymd(sl_pop_date_days(ymd)) != ymd)
         return -1;
     *out = ymd;
     return 0;
@@ -68,7 +68,7 @@ static int run(int argc, char **argv)
     const char *out = NULL;
     int force = 0;
     uint64_t bench = 0;
-    o.as_of = sl_date_today();
+    o.as_of = sl_pop_date_today();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

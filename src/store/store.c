@@ -591,7 +591,7 @@ int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehi
     int len = sl_store_canon(vin, v, sizeof v);
     if (len == 17) {
         if (check_ok)
-            *check_ok = sl_vin_valid(v);
+            *check_ok = sl_store_vin_valid(v);
         sqlite3_stmt *s = st->q[Q_VIN];
         sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
         return vehicles_from_stmt(st, s, out, cap, total, "VIN look-up");

@@ -222,7 +222,7 @@ static void test_name_dob_sex(void **state)
                                             &total);
         assert_false(has_id(l, n, d->id));
         char off[16];
-        int32_t other = sl_date_ymd(sl_date_days(d->dob) + 1);
+        int32_t other = sl_pop_date_ymd(sl_pop_date_days(d->dob) + 1);
         snprintf(off, sizeof off, "%08d", other);
         n = sl_store_driver_by_name_dob_sex(f->st, name, off, d->sex, l, 64, &total);
         assert_false(has_id(l, n, d->id));
