@@ -860,7 +860,6 @@ int sl_pop_next(struct sl_pop *g, struct sl_pop_rec *rec, char *err, size_t errl
     d->sex = chance(&r, 0.506) ? 'F' : 'M';
     int sexi = d->sex == 'F';
     int age = pick_age(&r);
-    int64_t tdays = sl_pop_date_days(g->o.as_of);
     /* A birthday uniformly in the year that gives this age today. */
     int64_t latest = sl_pop_date_days(date_add_years(g->o.as_of, -age));
     d->dob = sl_pop_date_ymd(latest - (int64_t)sl_pop_rng_below(&r, 365));
@@ -922,7 +921,6 @@ int sl_pop_next(struct sl_pop *g, struct sl_pop_rec *rec, char *err, size_t errl
              ser = (unsigned)(sv % 9999) + 1;
     area = area == 100 ? 666 : 900 + area;
     snprintf(d->ssn, sizeof d->ssn, "%03u%02u%04u", area, grp, ser);
-    (void)tdays;
 
     /* Vehicles: 0-4 per driver, mean ~1.04 (FHWA: ~283 M registered vehicles for ~235 M
      * drivers, less fleet and commercial registrations). */
