@@ -208,7 +208,8 @@ int sl_store_history(struct sl_store *st, int64_t driver_id, struct sl_history *
 int sl_store_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
                               const char *type, struct sl_vehicle *out, int cap, int *total);
 /* VIN (RQ VIN/): 17 characters exact, or the last 8 (a list).  *check_ok (may be NULL)
- * is set to 1 when a 17-character VIN's check digit (ISO 3779 / 49 CFR 565) is right. */
+ * is set to 1 when a 17-character VIN's check digit (ISO 3779 / 49 CFR 565) is right.
+ * -2 for any other length, or a last 8 with I, O or Q (never used in VINs). */
 int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehicle *out,
                             int cap, int *total, int *check_ok);
 /* Registered owner name (RNQ): vehicles of every driver whose name matches. */

@@ -597,11 +597,15 @@ int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehi
         return vehicles_from_stmt(st, s, out, cap, total, "VIN look-up");
     }
     if (len == 8) {
+        /* The last 8 are model year, plant and serial: letters I, O and Q never occur
+         * there, so such a fragment is a misreading, not a VIN not on file. */
+        if (strpbrk(v, "IOQ"))
+            return -2;
         sqlite3_stmt *s = st->q[Q_VIN8];
         sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
         return vehicles_from_stmt(st, s, out, cap, total, "VIN look-up");
     }
-    return 0;
+    return -2; /* neither a VIN nor its last 8 */
 }
 
 int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,

@@ -433,7 +433,12 @@ static void test_vehicles(void **state)
     sl_pop_free(g);
     assert_int_equal(sl_store_vehicle_by_plate(f->st, "ZZ", 0, NULL, l, 16, &total), 0);
     assert_int_equal(total, 0);
-    assert_int_equal(sl_store_vehicle_by_vin(f->st, "1234", l, 16, &total, NULL), 0);
+    assert_int_equal(sl_store_vehicle_by_vin(f->st, "1234", l, 16, &total, NULL), -2);
+    assert_int_equal(sl_store_vehicle_by_vin(f->st, "AB12345O", l, 16, &total, NULL), -2);
+    assert_int_equal(sl_store_vehicle_by_vin(f->st, "AB123450", l, 16, &total, NULL), 0);
+    int ok = 1;
+    assert_int_equal(sl_store_vehicle_by_vin(f->st, "1M8GDM9AXKP042788", l, 16, &total, &ok), 0);
+    assert_int_equal(ok, 1); /* valid, just not on file */
     struct sl_vehicle one;
     assert_int_equal(sl_store_vehicle_by_id(f->st, 1, &one), 1);
     assert_int_equal(sl_store_vehicle_by_id(f->st, 1 << 30, &one), 0);
