@@ -262,7 +262,17 @@ static int interpretations(const struct sl_name *nm, struct interp *out, int max
         join_parts(nm, 2, nm->n, mid, sizeof mid);
         sl_store_pair_key(nm->part[0], nm->part[1], out[0].key, sizeof out[0].key);
         sl_strlcpy(out[0].mid, mid, sizeof out[0].mid);
-        return 1;
+        n = 1;
+        /* A two-word given name on file as one (MARY ANN = MARYANN). */
+        if (nm->n >= 3 && max > 1) {
+            char first[72];
+            join_parts(nm, 1, 3, first, sizeof first);
+            join_parts(nm, 3, nm->n, mid, sizeof mid);
+            sl_store_pair_key(nm->part[0], first, out[1].key, sizeof out[1].key);
+            sl_strlcpy(out[1].mid, mid, sizeof out[1].mid);
+            n = 2;
+        }
+        return n;
     }
     int k = nm->n;
     for (int form = 0; form < 2; form++)
