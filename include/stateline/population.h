@@ -55,6 +55,7 @@ struct sl_pop_opts {
     uint64_t seed;
     int32_t as_of;      /* yyyymmdd: "today" for ages, expiries, histories */
     int progress;       /* print progress lines on stderr */
+    int no_plate_index; /* skip the partial-plate (RPQ) index: a state without RPQ */
 };
 
 #define SL_POP_MAX_HIST 10

@@ -16,7 +16,7 @@
 static const char usage[] =
     "usage: stateline gen population --state XX --drivers N [--seed S] --out FILE\n"
     "                                [--as-of YYYY-MM-DD] [--force] [--quiet]\n"
-    "                                [--bench-lookups N]\n"
+    "                                [--no-partial-plate-index] [--bench-lookups N]\n"
     "\n"
     "Writes a state's synthetic driver and vehicle records (names, addresses, licences in\n"
     "the state's number format, histories, vehicles with plates and valid VINs, owners)\n"
@@ -30,6 +30,9 @@ static const char usage[] =
     "                      (default: today, UTC; give it to reproduce a file exactly)\n"
     "  --force             replace FILE if it exists\n"
     "  --quiet             no progress on stderr\n"
+    "  --no-partial-plate-index\n"
+    "                      skip the RPQ (partial plate) index, most of the build time,\n"
+    "                      for a state that does not answer RPQ\n"
     "  --bench-lookups N   afterwards, time N look-ups of every query form (store bench)\n";
 
 static int parse_count(const char *s, uint64_t *out)
@@ -78,6 +81,10 @@ static int run(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             o.progress = 0;
+            continue;
+        }
+        if (!strcmp(a, "--no-partial-plate-index")) {
+            o.no_plate_index = 1;
             continue;
         }
         if (!v) {

@@ -60,6 +60,8 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
                      "%-22s %10s %10s %10s %8s\n",
                 (long long)nd, (long long)nv, n, "form", "p50 us", "p99 us", "max us", "found");
     for (int f = 0; f < F_N; f++) {
+        if (f == F_PARTIAL && !sl_store_has_partial_plate(st))
+            continue;
         int found = 0;
         for (int i = 0; i < n; i++) {
             const struct sl_driver *x = &d[i];

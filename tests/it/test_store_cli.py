@@ -102,6 +102,17 @@ def main():
         check("bench", rc == 0 and len(b.get("forms", [])) == 11 and
               all(f["found"] == 200 for f in b["forms"]), err)
 
+        # A state without RPQ: no partial-plate index, the rest unchanged.
+        db3 = os.path.join(tmp, "norpq.db")
+        rc, _, err = run(*[a if a != db else db3 for a in gen], "--no-partial-plate-index")
+        check("gen no rpq", rc == 0, err)
+        rc, out, err = run("store", "get", "--db", db3, "--oln", rows[0][1])
+        check("no rpq oln", rc == 0, err)
+        rc, out, err = run("store", "get", "--db", db3, "--partial", "ABC*")
+        check("no rpq partial", rc == 1, err)
+        rc, out, err = run("store", "bench", "--db", db3, "--n", "50", "--json")
+        check("no rpq bench", rc == 0 and len(json.loads(out)["forms"]) == 10, err)
+
         # Same seed and as-of: the same rows, byte for byte in every table.
         db2 = os.path.join(tmp, "wa2.db")
         rc, _, err = run(*[a if a != db else db2 for a in gen])

@@ -126,6 +126,7 @@ static void test_meta(void **state)
 {
     struct fx *f = *state;
     assert_string_equal(sl_store_state(f->st), "WA");
+    assert_true(sl_store_has_partial_plate(f->st));
     assert_true(sl_store_seed(f->st) == SEED);
     assert_int_equal(sl_store_as_of(f->st), AS_OF);
     assert_int_equal(sl_store_count_drivers(f->st), N_DRIVERS);
@@ -712,8 +713,22 @@ static void test_own_loader(void **state)
     assert_int_equal(sqlite3_exec(db, sl_store_index_sql(), NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
+    /* Without the optional RPQ index: everything else works, RPQ says it cannot. */
     struct sl_store *st = sl_store_open(path, 1, err, sizeof err);
     assert_non_null(st);
+    assert_false(sl_store_has_partial_plate(st));
+    struct sl_vehicle pv[2];
+    int pt;
+    assert_int_equal(sl_store_vehicle_by_partial_plate(st, "*345?", pv, 2, &pt, err, sizeof err),
+                     -1);
+    sl_store_close(st);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sl_store_plate_index_sql(), NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    st = sl_store_open(path, 1, err, sizeof err);
+    assert_non_null(st);
+    assert_true(sl_store_has_partial_plate(st));
     assert_string_equal(sl_store_state(st), "ID");
     assert_int_equal(sl_store_count_drivers(st), 2); /* no count in meta: counted */
     struct sl_driver l[4];
