@@ -26,7 +26,7 @@
 #define SEED 77
 
 struct fx {
-    char dir[64], path[96];
+    char dir[256], path[300];
     struct sl_store *st;
 };
 
@@ -69,7 +69,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     sl_store_close(f->st);
-    char p[128];
+    char p[320];
     static const char *const sfx[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
@@ -678,7 +678,7 @@ static void test_data_classes(void **state)
 static void test_own_loader(void **state)
 {
     struct fx *f = *state;
-    char path[128], err[256];
+    char path[320], err[256];
     snprintf(path, sizeof path, "%s/own.db", f->dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
