@@ -19,6 +19,8 @@
  * Blocking use (`stateline query`, tests): sl_conn_dial + sl_conn_send/sl_conn_recv.
  *
  * Ownership: a conn owns its fd, SSL and buffers; sl_conn_free closes and frees all.
+ * Certificate rotation: build a new sl_tls (e.g. on SIGHUP), accept new lines with it and
+ * sl_tls_free the old one: lines already open keep a reference to their SSL_CTX.
  */
 #ifndef STATELINE_CONN_H
 #define STATELINE_CONN_H
@@ -41,7 +43,11 @@ struct sl_peer {
     char subject[128]; /* for logs */
 };
 
-/* A TLS context for one side.  NULL paths are an error for TLS; for plain use no ctx. */
+/* A TLS context for one side: TLS 1.3 preferred, 1.2 with ECDHE+AES-GCM only, no
+ * renegotiation, peers verified against `ca`.  The server requires a client certificate.
+ * A client may pass cert = key = NULL (it is then refused by any hub: for tests of
+ * exactly that).  For plain lines use no ctx.  The process must ignore SIGPIPE (main
+ * does): OpenSSL writes to the socket with write(2). */
 struct sl_tls;
 /* cert/key: PEM of this side; ca: PEM bundle that signs the peers. err gets a reason. */
 int sl_tls_new_server(const char *cert, const char *key, const char *ca, struct sl_tls **out,
@@ -50,7 +56,8 @@ int sl_tls_new_client(const char *cert, const char *key, const char *ca, struct 
                       char *err, size_t errlen);
 void sl_tls_free(struct sl_tls *tls);
 
-/* Look up a line's token in a tokens file; 0 when found (hex copied to out). */
+/* Look up a line's token in a tokens file ("MEMBER ROLE TOKEN" lines, '#' comments);
+ * 0 when found (token copied to out), -1 when absent, unreadable or out too small. */
 int sl_tokens_lookup(const char *path, const char *member, const char *role, char *out,
                      size_t outlen);
 const char *sl_role_name(enum sl_line_role role);
@@ -71,6 +78,9 @@ struct sl_conn {
     struct sl_buf in;
     struct sl_buf out;
     int want_write;   /* the last I/O needs the fd writable to progress */
+    int read_eof;     /* the peer closed; bytes before it are in `in`, next read is -1 */
+    int failed;       /* fatal I/O or TLS error: nothing more can be sent */
+    int io_timeout_ms; /* dialled conns: how long sl_conn_send waits (<0 = forever) */
     char err[128];    /* why the line failed, for logs */
 };
 
@@ -79,17 +89,42 @@ struct sl_conn {
  * the caller (sl_conn_free). */
 int sl_conn_accept(struct sl_tls *tls, int fd, struct sl_conn **out);
 
-/* Read what the socket has into c->in (progressing the handshake first).
+/* Read what the socket has into c->in (progressing the handshake first; when it
+ * completes the peer's certificate has been verified and c->peer filled, state OPEN).
+ * Reads until the socket would block or 256 KiB were read, leaving nothing buffered
+ * inside the SSL, so level-triggered epoll stays truthful.
  * Returns >0 bytes read, 0 nothing now (would block, or still handshaking),
- * -1 the line is closed or failed (c->err says why). */
+ * -1 the line is closed or failed (c->err says why).  When the peer closes after
+ * sending, the bytes come first (>0, c->read_eof set) and the next call returns -1:
+ * bytes left in c->in at that point are a truncated frame. */
 int sl_conn_read(struct sl_conn *c);
-/* Write as much of c->out as the socket takes. 0 all flushed, 1 some left (watch for
- * writable), -1 failed. */
+/* Write as much of c->out as the socket takes (many frames go out in one TLS record).
+ * 0 all flushed (or the handshake waits for the peer: nothing to do until readable),
+ * 1 some left: watch for writable when c->want_write, -1 failed (c->err). */
 int sl_conn_flush(struct sl_conn *c);
+/* Sends a TLS close_notify (best effort, never waits), closes the fd, frees all. */
 void sl_conn_free(struct sl_conn *c);
 
+/* Server side of a plain line in SL_CONN_AUTH.  sl_conn_read puts bytes in c->in as on
+ * any line; the owner then calls this to check the first frame, "AUTH <member> <role>
+ * <token>" (<= 256 bytes), against the tokens file (read at each call, so a new file
+ * needs no reload).  The token is compared in constant time.
+ *   1  the AUTH frame is not complete yet: call again after the next read;
+ *   0  accepted: frame consumed, c->peer filled (subject "plain:WA/answer"), the frame
+ *      "AUTH OK" queued in c->out, state OPEN; frames after AUTH stay in c->in;
+ *  -1  refused: "AUTH ERR <reason>" queued in c->out, state CLOSED, c->err says why
+ *      (for the log): flush once (best effort) and free the line. */
+int sl_conn_plain_auth(struct sl_conn *c, const char *tokens_path);
+
 /* Client side, blocking: connect to host:port, handshake (TLS) or AUTH (plain, with
- * token), with a timeout.  For plain lines pass tls NULL and member/role/token. */
+ * token), with a timeout.  For plain lines pass tls NULL and member/role/token; a plain
+ * dial to a non-loopback address is refused (the token would cross the network in the
+ * clear).  On TLS the hub's certificate must chain to the CA, name the dialled host or IP
+ * in its SAN, and say CN=NL, OU=hub; c->peer is then {"NL", SL_ROLE_HUB}.
+ * Note: in TLS 1.3 the hub checks the client certificate after the client has finished
+ * its handshake, so a refused certificate shows up as -1 from the first send/recv.
+ * The fd stays non-blocking underneath; send/recv wait with poll().  timeout_ms (<0 =
+ * none) also bounds each later sl_conn_send. *out owned by the caller (sl_conn_free). */
 int sl_conn_dial(const char *hostport, struct sl_tls *tls, const char *member,
                  const char *role, const char *token, int timeout_ms, struct sl_conn **out,
                  char *err, size_t errlen);
@@ -98,7 +133,10 @@ int sl_conn_dial(const char *hostport, struct sl_tls *tls, const char *member,
 int sl_conn_send(struct sl_conn *c, const void *payload, uint32_t len);
 int sl_conn_recv(struct sl_conn *c, uint32_t max, int timeout_ms, uint8_t **payload,
                  uint32_t *len);
-/* Switch a dialled conn to non-blocking mode for use with a loop. */
+/* (recv: *payload has a NUL after the len bytes, for text convenience; a frame over max
+ * or a line closed inside a frame is -1 with c->err saying which.) */
+/* Switch a dialled conn to non-blocking mode for use with a loop (a dialled fd already
+ * is: this only makes sure).  Then use sl_conn_read/sl_conn_flush as on the server. */
 int sl_conn_set_nonblocking(struct sl_conn *c);
 
 #endif

@@ -31,25 +31,31 @@ struct sl_loop *sl_loop_create(int setsize);
 void sl_loop_free(struct sl_loop *loop);
 
 /* Watch fd for mask (added to what is already watched). The same proc serves both
- * directions; it receives the ready mask.  0 or -1 (errno set). */
+ * directions; it receives the ready mask (an error or hangup on the fd is reported as
+ * every direction watched, so the handler's own read/write sees it).  proc and
+ * clientdata replace those of an earlier call for the fd.  0 or -1 (errno set). */
 int sl_loop_add(struct sl_loop *loop, int fd, int mask, sl_file_proc *proc, void *clientdata);
 /* Stop watching fd for mask; when nothing remains the fd leaves the epoll set. */
 void sl_loop_del(struct sl_loop *loop, int fd, int mask);
 int sl_loop_get_mask(struct sl_loop *loop, int fd);
 
-/* Returns the timer id (> 0). */
+/* Run proc after ms (>= 0) milliseconds; never early.  Returns the timer id (> 0).
+ * Timers due together fire in deadline order, ties in the order they were added.  A timer
+ * whose proc returns 0 runs again on the next loop iteration (not in the same one). */
 int64_t sl_loop_add_timer(struct sl_loop *loop, int64_t ms, sl_timer_proc *proc, void *clientdata);
 /* 0, or -1 when no such timer. Safe to call from inside the timer's own proc. */
 int sl_loop_del_timer(struct sl_loop *loop, int64_t id);
 
 void sl_loop_set_before_sleep(struct sl_loop *loop, sl_before_sleep_proc *proc, void *clientdata);
 
-/* Run until sl_loop_stop. Returns 0. */
+/* Run until sl_loop_stop. Returns 0, or -1 if epoll_wait itself fails (logged). */
 int sl_loop_run(struct sl_loop *loop);
 void sl_loop_stop(struct sl_loop *loop);
 
-/* Watch a set of signals through a signalfd (the signals are blocked for the thread).
- * proc is called on the loop with the signal number. 0 or -1. */
+/* Watch a set of signals through a signalfd (the signals are blocked for the calling
+ * thread: call this before creating other threads, which inherit the mask).  proc is
+ * called on the loop with the signal number.  A second call adds signals and replaces
+ * proc.  The loop owns the signalfd (closed by sl_loop_free). 0 or -1. */
 typedef void sl_signal_proc(struct sl_loop *loop, int signo, void *clientdata);
 int sl_loop_watch_signals(struct sl_loop *loop, const int *signals, int n, sl_signal_proc *proc,
                           void *clientdata);

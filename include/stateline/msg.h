@@ -1,5 +1,5 @@
 /*
- * msg.h - the Nlets legacy text codec (docs/protocol.md §3-5).
+ * msg.h - the Nlets legacy text codec (docs/protocol-messages.md, part of docs/protocol.md).
  *
  * Input form (what a line sends into the switch):
  *
@@ -15,6 +15,21 @@
  *
  * Which fields each key takes, and in which combinations, is one table (msg_keys.c) that
  * both validation and the `.22.` error text read.
+ *
+ * Control field rule (the token right before TXT, when there are at least two tokens
+ * between the sender ORI and TXT): it is the control field when the key takes exactly one
+ * destination, or when it cannot be a destination of this key (not 2 or 9 letters/digits,
+ * or 9 characters for a key that takes no ORI, or 2 for a key that takes only ORIs).
+ * Otherwise it is a destination.  So a DQ to six 2-character codes is refused (.19.),
+ * never silently cut to five plus a control field.  The header ends at the first token
+ * that begins with TXT, unless that token is 9 letters/digits followed by '.' (an ORI such
+ * as TXTCJ0000).  Header tokens are upper-case letters and digits; the control field may
+ * also hold '-', must not begin with TXT.
+ *
+ * Body text (sl_msg.text): field bodies lose every control character (< 0x20, 0x7F);
+ * free-text bodies lose leading control characters and every control character except
+ * LF, so a reply keeps its lines.  Bytes >= 0x80 are refused (7-bit ASCII).  Field
+ * values are trimmed of spaces at both ends and are not NUL-terminated (use len).
  */
 #ifndef STATELINE_MSG_H
 #define STATELINE_MSG_H
@@ -65,26 +80,42 @@ struct sl_msg {
     int ndest;
     char dest[SL_MSG_MAX_DEST][SL_ORI_LEN + 1];
     char ctl[SL_MSG_CTL_MAX + 1];
-    char *text;       /* body with control characters removed, NUL-terminated */
+    char *text;       /* cleaned body (see above: free text keeps inner LF), NUL-terminated */
     size_t text_len;
     int nfields;      /* 0 for free-text bodies */
     struct sl_field fields[SL_MSG_MAX_FIELDS];
 };
 
-/* Parse the input form.  On error returns -1 and fills err (code + detail); the message
- * may be partly filled and must still be cleared.  Checks structure only: header shape,
- * known key, destination count for the key, TXT.  Field rules are sl_msg_check. */
+/* Parse the input form.  `in` need not be NUL-terminated.  On error returns -1 and fills
+ * err (code + detail); the message may be partly filled and must still be cleared.
+ * Checks structure only: header shape, known key, destinations (shape, kind and count for
+ * the key), TXT, and splits a field body into PFX/value.  Field rules are sl_msg_check.
+ * m must be zeroed or cleared before (its old text is not freed here).  Allocates
+ * m->text (the only allocation), owned by m. */
 int sl_msg_parse(const char *in, size_t len, struct sl_msg *m, struct sl_msg_err *err);
+/* Free m->text and reset m to empty. */
 void sl_msg_clear(struct sl_msg *m);
 /* Check the body against the key's field sets: .14., .05., .10., .16., .22. */
 int sl_msg_check(const struct sl_msg *m, struct sl_msg_err *err);
 /* First field with this prefix, or NULL. */
 const struct sl_field *sl_msg_field(const struct sl_msg *m, const char *pfx);
-/* Write the input form of m to out. */
-void sl_msg_format(const struct sl_msg *m, struct sl_buf *out);
+/* Append the input form of m to out: "KEY.ORI.D1[..D5][.CTL].TXT\n" + body, where body is
+ * m->text, or (text NULL) the fields joined with '.'.  Returns -1 and writes nothing when
+ * the header would not read back as the same header (unknown key, bad ORI, a destination
+ * the key does not take, repeated, NL with others, a control field that would read as a
+ * destination) or the body holds bytes the parser would drop or refuse (control bytes
+ * other than inner LF in free text, bytes >= 0x80, '.' or edge spaces in a value).
+ * Whether the fields are valid for the key is sl_msg_check's business, not format's. */
+int sl_msg_format(const struct sl_msg *m, struct sl_buf *out);
+
+/* Kind of one destination token: SL_DEST_NL for "NL", SL_DEST_STATE for two letters
+ * (states, territories, line and special codes: WA, FB, OD, AX, CN), SL_DEST_REGION for
+ * letter+digit (E1), SL_DEST_ORI for 9 upper-case letters/digits, 0 for anything else. */
+unsigned sl_msg_dest_kind(const char *tok, size_t len);
 
 /* DOB: mmddyy or ccyymmdd -> year/month/day.  Two-digit years pivot so the date is not in
- * the future (a DOB is always in the past).  0 or -1. */
+ * the future (a DOB is always in the past).  0 or -1 (not digits, not a calendar date,
+ * before 1900, or in the future, UTC). */
 int sl_msg_parse_dob(const char *s, size_t len, int *year, int *month, int *day);
 
 /* ---- the key table ---- */
@@ -121,7 +152,8 @@ const struct sl_key_info *sl_key_lookup(const char *key);
 /* Iterate the table: i from 0 until NULL. */
 const struct sl_key_info *sl_key_at(int i);
 
-/* Standard text of an ER number ("INVALID HEADER INFORMATION"). */
+/* Standard text of an ER number ("INVALID HEADER INFORMATION"); for .22. it is
+ * "INVALID MESSAGE FORMAT" (the ER body adds " - REFER TO <MKE> MKE OPTIONS BELOW"). */
 const char *sl_er_text(enum sl_er code);
 
 /* ---- the output header (what the switch delivers) ---- */
@@ -152,15 +184,44 @@ struct sl_outhdr {
     struct sl_requester req;
 };
 
-/* Write header + "TXT\n" + body. */
-void sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t body_len,
-                          struct sl_buf *out);
-/* Parse what sl_msg_format_output wrote; *body points into in. 0 or -1 with err. */
+/* Append header + "TXT\n" + body (layout in docs/protocol-messages.md §5):
+ *     KEY.ORI
+ *     HH:MM MM/DD/CCYY NNNNN             receive stamp (UTC), rx_seq % 100000
+ *     HH:MM MM/DD/CCYY NNNNN DEST        send stamp (UTC), tx_seq % 100000, addressee
+ *     CTL/<control field>                only when ctl is not empty
+ *     VRQ/ORI=..;MBR=..;TYP=..;CAT=..;PAR=..;TAG=..   only when has_req
+ *     TXT
+ *     <body>
+ * VRQ values are percent-encoded outside [A-Za-z0-9 /_.:-] so no ';' '=' or line break
+ * survives raw.  Times outside years 1970..9999 are clamped.  Returns -1 and writes
+ * nothing when key, ORI, DEST or CTL are not of their documented shapes. */
+int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t body_len,
+                         struct sl_buf *out);
+/* Parse what sl_msg_format_output wrote; *body points into in.  Only lines before the
+ * first line that is exactly "TXT" are header, so a body cannot forge a VRQ line.
+ * Times come back truncated to the minute; req.state is the ORI's first two characters.
+ * 0 or -1 with err (SL_ER_HEADER, detail names the line). */
 int sl_msg_parse_output(const char *in, size_t len, struct sl_outhdr *h, const char **body,
                         size_t *body_len, struct sl_msg_err *err);
 
-/* Build the body of an ER: ".NN. TEXT detail", valid field sets for .22., then
- * "ORIGINAL MESSAGE" and the first 100 characters of the offending input. */
+/* For a receiver (a state's gateway, a terminal): parse the output form into h and into a
+ * message m as sl_msg_parse would give it — key, originating ORI, one destination (the
+ * addressee of line 3), control field, and the body cleaned and, for query keys, split
+ * into fields — ready for sl_msg_check and sl_msg_field.  The key must be in the table.
+ * m must be zeroed or cleared before; allocates m->text (owned by m, sl_msg_clear),
+ * also on error.  0 or -1 with err. */
+int sl_msg_parse_delivered(const char *in, size_t len, struct sl_outhdr *h, struct sl_msg *m,
+                           struct sl_msg_err *err);
+
+/* Append the body of an ER:
+ *     .NN. TEXT - DETAIL                      (every number but .22.)
+ *     .22. INVALID MESSAGE FORMAT - REFER TO RQ MKE OPTIONS BELOW
+ *     1. LIC, LIY, LIT                        (the key's valid sets, from the table)
+ *     2. VIN
+ *     DETAIL
+ *     ORIGINAL MESSAGE
+ *     <first 100 bytes of orig; runs of control bytes as one space, bytes >= 0x80 as '?'>
+ * key_for_sets may be NULL or unknown (no set lines then). */
 void sl_msg_format_er_body(const struct sl_msg_err *err, const char *key_for_sets,
                            const char *orig, size_t orig_len, struct sl_buf *out);
 

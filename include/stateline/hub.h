@@ -1,0 +1,94 @@
+/*
+ * hub.h - `stateline hub`, the message switch (docs/protocol-hub.md, docs/operations.md).
+ *
+ * One process, one loop thread.  The hub accepts member lines (mutual TLS, or plain TCP
+ * with a token on loopback only), checks every message it reads against the ORI directory
+ * and the key table (S-4), answers failures with ER / SM from the switch's ORI, and routes
+ * the rest to the answering line of each destination with the Nlets-style output header
+ * and, on queries, the verified requester.
+ *
+ * Configuration (INI, read with inih; examples/hub.conf documents every key):
+ *
+ *     [hub]
+ *     listen = 127.0.0.1:7400       host:port; port 0 = ephemeral (the log says which)
+ *     tls = yes                     no: plain TCP, only with plain = yes on loopback
+ *     plain = no
+ *     cert = hub.pem / key = hub.key / ca = ca.pem       TLS material
+ *     tokens = tokens               "member role hex-token" lines, for plain lines
+ *     directory = directory.db      from `stateline gen directory`
+ *     ctl = hub.sock                Unix control socket (`stateline hub ctl`)
+ *     ori = NL0000000               the switch's ORI, the only originator of ER
+ *     max_frame = 1m                largest frame accepted
+ *     out_cap = 4m                  output bytes held per line before refusing traffic
+ *     requester_map = 65536         size of the requester-ORI -> line map
+ *     handshake_timeout = 10        seconds a new line has to authenticate
+ *     shutdown_timeout = 5          seconds SIGTERM waits for queued output
+ *     [member WA]
+ *     takes = DQ DNQ KQ RQ RNQ RPQ AM
+ *
+ * Relative paths are relative to the directory of the configuration file.
+ */
+#ifndef STATELINE_HUB_H
+#define STATELINE_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stateline/buf.h"
+#include "stateline/conn.h"
+
+#define SL_HUB_PATH_MAX 512
+#define SL_HUB_MAX_MEMBER_CONF 128
+#define SL_HUB_MAX_TAKES 32
+
+/* One [member XX] section. */
+struct sl_hub_member_conf {
+    char code[SL_MEMBER_MAX];
+    int ntakes;
+    char takes[SL_HUB_MAX_TAKES][4]; /* message keys this member's answering line accepts */
+};
+
+struct sl_hub_config {
+    char path[SL_HUB_PATH_MAX]; /* the file it was read from */
+    char listen[128];
+    int tls;
+    int plain;
+    char cert[SL_HUB_PATH_MAX];
+    char key[SL_HUB_PATH_MAX];
+    char ca[SL_HUB_PATH_MAX];
+    char tokens[SL_HUB_PATH_MAX];
+    char directory[SL_HUB_PATH_MAX];
+    char ctl[SL_HUB_PATH_MAX];
+    char ori[16];
+    uint32_t max_frame;
+    size_t out_cap;
+    uint32_t requester_map;
+    int handshake_timeout_s;
+    int shutdown_timeout_s;
+    int nmembers;
+    struct sl_hub_member_conf members[SL_HUB_MAX_MEMBER_CONF];
+};
+
+/* Read and validate a configuration file into *cfg (caller-owned storage, no heap).
+ * 0, or -1 with err naming the file, line and problem. */
+int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, size_t errlen);
+
+/* Default keys taken by a member's answering line when the configuration says nothing:
+ * states and territories ('S') take the DMV keys and AM, everyone else AM only. */
+const char *sl_hub_default_takes(char member_kind);
+
+struct sl_hub;
+
+/* Build a hub from a configuration file: load the directory snapshot, open the listener
+ * and the control socket.  *out is owned by the caller (sl_hub_free). */
+int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t errlen);
+/* Serve until SIGTERM/SIGINT; returns the process exit status (0 after a clean stop). */
+int sl_hub_run(struct sl_hub *hub);
+void sl_hub_free(struct sl_hub *hub);
+
+/* Control client: send one command ("stats", "lines", "reload") to the control socket and
+ * append the JSON reply to out.  0, or -1 with err. */
+int sl_hub_ctl_request(const char *socket_path, const char *command, struct sl_buf *out,
+                       int timeout_ms, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * policy.h - a state's release rules: the policy language, its checker and the compiled
+ * matcher the gateway consults on every query (docs/policy-language.md).
+ *
+ * A policy file is UTF-8 text, one state's rules:
+ *
+ *     state WA
+ *     default permit
+ *     rule no-civil-immigration "Keep Washington Working Act: no data for ICE ERO"
+ *       forbid when requester.parent under "DHS/ICE/ERO"
+ *
+ * The full grammar is in docs/policy-language.md.  Semantics: the order of rules does not
+ * matter; a decision is forbid if any forbid rule matches, else hold if any hold rule
+ * matches, else permit if any permit rule matches, else the file's default.  The
+ * obligations (redact, notify, mark) of every matching permit (and, for a hold, of the
+ * matching holds) apply together.
+ *
+ * Fail closed (R-5): a condition the request cannot answer (the requester is not in the
+ * directory, the message or the time is missing) is an evaluation error, not "false".
+ * A forbid or hold rule whose condition errors counts as matching; a permit rule that
+ * errors is skipped, and if it carries obligations the decision becomes forbid (we cannot
+ * know whether its redactions were owed).  The decision says so (nerrors, fail_closed).
+ *
+ * Life cycle for the gateway:
+ *     1. read the file, sl_policy_compile(); on any error keep the policy in force;
+ *     2. on success publish it with sl_policy_slot_swap() - queries in flight keep the
+ *        reference they took with sl_policy_slot_acquire() and finish on the old policy;
+ *     3. per query: fill a struct sl_policy_request, sl_policy_decide() (no allocation),
+ *        sl_policy_unref() when the decision is no longer needed (rule ids and marks in
+ *        the decision point into the policy).
+ */
+#ifndef STATELINE_POLICY_H
+#define STATELINE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "stateline/msg.h"
+
+/* ---- data classes a rule may redact ---- */
+enum sl_policy_dc {
+    SL_DC_IDENTITY = 0,   /* name */
+    SL_DC_PHOTO,          /* licence photo (image request) */
+    SL_DC_SSN,            /* SSN or its last digits, where the record holds one */
+    SL_DC_ADDRESS,        /* residential and mailing address */
+    SL_DC_DOB,            /* date of birth */
+    SL_DC_DESCRIPTION,    /* sex, height, weight, eyes, hair */
+    SL_DC_LICENSE,        /* licence number, class, status, restrictions, endorsements, expiry */
+    SL_DC_HISTORY,        /* driver history: convictions, withdrawals, accidents (KQ) */
+    SL_DC_VEHICLE,        /* plate, VIN, make, model, year, colour */
+    SL_DC_OWNER,          /* registered owner's name */
+    SL_DC_OWNER_ADDRESS,  /* registered owner's address */
+    SL_DC_COUNT
+};
+/* "owner-address" for SL_DC_OWNER_ADDRESS etc.; NULL when out of range. */
+const char *sl_policy_dc_name(int dc);
+/* -1 when unknown. */
+int sl_policy_dc_lookup(const char *name);
+/* Bitmask (1u << SL_DC_*) of the classes a reply to this key can carry; 0 for a key the
+ * gateway does not answer.  DQG/RQG count as DQ/RQ. */
+uint32_t sl_policy_dc_for_key(const char *key);
+
+/* ---- the request ---- */
+enum sl_policy_via {
+    SL_VIA_DIRECT = 0,     /* addressed to this state */
+    SL_VIA_REGION = 1,     /* addressed to a region (DQG/RQG) */
+    SL_VIA_NATIONWIDE = 2, /* multi-state query, destination NL */
+};
+
+/* Local wall-clock time of the deciding state (the gateway's TZ). */
+struct sl_policy_time {
+    int year, month, day;   /* 2026, 1..12, 1..31 */
+    int hour, minute;       /* 0..23, 0..59 */
+    int wday;               /* 0 = Sunday .. 6 = Saturday */
+};
+
+/* One body field, as in struct sl_field: pfx "LGP", val/len not NUL-terminated. */
+struct sl_policy_field {
+    char pfx[4];
+    const char *val;
+    uint32_t len;
+};
+
+#define SL_POLICY_REQ_MAX_FIELDS 48
+
+/*
+ * What a decision is made on.  Everything is borrowed from the caller for the duration
+ * of sl_policy_decide().  Missing parts make the conditions that need them evaluation
+ * errors (fail closed):
+ *   requester NULL              every requester.* condition errors;
+ *   requester_known 0           the requester was not found in the directory:
+ *                               type, parent, tags and categories error (ORI, member and
+ *                               state still come from the switch's line binding);
+ *   key[0] == 0                 key, via and field conditions error;
+ *   has_time 0                  time, weekday and date conditions error.
+ */
+struct sl_policy_request {
+    const struct sl_requester *requester;
+    int requester_known;
+    char key[4];              /* as received; DQG/RQG mean DQ/RQ via a region */
+    enum sl_policy_via via;
+    int nfields;
+    struct sl_policy_field fields[SL_POLICY_REQ_MAX_FIELDS];
+    int has_time;
+    struct sl_policy_time local;
+};
+
+/* Fill key, via and fields from a parsed message (pointers into m, which must outlive
+ * the request).  via comes from the key and the destinations: DQG/RQG or a region code
+ * (two characters containing a digit) -> region, NL -> nationwide, else direct. */
+void sl_policy_request_from_msg(struct sl_policy_request *r, const struct sl_msg *m);
+/* Set local time from a Unix time, in the process's time zone (localtime_r). */
+void sl_policy_request_set_time(struct sl_policy_request *r, time_t t);
+
+/* ---- the decision ---- */
+enum sl_policy_effect { SL_POLICY_PERMIT = 0, SL_POLICY_HOLD = 1, SL_POLICY_FORBID = 2 };
+const char *sl_policy_effect_name(enum sl_policy_effect e); /* "permit" ... */
+
+/* Why a condition could not be evaluated. */
+enum sl_policy_eval_err {
+    SL_PEVAL_OK = 0,
+    SL_PEVAL_NO_REQUESTER,  /* no verified requester at all */
+    SL_PEVAL_UNKNOWN_REQUESTER, /* requester not in the directory: type/parent/tags unknown */
+    SL_PEVAL_NO_MESSAGE,    /* no message key or fields */
+    SL_PEVAL_NO_TIME,       /* no time given */
+};
+const char *sl_policy_eval_err_text(enum sl_policy_eval_err e);
+
+#define SL_POLICY_MAX_IDS 16
+#define SL_POLICY_MAX_NOTICES 4
+#define SL_POLICY_MAX_MARKS 4
+#define SL_POLICY_MAX_ERRS 4
+
+struct sl_policy_notice {
+    uint16_t days;     /* within this many days */
+    uint8_t business;  /* 1: business days (the gateway's holiday list), 0: calendar days */
+    const char *rule;  /* id of the rule that asked for it */
+};
+
+/*
+ * A decision.  Filled by sl_policy_decide without allocation; the strings point into the
+ * policy, so keep a reference to it as long as the decision is used.
+ */
+struct sl_policy_decision {
+    enum sl_policy_effect effect;
+    int is_default;               /* no rule decided: the file's default did */
+    int nrules;                   /* ids stored in rules[], in file order */
+    int nrules_total;             /* how many rules made the decision (may exceed 16) */
+    const char *rules[SL_POLICY_MAX_IDS];
+    uint32_t redact;              /* bitmask of 1u << SL_DC_* to withhold if released */
+    int nnotices;
+    struct sl_policy_notice notices[SL_POLICY_MAX_NOTICES];
+    int nmarks;                   /* re-dissemination lines for the reply (P-28) */
+    const char *marks[SL_POLICY_MAX_MARKS];
+    /* hold only: */
+    int64_t hold_deadline_s;      /* seconds after receipt (shortest of the matching holds) */
+    enum sl_policy_effect hold_then; /* outcome when it passes (forbid if any hold says so) */
+    /* evaluation errors (fail closed): */
+    int nerrors;                  /* rules whose conditions could not be evaluated */
+    int fail_closed;              /* 1: an error changed the outcome towards denial */
+    const char *error_rules[SL_POLICY_MAX_ERRS];
+    enum sl_policy_eval_err error_kinds[SL_POLICY_MAX_ERRS];
+    char hash[65];                /* SHA-256 of the policy text in force, lower-case hex */
+};
+
+/* ---- diagnostics ---- */
+enum sl_policy_diag_level { SL_PDIAG_ERROR = 0, SL_PDIAG_WARNING = 1 };
+
+struct sl_policy_diag {
+    enum sl_policy_diag_level level;
+    int line, col;        /* 1-based; 0 when about the whole file */
+    char msg[240];        /* "unknown field 'requestor' — did you mean 'requester'?" */
+};
+
+struct sl_policy_diags {
+    int n, nerrors, nwarnings;
+    int cap;
+    struct sl_policy_diag *v;
+};
+void sl_policy_diags_free(struct sl_policy_diags *d);
+/* "wa.policy:12:7: error: msg" into buf (always NUL-terminated). */
+void sl_policy_diag_format(const struct sl_policy_diag *d, const char *name, char *buf,
+                           size_t len);
+
+/* ---- compiling ---- */
+
+/* Optional look-ups in the ORI directory, used only for warnings.  Each returns 1 if
+ * known, 0 if not.  known_parent: some ORI's parent equals p, or (under = 1) is p or lies
+ * under p. */
+struct sl_policy_opts {
+    int (*known_parent)(void *ctx, const char *p, int under);
+    int (*known_tag)(void *ctx, const char *tag);
+    void *ctx;
+    int no_analysis;  /* 1: skip the never-matches / shadowing analysis (large policies) */
+};
+
+struct sl_policy;
+
+/*
+ * Parse, check and compile.  name is the file name used in diagnostics.  opts may be
+ * NULL.  diags (may be NULL) receives every error and warning; the caller frees it with
+ * sl_policy_diags_free.  Returns 0 and *out (refcount 1, the caller owns it) when there
+ * is no error - warnings do not prevent compiling; -1 and *out = NULL otherwise.
+ */
+int sl_policy_compile(const char *text, size_t len, const char *name,
+                      const struct sl_policy_opts *opts, struct sl_policy **out,
+                      struct sl_policy_diags *diags);
+/* Read a file and compile it; a read failure is one error diagnostic at line 0. */
+int sl_policy_load_file(const char *path, const struct sl_policy_opts *opts,
+                        struct sl_policy **out, struct sl_policy_diags *diags);
+
+/* Reference counting (atomic: any thread). */
+struct sl_policy *sl_policy_ref(struct sl_policy *p);
+void sl_policy_unref(struct sl_policy *p);
+
+/* Decide.  Never allocates, never fails: with p NULL the decision is a fail-closed
+ * forbid (no policy in force).  d is fully overwritten. */
+void sl_policy_decide(const struct sl_policy *p, const struct sl_policy_request *r,
+                      struct sl_policy_decision *d);
+
+/* ---- what the tools need ---- */
+const char *sl_policy_state(const struct sl_policy *p);      /* "WA" */
+const char *sl_policy_title(const struct sl_policy *p);      /* "" when none */
+const char *sl_policy_hash(const struct sl_policy *p);       /* hex SHA-256 */
+enum sl_policy_effect sl_policy_default(const struct sl_policy *p);
+int sl_policy_nrules(const struct sl_policy *p);
+struct sl_policy_rule_info {
+    const char *id, *reason;
+    enum sl_policy_effect effect;
+    int line;
+    uint32_t redact;
+    int notify_days, notify_business; /* notify_days 0: none */
+    const char *mark;                 /* NULL: none */
+    int64_t deadline_s;               /* hold only */
+    enum sl_policy_effect then;       /* hold only */
+};
+int sl_policy_rule_info(const struct sl_policy *p, int i, struct sl_policy_rule_info *out);
+/* Index of the rule with this id, or -1. */
+int sl_policy_rule_find(const struct sl_policy *p, const char *id);
+/* Evaluate one rule alone: 1 matches, 0 does not, -1 cannot be evaluated (*why says
+ * why).  For explain: shows rules that matched but were overridden. */
+int sl_policy_rule_eval(const struct sl_policy *p, int i, const struct sl_policy_request *r,
+                        enum sl_policy_eval_err *why);
+/* The rule's condition as text, normalised ("requester.type = FE and key in (DQ, KQ)"). */
+void sl_policy_rule_condition(const struct sl_policy *p, int i, struct sl_buf *out);
+
+/* ---- swapping the policy in force (gateway) ---- */
+struct sl_policy_slot;
+/* An empty slot: until something is swapped in, acquire returns NULL and decide on NULL
+ * forbids (fail closed). */
+struct sl_policy_slot *sl_policy_slot_new(void);
+void sl_policy_slot_free(struct sl_policy_slot *s);   /* drops the policy it holds */
+/* A new reference to the policy in force (NULL if none); release with sl_policy_unref. */
+struct sl_policy *sl_policy_slot_acquire(struct sl_policy_slot *s);
+/* Put p in force, taking over the caller's reference; the old policy is released when its
+ * last in-flight user lets go. */
+void sl_policy_slot_swap(struct sl_policy_slot *s, struct sl_policy *p);
+
+/* ---- tool helpers (policy_req.c) ---- */
+
+/*
+ * Requester from "ORI=WASP00000,TYPE=PD,MEMBER=WA,STATE=WA,PARENT=DHS/ICE/ERO,
+ * TAGS=a b,CATS=DZ".  Keys are case-insensitive.  STATE defaults to the ORI's first two
+ * characters, MEMBER to STATE.  Without TYPE the requester counts as not found in the
+ * directory (*known = 0).  0 or -1 with err.
+ */
+int sl_policy_parse_requester(const char *s, struct sl_requester *out, int *known, char *err,
+                              size_t errlen);
+/*
+ * Request from Nlets text "DQ.WASP00000.WA.TXT OLN/WDL123.RSN/I" (a newline may stand
+ * for the space).  Only what the policy needs: key, destinations (for via) and the
+ * PFX/value fields.  Field values point into text, which must outlive r.  The gateway
+ * uses the real codec (sl_msg_parse) and sl_policy_request_from_msg instead.
+ */
+int sl_policy_parse_request_text(const char *text, struct sl_policy_request *r, char *err,
+                                 size_t errlen);
+/* "2026-11-26 14:05" or "2026-11-26T14:05" (weekday computed).  0 or -1. */
+int sl_policy_parse_time(const char *s, struct sl_policy_time *out);
+
+/* ---- test tables (policy_cases.c), format in docs/policy-language.md ---- */
+struct sl_policy_cases_result {
+    int ncases, npassed, nfailed;
+    int nrules, ncovered;       /* rules, and how many made a decision in some case */
+};
+/*
+ * Run the CASES text against p; writes a human report (failures, coverage) to out.
+ * Returns 0 when every case passes and every rule is covered, 1 when not, -1 when the
+ * CASES text has a syntax error (reported in out with file:line:col).
+ */
+int sl_policy_run_cases(const struct sl_policy *p, const char *cases, size_t len,
+                        const char *name, struct sl_buf *out,
+                        struct sl_policy_cases_result *res);
+
+/*
+ * A decision as one line of JSON (for logs and programs):
+ *   {"effect":"hold","default":false,"rules":["federal-review"],"rules_total":1,
+ *    "redact":["photo","ssn"],"notices":[{"days":3,"business":true,"rule":"r"}],
+ *    "marks":["..."],"hold":{"deadline_s":259200,"then":"forbid"},
+ *    "errors":[{"rule":"r","why":"unknown-requester"}],"errors_total":1,
+ *    "fail_closed":false,"policy_sha256":"..."}
+ * "hold" only for holds.  why: no-requester | unknown-requester | no-message | no-time.
+ */
+void sl_policy_decision_json(const struct sl_policy_decision *d, struct sl_buf *out);
+
+/* Describe a decision in words (explain). */
+void sl_policy_decision_describe(const struct sl_policy *p, const struct sl_policy_decision *d,
+                                 struct sl_buf *out);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * internal.h - what the files of src/audit share and nothing else uses.
+ *
+ * Segment files: DIR/seg-NNNNNNNN.log (8 decimal digits, from 00000001), each a sequence of
+ * records
+ *     u32 length (big-endian, 18..65535)   of the entry
+ *     u32 CRC32C (big-endian)              of the entry bytes
+ *     entry (length bytes)                 the canonical encoding (entry.c)
+ * A record never spans two segments.  The first entry of segment k+1 follows the last of
+ * segment k in index order.
+ */
+#ifndef STATELINE_AUDIT_INTERNAL_H
+#define STATELINE_AUDIT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_AUDIT_REC_HDR 8
+#define SL_AUDIT_ENTRY_MIN 18
+
+/* Segment numbers present in dir, ascending; *nums malloc'd (caller frees).  Returns the
+ * count, or -1 (errno) if the directory cannot be read. */
+int sl__audit_list_segments(const char *dir, uint32_t **nums);
+void sl__audit_seg_path(const char *dir, uint32_t num, char *out, size_t cap);
+
+/* Scan one segment image (mapped file).  For each record calls rec(off, entry, len, crc_ok,
+ * arg) (non-zero return stops the scan, returned as is).  When the framing breaks (a length
+ * out of range or past the end of the image), *tail_off is set to the offset of the broken
+ * record and 1 is returned; a clean end returns 0 with *tail_off = len. */
+int sl__audit_scan(const uint8_t *img, size_t len,
+                   int (*rec)(uint64_t off, const uint8_t *e, size_t elen, int crc_ok, void *arg),
+                   void *arg, uint64_t *tail_off);
+
+/* Map a whole file read-only (*len = 0 and NULL for an empty file).  0 or -1 (errno). */
+int sl__audit_map(const char *path, const uint8_t **img, size_t *len);
+void sl__audit_unmap(const uint8_t *img, size_t len);
+
+/* Read a whole small file (NUL-terminated).  *out malloc'd.  0 or -1 (errno). */
+int sl__audit_slurp(const char *path, char **out, size_t *len);
+
+/* The sequence number in an entry header (entry at least SL_AUDIT_ENTRY_MIN bytes). */
+uint64_t sl__audit_entry_seq(const uint8_t *e);
+int64_t sl__audit_entry_time(const uint8_t *e);
+
+/* Personal store: open/create DIR/personal (0700) with hmac.key, personal.db, keys/. */
+struct sl__audit_personal;
+struct sl__audit_personal *sl__audit_personal_open(const char *dir, int create, char *err,
+                                                   size_t errlen);
+void sl__audit_personal_close(struct sl__audit_personal *p);
+/* HMAC-SHA-256 under the log secret. */
+void sl__audit_personal_mac(struct sl__audit_personal *p, const void *data, size_t len,
+                            uint8_t out[32]);
+/* Store a batch of personal records: buf holds records  u64 index | i64 time_us | u32 len |
+ * data  back to back.  One transaction, synchronous=FULL.  0 or -1. */
+int sl__audit_personal_store(struct sl__audit_personal *p, const uint8_t *buf, size_t len);
+/* Delete rows for indexes >= n (entries that never became durable).  0 or -1. */
+int sl__audit_personal_trim(struct sl__audit_personal *p, uint64_t n);
+
+/* UTC "YYYY-MM" of a time in µs; out >= 8 bytes. */
+void sl__audit_period(int64_t time_us, char out[8]);
+
+#endif

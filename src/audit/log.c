@@ -1,0 +1,826 @@
+/*
+ * log.c - the appending audit log: a bounded queue filled by the event loop, a durability
+ * thread doing group commit (one write + one fdatasync per batch), the RFC 6962 compact
+ * range, signed checkpoints, and recovery of a torn tail at open.
+ *
+ * Queue: a ring of slots (batches), each up to 256 KiB of ready-made segment records.  The
+ * producer (one thread, the loop) encodes the entry into its scratch buffer, then under the
+ * mutex copies the record into the slot being filled.  A slot is sealed when it reaches
+ * 256 KiB or when the durability thread takes it; the thread takes the oldest slot as soon
+ * as it is idle, so a batch is "whatever arrived while the previous fdatasync ran" (the
+ * PostgreSQL/Redis group commit).  batch_wait_us > 0 lets a small batch wait that long for
+ * company (commit_delay); the default 0 is best for latency.  When every slot is taken the
+ * producer waits for the thread (or gets -1/EAGAIN in nonblocking mode): memory stays
+ * bounded at queue_bytes and back-pressure reaches the sender.
+ *
+ * After a batch: write(2) to the current segment, fdatasync, personal data committed to
+ * SQLite, leaves hashed into the compact range, the durable count published (atomic +
+ * eventfd), and a checkpoint signed if due (checkpoint_ms after the first unsigned entry,
+ * or checkpoint_every entries).  A failed write or fdatasync is fatal for the log (as in
+ * Redis and PostgreSQL): after an fsync error the kernel may have dropped the dirty pages,
+ * so nothing later could be trusted to be durable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "stateline/audit.h"
+#include "stateline/core.h"
+#include "audit/internal.h"
+
+#define BATCH_BYTES (256 * 1024)
+#define SLOT_CAP (BATCH_BYTES + SL_AUDIT_REC_HDR + SL_AUDIT_MAX_ENTRY)
+
+enum { SLOT_FREE, SLOT_FILLING, SLOT_QUEUED, SLOT_WRITING };
+
+struct slot {
+    uint8_t *buf;
+    size_t len;
+    uint64_t first; /* index of the first entry */
+    uint32_t count;
+    int state;
+    uint8_t *pii; /* personal records: u64 index | i64 time | u32 len | data */
+    size_t pii_len, pii_cap;
+};
+
+struct sl_audit_log {
+    char *dir;
+    int dirfd, lockfd, efd;
+    struct sl_audit_opts o;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;  /* the thread waits here for work */
+    pthread_cond_t freed; /* producers and sl_audit_wait wait here */
+    struct slot *slots;
+    int nslots, r, w; /* r: oldest slot for the thread; w: slot being filled */
+    int thread_waiting, stop, failed;
+    atomic_uint_fast64_t durable;
+
+    /* producer side */
+    uint64_t next;
+    uint8_t *scratch;
+
+    /* durability thread side */
+    int segfd;
+    uint32_t segno;
+    uint64_t segsize;
+    int cpfd;
+    struct sl_audit_range range;
+    struct sl_audit_hasher *hasher;
+    struct sl_audit_signer signer;
+    uint64_t cp_size;   /* size of the last checkpoint */
+    int64_t cp_pending_ms; /* when the first entry not in a checkpoint became durable */
+
+    struct sl__audit_personal *personal;
+    struct sl_audit_stats stats;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- checkpoints --------------------------------------------------------------------- */
+
+static int write_checkpoint(struct sl_audit_log *log)
+{
+    uint8_t root[32];
+    char note[1024];
+    sl_audit_range_root(&log->range, log->hasher, root);
+    int n = sl_audit_checkpoint_sign(&log->signer, log->range.size, root, note, sizeof note - 1);
+    if (n < 0)
+        return -1;
+    note[n] = '\n'; /* the blank line that separates notes in the history */
+    if (write_all(log->cpfd, (const uint8_t *)note, (size_t)n + 1) < 0 || fdatasync(log->cpfd) < 0) {
+        SL_ERROR("audit", "%s/checkpoints: %s", log->dir, strerror(errno));
+        return -1;
+    }
+    /* The latest checkpoint alone, replaced atomically, for serving. */
+    char tmp[4096], dst[4096];
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", log->dir);
+    snprintf(dst, sizeof dst, "%s/checkpoint", log->dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, (const uint8_t *)note, (size_t)n) < 0 || close(fd) < 0 ||
+        rename(tmp, dst) < 0) {
+        SL_ERROR("audit", "%s: %s", dst, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    log->cp_size = log->range.size;
+    log->cp_pending_ms = 0;
+    pthread_mutex_lock(&log->mu);
+    log->stats.checkpoints++;
+    pthread_mutex_unlock(&log->mu);
+    return 0;
+}
+
+static int checkpoint_due(const struct sl_audit_log *log, int64_t now_ms)
+{
+    if (log->range.size == log->cp_size)
+        return 0;
+    if (log->o.checkpoint_every && log->range.size - log->cp_size >= log->o.checkpoint_every)
+        return 1;
+    return now_ms - log->cp_pending_ms >= log->o.checkpoint_ms;
+}
+
+/* ---- the durability thread ------------------------------------------------------------- */
+
+static int open_segment(struct sl_audit_log *log, uint32_t num)
+{
+    char path[4096];
+    sl__audit_seg_path(log->dir, num, path, sizeof path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        SL_ERROR("audit", "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* The new name must be durable before anything in it is called durable. */
+    if (fsync(log->dirfd) < 0) {
+        SL_ERROR("audit", "fsync %s: %s", log->dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    if (log->segfd >= 0)
+        close(log->segfd);
+    log->segfd = fd;
+    log->segno = num;
+    log->segsize = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int write_batch(struct sl_audit_log *log, struct slot *s)
+{
+    if (log->segsize >= log->o.segment_bytes && open_segment(log, log->segno + 1) < 0)
+        return -1;
+    /* Personal data first: if we crash after it, the rows of entries that never became
+     * durable are trimmed at the next open. */
+    if (s->pii_len && sl__audit_personal_store(log->personal, s->pii, s->pii_len) < 0)
+        return -1;
+    if (write_all(log->segfd, s->buf, s->len) < 0) {
+        SL_ERROR("audit", "write to segment %u: %s", log->segno, strerror(errno));
+        return -1;
+    }
+    if (fdatasync(log->segfd) < 0) {
+        SL_ERROR("audit", "fdatasync of segment %u: %s", log->segno, strerror(errno));
+        return -1;
+    }
+    log->segsize += s->len;
+    /* Integrate the leaves. */
+    size_t o = 0;
+    while (o < s->len) {
+        uint32_t el = (uint32_t)s->buf[o] << 24 | (uint32_t)s->buf[o + 1] << 16 |
+                      (uint32_t)s->buf[o + 2] << 8 | s->buf[o + 3];
+        uint8_t leaf[32];
+        sl_audit_leaf_hash(log->hasher, s->buf + o + SL_AUDIT_REC_HDR, el, leaf);
+        sl_audit_range_append(&log->range, log->hasher, leaf);
+        o += SL_AUDIT_REC_HDR + el;
+    }
+    return 0;
+}
+
+static void deadline_after_ms(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static int slot_has_work(const struct sl_audit_log *log)
+{
+    const struct slot *s = &log->slots[log->r];
+    return s->state == SLOT_QUEUED || (s->state == SLOT_FILLING && s->len > 0);
+}
+
+static void *durability_thread(void *arg)
+{
+    struct sl_audit_log *log = arg;
+    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        while (!slot_has_work(log) && !log->stop) {
+            /* Wake for a due checkpoint even when no entries come. */
+            if (log->range.size > log->cp_size && !log->failed) {
+                int64_t wait = log->cp_pending_ms + log->o.checkpoint_ms - sl_now_ms();
+                if (wait <= 0) {
+                    pthread_mutex_unlock(&log->mu);
+                    if (write_checkpoint(log) < 0) {
+                        SL_ERROR("audit", "checkpoint failed; retrying in %lld ms",
+                                 (long long)log->o.checkpoint_ms);
+                        log->cp_pending_ms = sl_now_ms();
+                    }
+                    pthread_mutex_lock(&log->mu);
+                    continue;
+                }
+                struct timespec ts;
+                deadline_after_ms(&ts, wait);
+                log->thread_waiting = 1;
+                pthread_cond_timedwait(&log->wake, &log->mu, &ts);
+                log->thread_waiting = 0;
+            } else {
+                log->thread_waiting = 1;
+                pthread_cond_wait(&log->wake, &log->mu);
+                log->thread_waiting = 0;
+            }
+        }
+        if (!slot_has_work(log) && log->stop)
+            break;
+        struct slot *s = &log->slots[log->r];
+        if (s->state == SLOT_FILLING && log->o.batch_wait_us > 0 && s->len < BATCH_BYTES &&
+            !log->stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += log->o.batch_wait_us * 1000;
+            ts.tv_sec += ts.tv_nsec / 1000000000;
+            ts.tv_nsec %= 1000000000;
+            log->thread_waiting = 1;
+            pthread_cond_timedwait(&log->wake, &log->mu, &ts);
+            log->thread_waiting = 0;
+        }
+        if (s->state == SLOT_FILLING) { /* seal it; the next slot is free (s is the oldest) */
+            log->w = (log->r + 1) % log->nslots;
+            log->slots[log->w].state = SLOT_FILLING;
+            log->slots[log->w].len = 0;
+            log->slots[log->w].count = 0;
+            log->slots[log->w].pii_len = 0;
+            log->slots[log->w].first = s->first + s->count;
+        }
+        s->state = SLOT_WRITING;
+        int failed = log->failed;
+        pthread_mutex_unlock(&log->mu);
+
+        int rc = failed ? -1 : write_batch(log, s);
+        int64_t now = sl_now_ms();
+        if (rc == 0 && log->cp_pending_ms == 0 && log->range.size > log->cp_size)
+            log->cp_pending_ms = now;
+
+        pthread_mutex_lock(&log->mu);
+        if (rc == 0) {
+            log->stats.batches++;
+            log->stats.bytes += s->len;
+            log->stats.entries += s->count;
+            atomic_store_explicit(&log->durable, s->first + s->count, memory_order_release);
+        } else if (!log->failed) {
+            log->failed = 1;
+            SL_ERROR("audit", "the audit log has failed: no entry after %llu is durable",
+                     (unsigned long long)atomic_load(&log->durable));
+        }
+        s->state = SLOT_FREE;
+        s->len = 0;
+        s->count = 0;
+        s->pii_len = 0;
+        log->r = (log->r + 1) % log->nslots;
+        pthread_cond_broadcast(&log->freed);
+        pthread_mutex_unlock(&log->mu);
+
+        uint64_t one = 1;
+        if (write(log->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+            SL_ERROR("audit", "eventfd: %s", strerror(errno));
+        if (rc == 0 && checkpoint_due(log, now) && write_checkpoint(log) < 0)
+            SL_ERROR("audit", "checkpoint failed; retrying with the next batch");
+        pthread_mutex_lock(&log->mu);
+    }
+    pthread_mutex_unlock(&log->mu);
+    if (!log->failed && log->range.size > log->cp_size && write_checkpoint(log) < 0)
+        SL_ERROR("audit", "final checkpoint failed");
+    return NULL;
+}
+
+/* ---- recovery at open ------------------------------------------------------------------- */
+
+struct recover {
+    struct sl_audit_log *log;
+    uint64_t index;
+    uint64_t bad_off; /* first bad record (checksum or sequence) */
+    int bad;
+    const char *what;
+    const struct sl_audit_checkpoint *cp; /* the last checkpoint, to check on the way */
+    int cp_checked;
+};
+
+static int recover_rec(uint64_t off, const uint8_t *e, size_t len, int crc_ok, void *arg)
+{
+    struct recover *rc = arg;
+    if (!crc_ok || sl__audit_entry_seq(e) != rc->index) {
+        rc->bad = 1;
+        rc->bad_off = off;
+        rc->what = crc_ok ? "wrong sequence number" : "checksum mismatch";
+        return 1;
+    }
+    uint8_t leaf[32];
+    sl_audit_leaf_hash(rc->log->hasher, e, len, leaf);
+    sl_audit_range_append(&rc->log->range, rc->log->hasher, leaf);
+    rc->index++;
+    if (rc->cp && rc->cp->size == rc->index) {
+        uint8_t root[32];
+        sl_audit_range_root(&rc->log->range, rc->log->hasher, root);
+        rc->cp_checked = memcmp(root, rc->cp->root, 32) == 0 ? 1 : -1;
+    }
+    return 0;
+}
+
+struct last_note {
+    const char *note;
+    size_t len;
+};
+
+static int keep_last(const char *note, size_t len, void *arg)
+{
+    struct last_note *l = arg;
+    l->note = note;
+    l->len = len;
+    return 0;
+}
+
+/* Load DIR/checkpoints, truncating a torn last note; parse the last one into cp.
+ * Returns 1 if there is one, 0 if none, -1 on error. */
+static int load_last_checkpoint(struct sl_audit_log *log, struct sl_audit_checkpoint *cp,
+                                char *err, size_t errlen)
+{
+    char path[4096], *text = NULL;
+    size_t len = 0, bad = 0;
+    snprintf(path, sizeof path, "%s/checkpoints", log->dir);
+    if (sl__audit_slurp(path, &text, &len) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct last_note last = {NULL, 0};
+    char e2[200];
+    int n = sl_audit_checkpoints_split(text, len, keep_last, &last, &bad, e2, sizeof e2);
+    if (n < 0) {
+        /* Only an incomplete last note is a torn write; anything else is damage. */
+        struct last_note probe = {NULL, 0};
+        size_t bad2;
+        char e3[200];
+        if (len - bad < 4096 &&
+            sl_audit_checkpoints_split(text + bad, len - bad, keep_last, &probe, &bad2, e3,
+                                       sizeof e3) < 0 && bad2 == 0 && probe.note == NULL) {
+            SL_WARN("audit", "%s: removing a torn last checkpoint (%zu bytes at %zu)", path,
+                    len - bad, bad);
+            if (truncate(path, (off_t)bad) < 0) {
+                seterr(err, errlen, "truncate %s: %s", path, strerror(errno));
+                free(text);
+                return -1;
+            }
+        } else {
+            seterr(err, errlen, "%s: %s", path, e2);
+            free(text);
+            return -1;
+        }
+    }
+    int have = 0;
+    if (last.note) {
+        if (sl_audit_checkpoint_parse(last.note, last.len, cp, e2, sizeof e2) < 0) {
+            seterr(err, errlen, "%s: last checkpoint: %s", path, e2);
+            free(text);
+            return -1;
+        }
+        have = 1;
+    }
+    free(text);
+    return have;
+}
+
+static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, size_t errlen)
+{
+    uint32_t *nums = NULL;
+    int nseg = sl__audit_list_segments(log->dir, &nums);
+    if (nseg < 0) {
+        seterr(err, errlen, "%s: %s", log->dir, strerror(errno));
+        return -1;
+    }
+    struct sl_audit_checkpoint cp;
+    int have_cp = load_last_checkpoint(log, &cp, err, errlen);
+    if (have_cp < 0) {
+        free(nums);
+        return -1;
+    }
+    if (have_cp && strcmp(cp.origin, log->signer.name) != 0) {
+        seterr(err, errlen, "the log's checkpoints are for origin '%s', the key is for '%s'",
+               cp.origin, log->signer.name);
+        free(nums);
+        return -1;
+    }
+    struct recover rc = {log, 0, 0, 0, NULL, have_cp ? &cp : NULL, have_cp && cp.size == 0};
+    *truncated = 0;
+    for (int i = 0; i < nseg; i++) {
+        if (nums[i] != (uint32_t)i + 1) {
+            seterr(err, errlen, "segment %u is missing", (unsigned)i + 1);
+            free(nums);
+            return -1;
+        }
+        char path[4096];
+        sl__audit_seg_path(log->dir, nums[i], path, sizeof path);
+        const uint8_t *img;
+        size_t len;
+        if (sl__audit_map(path, &img, &len) < 0) {
+            seterr(err, errlen, "%s: %s", path, strerror(errno));
+            free(nums);
+            return -1;
+        }
+        uint64_t tail = 0;
+        rc.bad = 0;
+        int r = sl__audit_scan(img, len, recover_rec, &rc, &tail);
+        sl__audit_unmap(img, len);
+        int last = i == nseg - 1;
+        if (r == 1 && rc.bad) {
+            /* A bad record is a torn write only if it is the very last thing in the log. */
+            tail = rc.bad_off;
+            uint64_t reclen = 0;
+            if (sl__audit_map(path, &img, &len) == 0) {
+                reclen = SL_AUDIT_REC_HDR + ((uint64_t)img[tail] << 24 | (uint64_t)img[tail + 1] << 16 |
+                                             (uint64_t)img[tail + 2] << 8 | img[tail + 3]);
+                sl__audit_unmap(img, len);
+            }
+            if (!last || tail + reclen != len || strcmp(rc.what, "checksum mismatch") != 0) {
+                seterr(err, errlen,
+                       "%s: entry %llu at byte %llu: %s; the log is damaged, run "
+                       "`stateline audit verify %s`",
+                       path, (unsigned long long)rc.index, (unsigned long long)tail, rc.what,
+                       log->dir);
+                free(nums);
+                return -1;
+            }
+        } else if (r == 1 && !last) {
+            seterr(err, errlen, "%s: broken record at byte %llu (not the last segment)", path,
+                   (unsigned long long)tail);
+            free(nums);
+            return -1;
+        }
+        if (r == 1) {
+            SL_WARN("audit", "%s: removing a torn last record (%llu bytes at byte %llu)", path,
+                    (unsigned long long)(len - tail), (unsigned long long)tail);
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || ftruncate(fd, (off_t)tail) < 0 || fsync(fd) < 0) {
+                seterr(err, errlen, "truncate %s: %s", path, strerror(errno));
+                if (fd >= 0)
+                    close(fd);
+                free(nums);
+                return -1;
+            }
+            close(fd);
+            *truncated = len - tail;
+        }
+    }
+    if (have_cp) {
+        if (cp.size > rc.index) {
+            seterr(err, errlen,
+                   "the log has %llu entries but its last checkpoint covers %llu: entries "
+                   "were lost or removed; run `stateline audit verify %s`",
+                   (unsigned long long)rc.index, (unsigned long long)cp.size, log->dir);
+            free(nums);
+            return -1;
+        }
+        if (cp.size == 0) {
+            uint8_t empty[32];
+            sl_audit_sha256(log->hasher, "", 0, empty);
+            rc.cp_checked = memcmp(empty, cp.root, 32) == 0 ? 1 : -1;
+        }
+        if (rc.cp_checked != 1) {
+            seterr(err, errlen,
+                   "the entries do not match the last checkpoint (size %llu): the log was "
+                   "altered; run `stateline audit verify %s`",
+                   (unsigned long long)cp.size, log->dir);
+            free(nums);
+            return -1;
+        }
+        log->cp_size = cp.size;
+    }
+    log->next = rc.index;
+    atomic_store(&log->durable, rc.index);
+    log->segno = nseg ? nums[nseg - 1] : 0;
+    free(nums);
+    return 0;
+}
+
+/* ---- open / append / close -------------------------------------------------------------- */
+
+static int read_key_file(const char *path, struct sl_audit_signer *s, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    if (sl__audit_slurp(path, &text, &len) < 0) {
+        seterr(err, errlen, "signer key %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char e2[200];
+    int r = sl_audit_signer_parse(s, text, e2, sizeof e2);
+    OPENSSL_cleanse(text, len);
+    free(text);
+    if (r < 0)
+        seterr(err, errlen, "%s: %s", path, e2);
+    return r;
+}
+
+int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char *err,
+                  size_t errlen)
+{
+    *out = NULL;
+    if (!o->dir || !o->signer_key) {
+        seterr(err, errlen, "audit log: dir and signer_key are required");
+        return -1;
+    }
+    struct sl_audit_log *log = sl_xcalloc(1, sizeof *log);
+    log->o = *o;
+    if (!log->o.segment_bytes)
+        log->o.segment_bytes = 64ull << 20;
+    if (!log->o.queue_bytes)
+        log->o.queue_bytes = 4u << 20;
+    if (log->o.checkpoint_ms <= 0)
+        log->o.checkpoint_ms = 1000;
+    log->dir = sl_xstrdup(o->dir);
+    log->dirfd = log->lockfd = log->efd = log->segfd = log->cpfd = -1;
+    log->hasher = sl_audit_hasher_new();
+    sl_audit_range_init(&log->range);
+    pthread_mutex_init(&log->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&log->wake, &ca);
+    pthread_cond_init(&log->freed, &ca);
+    pthread_condattr_destroy(&ca);
+    char path[4096];
+    uint64_t truncated = 0;
+
+    if (read_key_file(o->signer_key, &log->signer, err, errlen) < 0)
+        goto fail;
+    if (mkdir(log->dir, 0755) < 0 && errno != EEXIST) {
+        seterr(err, errlen, "mkdir %s: %s", log->dir, strerror(errno));
+        goto fail;
+    }
+    log->dirfd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(path, sizeof path, "%s/lock", log->dir);
+    log->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (log->dirfd < 0 || log->lockfd < 0) {
+        seterr(err, errlen, "%s: %s", log->dir, strerror(errno));
+        goto fail;
+    }
+    if (flock(log->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        seterr(err, errlen, "%s is in use by another process", log->dir);
+        goto fail;
+    }
+    log->personal = sl__audit_personal_open(log->dir, 1, err, errlen);
+    if (!log->personal)
+        goto fail;
+    if (recover(log, &truncated, err, errlen) < 0)
+        goto fail;
+    if (sl__audit_personal_trim(log->personal, log->next) < 0) {
+        seterr(err, errlen, "%s/personal: cannot trim rows beyond the log", log->dir);
+        goto fail;
+    }
+    if (open_segment(log, log->segno ? log->segno : 1) < 0) {
+        seterr(err, errlen, "cannot open the current segment of %s", log->dir);
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/checkpoints", log->dir);
+    log->cpfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    log->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (log->cpfd < 0 || log->efd < 0) {
+        seterr(err, errlen, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    log->nslots = (int)(log->o.queue_bytes / BATCH_BYTES);
+    if (log->nslots < 2)
+        log->nslots = 2;
+    log->slots = sl_xcalloc((size_t)log->nslots, sizeof *log->slots);
+    for (int i = 0; i < log->nslots; i++)
+        log->slots[i].buf = sl_xmalloc(SLOT_CAP);
+    log->slots[0].state = SLOT_FILLING;
+    log->slots[0].first = log->next;
+    log->scratch = sl_xmalloc(SL_AUDIT_REC_HDR + SL_AUDIT_MAX_ENTRY);
+    if (pthread_create(&log->thread, NULL, durability_thread, log) != 0) {
+        seterr(err, errlen, "cannot start the durability thread");
+        goto fail;
+    }
+    *out = log;
+    SL_INFO("audit", "%s: %llu entries, log origin %s", log->dir, (unsigned long long)log->next,
+            log->signer.name);
+    if (truncated) {
+        char text[128];
+        snprintf(text, sizeof text, "recovery: removed a torn last record of %llu bytes",
+                 (unsigned long long)truncated);
+        struct sl_audit_entry e;
+        sl_audit_entry_init(&e, SL_AUDIT_SYSTEM, sl_wall_us());
+        sl_audit_set_str(&e, SL_AF_TEXT, text);
+        if (sl_audit_append(log, &e, NULL, 0) < 0)
+            SL_WARN("audit", "could not log the recovery");
+    }
+    return 0;
+fail:
+    if (log->slots) {
+        for (int i = 0; i < log->nslots; i++)
+            free(log->slots[i].buf);
+        free(log->slots);
+    }
+    free(log->scratch);
+    if (log->personal)
+        sl__audit_personal_close(log->personal);
+    sl_audit_signer_free(&log->signer);
+    sl_audit_hasher_free(log->hasher);
+    if (log->dirfd >= 0)
+        close(log->dirfd);
+    if (log->lockfd >= 0)
+        close(log->lockfd);
+    if (log->efd >= 0)
+        close(log->efd);
+    if (log->segfd >= 0)
+        close(log->segfd);
+    if (log->cpfd >= 0)
+        close(log->cpfd);
+    pthread_mutex_destroy(&log->mu);
+    pthread_cond_destroy(&log->wake);
+    pthread_cond_destroy(&log->freed);
+    free(log->dir);
+    free(log);
+    return -1;
+}
+
+int64_t sl_audit_append(struct sl_audit_log *log, struct sl_audit_entry *e, const void *personal,
+                        size_t plen)
+{
+    char err[200];
+    e->seq = log->next;
+    if (personal && plen) {
+        uint8_t mac[32];
+        sl__audit_personal_mac(log->personal, personal, plen, mac);
+        sl_audit_set_hash(e, SL_AF_PERSONAL_HASH, mac);
+    }
+    int n = sl_audit_encode(e, log->scratch + SL_AUDIT_REC_HDR, SL_AUDIT_MAX_ENTRY, err, sizeof err);
+    if (n < 0) {
+        SL_ERROR("audit", "entry refused: %s", err);
+        errno = EINVAL;
+        return -1;
+    }
+    put32(log->scratch, (uint32_t)n);
+    put32(log->scratch + 4, sl_audit_crc32c(0, log->scratch + SL_AUDIT_REC_HDR, (size_t)n));
+    size_t rl = SL_AUDIT_REC_HDR + (size_t)n;
+    size_t pl = personal && plen ? 20 + plen : 0;
+
+    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        if (log->failed) {
+            pthread_mutex_unlock(&log->mu);
+            errno = EIO;
+            return -1;
+        }
+        struct slot *s = &log->slots[log->w];
+        if (s->len < BATCH_BYTES)
+            break;
+        int next = (log->w + 1) % log->nslots;
+        if (log->slots[next].state == SLOT_FREE) {
+            s->state = SLOT_QUEUED;
+            log->w = next;
+            log->slots[next].state = SLOT_FILLING;
+            log->slots[next].len = 0;
+            log->slots[next].count = 0;
+            log->slots[next].pii_len = 0;
+            log->slots[next].first = s->first + s->count;
+            if (log->thread_waiting)
+                pthread_cond_signal(&log->wake);
+            break;
+        }
+        if (log->o.nonblocking) {
+            pthread_mutex_unlock(&log->mu);
+            errno = EAGAIN;
+            return -1;
+        }
+        log->stats.queue_full_waits++;
+        if (log->thread_waiting)
+            pthread_cond_signal(&log->wake);
+        pthread_cond_wait(&log->freed, &log->mu);
+    }
+    struct slot *s = &log->slots[log->w];
+    memcpy(s->buf + s->len, log->scratch, rl);
+    s->len += rl;
+    s->count++;
+    if (pl) {
+        if (s->pii_cap - s->pii_len < pl) {
+            s->pii_cap = (s->pii_len + pl) * 2;
+            s->pii = sl_xrealloc(s->pii, s->pii_cap);
+        }
+        uint8_t *p = s->pii + s->pii_len;
+        put64(p, e->seq);
+        put64(p + 8, (uint64_t)e->time_us);
+        put32(p + 16, (uint32_t)plen);
+        memcpy(p + 20, personal, plen);
+        s->pii_len += pl;
+    }
+    log->next++;
+    if (log->thread_waiting)
+        pthread_cond_signal(&log->wake);
+    pthread_mutex_unlock(&log->mu);
+    return (int64_t)e->seq;
+}
+
+int sl_audit_durable_fd(const struct sl_audit_log *log) { return log->efd; }
+
+uint64_t sl_audit_durable_upto(struct sl_audit_log *log)
+{
+    uint64_t v;
+    while (read(log->efd, &v, sizeof v) > 0)
+        ;
+    return atomic_load_explicit(&log->durable, memory_order_acquire);
+}
+
+int sl_audit_wait(struct sl_audit_log *log, uint64_t n)
+{
+    pthread_mutex_lock(&log->mu);
+    while (atomic_load(&log->durable) < n && !log->failed)
+        pthread_cond_wait(&log->freed, &log->mu);
+    int rc = atomic_load(&log->durable) >= n ? 0 : -1;
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+uint64_t sl_audit_size(const struct sl_audit_log *log) { return log->next; }
+
+void sl_audit_get_stats(struct sl_audit_log *log, struct sl_audit_stats *st)
+{
+    pthread_mutex_lock(&log->mu);
+    *st = log->stats;
+    pthread_mutex_unlock(&log->mu);
+}
+
+int sl_audit_close(struct sl_audit_log *log)
+{
+    if (!log)
+        return 0;
+    pthread_mutex_lock(&log->mu);
+    log->stop = 1;
+    pthread_cond_signal(&log->wake);
+    pthread_mutex_unlock(&log->mu);
+    pthread_join(log->thread, NULL);
+    int rc = log->failed ? -1 : 0;
+    for (int i = 0; i < log->nslots; i++) {
+        free(log->slots[i].buf);
+        free(log->slots[i].pii);
+    }
+    free(log->slots);
+    free(log->scratch);
+    sl__audit_personal_close(log->personal);
+    sl_audit_signer_free(&log->signer);
+    sl_audit_hasher_free(log->hasher);
+    close(log->segfd);
+    close(log->cpfd);
+    close(log->efd);
+    close(log->lockfd);
+    close(log->dirfd);
+    pthread_mutex_destroy(&log->mu);
+    pthread_cond_destroy(&log->wake);
+    pthread_cond_destroy(&log->freed);
+    free(log->dir);
+    free(log);
+    return rc;
+}

@@ -1,0 +1,266 @@
+/*
+ * gen.c - the open-loop generator of `stateline bench switch` (see stateline/bench.h).
+ *
+ * One thread, poll(2) over the K connections and a signalfd.  Each pass: every message
+ * whose intended time has come is appended to its connection's output buffer (message i
+ * goes on connection i mod K), each buffer is flushed with one write, and whatever came
+ * back is parsed and timed.  poll sleeps until the next intended send (or a reply).  If
+ * the generator itself falls behind (a slow pass, a full socket), the messages it owes
+ * go out late but keep their intended times: the lateness is measured, not hidden.
+ *
+ * Wire: DQ.<ori>.CA.<run><seq:9>.TXT LF OLN/A1234567, where ori is the connection's
+ * sender ORI (the hub sends a reply to the line its ORI last sent from), run is one
+ * letter per run and seq the message number within the run.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <sys/signalfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "bench/bench_int.h"
+#include "stateline/core.h"
+#include "stateline/frame.h"
+#include "stateline/msg.h"
+
+/* Stop queueing when one connection holds this much unsent output: the receiver has
+ * stopped reading and the run is overloaded. */
+#define GEN_OUT_CAP (64u * 1024u * 1024u)
+#define GEN_DRAIN_MS 2000
+
+int bench_gen_connect(struct bench_gen *g, const char *hostport, struct sl_tls *tls,
+                      const char *member, int n, char *err, size_t errlen)
+{
+    g->n = 0;
+    for (int i = 0; i < n; i++) {
+        struct sl_conn *c = NULL;
+        if (sl_conn_dial(hostport, tls, member, "terminal", NULL, 10000, &c, err, errlen) != 0)
+            return -1;
+        if (sl_conn_set_nonblocking(c) != 0) {
+            snprintf(err, errlen, "cannot make a line non-blocking");
+            sl_conn_free(c);
+            return -1;
+        }
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        g->c[i] = c;
+        g->n++;
+    }
+    return 0;
+}
+
+void bench_gen_close(struct bench_gen *g)
+{
+    for (int i = 0; i < g->n; i++)
+        sl_conn_free(g->c[i]);
+    g->n = 0;
+}
+
+/* Append query `seq` of run `run` to connection k. */
+static void put_query(struct bench_gen *g, int k, char run, uint64_t seq)
+{
+    struct sl_buf *out = &g->c[k]->out;
+    size_t at = sl_frame_begin(out);
+    /* "DQ." ori ".CA." run seq9 ".TXT\nOLN/A1234567" */
+    uint8_t *p = sl_buf_reserve(out, 64);
+    size_t n = 0;
+    memcpy(p, "DQ.", 3);
+    n += 3;
+    memcpy(p + n, g->ori[k], SL_ORI_LEN);
+    n += SL_ORI_LEN;
+    memcpy(p + n, ".CA.", 4);
+    n += 4;
+    p[n++] = (uint8_t)run;
+    for (int d = 8; d >= 0; d--) {
+        p[n + (size_t)d] = (uint8_t)('0' + seq % 10);
+        seq /= 10;
+    }
+    n += 9;
+    memcpy(p + n, ".TXT\nOLN/A1234567", 17);
+    n += 17;
+    sl_buf_commit(out, n);
+    sl_frame_end(out, at);
+}
+
+size_t bench_query_bytes(void)
+{
+    return 3 + SL_ORI_LEN + 4 + 10 + 17;
+}
+
+/* One reply.  Returns 1 when it belonged to this run. */
+static int take_reply(struct bench_gen *g, const uint8_t *p, uint32_t len, char run,
+                      int64_t t0, double rate, int64_t warmup_ns, uint8_t *seen, uint64_t total,
+                      struct sl_bench_run *res, int64_t now)
+{
+    struct sl_outhdr h;
+    const char *body;
+    size_t blen;
+    struct sl_msg_err e;
+    if (sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &e) != 0) {
+        res->errors++;
+        if (!res->first_error[0])
+            snprintf(res->first_error, sizeof res->first_error, "unreadable reply: %.120s",
+                     e.detail);
+        return 0;
+    }
+    int ours = h.ctl[0] == run && strlen(h.ctl) == 10;
+    if (strcmp(h.key, "DR") != 0) {
+        if (ours || !h.ctl[0]) {
+            res->errors++;
+            if (!res->first_error[0])
+                snprintf(res->first_error, sizeof res->first_error, "%s: %.*s", h.key,
+                         (int)(blen > 120 ? 120 : blen), body);
+        }
+        return 0;
+    }
+    if (!ours)
+        return 0; /* a late reply of an earlier run */
+    uint64_t seq = strtoull(h.ctl + 1, NULL, 10);
+    if (seq >= total || (seen[seq / 8] >> (seq % 8)) & 1) {
+        res->errors++;
+        if (!res->first_error[0])
+            snprintf(res->first_error, sizeof res->first_error, "unexpected reply %s", h.ctl);
+        return 0;
+    }
+    seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
+    res->received++;
+    int64_t due = (int64_t)((double)seq * 1e9 / rate);
+    if (due >= warmup_ns) {
+        int64_t lat = now - (t0 + due);
+        sl_hist_record(&res->hist, lat > 0 ? (uint64_t)lat / 1000 : 0);
+    }
+    (void)g;
+    return 1;
+}
+
+int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
+                  double warmup_s, int sfd, struct sl_bench_run *res)
+{
+    memset(res, 0, sizeof *res);
+    sl_hist_init(&res->hist);
+    res->rate = rate;
+    res->duration_s = duration_s;
+    uint64_t total = (uint64_t)llround(rate * duration_s);
+    if (total == 0)
+        total = 1;
+    res->warmup_s = warmup_s;
+    int64_t warmup_ns = (int64_t)(warmup_s * 1e9);
+    uint8_t *seen = sl_xcalloc((size_t)(total / 8 + 1), 1);
+    struct pollfd pfd[BENCH_MAX_CONNS + 1];
+    int rc = 0;
+    uint64_t next = 0;
+    int64_t t0 = sl_now_ns() + 1000000; /* 1 ms from now */
+    int64_t last_reply = t0;
+    int64_t end_ns = t0 + (int64_t)(duration_s * 1e9);
+    int64_t drain_until = 0;
+    uint64_t answered = 0;
+
+    for (;;) {
+        int64_t now = sl_now_ns();
+        /* 1. everything due by now */
+        if (next < total && !res->overload) {
+            uint64_t due = now < t0 ? 0 : (uint64_t)((double)(now - t0) * rate / 1e9) + 1;
+            if (due > total)
+                due = total;
+            for (; next < due; next++) {
+                int k = (int)(next % (uint64_t)g->n);
+                if (sl_buf_used(&g->c[k]->out) > GEN_OUT_CAP) {
+                    res->overload = 1;
+                    snprintf(res->first_error, sizeof res->first_error,
+                             "the generator could not send: %u bytes waiting on one line",
+                             GEN_OUT_CAP);
+                    break;
+                }
+                put_query(g, k, run, next);
+                res->sent++;
+                int64_t lag = now - (t0 + (int64_t)((double)next * 1e9 / rate));
+                if (lag > 1000000)
+                    res->sent_late++;
+                if (lag > 0 && (uint64_t)lag / 1000 > res->max_send_lag_us)
+                    res->max_send_lag_us = (uint64_t)lag / 1000;
+            }
+            for (int k = 0; k < g->n; k++)
+                if (sl_buf_used(&g->c[k]->out) && sl_conn_flush(g->c[k]) < 0) {
+                    snprintf(res->first_error, sizeof res->first_error, "line failed: %s",
+                             g->c[k]->err);
+                    rc = -1;
+                    goto done;
+                }
+        }
+        /* 2. finished?  all answered, or the drain window is over */
+        if (next >= total || res->overload) {
+            if (!drain_until)
+                drain_until = (now > end_ns ? now : end_ns) + (int64_t)GEN_DRAIN_MS * 1000000;
+            if (answered >= res->sent || now >= drain_until)
+                break;
+        }
+        /* 3. sleep until the next send, or a reply */
+        int64_t wake = next < total && !res->overload
+                           ? t0 + (int64_t)((double)next * 1e9 / rate)
+                           : drain_until;
+        int64_t wait_ns = wake - now;
+        int n = 0;
+        pfd[n++] = (struct pollfd){sfd, POLLIN, 0};
+        for (int k = 0; k < g->n; k++)
+            pfd[n++] = (struct pollfd){
+                g->c[k]->fd,
+                (short)(POLLIN | (sl_buf_used(&g->c[k]->out) || g->c[k]->want_write ? POLLOUT : 0)),
+                0};
+        struct timespec ts = {wait_ns > 0 ? wait_ns / 1000000000 : 0,
+                              wait_ns > 0 ? wait_ns % 1000000000 : 0};
+        int pr = ppoll(pfd, (nfds_t)n, &ts, NULL);
+        if (pr < 0 && errno != EINTR) {
+            rc = -1;
+            goto done;
+        }
+        if (pr <= 0)
+            continue;
+        if (pfd[0].revents) {
+            rc = 1; /* interrupted */
+            goto done;
+        }
+        now = sl_now_ns();
+        for (int k = 0; k < g->n; k++) {
+            if (!pfd[1 + k].revents)
+                continue;
+            struct sl_conn *c = g->c[k];
+            int r = sl_conn_read(c);
+            for (;;) {
+                const uint8_t *p;
+                uint32_t len;
+                enum sl_frame_status st = sl_frame_peek(&c->in, SL_FRAME_DEFAULT_MAX, &p, &len);
+                if (st != SL_FRAME_OK)
+                    break;
+                if (len > 0 && take_reply(g, p, len, run, t0, rate, warmup_ns, seen, total, res,
+                                          now)) {
+                    answered++;
+                    last_reply = now;
+                }
+                sl_buf_consume(&c->in, SL_FRAME_HDR + len);
+            }
+            if (r < 0) {
+                snprintf(res->first_error, sizeof res->first_error, "line closed: %s", c->err);
+                rc = -1;
+                goto done;
+            }
+            if (sl_buf_used(&c->out) && sl_conn_flush(c) < 0) {
+                rc = -1;
+                goto done;
+            }
+        }
+        answered = res->received + res->errors;
+    }
+done:
+    res->lost = res->sent > res->received ? res->sent - res->received : 0;
+    double span = (double)(last_reply - t0) / 1e9;
+    if (span < duration_s)
+        span = duration_s;
+    res->span_s = span;
+    res->achieved = (double)res->received / span;
+    free(seen);
+    return rc;
+}

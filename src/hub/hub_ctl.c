@@ -1,0 +1,297 @@
+/*
+ * hub_ctl.c - the hub's control socket (docs/operations.md, "Control socket").
+ *
+ * A Unix stream socket (mode 0600, the hub's user only).  A client sends one command
+ * line, "stats", "lines" or "reload", ending in a newline (or half-closes); the hub
+ * answers one JSON object and closes:
+ *
+ *   stats   {"lines": N, "lines_open": N, "uptime_s": N, "frames_in": N, "frames_out": N,
+ *            "routed": N, "er": N, "sm": N, "accepted": N, "refused_lines": N,
+ *            "reloads": N, "members": N, "draining": false}
+ *   lines   {"lines": [{"slot": N, "member": "WA", "role": "answer", "addr": "ip:port",
+ *            "transport": "tls", "open": true, "answering": true, "age_s": N,
+ *            "frames_in": N, "bytes_in": N, "frames_out": N, "bytes_out": N,
+ *            "errors": N, "refused": N, "in_seq": N, "out_seq": N, "out_pending": N,
+ *            "paused": false}, ...]}
+ *   reload  {"ok": true} or {"ok": false, "error": "why"}
+ *   other   {"error": "unknown command ..."}
+ *
+ * Control clients are few and short-lived; each is served on the loop without blocking.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hub/hub_int.h"
+#include "stateline/core.h"
+
+#define CTL_MAX_CMD 256
+
+struct ctl_client {
+    struct ctl_client *next, *prev;
+    struct sl_hub *hub;
+    int fd;
+    char cmd[CTL_MAX_CMD];
+    size_t cmdlen;
+    struct sl_buf out;
+    int replying;
+};
+
+static void ctl_client_free(struct sl_hub *hub, struct ctl_client *cc)
+{
+    if (cc->prev)
+        cc->prev->next = cc->next;
+    else
+        hub->ctl_clients = cc->next;
+    if (cc->next)
+        cc->next->prev = cc->prev;
+    sl_loop_del(hub->loop, cc->fd, SL_EV_READ | SL_EV_WRITE);
+    close(cc->fd);
+    sl_buf_free(&cc->out);
+    free(cc);
+}
+
+static json_t *stats_json(struct sl_hub *hub)
+{
+    int open = 0;
+    for (uint32_t s = 0; s < hub->nslots; s++)
+        if (hub->slots[s] && hub->slots[s]->open)
+            open++;
+    return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b}",
+                     "lines", hub->nlines, "lines_open", open, "uptime_s",
+                     (json_int_t)((sl_now_ms() - hub->started_ms) / 1000), "frames_in",
+                     (json_int_t)hub->t_frames_in, "frames_out", (json_int_t)hub->t_frames_out,
+                     "routed", (json_int_t)hub->t_routed, "er", (json_int_t)hub->t_er, "sm",
+                     (json_int_t)hub->t_sm, "accepted", (json_int_t)hub->t_accepted,
+                     "refused_lines", (json_int_t)hub->t_refused_lines, "reloads",
+                     (json_int_t)hub->t_reloads, "members", hub->members.n, "draining",
+                     hub->draining);
+}
+
+static json_t *lines_json(struct sl_hub *hub)
+{
+    json_t *arr = json_array();
+    int64_t now = sl_now_ms();
+    for (uint32_t s = 0; s < hub->nslots; s++) {
+        struct hub_line *l = hub->slots[s];
+        if (!l)
+            continue;
+        json_t *o = json_pack(
+            "{s:i, s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
+            "s:I, s:b}",
+            "slot", (int)l->slot, "member", l->c->peer.member, "role",
+            sl_role_name(l->c->peer.role), "addr", l->addr, "transport",
+            l->c->ssl ? "tls" : "plain", "open", l->open, "answering", l->bound, "age_s",
+            (json_int_t)((now - l->since_ms) / 1000), "frames_in", (json_int_t)l->frames_in,
+            "bytes_in", (json_int_t)l->bytes_in, "frames_out", (json_int_t)l->frames_out,
+            "bytes_out", (json_int_t)l->bytes_out, "errors", (json_int_t)l->errors,
+            "refused", (json_int_t)l->refused, "in_seq", (int)(l->in_count % HUB_SEQ_MOD),
+            "out_seq", (int)(l->out_count % HUB_SEQ_MOD), "out_pending",
+            (json_int_t)sl_buf_used(&l->c->out), "paused", l->paused);
+        json_array_append_new(arr, o);
+    }
+    return json_pack("{s:o}", "lines", arr);
+}
+
+static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
+{
+    char *cmd = cc->cmd;
+    cmd[cc->cmdlen] = '\0';
+    while (*cmd == ' ')
+        cmd++;
+    size_t n = strcspn(cmd, "\r\n ");
+    cmd[n] = '\0';
+    json_t *reply;
+    if (!strcmp(cmd, "stats")) {
+        reply = stats_json(hub);
+    } else if (!strcmp(cmd, "lines")) {
+        reply = lines_json(hub);
+    } else if (!strcmp(cmd, "reload")) {
+        char err[512] = "";
+        if (hub_reload(hub, err, sizeof err) == 0) {
+            reply = json_pack("{s:b}", "ok", 1);
+        } else {
+            SL_ERROR("hub", "reload refused, the running configuration stays: %s", err);
+            reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
+        }
+    } else {
+        char msg[CTL_MAX_CMD + 64];
+        snprintf(msg, sizeof msg, "unknown command '%s' (stats, lines, reload)", cmd);
+        reply = json_pack("{s:s}", "error", msg);
+    }
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    sl_buf_append_str(&cc->out, text ? text : "{}");
+    sl_buf_append(&cc->out, "\n", 1);
+    free(text);
+    cc->replying = 1;
+}
+
+static void on_ctl_client(struct sl_loop *loop, int fd, void *cd, int mask)
+{
+    struct ctl_client *cc = cd;
+    struct sl_hub *hub = cc->hub;
+    if (!cc->replying && (mask & SL_EV_READ)) {
+        ssize_t r = read(fd, cc->cmd + cc->cmdlen, CTL_MAX_CMD - 1 - cc->cmdlen);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (r < 0) {
+            ctl_client_free(hub, cc);
+            return;
+        }
+        cc->cmdlen += (size_t)r;
+        if (r > 0 && !memchr(cc->cmd, '\n', cc->cmdlen) && cc->cmdlen < CTL_MAX_CMD - 1)
+            return;
+        ctl_answer(hub, cc);
+        sl_loop_del(loop, fd, SL_EV_READ);
+        sl_loop_add(loop, fd, SL_EV_WRITE, on_ctl_client, cc);
+    }
+    if (cc->replying) {
+        while (sl_buf_used(&cc->out)) {
+            ssize_t w = write(fd, sl_buf_head(&cc->out), sl_buf_used(&cc->out));
+            if (w < 0 && errno == EAGAIN)
+                return;
+            if (w <= 0)
+                break;
+            sl_buf_consume(&cc->out, (size_t)w);
+        }
+        ctl_client_free(hub, cc);
+    }
+}
+
+static void on_ctl_accept(struct sl_loop *loop, int fd, void *cd, int mask)
+{
+    struct sl_hub *hub = cd;
+    (void)mask;
+    for (;;) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+            return;
+        struct ctl_client *cc = sl_xcalloc(1, sizeof *cc);
+        cc->hub = hub;
+        cc->fd = cfd;
+        sl_buf_init(&cc->out);
+        if (sl_loop_add(loop, cfd, SL_EV_READ, on_ctl_client, cc) != 0) {
+            close(cfd);
+            free(cc);
+            continue;
+        }
+        cc->next = hub->ctl_clients;
+        if (cc->next)
+            cc->next->prev = cc;
+        hub->ctl_clients = cc;
+    }
+}
+
+int hub_ctl_listen(struct sl_hub *hub, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(hub->cfg.ctl) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "ctl = %s: path longer than %zu characters", hub->cfg.ctl,
+                 sizeof sa.sun_path - 1);
+        return -1;
+    }
+    sl_strlcpy(sa.sun_path, hub->cfg.ctl, sizeof sa.sun_path);
+    struct stat st;
+    /* a socket left by a hub that died; anything else at that path is not ours to remove */
+    if (lstat(hub->cfg.ctl, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, errlen, "ctl = %s: exists and is not a socket", hub->cfg.ctl);
+            return -1;
+        }
+        unlink(hub->cfg.ctl);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "ctl socket: %s", strerror(errno));
+        return -1;
+    }
+    mode_t old = umask(077);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc != 0 || listen(fd, 16) != 0) {
+        snprintf(err, errlen, "ctl = %s: %s", hub->cfg.ctl, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (sl_loop_add(hub->loop, fd, SL_EV_READ, on_ctl_accept, hub) != 0) {
+        snprintf(err, errlen, "ctl: cannot watch the socket");
+        close(fd);
+        return -1;
+    }
+    hub->ctl_fd = fd;
+    return 0;
+}
+
+void hub_ctl_close(struct sl_hub *hub)
+{
+    while (hub->ctl_clients)
+        ctl_client_free(hub, hub->ctl_clients);
+    if (hub->ctl_fd < 0)
+        return;
+    if (hub->loop)
+        sl_loop_del(hub->loop, hub->ctl_fd, SL_EV_READ);
+    close(hub->ctl_fd);
+    hub->ctl_fd = -1;
+    unlink(hub->cfg.ctl);
+}
+
+int sl_hub_ctl_request(const char *socket_path, const char *command, struct sl_buf *out,
+                       int timeout_ms, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(socket_path) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "%s: path too long", socket_path);
+        return -1;
+    }
+    sl_strlcpy(sa.sun_path, socket_path, sizeof sa.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        snprintf(err, errlen, "%s: %s", socket_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char line[CTL_MAX_CMD];
+    int n = snprintf(line, sizeof line, "%s\n", command);
+    if (n < 0 || (size_t)n >= sizeof line || write(fd, line, (size_t)n) != n) {
+        snprintf(err, errlen, "%s: cannot send the command", socket_path);
+        close(fd);
+        return -1;
+    }
+    int64_t deadline = sl_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - sl_now_ms();
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+            snprintf(err, errlen, "%s: no answer in %d ms", socket_path, timeout_ms);
+            close(fd);
+            return -1;
+        }
+        uint8_t *p = sl_buf_reserve(out, 65536);
+        ssize_t r = read(fd, p, 65536);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "%s: %s", socket_path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        sl_buf_commit(out, (size_t)r);
+    }
+    close(fd);
+    return 0;
+}

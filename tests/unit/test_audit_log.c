@@ -1,0 +1,395 @@
+/*
+ * test_audit_log.c - the appending log on disk: group commit and the durable count, reopen,
+ * torn-tail recovery, damage found and located by index, checkpoints checked against a key
+ * (and a forged one refused), segment rolling, and crypto-shredding of personal data.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "stateline/audit.h"
+#include "stateline/core.h"
+
+struct fx {
+    char dir[256], logdir[300], key[300];
+    struct sl_audit_verifier v;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/sl-audit-test-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->logdir, sizeof f->logdir, "%s/log", f->dir);
+    snprintf(f->key, sizeof f->key, "%s/k.key", f->dir);
+    char sk[256], vk[256], err[200];
+    if (sl_audit_keygen("test.example/audit", sk, sizeof sk, vk, sizeof vk, err, sizeof err) < 0)
+        return -1;
+    FILE *fp = fopen(f->key, "w");
+    fprintf(fp, "%s\n", sk);
+    fclose(fp);
+    if (sl_audit_verifier_parse(&f->v, vk, err, sizeof err) < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[400];
+    sl_audit_verifier_free(&f->v);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static struct sl_audit_log *open_log(struct fx *f, uint64_t every, uint64_t segbytes)
+{
+    struct sl_audit_opts o = {.dir = f->logdir, .signer_key = f->key, .checkpoint_every = every,
+                              .segment_bytes = segbytes};
+    struct sl_audit_log *log = NULL;
+    char err[300];
+    if (sl_audit_open(&log, &o, err, sizeof err) < 0) {
+        fprintf(stderr, "open: %s\n", err);
+        return NULL;
+    }
+    return log;
+}
+
+static void append_n(struct sl_audit_log *log, uint64_t n, int64_t t0)
+{
+    char ref[32];
+    for (uint64_t i = 0; i < n; i++) {
+        struct sl_audit_entry e;
+        snprintf(ref, sizeof ref, "R%llu", (unsigned long long)i);
+        sl_audit_entry_init(&e, SL_AUDIT_QUERY, t0 + (int64_t)i);
+        sl_audit_set_str(&e, SL_AF_REF, ref);
+        sl_audit_set_str(&e, SL_AF_ORI, "WASP00000");
+        sl_audit_set_str(&e, SL_AF_KEY, "DQ");
+        assert_true(sl_audit_append(log, &e, NULL, 0) >= 0);
+    }
+}
+
+struct problems {
+    int n;
+    int64_t first_index;
+    char first[512];
+};
+
+static void collect(int64_t index, const char *text, void *arg)
+{
+    struct problems *p = arg;
+    if (p->n++ == 0) {
+        p->first_index = index;
+        snprintf(p->first, sizeof p->first, "%s", text);
+    }
+}
+
+static int64_t verify(struct fx *f, struct problems *p, uint64_t *entries)
+{
+    struct sl_audit_verify_result res;
+    char err[300];
+    memset(p, 0, sizeof *p);
+    p->first_index = -2;
+    int64_t r = sl_audit_verify_dir(f->logdir, &f->v, collect, p, &res, err, sizeof err);
+    if (entries)
+        *entries = res.entries;
+    return r;
+}
+
+static off_t seg_size(struct fx *f, int num)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/seg-%08d.log", f->logdir, num);
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Offset of record `index` in segment 1 (walks the length prefixes). */
+static off_t record_off(struct fx *f, uint64_t index)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/seg-00000001.log", f->logdir);
+    int fd = open(path, O_RDONLY);
+    off_t o = 0;
+    for (uint64_t i = 0; i < index; i++) {
+        uint8_t h[4];
+        assert_int_equal(pread(fd, h, 4, o), 4);
+        o += 8 + ((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3]);
+    }
+    close(fd);
+    return o;
+}
+
+static void poke(struct fx *f, off_t off, const void *b, size_t n)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/seg-00000001.log", f->logdir);
+    int fd = open(path, O_WRONLY);
+    assert_int_equal(pwrite(fd, b, n, off), (ssize_t)n);
+    close(fd);
+}
+
+static void test_append_reopen(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 100, 0);
+    assert_non_null(log);
+    assert_true(sl_audit_durable_fd(log) >= 0);
+    append_n(log, 1000, 1795704025000000LL);
+    assert_int_equal(sl_audit_size(log), 1000);
+    assert_int_equal(sl_audit_wait(log, 1000), 0);
+    assert_true(sl_audit_durable_upto(log) >= 1000);
+    assert_int_equal(sl_audit_close(log), 0);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 1000);
+    log = open_log(f, 100, 0);
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 1000);
+    append_n(log, 10, 1795704026000000LL);
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 1010);
+    /* A second appender is refused while one holds the log. */
+    log = open_log(f, 0, 0);
+    assert_non_null(log);
+    assert_null(open_log(f, 0, 0));
+    sl_audit_close(log);
+}
+
+static void test_torn_tail(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 50, 0);
+    append_n(log, 200, 1795704025000000LL);
+    assert_int_equal(sl_audit_close(log), 0);
+    off_t full = seg_size(f, 1);
+    /* half a record at the end, as a crash in write(2) leaves it */
+    char path[400];
+    snprintf(path, sizeof path, "%s/seg-00000001.log", f->logdir);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    uint8_t torn[20] = {0, 0, 0, 60, 1, 2, 3, 4, 1, 1};
+    assert_int_equal(write(fd, torn, sizeof torn), (ssize_t)sizeof torn);
+    close(fd);
+    struct problems p;
+    assert_true(verify(f, &p, NULL) > 0); /* verify sees it ... */
+    assert_non_null(strstr(p.first, "entry 200"));
+    log = open_log(f, 0, 0); /* ... open repairs it */
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 201); /* 200 + the SYSTEM entry about the repair */
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_true(seg_size(f, 1) > full); /* torn bytes gone, the SYSTEM entry added */
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 201);
+
+    /* a complete last record with a bad checksum (not yet in any checkpoint) is a torn
+     * write too */
+    uint8_t rec[8 + 30] = {0, 0, 0, 30, 0xde, 0xad, 0xbe, 0xef, 1, SL_AUDIT_SYSTEM};
+    fd = open(path, O_WRONLY | O_APPEND);
+    assert_int_equal(write(fd, rec, sizeof rec), (ssize_t)sizeof rec);
+    close(fd);
+    log = open_log(f, 0, 0);
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 202); /* 201 + a new SYSTEM entry */
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_int_equal(verify(f, &p, &n), 0);
+}
+
+static void test_damage_located(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 10, 0);
+    for (int i = 0; i < 10; i++) { /* checkpoints are signed at batch ends: one per 10 */
+        append_n(log, 10, 1795704025000000LL);
+        assert_int_equal(sl_audit_wait(log, sl_audit_size(log)), 0);
+    }
+    assert_int_equal(sl_audit_close(log), 0);
+    struct problems p;
+    /* one byte changed in entry 37 */
+    off_t o = record_off(f, 37);
+    uint8_t orig, x;
+    char path[400];
+    snprintf(path, sizeof path, "%s/seg-00000001.log", f->logdir);
+    int fd = open(path, O_RDONLY);
+    assert_int_equal(pread(fd, &orig, 1, o + 8 + 22), 1);
+    close(fd);
+    x = orig ^ 0x01;
+    poke(f, o + 8 + 22, &x, 1);
+    assert_true(verify(f, &p, NULL) > 0);
+    assert_int_equal(p.first_index, 37);
+    assert_non_null(strstr(p.first, "entry 37: record checksum mismatch"));
+    /* the appender refuses to open a damaged log */
+    assert_null(open_log(f, 0, 0));
+
+    /* the same change with the checksum fixed: the checkpoints catch it, bounded to the
+     * entries between the last good checkpoint (30) and the first bad one (40) */
+    uint8_t ent[256], hdr[8];
+    fd = open(path, O_RDONLY);
+    assert_int_equal(pread(fd, hdr, 8, o), 8);
+    uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    assert_int_equal(pread(fd, ent, len, o + 8), (ssize_t)len);
+    close(fd);
+    uint32_t crc = sl_audit_crc32c(0, ent, len);
+    uint8_t c[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    poke(f, o + 4, c, 4);
+    assert_true(verify(f, &p, NULL) > 0);
+    if (!strstr(p.first, "[30, 40)"))
+        fprintf(stderr, "got: %s\n", p.first);
+    assert_non_null(strstr(p.first, "[30, 40)"));
+    poke(f, o + 8 + 22, &orig, 1); /* restore */
+    crc = sl_audit_crc32c(0, ent, len);
+    ent[22] = orig;
+    crc = sl_audit_crc32c(0, ent, len);
+    uint8_t c2[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8), (uint8_t)crc};
+    poke(f, o + 4, c2, 4);
+    assert_int_equal(verify(f, &p, NULL), 0);
+}
+
+static void test_forged_checkpoint(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 10, 0);
+    append_n(log, 30, 1795704025000000LL);
+    assert_int_equal(sl_audit_close(log), 0);
+    struct problems p;
+    assert_int_equal(verify(f, &p, NULL), 0);
+    /* a checkpoint by another key, appended to the history */
+    char sk[256], vk[256], err[200], note[1024], path[400];
+    struct sl_audit_signer s;
+    assert_int_equal(sl_audit_keygen("test.example/audit", sk, sizeof sk, vk, sizeof vk, err, sizeof err), 0);
+    assert_int_equal(sl_audit_signer_parse(&s, sk, err, sizeof err), 0);
+    struct sl_audit_verify_result res;
+    assert_int_equal(sl_audit_verify_dir(f->logdir, NULL, NULL, NULL, &res, err, sizeof err), 0);
+    int n = sl_audit_checkpoint_sign(&s, 30, res.root, note, sizeof note);
+    sl_audit_signer_free(&s);
+    snprintf(path, sizeof path, "%s/checkpoints", f->logdir);
+    FILE *fp = fopen(path, "a");
+    fwrite(note, 1, (size_t)n, fp);
+    fputc('\n', fp);
+    fclose(fp);
+    assert_int_equal(verify(f, &p, NULL), 1);
+    assert_non_null(strstr(p.first, "no valid signature"));
+}
+
+static void test_segments_roll(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 0, 4096);
+    for (int i = 0; i < 20; i++) {
+        append_n(log, 50, 1795704025000000LL);
+        assert_int_equal(sl_audit_wait(log, sl_audit_size(log)), 0);
+    }
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_true(seg_size(f, 3) > 0);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 1000);
+    log = open_log(f, 0, 4096);
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 1000);
+    sl_audit_close(log);
+    /* a missing middle segment is found */
+    char path[400];
+    snprintf(path, sizeof path, "%s/seg-00000002.log", f->logdir);
+    assert_int_equal(unlink(path), 0);
+    assert_true(verify(f, &p, NULL) > 0);
+    assert_null(open_log(f, 0, 4096));
+}
+
+static void test_shred(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 0, 0);
+    /* January and February 2025 */
+    const int64_t jan = 1736899200000000LL, feb = 1739577600000000LL;
+    const char *people[4] = {"NAM/DOE, JANE.DOB/19800101", "NAM/ROE, RICHARD.DOB/19751212",
+                             "NAM/POE, ANN.ADR/1 MAIN ST", "NAM/LOE, AL.OLN/WDL123456789"};
+    for (int i = 0; i < 4; i++) {
+        struct sl_audit_entry e;
+        sl_audit_entry_init(&e, SL_AUDIT_QUERY, i < 2 ? jan + i : feb + i);
+        sl_audit_set_str(&e, SL_AF_REF, "R");
+        sl_audit_set_str(&e, SL_AF_ORI, "WASP00000");
+        sl_audit_set_str(&e, SL_AF_KEY, "DQ");
+        assert_int_equal(sl_audit_append(log, &e, people[i], strlen(people[i])), i);
+    }
+    assert_int_equal(sl_audit_close(log), 0);
+    char err[300];
+    uint8_t *data;
+    size_t len;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sl_audit_personal_read(f->logdir, (uint64_t)i, &data, &len, err, sizeof err), 0);
+        assert_int_equal(len, strlen(people[i]));
+        assert_memory_equal(data, people[i], len);
+        free(data);
+    }
+    /* the entries carry the keyed hash, never the data */
+    uint8_t seg[4096];
+    char path[400];
+    snprintf(path, sizeof path, "%s/seg-00000001.log", f->logdir);
+    int fd = open(path, O_RDONLY);
+    ssize_t sn = read(fd, seg, sizeof seg);
+    close(fd);
+    assert_true(sn > 0);
+    assert_null(memmem(seg, (size_t)sn, "DOE", 3));
+    uint8_t h[32];
+    assert_int_equal(sl_audit_personal_hash(f->logdir, people[0], strlen(people[0]), h, err, sizeof err), 0);
+    assert_non_null(memmem(seg, (size_t)sn, h, 32));
+
+    assert_int_equal(sl_audit_shred(f->logdir, "2025-01", err, sizeof err), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(sl_audit_personal_read(f->logdir, (uint64_t)i, &data, &len, err, sizeof err), 2);
+    assert_int_equal(sl_audit_personal_read(f->logdir, 2, &data, &len, err, sizeof err), 0);
+    free(data);
+    snprintf(path, sizeof path, "%s/personal/keys/2025-01.key", f->logdir);
+    assert_int_equal(access(path, F_OK), -1);
+    /* nothing of January's data is left in the store in the clear or decryptable */
+    struct problems p;
+    assert_int_equal(verify(f, &p, NULL), 0);
+    assert_int_equal(sl_audit_shred(f->logdir, "2025-01", err, sizeof err), 1); /* again */
+    assert_int_equal(sl_audit_shred(f->logdir, "2999-01", err, sizeof err), -1); /* not ended */
+    assert_int_equal(sl_audit_shred(f->logdir, "2025-1", err, sizeof err), -1);
+    /* the appender never re-creates a shredded month's key */
+    log = open_log(f, 0, 0);
+    struct sl_audit_entry e;
+    sl_audit_entry_init(&e, SL_AUDIT_QUERY, jan + 100);
+    sl_audit_set_str(&e, SL_AF_REF, "R");
+    sl_audit_set_str(&e, SL_AF_ORI, "WASP00000");
+    sl_audit_set_str(&e, SL_AF_KEY, "DQ");
+    assert_int_equal(sl_audit_append(log, &e, "NAM/X", 5), 4);
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(sl_audit_personal_read(f->logdir, 4, &data, &len, err, sizeof err), 1);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/personal/personal.db", f->logdir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damage_located, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segments_roll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shred, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,166 @@
+/*
+ * test_hub_conf.c - the hub's configuration reader: defaults, relative paths, sizes, the
+ * plain-TCP rules, [member] takes, and a clear error for every bad value.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "stateline/hub.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/sl-hubconf-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/hub.conf", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    unlink(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int load(struct fixture *f, const char *text, struct sl_hub_config *cfg, char *err,
+                size_t errlen)
+{
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    return sl_hub_config_load(f->path, cfg, err, errlen);
+}
+
+static void test_defaults_and_paths(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_hub_config *cfg = malloc(sizeof *cfg);
+    char err[512] = "", want[256];
+    assert_int_equal(load(f,
+                          "[hub]\nlisten = 127.0.0.1:5151\ncert = certs/hub.pem\n"
+                          "key = /abs/hub.key\nca = certs/ca.pem\ndirectory = dir.db\n",
+                          cfg, err, sizeof err),
+                     0);
+    assert_int_equal(cfg->tls, 1);
+    assert_int_equal(cfg->max_frame, 1024 * 1024);
+    assert_int_equal(cfg->out_cap, 4 * 1024 * 1024);
+    assert_int_equal(cfg->requester_map, 65536);
+    assert_string_equal(cfg->ori, "NL0000000");
+    snprintf(want, sizeof want, "%s/certs/hub.pem", f->dir);
+    assert_string_equal(cfg->cert, want);
+    assert_string_equal(cfg->key, "/abs/hub.key");
+    snprintf(want, sizeof want, "%s/dir.db", f->dir);
+    assert_string_equal(cfg->directory, want);
+    assert_int_equal(cfg->nmembers, 0);
+    free(cfg);
+}
+
+static void test_sizes_and_members(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_hub_config *cfg = malloc(sizeof *cfg);
+    char err[512] = "";
+    assert_int_equal(load(f,
+                          "[hub]\nlisten = 127.0.0.1:0\ndirectory = d.db\ntls = no\n"
+                          "plain = yes\ntokens = t\nmax_frame = 64k\nout_cap = 1 MiB\n"
+                          "requester_map = 1000\n[member OR]\ntakes = DQ, RQ AM\n"
+                          "[member DJ]\ntakes =\n",
+                          cfg, err, sizeof err),
+                     0);
+    assert_int_equal(cfg->max_frame, 65536);
+    assert_int_equal(cfg->out_cap, 1024 * 1024);
+    assert_int_equal(cfg->requester_map, 1024); /* rounded up to a power of two */
+    assert_int_equal(cfg->nmembers, 2);
+    assert_string_equal(cfg->members[0].code, "OR");
+    assert_int_equal(cfg->members[0].ntakes, 3);
+    assert_string_equal(cfg->members[0].takes[1], "RQ");
+    assert_int_equal(cfg->members[1].ntakes, 0);
+    free(cfg);
+}
+
+static void expect_error(struct fixture *f, const char *text, const char *want)
+{
+    struct sl_hub_config *cfg = malloc(sizeof *cfg);
+    char err[512] = "";
+    assert_int_equal(load(f, text, cfg, err, sizeof err), -1);
+    if (!strstr(err, want))
+        fail_msg("error '%s' does not say '%s'", err, want);
+    free(cfg);
+}
+
+static void test_errors(void **state)
+{
+    struct fixture *f = *state;
+    const char *base = "[hub]\nlisten = 127.0.0.1:0\ndirectory = d.db\ncert = c\nkey = k\nca = a\n";
+    char buf[512];
+    expect_error(f, "[hub]\nlisten = 127.0.0.1:0\ndirectory = d.db\ntls = no\n", "plain = yes");
+    expect_error(f,
+                 "[hub]\nlisten = 0.0.0.0:0\ndirectory = d.db\ntls = no\nplain = yes\n"
+                 "tokens = t\n",
+                 "loopback");
+    expect_error(f, "[hub]\nlisten = 127.0.0.1:0\ndirectory = d.db\ntls = no\nplain = yes\n",
+                 "tokens");
+    expect_error(f, "[hub]\nlisten = 127.0.0.1:0\ndirectory = d.db\n", "needs cert, key and ca");
+    expect_error(f, "[hub]\ndirectory = d.db\n", "listen is missing");
+    snprintf(buf, sizeof buf, "%smax_frame = 10\n", base);
+    expect_error(f, buf, "[hub] max_frame = 10");
+    snprintf(buf, sizeof buf, "%sout_cap = lots\n", base);
+    expect_error(f, buf, "out_cap");
+    snprintf(buf, sizeof buf, "%stls = maybe\n", base);
+    expect_error(f, buf, "expected yes or no");
+    snprintf(buf, sizeof buf, "%sori = NL0\n", base);
+    expect_error(f, buf, "9 characters");
+    snprintf(buf, sizeof buf, "%scolour = blue\n", base);
+    expect_error(f, buf, "unknown setting");
+    snprintf(buf, sizeof buf, "%s[member wa]\ntakes = DQ\n", base);
+    expect_error(f, buf, "bad member code");
+    snprintf(buf, sizeof buf, "%s[member WA]\ntakes = DQ QQ\n", base);
+    expect_error(f, buf, "unknown message key 'QQ'");
+    snprintf(buf, sizeof buf, "%s[member WA]\ntakes = ER\n", base);
+    expect_error(f, buf, "sent only by the switch");
+    snprintf(buf, sizeof buf, "%s[member WA]\ncolour = red\n", base);
+    expect_error(f, buf, "unknown setting");
+    expect_error(f, "[other]\nx = 1\n", "unknown section");
+    expect_error(f, "[hub]\njust some words\n", "line 2: not INI syntax");
+    struct sl_hub_config *cfg = malloc(sizeof *cfg);
+    char err[256];
+    assert_int_equal(sl_hub_config_load("/nonexistent/hub.conf", cfg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/hub.conf"));
+    free(cfg);
+}
+
+static void test_default_takes(void **state)
+{
+    (void)state;
+    assert_string_equal(sl_hub_default_takes('S'), "DQ DNQ KQ RQ RNQ RPQ AM");
+    assert_string_equal(sl_hub_default_takes('F'), "AM");
+    assert_string_equal(sl_hub_default_takes('I'), "AM");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults_and_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sizes_and_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test(test_default_takes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
