@@ -261,17 +261,80 @@ static void print_hash_line(const char *prefix, const uint8_t h[32])
     printf("%s%s\n", prefix, s);
 }
 
+/* `prove --tlog-proof`: an offline receipt for one entry against the latest checkpoint, in the
+ * c2sp.org/tlog-proof@v1 form (engineering.md §3.3):
+ *     c2sp.org/tlog-proof@v1 \n index <I> \n <base64 hash>... \n \n <signed checkpoint> */
+static int prove_tlog(const char *dir, uint64_t index)
+{
+    char path[4096], *cp = NULL;
+    size_t cplen;
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "stateline audit prove: %s: %s\n", path, strerror(errno));
+        return SL_EXIT_FAIL;
+    }
+    cp = sl_xmalloc(4096);
+    cplen = fread(cp, 1, 4095, f);
+    fclose(f);
+    cp[cplen] = 0;
+    struct sl_audit_checkpoint c;
+    char err[300];
+    if (sl_audit_checkpoint_parse(cp, cplen, &c, err, sizeof err) < 0) {
+        fprintf(stderr, "stateline audit prove: %s: %s\n", path, err);
+        free(cp);
+        return SL_EXIT_FAIL;
+    }
+    if (index >= c.size) {
+        fprintf(stderr, "stateline audit prove: entry %" PRIu64 " is not in the latest "
+                        "checkpoint (size %" PRIu64 ") yet\n", index, c.size);
+        free(cp);
+        return SL_EXIT_FAIL;
+    }
+    uint8_t(*leaves)[32] = NULL;
+    if (load_for_proof(dir, c.size, &leaves) < 0) {
+        free(cp);
+        return SL_EXIT_FAIL;
+    }
+    struct sl_audit_hasher *h = sl_audit_hasher_new();
+    uint8_t proof[128][32], root[32];
+    int n = sl_audit_inclusion(h, (const uint8_t(*)[32])leaves, index, c.size, proof);
+    sl_audit_mth(h, (const uint8_t(*)[32])leaves, 0, c.size, root);
+    int rc = SL_EXIT_OK;
+    if (memcmp(root, c.root, 32) != 0) {
+        fprintf(stderr, "stateline audit prove: the entries do not match the latest checkpoint; "
+                        "run `stateline audit verify %s`\n", dir);
+        rc = SL_EXIT_FAIL;
+    } else {
+        printf("c2sp.org/tlog-proof@v1\nindex %" PRIu64 "\n", index);
+        for (int i = 0; i < n; i++) {
+            char b[48];
+            sl_audit_b64_encode(proof[i], 32, b);
+            printf("%s\n", b);
+        }
+        printf("\n%s", cp);
+    }
+    sl_audit_hasher_free(h);
+    free(leaves);
+    free(cp);
+    return rc;
+}
+
 static int cmd_prove(int argc, char **argv)
 {
     static const char *const valued[] = {"--index", "--size", NULL};
+    static const char *const flags[] = {"--tlog-proof", NULL};
     struct args a;
     uint64_t index, size;
-    if (parse_args(&a, argc, argv, valued, NULL) < 0 || a.npos != 1 ||
+    if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1 ||
         parse_u64(opt(&a, "--index"), "--index", &index) < 0 ||
-        parse_u64(opt(&a, "--size"), "--size", &size) < 0) {
-        fprintf(stderr, "usage: stateline audit prove DIR --index I --size N\n");
+        (!flag(&a, "--tlog-proof") && parse_u64(opt(&a, "--size"), "--size", &size) < 0)) {
+        fprintf(stderr, "usage: stateline audit prove DIR --index I --size N\n"
+                        "       stateline audit prove DIR --index I --tlog-proof\n");
         return SL_EXIT_USAGE;
     }
+    if (flag(&a, "--tlog-proof"))
+        return prove_tlog(a.pos[0], index);
     if (index >= size) {
         fprintf(stderr, "stateline audit prove: --index must be below --size\n");
         return SL_EXIT_USAGE;
@@ -756,6 +819,8 @@ static const char usage[] =
     "  verify DIR [--key PUB]              recompute the tree from the files, check every\n"
     "                                      entry and checkpoint; exit 1 naming each problem\n"
     "  prove DIR --index I --size N        inclusion proof of entry I in the tree of size N\n"
+    "  prove DIR --index I --tlog-proof    the same against the latest checkpoint, as a\n"
+    "                                      c2sp.org/tlog-proof@v1 receipt\n"
     "  consistency DIR --from M --to N     consistency proof between sizes M and N\n"
     "  check-proof --leaf-hash H --index I --size N --root R --proof FILE\n"
     "  check-proof --consistency --from M --to N --old-root R1 --root R2 --proof FILE\n"
