@@ -185,12 +185,21 @@ static int cmd_keygen(int argc, char **argv)
 
 struct vprint {
     uint64_t shown;
+    json_t *json; /* --json: problems collected here */
 };
 
 static void print_problem(int64_t index, const char *text, void *arg)
 {
     struct vprint *p = arg;
-    (void)index;
+    if (p->json) {
+        if (json_array_size(p->json) < 10000) {
+            json_t *o = json_object();
+            json_object_set_new(o, "index", index >= 0 ? json_integer(index) : json_null());
+            json_object_set_new(o, "problem", json_string(text));
+            json_array_append_new(p->json, o);
+        }
+        return;
+    }
     if (p->shown++ < 200)
         printf("FAIL %s\n", text);
     else if (p->shown == 201)
@@ -200,16 +209,17 @@ static void print_problem(int64_t index, const char *text, void *arg)
 static int cmd_verify(int argc, char **argv)
 {
     static const char *const valued[] = {"--key", NULL};
+    static const char *const flags[] = {"--json", NULL};
     struct args a;
-    if (parse_args(&a, argc, argv, valued, NULL) < 0 || a.npos != 1) {
-        fprintf(stderr, "usage: stateline audit verify DIR [--key PUB]\n");
+    if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1) {
+        fprintf(stderr, "usage: stateline audit verify DIR [--key PUB] [--json]\n");
         return SL_EXIT_USAGE;
     }
     struct sl_audit_verifier v;
     const char *kp = opt(&a, "--key");
     if (kp && load_verifier(kp, &v) < 0)
         return SL_EXIT_USAGE;
-    struct vprint p = {0};
+    struct vprint p = {0, flag(&a, "--json") ? json_array() : NULL};
     struct sl_audit_verify_result res;
     char err[300];
     int64_t n = sl_audit_verify_dir(a.pos[0], kp ? &v : NULL, print_problem, &p, &res, err,
@@ -218,11 +228,29 @@ static int cmd_verify(int argc, char **argv)
         sl_audit_verifier_free(&v);
     if (n < 0) {
         fprintf(stderr, "stateline audit verify: %s\n", err);
+        json_decref(p.json);
         return SL_EXIT_FAIL;
     }
     char root[65];
     sl_audit_hex(res.root, 32, root);
     double rate = res.seconds > 0 ? (double)res.entries / res.seconds : 0;
+    if (p.json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "dir", json_string(a.pos[0]));
+        json_object_set_new(o, "ok", json_boolean(n == 0));
+        json_object_set_new(o, "entries", json_integer((json_int_t)res.entries));
+        json_object_set_new(o, "checkpoints", json_integer((json_int_t)res.checkpoints));
+        json_object_set_new(o, "root", json_string(root));
+        json_object_set_new(o, "signatures_checked", json_boolean(kp != NULL));
+        json_object_set_new(o, "seconds", json_real(res.seconds));
+        json_object_set_new(o, "entries_per_second", json_real(rate));
+        json_object_set_new(o, "problems", p.json);
+        char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(txt);
+        free(txt);
+        json_decref(o);
+        return n > 0 ? SL_EXIT_FAIL : SL_EXIT_OK;
+    }
     printf("%s: %" PRIu64 " entries, %" PRIu64 " checkpoints, root %s\n", a.pos[0], res.entries,
            res.checkpoints, root);
     printf("verified in %.3f s (%.0f entries/s)%s\n", res.seconds, rate,
@@ -767,7 +795,7 @@ static int cmd_bench(int argc, char **argv)
     if (flag(&a, "--no-verify"))
         return SL_EXIT_OK;
     struct sl_audit_verify_result res;
-    struct vprint p = {0};
+    struct vprint p = {0, NULL};
     int64_t n = sl_audit_verify_dir(dir, NULL, print_problem, &p, &res, err, sizeof err);
     if (n < 0) {
         fprintf(stderr, "stateline audit bench: %s\n", err);
@@ -816,7 +844,7 @@ static const char usage[] =
     "\n"
     "  keygen --name ORIGIN --out PREFIX   make the checkpoint signing key PREFIX.key and the\n"
     "                                      verifier key PREFIX.pub (C2SP note key format)\n"
-    "  verify DIR [--key PUB]              recompute the tree from the files, check every\n"
+    "  verify DIR [--key PUB] [--json]     recompute the tree from the files, check every\n"
     "                                      entry and checkpoint; exit 1 naming each problem\n"
     "  prove DIR --index I --size N        inclusion proof of entry I in the tree of size N\n"
     "  prove DIR --index I --tlog-proof    the same against the latest checkpoint, as a\n"

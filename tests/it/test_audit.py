@@ -308,6 +308,13 @@ def test_tampering(tmp, log, recs):
     def swapped(d):
         rewrite(d, entries[:2000] + [entries[2001], entries[2000]] + entries[2002:])
 
+    d = os.path.join(tmp, "changed-json")
+    shutil.copytree(log, d)
+    changed(d)
+    r = run("audit", "verify", d, "--key", pub, "--json")
+    j = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+    check(r.returncode == 1 and j.get("ok") is False and j.get("entries") == 3000 and
+          any(p["index"] == 1500 for p in j.get("problems", [])), "verify --json names entry 1500")
     tampered("changed", changed, 1500)
     tampered("removed", removed, 700)
     tampered("inserted", inserted, 900)
