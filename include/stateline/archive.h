@@ -206,8 +206,10 @@ int sl_archive_answer(struct sl_archive *a, const struct sl_msg *m, const struct
 
 /* Copy text into out with image payloads replaced by SL_ARCHIVE_IMAGE_MARK: the content of
  * XML elements named *BinaryBase64Object, the value of IMG/ fields (to the end of the
- * line or the next '.'), and any run of 200+ base64 characters; bytes outside printable
- * ASCII, TAB, CR, LF are dropped (runs of 16+ become the mark).  Returns images removed. */
+ * line or the next '.'), and any block of 200+ base64 characters, on one line or wrapped
+ * in lines of 60+ (MIME, PEM); bytes outside printable ASCII, TAB, CR, LF are dropped
+ * (runs of 16+ become the mark).  The result holds no run of 200 base64 characters.
+ * Returns the number of marks written. */
 int sl_archive_strip_images(const char *text, size_t len, struct sl_buf *out);
 /* Text as the index sees it: an apostrophe between two letters/digits is removed. */
 void sl_archive_norm(const char *text, size_t len, struct sl_buf *out);

@@ -38,7 +38,11 @@ void sl_archive_norm(const char *t, size_t len, struct sl_buf *out)
 
 static int is_b64(int c) { return is_alnum(c) || c == '+' || c == '/' || c == '='; }
 
-#define B64_RUN_MIN 200
+/* Bytes that are neither text nor a line break: dropped, or a mark when 16+ in a row. */
+static int is_bin(int c) { return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x7f; }
+
+#define B64_BLOCK_MIN 200 /* base64 characters in a block that is an image */
+#define B64_LINE_MIN 60   /* a wrapped block's lines (MIME 76, PEM 64) are at least this */
 #define BIN_RUN_MIN 16
 
 static const char b64_tag[] = "BinaryBase64Object";
@@ -56,22 +60,80 @@ static size_t b64_open(const char *t, size_t len, size_t i, size_t *name_len)
     if (n < tl || memcmp(t + j - tl, b64_tag, tl) != 0 ||
         (n > tl && t[j - tl - 1] != ':'))
         return 0;
-    while (j < len && t[j] != '>')
+    size_t lim = i + 128 < len ? i + 128 : len; /* a start tag is short: never an image */
+    while (j < lim && t[j] != '>' && t[j] != '<')
         j++;
-    if (j >= len || t[j - 1] == '/') /* unterminated, or an empty element */
+    if (j >= lim || t[j] != '>' || t[j - 1] == '/') /* unterminated, or an empty element */
         return 0;
     *name_len = n;
     return j + 1;
 }
 
-int sl_archive_strip_images(const char *t, size_t len, struct sl_buf *out)
+/* Length of a binary run at t[i]. */
+static size_t bin_run(const char *t, size_t len, size_t i)
+{
+    size_t j = i;
+    while (j < len && is_bin((unsigned char)t[j]))
+        j++;
+    return j - i;
+}
+
+/* One base64 line from t[i].  Returns its end; *cnt gets its length. */
+static size_t b64_seg(const char *t, size_t len, size_t i, size_t *cnt)
+{
+    size_t j = i;
+    while (j < len && is_b64((unsigned char)t[j]))
+        j++;
+    *cnt = j - i;
+    return j;
+}
+
+/* A base64 block from t[i]: lines of B64_LINE_MIN+ characters joined by CRLF or LF, the
+ * last one of any length.  Returns its end and *cnt the base64 characters in it; *first
+ * gets the end of its first line. */
+static size_t b64_block(const char *t, size_t len, size_t i, size_t *cnt, size_t *first)
+{
+    size_t j = i, total = 0, end = i;
+    *first = 0;
+    for (;;) {
+        size_t n;
+        size_t k = b64_seg(t, len, j, &n);
+        if (!*first)
+            *first = k;
+        total += n;
+        end = k;
+        if (n < B64_LINE_MIN)
+            break;
+        size_t m = k;
+        if (m < len && t[m] == '\r')
+            m++;
+        if (m >= len || t[m] != '\n')
+            break;
+        m++;
+        if (m >= len || !is_b64((unsigned char)t[m]))
+            break;
+        j = m;
+    }
+    *cnt = total;
+    return end;
+}
+
+static int last_is(const struct sl_buf *out, const char *set)
+{
+    if (out->len == out->off)
+        return 1;
+    char c = (char)out->data[out->len - 1];
+    return c && strchr(set, c) != NULL;
+}
+
+/* Image elements, IMG/ values and base64 blocks of t (which holds no binary bytes). */
+static int strip_text(const char *t, size_t len, struct sl_buf *out)
 {
     int marks = 0;
     size_t i = 0;
     while (i < len) {
         unsigned char c = (unsigned char)t[i];
-        size_t nl;
-        size_t body;
+        size_t nl, body;
         if (c == '<' && (body = b64_open(t, len, i, &nl)) != 0) {
             sl_buf_append(out, t + i, body - i);
             sl_buf_append_str(out, SL_ARCHIVE_IMAGE_MARK);
@@ -88,43 +150,60 @@ int sl_archive_strip_images(const char *t, size_t len, struct sl_buf *out)
             continue;
         }
         if (c == 'I' && i + 4 <= len && memcmp(t + i, "IMG/", 4) == 0 &&
-            (i == 0 || t[i - 1] == '.' || t[i - 1] == '\n' || t[i - 1] == ' ')) {
-            sl_buf_append(out, "IMG/" SL_ARCHIVE_IMAGE_MARK, 4 + sizeof SL_ARCHIVE_IMAGE_MARK - 1);
+            last_is(out, ".\n\r ")) {
+            sl_buf_append(out, "IMG/" SL_ARCHIVE_IMAGE_MARK,
+                          4 + sizeof SL_ARCHIVE_IMAGE_MARK - 1);
             marks++;
             i += 4;
             while (i < len && t[i] != '.' && t[i] != '\n' && t[i] != '\r')
                 i++;
             continue;
         }
-        if (is_b64(c) && (i == 0 || !is_b64((unsigned char)t[i - 1]))) {
-            size_t j = i;
-            while (j < len && is_b64((unsigned char)t[j]))
-                j++;
-            if (j - i >= B64_RUN_MIN) {
+        if (is_b64(c)) {
+            size_t cnt, first;
+            size_t end = b64_block(t, len, i, &cnt, &first);
+            if (cnt >= B64_BLOCK_MIN) {
                 sl_buf_append_str(out, SL_ARCHIVE_IMAGE_MARK);
                 marks++;
+                i = end;
             } else {
-                sl_buf_append(out, t + i, j - i);
+                sl_buf_append(out, t + i, first - i);
+                i = first;
             }
-            i = j;
-            continue;
-        }
-        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x7f) {
-            size_t j = i;
-            while (j < len && (((unsigned char)t[j] < 0x20 && t[j] != '\t' && t[j] != '\n' &&
-                                t[j] != '\r') ||
-                               (unsigned char)t[j] >= 0x7f))
-                j++;
-            if (j - i >= BIN_RUN_MIN) {
-                sl_buf_append_str(out, SL_ARCHIVE_IMAGE_MARK);
-                marks++;
-            }
-            i = j;
             continue;
         }
         sl_buf_append(out, t + i, 1);
         i++;
     }
+    return marks;
+}
+
+/* Binary bytes go first (short runs dropped, long ones a mark), so that what is left is
+ * judged as the text it will be stored as: this is what makes stripping idempotent. */
+int sl_archive_strip_images(const char *t, size_t len, struct sl_buf *out)
+{
+    struct sl_buf clean = SL_BUF_INIT;
+    int marks = 0;
+    size_t i = 0, start = 0;
+    while (i < len) {
+        if (!is_bin((unsigned char)t[i])) {
+            i++;
+            continue;
+        }
+        sl_buf_append(&clean, t + start, i - start);
+        size_t b = bin_run(t, len, i);
+        if (b >= BIN_RUN_MIN) {
+            sl_buf_append_str(&clean, SL_ARCHIVE_IMAGE_MARK);
+            marks++;
+        }
+        i += b;
+        start = i;
+    }
+    if (start == 0)
+        return strip_text(t, len, out);
+    sl_buf_append(&clean, t + start, len - start);
+    marks += strip_text(clean.data ? (const char *)clean.data : "", clean.len, out);
+    sl_buf_free(&clean);
     return marks;
 }
 

@@ -550,6 +550,25 @@ static void t_images(void **state)
     f->seq[1] = seq;
     expect_hits(f, fields, "");
     expect_hits(f, "TYP/ALL." RANGE ".NAM/SMITH", "1");
+    /* a MIME-wrapped block (76-character lines) is an image; ordinary lines are text */
+    struct sl_buf w = SL_BUF_INIT;
+    sl_buf_append_str(&w, "DOB/19800101\n");
+    for (int i = 0; i < 4; i++) {
+        sl_buf_append(&w, b64 + i * 76, 76);
+        sl_buf_append_str(&w, "\r\n");
+    }
+    sl_buf_append_str(&w, "Zm9v\nEND");
+    struct sl_buf o2 = SL_BUF_INIT;
+    assert_int_equal(sl_archive_strip_images((char *)w.data, w.len, &o2), 1);
+    sl_buf_append(&o2, "", 1);
+    assert_string_equal((char *)o2.data, "DOB/19800101\n" SL_ARCHIVE_IMAGE_MARK "\nEND");
+    sl_buf_free(&o2);
+    sl_buf_free(&w);
+    const char *lines = "NAM/SMITH,JOHN\nLIC/ABC123\nVIN/1HGCM82633A004352\nOLN/WDL1234567"
+                        "\nADDR/123/MAIN/ST/SACRAMENTO/CA/95814/USA/NORTH/AMERICA/EARTH/X\n";
+    assert_int_equal(sl_archive_strip_images(lines, strlen(lines), &o2), 0);
+    assert_int_equal(o2.len, strlen(lines));
+    sl_buf_free(&o2);
     /* short base64-looking words are text */
     struct sl_buf o = SL_BUF_INIT;
     assert_int_equal(sl_archive_strip_images("VIN/1HGCM82633A004352", 21, &o), 0);
@@ -565,7 +584,9 @@ static void t_queue_full(void **state)
     sl_archive_close(f->a);
     open_fx(f, 4, 1000);
     sqlite3 *blocker;
+    assert_int_equal(sl_archive_flush(f->a), 0);
     assert_int_equal(sqlite3_open(f->path, &blocker), SQLITE_OK);
+    sqlite3_busy_timeout(blocker, 5000);
     assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     for (int i = 0; i < 4; i++)
         put(f, "20261120@0800", "DQ", "WASP00000", "CA", "OLN/WDL123456789");
@@ -586,7 +607,9 @@ static void t_queue_full(void **state)
     big[sizeof big - 1] = '\0';
     for (int i = 0; i < 699; i += 10)
         big[i] = ' ';
+    assert_int_equal(sl_archive_flush(f->a), 0);
     assert_int_equal(sqlite3_open(f->path, &blocker), SQLITE_OK);
+    sqlite3_busy_timeout(blocker, 5000);
     assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     struct sl_archive_rec rb = {T("20261120@0800"), "AM", "WASP00000", NULL, "CA", NULL, NULL,
                                 big, strlen(big)};
