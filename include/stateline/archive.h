@@ -21,9 +21,9 @@
  * 9,999,999,999 messages.  A number handed out by sl_archive_put for a message lost in a
  * crash before its commit is handed out again after the restart.
  *
- * Threads: put, put_busy, flush, expire, close are for one owner thread (the hub's loop);
- * search, fetch, answer may be called from any one thread at a time (the archive's own
- * search thread when sl_archive_submit is used, or a tool); they take an internal lock.
+ * Threads: put, queued, flush, expire, submit, drain, close are for one owner thread (the
+ * hub's loop).  search, fetch, answer may be called from any thread (they take the reader
+ * lock; the archive's search thread uses them for sl_archive_submit).
  *
  * Times: every time in the archive and in NLQ (BEG/, END/) is UTC.
  */
@@ -55,6 +55,7 @@ struct sl_archive_conf {
     int expire_every_ms;     /* the writer runs an expiry step at most this often (1000);
                               * 0 = never by itself (tests, tools; sl_archive_expire) */
     int count_max;           /* an NLR counts matches up to this many (10000) */
+    int search_queue;        /* NLQ/NFQ waiting for the search thread (64); 0 = no thread */
     int readonly;            /* 1: no writer thread, put refused (search/fetch tools) */
 };
 
@@ -201,6 +202,35 @@ void sl_archive_reply_nfr(const struct sl_archive_msg *m, int xml, struct sl_buf
 int sl_archive_answer(struct sl_archive *a, const struct sl_msg *m, const struct sl_ori *who,
                       int64_t now, struct sl_buf *body, char reply_key[4], enum sl_er *er,
                       char *err, size_t errlen);
+
+/* ---- answers off the event loop ---- */
+
+/* A search can take from a millisecond to a few hundred (docs/performance-archive.md), too
+ * long for the hub's one loop thread.  With conf.search_queue > 0 the archive runs a search
+ * thread: the loop submits, sends the acknowledgement (sl_archive_reply_ack) at once, and
+ * later drains the finished answers when sl_archive_event_fd is readable. */
+struct sl_archive_done {
+    void *tag;            /* as given to sl_archive_submit */
+    int rc;               /* as sl_archive_answer: 0 body is the reply, -1 ER, -2 failed */
+    char reply_key[4];    /* "NLR" / "NFR" */
+    enum sl_er er;
+    char err[160];
+    struct sl_buf body;   /* owned by the archive, valid during the callback only */
+};
+typedef void (*sl_archive_done_fn)(void *ctx, struct sl_archive_done *d);
+
+/* Queue one NLQ/NFQ (m and *who are copied; who may be NULL).  0 queued; -1 the search
+ * queue is full (answer busy, e.g. SM); -2 no search thread (search_queue 0 or read-only
+ * with none).  Cost: one copy of the message. */
+int sl_archive_submit(struct sl_archive *a, const struct sl_msg *m, const struct sl_ori *who,
+                      int64_t now, void *tag);
+/* An eventfd that is readable while finished answers wait; -1 without a search thread.
+ * Owned by the archive. */
+int sl_archive_event_fd(struct sl_archive *a);
+/* Call fn for every finished answer, on the calling thread (the loop), oldest first, and
+ * clear the eventfd.  Returns the number handled.  Answers not drained before
+ * sl_archive_close are dropped with their tags (the caller owns what tags point to). */
+int sl_archive_drain(struct sl_archive *a, sl_archive_done_fn fn, void *ctx);
 
 /* ---- helpers (exported for tests, the fuzzer and tools) ---- */
 

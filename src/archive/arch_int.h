@@ -50,11 +50,26 @@ struct sl_archive {
     int64_t expire_result;   /* rows deleted, -1 error; valid when expire_req == 0 */
     uint64_t expire_gen, expire_gen_done;
 
+    /* search thread (async.c), under smu */
+    pthread_mutex_t smu;
+    pthread_cond_t swake;
+    pthread_t searcher;
+    int searcher_started, sstop;
+    int efd;
+    struct arch_job *jobs, *jobs_tail;   /* waiting */
+    struct arch_job *answered, *answered_tail; /* done */
+    int njobs;
+
     /* reader side, under rmu */
     pthread_mutex_t rmu;
     sqlite3 *rdb;
     sqlite3_stmt *search, *fetch;
 };
+
+/* async.c */
+struct arch_job;
+int sl_arch_async_start(struct sl_archive *a, char *err, size_t errlen);
+void sl_arch_async_stop(struct sl_archive *a);
 
 /* query.c */
 int sl_arch_key_visible(const struct sl_ori *who, const char *key);

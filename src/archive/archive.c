@@ -51,6 +51,7 @@ void sl_archive_conf_default(struct sl_archive_conf *c)
     c->expire_batch = 500;
     c->expire_every_ms = 1000;
     c->count_max = 10000;
+    c->search_queue = 64;
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -388,10 +389,10 @@ int sl_archive_open(const struct sl_archive_conf *c, struct sl_archive **out, ch
     }
     if (c->retention_days < 1 || c->queue_max < 1 || c->queue_bytes_max < 1 ||
         c->batch_max < 1 || c->expire_batch < 1 || c->expire_every_ms < 0 ||
-        c->count_max < SL_ARCHIVE_MAX_HITS) {
+        c->count_max < SL_ARCHIVE_MAX_HITS || c->search_queue < 0) {
         seterr(err, errlen,
                "archive: bad configuration (retention_days, queue_max, queue_bytes_max, "
-               "batch_max, expire_batch must be >= 1, count_max >= 100)%s%s",
+               "batch_max, expire_batch must be >= 1, count_max >= 100, search_queue >= 0)%s%s",
                "", "");
         return -1;
     }
@@ -403,6 +404,9 @@ int sl_archive_open(const struct sl_archive_conf *c, struct sl_archive **out, ch
         a->conf.expire_batch = 1024;
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->rmu, NULL);
+    pthread_mutex_init(&a->smu, NULL);
+    pthread_cond_init(&a->swake, NULL);
+    a->efd = -1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -425,6 +429,8 @@ int sl_archive_open(const struct sl_archive_conf *c, struct sl_archive **out, ch
         }
         a->writer_started = 1;
     }
+    if (c->search_queue > 0 && sl_arch_async_start(a, err, errlen) < 0)
+        goto fail;
     *out = a;
     return 0;
 fail:
@@ -436,6 +442,7 @@ void sl_archive_close(struct sl_archive *a)
 {
     if (!a)
         return;
+    sl_arch_async_stop(a);
     if (a->writer_started) {
         pthread_mutex_lock(&a->mu);
         a->stop = 1;
@@ -458,6 +465,8 @@ void sl_archive_close(struct sl_archive *a)
     pthread_cond_destroy(&a->done);
     pthread_mutex_destroy(&a->mu);
     pthread_mutex_destroy(&a->rmu);
+    pthread_mutex_destroy(&a->smu);
+    pthread_cond_destroy(&a->swake);
     free(a->path);
     free(a);
 }

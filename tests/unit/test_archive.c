@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -731,6 +732,82 @@ static void t_times(void **state)
     assert_int_equal(sl_archive_parse_time("2024010", 7, 0, &t), -1);
 }
 
+struct got {
+    int n;
+    char body[3][2048];
+    char key[3][4];
+    void *tag[3];
+    int rc[3];
+};
+
+static void on_done(void *ctx, struct sl_archive_done *d)
+{
+    struct got *g = ctx;
+    assert_true(g->n < 3);
+    snprintf(g->body[g->n], sizeof g->body[0], "%.*s", (int)d->body.len,
+             d->body.data ? (const char *)d->body.data : "");
+    memcpy(g->key[g->n], d->reply_key, 4);
+    g->tag[g->n] = d->tag;
+    g->rc[g->n] = d->rc;
+    g->n++;
+}
+
+static void parse_into(struct sl_msg *m, const char *in)
+{
+    memset(m, 0, sizeof *m);
+    struct sl_msg_err me;
+    assert_int_equal(sl_msg_parse(in, strlen(in), m, &me), 0);
+}
+
+/* The hub's way: submit, then drain when the eventfd is readable. */
+static void t_async(void **state)
+{
+    struct fx *f = *state;
+    sl_archive_close(f->a);
+    struct sl_archive_conf c;
+    sl_archive_conf_default(&c);
+    c.path = f->path;
+    c.search_queue = 2;
+    char err[200];
+    assert_int_equal(sl_archive_open(&c, &f->a, err, sizeof err), 0);
+    load(f);
+    struct sl_ori w = ori("WASP00000", "ACDZ", 1);
+    struct sl_msg q1, q2;
+    parse_into(&q1, "NLQ.WASP00000.NL.TXT\nTYP/ALL." RANGE ".NAM/SMITH,JOHN");
+    char nfq[64];
+    snprintf(nfq, sizeof nfq, "NFQ.WASP00000.NL.TXT\nSEQ/%llu", (unsigned long long)f->seq[3]);
+    parse_into(&q2, nfq);
+    int tag1 = 1, tag2 = 2;
+    assert_int_equal(sl_archive_submit(f->a, &q1, &w, f->now, &tag1), 0);
+    sl_msg_clear(&q1); /* the archive has its own copy */
+    assert_int_equal(sl_archive_submit(f->a, &q2, &w, f->now, &tag2), 0);
+    assert_int_equal(sl_archive_submit(f->a, &q2, &w, f->now, &tag2), -1); /* queue of 2 */
+    sl_msg_clear(&q2);
+    struct got g;
+    memset(&g, 0, sizeof g);
+    int fd = sl_archive_event_fd(f->a);
+    assert_true(fd >= 0);
+    for (int spins = 0; g.n < 2 && spins < 200; spins++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0)
+            sl_archive_drain(f->a, on_done, &g);
+    }
+    assert_int_equal(g.n, 2);
+    assert_ptr_equal(g.tag[0], &tag1);
+    assert_string_equal(g.key[0], "NLR");
+    assert_int_equal(g.rc[0], 0);
+    assert_non_null(strstr(g.body[0], "1 HIT\n"));
+    assert_non_null(strstr(g.body[0], "NAM/SMITH,JOHN ALLEN"));
+    assert_ptr_equal(g.tag[1], &tag2);
+    assert_string_equal(g.key[1], "NFR");
+    assert_non_null(strstr(g.body[1], "TXT\nLIC/ABC123.LIY/2025.LIT/PC\n"));
+    /* room again after the drain */
+    parse_into(&q2, nfq);
+    assert_int_equal(sl_archive_submit(f->a, &q2, NULL, f->now, &tag2), 0);
+    sl_msg_clear(&q2);
+    /* closing with an answer not drained drops it */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -752,6 +829,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(t_hit_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(t_readonly, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_async, setup, teardown),
         cmocka_unit_test(t_times),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
