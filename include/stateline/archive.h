@@ -97,6 +97,16 @@ int sl_archive_flush(struct sl_archive *a);
  * steps of expire_batch rows on the writer thread; waits until done.  Returns the number
  * of rows deleted, or -1. */
 int64_t sl_archive_expire(struct sl_archive *a, int64_t now);
+/* Counters since open, for metrics and the benchmark. */
+struct sl_archive_stats {
+    uint64_t committed;      /* messages written */
+    uint64_t lost;           /* messages whose insert or commit failed (logged) */
+    uint64_t batches;        /* write transactions */
+    uint64_t expired;        /* messages deleted by retention */
+    uint64_t queue_full;     /* puts answered -1 */
+    int64_t writer_cpu_ns;   /* CPU time of the writer thread */
+};
+void sl_archive_stats(struct sl_archive *a, struct sl_archive_stats *out);
 /* Rows in the archive (committed), -1 on error. */
 int64_t sl_archive_count(struct sl_archive *a);
 

@@ -49,6 +49,7 @@ struct sl_archive {
     int64_t expire_req;      /* > 0: an sl_archive_expire wants this cutoff */
     int64_t expire_result;   /* rows deleted, -1 error; valid when expire_req == 0 */
     uint64_t expire_gen, expire_gen_done;
+    struct sl_archive_stats st;  /* writer_cpu_ns filled on demand */
 
     /* search thread (async.c), under smu */
     pthread_mutex_t smu;

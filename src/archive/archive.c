@@ -326,6 +326,7 @@ static void *writer_main(void *arg)
 
         int wrote = n ? write_batch(a, h, n, &body, &norm) : 0;
         int64_t expired = 0;
+        int step_expired = 0;
         if (ereq) {
             for (;;) {
                 int d = expire_step(a, cutoff_at(a, ereq), a->conf.expire_batch);
@@ -339,8 +340,10 @@ static void *writer_main(void *arg)
             }
         } else if (sl_now_ms() >= next_expire) {
             int d = expire_step(a, cutoff_at(a, wall_s()), a->conf.expire_batch);
-            if (d > 0)
+            if (d > 0) {
                 SL_DEBUG("archive", "expired %d messages", d);
+                step_expired = d;
+            }
             /* a full step means more are waiting: go on after the next batch */
             next_expire = d == a->conf.expire_batch ? sl_now_ms()
                                                     : sl_now_ms() + a->conf.expire_every_ms;
@@ -364,6 +367,12 @@ static void *writer_main(void *arg)
         a->bytes -= freed;
         if (wrote < 0 || (size_t)wrote < n)
             a->failed = 1;
+        if (n) {
+            a->st.batches++;
+            a->st.committed += wrote > 0 ? (uint64_t)wrote : 0;
+            a->st.lost += n - (wrote > 0 ? (size_t)wrote : 0);
+        }
+        a->st.expired += (uint64_t)(expired > 0 ? expired : 0) + (uint64_t)step_expired;
         if (ereq) {
             a->expire_result = expired;
             a->expire_req = 0;
@@ -523,6 +532,7 @@ int sl_archive_put(struct sl_archive *a, const struct sl_archive_rec *r, uint64_
     }
     pthread_mutex_lock(&a->mu);
     if (a->count >= a->cap || a->bytes + r->text_len > a->conf.queue_bytes_max) {
+        a->st.queue_full++;
         pthread_mutex_unlock(&a->mu);
         return -1;
     }
@@ -596,6 +606,19 @@ int64_t sl_archive_expire(struct sl_archive *a, int64_t now)
     int64_t r = a->expire_result;
     pthread_mutex_unlock(&a->mu);
     return r;
+}
+
+void sl_archive_stats(struct sl_archive *a, struct sl_archive_stats *out)
+{
+    pthread_mutex_lock(&a->mu);
+    *out = a->st;
+    pthread_mutex_unlock(&a->mu);
+    out->writer_cpu_ns = 0;
+    clockid_t cid;
+    struct timespec ts;
+    if (a->writer_started && pthread_getcpuclockid(a->writer, &cid) == 0 &&
+        clock_gettime(cid, &ts) == 0)
+        out->writer_cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int64_t sl_archive_count(struct sl_archive *a)
