@@ -56,6 +56,8 @@ struct sl_archive_conf {
                               * 0 = never by itself (tests, tools; sl_archive_expire) */
     int count_max;           /* an NLR counts matches up to this many (10000) */
     int search_queue;        /* NLQ/NFQ waiting for the search thread (64); 0 = no thread */
+    int sync_full;           /* 1: synchronous=FULL, the WAL is synced at every batch commit
+                              * (committed batches survive power loss); 0: NORMAL (0) */
     int readonly;            /* 1: no writer thread, put refused (search/fetch tools) */
 };
 
@@ -191,6 +193,8 @@ int sl_archive_fetch(struct sl_archive *a, uint64_t seq, const struct sl_ori *wh
 
 /* "NLQ RECEIVED AND QUEUED FOR PROCESSING" (key = NLQ or NFQ). */
 void sl_archive_reply_ack(const char *key, struct sl_buf *out);
+/* "NLQ NOT QUEUED - THE ARCHIVE IS BUSY, SEND IT AGAIN LATER" (sl_archive_submit said -1). */
+void sl_archive_reply_busy(const char *key, struct sl_buf *out);
 /* NLR body (docs/archive.md §5):
  *     <warning lines>
  *     NLR - SEARCH OF ARCHIVE: TYP/.. SRC/.. DST/.. BEG/.. END/.. FND/..

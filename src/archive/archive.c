@@ -121,8 +121,10 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
     }
     char *msg = NULL;
     if (sqlite3_exec(a->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     "PRAGMA cache_size=-32768;",
+                     a->conf.sync_full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                         "PRAGMA cache_size=-32768;"
+                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                         "PRAGMA cache_size=-32768;",
                      NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(a->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
         seterr(err, errlen, "archive: %s: %s", a->path, msg ? msg : sqlite3_errmsg(a->db));

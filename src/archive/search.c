@@ -152,6 +152,12 @@ void sl_archive_reply_ack(const char *key, struct sl_buf *out)
                   key && strcmp(key, "NFQ") == 0 ? "NFQ" : "NLQ");
 }
 
+void sl_archive_reply_busy(const char *key, struct sl_buf *out)
+{
+    sl_buf_printf(out, "%s NOT QUEUED - THE ARCHIVE IS BUSY, SEND IT AGAIN LATER\n",
+                  key && strcmp(key, "NFQ") == 0 ? "NFQ" : "NLQ");
+}
+
 void sl_archive_reply_nlr(const struct sl_archive_query *q, const char *warnings,
                           const struct sl_archive_hits *h, struct sl_buf *out)
 {

@@ -300,6 +300,13 @@ static void t_reply_layouts(void **state)
     sl_buf_append(&b, "", 1);
     assert_string_equal((char *)b.data, "NLQ RECEIVED AND QUEUED FOR PROCESSING\n");
     sl_buf_free(&b);
+    sl_archive_reply_ack("NFQ", &b);
+    sl_archive_reply_busy("NLQ", &b);
+    sl_buf_append(&b, "", 1);
+    assert_string_equal((char *)b.data, "NFQ RECEIVED AND QUEUED FOR PROCESSING\n"
+                                        "NLQ NOT QUEUED - THE ARCHIVE IS BUSY, SEND IT AGAIN "
+                                        "LATER\n");
+    sl_buf_free(&b);
 }
 
 static void t_fetch(void **state)
@@ -646,7 +653,12 @@ static void t_restart(void **state)
     struct fx *f = *state;
     load(f);
     sl_archive_close(f->a);
-    open_fx(f, 0, 0);
+    struct sl_archive_conf c;
+    sl_archive_conf_default(&c);
+    c.path = f->path;
+    c.sync_full = 1;
+    char err[200];
+    assert_int_equal(sl_archive_open(&c, &f->a, err, sizeof err), 0);
     assert_int_equal(sl_archive_count(f->a), 8);
     expect_hits(f, "TYP/ALL." RANGE ".NAM/JOHN", "8,2");
     uint64_t n = put(f, "20261125@0000", "AM", "TXDPS0000", "WA", "AFTER RESTART");
