@@ -424,6 +424,11 @@ int64_t sl_audit_verify_dir(const char *dir, const struct sl_audit_verifier *v,
 struct json_t *sl_audit_report(const char *dir, int64_t from_us, int64_t to_us, char *err,
                                size_t errlen);
 
+/* Write the log as static files in the C2SP tlog-tiles layout under out (tiles.c says
+ * what): the tree of the latest checkpoint, checked against it first.  *size = its size.
+ * 0, or -1 with err. */
+int sl_audit_tiles(const char *dir, const char *out, uint64_t *size, char *err, size_t errlen);
+
 int64_t sl_audit_load_leaves(const char *dir, uint64_t n, uint8_t (**leaves)[32], char *err,
                              size_t errlen);
 

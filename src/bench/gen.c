@@ -103,7 +103,8 @@ static int take_reply(struct bench_gen *g, const uint8_t *p, uint32_t len, char 
     if (sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &e) != 0) {
         res->errors++;
         if (!res->first_error[0])
-            snprintf(res->first_error, sizeof res->first_error, "unreadable reply: %.120s", e.detail);
+            snprintf(res->first_error, sizeof res->first_error, "unreadable reply: %.120s",
+                     e.detail);
         return 0;
     }
     int ours = h.ctl[0] == run && strlen(h.ctl) == 10;
@@ -136,8 +137,8 @@ static int take_reply(struct bench_gen *g, const uint8_t *p, uint32_t len, char 
     return 1;
 }
 
-int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s, int sfd,
-                  struct sl_bench_run *res)
+int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
+                  double warmup_s, int sfd, struct sl_bench_run *res)
 {
     memset(res, 0, sizeof *res);
     sl_hist_init(&res->hist);
@@ -146,11 +147,8 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
     uint64_t total = (uint64_t)llround(rate * duration_s);
     if (total == 0)
         total = 1;
-    /* Warm-up: replies to messages due in the first 10% of the run (at most 0.5 s) are
-     * counted but not timed: buffers and caches are still growing. */
-    double warm = duration_s * 0.1 > 0.5 ? 0.5 : duration_s * 0.1;
-    res->warmup_s = warm;
-    int64_t warmup_ns = (int64_t)(warm * 1e9);
+    res->warmup_s = warmup_s;
+    int64_t warmup_ns = (int64_t)(warmup_s * 1e9);
     uint8_t *seen = sl_xcalloc((size_t)(total / 8 + 1), 1);
     struct pollfd pfd[BENCH_MAX_CONNS + 1];
     int rc = 0;
@@ -179,6 +177,11 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
                 }
                 put_query(g, k, run, next);
                 res->sent++;
+                int64_t lag = now - (t0 + (int64_t)((double)next * 1e9 / rate));
+                if (lag > 1000000)
+                    res->sent_late++;
+                if (lag > 0 && (uint64_t)lag / 1000 > res->max_send_lag_us)
+                    res->max_send_lag_us = (uint64_t)lag / 1000;
             }
             for (int k = 0; k < g->n; k++)
                 if (sl_buf_used(&g->c[k]->out) && sl_conn_flush(g->c[k]) < 0) {
@@ -256,6 +259,7 @@ done:
     double span = (double)(last_reply - t0) / 1e9;
     if (span < duration_s)
         span = duration_s;
+    res->span_s = span;
     res->achieved = (double)res->received / span;
     free(seen);
     return rc;

@@ -26,6 +26,9 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <openssl/crypto.h>
 
 #include "bench/bench_int.h"
 #include "stateline/certs.h"
@@ -38,7 +41,20 @@ struct child {
     pid_t pid;
     const char *name;
     char log[1100];
+    double cpu_s;      /* user + system CPU seconds, known once it has been reaped */
 };
+
+/* Reap c if it has exited (or wait for it: flags 0); keeps its CPU time. */
+static int reap(struct child *c, int flags)
+{
+    struct rusage ru;
+    if (wait4(c->pid, NULL, flags, &ru) != c->pid)
+        return 0;
+    c->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    c->pid = 0;
+    return 1;
+}
 
 struct bench {
     const struct sl_bench_opts *o;
@@ -50,7 +66,8 @@ struct bench {
     struct child hub, resp;
     int hub_port, resp_port;
     struct sl_tls *tls;      /* WA terminal client context */
-    struct bench_gen gen;
+    struct bench_gen gen;    /* lines to the hub */
+    struct bench_gen gdir;   /* lines straight to the responder (the baseline) */
     char run_id;
 };
 
@@ -98,15 +115,12 @@ static void stop(struct child *c)
         return;
     kill(c->pid, SIGTERM);
     for (int i = 0; i < 500; i++) {
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            c->pid = 0;
+        if (reap(c, WNOHANG))
             return;
-        }
         usleep(10000);
     }
     kill(c->pid, SIGKILL);
-    waitpid(c->pid, NULL, 0);
-    c->pid = 0;
+    reap(c, 0);
 }
 
 static void print_log_tail(const struct child *c)
@@ -138,11 +152,7 @@ static int alive(struct child *c)
 {
     if (c->pid <= 0)
         return 0;
-    if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-        c->pid = 0;
-        return 0;
-    }
-    return 1;
+    return !reap(c, WNOHANG);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -198,6 +208,7 @@ static int make_network(struct bench *b, char *err, size_t errlen)
             snprintf(o.name, sizeof o.name, "Benchmark terminal %d", i + 1);
             sl_strlcpy(o.type, "PD", sizeof o.type);
             memcpy(b->gen.ori[i], o.ori, sizeof o.ori);
+            memcpy(b->gdir.ori[i], o.ori, sizeof o.ori);
         } else {
             sl_strlcpy(o.ori, RESPONDER_ORI, sizeof o.ori);
             sl_strlcpy(o.member, "CA", sizeof o.member);
@@ -306,9 +317,10 @@ static int start_children(struct bench *b, char *err, size_t errlen)
 static int connect_gen(struct bench *b, int direct, char *err, size_t errlen)
 {
     char addr[64];
+    struct bench_gen *g = direct ? &b->gdir : &b->gen;
     snprintf(addr, sizeof addr, "127.0.0.1:%d", direct ? b->resp_port : b->hub_port);
-    bench_gen_close(&b->gen);
-    return bench_gen_connect(&b->gen, addr, b->tls, "WA", b->o->conns, err, errlen);
+    bench_gen_close(g);
+    return bench_gen_connect(g, addr, b->tls, "WA", b->o->conns, err, errlen);
 }
 
 static int passes(const struct sl_bench_run *r, double bound_us)
@@ -317,10 +329,16 @@ static int passes(const struct sl_bench_run *r, double bound_us)
            (double)sl_hist_percentile(&r->hist, 99) <= bound_us;
 }
 
-static int one_run(struct bench *b, double rate, double secs, struct sl_bench_run *res)
+/* One run on the hub's lines (direct 0) or the responder's (1).  warmup_s < 0: the
+ * default, the first 10% of the run and at most 0.5 s. */
+static int one_run(struct bench *b, int direct, double rate, double secs, double warmup_s,
+                   struct sl_bench_run *res)
 {
     b->run_id = (b->run_id < 'A' || b->run_id >= 'Z') ? 'A' : (char)(b->run_id + 1);
-    int rc = bench_gen_run(&b->gen, b->run_id, rate, secs, b->sfd, res);
+    if (warmup_s < 0)
+        warmup_s = secs * 0.1 > 0.5 ? 0.5 : secs * 0.1;
+    int rc = bench_gen_run(direct ? &b->gdir : &b->gen, b->run_id, rate, secs, warmup_s,
+                           b->sfd, res);
     if (rc == 1)
         return 1;
     if (rc < 0) {
@@ -355,6 +373,8 @@ static json_t *run_json(const struct sl_bench_run *r)
     json_object_set_new(o, "achieved_rate", json_real(round(r->achieved)));
     json_object_set_new(o, "overload", json_boolean(r->overload));
     json_object_set_new(o, "warmup_s", json_real(r->warmup_s));
+    json_object_set_new(o, "sent_late_over_1ms", json_integer((json_int_t)r->sent_late));
+    json_object_set_new(o, "max_send_lag_us", json_integer((json_int_t)r->max_send_lag_us));
     json_object_set_new(o, "latency_us", lat_json(&r->hist));
     if (r->first_error[0])
         json_object_set_new(o, "first_error", json_string(r->first_error));
@@ -387,12 +407,104 @@ static void print_counts(const char *label, const struct sl_bench_run *r)
            label, (unsigned long long)r->sent, (unsigned long long)r->received,
            (unsigned long long)r->errors, (unsigned long long)r->lost, r->achieved,
            r->overload ? " (OVERLOADED)" : "");
+    if (r->sent_late)
+        printf("  %-18s the generator sent %llu queries more than 1 ms late (at most %.1f ms):"
+               " it was busy or not scheduled\n", "", (unsigned long long)r->sent_late,
+               (double)r->max_send_lag_us / 1000.0);
     if (r->first_error[0])
         printf("  %-18s first problem: %s\n", "", r->first_error);
 }
 
+/* ---- the machine ---------------------------------------------------------------------- */
+
+/* CPU ticks of the whole machine: busy (everything but idle and iowait) and steal. */
+struct cpu_ticks {
+    unsigned long long busy, steal;
+};
+
+static void read_ticks(struct cpu_ticks *t)
+{
+    unsigned long long v[10] = {0};
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return;
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) == 8) {
+        t->busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+        t->steal = v[7];
+    }
+    fclose(f);
+}
+
+static double rusage_s(int who)
+{
+    struct rusage ru;
+    if (getrusage(who, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* What the figures were measured on: CPU model and count, kernel, OpenSSL, and the load
+ * average when the run started. */
+static json_t *machine_json(void)
+{
+    json_t *m = json_object();
+    char model[160] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *c = strchr(line, ':');
+                if (c) {
+                    c++;
+                    while (*c == ' ')
+                        c++;
+                    c[strcspn(c, "\n")] = '\0';
+                    sl_strlcpy(model, c, sizeof model);
+                }
+                break;
+            }
+        fclose(f);
+    }
+    struct utsname u;
+    double load[1] = {0};
+    json_object_set_new(m, "cpu", json_string(model));
+    json_object_set_new(m, "cpus", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+    json_object_set_new(m, "kernel", json_string(uname(&u) == 0 ? u.release : "unknown"));
+    json_object_set_new(m, "openssl", json_string(OpenSSL_version(OPENSSL_VERSION)));
+    if (getloadavg(load, 1) == 1)
+        json_object_set_new(m, "loadavg_1min_at_start", json_real(round(load[0] * 100) / 100));
+    return m;
+}
+
 /* ---- the scenario ---------------------------------------------------------------------- */
 
+/* Add run r to the total acc (first: acc is still empty). */
+static void add_run(struct sl_bench_run *acc, const struct sl_bench_run *r, int first)
+{
+    if (first) {
+        *acc = *r;
+        return;
+    }
+    acc->sent += r->sent;
+    acc->received += r->received;
+    acc->errors += r->errors;
+    acc->lost += r->lost;
+    acc->sent_late += r->sent_late;
+    if (r->max_send_lag_us > acc->max_send_lag_us)
+        acc->max_send_lag_us = r->max_send_lag_us;
+    acc->overload |= r->overload;
+    if (!acc->first_error[0])
+        memcpy(acc->first_error, r->first_error, sizeof acc->first_error);
+    acc->span_s += r->span_s;
+    acc->achieved = acc->span_s > 0 ? (double)acc->received / acc->span_s : 0;
+    sl_hist_merge(&acc->hist, &r->hist);
+}
+
+/* 0 measured, 2 measured but no search trial passed, 1 interrupted, -1 failed. */
 static int scenario(struct bench *b, json_t *report)
 {
     const struct sl_bench_opts *o = b->o;
@@ -436,7 +548,7 @@ static int scenario(struct bench *b, json_t *report)
             double used = (double)(sl_now_ms() - start);
             if (used + (o->step_s + 2.5) * 1000 + reserve_ms > o->max_seconds * 1000)
                 break;
-            int k = one_run(b, rate, o->step_s, r);
+            int k = one_run(b, 0, rate, o->step_s, -1, r);
             if (k != 0) {
                 rc = k;
                 goto out;
@@ -486,15 +598,17 @@ static int scenario(struct bench *b, json_t *report)
         }
         json_object_set_new(report, "sustained_rate", json_real(round(lo)));
         json_object_set_new(report, "sustained_routed_messages", json_real(round(2 * lo)));
+        if (lo <= 0) {
+            /* Measured, and the answer is "none": report the trials, exit 1. */
+            if (!o->json)
+                printf("\nno trial passed: no rate down to %.0f/s kept p99 under %.2f ms\n",
+                       hi, o->p99_bound_ms);
+            rc = 2;
+            goto out;
+        }
         if (!o->json)
             printf("\nsustained: %.0f queries/s answered through the hub "
                    "(%.0f routed messages/s: each query and its reply)\n\n", lo, 2 * lo);
-        if (lo <= 0) {
-            fprintf(stderr, "stateline bench: no trial passed (the lowest tried was %.0f/s)\n",
-                    hi);
-            rc = -1;
-            goto out;
-        }
         measure_rate = lo / 2;
         if (connect_gen(b, 0, err, sizeof err) != 0) {
             fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
@@ -503,26 +617,40 @@ static int scenario(struct bench *b, json_t *report)
         }
     }
 
-    /* The measurement: through the hub, then directly, at the same rate. */
-    int k = one_run(b, measure_rate, o->duration_s, hub);
-    if (k != 0) {
-        rc = k;
+    /* The measurement, through the hub and directly at the same rate, interleaved in
+     * slices of about a second (hub, direct, hub, direct ...), so that a change in what
+     * else the machine is doing weighs on both alike.  The lines stay open throughout;
+     * only the first slice of each has a warm-up. */
+    if (!o->no_direct && connect_gen(b, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "stateline bench: cannot open lines to the responder: %s\n", err);
+        rc = -1;
         goto out;
     }
-    if (!o->no_direct) {
-        if (connect_gen(b, 1, err, sizeof err) != 0) {
-            fprintf(stderr, "stateline bench: cannot open lines to the responder: %s\n", err);
-            rc = -1;
-            goto out;
-        }
-        k = one_run(b, measure_rate, o->duration_s, dir);
+    int slices = (int)floor(o->duration_s + 0.5);
+    if (slices < 1)
+        slices = 1;
+    double slice_s = o->duration_s / slices;
+    for (int i = 0; i < slices; i++) {
+        double warm = i == 0 ? (slice_s * 0.1 > 0.5 ? 0.5 : slice_s * 0.1) : 0;
+        int k = one_run(b, 0, measure_rate, slice_s, warm, r);
         if (k != 0) {
             rc = k;
             goto out;
         }
+        add_run(hub, r, i == 0);
+        if (o->no_direct)
+            continue;
+        k = one_run(b, 1, measure_rate, slice_s, warm, r);
+        if (k != 0) {
+            rc = k;
+            goto out;
+        }
+        add_run(dir, r, i == 0);
         have_dir = 1;
     }
+    hub->duration_s = dir->duration_s = o->duration_s;
     json_object_set_new(report, "measure_rate", json_real(measure_rate));
+    json_object_set_new(report, "slices", json_integer(slices));
     json_object_set_new(report, "hub", run_json(hub));
     if (have_dir) {
         json_object_set_new(report, "direct", run_json(dir));
@@ -534,8 +662,9 @@ static int scenario(struct bench *b, json_t *report)
         json_object_set_new(report, "hub_added_us", add);
     }
     if (!o->json) {
-        printf("at %.0f queries/s for %.1f s (latency from the intended send time to the "
-               "reply, ms):\n", measure_rate, o->duration_s);
+        printf("at %.0f queries/s for %.1f s each way, in %d interleaved slices (latency "
+               "from the intended send time to the reply, ms):\n", measure_rate,
+               o->duration_s, slices);
         printf("  %-18s %9s %9s %9s %9s %9s\n", "", "p50", "p90", "p99", "p99.9", "max");
         print_lat_row("through the hub", &hub->hist);
         if (have_dir) {
@@ -561,8 +690,14 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     b->self = self_exe;
     b->sfd = -1;
     char err[256];
-    int rc = 1;
+    int rc = 1, print = 0;
     json_t *report = json_object();
+    json_object_set_new(report, "machine", machine_json());
+    struct cpu_ticks t_start, t_end;
+    read_ticks(&t_start);
+    double self0 = rusage_s(RUSAGE_SELF);
+    double cpu0 = self0 + rusage_s(RUSAGE_CHILDREN);
+    int64_t wall0 = sl_now_ms();
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -607,7 +742,10 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     json_object_set_new(report, "p99_bound_ms", json_real(o->p99_bound_ms));
 
     int k = scenario(b, report);
-    if (k == 1) {
+    print = k == 0 || k == 2;
+    if (k == 2) {
+        rc = 1;
+    } else if (k == 1) {
         fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
         rc = 130;
     } else if (k < 0) {
@@ -618,17 +756,51 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
         rc = 1;
     } else {
         rc = 0;
+    }
+out:
+    bench_gen_close(&b->gen);
+    bench_gen_close(&b->gdir);
+    sl_tls_free(b->tls);
+    stop(&b->resp);
+    stop(&b->hub);
+    if (print) {
+        /* How busy the machine was with other work while we measured: its busy CPU time
+         * minus ours (this process, the hub and the responder, all reaped by now). */
+        read_ticks(&t_end);
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        double wall = (double)(sl_now_ms() - wall0) / 1000.0;
+        double ours = rusage_s(RUSAGE_SELF) + rusage_s(RUSAGE_CHILDREN) - cpu0;
+        double busy = (double)(t_end.busy - t_start.busy) / hz;
+        double others = busy - ours > 0 ? busy - ours : 0;
+        json_t *m = json_object_get(report, "machine");
+        json_object_set_new(m, "wall_s", json_real(round(wall * 10) / 10));
+        json_object_set_new(m, "cpu_s_benchmark", json_real(round(ours * 100) / 100));
+        json_object_set_new(m, "cpu_s_other_processes", json_real(round(others * 100) / 100));
+        double gen_s = rusage_s(RUSAGE_SELF) - self0;
+        json_object_set_new(m, "cpu_s_generator", json_real(round(gen_s * 100) / 100));
+        json_object_set_new(m, "cpu_s_hub", json_real(round(b->hub.cpu_s * 100) / 100));
+        json_object_set_new(m, "cpu_s_responder", json_real(round(b->resp.cpu_s * 100) / 100));
+        double steal = (double)(t_end.steal - t_start.steal) / hz;
+        json_object_set_new(m, "cpu_s_steal", json_real(round(steal * 100) / 100));
         if (o->json) {
             char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             puts(s);
             free(s);
+        } else {
+            printf("\nmachine: %s, %lld CPUs, Linux %s, %s\n",
+                   json_string_value(json_object_get(m, "cpu")),
+                   (long long)json_integer_value(json_object_get(m, "cpus")),
+                   json_string_value(json_object_get(m, "kernel")),
+                   json_string_value(json_object_get(m, "openssl")));
+            double cap = wall * (double)sysconf(_SC_NPROCESSORS_ONLN);
+            printf("  during the %.0f s: the benchmark's processes used %.1f CPU-s (generator "
+                   "%.1f, hub %.1f, responder %.1f), other processes %.1f CPU-s (%.0f%% of the "
+                   "machine)%s\n",
+                   wall, ours, gen_s, b->hub.cpu_s, b->resp.cpu_s, others,
+                   cap > 0 ? 100.0 * others / cap : 0,
+                   others > 0.1 * wall ? ": figures are noisier than on an idle machine" : "");
         }
     }
-out:
-    bench_gen_close(&b->gen);
-    sl_tls_free(b->tls);
-    stop(&b->resp);
-    stop(&b->hub);
     if (b->dir[0]) {
         if (o->keep)
             fprintf(stderr, "stateline bench: kept %s\n", b->dir);

@@ -38,7 +38,7 @@ static const char index_sql[] =
     "CREATE UNIQUE INDEX vehicle_vin ON vehicle(vin);\n"
     "CREATE INDEX vehicle_vin8 ON vehicle(substr(vin, 10));\n"
     "CREATE INDEX owner_driver ON owner(driver_id);\n"
-    "CREATE VIRTUAL TABLE plate_fts USING fts5(plate, tokenize='trigram', detail='none',\n"
+    "CREATE VIRTUAL TABLE plate_fts USING fts5(plate, tokenize='trigram', detail='none', columnsize=0,\n"
     "  content='vehicle', content_rowid='id');\n"
     "INSERT INTO plate_fts(plate_fts) VALUES('rebuild');\n";
 

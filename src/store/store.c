@@ -613,13 +613,21 @@ int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_v
     if (sl_store_name_parse(name, &nm, err, sizeof err) < 0)
         return -2;
     /* Owners of a common name can be thousands; their ids are gathered in full (the
-     * count must be right) from the covering name index. */
+     * vehicle count must be right) from the covering name index: one pass into a
+     * stack buffer, a second into a heap one only for the rare name that overflows it. */
+    int64_t dbuf[256];
+    int64_t *dids = dbuf;
     int dtotal = 0;
-    int dn = name_ids(st, &nm, NULL, 0, 0, NULL, 0, &dtotal);
-    if (dn < 0)
+    int dn = name_ids(st, &nm, NULL, 0, 0, dids, 256, &dtotal);
+    if (dn >= 0 && dtotal > 256) {
+        dids = sl_xmalloc(sizeof(int64_t) * (size_t)dtotal);
+        dn = name_ids(st, &nm, NULL, 0, 0, dids, dtotal, &dtotal);
+    }
+    if (dn < 0) {
+        if (dids != dbuf)
+            free(dids);
         return -1;
-    int64_t *dids = sl_xmalloc(sizeof(int64_t) * (size_t)(dtotal ? dtotal : 1));
-    dn = name_ids(st, &nm, NULL, 0, 0, dids, dtotal, &dtotal);
+    }
     int n = 0, r = 0;
     for (int i = 0; i < dn && r == 0; i++) {
         sqlite3_stmt *s = st->q[Q_OWNED];
@@ -646,7 +654,8 @@ int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_v
             n += got;
         }
     }
-    free(dids);
+    if (dids != dbuf)
+        free(dids);
     return r < 0 ? -1 : n;
 }
 
