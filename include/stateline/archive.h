@@ -6,9 +6,11 @@
  * batches (one transaction per batch, prepared statements) and deletes expired rows in
  * small steps.  NLQ searches and NFQ fetches read through their own connection.
  *
- * Storage: one SQLite database in WAL mode, synchronous=NORMAL (docs/archive.md §2):
+ * Storage: one SQLite database in WAL mode, synchronous=NORMAL, or FULL with sync_full
+ * (docs/archive.md §2):
  *     msg(seq INTEGER PRIMARY KEY AUTOINCREMENT, t INTEGER   -- send time, s since epoch UTC
  *         key, src, src_mbr, dst, dst_mbr, ctl, body)      -- body: text after TXT, no images
+ *     INDEX msg_t ON msg(t)                                 -- retention
  *     VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg
  *     msg_fts USING fts5(body, content='msg_norm', content_rowid='seq')
  *         indexes sl_norm(body) = sl_archive_norm: apostrophes between letters removed
@@ -18,7 +20,7 @@
  *     meta(key TEXT PRIMARY KEY, value)                     -- schema version
  * Sequence numbers start at 1 and grow by one per message (AUTOINCREMENT: a number once
  * committed is never given again, even after expiry), so they fit NLR's 10 characters for
- * 9,999,999,999 messages.  A number handed out by sl_archive_put for a message lost in a
+ * 9,999,999,999 messages (about 16 years of Nlets' DMV traffic with its replies).  A number handed out by sl_archive_put for a message lost in a
  * crash before its commit is handed out again after the restart.
  *
  * Threads: put, queued, flush, expire, submit, drain, close are for one owner thread (the

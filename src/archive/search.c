@@ -286,8 +286,7 @@ int sl_archive_answer(struct sl_archive *a, const struct sl_msg *m, const struct
         sl_buf_free(&warn);
         return 0;
     }
-    sl_buf_append_str(&warn, ""); /* NUL-terminated below */
-    sl_buf_append(&warn, "", 1);
+    sl_buf_append(&warn, "", 1); /* a C string for sl_archive_reply_nlr */
     struct sl_archive_hits *h = sl_xmalloc(sizeof *h);
     int rc = sl_archive_search(a, &q, now, h);
     if (rc == 0)

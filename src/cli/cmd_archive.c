@@ -449,7 +449,8 @@ static int run_searches(struct sl_archive *a, struct gen *g, int k, uint64_t nro
                 fprintf(stderr, "stateline archive: bench query %s: %s\n", q, err);
             sl_hist_record(h, (uint64_t)us);
             /* hits: the count line says "N HIT(S)" or "N OF M HITS" */
-            const char *b = body.data ? (const char *)body.data : "";
+            sl_buf_append(&body, "", 1); /* a C string from here on */
+            const char *b = (const char *)body.data;
             const char *l = strstr(b, "\n");
             if (f != F_FETCH && l && !strstr(b, "NOT ON FILE"))
                 hits += strtod(l + 1, NULL);
