@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -528,6 +529,39 @@ static void t_retention(void **state)
     assert_true(n > f->seq[3]);
 }
 
+/* The writer expires by itself (expire_every_ms), in steps of expire_batch rows. */
+static void t_retention_automatic(void **state)
+{
+    struct fx *f = *state;
+    sl_archive_close(f->a);
+    struct sl_archive_conf c;
+    sl_archive_conf_default(&c);
+    c.path = f->path;
+    c.expire_every_ms = 20;
+    c.expire_batch = 7;
+    char err[200];
+    assert_int_equal(sl_archive_open(&c, &f->a, err, sizeof err), 0);
+    int64_t now = time(NULL);
+    for (int i = 0; i < 30; i++)
+        put_full(f, now - 400 * 86400 + i, "DQ", "WASP00000", NULL, "CA", "OLN/OLD");
+    uint64_t recent = put_full(f, now - 86400, "DQ", "WASP00000", NULL, "CA", "OLN/NEW");
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    /* bounded wait: 30 rows in steps of 7 every 20 ms take about 100 ms */
+    for (int i = 0; i < 1000 && sl_archive_count(f->a) > 1; i++)
+        usleep(10000);
+    assert_int_equal(sl_archive_count(f->a), 1);
+    struct sl_archive_msg m;
+    assert_int_equal(sl_archive_fetch(f->a, recent, NULL, 0, &m), 0);
+    sl_buf_free(&m.body);
+    struct sl_archive_stats st;
+    sl_archive_stats(f->a, &st);
+    assert_int_equal(st.committed, 31);
+    assert_int_equal(st.expired, 30);
+    assert_int_equal(st.lost, 0);
+    assert_true(st.batches >= 1);
+    assert_true(st.writer_cpu_ns > 0);
+}
+
 static void t_images(void **state)
 {
     struct fx *f = *state;
@@ -835,6 +869,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_bad_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(t_no_injection, setup, teardown),
         cmocka_unit_test_setup_teardown(t_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_retention_automatic, setup, teardown),
         cmocka_unit_test_setup_teardown(t_images, setup, teardown),
         cmocka_unit_test_setup_teardown(t_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(t_malformed_put, setup, teardown),
