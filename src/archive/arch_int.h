@@ -30,7 +30,9 @@ struct sl_archive {
 
     /* writer side: db is used only by the writer thread once it runs */
     sqlite3 *db;
-    sqlite3_stmt *ins_msg, *ins_fts, *del_fts, *del_msg, *old_rows, *set_seq;
+    sqlite3_stmt *ins_msg, *ins_fts, *del_fts, *del_msg, *old_rows, *set_seq, *set_back;
+    int64_t tw_last;         /* tw of the last row written (writer thread) */
+    int clock_back;          /* a send time went backwards once (writer thread) */
     pthread_t writer;
     int writer_started;
 
@@ -64,7 +66,7 @@ struct sl_archive {
     /* reader side, under rmu */
     pthread_mutex_t rmu;
     sqlite3 *rdb;
-    sqlite3_stmt *search, *fetch;
+    sqlite3_stmt *search, *fetch, *get_back, *next_row, *seq_span;
 };
 
 /* async.c */

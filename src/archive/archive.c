@@ -30,6 +30,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS msg("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " t INTEGER NOT NULL,"
+    " tw INTEGER NOT NULL,"
     " key TEXT NOT NULL,"
     " src TEXT NOT NULL, src_mbr TEXT NOT NULL,"
     " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
@@ -105,6 +106,26 @@ static int exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
+/* The writer's memory of the last committed row: its tw, and whether a send time ever
+ * went backwards.  At open, and after a rolled-back batch. */
+static void load_tail(struct sl_archive *a)
+{
+    sqlite3_stmt *q;
+    a->tw_last = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT tw FROM msg ORDER BY seq DESC LIMIT 1", -1, &q,
+                           NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            a->tw_last = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    a->clock_back = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM meta WHERE key='clock_back'", -1, &q, NULL) ==
+        SQLITE_OK) {
+        a->clock_back = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+}
+
 static int open_writer(struct sl_archive *a, char *err, size_t errlen)
 {
     if (sqlite3_open_v2(a->path, &a->db,
@@ -132,8 +153,8 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
         return -1;
     }
     if (prep(a->db,
-             "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body)"
-             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
+             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
              &a->ins_msg, err, errlen) < 0 ||
         prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
              errlen) < 0 ||
@@ -145,8 +166,11 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
         prep(a->db, "SELECT seq FROM msg WHERE t < ?1 ORDER BY t LIMIT ?2", &a->old_rows, err,
              errlen) < 0 ||
         prep(a->db, "SELECT seq FROM sqlite_sequence WHERE name='msg'", &a->set_seq, err,
+             errlen) < 0 ||
+        prep(a->db, "INSERT OR REPLACE INTO meta VALUES('clock_back', '1')", &a->set_back, err,
              errlen) < 0)
         return -1;
+    load_tail(a);
     a->next_seq = 1;
     if (sqlite3_step(a->set_seq) == SQLITE_ROW)
         a->next_seq = (uint64_t)sqlite3_column_int64(a->set_seq, 0) + 1;
@@ -171,7 +195,8 @@ static int open_reader(struct sl_archive *a, char *err, size_t errlen)
     if (prep(a->rdb,
              "SELECT m.seq, m.t, m.key, m.src, m.dst, substr(m.body, 1, 400)"
              " FROM msg_fts f JOIN msg m ON m.seq = f.rowid"
-             " WHERE f.msg_fts MATCH ?1 AND m.t BETWEEN ?2 AND ?3"
+             " WHERE f.msg_fts MATCH ?1 AND f.rowid BETWEEN ?9 AND ?10"
+             " AND m.t BETWEEN ?2 AND ?3"
              " AND instr(?4, ' ' || m.key || ' ') > 0"
              " AND (?5 = '' OR m.src = ?5) AND (?6 = '' OR m.src_mbr = ?6)"
              " AND (?7 = '' OR m.dst = ?7) AND (?8 = '' OR m.dst_mbr = ?8)"
@@ -179,7 +204,12 @@ static int open_reader(struct sl_archive *a, char *err, size_t errlen)
              &a->search, err, errlen) < 0 ||
         prep(a->rdb,
              "SELECT seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg WHERE seq=?1",
-             &a->fetch, err, errlen) < 0)
+             &a->fetch, err, errlen) < 0 ||
+        prep(a->rdb, "SELECT 1 FROM meta WHERE key='clock_back'", &a->get_back, err, errlen) < 0 ||
+        prep(a->rdb, "SELECT seq, tw FROM msg WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+             &a->next_row, err, errlen) < 0 ||
+        prep(a->rdb, "SELECT (SELECT min(seq) FROM msg), (SELECT max(seq) FROM msg)",
+             &a->seq_span, err, errlen) < 0)
         return -1;
     return 0;
 }
@@ -214,6 +244,9 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         bind_text(m, 7, s->dst_mbr, -1);
         bind_text(m, 8, s->ctl, -1);
         bind_text(m, 9, body->data ? (const char *)body->data : "", (int)body->len);
+        /* tw never decreases along seq: search turns BEG/END into a seq range with it */
+        int64_t tw = s->t > a->tw_last ? s->t : a->tw_last;
+        sqlite3_bind_int64(m, 10, tw);
         int rc = sqlite3_step(m);
         sqlite3_reset(m);
         if (rc != SQLITE_DONE) {
@@ -234,10 +267,20 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
             sqlite3_reset(a->del_msg);
             continue;
         }
+        if (s->t < a->tw_last && !a->clock_back) {
+            /* a send time went backwards (clock step): END can no longer bound seq */
+            SL_WARN("archive", "send time of message %llu is before the previous message's; "
+                    "searches stop using END as a sequence bound", (unsigned long long)s->seq);
+            if (sqlite3_step(a->set_back) == SQLITE_DONE)
+                a->clock_back = 1;
+            sqlite3_reset(a->set_back);
+        }
+        a->tw_last = tw;
         written++;
     }
     if (exec(a->db, "COMMIT") < 0) {
         exec(a->db, "ROLLBACK");
+        load_tail(a);
         return -1;
     }
     return written;
@@ -461,8 +504,9 @@ void sl_archive_close(struct sl_archive *a)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->writer, NULL);
     }
-    sqlite3_stmt *st[] = {a->ins_msg, a->ins_fts, a->del_fts, a->del_msg, a->old_rows,
-                          a->set_seq, a->search, a->fetch};
+    sqlite3_stmt *st[] = {a->ins_msg, a->ins_fts,  a->del_fts, a->del_msg,  a->old_rows,
+                          a->set_seq, a->set_back, a->search, a->fetch,   a->get_back,
+                          a->next_row, a->seq_span};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
         sqlite3_finalize(st[i]);
     if (a->db && sqlite3_close(a->db) != SQLITE_OK)

@@ -22,6 +22,54 @@ static void col_text(sqlite3_stmt *s, int i, char *dst, size_t cap)
     sl_strlcpy(dst, t ? (const char *)t : "", cap);
 }
 
+/* The first seq whose tw is >= t, in [lo, hi] (hi + 1 when none): tw never decreases
+ * along seq, so a binary search over the primary key (gaps allowed) finds it in about 35
+ * index probes. */
+static int64_t first_tw_at_least(struct sl_archive *a, int64_t t, int64_t lo, int64_t hi)
+{
+    int64_t end = hi + 1;
+    hi = end;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        sqlite3_bind_int64(a->next_row, 1, mid);
+        int64_t s = end, tw = INT64_MAX;
+        if (sqlite3_step(a->next_row) == SQLITE_ROW) {
+            s = sqlite3_column_int64(a->next_row, 0);
+            tw = sqlite3_column_int64(a->next_row, 1);
+        }
+        sqlite3_reset(a->next_row);
+        if (s >= hi || tw >= t)
+            hi = s < hi ? s : mid;
+        else
+            lo = s + 1;
+    }
+    return lo;
+}
+
+/* The range of seq that can hold a row with t in [beg, end].  Every row has tw >= t, so
+ * rows with t >= beg lie at or after the first with tw >= beg.  Rows after the last with
+ * tw <= end have tw > end; their t is > end too unless a send time once went backwards
+ * (meta clock_back), in which case there is no upper bound. */
+static void seq_bounds(struct sl_archive *a, int64_t beg, int64_t end, int64_t *lo, int64_t *hi)
+{
+    *lo = 0;
+    *hi = INT64_MAX;
+    int64_t mn = 0, mx = -1;
+    if (sqlite3_step(a->seq_span) == SQLITE_ROW &&
+        sqlite3_column_type(a->seq_span, 0) != SQLITE_NULL) {
+        mn = sqlite3_column_int64(a->seq_span, 0);
+        mx = sqlite3_column_int64(a->seq_span, 1);
+    }
+    sqlite3_reset(a->seq_span);
+    if (mx < mn)
+        return;
+    int back = sqlite3_step(a->get_back) == SQLITE_ROW;
+    sqlite3_reset(a->get_back);
+    *lo = first_tw_at_least(a, beg, mn, mx);
+    if (!back && end < INT64_MAX)
+        *hi = first_tw_at_least(a, end + 1, mn, mx) - 1;
+}
+
 int sl_archive_search(struct sl_archive *a, const struct sl_archive_query *q, int64_t now,
                       struct sl_archive_hits *out)
 {
@@ -48,7 +96,17 @@ int sl_archive_search(struct sl_archive *a, const struct sl_archive_query *q, in
         return 0;
 
     pthread_mutex_lock(&a->rmu);
+    /* one read transaction: the bounds and the search see the same snapshot */
+    if (sqlite3_exec(a->rdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        SL_ERROR("archive", "search: BEGIN: %s", sqlite3_errmsg(a->rdb));
+        pthread_mutex_unlock(&a->rmu);
+        return -1;
+    }
+    int64_t lo, hi;
+    seq_bounds(a, beg, q->end, &lo, &hi);
     sqlite3_stmt *s = a->search;
+    sqlite3_bind_int64(s, 9, lo);
+    sqlite3_bind_int64(s, 10, hi);
     sqlite3_bind_text(s, 1, q->fts, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, beg);
     sqlite3_bind_int64(s, 3, q->end);
@@ -90,6 +148,7 @@ int sl_archive_search(struct sl_archive *a, const struct sl_archive_query *q, in
         SL_ERROR("archive", "search '%s' failed: %s", q->fts, sqlite3_errmsg(a->rdb));
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    sqlite3_exec(a->rdb, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_unlock(&a->rmu);
     return fail ? -1 : 0;
 }

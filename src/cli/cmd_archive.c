@@ -358,12 +358,13 @@ static void ymd(int64_t t, char out[32])
 }
 
 enum { F_NAM, F_NAM_WILD, F_NAM_SRC_DAY, F_FND_PLATE, F_FND_AND, F_FND_ORR, F_FND_COMMON,
-       F_FETCH, F_N };
+       F_FND_COMMON_DAY, F_FETCH, F_N };
 static const char *const form_name[F_N] = {
     "NAM/LAST,FIRST, TYP/ALL, all days",        "NAM/LAS*,FIRST (wildcard), TYP/ALL",
     "NAM + SRC/member, TYP/DR, 1 day",         "FND/plate, TYP/RQ,RR",
     "FND/last name.AND/city, TYP/ALL",          "FND/plate.ORR/plate, TYP/RQ,RR",
-    "FND/common word (count capped), TYP/ALL",  "NFQ fetch by sequence number",
+    "FND/common word (count capped), TYP/ALL",  "FND/common word, TYP/DR, 1 hour",
+    "NFQ fetch by sequence number",
 };
 
 /* A random driver who has a vehicle (every search form may use the plate). */
@@ -423,6 +424,15 @@ static int run_searches(struct sl_archive *a, struct gen *g, int k, uint64_t nro
                 snprintf(q, sizeof q, "TYP/ALL.BEG/%s.END/%s.FND/%s", beg, end,
                          i % 2 ? "VALID" : p->city);
                 break;
+            case F_FND_COMMON_DAY: {
+                char day[32];
+                int64_t t = g->t0 + (int64_t)sl_rng_below(&g->rng, (uint64_t)g->span - 3600);
+                ymd(t, day);
+                int hh = (int)((t % 86400) / 3600);
+                snprintf(q, sizeof q, "TYP/DR.BEG/%s@%02d00.END/%s@%02d59.FND/VALID", day, hh,
+                         day, hh);
+                break;
+            }
             default:
                 snprintf(q, sizeof q, "%llu",
                          (unsigned long long)(sl_rng_below(&g->rng, nrows ? nrows : 1) + 1));

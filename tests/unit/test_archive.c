@@ -243,6 +243,48 @@ static void t_by_time(void **state)
     expect_hits(f, "TYP/ALL.BEG/20261120@0930.END/20261120@0930.NAM/SMITH", "2");
 }
 
+/* Searches narrow the sequence range by time; a send time that goes backwards (a clock
+ * stepped back) must still be found. */
+static void t_clock_back(void **state)
+{
+    struct fx *f = *state;
+    f->seq[1] = put(f, "20261121@1000", "AM", "TXDPS0000", "WA", "ALPHA ONE");
+    f->seq[2] = put(f, "20261120@0900", "AM", "TXDPS0000", "WA", "ALPHA TWO");
+    f->seq[3] = put(f, "20261122@0000", "AM", "TXDPS0000", "WA", "ALPHA THREE");
+    for (int i = 0; i < 50; i++)
+        put(f, "20261123@0000", "AM", "TXDPS0000", "WA", "BETA");
+    f->seq[4] = put(f, "20261124@0000", "AM", "TXDPS0000", "WA", "ALPHA FOUR");
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    expect_hits(f, "TYP/AM.BEG/20261120.END/20261120.FND/ALPHA", "2");
+    expect_hits(f, "TYP/AM.BEG/20261121.END/20261121.FND/ALPHA", "1");
+    expect_hits(f, "TYP/AM.BEG/20261122.END/20261122.FND/ALPHA", "3");
+    expect_hits(f, "TYP/AM.BEG/20261124.END/20261126.FND/ALPHA", "4");
+    expect_hits(f, "TYP/AM.BEG/20261120.END/20261123.FND/ALPHA", "3,2,1");
+    /* and after a restart, which reloads what the writer knows */
+    sl_archive_close(f->a);
+    open_fx(f, 0, 0);
+    f->seq[5] = put(f, "20261119@0000", "AM", "TXDPS0000", "WA", "ALPHA FIVE");
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    expect_hits(f, "TYP/AM.BEG/20261119.END/20261120.FND/ALPHA", "5,2");
+}
+
+/* Without a clock step the bounds come from the sequence numbers: gaps left by expiry. */
+static void t_bounds_with_gaps(void **state)
+{
+    struct fx *f = *state;
+    int64_t day = 86400;
+    for (int i = 0; i < 40; i++)
+        put_full(f, f->now - 380 * day + i * day, "AM", "TXDPS0000", NULL, "WA", "GAMMA");
+    f->seq[1] = put_full(f, f->now - 2 * day, "AM", "TXDPS0000", NULL, "WA", "GAMMA ONE");
+    f->seq[2] = put_full(f, f->now - 1 * day, "AM", "TXDPS0000", NULL, "WA", "GAMMA TWO");
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    assert_int_equal(sl_archive_expire(f->a, f->now), 15);
+    expect_hits(f, "TYP/AM.BEG/20261124.END/20261124.FND/GAMMA", "1");
+    expect_hits(f, "TYP/AM.BEG/20261125.END/20261126.FND/GAMMA", "2");
+    expect_hits(f, "TYP/AM.BEG/20261126.END/20261126.FND/GAMMA", "");
+    expect_hits(f, "TYP/AM.BEG/20250101.END/20251205.FND/GAMMA ONE", "");
+}
+
 static void t_free_text(void **state)
 {
     struct fx *f = *state;
@@ -860,6 +902,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_by_key, setup, teardown),
         cmocka_unit_test_setup_teardown(t_by_address, setup, teardown),
         cmocka_unit_test_setup_teardown(t_by_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_clock_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_bounds_with_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(t_free_text, setup, teardown),
         cmocka_unit_test_setup_teardown(t_name, setup, teardown),
         cmocka_unit_test_setup_teardown(t_reply_layouts, setup, teardown),
