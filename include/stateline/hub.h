@@ -23,8 +23,18 @@
  *     requester_map = 65536         size of the requester-ORI -> line map
  *     handshake_timeout = 10        seconds a new line has to authenticate
  *     shutdown_timeout = 5          seconds SIGTERM waits for queued output
+ *     queue = queue.db              store-and-forward queue and line states (SQLite)
+ *     queue_cap = 100000            messages kept per down destination
+ *     archive = archive.db          the message archive (RAND); "none": no archive
+ *     archive_retention_days = 365
+ *     archive_queue = 65536         messages waiting for the archive's writer
+ *     archive_sync_full = no
+ *     msq_timeout = 60              seconds a multi-state query waits for the states
+ *     msq_max = 4096                multi-state queries collecting at once
  *     [member WA]
  *     takes = DQ DNQ KQ RQ RNQ RPQ AM
+ *     [region H1]                   the region table (without [region] sections: ours,
+ *     states = CA OR WA AK HI GU     sl_hub_default_regions, docs/protocol-hub.md §6)
  *
  * Relative paths are relative to the directory of the configuration file.
  */
@@ -48,6 +58,16 @@ struct sl_hub_member_conf {
     char takes[SL_HUB_MAX_TAKES][4]; /* message keys this member's answering line accepts */
 };
 
+#define SL_HUB_MAX_REGIONS 16
+#define SL_HUB_REGION_STATES 16
+
+/* One region: a 2-character code (letter + digit) and its members. */
+struct sl_hub_region_conf {
+    char code[3];
+    int nstates;
+    char states[SL_HUB_REGION_STATES][SL_MEMBER_MAX];
+};
+
 struct sl_hub_config {
     char path[SL_HUB_PATH_MAX]; /* the file it was read from */
     char listen[128];
@@ -67,6 +87,17 @@ struct sl_hub_config {
     int shutdown_timeout_s;
     int nmembers;
     struct sl_hub_member_conf members[SL_HUB_MAX_MEMBER_CONF];
+    /* part 2 */
+    char queue[SL_HUB_PATH_MAX];   /* store-and-forward database */
+    uint32_t queue_cap;            /* messages kept per destination */
+    char archive[SL_HUB_PATH_MAX]; /* "" = no archive */
+    int archive_retention_days;
+    uint32_t archive_queue;
+    int archive_sync_full;
+    int msq_timeout_s;
+    uint32_t msq_max;
+    int nregions;
+    struct sl_hub_region_conf regions[SL_HUB_MAX_REGIONS];
 };
 
 /* Read and validate a configuration file into *cfg (caller-owned storage, no heap).
@@ -76,6 +107,9 @@ int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, s
 /* Default keys taken by a member's answering line when the configuration says nothing:
  * states and territories ('S') take the DMV keys and AM, everyone else AM only. */
 const char *sl_hub_default_takes(char member_kind);
+/* Our region table (Nlets publishes only that Wisconsin is in E1): "A1 CT ME MA NH RI VT NY"
+ * one string per region, NULL-terminated.  Used when the configuration has no [region]. */
+extern const char *const sl_hub_default_regions[];
 
 struct sl_hub;
 
@@ -86,8 +120,8 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
 int sl_hub_run(struct sl_hub *hub);
 void sl_hub_free(struct sl_hub *hub);
 
-/* Control client: send one command ("stats", "lines", "reload") to the control socket and
- * append the JSON reply to out.  0, or -1 with err. */
+/* Control client: send one command ("stats", "lines", "reload", "line WA down") to the
+ * control socket and append the JSON reply to out.  0, or -1 with err. */
 int sl_hub_ctl_request(const char *socket_path, const char *command, struct sl_buf *out,
                        int timeout_ms, char *err, size_t errlen);
 

@@ -16,7 +16,8 @@
 static const char usage[] =
     "usage: stateline hub --config FILE          run the switch\n"
     "       stateline hub check --config FILE    check a configuration and exit\n"
-    "       stateline hub ctl --socket PATH stats|lines|reload\n"
+    "       stateline hub ctl --socket PATH stats|lines|reload|queue\n"
+    "       stateline hub ctl --socket PATH line MEMBER up|down|removed\n"
     "\n"
     "The switch accepts member lines (mutual TLS; plain TCP with tokens on loopback only\n"
     "when the configuration says plain = yes), checks every message against the ORI\n"
@@ -27,20 +28,29 @@ static const char usage[] =
     "refused and the running one stays).\n"
     "\n"
     "ctl commands print one JSON object: stats (totals), lines (one entry per line),\n"
-    "reload (same as SIGHUP; says whether it worked).\n"
+    "reload (same as SIGHUP; says whether it worked), queue (members that are not up\n"
+    "or have kept messages), line MEMBER up|down|removed (a member's service state:\n"
+    "down keeps its messages and sends SM .02., removed refuses them with SM .04.;\n"
+    "persisted; every line is told with an SM).\n"
     "\n"
     "Logs go to stderr; STATELINE_LOG=debug shows every refusal.  The configuration is\n"
     "described in examples/hub.conf and docs/operations.md.\n";
 
 static int run_ctl(int argc, char **argv)
 {
-    const char *sock = NULL, *cmd = NULL;
+    const char *sock = NULL;
+    char cmdbuf[200] = "";
+    const char *cmd = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--socket") && i + 1 < argc)
+        if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
             sock = argv[++i];
-        else if (argv[i][0] != '-' && !cmd)
-            cmd = argv[i];
-        else {
+        } else if (argv[i][0] != '-' && strlen(cmdbuf) + strlen(argv[i]) + 2 < sizeof cmdbuf) {
+            /* "line WA down": the words of one command */
+            if (cmdbuf[0])
+                strcat(cmdbuf, " ");
+            strcat(cmdbuf, argv[i]);
+            cmd = cmdbuf;
+        } else {
             fprintf(stderr, "stateline hub ctl: unexpected '%s'\n%s", argv[i], usage);
             return SL_EXIT_USAGE;
         }

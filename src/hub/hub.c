@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "hub/hub_int.h"
+#include "stateline/archive.h"
 #include "stateline/core.h"
 #include "stateline/frame.h"
 
@@ -111,8 +113,14 @@ static void line_close(struct sl_hub *hub, struct hub_line *l, const char *why)
         hub->t_refused_lines++;
     if (l->bound) {
         struct hub_member *m = hub_member_find(&hub->members, p->member);
-        if (m && m->answer == l)
+        if (m && m->answer == l) {
             m->answer = NULL;
+            /* kept messages in its output buffer that were not written out stay kept:
+             * they go again, from the first one not deleted, when the line returns */
+            if (m->nflight)
+                m->sf_last = m->flight[0].id - 1;
+            m->nflight = 0;
+        }
     }
     sl_loop_del(hub->loop, l->c->fd, SL_EV_READ | SL_EV_WRITE);
     sl_conn_free(l->c);
@@ -168,6 +176,10 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
         }
         m->answer = l;
         l->bound = 1;
+        if (m->sf_count)
+            SL_INFO("hub", "%s is back: delivering %lld kept messages", p->member,
+                    (long long)m->sf_count);
+        hub_sf_pump(hub, m);
     }
     SL_INFO("hub", "line up: %s %s from %s (%s)", p->member, sl_role_name(p->role), l->addr,
             l->c->ssl ? "tls" : "plain");
@@ -267,11 +279,14 @@ static void line_readable(struct sl_hub *hub, struct hub_line *l)
 
 static void line_flush(struct sl_hub *hub, struct hub_line *l)
 {
+    /* what this iteration kept is on disk before any SM .02. about it leaves */
+    hub_sf_commit(hub);
     int r = sl_conn_flush(l->c);
     if (r < 0) {
         line_close(hub, l, l->c->err[0] ? l->c->err : "write failed");
         return;
     }
+    hub_sf_written(hub, l);
     line_watch_write(hub, l, r == 1 && l->c->want_write);
     /* give back what a burst made the buffers grow to: memory follows the load */
     if (!sl_buf_used(&l->c->out) && l->c->out.cap > HUB_BUF_KEEP)
@@ -430,6 +445,10 @@ static void before_sleep(struct sl_loop *loop, void *cd)
 {
     struct sl_hub *hub = cd;
     (void)loop;
+    hub->iter++;
+    /* regional queries last (lower priority): after everything this iteration read */
+    if (hub->ndeferred)
+        hub_process_deferred(hub);
     /* One flush per line per iteration: everything this iteration produced for a line
      * leaves in one write.  The list can grow while we walk it (a resumed line reads). */
     for (uint32_t i = 0; i < hub->npending; i++) {
@@ -440,6 +459,8 @@ static void before_sleep(struct sl_loop *loop, void *cd)
         line_flush(hub, l);
     }
     hub->npending = 0;
+    /* deletions of what was written out */
+    hub_sf_commit(hub);
 }
 
 static void stop_now(struct sl_hub *hub)
@@ -578,6 +599,13 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
         fixed = "ctl";
     else if (cfg->requester_map != hub->cfg.requester_map)
         fixed = "requester_map";
+    else if (strcmp(cfg->queue, hub->cfg.queue) || strcmp(cfg->archive, hub->cfg.archive) ||
+             cfg->archive_retention_days != hub->cfg.archive_retention_days ||
+             cfg->archive_queue != hub->cfg.archive_queue ||
+             cfg->archive_sync_full != hub->cfg.archive_sync_full)
+        fixed = "queue/archive";
+    else if (cfg->msq_max != hub->cfg.msq_max)
+        fixed = "msq_max";
     if (fixed)
         SL_WARN("hub", "reload: a change of %s takes effect at the next restart", fixed);
     sl_strlcpy(cfg->listen, hub->cfg.listen, sizeof cfg->listen);
@@ -588,6 +616,12 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
     sl_strlcpy(cfg->ca, hub->cfg.ca, sizeof cfg->ca);
     sl_strlcpy(cfg->ctl, hub->cfg.ctl, sizeof cfg->ctl);
     cfg->requester_map = hub->cfg.requester_map;
+    sl_strlcpy(cfg->queue, hub->cfg.queue, sizeof cfg->queue);
+    sl_strlcpy(cfg->archive, hub->cfg.archive, sizeof cfg->archive);
+    cfg->archive_retention_days = hub->cfg.archive_retention_days;
+    cfg->archive_queue = hub->cfg.archive_queue;
+    cfg->archive_sync_full = hub->cfg.archive_sync_full;
+    cfg->msq_max = hub->cfg.msq_max;
 
     hub_members_build(hub, cfg, snap, &members);
     /* carry the answering lines over; a line whose member left the directory stays up
@@ -601,6 +635,19 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
             nm->answer = old->answer;
         else
             old->answer->bound = 0;
+    }
+    /* the service states and the store-and-forward positions stay */
+    for (uint32_t i = 0; i <= hub->members.mask && hub->members.tab; i++) {
+        struct hub_member *old = &hub->members.tab[i];
+        struct hub_member *nm = old->code[0] ? hub_member_find(&members, old->code) : NULL;
+        if (!nm)
+            continue;
+        nm->svc = old->svc;
+        nm->sf_count = old->sf_count;
+        nm->sf_last = old->sf_last;
+        nm->nflight = old->nflight;
+        nm->flight = old->flight;
+        old->flight = NULL;
     }
     hub_members_free(&hub->members);
     hub->members = members;
@@ -630,6 +677,14 @@ static void raise_nofile(void)
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         SL_DEBUG("hub", "open-files limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static void on_archive_event(struct sl_loop *loop, int fd, void *cd, int mask)
+{
+    (void)loop;
+    (void)fd;
+    (void)mask;
+    hub_archive_drain(cd);
 }
 
 int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t errlen)
@@ -666,6 +721,36 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
     if (!hub->loop) {
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
         goto fail;
+    }
+    if (hub_sf_open(hub, err, errlen) != 0)
+        goto fail;
+    hub_sf_load(hub);
+    hub_msq_init(hub);
+    if (hub->cfg.archive[0]) {
+        /* The archive's threads inherit this mask: the stop and reload signals must reach
+         * the loop's signal descriptor, never a worker thread (default action: exit). */
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &ss, NULL);
+        struct sl_archive_conf ac;
+        sl_archive_conf_default(&ac);
+        ac.path = hub->cfg.archive;
+        ac.retention_days = hub->cfg.archive_retention_days;
+        ac.queue_max = hub->cfg.archive_queue;
+        ac.sync_full = hub->cfg.archive_sync_full;
+        char aerr[256] = "";
+        if (sl_archive_open(&ac, &hub->archive, aerr, sizeof aerr) != 0) {
+            snprintf(err, errlen, "archive = %s: %s", hub->cfg.archive, aerr);
+            goto fail;
+        }
+        int efd = sl_archive_event_fd(hub->archive);
+        if (efd >= 0 && sl_loop_add(hub->loop, efd, SL_EV_READ, on_archive_event, hub) != 0) {
+            snprintf(err, errlen, "archive: cannot watch its event descriptor");
+            goto fail;
+        }
     }
     if (listen_on(hub, err, errlen) != 0)
         goto fail;
@@ -715,6 +800,17 @@ void sl_hub_free(struct sl_hub *hub)
     free(hub->free_slots);
     free(hub->pending);
     hub_ctl_close(hub);
+    if (hub->archive) {
+        if (hub->loop)
+            sl_loop_del(hub->loop, sl_archive_event_fd(hub->archive), SL_EV_READ);
+        sl_archive_close(hub->archive);
+    }
+    hub_nlq_free_all(hub);
+    for (uint32_t i = 0; i < hub->ndeferred; i++)
+        free(hub->deferred[i].p);
+    free(hub->deferred);
+    hub_msq_free(hub);
+    hub_sf_close(hub);
     if (hub->lfd >= 0)
         close(hub->lfd);
     if (hub->loop)

@@ -130,6 +130,55 @@ static int set_takes(struct sl_hub_member_conf *m, const char *v, char *err, siz
     return 0;
 }
 
+static int region_code_ok(const char *s)
+{
+    return strlen(s) == 2 && sl_msg_dest_kind(s, 2) == SL_DEST_REGION;
+}
+
+/* "states = WA OR ID": the members of one region.  A state may be in one region only
+ * (a region query must reach each state once, and a state knows which region it is in). */
+static void set_region(struct conf_ctx *x, const char *code, const char *v, char *why,
+                       size_t whylen)
+{
+    struct sl_hub_config *c = x->cfg;
+    struct sl_hub_region_conf *r = NULL;
+    for (int i = 0; i < c->nregions; i++)
+        if (!strcmp(c->regions[i].code, code))
+            r = &c->regions[i];
+    if (!r) {
+        if (c->nregions == SL_HUB_MAX_REGIONS) {
+            snprintf(why, whylen, "more than %d regions", SL_HUB_MAX_REGIONS);
+            return;
+        }
+        r = &c->regions[c->nregions++];
+        memset(r, 0, sizeof *r);
+        sl_strlcpy(r->code, code, sizeof r->code);
+    }
+    char tmp[512];
+    sl_strlcpy(tmp, v, sizeof tmp);
+    r->nstates = 0;
+    for (char *save = NULL, *t = strtok_r(tmp, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        if (!member_code_ok(t) || strlen(t) != 2 || sl_msg_dest_kind(t, 2) != SL_DEST_STATE) {
+            snprintf(why, whylen, "'%s' is not a 2-letter member code", t);
+            return;
+        }
+        for (int i = 0; i < c->nregions; i++)
+            for (int j = 0; j < c->regions[i].nstates; j++)
+                if (!strcmp(c->regions[i].states[j], t)) {
+                    snprintf(why, whylen, "%s is already in region %s", t, c->regions[i].code);
+                    return;
+                }
+        if (r->nstates == SL_HUB_REGION_STATES) {
+            snprintf(why, whylen, "more than %d members", SL_HUB_REGION_STATES);
+            return;
+        }
+        sl_strlcpy(r->states[r->nstates++], t, SL_MEMBER_MAX);
+    }
+    if (!r->nstates)
+        snprintf(why, whylen, "a region needs at least one member");
+}
+
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     struct conf_ctx *x = user;
@@ -189,6 +238,41 @@ static int on_value(void *user, const char *section, const char *name, const cha
                 snprintf(why, sizeof why, "expected seconds from 1 to 3600");
             else
                 c->handshake_timeout_s = (int)n;
+        } else if (!strcmp(name, "queue")) {
+            set_path(x, c->queue, value);
+        } else if (!strcmp(name, "queue_cap")) {
+            if (parse_int(value, 1, 100000000, &n))
+                snprintf(why, sizeof why, "expected a number from 1 to 100000000");
+            else
+                c->queue_cap = (uint32_t)n;
+        } else if (!strcmp(name, "archive")) {
+            if (!strcasecmp(value, "none") || !value[0])
+                c->archive[0] = '\0';
+            else
+                set_path(x, c->archive, value);
+        } else if (!strcmp(name, "archive_retention_days")) {
+            if (parse_int(value, 1, 36500, &n))
+                snprintf(why, sizeof why, "expected days from 1 to 36500");
+            else
+                c->archive_retention_days = (int)n;
+        } else if (!strcmp(name, "archive_queue")) {
+            if (parse_int(value, 16, 1 << 24, &n))
+                snprintf(why, sizeof why, "expected a number from 16 to 16777216");
+            else
+                c->archive_queue = (uint32_t)n;
+        } else if (!strcmp(name, "archive_sync_full")) {
+            if (parse_bool(value, &c->archive_sync_full))
+                snprintf(why, sizeof why, "expected yes or no");
+        } else if (!strcmp(name, "msq_timeout")) {
+            if (parse_int(value, 1, 3600, &n))
+                snprintf(why, sizeof why, "expected seconds from 1 to 3600");
+            else
+                c->msq_timeout_s = (int)n;
+        } else if (!strcmp(name, "msq_max")) {
+            if (parse_int(value, 1, 1 << 20, &n))
+                snprintf(why, sizeof why, "expected a number from 1 to 1048576");
+            else
+                c->msq_max = (uint32_t)n;
         } else if (!strcmp(name, "shutdown_timeout")) {
             if (parse_int(value, 0, 3600, &n))
                 snprintf(why, sizeof why, "expected seconds from 0 to 3600");
@@ -225,6 +309,17 @@ static int on_value(void *user, const char *section, const char *name, const cha
                     snprintf(why, sizeof why, "unknown setting");
             }
         }
+    } else if (!strncasecmp(section, "region ", 7)) {
+        const char *code = section + 7;
+        while (*code == ' ')
+            code++;
+        if (!region_code_ok(code))
+            snprintf(why, sizeof why, "bad region code '%s' (a letter and a digit, like E1)",
+                     code);
+        else if (strcmp(name, "states"))
+            snprintf(why, sizeof why, "unknown setting");
+        else
+            set_region(x, code, value, why, sizeof why);
     } else {
         snprintf(why, sizeof why, "unknown section [%s]", section);
     }
@@ -238,8 +333,24 @@ static int on_value(void *user, const char *section, const char *name, const cha
 
 const char *sl_hub_default_takes(char member_kind)
 {
-    return member_kind == 'S' ? "DQ DNQ KQ RQ RNQ RPQ AM" : "AM";
+    return member_kind == 'S' ? "DQ DNQ KQ RQ RNQ RPQ AM AML" : "AM AML";
 }
+
+/* Ours (docs/protocol-hub.md §6): Nlets has 8 regions of 6-7 states and publishes only
+ * that Wisconsin is in E1.  Neighbours together, territories with the nearest mainland
+ * region, so a regional query covers the states a stolen car or a driver most likely
+ * crossed. */
+const char *const sl_hub_default_regions[] = {
+    "A1 CT ME MA NH RI VT NY", /* New England and New York */
+    "B1 NJ PA DE MD DC VA WV", /* Mid-Atlantic */
+    "C1 NC SC GA FL PR VI",    /* South Atlantic and the Caribbean territories */
+    "D1 AL MS TN KY OH IN MI", /* East South Central and the eastern Great Lakes */
+    "E1 WI IL MN IA MO ND SD", /* Upper Midwest (Wisconsin: E1, as Nlets has it) */
+    "F1 AR LA OK TX NM KS NE", /* South Central and the southern Plains */
+    "G1 AZ CO UT NV WY MT ID", /* Mountain */
+    "H1 CA OR WA AK HI GU",    /* Pacific */
+    NULL,
+};
 
 int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, size_t errlen)
 {
@@ -261,6 +372,19 @@ int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, s
     cfg->handshake_timeout_s = 10;
     cfg->shutdown_timeout_s = 5;
     sl_strlcpy(cfg->ori, SL_SWITCH_ORI, sizeof cfg->ori);
+    cfg->queue_cap = 100000;
+    cfg->archive_retention_days = 365;
+    cfg->archive_queue = 65536;
+    cfg->msq_timeout_s = 60;
+    cfg->msq_max = 4096;
+    {
+        /* defaults relative to the file's folder, like every other path */
+        char tmp[SL_HUB_PATH_MAX + 16];
+        snprintf(tmp, sizeof tmp, "%s%squeue.db", x.dir, x.dir[0] ? "/" : "");
+        sl_strlcpy(cfg->queue, tmp, sizeof cfg->queue);
+        snprintf(tmp, sizeof tmp, "%s%sarchive.db", x.dir, x.dir[0] ? "/" : "");
+        sl_strlcpy(cfg->archive, tmp, sizeof cfg->archive);
+    }
 
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -319,6 +443,18 @@ int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, s
                      path);
             return -1;
         }
+    }
+    if (!cfg->nregions) {
+        for (int i = 0; sl_hub_default_regions[i]; i++) {
+            char why[160] = "";
+            char code[3] = {sl_hub_default_regions[i][0], sl_hub_default_regions[i][1], 0};
+            set_region(&x, code, sl_hub_default_regions[i] + 3, why, sizeof why);
+        }
+    }
+    if (!cfg->queue[0]) {
+        snprintf(err, errlen, "%s: [hub] queue is empty (the store-and-forward database)",
+                 path);
+        return -1;
     }
     if ((cfg->requester_map & (cfg->requester_map - 1)) != 0) {
         /* round up to a power of two: the map masks its hash */

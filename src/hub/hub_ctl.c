@@ -14,6 +14,13 @@
  *            "errors": N, "refused": N, "in_seq": N, "out_seq": N, "out_pending": N,
  *            "paused": false}, ...]}
  *   reload  {"ok": true} or {"ok": false, "error": "why"}
+ *   line WA up|down|removed
+ *           {"ok": true, "member": "WA", "state": "down", "kept": N}: the member's service
+ *           state, persisted in the queue database; every open line gets an SM
+ *           ("WA OUT OF SERVICE FOR ALL MSG TYPES, NLETS WILL FORWARD" / "... WILL NOT
+ *           FORWARD" / "WA IN SERVICE")
+ *   queue   {"members": [{"member": "WA", "state": "down", "kept": N, "connected": false},
+ *           ...]}: members that are not up or have kept messages
  *   other   {"error": "unknown command ..."}
  *
  * Control clients are few and short-lived; each is served on the loop without blocking.
@@ -64,7 +71,8 @@ static json_t *stats_json(struct sl_hub *hub)
     for (uint32_t s = 0; s < hub->nslots; s++)
         if (hub->slots[s] && hub->slots[s]->open)
             open++;
-    return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b}",
+    return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I, "
+                     "s:I, s:I, s:i}",
                      "lines", hub->nlines, "lines_open", open, "uptime_s",
                      (json_int_t)((sl_now_ms() - hub->started_ms) / 1000), "frames_in",
                      (json_int_t)hub->t_frames_in, "frames_out", (json_int_t)hub->t_frames_out,
@@ -72,7 +80,11 @@ static json_t *stats_json(struct sl_hub *hub)
                      (json_int_t)hub->t_sm, "accepted", (json_int_t)hub->t_accepted,
                      "refused_lines", (json_int_t)hub->t_refused_lines, "reloads",
                      (json_int_t)hub->t_reloads, "members", hub->members.n, "draining",
-                     hub->draining);
+                     hub->draining, "kept", (json_int_t)hub->t_queued, "forwarded",
+                     (json_int_t)hub->t_forwarded, "archive_lost",
+                     (json_int_t)hub->t_archive_lost, "msq", (json_int_t)hub->t_msq,
+                     "regional", (json_int_t)hub->t_regional, "msq_active",
+                     (int)hub->msq_active);
 }
 
 static json_t *lines_json(struct sl_hub *hub)
@@ -100,6 +112,62 @@ static json_t *lines_json(struct sl_hub *hub)
     return json_pack("{s:o}", "lines", arr);
 }
 
+static const char *svc_name(int svc)
+{
+    return svc == HUB_DOWN ? "down" : svc == HUB_REMOVED ? "removed" : "up";
+}
+
+static json_t *queue_json(struct sl_hub *hub)
+{
+    json_t *arr = json_array();
+    for (uint32_t i = 0; i <= hub->members.mask && hub->members.tab; i++) {
+        struct hub_member *m = &hub->members.tab[i];
+        if (!m->code[0] || (m->svc == HUB_UP && !m->sf_count))
+            continue;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:b}", "member", m->code,
+                                             "state", svc_name(m->svc), "kept",
+                                             (json_int_t)m->sf_count, "connected",
+                                             m->answer != NULL));
+    }
+    return json_pack("{s:o}", "members", arr);
+}
+
+/* "line WA down": set, persist, tell every line, deliver what waits when it is up. */
+static json_t *line_cmd(struct sl_hub *hub, char *args)
+{
+    char member[SL_MEMBER_MAX + 1] = "", state[16] = "";
+    if (sscanf(args, "%8s %15s", member, state) != 2)
+        return json_pack("{s:s}", "error", "usage: line MEMBER up|down|removed");
+    struct hub_member *m = hub_member_find(&hub->members, member);
+    if (!m || m->kind == 'N') {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s is not a member line of this directory", member);
+        return json_pack("{s:s}", "error", msg);
+    }
+    int svc = !strcmp(state, "up") ? HUB_UP : !strcmp(state, "down") ? HUB_DOWN
+              : !strcmp(state, "removed") ? HUB_REMOVED : -1;
+    if (svc < 0)
+        return json_pack("{s:s}", "error", "state must be up, down or removed");
+    char err[256];
+    if (hub_sf_set_svc(hub, m->code, svc, err, sizeof err) != 0)
+        return json_pack("{s:s}", "error", err);
+    int was = m->svc;
+    m->svc = svc;
+    SL_INFO("hub", "operator: %s set %s (was %s); %lld kept messages", m->code, svc_name(svc),
+            svc_name(was), (long long)m->sf_count);
+    char text[160];
+    if (svc == HUB_UP)
+        snprintf(text, sizeof text, "%s IN SERVICE", m->code);
+    else
+        snprintf(text, sizeof text, "%s OUT OF SERVICE FOR ALL MSG TYPES, NLETS WILL %s",
+                 m->code, svc == HUB_DOWN ? "FORWARD" : "NOT FORWARD");
+    hub_broadcast_sm(hub, text);
+    if (svc == HUB_UP)
+        hub_sf_pump(hub, m);
+    return json_pack("{s:b, s:s, s:s, s:I}", "ok", 1, "member", m->code, "state",
+                     svc_name(svc), "kept", (json_int_t)m->sf_count);
+}
+
 static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
 {
     char *cmd = cc->cmd;
@@ -107,9 +175,15 @@ static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
     while (*cmd == ' ')
         cmd++;
     size_t n = strcspn(cmd, "\r\n ");
+    char *args = cmd + n + (cmd[n] == ' ');
+    args[strcspn(args, "\r\n")] = '\0';
     cmd[n] = '\0';
     json_t *reply;
-    if (!strcmp(cmd, "stats")) {
+    if (!strcmp(cmd, "line")) {
+        reply = line_cmd(hub, args);
+    } else if (!strcmp(cmd, "queue")) {
+        reply = queue_json(hub);
+    } else if (!strcmp(cmd, "stats")) {
         reply = stats_json(hub);
     } else if (!strcmp(cmd, "lines")) {
         reply = lines_json(hub);
@@ -123,7 +197,7 @@ static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
         }
     } else {
         char msg[CTL_MAX_CMD + 64];
-        snprintf(msg, sizeof msg, "unknown command '%s' (stats, lines, reload)", cmd);
+        snprintf(msg, sizeof msg, "unknown command '%s' (stats, lines, reload, line, queue)", cmd);
         reply = json_pack("{s:s}", "error", msg);
     }
     char *text = json_dumps(reply, JSON_COMPACT);

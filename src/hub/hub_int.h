@@ -17,6 +17,12 @@
 
 #define HUB_MAX_KEYS 128
 #define HUB_SEQ_MOD 100000u
+#define HUB_SF_INFLIGHT 64   /* stored messages in a line's output buffer, not yet deleted */
+#define HUB_DEFER_MAX 4096   /* regional messages held for the end of an iteration */
+#define HUB_MSQ_STATES 64
+
+/* A member's service state, set by the operator (`hub ctl line`) and persisted. */
+enum hub_svc { HUB_UP = 0, HUB_DOWN = 1, HUB_REMOVED = 2 };
 
 /* One member line. */
 struct hub_line {
@@ -37,6 +43,15 @@ struct hub_line {
     /* counters */
     uint64_t frames_in, bytes_in, frames_out, bytes_out, errors, refused;
     uint64_t in_count, out_count; /* sequence numbers are these mod 100000 */
+    uint64_t app_total;   /* bytes emit() appended to c->out since the line opened */
+    uint64_t iter;        /* hub iteration of iter_normal */
+    size_t iter_normal;   /* bytes of non-SM frames appended in that iteration */
+};
+
+/* A stored message written into a line's output buffer, deleted once written out. */
+struct hub_sf_inflight {
+    int64_t id;
+    uint64_t end;         /* line's app_total just after it */
 };
 
 /* A member as the hub routes to it: from the directory, with its config. */
@@ -45,6 +60,12 @@ struct hub_member {
     char kind;
     uint64_t takes[2];        /* bit per key index (hub->keys) */
     struct hub_line *answer;  /* connected answering line, or NULL */
+    int svc;                  /* enum hub_svc */
+    char region[3];           /* its region, "" when none */
+    int64_t sf_count;         /* its messages in the store-and-forward queue */
+    int64_t sf_last;          /* highest queue id written into its line's output */
+    int nflight;
+    struct hub_sf_inflight *flight; /* [HUB_SF_INFLIGHT], allocated at first delivery */
 };
 
 struct hub_members {
@@ -61,6 +82,17 @@ struct hub_req_entry {
 };
 
 struct ctl_client;
+struct hub_sf;
+struct hub_msq;
+struct sl_archive;
+
+/* A regional query held for the end of the loop iteration (lower priority). */
+struct hub_deferred {
+    uint32_t slot, gen;
+    unsigned rx_seq;
+    uint32_t len;
+    uint8_t *p;           /* owned copy of the frame payload */
+};
 
 struct sl_hub {
     struct sl_hub_config cfg;
@@ -102,9 +134,31 @@ struct sl_hub {
     int exit_code;
     int64_t started_ms;
 
+    /* part 2 */
+    struct hub_sf *sf;            /* store-and-forward queue (hub_sf.c) */
+    struct sl_archive *archive;   /* NULL: none */
+    struct hub_nlq *nlq;          /* archive searches waiting for their answer */
+    struct hub_msq *msq;          /* [cfg.msq_max] multi-state collections (hub_msq.c) */
+    uint32_t msq_next, msq_active;
+    struct hub_deferred *deferred;
+    uint32_t ndeferred;
+    int in_deferred;
+    uint64_t iter;                /* loop iterations (before_sleep calls) */
+
     /* totals */
     uint64_t t_frames_in, t_frames_out, t_routed, t_er, t_sm, t_accepted, t_refused_lines;
     uint64_t t_reloads;
+    uint64_t t_queued, t_forwarded, t_archive_lost, t_msq, t_regional;
+};
+
+struct hub_nlq {
+    struct hub_nlq *next, *prev;
+    uint32_t slot, gen;
+    char ori[SL_ORI_LEN + 1];
+    char member[SL_MEMBER_MAX];
+    char ctl[SL_MSG_CTL_MAX + 1];
+    unsigned rx_seq;
+    int64_t rx_time;
 };
 
 /* hub_route.c */
@@ -119,6 +173,67 @@ int hub_members_build(struct sl_hub *hub, const struct sl_hub_config *cfg,
 void hub_members_free(struct hub_members *m);
 struct hub_member *hub_member_find(const struct hub_members *m, const char *code);
 void hub_keys_init(struct sl_hub *hub);
+
+/* the verified requester line fields of an output header from a directory entry */
+void hub_fill_requester(struct sl_outhdr *h, const struct sl_ori *so);
+/* Append one message to a line's output (archived as sent).  src_mbr: the member of the
+ * originating ORI ("" = its first two characters). */
+void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, const char *body,
+              size_t body_len, const char *src_mbr);
+/* Status message from the switch to a line, ahead of everything else of this iteration. */
+void hub_emit_sm(struct sl_hub *hub, struct hub_line *to, const char *dest, const char *ctl,
+                 unsigned rx_seq, const char *text, size_t len);
+/* Deliver a message to a member: now when it is up and its line has room, else kept
+ * (SM .02. to `from`), or refused (SM .04.).  Returns 0 delivered or kept, -1 refused. */
+struct hub_delivery {
+    struct hub_line *from;        /* sender's line for SMs, or NULL */
+    const struct sl_msg *m;       /* the message (SM texts), or NULL */
+    const uint8_t *orig;          /* original input for the SM echo */
+    size_t orig_len;
+    const char *src_mbr;
+};
+int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
+                struct sl_outhdr *h, const char *body, size_t body_len,
+                const struct hub_delivery *dv);
+/* Deliver to an ORI: the line it last sent from, else its member (hub_deliver). */
+int hub_deliver_ori(struct sl_hub *hub, const char *ori, struct sl_outhdr *h, const char *body,
+                    size_t body_len, const char *src_mbr);
+void hub_send_sm(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m, int num,
+                 const char *dest, const char *why, const uint8_t *orig, size_t orig_len,
+                 unsigned rx_seq);
+void hub_switch_header(struct sl_hub *hub, struct sl_outhdr *h, const char *key,
+                       const char *dest, const char *ctl, unsigned rx_seq);
+void hub_process_deferred(struct sl_hub *hub);
+void hub_broadcast_sm(struct sl_hub *hub, const char *text);
+
+/* hub_sf.c: store-and-forward (SQLite, WAL, synchronous=FULL) and the line states */
+int hub_sf_open(struct sl_hub *hub, char *err, size_t errlen);
+void hub_sf_close(struct sl_hub *hub);
+/* Keep one message for dm (in the iteration's transaction).  0, -1 failed (logged). */
+int hub_sf_put(struct sl_hub *hub, struct hub_member *dm, const struct sl_outhdr *h,
+               const char *body, size_t body_len, const char *src_mbr);
+/* Commit what this iteration kept or delivered: before any output leaves. */
+int hub_sf_commit(struct sl_hub *hub);
+/* Write dm's kept messages into its answering line, as far as the line has room. */
+void hub_sf_pump(struct sl_hub *hub, struct hub_member *dm);
+/* After a flush: forget (delete) what has been written to the socket. */
+void hub_sf_written(struct sl_hub *hub, struct hub_line *l);
+int hub_sf_set_svc(struct sl_hub *hub, const char *member, int svc, char *err, size_t errlen);
+void hub_sf_load(struct sl_hub *hub); /* states and counts into hub->members */
+
+/* hub_msq.c: multi-state queries (NL) */
+int hub_msq_init(struct sl_hub *hub);
+void hub_msq_free(struct sl_hub *hub);
+/* Fan a query to NL out.  0 started (or answered), -1 refused (the caller sends the ER). */
+int hub_msq_start(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m,
+                  const struct sl_ori *so, int kidx, const uint8_t *orig, size_t orig_len,
+                  unsigned rx_seq);
+/* A reply that belongs to a collection: taken (1) or not (0). */
+int hub_msq_reply(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m);
+
+/* hub_route.c: archive searches */
+void hub_archive_drain(struct sl_hub *hub);
+void hub_nlq_free_all(struct sl_hub *hub);
 
 /* hub.c */
 void hub_line_mark_pending(struct sl_hub *hub, struct hub_line *line);

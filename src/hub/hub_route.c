@@ -16,6 +16,7 @@
 
 #include "hub/hub_int.h"
 #include "stateline/core.h"
+#include "stateline/archive.h"
 #include "stateline/frame.h"
 
 /* ---- keys ---------------------------------------------------------------------------- */
@@ -137,11 +138,22 @@ int hub_members_build(struct sl_hub *hub, const struct sl_hub_config *cfg,
                 e->takes[idx / 64] |= 1ull << (idx % 64);
         }
     }
+    for (int r = 0; r < cfg->nregions; r++)
+        for (int k = 0; k < cfg->regions[r].nstates; k++) {
+            struct hub_member *e = hub_member_find(out, cfg->regions[r].states[k]);
+            if (e)
+                sl_strlcpy(e->region, cfg->regions[r].code, sizeof e->region);
+            else
+                SL_DEBUG("hub", "region %s: %s is not a member in the directory",
+                         cfg->regions[r].code, cfg->regions[r].states[k]);
+        }
     return 0;
 }
 
 void hub_members_free(struct hub_members *m)
 {
+    for (uint32_t i = 0; m->tab && i <= m->mask; i++)
+        free(m->tab[i].flight);
     free(m->tab);
     m->tab = NULL;
     m->n = 0;
@@ -185,8 +197,8 @@ static struct hub_line *req_line(const struct sl_hub *hub, const char *ori)
 
 /* ---- output -------------------------------------------------------------------------- */
 
-static void emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, const char *body,
-                 size_t body_len)
+void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, const char *body,
+              size_t body_len, const char *src_mbr)
 {
     struct sl_buf *out = &to->c->out;
     to->out_count++;
@@ -203,14 +215,32 @@ static void emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, c
         return;
     }
     sl_frame_end(out, off);
+    size_t n = sl_buf_used(out) - before;
+    to->app_total += n;
     to->frames_out++;
-    to->bytes_out += sl_buf_used(out) - before;
+    to->bytes_out += n;
     hub->t_frames_out++;
     hub_line_mark_pending(hub, to);
+    if (hub->archive) {
+        /* S-9: every message the switch sends, as it leaves; a copy into the archive's
+         * bounded queue (no SQLite here).  A full queue loses the record, not the message. */
+        struct sl_archive_rec r;
+        r.time = h->tx_time;
+        r.key = h->key;
+        r.src = h->ori;
+        r.src_mbr = src_mbr;
+        r.dst = h->dest;
+        r.dst_mbr = to->c->peer.member;
+        r.ctl = h->ctl;
+        r.text = body;
+        r.text_len = body_len;
+        if (sl_archive_put(hub->archive, &r, NULL) != 0)
+            hub->t_archive_lost++;
+    }
 }
 
-static void switch_header(struct sl_hub *hub, struct sl_outhdr *h, const char *key,
-                          const char *dest, const char *ctl, unsigned rx_seq)
+void hub_switch_header(struct sl_hub *hub, struct sl_outhdr *h, const char *key,
+                       const char *dest, const char *ctl, unsigned rx_seq)
 {
     memset(h, 0, sizeof *h);
     sl_strlcpy(h->key, key, sizeof h->key);
@@ -230,10 +260,11 @@ void hub_send_er(struct sl_hub *hub, struct hub_line *line, enum sl_er code, con
     e.code = code;
     sl_strlcpy(e.detail, detail ? detail : "", sizeof e.detail);
     struct sl_outhdr h;
-    switch_header(hub, &h, "ER", dest, ctl, rx_seq);
+    hub_switch_header(hub, &h, "ER", dest, ctl, rx_seq);
     sl_buf_reset(&hub->scratch);
     sl_msg_format_er_body(&e, key_for_sets, (const char *)orig, orig_len, &hub->scratch);
-    emit(hub, line, &h, (const char *)sl_buf_head(&hub->scratch), sl_buf_used(&hub->scratch));
+    hub_emit(hub, line, &h, (const char *)sl_buf_head(&hub->scratch),
+             sl_buf_used(&hub->scratch), NULL);
     line->errors++;
     hub->t_er++;
     if (sl_log_enabled(SL_LOG_DEBUG))
@@ -242,17 +273,23 @@ void hub_send_er(struct sl_hub *hub, struct hub_line *line, enum sl_er code, con
                  e.detail);
 }
 
-/* SM .04.: the message is right but this destination cannot take it now. */
-static void send_sm_04(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m,
-                       const char *dest, const char *why, const uint8_t *orig, size_t orig_len,
-                       unsigned rx_seq)
+static const char *const sm_text[] = {
+    [1] = ".01. USER DOES NOT RESPOND TO MSG TYPE, NLETS WILL NOT FORWARD",
+    [2] = ".02. USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL FORWARD",
+    [4] = ".04. USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL NOT FORWARD",
+};
+
+/* SM .01./.02./.04.: the message is right but this destination cannot take it now (.02.:
+ * it is kept and will be delivered). */
+void hub_send_sm(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m, int num,
+                 const char *dest, const char *why, const uint8_t *orig, size_t orig_len,
+                 unsigned rx_seq)
 {
     struct sl_outhdr h;
-    switch_header(hub, &h, "SM", m->ori, m->ctl, rx_seq);
+    hub_switch_header(hub, &h, "SM", m->ori, m->ctl, rx_seq);
     struct sl_buf *b = &hub->scratch;
     sl_buf_reset(b);
-    sl_buf_printf(b, ".04. USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL NOT FORWARD\n"
-                     "DESTINATION %s MSG TYPE %s: %s\nORIGINAL MESSAGE\n",
+    sl_buf_printf(b, "%s\nDESTINATION %s MSG TYPE %s: %s\nORIGINAL MESSAGE\n", sm_text[num],
                   dest, m->key, why);
     /* the same echo as an ER's: first 100 bytes, control runs as one space */
     size_t n = orig_len < 100 ? orig_len : 100;
@@ -268,20 +305,304 @@ static void send_sm_04(struct sl_hub *hub, struct hub_line *line, const struct s
         in_ctl = 0;
         sl_buf_append(b, ch >= 0x80 ? "?" : (const char *)&ch, 1);
     }
-    emit(hub, line, &h, (const char *)sl_buf_head(b), sl_buf_used(b));
-    line->refused++;
+    hub_emit(hub, line, &h, (const char *)sl_buf_head(b), sl_buf_used(b), NULL);
+    if (num != 2)
+        line->refused++;
     hub->t_sm++;
     if (sl_log_enabled(SL_LOG_DEBUG))
-        SL_DEBUG("hub", "SM .04. to %s %s: %s %s to %s: %s", line->c->peer.member,
+        SL_DEBUG("hub", "SM .%02d. to %s %s: %s %s to %s: %s", num, line->c->peer.member,
                  sl_role_name(line->c->peer.role), m->key, m->ori, dest, why);
+}
+
+/* The switch's status text to every open line (an operator changed a line's state). */
+void hub_broadcast_sm(struct sl_hub *hub, const char *text)
+{
+    hub->now_s = time(NULL);
+    for (uint32_t s = 0; s < hub->nslots; s++) {
+        struct hub_line *l = hub->slots[s];
+        if (!l || !l->open || l->closing)
+            continue;
+        struct sl_outhdr h;
+        hub_switch_header(hub, &h, "SM", l->c->peer.member, NULL, 0);
+        hub_emit(hub, l, &h, text, strlen(text), NULL);
+        hub->t_sm++;
+    }
+}
+
+void hub_fill_requester(struct sl_outhdr *h, const struct sl_ori *so)
+{
+    struct sl_requester *r = &h->req;
+    h->has_req = 1;
+    memcpy(r->ori, so->ori, sizeof r->ori);
+    sl_strlcpy(r->member, so->member, sizeof r->member);
+    sl_strlcpy(r->type, so->type, sizeof r->type);
+    sl_strlcpy(r->cats, so->cats, sizeof r->cats);
+    r->state[0] = so->ori[0];
+    r->state[1] = so->ori[1];
+    r->state[2] = '\0';
+    sl_strlcpy(r->parent, so->parent, sizeof r->parent);
+    sl_strlcpy(r->tags, so->tags, sizeof r->tags);
+}
+
+/* ---- delivery ------------------------------------------------------------------------ */
+
+static int line_usable(const struct hub_line *l)
+{
+    return l && l->open && !l->closing;
+}
+
+int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
+                struct sl_outhdr *h, const char *body, size_t body_len,
+                const struct hub_delivery *dv)
+{
+    const char *why = NULL;
+    char dname[32]; /* the destination as the SM names it */
+    if (strlen(h->dest) == SL_ORI_LEN || !strcmp(h->dest, dm->code))
+        sl_strlcpy(dname, h->dest, sizeof dname);
+    else
+        snprintf(dname, sizeof dname, "%s VIA %s", dm->code, h->dest);
+    int sm_pri = h->key[0] == 'S' && h->key[1] == 'M' && !h->key[2];
+    if (!line_usable(to))
+        to = NULL;
+    if (sm_pri) {
+        /* Status messages jump every queue: straight into the line's output, whatever its
+         * state, its kept messages or its output cap.  Nowhere to go: dropped (a status
+         * is stale by the time a line returns). */
+        if (!to)
+            to = line_usable(dm->answer) ? dm->answer : NULL;
+        if (to)
+            hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
+        return 0;
+    }
+    if (dm->svc == HUB_REMOVED) {
+        why = "REMOVED FROM SERVICE BY THE NETWORK OPERATOR";
+        goto refuse;
+    }
+    if (dm->svc == HUB_UP && to && (to != dm->answer || dm->sf_count == 0)) {
+        if (sl_buf_used(&to->c->out) >= hub->cfg.out_cap) {
+            why = "NOT ACCEPTING TRAFFIC (ITS OUTPUT QUEUE IS FULL)";
+            goto refuse;
+        }
+        hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
+        hub->t_routed++;
+        return 0;
+    }
+    /* down (by the operator, or no answering line), or messages already kept: keep it */
+    if (dm->sf_count >= (int64_t)hub->cfg.queue_cap) {
+        why = "QUEUE FULL, SEND IT AGAIN LATER";
+        goto refuse;
+    }
+    if (hub_sf_put(hub, dm, h, body, body_len, dv ? dv->src_mbr : NULL) != 0) {
+        why = "CANNOT BE KEPT (THE SWITCH'S QUEUE FAILED)";
+        goto refuse;
+    }
+    if (dv && dv->from && dv->m)
+        hub_send_sm(hub, dv->from, dv->m, 2, dname,
+                    dm->svc == HUB_DOWN ? "SET OUT OF SERVICE BY THE NETWORK OPERATOR"
+                    : dm->answer        ? "MESSAGES WAITING FOR IT ARE DELIVERED FIRST"
+                                        : "NO ANSWERING LINE CONNECTED",
+                    dv->orig, dv->orig_len, h->rx_seq);
+    hub_sf_pump(hub, dm);
+    return 0;
+refuse:
+    if (dv && dv->from && dv->m)
+        hub_send_sm(hub, dv->from, dv->m, 4, dname, why, dv->orig, dv->orig_len, h->rx_seq);
+    else
+        SL_WARN("hub", "%s.%s for %s not delivered: %s", h->key, h->ori, dm->code, why);
+    return -1;
+}
+
+int hub_deliver_ori(struct sl_hub *hub, const char *ori, struct sl_outhdr *h, const char *body,
+                    size_t body_len, const char *src_mbr)
+{
+    const struct sl_ori *o = sl_dir_snap_find(hub->snap, ori);
+    struct hub_member *dm = o ? hub_member_find(&hub->members, o->member) : NULL;
+    if (!dm) {
+        SL_WARN("hub", "%s.%s for %s not delivered: the ORI left the directory", h->key,
+                h->ori, ori);
+        return -1;
+    }
+    struct hub_delivery dv = {NULL, NULL, NULL, 0, src_mbr};
+    struct hub_line *to = req_line(hub, ori);
+    return hub_deliver(hub, dm, to ? to : dm->answer, h, body, body_len, &dv);
+}
+
+/* ---- archive searches (NLQ, NFQ to NL) ------------------------------------------------- */
+
+static void nlq_unlink(struct sl_hub *hub, struct hub_nlq *q)
+{
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        hub->nlq = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    free(q);
+}
+
+static void nlq_send(struct sl_hub *hub, struct hub_nlq *q, const char *key, const char *body,
+                     size_t len)
+{
+    struct sl_outhdr h;
+    hub_switch_header(hub, &h, key, q->ori, q->ctl, q->rx_seq);
+    h.rx_time = q->rx_time;
+    struct hub_line *l = hub_line_get(hub, q->slot, q->gen);
+    if (line_usable(l)) {
+        hub_emit(hub, l, &h, body, len, NULL);
+        return;
+    }
+    hub_deliver_ori(hub, q->ori, &h, body, len, NULL);
+}
+
+static void on_archive_done(void *ctx, struct sl_archive_done *d)
+{
+    struct sl_hub *hub = ctx;
+    struct hub_nlq *q = d->tag;
+    hub->now_s = time(NULL);
+    if (d->rc == 0) {
+        nlq_send(hub, q, d->reply_key, (const char *)sl_buf_head(&d->body),
+                 sl_buf_used(&d->body));
+    } else {
+        struct sl_msg_err e;
+        e.code = d->rc == -1 ? d->er : SL_ER_FORMAT;
+        sl_strlcpy(e.detail, d->rc == -1 ? d->err : "THE ARCHIVE FAILED, SEND IT AGAIN LATER",
+                   sizeof e.detail);
+        struct sl_buf b = SL_BUF_INIT;
+        sl_msg_format_er_body(&e, NULL, "", 0, &b);
+        struct sl_outhdr h;
+        hub_switch_header(hub, &h, "ER", q->ori, q->ctl, q->rx_seq);
+        struct hub_line *l = hub_line_get(hub, q->slot, q->gen);
+        if (line_usable(l))
+            hub_emit(hub, l, &h, (const char *)sl_buf_head(&b), sl_buf_used(&b), NULL);
+        sl_buf_free(&b);
+        hub->t_er++;
+    }
+    nlq_unlink(hub, q);
+}
+
+void hub_archive_drain(struct sl_hub *hub)
+{
+    if (hub->archive)
+        sl_archive_drain(hub->archive, on_archive_done, hub);
+}
+
+void hub_nlq_free_all(struct sl_hub *hub)
+{
+    while (hub->nlq)
+        nlq_unlink(hub, hub->nlq);
+}
+
+/* NLQ/NFQ to NL, checked: archived on arrival (Nlets logs traffic addressed to itself as
+ * it arrives), then the acknowledgement at once and the answer from the search thread. */
+static void archive_request(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m,
+                            const struct sl_ori *so, const char *reply_key, unsigned rx_seq)
+{
+    struct sl_buf *b = &hub->scratch;
+    struct sl_outhdr h;
+    hub_switch_header(hub, &h, reply_key, m->ori, m->ctl, rx_seq);
+    if (!hub->archive) {
+        sl_buf_reset(b);
+        sl_buf_printf(b, "%s NOT QUEUED - THIS SWITCH KEEPS NO ARCHIVE", m->key);
+        hub_emit(hub, line, &h, (const char *)sl_buf_head(b), sl_buf_used(b), NULL);
+        return;
+    }
+    struct sl_archive_rec r;
+    memset(&r, 0, sizeof r);
+    r.time = hub->now_s;
+    r.key = m->key;
+    r.src = m->ori;
+    r.src_mbr = so->member;
+    r.dst = "NL";
+    r.dst_mbr = "NL";
+    r.ctl = m->ctl;
+    r.text = m->text ? m->text : "";
+    r.text_len = m->text ? m->text_len : 0;
+    if (sl_archive_put(hub->archive, &r, NULL) != 0)
+        hub->t_archive_lost++;
+    struct hub_nlq *q = sl_xcalloc(1, sizeof *q);
+    q->slot = line->slot;
+    q->gen = line->gen;
+    memcpy(q->ori, m->ori, sizeof q->ori);
+    sl_strlcpy(q->member, so->member, sizeof q->member);
+    sl_strlcpy(q->ctl, m->ctl, sizeof q->ctl);
+    q->rx_seq = rx_seq;
+    q->rx_time = hub->now_s;
+    sl_buf_reset(b);
+    if (sl_archive_submit(hub->archive, m, so, 0, q) == 0) {
+        q->next = hub->nlq;
+        if (q->next)
+            q->next->prev = q;
+        hub->nlq = q;
+        sl_archive_reply_ack(m->key, b);
+    } else {
+        free(q);
+        sl_archive_reply_busy(m->key, b);
+    }
+    hub_emit(hub, line, &h, (const char *)sl_buf_head(b), sl_buf_used(b), NULL);
 }
 
 /* ---- one message --------------------------------------------------------------------- */
 
 struct route {
-    const char *dest;
-    struct hub_line *to;
+    const char *dest;          /* as addressed: member code, region code or ORI */
+    struct hub_member *dm;
+    struct hub_line *to;       /* a particular line (reply to the ORI's line), or NULL */
 };
+
+/* DQ/RQ/DQG/RQG with a region code (letter + digit) among the header's tokens.  A
+ * false positive only delays a message to the end of the iteration; the parser decides. */
+static int maybe_regional(const uint8_t *p, uint32_t len)
+{
+    if (len < 8 || (p[0] != 'D' && p[0] != 'R') || p[1] != 'Q')
+        return 0;
+    uint32_t i = p[2] == '.' ? 3 : p[2] == 'G' && p[3] == '.' ? 4 : 0;
+    if (!i)
+        return 0;
+    uint32_t start = i;
+    for (; i < len && i < 96; i++) {
+        if (p[i] != '.')
+            continue;
+        uint32_t n = i - start;
+        if (n == 3 && !memcmp(p + start, "TXT", 3))
+            return 0;
+        if (n == 2 && sl_msg_dest_kind((const char *)p + start, 2) == SL_DEST_REGION)
+            return 1;
+        start = i + 1;
+    }
+    return 0;
+}
+
+static void defer(struct sl_hub *hub, struct hub_line *line, const uint8_t *p, uint32_t len,
+                  unsigned rx_seq)
+{
+    if (!hub->deferred)
+        hub->deferred = sl_xmalloc(HUB_DEFER_MAX * sizeof *hub->deferred);
+    struct hub_deferred *d = &hub->deferred[hub->ndeferred++];
+    d->slot = line->slot;
+    d->gen = line->gen;
+    d->rx_seq = rx_seq;
+    d->len = len;
+    d->p = sl_xmalloc(len ? len : 1);
+    memcpy(d->p, p, len);
+}
+
+static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p, uint32_t len,
+                    unsigned rx_seq);
+
+/* Regional queries run after everything else the iteration read (lower priority, §2.5). */
+void hub_process_deferred(struct sl_hub *hub)
+{
+    hub->in_deferred = 1;
+    for (uint32_t i = 0; i < hub->ndeferred; i++) {
+        struct hub_deferred *d = &hub->deferred[i];
+        struct hub_line *l = hub_line_get(hub, d->slot, d->gen);
+        if (line_usable(l))
+            process(hub, l, d->p, d->len, d->rx_seq);
+        free(d->p);
+    }
+    hub->ndeferred = 0;
+    hub->in_deferred = 0;
+}
 
 void hub_process_frame(struct sl_hub *hub, struct hub_line *line, const uint8_t *p, uint32_t len)
 {
@@ -292,7 +613,17 @@ void hub_process_frame(struct sl_hub *hub, struct hub_line *line, const uint8_t 
         return; /* keep-alive */
     line->in_count++;
     unsigned rx_seq = (unsigned)(line->in_count % HUB_SEQ_MOD);
+    /* A cheap look at the header before parsing: only DQ/RQ/DQG/RQG can be regional. */
+    if (!hub->in_deferred && hub->ndeferred < HUB_DEFER_MAX && maybe_regional(p, len)) {
+        defer(hub, line, p, len, rx_seq);
+        return;
+    }
+    process(hub, line, p, len, rx_seq);
+}
 
+static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p, uint32_t len,
+                    unsigned rx_seq)
+{
     struct sl_msg *m = &hub->msg;
     struct sl_msg_err e;
     char detail[160];
@@ -346,16 +677,27 @@ void hub_process_frame(struct sl_hub *hub, struct hub_line *line, const uint8_t 
         goto refuse;
     }
 
-    /* 4. destinations: each exists and its member takes the key */
-    struct route routes[SL_MSG_MAX_DEST];
+    /* 4. destinations: each exists and its member takes the key; regions expand to their
+     *    members (de-duplicated, first mention wins); NL is the switch's own services. */
+    struct route routes[SL_HUB_MAX_REGIONS * SL_HUB_REGION_STATES + SL_MSG_MAX_DEST];
     int nroutes = 0;
+    int regional = 0, to_nl = 0;
     int kidx = hub_key_index(hub, ki);
     int always = bit_set(hub->always, kidx);
+    /* DQ/RQ to a region are DQG/RQG (checked as such), delivered as DQ/RQ */
+    char dkey[4];
+    sl_strlcpy(dkey, m->key, sizeof dkey);
+    if (!strcmp(m->key, "DQG") || !strcmp(m->key, "RQG"))
+        dkey[2] = '\0';
+    const struct sl_key_info *dki = sl_key_lookup(dkey);
+    int dkidx = hub_key_index(hub, dki);
     for (int i = 0; i < m->ndest; i++) {
         const char *d = m->dest[i]; /* the codec refuses a repeated destination */
         struct hub_member *dm;
         struct hub_line *to = NULL;
-        if (strlen(d) == SL_ORI_LEN) {
+        size_t dl = strlen(d);
+        unsigned kind = sl_msg_dest_kind(d, dl);
+        if (dl == SL_ORI_LEN) {
             const struct sl_ori *dori = sl_dir_snap_find(hub->snap, d);
             if (!dori) {
                 code = SL_ER_DEST;
@@ -380,80 +722,137 @@ void hub_process_frame(struct sl_hub *hub, struct hub_line *line, const uint8_t 
                 to = req_line(hub, d);
             if (!to)
                 to = dm->answer;
-        } else {
-            unsigned kind = sl_msg_dest_kind(d, strlen(d));
-            if (kind == SL_DEST_NL || kind == SL_DEST_REGION) {
+        } else if (kind == SL_DEST_NL) {
+            to_nl = 1;
+            continue; /* the codec allows NL only alone */
+        } else if (kind == SL_DEST_REGION) {
+            const struct sl_hub_region_conf *rg = NULL;
+            for (int r = 0; r < hub->cfg.nregions; r++)
+                if (!strcmp(hub->cfg.regions[r].code, d))
+                    rg = &hub->cfg.regions[r];
+            if (!rg) {
                 code = SL_ER_DEST;
-                snprintf(detail, sizeof detail,
-                         "DESTINATION %s: REGIONAL AND MULTI-STATE ROUTING NOT IN SERVICE", d);
+                snprintf(detail, sizeof detail, "DESTINATION %s IS NOT A REGION", d);
                 goto refuse;
             }
+            regional = 1;
+            for (int s = 0; s < rg->nstates; s++) {
+                struct hub_member *sm = hub_member_find(&hub->members, rg->states[s]);
+                if (!sm || sm->kind == 'N')
+                    continue; /* in the table, not in the directory: nothing to reach */
+                int dup = 0;
+                for (int r = 0; r < nroutes; r++)
+                    dup |= routes[r].dm == sm;
+                if (dup)
+                    continue;
+                routes[nroutes].dest = d;
+                routes[nroutes].dm = sm;
+                routes[nroutes].to = NULL;
+                nroutes++;
+            }
+            continue;
+        } else {
             dm = hub_member_find(&hub->members, d);
             if (!dm || dm->kind == 'N') {
                 code = SL_ER_DEST;
                 snprintf(detail, sizeof detail, "DESTINATION %s IS NOT A MEMBER LINE", d);
                 goto refuse;
             }
-            to = dm->answer;
         }
-        if (!always && !bit_set(dm->takes, kidx)) {
+        if (!always && !bit_set(dm->takes, dkidx)) {
             code = SL_ER_NOT_ALLOWED;
-            snprintf(detail, sizeof detail, "DESTINATION %s DOES NOT TAKE %s", d, m->key);
+            snprintf(detail, sizeof detail, "DESTINATION %s DOES NOT TAKE %s", d, dkey);
             goto refuse;
         }
-        if (to && (to->closing || !to->open))
-            to = NULL;
+        int dup = 0;
+        for (int r = 0; r < nroutes; r++)
+            dup |= routes[r].dm == dm && routes[r].to == to;
+        if (dup)
+            continue;
         routes[nroutes].dest = d;
+        routes[nroutes].dm = dm;
         routes[nroutes].to = to;
         nroutes++;
     }
 
-    /* 5. field rules of the key: .05. .10. .14. .16. .22. */
-    if (sl_msg_check(m, &e) != 0) {
+    /* 5. field rules of the key: .05. .10. .14. .16. .22.  A query to a region is checked
+     *    as DQG/RQG (an OLN to a region gets .22. REFER TO DQG). */
+    char ckey[4];
+    sl_strlcpy(ckey, m->key, sizeof ckey);
+    if (regional && (!strcmp(m->key, "DQ") || !strcmp(m->key, "RQ"))) {
+        m->key[2] = 'G';
+        m->key[3] = '\0';
+    }
+    int bad = sl_msg_check(m, &e) != 0;
+    if (bad) {
         code = e.code == SL_ER_NONE ? SL_ER_FORMAT22 : e.code;
         sl_strlcpy(detail, e.detail, sizeof detail);
-        sets = m->key;
+        sl_strlcpy(ckey, m->key, sizeof ckey);
+        sets = ckey;
         goto refuse;
     }
+    sl_strlcpy(m->key, ckey, sizeof m->key);
 
-    /* 6. deliver */
+    /* 6. the switch's own services: archive searches, multi-state queries */
+    if (to_nl) {
+        req_note(hub, m->ori, line);
+        if (!strcmp(m->key, "NLQ") || !strcmp(m->key, "NFQ")) {
+            archive_request(hub, line, m, so, ki->reply, rx_seq);
+        } else if (!strcmp(dkey, "DQ") || !strcmp(dkey, "RQ") || !strcmp(dkey, "KQ")) {
+            hub->t_msq++;
+            hub_msq_start(hub, line, m, so, dkidx, p, len, rx_seq);
+        } else {
+            code = SL_ER_DEST;
+            snprintf(detail, sizeof detail, "MSG TYPE %s CANNOT BE SENT TO NL", m->key);
+            goto refuse;
+        }
+        sl_msg_clear(m);
+        return;
+    }
+    /* a state's answer to one copy of a multi-state query is the switch's to merge */
+    if (hub->msq_active && !ki->reply && hub_msq_reply(hub, line, m)) {
+        sl_msg_clear(m);
+        return;
+    }
+
+    /* 7. deliver */
     req_note(hub, m->ori, line);
+    if (regional)
+        hub->t_regional++;
     struct sl_outhdr h;
     memset(&h, 0, sizeof h);
-    sl_strlcpy(h.key, m->key, sizeof h.key);
+    sl_strlcpy(h.key, dkey, sizeof h.key);
     memcpy(h.ori, m->ori, sizeof h.ori);
     h.rx_time = hub->now_s;
     h.rx_seq = rx_seq;
     sl_strlcpy(h.ctl, m->ctl, sizeof h.ctl);
-    for (int i = 0; i < nroutes; i++) {
-        struct hub_line *to = routes[i].to;
-        if (!to) {
-            send_sm_04(hub, line, m, routes[i].dest, "NO ANSWERING LINE CONNECTED", p, len,
-                       rx_seq);
-            continue;
-        }
-        if (sl_buf_used(&to->c->out) >= hub->cfg.out_cap) {
-            send_sm_04(hub, line, m, routes[i].dest,
-                       "NOT ACCEPTING TRAFFIC (ITS OUTPUT QUEUE IS FULL)", p, len, rx_seq);
-            continue;
-        }
-        sl_strlcpy(h.dest, routes[i].dest, sizeof h.dest);
-        h.has_req = ki->reply && to->c->peer.role == SL_ROLE_ANSWER;
-        if (h.has_req) {
-            struct sl_requester *r = &h.req;
-            memcpy(r->ori, so->ori, sizeof r->ori);
-            sl_strlcpy(r->member, so->member, sizeof r->member);
-            sl_strlcpy(r->type, so->type, sizeof r->type);
-            sl_strlcpy(r->cats, so->cats, sizeof r->cats);
-            r->state[0] = so->ori[0];
-            r->state[1] = so->ori[1];
-            r->state[2] = '\0';
-            sl_strlcpy(r->parent, so->parent, sizeof r->parent);
-            sl_strlcpy(r->tags, so->tags, sizeof r->tags);
-        }
-        emit(hub, to, &h, m->text, m->text_len);
-        hub->t_routed++;
+    const char *body = m->text;
+    size_t blen = m->text_len;
+    struct sl_buf aml = SL_BUF_INIT;
+    if (!strcmp(m->key, "AML")) {
+        /* Nlets inserts the line; the sender cannot leave it out */
+        sl_buf_append_str(&aml, "FOR LAW ENFORCEMENT DISSEMINATION ONLY\n");
+        sl_buf_append(&aml, m->text, m->text_len);
+        body = (const char *)sl_buf_head(&aml);
+        blen = sl_buf_used(&aml);
     }
+    struct hub_delivery dv = {line, m, p, len, so->member};
+    for (int i = 0; i < nroutes; i++) {
+        struct route *rt = &routes[i];
+        struct hub_line *to = rt->to ? rt->to : rt->dm->answer;
+        if (!always && !bit_set(rt->dm->takes, dkidx)) {
+            /* a region's member that does not take the key (direct ones got ER .02.) */
+            hub_send_sm(hub, line, m, 1, rt->dm->code, "NOT TAKEN BY THIS MEMBER", p, len,
+                        rx_seq);
+            continue;
+        }
+        sl_strlcpy(h.dest, rt->dest, sizeof h.dest);
+        h.has_req = 0;
+        if (ki->reply && (!to || to->c->peer.role == SL_ROLE_ANSWER))
+            hub_fill_requester(&h, so);
+        hub_deliver(hub, rt->dm, to, &h, body, blen, &dv);
+    }
+    sl_buf_free(&aml);
     sl_msg_clear(m);
     return;
 

@@ -1,6 +1,6 @@
 """Routing through the real hub over mutual TLS: a DQ from a terminal line to the
 destination's answering line with the verified requester and stamps, the DR back to the
-requester's line, several destinations, AM to an ORI, sequence numbers, SM .04. for a
+requester's line, several destinations, AM to an ORI, sequence numbers, SM .02. for a
 destination that is down."""
 import calendar
 import re
@@ -74,14 +74,14 @@ def test_several_destinations_and_down():
         ca = net.answer_line("CA")
         orl = net.answer_line("OR")
         wa = net.line("WA")
-        # ID has no answering line: SM .04. for it, CA and OR get their copies
+        # ID has no answering line: SM .02. (kept for it), CA and OR get their copies
         wa.send("DQ.WATEST000.CA.OR.ID.TXTOLN/A1234567")
         a, b = ca.recv(), orl.recv()
         assert a.dest == "CA" and b.dest == "OR", (a, b)
         sm = wa.recv()
         assert sm.key == "SM" and sm.ori == "NL0000000", sm
         assert sm.dest == "WATEST000", sm
-        assert ".04. USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL NOT FORWARD" in sm.body
+        assert ".02. USER OUT OF SERVICE FOR MSG TYPE, NLETS WILL FORWARD" in sm.body
         assert "DESTINATION ID MSG TYPE DQ: NO ANSWERING LINE CONNECTED" in sm.body, sm.body
         assert "DQ.WATEST000.CA.OR.ID.TXT" in sm.body, sm.body
         wa.expect_nothing()
@@ -95,7 +95,7 @@ def test_am_to_ori_reaches_its_last_line():
         orl = net.line("OR")
         # ORTEST000 has sent from the OR terminal line: an AM to it reaches that line
         orl.send("AM.ORTEST000.WA.TXTHELLO WASHINGTON")
-        # WA's answering line is down: SM to the OR line
+        # WA's answering line is down: SM .02. to the OR line (the AM is kept for WA)
         sm = orl.recv()
         assert sm.key == "SM" and "DESTINATION WA" in sm.body, sm
         wa.send("AM.WATEST000.ORTEST000.TXTHELLO OREGON TERMINAL")

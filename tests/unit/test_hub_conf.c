@@ -149,9 +149,9 @@ static void test_errors(void **state)
 static void test_default_takes(void **state)
 {
     (void)state;
-    assert_string_equal(sl_hub_default_takes('S'), "DQ DNQ KQ RQ RNQ RPQ AM");
-    assert_string_equal(sl_hub_default_takes('F'), "AM");
-    assert_string_equal(sl_hub_default_takes('I'), "AM");
+    assert_string_equal(sl_hub_default_takes('S'), "DQ DNQ KQ RQ RNQ RPQ AM AML");
+    assert_string_equal(sl_hub_default_takes('F'), "AM AML");
+    assert_string_equal(sl_hub_default_takes('I'), "AM AML");
 }
 
 int main(void)
