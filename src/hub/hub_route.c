@@ -842,8 +842,9 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
         struct hub_line *to = rt->to ? rt->to : rt->dm->answer;
         if (!always && !bit_set(rt->dm->takes, dkidx)) {
             /* a region's member that does not take the key (direct ones got ER .02.) */
-            hub_send_sm(hub, line, m, 1, rt->dm->code, "NOT TAKEN BY THIS MEMBER", p, len,
-                        rx_seq);
+            char dname[32];
+            snprintf(dname, sizeof dname, "%s VIA %s", rt->dm->code, rt->dest);
+            hub_send_sm(hub, line, m, 1, dname, "NOT TAKEN BY THIS MEMBER", p, len, rx_seq);
             continue;
         }
         sl_strlcpy(h.dest, rt->dest, sizeof h.dest);

@@ -420,6 +420,21 @@ class Network:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def kill9(self):
+        """SIGKILL the hub (a crash: nothing flushed, nothing closed)."""
+        self.proc.kill()
+        self.proc.wait(10)
+        if self.reader:
+            self.reader.join(5)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+    def restart(self, timeout=20):
+        """Start the hub again on the same folder (a new port: lines reconnect)."""
+        if self.proc and self.proc.poll() is None:
+            self.stop()
+        return self.start(timeout)
+
     def wait_exit(self, timeout=20):
         return self.proc.wait(timeout)
 
