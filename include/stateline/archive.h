@@ -9,15 +9,18 @@
  * Storage: one SQLite database in WAL mode, synchronous=NORMAL, or FULL with sync_full
  * (docs/archive.md §2):
  *     msg(seq INTEGER PRIMARY KEY AUTOINCREMENT, t INTEGER   -- send time, s since epoch UTC
+ *         tw INTEGER,                                       -- max(t) of rows up to seq
  *         key, src, src_mbr, dst, dst_mbr, ctl, body)      -- body: text after TXT, no images
  *     INDEX msg_t ON msg(t)                                 -- retention
+ *     meta 'clock_back' = '1' once a row's t was below the tw before it (a clock stepped
+ *         back): from then on END no longer bounds the sequence range of a search
  *     VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg
  *     msg_fts USING fts5(body, content='msg_norm', content_rowid='seq')
  *         indexes sl_norm(body) = sl_archive_norm: apostrophes between letters removed
  *         (O'BRIEN -> OBRIEN), then FTS5's unicode61 tokens (letters and digits, case
  *         folded).  Any connection touching msg_norm or msg_fts content needs
  *         sl_archive_sql_functions.
- *     meta(key TEXT PRIMARY KEY, value)                     -- schema version
+ *     meta(key TEXT PRIMARY KEY, value)                     -- 'schema' = '1'
  * Sequence numbers start at 1 and grow by one per message (AUTOINCREMENT: a number once
  * committed is never given again, even after expiry), so they fit NLR's 10 characters for
  * 9,999,999,999 messages (about 16 years of Nlets' DMV traffic with its replies).  A number handed out by sl_archive_put for a message lost in a

@@ -224,7 +224,12 @@ static struct person *make_pool(uint64_t seed, size_t per_state, size_t *n)
     size_t k = 0;
     struct sl_pop_rec *r = sl_xmalloc(sizeof *r);
     for (int s = 0; s < POOL_STATES; s++) {
-        struct sl_pop_opts o = {pool_states[s], per_state, seed + (uint64_t)s, 20261126, 0, 0};
+        struct sl_pop_opts o;
+        memset(&o, 0, sizeof o);
+        o.state = pool_states[s];
+        o.drivers = per_state;
+        o.seed = seed + (uint64_t)s;
+        o.as_of = 20261126;
         char err[256];
         struct sl_pop *g = sl_pop_new(&o, err, sizeof err);
         if (!g) {
@@ -274,8 +279,28 @@ static void agency(char out[10], int state_idx, int i)
     out[9] = '\0';
 }
 
+/* The traffic's own generator (splitmix64): the benchmark depends on the population
+ * module only for its records. */
+struct rng {
+    uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n > 0 (Lemire's multiply-shift). */
+static uint64_t rng_below(struct rng *r, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)rng_next(r) * n) >> 64);
+}
+
 struct gen {
-    struct sl_pop_rng rng;
+    struct rng rng;
     struct person *pool;
     size_t npool;
     int64_t t0, span;
@@ -286,17 +311,17 @@ struct gen {
 static void gen_msg(struct gen *g, uint64_t i, struct sl_archive_rec *r, char *buf, size_t cap,
                     char src[10], char dst[10])
 {
-    const struct person *p = &g->pool[sl_pop_rng_below(&g->rng, g->npool)];
+    const struct person *p = &g->pool[rng_below(&g->rng, g->npool)];
     char agency_ori[10], dmv[10];
-    agency(agency_ori, (int)sl_pop_rng_below(&g->rng, 60), (int)sl_pop_rng_below(&g->rng, 20) * 100 + 10);
+    agency(agency_ori, (int)rng_below(&g->rng, 60), (int)rng_below(&g->rng, 20) * 100 + 10);
     snprintf(dmv, sizeof dmv, "%.2sDMV0000", p->state);
-    unsigned pick = (unsigned)sl_pop_rng_below(&g->rng, 100);
+    unsigned pick = (unsigned)rng_below(&g->rng, 100);
     r->time = g->t0 + (int64_t)((double)g->span * (double)i / (double)g->n);
     r->src_mbr = NULL;
     r->dst_mbr = NULL;
     r->ctl = NULL;
     const char *purpose = "CFEDJS";
-    char pur = purpose[sl_pop_rng_below(&g->rng, 6)];
+    char pur = purpose[rng_below(&g->rng, 6)];
     int n;
     if (pick < 35) { /* DQ */
         r->key = "DQ";
@@ -304,7 +329,7 @@ static void gen_msg(struct gen *g, uint64_t i, struct sl_archive_rec *r, char *b
         strcpy(dst, p->state);
         if (pick < 15)
             n = snprintf(buf, cap, "OLN/%s.PUR/%c.ATN/OFFICER %u", p->oln, pur,
-                         (unsigned)sl_pop_rng_below(&g->rng, 9000) + 1000);
+                         (unsigned)rng_below(&g->rng, 9000) + 1000);
         else
             n = snprintf(buf, cap, "NAM/%s,%s.DOB/%08d.SEX/%c.PUR/%c", p->last, p->first,
                          (int)p->dob, p->sex, pur);
@@ -316,8 +341,8 @@ static void gen_msg(struct gen *g, uint64_t i, struct sl_archive_rec *r, char *b
                      "NAM/%s,%s.DOB/%08d.SEX/%c\nOLN/%s OLS/%s CLASS/C STATUS/VALID\n"
                      "ADR/%s, %s %s\nHGT/5%02u WGT/%u EYE/BRO HAI/BRO\nEXP/20290101 ISS/20210101",
                      p->last, p->first, (int)p->dob, p->sex, p->oln, p->state, p->street, p->city,
-                     p->state, (unsigned)sl_pop_rng_below(&g->rng, 12),
-                     (unsigned)sl_pop_rng_below(&g->rng, 150) + 110);
+                     p->state, (unsigned)rng_below(&g->rng, 12),
+                     (unsigned)rng_below(&g->rng, 150) + 110);
     } else if (pick < 83) { /* RQ */
         r->key = "RQ";
         strcpy(src, agency_ori);
@@ -340,8 +365,8 @@ static void gen_msg(struct gen *g, uint64_t i, struct sl_archive_rec *r, char *b
         n = snprintf(buf, cap,
                      "ATTN RECORDS UNIT. PLEASE CONFIRM STATUS OF %s %s DOB %08d, SUBJECT OF "
                      "CASE %u. CONTACT DISPATCH %u.",
-                     p->first, p->last, (int)p->dob, (unsigned)sl_pop_rng_below(&g->rng, 900000),
-                     (unsigned)sl_pop_rng_below(&g->rng, 9000));
+                     p->first, p->last, (int)p->dob, (unsigned)rng_below(&g->rng, 900000),
+                     (unsigned)rng_below(&g->rng, 9000));
     }
     r->src = src;
     r->dst = dst;
@@ -371,7 +396,7 @@ static const char *const form_name[F_N] = {
 static const struct person *pick(struct gen *g)
 {
     for (;;) {
-        const struct person *p = &g->pool[sl_pop_rng_below(&g->rng, g->npool)];
+        const struct person *p = &g->pool[rng_below(&g->rng, g->npool)];
         if (p->plate[0])
             return p;
     }
@@ -404,7 +429,7 @@ static int run_searches(struct sl_archive *a, struct gen *g, int k, uint64_t nro
                 break;
             case F_NAM_SRC_DAY: {
                 char day[32];
-                ymd(g->t0 + (int64_t)sl_pop_rng_below(&g->rng, (uint64_t)g->span), day);
+                ymd(g->t0 + (int64_t)rng_below(&g->rng, (uint64_t)g->span), day);
                 snprintf(q, sizeof q, "TYP/DR.SRC/%s.BEG/%s.END/%s.NAM/%s,%s", p->state, day,
                          day, p->last, p->first);
                 break;
@@ -426,7 +451,7 @@ static int run_searches(struct sl_archive *a, struct gen *g, int k, uint64_t nro
                 break;
             case F_FND_COMMON_DAY: {
                 char day[32];
-                int64_t t = g->t0 + (int64_t)sl_pop_rng_below(&g->rng, (uint64_t)g->span - 3600);
+                int64_t t = g->t0 + (int64_t)rng_below(&g->rng, (uint64_t)g->span - 3600);
                 ymd(t, day);
                 int hh = (int)((t % 86400) / 3600);
                 snprintf(q, sizeof q, "TYP/DR.BEG/%s@%02d00.END/%s@%02d59.FND/VALID", day, hh,
@@ -435,7 +460,7 @@ static int run_searches(struct sl_archive *a, struct gen *g, int k, uint64_t nro
             }
             default:
                 snprintf(q, sizeof q, "%llu",
-                         (unsigned long long)(sl_pop_rng_below(&g->rng, nrows ? nrows : 1) + 1));
+                         (unsigned long long)(rng_below(&g->rng, nrows ? nrows : 1) + 1));
             }
             struct sl_buf in = SL_BUF_INIT;
             sl_buf_printf(&in, "%s.%s.NL.TXT\n%s%s", f == F_FETCH ? "NFQ" : "NLQ", who.ori,
@@ -536,7 +561,7 @@ static int cmd_bench(int argc, char **argv)
         free(g.pool);
         return SL_EXIT_FAIL;
     }
-    sl_pop_rng_seed(&g.rng, seed);
+    g.rng.s = seed;
     g.n = n;
     g.span = days * 86400;
     /* whole days, so --search-only runs later on the same seed see the same range */
