@@ -366,13 +366,17 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
         to = NULL;
     if (sm_pri) {
         /* Status messages jump every queue: straight into the line's output, whatever its
-         * state, its kept messages or its output cap.  Nowhere to go: dropped (a status
-         * is stale by the time a line returns). */
+         * state, its kept messages or its output cap.  Nowhere to go: not kept (a status
+         * is stale by the time a line returns), and the sender is told. */
         if (!to)
             to = line_usable(dm->answer) ? dm->answer : NULL;
-        if (to)
+        if (to) {
             hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
-        return 0;
+            hub->t_routed++;
+            return 0;
+        }
+        why = "NO ANSWERING LINE CONNECTED (STATUS MESSAGES ARE NOT KEPT)";
+        goto refuse;
     }
     if (dm->svc == HUB_REMOVED) {
         why = "REMOVED FROM SERVICE BY THE NETWORK OPERATOR";

@@ -9,8 +9,10 @@
  *   - a non-empty input always gets an answer or a delivery (never silence);
  *   - every frame the hub writes, on any line, parses back as an output message
  *     (sl_msg_parse_output);
- *   - whatever goes back to the sender is an ER or SM from NL0000000, or an AM/SM the
- *     sender addressed to one of its own ORIs;
+ *   - whatever goes back to the sender is an ER, SM, NLR/NFR (archive) or merged DR/RR/KR
+ *     (multi-state) from NL0000000, or an AM/SM the sender addressed to its own ORIs;
+ * Regional queries are processed as the loop does at the end of an iteration; the
+ * multi-state table is small and never answered, so it fills and refuses (SM .04.).
  *   - anything delivered to another line comes from an ORI of WA.
  */
 #include <stddef.h>
@@ -96,6 +98,18 @@ static struct sl_hub *make_hub(void)
     sl_strlcpy(hub->cfg.members[0].code, "OR", sizeof hub->cfg.members[0].code);
     hub->cfg.members[0].ntakes = 1;
     sl_strlcpy(hub->cfg.members[0].takes[0], "AM", 4);
+    hub->cfg.nregions = 1; /* a region of the two answering members */
+    sl_strlcpy(hub->cfg.regions[0].code, "H1", sizeof hub->cfg.regions[0].code);
+    hub->cfg.regions[0].nstates = 2;
+    sl_strlcpy(hub->cfg.regions[0].states[0], "CA", SL_MEMBER_MAX);
+    sl_strlcpy(hub->cfg.regions[0].states[1], "OR", SL_MEMBER_MAX);
+    hub->cfg.queue_cap = 0; /* no store-and-forward database: kept = refused */
+    hub->cfg.msq_max = 8;   /* multi-state collections never answered fill up: SM .04. */
+    hub->cfg.msq_timeout_s = 60;
+    hub->loop = sl_loop_create(64);
+    if (!hub->loop)
+        abort();
+    hub_msq_init(hub);
     hub_keys_init(hub);
     hub_members_build(hub, &hub->cfg, hub->snap, &hub->members);
     hub->reqmap = sl_xcalloc(16, sizeof *hub->reqmap);
@@ -128,8 +142,11 @@ static int drain(struct hub_line *l, int is_sender)
         struct sl_msg_err e;
         CHECK(sl_msg_parse_output((const char *)p, len, &h, &body, &body_len, &e) == 0);
         if (is_sender) {
-            int from_switch = strcmp(h.ori, SL_SWITCH_ORI) == 0 &&
-                              (strcmp(h.key, "ER") == 0 || strcmp(h.key, "SM") == 0);
+            /* errors and status, archive answers, merged multi-state replies */
+            static const char *const sw[] = {"ER", "SM", "NLR", "NFR", "DR", "RR", "KR"};
+            int from_switch = 0;
+            for (size_t k = 0; k < sizeof sw / sizeof sw[0]; k++)
+                from_switch |= strcmp(h.ori, SL_SWITCH_ORI) == 0 && strcmp(h.key, sw[k]) == 0;
             int to_itself = strncmp(h.ori, "WA", 2) == 0 && strncmp(h.dest, "WA", 2) == 0;
             CHECK(from_switch || to_itself);
         } else {
@@ -152,6 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hub->now_s = 1764168000; /* fixed: the stamps do not matter here */
     struct hub_line *wa = hub->slots[0];
     hub_process_frame(hub, wa, data, (uint32_t)size);
+    hub_process_deferred(hub); /* regional queries wait for the end of the iteration */
     int frames = 0;
     for (uint32_t i = 0; i < hub->nslots; i++) {
         frames += drain(hub->slots[i], i == 0);
