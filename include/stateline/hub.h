@@ -5,7 +5,10 @@
  * with a token on loopback only), checks every message it reads against the ORI directory
  * and the key table (S-4), answers failures with ER / SM from the switch's ORI, and routes
  * the rest to the answering line of each destination with the Nlets-style output header
- * and, on queries, the verified requester.
+ * and, on queries, the verified requester.  Part 2: regions (DQ/RQ to a region as DQG/RQG
+ * at lower priority), multi-state queries to NL with one merged reply, store-and-forward
+ * for down destinations (SM .02., durable, in order), operator line states, AM/AML, and
+ * the message archive with NLQ/NFQ (docs/protocol-hub.md §5-§10).
  *
  * Configuration (INI, read with inih; examples/hub.conf documents every key):
  *

@@ -5,7 +5,10 @@
  * Nothing here touches SQLite or allocates per message beyond what the codec does: the
  * directory is an in-memory snapshot, members and requesters are hash tables, and output
  * is formatted straight into the receiving line's output buffer (flushed in batches by
- * hub.c's before_sleep hook).
+ * hub.c's before_sleep hook).  The exceptions are off the normal path: a destination that
+ * is down (hub_sf.c keeps the message), a region (the frame is copied and routed at the end
+ * of the iteration, §6), NL (hub_msq.c; NLQ/NFQ go to the archive's search thread), AML.
+ * Every message written to a line is handed to the archive (a copy into its queue).
  *
  * Every refusal is answered on the line the message came from: ER from the switch's ORI
  * for a message that is wrong, SM for one that is right but cannot be delivered.
