@@ -90,7 +90,8 @@ static void finish(struct sl_hub *hub, struct hub_msq *q)
     struct sl_buf b = SL_BUF_INIT;
     sl_buf_printf(&b, "MULTI-STATE QUERY %s - %d STATES QUERIED, %d HIT, %d NO HIT, "
                       "%d NO ANSWER\n", q->key, q->n, hit, nohit, noans);
-    sl_buf_append(&b, sl_buf_head(&q->body), sl_buf_used(&q->body));
+    if (sl_buf_used(&q->body))
+        sl_buf_append(&b, sl_buf_head(&q->body), sl_buf_used(&q->body));
     if (q->truncated)
         sl_buf_append_str(&b, "MORE RESPONSES NOT SHOWN: THE REPLY REACHED ITS SIZE LIMIT\n");
     sl_buf_append_str(&b, "SUMMARY\n");
