@@ -385,7 +385,10 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
         why = "REMOVED FROM SERVICE BY THE NETWORK OPERATOR";
         goto refuse;
     }
-    if (dm->svc == HUB_UP && to && (to != dm->answer || dm->sf_count == 0)) {
+    /* A reply or AM to an ORI whose own terminal line is connected goes to that line while
+     * the member is down: the service state is its answering line's (§7). */
+    if (to && (to != dm->answer ? dm->svc != HUB_REMOVED
+                                : dm->svc == HUB_UP && dm->sf_count == 0)) {
         if (sl_buf_used(&to->c->out) >= hub->cfg.out_cap) {
             why = "NOT ACCEPTING TRAFFIC (ITS OUTPUT QUEUE IS FULL)";
             goto refuse;
@@ -467,8 +470,8 @@ static void on_archive_done(void *ctx, struct sl_archive_done *d)
     struct hub_nlq *q = d->tag;
     hub->now_s = time(NULL);
     if (d->rc == 0) {
-        nlq_send(hub, q, d->reply_key, (const char *)sl_buf_head(&d->body),
-                 sl_buf_used(&d->body));
+        size_t n = sl_buf_used(&d->body);
+        nlq_send(hub, q, d->reply_key, n ? (const char *)sl_buf_head(&d->body) : "", n);
     } else {
         struct sl_msg_err e;
         e.code = d->rc == -1 ? d->er : SL_ER_FORMAT;

@@ -285,8 +285,13 @@ void hub_sf_written(struct sl_hub *hub, struct hub_line *l)
     if (!sf || !l->bound)
         return;
     struct hub_member *dm = hub_member_find(&hub->members, l->c->peer.member);
-    if (!dm || dm->answer != l || !dm->nflight)
+    if (!dm || dm->answer != l || !dm->sf_count)
         return;
+    if (!dm->nflight) {
+        /* nothing in flight: more may go now that the buffer drained */
+        hub_sf_pump(hub, dm);
+        return;
+    }
     size_t used = sl_buf_used(&l->c->out);
     uint64_t written = l->app_total > used ? l->app_total - used : 0;
     int k = 0;

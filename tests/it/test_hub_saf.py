@@ -111,6 +111,19 @@ def test_line_states_and_broadcast():
         assert sm.key == "SM" and sm.body == "CA IN SERVICE", sm
         assert [oln(ca.recv()), oln(ca.recv())] == [3, 4]
         assert wa.recv().body == "CA IN SERVICE"
+        # WA set down: what goes to its answering line is kept, but the reply to a query
+        # from its connected terminal still reaches that terminal
+        net.ctl_cmd("line WA down")
+        for ln in (ca, wa):
+            assert ln.recv().body.startswith("WA OUT OF SERVICE"), ln
+        wa.send(dq(5))
+        assert oln(ca.recv()) == 5
+        ca.send("DR.CATEST000.WATEST000.TXTOLN/K0000005 VALID")
+        r = wa.recv()
+        assert r.key == "DR" and "K0000005" in r.body, r
+        ca.send("AM.CATEST000.WA.TXTTO THE WA CONTROL TERMINAL")
+        sm = ca.recv()
+        assert ".02." in sm.body and "DESTINATION WA MSG TYPE AM" in sm.body, sm.body
         # bad commands say why
         assert "error" in net.ctl_cmd("line ZZ down")
         assert "error" in net.ctl_cmd("line CA sideways")

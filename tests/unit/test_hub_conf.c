@@ -146,6 +146,68 @@ static void test_errors(void **state)
     free(cfg);
 }
 
+/* Part 2: queue/archive/msq keys, our region table, [region] sections and their errors. */
+static void test_part2_keys_and_regions(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_hub_config *cfg = malloc(sizeof *cfg);
+    char err[512] = "", want[256];
+    const char *base = "[hub]\nlisten = 127.0.0.1:0\ndirectory = d.db\ncert = c\nkey = k\nca = a\n";
+    assert_int_equal(load(f, base, cfg, err, sizeof err), 0);
+    snprintf(want, sizeof want, "%s/queue.db", f->dir);
+    assert_string_equal(cfg->queue, want);
+    snprintf(want, sizeof want, "%s/archive.db", f->dir);
+    assert_string_equal(cfg->archive, want);
+    assert_int_equal(cfg->msq_timeout_s, 60);
+    assert_int_equal(cfg->archive_retention_days, 365);
+    assert_int_equal(cfg->queue_cap, 100000);
+    /* our table: 8 regions of 6-7 members, each member once, E1 holds WI */
+    assert_int_equal(cfg->nregions, 8);
+    int total = 0, wi_in_e1 = 0;
+    for (int i = 0; i < cfg->nregions; i++) {
+        assert_true(cfg->regions[i].nstates >= 6 && cfg->regions[i].nstates <= 7);
+        for (int j = 0; j < cfg->regions[i].nstates; j++) {
+            total++;
+            wi_in_e1 |= !strcmp(cfg->regions[i].code, "E1") &&
+                        !strcmp(cfg->regions[i].states[j], "WI");
+            for (int k = 0; k < cfg->nregions; k++)
+                for (int l = 0; l < cfg->regions[k].nstates; l++)
+                    if (k != i || l != j)
+                        assert_string_not_equal(cfg->regions[i].states[j],
+                                                cfg->regions[k].states[l]);
+        }
+    }
+    assert_int_equal(total, 54);
+    assert_true(wi_in_e1);
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             "%sarchive = none\nmsq_timeout = 2\nqueue = /q/q.db\n[region Z1]\nstates = CA, OR\n",
+             base);
+    assert_int_equal(load(f, buf, cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->archive, "");
+    assert_string_equal(cfg->queue, "/q/q.db");
+    assert_int_equal(cfg->msq_timeout_s, 2);
+    assert_int_equal(cfg->nregions, 1);
+    assert_string_equal(cfg->regions[0].states[1], "OR");
+    const char *bad[][2] = {
+        {"[region ZZ]\nstates = CA\n", "bad region code 'ZZ'"},
+        {"[region Z1]\nstates = CA\n[region Z2]\nstates = OR CA\n", "CA is already in region Z1"},
+        {"[region Z1]\nstates = C9\n", "not a 2-letter member code"},
+        {"[region Z1]\nmembers = CA\n", "unknown setting"},
+        {"[hub]\nmsq_timeout = 0\n", "msq_timeout"},
+        {"[hub]\nqueue_cap = -1\n", "queue_cap"},
+        {"[hub]\narchive_retention_days = 0\n", "archive_retention_days"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, "%s%s", base, bad[i][0]);
+        err[0] = '\0';
+        assert_int_not_equal(load(f, buf, cfg, err, sizeof err), 0);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("config %zu: '%s' not in '%s'", i, bad[i][1], err);
+    }
+    free(cfg);
+}
+
 static void test_default_takes(void **state)
 {
     (void)state;
@@ -161,6 +223,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sizes_and_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test(test_default_takes),
+        cmocka_unit_test_setup_teardown(test_part2_keys_and_regions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
