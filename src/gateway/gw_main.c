@@ -80,6 +80,18 @@ static void fill_requester(struct sl_audit_entry *e, const struct sl_outhdr *h)
 static int64_t append(struct gw *g, struct sl_audit_entry *e, const void *pers, size_t plen)
 {
     int64_t idx = sl_audit_append(g->audit, e, pers, plen);
+    if (idx < 0 && errno == EINVAL) {
+        /* An entry the encoder refuses (logged by the audit module) is a defect, not a
+         * reason to stop answering: a SYSTEM entry records that it happened, and it is the
+         * barrier the reply waits for. */
+        struct sl_audit_entry s;
+        char t[128];
+        snprintf(t, sizeof t, "a %s entry was refused by the encoder (see the gateway log)",
+                 sl_audit_type_name(e->type) ? sl_audit_type_name(e->type) : "?");
+        sl_audit_entry_init(&s, SL_AUDIT_SYSTEM, e->time_us);
+        sl_audit_set_str(&s, SL_AF_TEXT, t);
+        idx = sl_audit_append(g->audit, &s, NULL, 0);
+    }
     if (idx < 0) {
         /* Nothing after this can be made durable: no reply may leave (A-1).  Stop; the
          * inbox keeps the queries for the next start. */
@@ -95,6 +107,23 @@ static void hex_to_hash(const char *hex, uint8_t out[32])
 {
     if (strlen(hex) != 64 || sl_audit_unhex(hex, 64, out) != 0)
         memset(out, 0, 32);
+}
+
+/* "policy-file:wa.policy": who changed the policy, as far as the gateway knows (the file;
+ * `stateline policy apply` will name the author). */
+static void policy_actor(struct gw *g, char *out, size_t len)
+{
+    const char *b = strrchr(g->cfg->policy, '/');
+    snprintf(out, len, "policy-file:%.40s", b ? b + 1 : g->cfg->policy);
+}
+
+static void set_policy_hash(struct gw *g, struct sl_audit_entry *e, enum sl_audit_field f)
+{
+    char hex[65];
+    uint8_t h[32];
+    gw_policy_hash(g->pol, hex);
+    hex_to_hash(hex, h);
+    sl_audit_set_hash(e, f, h);
 }
 
 /* ---- the reply FIFO ---- */
@@ -289,6 +318,8 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
         sl_audit_set_str(&e, SL_AF_REF, ref);
         fill_requester(&e, &h);
         sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+        sl_audit_set_int(&e, SL_AF_EFFECT, SL_AUDIT_EFF_FORBID);
+        set_policy_hash(g, &e, SL_AF_POLICY_HASH);
         sl_audit_set_str(&e, SL_AF_TEXT, "query body not readable");
         last = append(g, &e, NULL, 0);
         g->n_denied++;
@@ -308,11 +339,10 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
                                                              : SL_AUDIT_EFF_PERMIT);
     for (int i = 0; i < v.nrules; i++)
         sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
+    /* No policy in force: the all-zero hash says so (docs/gateway.md §4). */
     uint8_t hash[32];
-    if (v.hash[0]) {
-        hex_to_hash(v.hash, hash);
-        sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
-    }
+    hex_to_hash(v.hash, hash);
+    sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
     char text[300] = "";
     if (v.no_policy)
         snprintf(text, sizeof text, "no policy in force (fail closed, R-5)");
@@ -367,8 +397,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
         fill_requester(&e, &h);
         for (int i = 0; i < v.nrules; i++)
             sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
-        if (v.hash[0])
-            sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
+        sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
         char when[40];
         utc_text(deadline_us, when, sizeof when);
         if (rid < 0) {
@@ -405,8 +434,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     fill_requester(&e, &h);
     for (int i = 0; i < v.nrules; i++)
         sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
-    if (v.hash[0])
-        sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
+    sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
     if (key_refused) {
         sl_buf_printf(&g->frame, "%s DOES NOT ANSWER %s ON THIS SYSTEM\n", cfg->state, h.key);
         sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
@@ -441,7 +469,13 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
                                                              : SL_AUDIT_OUT_RELEASED);
             g->n_released++;
         } else {
-            sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_NONE);
+            /* Nothing left: NOT ON FILE is an answer (released, no classes); a query that
+             * could not be searched or a store that failed is "failed"; a key the gateway
+             * does not answer is "denied". */
+            sl_audit_set_int(&e, SL_AF_OUTCOME,
+                             rel.outcome == GW_OUT_NOT_ON_FILE     ? SL_AUDIT_OUT_RELEASED
+                             : rel.outcome == GW_OUT_NOT_ANSWERED ? SL_AUDIT_OUT_DENIED
+                                                                  : SL_AUDIT_OUT_FAILED);
             g->n_notfound++;
         }
     }
@@ -615,8 +649,8 @@ static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
         struct sl_audit_entry e;
         uint8_t hb[32], ha[32];
         sl_audit_entry_init(&e, SL_AUDIT_POLICY_CHANGE, sl_wall_us());
-        char actor[SL_GW_PATH_MAX + 16];
-        snprintf(actor, sizeof actor, "file:%s", g->cfg->policy);
+        char actor[64];
+        policy_actor(g, actor, sizeof actor);
         sl_audit_set_str(&e, SL_AF_ACTOR, actor);
         if (before[0]) {
             hex_to_hash(before, hb);
@@ -629,6 +663,9 @@ static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
     } else if (refused) {
         struct sl_audit_entry e;
         sl_audit_entry_init(&e, SL_AUDIT_ADMIN, sl_wall_us());
+        char actor[64];
+        policy_actor(g, actor, sizeof actor);
+        sl_audit_set_str(&e, SL_AF_ACTOR, actor);
         sl_audit_set_str(&e, SL_AF_ACTION, "policy-refused");
         sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_FAILED);
         sl_audit_set_str(&e, SL_AF_TEXT, "changed policy file does not check; the policy in "
