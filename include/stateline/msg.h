@@ -80,7 +80,7 @@ struct sl_msg {
     int ndest;
     char dest[SL_MSG_MAX_DEST][SL_ORI_LEN + 1];
     char ctl[SL_MSG_CTL_MAX + 1];
-    char *text;       /* body with control characters removed, NUL-terminated */
+    char *text;       /* cleaned body (see above: free text keeps inner LF), NUL-terminated */
     size_t text_len;
     int nfields;      /* 0 for free-text bodies */
     struct sl_field fields[SL_MSG_MAX_FIELDS];
@@ -101,8 +101,11 @@ int sl_msg_check(const struct sl_msg *m, struct sl_msg_err *err);
 const struct sl_field *sl_msg_field(const struct sl_msg *m, const char *pfx);
 /* Append the input form of m to out: "KEY.ORI.D1[..D5][.CTL].TXT\n" + body, where body is
  * m->text, or (text NULL) the fields joined with '.'.  Returns -1 and writes nothing when
- * m could not be parsed back to the same message (unknown key, bad ORI or destination,
- * a control field that would read as a destination, control bytes in the body). */
+ * the header would not read back as the same header (unknown key, bad ORI, a destination
+ * the key does not take, repeated, NL with others, a control field that would read as a
+ * destination) or the body holds bytes the parser would drop or refuse (control bytes
+ * other than inner LF in free text, bytes >= 0x80, '.' or edge spaces in a value).
+ * Whether the fields are valid for the key is sl_msg_check's business, not format's. */
 int sl_msg_format(const struct sl_msg *m, struct sl_buf *out);
 
 /* Kind of one destination token: SL_DEST_NL for "NL", SL_DEST_STATE for two letters
@@ -200,6 +203,15 @@ int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t bod
  * 0 or -1 with err (SL_ER_HEADER, detail names the line). */
 int sl_msg_parse_output(const char *in, size_t len, struct sl_outhdr *h, const char **body,
                         size_t *body_len, struct sl_msg_err *err);
+
+/* For a receiver (a state's gateway, a terminal): parse the output form into h and into a
+ * message m as sl_msg_parse would give it — key, originating ORI, one destination (the
+ * addressee of line 3), control field, and the body cleaned and, for query keys, split
+ * into fields — ready for sl_msg_check and sl_msg_field.  The key must be in the table.
+ * m must be zeroed or cleared before; allocates m->text (owned by m, sl_msg_clear),
+ * also on error.  0 or -1 with err. */
+int sl_msg_parse_delivered(const char *in, size_t len, struct sl_outhdr *h, struct sl_msg *m,
+                           struct sl_msg_err *err);
 
 /* Append the body of an ER:
  *     .NN. TEXT - DETAIL                      (every number but .22.)

@@ -355,9 +355,19 @@ int sl_msg_parse(const char *in, size_t len, struct sl_msg *m, struct sl_msg_err
         m->dest[i][n] = '\0';
     }
     m->ndest = ndest;
+    /* NL already means every state that takes the key: with others it means nothing. */
+    if (ndest > 1)
+        for (int i = 0; i < ndest; i++)
+            if (strcmp(m->dest[i], "NL") == 0)
+                return set_err(err, SL_ER_DEST, "NL MUST BE THE ONLY DESTINATION");
 
-    /* Body. */
-    if (copy_body(in + p, len - p, k->body == SL_BODY_TEXT, m, err, p) < 0)
+    return sl_msg_take_body(k, in + p, len - p, p, m, err);
+}
+
+int sl_msg_take_body(const struct sl_key_info *k, const char *b, size_t n, size_t off,
+                     struct sl_msg *m, struct sl_msg_err *err)
+{
+    if (copy_body(b, n, k->body == SL_BODY_TEXT, m, err, off) < 0)
         return -1;
     if (k->body == SL_BODY_FIELDS)
         return split_fields(m, err);
@@ -389,6 +399,8 @@ int sl_msg_format(const struct sl_msg *m, struct sl_buf *out)
         for (int j = 0; j < i; j++)
             if (strcmp(m->dest[i], m->dest[j]) == 0)
                 return -1;
+        if (m->ndest > 1 && kind == SL_DEST_NL)
+            return -1;
     }
     size_t cl = strnlen(m->ctl, sizeof m->ctl);
     if (cl && (!sl_msg_ctl_valid(m->ctl, cl) || !sl_msg_last_is_ctl(k, m->ctl, cl)))

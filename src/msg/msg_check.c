@@ -51,9 +51,12 @@ static int valid_date(int y, int m, int d)
     return m >= 1 && m <= 12 && d >= 1 && d <= days_in(y, m);
 }
 
+/* n <= 9 digits to an int; -1 when not all digits or too long to fit. */
 static int digits(const char *s, size_t n, int *out)
 {
     int v = 0;
+    if (n > 9)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         if (!sl_msg_is_digit((unsigned char)s[i]))
             return -1;
@@ -312,7 +315,10 @@ static int check_value(const struct sl_key_info *k, int id, const struct sl_fiel
         uint32_t n = f->len;
         if (n >= 2 && f->val[n - 1] == 'X')
             n--;
-        if (n < 1 || n > 10 || digits(f->val, n, &y))
+        int alld = 1;
+        for (uint32_t i = 0; i < n; i++)
+            alld &= sl_msg_is_digit((unsigned char)f->val[i]);
+        if (n < 1 || n > 10 || !alld)
             return set_err(err, SL_ER_FORMAT22,
                            "SEQ MUST BE 1-10 DIGITS, OPTIONALLY FOLLOWED BY X");
         return 0;

@@ -37,6 +37,11 @@ int sl_msg_last_is_ctl(const struct sl_key_info *k, const char *tok, size_t len)
 /* 1 when s[0..n) is a valid control field: 1..10 of [A-Z0-9-], not beginning with TXT. */
 int sl_msg_ctl_valid(const char *s, size_t n);
 
+/* Clean the body b[0..n) into m->text (allocated) and, for field keys, split it into
+ * m->fields.  off is b's offset in the whole message, for error details. */
+int sl_msg_take_body(const struct sl_key_info *k, const char *b, size_t n, size_t off,
+                     struct sl_msg *m, struct sl_msg_err *err);
+
 /* Days since 1970-01-01 <-> proleptic Gregorian date (H. Hinnant's algorithms).  Our own
  * because glibc's gmtime_r/timegm take the time zone lock on every call. */
 int64_t sl_msg_days_from_civil(int y, int m, int d);

@@ -375,6 +375,29 @@ int sl_msg_parse_output(const char *in, size_t len, struct sl_outhdr *h, const c
     return 0;
 }
 
+int sl_msg_parse_delivered(const char *in, size_t len, struct sl_outhdr *h, struct sl_msg *m,
+                           struct sl_msg_err *err)
+{
+    const char *body;
+    size_t blen;
+    m->key[0] = m->ori[0] = m->ctl[0] = '\0';
+    m->ndest = 0;
+    m->text = NULL;
+    m->text_len = 0;
+    m->nfields = 0;
+    if (sl_msg_parse_output(in, len, h, &body, &blen, err) < 0)
+        return -1;
+    const struct sl_key_info *k = sl_key_lookup(h->key);
+    if (!k)
+        return set_err(err, "UNKNOWN MESSAGE KEY %s", h->key);
+    memcpy(m->key, h->key, sizeof m->key);
+    memcpy(m->ori, h->ori, sizeof m->ori);
+    memcpy(m->dest[0], h->dest, sizeof m->dest[0]);
+    m->ndest = 1;
+    memcpy(m->ctl, h->ctl, sizeof m->ctl);
+    return sl_msg_take_body(k, body, blen, (size_t)(body - in), m, err);
+}
+
 /* ---- ER body ---- */
 
 void sl_msg_format_er_body(const struct sl_msg_err *err, const char *key_for_sets,

@@ -9,7 +9,8 @@
  *      back to the same header and body;
  *   3. sl_msg_parse_output on the raw input; when it succeeds, formatting the result and
  *      parsing again must give the same header and body;
- *   4. the ER body for any error is printable ASCII and LF only.
+ *   4. the ER body for any error is printable ASCII and LF only;
+ *   5. sl_msg_parse_delivered agrees with sl_msg_parse_output, and its message checks.
  * A broken invariant is __builtin_trap().
  */
 #include <stddef.h>
@@ -160,5 +161,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(blen == blen2 && memcmp(body, body2, blen) == 0);
         sl_buf_free(&o);
     }
+
+    /* 5. a receiver's view: must agree with sl_msg_parse_output, check must not crash */
+    struct sl_outhdr h3;
+    if (sl_msg_parse_delivered(in, size, &h3, &m, &e) == 0) {
+        CHECK(sl_msg_parse_output(in, size, &h, &body, &blen, &e2) == 0);
+        same_hdr(&h, &h3);
+        CHECK(m.ndest == 1 && strcmp(m.dest[0], h3.dest) == 0);
+        (void)sl_msg_check(&m, &e);
+    }
+    sl_msg_clear(&m);
     return 0;
 }

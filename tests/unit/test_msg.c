@@ -198,6 +198,8 @@ static void test_example_nlq_forms(void **state)
     expect("NLQ.AZNLETS20.WA.TXT\nTYP/DQ.BEG/20260101.END/20260131.FND/X", SL_ER_DEST, "NL");
     ok("NFQ.AZNLETS20.NL.TXT\nSEQ/1234567890");
     ok("NFQ.AZNLETS20.NL.TXT\nSEQ/42X");
+    ok("NFQ.AZNLETS20.NL.TXT\nSEQ/9999999999X");
+    expect("NFQ.AZNLETS20.NL.TXT\nSEQ/99999999A9", SL_ER_FORMAT22, "SEQ");
     expect("NFQ.AZNLETS20.NL.TXT\nSEQ/12345678901", SL_ER_FORMAT22, "SEQ");
     expect("NFQ.AZNLETS20.NL.TXT\n", SL_ER_MISSING, "SEQ");
 }
@@ -280,6 +282,8 @@ static void test_header_errors(void **state)
     expect("DQ.WASP00000.CASP00000.TXT\nOLN/A1", SL_ER_DEST, "IS AN ORI");
     expect("KQ.WASP00000.E1.TXT\nOLN/A1", SL_ER_DEST, "E1 IS A REGION CODE");
     expect("DQ.WASP00000.CA.OR.CA.TXT\nOLN/A1", SL_ER_DEST, "CA REPEATED");
+    expect("DQ.WASP00000.CA.NL.TXT\nOLN/A1", SL_ER_DEST, "NL MUST BE THE ONLY DESTINATION");
+    expect("RQ.WASP00000.NL.E1.TXT\nVIN/1HG", SL_ER_DEST, "NL MUST BE THE ONLY DESTINATION");
     expect("KQ.WASP00000.CA.OR.CTL1.TXT\nOLN/A1", SL_ER_DEST, "2 DESTINATIONS; KQ TAKES AT MOST 1");
     expect("DQ.WASP00000.CA.TXT\nOLN/A1\xc3\xa9", SL_ER_FORMAT, "NON-ASCII BYTE 0XC3");
 }
@@ -739,6 +743,47 @@ static void test_vrq_forgery_in_body(void **state)
     assert_memory_equal(bp, "VRQ/", 4);
 }
 
+static void test_parse_delivered(void **state)
+{
+    (void)state;
+    /* what a state's gateway receives: a DQ with the verified requester */
+    const char *in = "DQ.WASP00000\n14:25 11/26/2026 01239\n14:25 11/26/2026 01233 CA\n"
+                     "CTL/LTN2000157\n"
+                     "VRQ/ORI=WASP00000;MBR=WA;TYP=SA;CAT=ACDZ;PAR=;TAG=task-force\n"
+                     "TXT\nNAM/SMITH,JOHN.DOB/19500101.SEX/M.PUR/C";
+    struct sl_outhdr h;
+    struct sl_msg m;
+    struct sl_msg_err e;
+    memset(&m, 0, sizeof m);
+    assert_int_equal(sl_msg_parse_delivered(in, strlen(in), &h, &m, &e), 0);
+    assert_string_equal(h.req.tags, "task-force");
+    assert_string_equal(m.key, "DQ");
+    assert_string_equal(m.ori, "WASP00000");
+    assert_int_equal(m.ndest, 1);
+    assert_string_equal(m.dest[0], "CA");
+    assert_string_equal(m.ctl, "LTN2000157");
+    assert_int_equal(m.nfields, 4);
+    field_is(&m, "PUR", "C");
+    assert_int_equal(sl_msg_check(&m, &e), 0);
+    sl_msg_clear(&m);
+    /* a reply keeps its lines */
+    const char *dr = "DR.WAOLN0000\n14:25 11/26/2026 01240\n14:26 11/26/2026 00007 WASP00000\n"
+                     "TXT\nNOT ON FILE\r\nSEARCHED: OLN";
+    assert_int_equal(sl_msg_parse_delivered(dr, strlen(dr), &h, &m, &e), 0);
+    assert_string_equal(m.text, "NOT ON FILE\nSEARCHED: OLN");
+    sl_msg_clear(&m);
+    /* unknown key, bad body: refused, nothing leaks */
+    const char *lpq = "LPQ.AZNLETS20\n14:25 11/26/2026 01240\n14:26 11/26/2026 00007 NL\nTXT\n";
+    assert_int_equal(sl_msg_parse_delivered(lpq, strlen(lpq), &h, &m, &e), -1);
+    assert_int_equal(e.code, SL_ER_HEADER);
+    sl_msg_clear(&m);
+    const char *bad = "DQ.WASP00000\n14:25 11/26/2026 01240\n14:26 11/26/2026 00007 CA\nTXT\n"
+                      "OLN/A1..SEX/M";
+    assert_int_equal(sl_msg_parse_delivered(bad, strlen(bad), &h, &m, &e), -1);
+    assert_int_equal(e.code, SL_ER_FORMAT22);
+    sl_msg_clear(&m);
+}
+
 static void test_output_malformed(void **state)
 {
     (void)state;
@@ -950,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_output_format),
         cmocka_unit_test(test_output_roundtrip),
         cmocka_unit_test(test_vrq_forgery_in_body),
+        cmocka_unit_test(test_parse_delivered),
         cmocka_unit_test(test_output_malformed),
         cmocka_unit_test(test_truncated_inputs),
         cmocka_unit_test(test_long_values),
