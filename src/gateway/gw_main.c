@@ -185,23 +185,6 @@ static void utc_text(int64_t us, char *out, size_t len)
     strftime(out, len, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-/* Parse the body fields of a delivered query with the codec: the output header gives key,
- * sender and addressee; the input form "KEY.ORI.DEST.TXT LF body" is rebuilt and parsed
- * (the control field is copied from the header, so no control field can be misread as a
- * destination).  0 or -1 with err. */
-static int parse_query(const struct sl_outhdr *h, const char *body, size_t blen,
-                       struct sl_msg *m, struct sl_msg_err *err)
-{
-    struct sl_buf in = SL_BUF_INIT;
-    sl_buf_printf(&in, "%s.%s.%s.TXT\n", h->key, h->ori, h->dest);
-    sl_buf_append(&in, body, blen);
-    int rc = sl_msg_parse((const char *)sl_buf_head(&in), sl_buf_used(&in), m, err);
-    sl_buf_free(&in);
-    if (rc == 0)
-        sl_strlcpy(m->ctl, h->ctl, sizeof m->ctl);
-    return rc;
-}
-
 static unsigned key_bit(const char *key)
 {
     if (!strcmp(key, "DQ") || !strcmp(key, "DQG"))
@@ -266,7 +249,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     struct sl_msg m;
     memset(&m, 0, sizeof m);
     struct sl_msg_err merr;
-    int parsed = parse_query(&h, body, blen, &m, &merr) == 0;
+    int parsed = sl_msg_parse_delivered((const char *)p, len, &h, &m, &merr) == 0;
 
     /* 1. query received */
     struct sl_audit_entry e;
