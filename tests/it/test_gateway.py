@@ -426,7 +426,8 @@ def test_kill9_under_traffic():
             time.sleep(0.7 + 0.3 * cycle)
             gw.kill9()
             # while it is down the switch answers for it
-            m = q(probe, "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+            # (another ORI than the traffic's: replies go to the line an ORI last used)
+            m = q(probe, "DQ.WA0010200.WA.TXT OLN/WDL0000000")
             assert m.key == "SM" and ".04." in m.body, m
             time.sleep(0.3)
             gw.start()
