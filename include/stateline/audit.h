@@ -88,19 +88,22 @@ enum sl_audit_outcome {
 enum sl_audit_effect { SL_AUDIT_EFF_NONE = 0, SL_AUDIT_EFF_PERMIT = 1, SL_AUDIT_EFF_FORBID = 2,
                        SL_AUDIT_EFF_HOLD = 3 };
 
-/* Data classes (P-1, P-8), a bit mask.  Bits beyond SL_AUDIT_CLASS_ALL are refused. */
+/* Data classes (P-1, P-8), a bit mask.  The bits and names are those of the policy
+ * module (enum sl_policy_dc in policy.h: bit = 1u << SL_DC_*), so a decision's redaction
+ * mask goes into an entry unchanged; tests/unit/test_audit_entry.c checks they agree.
+ * Bits beyond SL_AUDIT_CLASS_ALL are refused. */
 enum {
     SL_AUDIT_CLASS_IDENTITY = 1u << 0,
-    SL_AUDIT_CLASS_ADDRESS = 1u << 1,
-    SL_AUDIT_CLASS_PHOTO = 1u << 2,
-    SL_AUDIT_CLASS_SSN = 1u << 3,
-    SL_AUDIT_CLASS_HISTORY = 1u << 4,
-    SL_AUDIT_CLASS_REGISTRATION = 1u << 5,
-    SL_AUDIT_CLASS_DESCRIPTION = 1u << 6,
-    SL_AUDIT_CLASS_PLACE_OF_BIRTH = 1u << 7,
-    SL_AUDIT_CLASS_LAWFUL_PRESENCE = 1u << 8,
-    SL_AUDIT_CLASS_MEDICAL = 1u << 9,
-    SL_AUDIT_CLASS_OWNER = 1u << 10,
+    SL_AUDIT_CLASS_PHOTO = 1u << 1,
+    SL_AUDIT_CLASS_SSN = 1u << 2,
+    SL_AUDIT_CLASS_ADDRESS = 1u << 3,
+    SL_AUDIT_CLASS_DOB = 1u << 4,
+    SL_AUDIT_CLASS_DESCRIPTION = 1u << 5,
+    SL_AUDIT_CLASS_LICENSE = 1u << 6,
+    SL_AUDIT_CLASS_HISTORY = 1u << 7,
+    SL_AUDIT_CLASS_VEHICLE = 1u << 8,
+    SL_AUDIT_CLASS_OWNER = 1u << 9,
+    SL_AUDIT_CLASS_OWNER_ADDRESS = 1u << 10,
 };
 #define SL_AUDIT_CLASS_COUNT 11
 #define SL_AUDIT_CLASS_ALL ((1u << SL_AUDIT_CLASS_COUNT) - 1)
@@ -423,6 +426,11 @@ int64_t sl_audit_verify_dir(const char *dir, const struct sl_audit_verifier *v,
  * [from_us, to_us): a jansson object the caller owns, or NULL with err. */
 struct json_t *sl_audit_report(const char *dir, int64_t from_us, int64_t to_us, char *err,
                                size_t errlen);
+
+/* Write the log as static files in the C2SP tlog-tiles layout under out (tiles.c says
+ * what): the tree of the latest checkpoint, checked against it first.  *size = its size.
+ * 0, or -1 with err. */
+int sl_audit_tiles(const char *dir, const char *out, uint64_t *size, char *err, size_t errlen);
 
 int64_t sl_audit_load_leaves(const char *dir, uint64_t n, uint8_t (**leaves)[32], char *err,
                              size_t errlen);

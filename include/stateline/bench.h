@@ -34,6 +34,7 @@ struct sl_bench_opts {
     int json;
     int keep;              /* keep the temporary directory (for post-mortems) */
     int no_direct;         /* skip the direct (no hub) baseline */
+    int no_peer;           /* skip the nats-server peer even when it is installed */
 };
 
 /* The outcome of one fixed-rate run. */
@@ -44,9 +45,12 @@ struct sl_bench_run {
     uint64_t received;     /* matching replies (DR) */
     uint64_t errors;       /* ER / SM / unexpected messages */
     uint64_t lost;         /* sent but not answered within the drain window (2 s) */
-    double achieved;       /* received / (last reply - t0) */
+    double achieved;       /* received / span_s */
+    double span_s;         /* from the first due time to the last reply (>= duration) */
     double warmup_s;       /* replies to messages due before this were not put in the hist */
     int overload;          /* the generator could not hand its messages to the socket */
+    uint64_t sent_late;    /* queries the generator itself sent > 1 ms after their due time */
+    uint64_t max_send_lag_us; /* the most late one (the generator was not scheduled, or busy) */
     char first_error[160];
     struct sl_hist hist;   /* microseconds from intended send to reply */
 };

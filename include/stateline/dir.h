@@ -127,8 +127,11 @@ int sl_dir_csv_fields(const char *const *fields, int nfields, struct sl_ori *o, 
                       size_t errlen);
 
 /* Generate a realistic national directory (docs/directory.md says how) into d, in one
- * transaction, replacing nothing: d should be empty.  target = number of ORIs (>= 1500;
- * the result has exactly target rows).  progress non-NULL gets a line per state. */
+ * transaction; d must be empty.  target = number of ORIs, SL_DIR_GEN_MIN to
+ * SL_DIR_GEN_MAX; the result has exactly target rows.  progress non-NULL gets a line per
+ * state. */
+#define SL_DIR_GEN_MIN 3000
+#define SL_DIR_GEN_MAX 2000000
 int sl_dir_generate(struct sl_dir *d, uint64_t seed, int64_t target, char *err, size_t errlen);
 int sl_dir_generate_ex(struct sl_dir *d, uint64_t seed, int64_t target, FILE *progress,
                        char *err, size_t errlen);
@@ -143,6 +146,17 @@ const struct sl_ori *sl_dir_snap_find(const struct sl_dir_snap *s, const char *o
 const struct sl_ori *sl_dir_snap_find_n(const struct sl_dir_snap *s, const char *ori,
                                         size_t len);
 int64_t sl_dir_snap_count(const struct sl_dir_snap *s);
+/* Row i, 0 <= i < count (NULL outside), in no particular order: for tools that walk. */
+const struct sl_ori *sl_dir_snap_at(const struct sl_dir_snap *s, int64_t i);
+/* 1 when some ORI has exactly this parent agency, or with under, one below it
+ * ("DHS/ICE" is under-known when "DHS/ICE/ERO" exists); 1 when some ORI has this tag.
+ * Linear scans: for checkers and tools, not for each message. */
+int sl_dir_snap_has_parent(const struct sl_dir_snap *s, const char *parent, int under);
+int sl_dir_snap_has_tag(const struct sl_dir_snap *s, const char *tag);
+/* Snapshot straight from a file: an SQLite directory, or its CSV export (read with every
+ * rule of an import, into memory).  err says "PATH: line N: ..." for a bad CSV.
+ * *out is owned by the caller: sl_dir_snap_free. */
+int sl_dir_snapshot_file(const char *path, struct sl_dir_snap **out, char *err, size_t errlen);
 const struct sl_member *sl_dir_snap_member(const struct sl_dir_snap *s, const char *code);
 int sl_dir_snap_nmembers(const struct sl_dir_snap *s);
 const struct sl_member *sl_dir_snap_member_at(const struct sl_dir_snap *s, int i);

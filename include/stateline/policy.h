@@ -291,6 +291,17 @@ int sl_policy_run_cases(const struct sl_policy *p, const char *cases, size_t len
                         const char *name, struct sl_buf *out,
                         struct sl_policy_cases_result *res);
 
+/*
+ * A decision as one line of JSON (for logs and programs):
+ *   {"effect":"hold","default":false,"rules":["federal-review"],"rules_total":1,
+ *    "redact":["photo","ssn"],"notices":[{"days":3,"business":true,"rule":"r"}],
+ *    "marks":["..."],"hold":{"deadline_s":259200,"then":"forbid"},
+ *    "errors":[{"rule":"r","why":"unknown-requester"}],"errors_total":1,
+ *    "fail_closed":false,"policy_sha256":"..."}
+ * "hold" only for holds.  why: no-requester | unknown-requester | no-message | no-time.
+ */
+void sl_policy_decision_json(const struct sl_policy_decision *d, struct sl_buf *out);
+
 /* Describe a decision in words (explain). */
 void sl_policy_decision_describe(const struct sl_policy *p, const struct sl_policy_decision *d,
                                  struct sl_buf *out);

@@ -107,5 +107,7 @@ enum sl_term_answer sl_term_classify(const struct sl_outhdr *h, const char *qkey
 void sl_term_print_human(FILE *f, const struct sl_outhdr *h, const char *body, size_t len);
 /* Append one JSON object (no newline) for a delivered message to out. */
 void sl_term_json(const struct sl_outhdr *h, const char *body, size_t len, struct sl_buf *out);
+/* For a frame that is not in the output form: {"unparsed":true,"error":why,"text":...}. */
+void sl_term_json_unparsed(const char *bytes, size_t len, const char *why, struct sl_buf *out);
 
 #endif

@@ -596,7 +596,7 @@ static void synth(struct sl_audit_entry *e, uint64_t i, char *ref, size_t refsz,
     } else if (kind == 2) {
         sl_audit_set_int(e, SL_AF_OUTCOME, q == 2 ? SL_AUDIT_OUT_DENIED : SL_AUDIT_OUT_REDACTED);
         if (q != 2) {
-            sl_audit_set_int(e, SL_AF_RELEASED, SL_AUDIT_CLASS_IDENTITY | SL_AUDIT_CLASS_ADDRESS);
+            sl_audit_set_int(e, SL_AF_RELEASED, SL_AUDIT_CLASS_IDENTITY | SL_AUDIT_CLASS_LICENSE | SL_AUDIT_CLASS_DOB);
             sl_audit_set_int(e, SL_AF_WITHHELD, SL_AUDIT_CLASS_PHOTO | SL_AUDIT_CLASS_SSN);
         }
     }
@@ -715,6 +715,27 @@ static int cmd_bench(int argc, char **argv)
     return n ? SL_EXIT_FAIL : SL_EXIT_OK;
 }
 
+/* ---- tiles --------------------------------------------------------------------------------- */
+
+static int cmd_tiles(int argc, char **argv)
+{
+    static const char *const valued[] = {"--out", NULL};
+    struct args a;
+    if (parse_args(&a, argc, argv, valued, NULL) < 0 || a.npos != 1 || !opt(&a, "--out")) {
+        fprintf(stderr, "usage: stateline audit tiles DIR --out WWW\n");
+        return SL_EXIT_USAGE;
+    }
+    uint64_t size = 0;
+    char err[400];
+    if (sl_audit_tiles(a.pos[0], opt(&a, "--out"), &size, err, sizeof err) < 0) {
+        fprintf(stderr, "stateline audit tiles: %s\n", err);
+        return SL_EXIT_FAIL;
+    }
+    printf("%s: tiles and entry bundles for the checkpoint of size %" PRIu64 "\n",
+           opt(&a, "--out"), size);
+    return SL_EXIT_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 static const struct {
@@ -724,7 +745,7 @@ static const struct {
     {"keygen", cmd_keygen},           {"verify", cmd_verify},   {"prove", cmd_prove},
     {"consistency", cmd_consistency}, {"check-proof", cmd_check_proof},
     {"show", cmd_show},               {"bench", cmd_bench},     {"shred", cmd_shred},
-    {"personal", cmd_personal},
+    {"personal", cmd_personal},       {"tiles", cmd_tiles},
 };
 
 static const char usage[] =
@@ -745,6 +766,7 @@ static const char usage[] =
     "                                      thread, then verify; prints `durable N` lines\n"
     "  shred DIR --period YYYY-MM          destroy a past month's personal-data key\n"
     "  personal DIR --index I              decrypt the personal data of one entry\n"
+    "  tiles DIR --out WWW                 the log as static C2SP tlog-tiles files\n"
     "\n"
     "Formats and the auditor's procedure: docs/audit-format.md.\n";
 

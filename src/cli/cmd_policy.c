@@ -2,9 +2,9 @@
  * cmd_policy.c - `stateline policy check | explain | test | bench`: the tools of the
  * people who write a state's rules (docs/policy-language.md, "Tools").
  *
- * Directory (--directory FILE): the ORI directory as CSV, the exchange format of
- * include/stateline/dir.h (header line, then ori,member,name,type,categories,status,
- * parent,tags,rand).  check uses it to warn about parent agencies and tags no ORI has;
+ * Directory (--directory FILE): the ORI directory database (src/dir, read with
+ * sl_dir_foreach), or its CSV export in the exchange format of include/stateline/dir.h
+ * (header line, then ori,member,name,type,categories,status,parent,tags,rand).  check uses it to warn about parent agencies and tags no ORI has;
  * explain uses it to look the requester up by ORI.
  */
 #include <ctype.h>
@@ -17,6 +17,8 @@
 #include "stateline/buf.h"
 #include "stateline/cli.h"
 #include "stateline/core.h"
+#include "stateline/dir.h"
+#include "stateline/msg.h"
 #include "stateline/policy.h"
 
 /* ---- small helpers ---- */
@@ -101,6 +103,40 @@ static int csv_split(char *line, char **f, int max)
     return n;
 }
 
+static int dir_row_add(void *ctx, const struct sl_ori *o)
+{
+    struct dir_csv *d = ctx;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 1024;
+        d->rows = sl_xrealloc(d->rows, d->cap * sizeof(*d->rows));
+    }
+    struct dir_row *r = &d->rows[d->n++];
+    sl_strlcpy(r->ori, o->ori, sizeof(r->ori));
+    sl_strlcpy(r->member, o->member, sizeof(r->member));
+    sl_strlcpy(r->type, o->type, sizeof(r->type));
+    sl_strlcpy(r->cats, o->cats, sizeof(r->cats));
+    sl_strlcpy(r->parent, o->parent, sizeof(r->parent));
+    sl_strlcpy(r->tags, o->tags, sizeof(r->tags));
+    return 0;
+}
+
+/* The directory database (src/dir): every ORI, read once. */
+static int dir_load_db(const char *path, struct dir_csv *d, char *err, size_t errlen)
+{
+    struct sl_dir *db = NULL;
+    if (sl_dir_open(path, 0, &db, err, errlen) < 0)
+        return -1;
+    int rc = sl_dir_foreach(db, NULL, dir_row_add, d);
+    sl_dir_close(db);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot read the directory", path);
+        free(d->rows);
+        d->rows = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static int dir_load(const char *path, struct dir_csv *d, char *err, size_t errlen)
 {
     memset(d, 0, sizeof(*d));
@@ -109,11 +145,8 @@ static int dir_load(const char *path, struct dir_csv *d, char *err, size_t errle
     if (!text)
         return -1;
     if (len >= 16 && memcmp(text, "SQLite format 3", 15) == 0) {
-        snprintf(err, errlen,
-                 "%s is an SQLite directory; give its CSV export (ori,member,name,type,...) - "
-                 "this build reads the CSV form", path);
         free(text);
-        return -1;
+        return dir_load_db(path, d, err, errlen);
     }
     char *save = NULL;
     int lineno = 0;
@@ -269,7 +302,7 @@ static int cmd_check(int argc, char **argv)
         }
     }
     if (!file) {
-        fprintf(stderr, "usage: stateline policy check FILE [--directory DIR.csv] [--strict]\n");
+        fprintf(stderr, "usage: stateline policy check FILE [--directory DIR] [--strict]\n");
         return SL_EXIT_USAGE;
     }
     struct dir_csv dir = {0};
@@ -309,8 +342,11 @@ static int cmd_check(int argc, char **argv)
 static int cmd_explain(int argc, char **argv)
 {
     const char *file = NULL, *request = NULL, *requester = NULL, *dirpath = NULL, *when = NULL;
+    int json = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--request") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--request") == 0 && i + 1 < argc)
             request = argv[++i];
         else if (strcmp(argv[i], "--requester") == 0 && i + 1 < argc)
             requester = argv[++i];
@@ -328,16 +364,24 @@ static int cmd_explain(int argc, char **argv)
     }
     if (!file || !request) {
         fprintf(stderr, "usage: stateline policy explain FILE --request \"DQ.ORI.WA.TXT OLN/...\" "
-                        "[--requester ORI=...,TYPE=..] [--directory DIR.csv] [--time \"YYYY-MM-DD HH:MM\"]\n");
+                        "[--requester ORI=...,TYPE=..] [--directory DIR] [--time \"YYYY-MM-DD HH:MM\"]\n");
         return SL_EXIT_USAGE;
     }
     char err[300];
     struct sl_policy_request r;
     memset(&r, 0, sizeof(r));
-    if (sl_policy_parse_request_text(request, &r, err, sizeof(err)) < 0) {
-        fprintf(stderr, "stateline policy explain: %s\n", err);
+    /* The request through the real codec, as the gateway will see it. */
+    struct sl_msg m;
+    memset(&m, 0, sizeof(m));
+    struct sl_msg_err merr;
+    memset(&merr, 0, sizeof(merr));
+    if (sl_msg_parse(request, strlen(request), &m, &merr) < 0) {
+        fprintf(stderr, "stateline policy explain: the request is not a valid message: .%02d. %s %s\n",
+                (int)merr.code, sl_er_text(merr.code), merr.detail);
+        sl_msg_clear(&m);
         return SL_EXIT_USAGE;
     }
+    sl_policy_request_from_msg(&r, &m);
     /* The requester: from --requester, else the request's ORI, completed from the
      * directory when one is given. */
     struct sl_requester q;
@@ -346,11 +390,11 @@ static int cmd_explain(int argc, char **argv)
     if (requester) {
         snprintf(rq, sizeof(rq), "%s", requester);
     } else {
-        const char *d1 = strchr(request, '.');
-        snprintf(rq, sizeof(rq), "ORI=%.9s", d1 ? d1 + 1 : "");
+        snprintf(rq, sizeof(rq), "ORI=%s", m.ori);
     }
     if (sl_policy_parse_requester(rq, &q, &known, err, sizeof(err)) < 0) {
         fprintf(stderr, "stateline policy explain: %s\n", err);
+        sl_msg_clear(&m);
         return SL_EXIT_USAGE;
     }
     struct dir_csv dir = {0};
@@ -358,6 +402,7 @@ static int cmd_explain(int argc, char **argv)
     if (dirpath) {
         if (dir_load(dirpath, &dir, err, sizeof(err)) < 0) {
             fprintf(stderr, "stateline policy explain: %s\n", err);
+            sl_msg_clear(&m);
             return SL_EXIT_FAIL;
         }
         opts.known_parent = dir_known_parent;
@@ -379,6 +424,7 @@ static int cmd_explain(int argc, char **argv)
         if (sl_policy_parse_time(when, &r.local) < 0) {
             fprintf(stderr, "stateline policy explain: --time is \"YYYY-MM-DD HH:MM\"\n");
             free(dir.rows);
+            sl_msg_clear(&m);
             return SL_EXIT_USAGE;
         }
         r.has_time = 1;
@@ -389,8 +435,21 @@ static int cmd_explain(int argc, char **argv)
     struct sl_policy *p = load_policy(file, &opts, 1, &dg);
     sl_policy_diags_free(&dg);
     free(dir.rows);
-    if (!p)
+    if (!p) {
+        sl_msg_clear(&m);
         return SL_EXIT_FAIL;
+    }
+    if (json) {
+        struct sl_policy_decision dj;
+        sl_policy_decide(p, &r, &dj);
+        struct sl_buf jb = SL_BUF_INIT;
+        sl_policy_decision_json(&dj, &jb);
+        printf("%.*s\n", (int)sl_buf_used(&jb), (const char *)sl_buf_head(&jb));
+        sl_buf_free(&jb);
+        sl_policy_unref(p);
+        sl_msg_clear(&m);
+        return SL_EXIT_OK;
+    }
     static const char *const vianame[] = {"directly", "through a region", "nationwide (NL)"};
     printf("request: %s %s to %s, from %s (%s%s%s%s%s)\n", r.key, vianame[r.via], sl_policy_state(p),
            q.ori, known ? "type " : "not in the directory", known ? q.type : "",
@@ -426,6 +485,7 @@ static int cmd_explain(int argc, char **argv)
     fwrite(sl_buf_head(&out), 1, sl_buf_used(&out), stdout);
     sl_buf_free(&out);
     sl_policy_unref(p);
+    sl_msg_clear(&m);
     return SL_EXIT_OK;
 }
 
@@ -664,12 +724,71 @@ static int cmd_bench(int argc, char **argv)
     return SL_EXIT_OK;
 }
 
+/* ---- show ---- */
+
+static void dc_words(uint32_t mask, FILE *out)
+{
+    int k = 0;
+    for (int i = 0; i < SL_DC_COUNT; i++)
+        if (mask >> i & 1)
+            fprintf(out, "%s%s", k++ ? ", " : "", sl_policy_dc_name(i));
+}
+
+/* The policy as an official reads it: what happens by default, then each rule. */
+static int cmd_show(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: stateline policy show FILE\n");
+        return SL_EXIT_USAGE;
+    }
+    struct sl_policy_diags dg = {0};
+    struct sl_policy *p = load_policy(argv[1], NULL, 1, &dg);
+    sl_policy_diags_free(&dg);
+    if (!p)
+        return SL_EXIT_FAIL;
+    static const char *const verb[] = {"RELEASE", "HOLD FOR REVIEW", "DENY"};
+    const char *title = sl_policy_title(p);
+    printf("%s%sRules of %s for its driver and vehicle records (%d rule%s)\n", title,
+           title[0] ? "\n" : "", sl_policy_state(p), sl_policy_nrules(p),
+           sl_policy_nrules(p) == 1 ? "" : "s");
+    printf("Order does not matter: any matching DENY wins, then HOLD, then RELEASE; when no rule\n"
+           "matches, the request is %s.  When a condition cannot be evaluated, the system denies.\n",
+           sl_policy_default(p) == SL_POLICY_PERMIT ? "released" : "denied");
+    printf("Fingerprint (SHA-256) of this text: %s\n", sl_policy_hash(p));
+    struct sl_buf b = SL_BUF_INIT;
+    for (int i = 0; i < sl_policy_nrules(p); i++) {
+        struct sl_policy_rule_info ri;
+        sl_policy_rule_info(p, i, &ri);
+        sl_buf_reset(&b);
+        sl_policy_rule_condition(p, i, &b);
+        printf("\n%d. %s (line %d)\n   Why: %s\n   %s when: %.*s\n", i + 1, ri.id, ri.line, ri.reason,
+               verb[ri.effect], (int)sl_buf_used(&b), (const char *)sl_buf_head(&b));
+        if (ri.effect == SL_POLICY_HOLD)
+            printf("   If no reviewer decides within %lld hours: %s\n", (long long)(ri.deadline_s / 3600),
+                   ri.then == SL_POLICY_FORBID ? "DENY" : "RELEASE");
+        const char *pre = ri.effect == SL_POLICY_HOLD ? "If released, w" : "W";
+        if (ri.redact) {
+            printf("   %sithheld: ", pre);
+            dc_words(ri.redact, stdout);
+            printf("\n");
+        }
+        if (ri.notify_days)
+            printf("   The person is notified within %d %sday%s\n", ri.notify_days,
+                   ri.notify_business ? "business " : "", ri.notify_days == 1 ? "" : "s");
+        if (ri.mark)
+            printf("   The reply is marked: \"%s\"\n", ri.mark);
+    }
+    sl_buf_free(&b);
+    sl_policy_unref(p);
+    return SL_EXIT_OK;
+}
+
 /* ---- dispatch ---- */
 
 static int run(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: stateline policy check|explain|test|bench ... (--help)\n");
+        fprintf(stderr, "usage: stateline policy check|show|explain|test|bench ... (--help)\n");
         return SL_EXIT_USAGE;
     }
     const char *sub = argv[1];
@@ -681,27 +800,34 @@ static int run(int argc, char **argv)
         return cmd_test(argc - 1, argv + 1);
     if (strcmp(sub, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
-    fprintf(stderr, "stateline policy: no subcommand '%s' (check, explain, test, bench)\n", sub);
+    if (strcmp(sub, "show") == 0)
+        return cmd_show(argc - 1, argv + 1);
+    fprintf(stderr, "stateline policy: no subcommand '%s' (check, show, explain, test, bench)\n", sub);
     return SL_EXIT_USAGE;
 }
 
 const struct sl_cli_cmd sl_cmd_policy = {
     "policy",
-    "check, explain, test and benchmark a state's release rules",
+    "check, show, explain, test and benchmark a state's release rules",
     run,
     "usage: stateline policy <subcommand> ...\n"
     "\n"
-    "  check FILE [--directory DIR.csv] [--strict]\n"
+    "  check FILE [--directory DIR] [--strict]\n"
     "      Parse and check a policy.  Errors (file:line:col with a hint) make it unusable:\n"
     "      exit 1.  Warnings: rules that can never match or never take effect, data\n"
     "      classes the rule's keys never carry, and with a directory, parent agencies and\n"
-    "      tags no ORI has.  --strict: warnings also exit 1.\n"
+    "      tags no ORI has.  DIR is the directory database (dir.db) or its CSV export.\n"
+    "      --strict: warnings also exit 1.\n"
+    "\n"
+    "  show FILE\n"
+    "      The policy in words, rule by rule, for the official who signs it.\n"
     "\n"
     "  explain FILE --request \"DQ.DCICE0100.WA.TXT OLN/WDL123\"\n"
     "          [--requester ORI=..,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO,TAGS=a b,CATS=DZ]\n"
-    "          [--directory DIR.csv] [--time \"2026-11-26 14:05\"]\n"
+    "          [--directory DIR] [--time \"2026-11-26 14:05\"] [--json]\n"
     "      The decision for one request and which rules made it, in words.  Without TYPE\n"
-    "      (and not found in --directory) the requester counts as unknown.\n"
+    "      (and not found in --directory) the requester counts as unknown.  --json: the\n"
+    "      decision as one JSON object (docs/policy-language.md).\n"
     "\n"
     "  test FILE CASES\n"
     "      Run a table of requests and expected decisions; report failures and rule\n"

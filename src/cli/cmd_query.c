@@ -30,44 +30,46 @@ static const char usage[] =
     "An agency terminal: send one query to the switch and print the answer.\n"
     "\n"
     "The line:\n"
-    "  --hub HOST:PORT         the switch (required)\n"
-    "  --certs DIR             credentials written by `stateline gen certs`; with\n"
-    "  --line MEMBER[:ROLE]    the line to use: DIR/MEMBER-ROLE.crt/.key and DIR/ca.crt\n"
-    "                          (role terminal, or answer; listen defaults to answer)\n"
-    "  --cert F --key F --ca F explicit PEM files instead of --certs\n"
-    "  --plain                 plain TCP (loopback hubs with plain = yes): the line\n"
-    "                          authenticates with its token from --tokens F (default\n"
-    "                          DIR/tokens)\n"
+    "  --hub HOST:PORT       the switch (required)\n"
+    "  --certs DIR           credentials written by `stateline gen certs`, with\n"
+    "  --line MEMBER[:ROLE]  the line: DIR/MEMBER-ROLE.crt/.key and DIR/ca.crt\n"
+    "                        (role terminal or answer; listen defaults to answer)\n"
+    "  --cert F --key F --ca F   explicit PEM files instead of --certs\n"
+    "  --plain               plain TCP (loopback hubs with plain = yes): the line\n"
+    "                        authenticates with its token from --tokens F\n"
+    "                        (default DIR/tokens)\n"
     "\n"
-    "What to send (--as ORI, your agency's ORI, is required; --ctl X adds a control\n"
-    "field of up to 10 characters that comes back in the reply):\n"
+    "What to send (--as ORI, your agency's ORI, is required; --ctl X adds a\n"
+    "control field of up to 10 characters that comes back in the reply):\n"
     "  dq  --to CA[,NV..] (--oln X | --name \"LAST,FIRST\" --dob YYYYMMDD --sex M)\n"
-    "                      [--rsn C] [--pur C] [--imq Y] [--atn NAME] [--cas X] [--lgp X]\n"
-    "  dnq --to CA --name \"LAST,FIRST\" [--dob D] [--sex S] [...]   name-only licence query\n"
-    "  kq  --to CA (--oln X | --name N --dob D --sex S) [...]       driver history (1 state)\n"
-    "  rq  --to CA (--lic X --liy YYYY --lit PC | --vin X [--vma M --vyr Y]) [...]\n"
-    "  rnq --to CA --name \"LAST,FIRST\" [...]                       registration by owner\n"
-    "  rpq --to CA --lic PATTERN [...]                             partial plate (1 state)\n"
-    "  am  --to CA[,..] --text \"...\" [--aml]                      administrative message\n"
-    "  nlq --typ DQ,RQ|ALL --beg D --end D (--fnd TEXT | --name N) [--src X] [--dst X]\n"
-    "                      [--and T] [--orr T]                    archive search (to NL)\n"
-    "  nfq --seq N                                                 archived message (NL)\n"
-    "  raw \"DQ.WASP00000.CA.TXT OLN/A1234567\"   or  raw -   (text from stdin)\n"
+    "      [--rsn C] [--pur C] [--imq Y] [--atn NAME] [--cas X] [--lgp X]\n"
+    "  dnq --to CA --name \"LAST,FIRST\" [--dob D] [--sex S] [...]   name only\n"
+    "  kq  --to CA (--oln X | --name N --dob D --sex S) [...]   history, 1 state\n"
+    "  rq  --to CA (--lic X --liy YYYY --lit PC | --vin X [--vma M --vyr Y])\n"
+    "  rnq --to CA --name \"LAST,FIRST\" [...]          registration by owner name\n"
+    "  rpq --to CA --lic PATTERN [...]                 partial plate, 1 state\n"
+    "  am  --to CA[,..] --text \"...\" [--aml]           administrative message\n"
+    "  nlq --typ DQ,RQ|ALL --beg D --end D (--fnd TEXT | --name N)\n"
+    "      [--src X] [--dst X] [--and T] [--orr T]    archive search (to NL)\n"
+    "  nfq --seq N                                     archived message (NL)\n"
+    "  raw \"DQ.WASP00000.CA.TXT OLN/A1234567\"   or   raw -   (text from stdin)\n"
     "\n"
-    "  --wait S                seconds to wait for the answers (default 30)\n"
-    "  --json                  one JSON object per message instead of text for a person\n"
+    "  --wait S              seconds to wait for the answers (default 30)\n"
+    "  --json                one JSON object per message, not text for a person\n"
     "\n"
     "The answering side:\n"
     "  listen [--reply TEXT | --reply-file F] [--as ORI] [--count N] [--wait S]\n"
-    "      print every message that arrives; with --reply, answer each query with its\n"
-    "      reply key (DR for DQ, KR, RR, DNR, RNR, RPR) from --as (default: the ORI the\n"
-    "      query was addressed to, else MEMBER + SP00000, the state patrol's ORI of a\n"
-    "      generated directory); stop after N messages, or after S seconds of silence.\n"
+    "      print every message that arrives; with --reply, answer each query\n"
+    "      with its reply key (DR for DQ, KR, RR, DNR, RNR, RPR), addressed to\n"
+    "      the requester, from --as (default: the ORI the query was addressed\n"
+    "      to, else the member's Nlets generic ORI: MEMBER+OLN0000, the licence\n"
+    "      bureau, for DR KR DNR; MEMBER+LIC0000, the registration agency, for\n"
+    "      RR RNR RPR); stop after N messages, or after S seconds of silence.\n"
     "\n"
-    "Exit status: 0 every destination replied, 1 an ER/SM, a timeout or a failed line,\n"
-    "2 usage.  Example:\n"
-    "  stateline query --hub 127.0.0.1:5151 --certs certs --line WA --as WASP00000 \\\n"
-    "      dq --to CA --oln A1234567 --ctl TOUR1\n";
+    "Exit status: 0 every destination replied, 1 an ER or SM, a timeout or a\n"
+    "failed line, 2 usage.  Example:\n"
+    "  stateline query --hub 127.0.0.1:5151 --certs certs --line WA \\\n"
+    "      --as WASP00000 dq --to CA --oln A1234567 --ctl TOUR1\n";
 
 #define RECV_MAX (1024u * 1024u)
 
@@ -176,10 +178,14 @@ static int show(const struct sl_term_opts *o, const uint8_t *p, uint32_t len,
     struct sl_msg_err e;
     memset(h, 0, sizeof *h);
     if (sl_msg_parse_output((const char *)p, len, h, body, blen, &e) != 0) {
-        if (o->json)
-            fprintf(stdout, "{\"unparsed\":true,\"error\":\"%s\",\"length\":%u}\n",
-                    "not an output-form message", len);
-        else
+        if (o->json) {
+            /* Still one JSON object per message: the bytes as text, and why. */
+            struct sl_buf b = SL_BUF_INIT;
+            sl_term_json_unparsed((const char *)p, len, e.detail, &b);
+            fwrite(sl_buf_head(&b), 1, sl_buf_used(&b), stdout);
+            fputc('\n', stdout);
+            sl_buf_free(&b);
+        } else
             fprintf(stdout, "(a message that is not in the switch's output form: %s)\n%.*s\n\n",
                     e.detail, (int)len, (const char *)p);
         fflush(stdout);
@@ -280,9 +286,14 @@ static int run_send(const struct sl_term_opts *o)
         free(stdin_text);
         return SL_EXIT_FAIL;
     }
-    if (!o->json)
-        fprintf(stderr, "sent %.*s\n", (int)strcspn((const char *)sl_buf_head(&msg), "\n"),
-                (const char *)sl_buf_head(&msg));
+    if (!o->json) {
+        /* What went out, on one line: control characters (the LF after TXT) as spaces. */
+        fputs("sent ", stderr);
+        const uint8_t *t = sl_buf_head(&msg);
+        for (size_t i = 0; i < sl_buf_used(&msg); i++)
+            fputc(t[i] < 0x20 || t[i] == 0x7f ? ' ' : t[i], stderr);
+        fputc('\n', stderr);
+    }
     sl_buf_free(&msg);
     free(stdin_text);
 
@@ -326,8 +337,6 @@ static int run_send(const struct sl_term_opts *o)
                 errors++;
                 if (strcmp(h.key, "ER") == 0)
                     er = 1; /* an ER refuses the whole message: nothing else will come */
-            } else if (!qkey[0] && !has_reply) {
-                /* raw text the codec could not read and no ER yet: keep waiting */
             }
         }
         free(p);
@@ -417,8 +426,9 @@ static int run_listen(const struct sl_term_opts *o)
                 sl_strlcpy(from, o->as, sizeof from);
             else if (strlen(h.dest) == SL_ORI_LEN)
                 sl_strlcpy(from, h.dest, sizeof from);
-            else
-                snprintf(from, sizeof from, "%.2sSP00000", o->member ? o->member : h.dest);
+            else /* Nlets generic ORIs (reference §3): the bureau that owns the record */
+                snprintf(from, sizeof from, "%.2s%s", o->member ? o->member : h.dest,
+                         ki->reply[0] == 'R' ? "LIC0000" : "OLN0000");
             for (char *q = from; *q; q++)
                 *q = (char)toupper((unsigned char)*q);
             sl_buf_reset(&out);
@@ -457,5 +467,5 @@ static int run(int argc, char **argv)
 }
 
 const struct sl_cli_cmd sl_cmd_query = {
-    "query", "an agency terminal: send a query (dq kq rq ... or raw text), print the answer",
+    "query", "an agency terminal: send a query and print the answer, or listen",
     run, usage};

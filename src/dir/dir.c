@@ -19,6 +19,7 @@
  */
 #include "dir_int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,16 +76,21 @@ int sl_dir__fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* Copy a text column, cut to the field (the rules keep every stored value within it). */
 static void col_text(sqlite3_stmt *st, int i, char *dst, size_t dstsize)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
-    sl_strlcpy(dst, t ? (const char *)t : "", dstsize);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (n >= dstsize)
+        n = dstsize - 1;
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
 }
 
 /* Read the row the statement is on (columns in ORI_COLS order). */
 static void row_to_ori(sqlite3_stmt *st, struct sl_ori *o)
 {
-    memset(o, 0, sizeof *o);
     col_text(st, 0, o->ori, sizeof o->ori);
     col_text(st, 1, o->member, sizeof o->member);
     col_text(st, 2, o->name, sizeof o->name);
@@ -183,7 +189,7 @@ int sl_dir_open(const char *path, int create_ok, struct sl_dir **out, char *err,
     /* WAL: readers (gateway sync, stats) never block the operator's import.  NORMAL sync
      * is durable across a process crash; the directory is re-importable from CSV. */
     if (exec(d, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                "PRAGMA foreign_keys = ON",
+                "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456",
              err, errlen) < 0)
         goto fail;
 
@@ -259,8 +265,10 @@ int sl_dir_get(struct sl_dir *d, const char *ori, struct sl_ori *out)
     sqlite3_stmt *st = d->st[ST_GET];
     sqlite3_bind_text(st, 1, ori, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
         row_to_ori(st, out);
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_ROW)
@@ -303,11 +311,7 @@ int sl_dir_put(struct sl_dir *d, const char *as_member, const struct sl_ori *o, 
     if (sl_dir_check(o, m.kind, err, errlen) < 0)
         return -1;
     if (as_member) {
-        if (strcmp(as_member, o->member) != 0)
-            return sl_dir__fail(err, errlen,
-                                "member %s may not give ORI %s to member %s: a member "
-                                "changes only its own ORIs",
-                                as_member, o->ori, o->member);
+        /* Owned before (if it exists) and after. */
         struct sl_ori old;
         rc = sl_dir_get(d, o->ori, &old);
         if (rc < 0)
@@ -317,6 +321,11 @@ int sl_dir_put(struct sl_dir *d, const char *as_member, const struct sl_ori *o, 
                                 "ORI %s belongs to member %s; member %s may change only its "
                                 "own ORIs",
                                 o->ori, old.member, as_member);
+        if (strcmp(as_member, o->member) != 0)
+            return sl_dir__fail(err, errlen,
+                                "member %s may not give ORI %s to member %s: a member "
+                                "changes only its own ORIs",
+                                as_member, o->ori, o->member);
     }
     char cats[sizeof o->cats];
     memcpy(cats, o->cats, sizeof cats);
@@ -406,6 +415,7 @@ int sl_dir_foreach(struct sl_dir *d, const char *member_filter, sl_dir_ori_fn fn
         sqlite3_bind_text(st, 1, member_filter, -1, SQLITE_STATIC);
     int rc, ret = 0;
     struct sl_ori o;
+    memset(&o, 0, sizeof o);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row_to_ori(st, &o);
         if ((ret = fn(ctx, &o)) != 0)
@@ -532,26 +542,23 @@ static int add_member(void *ctx, const struct sl_member *m)
 int sl_dir_snapshot(struct sl_dir *d, struct sl_dir_snap **out)
 {
     *out = NULL;
-    int64_t n = sl_dir_count(d);
-    if (n < 0)
-        return -1;
-    if (n > (int64_t)(UINT32_MAX / 4)) {
-        SL_ERROR("dir", "%s: %lld ORIs is more than a snapshot holds", d->path, (long long)n);
-        return -1;
-    }
     struct sl_dir_snap *s = sl_xcalloc(1, sizeof *s);
-    s->rows = sl_xmalloc((size_t)(n ? n : 1) * sizeof *s->rows);
+    int64_t cap = 16384;
+    s->rows = sl_xmalloc((size_t)cap * sizeof *s->rows);
 
-    /* The count only sizes the array: it grows if another connection added rows
-     * between the count and the walk (one SELECT is one consistent read in WAL). */
+    /* One SELECT is one consistent read (WAL), whatever another connection commits. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(d->db, "SELECT " ORI_COLS " FROM ori", -1, &st, NULL) != SQLITE_OK) {
         SL_ERROR("dir", "%s: %s", d->path, sqlite3_errmsg(d->db));
         goto fail;
     }
     int rc;
-    int64_t cap = n ? n : 1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (s->nrows == (int64_t)(UINT32_MAX / 4)) {
+            SL_ERROR("dir", "%s: more ORIs than a snapshot holds", d->path);
+            sqlite3_finalize(st);
+            goto fail;
+        }
         if (s->nrows == cap) {
             cap *= 2;
             s->rows = sl_xrealloc(s->rows, (size_t)cap * sizeof *s->rows);
@@ -625,6 +632,76 @@ const struct sl_ori *sl_dir_snap_find(const struct sl_dir_snap *s, const char *o
 }
 
 int64_t sl_dir_snap_count(const struct sl_dir_snap *s) { return s->nrows; }
+
+const struct sl_ori *sl_dir_snap_at(const struct sl_dir_snap *s, int64_t i)
+{
+    return i >= 0 && i < s->nrows ? &s->rows[i] : NULL;
+}
+
+int sl_dir_snap_has_parent(const struct sl_dir_snap *s, const char *parent, int under)
+{
+    size_t l = strlen(parent);
+    if (l == 0)
+        return 0;
+    for (int64_t i = 0; i < s->nrows; i++) {
+        const char *q = s->rows[i].parent;
+        if (strncmp(q, parent, l) == 0 && (q[l] == '\0' || (under && q[l] == '/')))
+            return 1;
+    }
+    return 0;
+}
+
+int sl_dir_snap_has_tag(const struct sl_dir_snap *s, const char *tag)
+{
+    size_t l = strlen(tag);
+    if (l == 0)
+        return 0;
+    for (int64_t i = 0; i < s->nrows; i++) {
+        for (const char *t = s->rows[i].tags; (t = strstr(t, tag)) != NULL; t += l) {
+            int starts = t == s->rows[i].tags || t[-1] == ' ';
+            if (starts && (t[l] == '\0' || t[l] == ' '))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+int sl_dir_snapshot_file(const char *path, struct sl_dir_snap **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sl_dir__fail(err, errlen, "%s: %s", path, strerror(errno));
+    char hdr[16];
+    size_t n = fread(hdr, 1, sizeof hdr, f);
+    struct sl_dir *d = NULL;
+    char e[512];
+    int rc = -1;
+    if (n == sizeof hdr && memcmp(hdr, "SQLite format 3", 16) == 0) {
+        fclose(f);
+        if (sl_dir_open(path, 0, &d, e, sizeof e) < 0)
+            return sl_dir__fail(err, errlen, "%s", e);
+    } else {
+        /* A CSV export: the same rules as an import, into a private in-memory database. */
+        rewind(f);
+        if (sl_dir_open(":memory:", 1, &d, e, sizeof e) < 0) {
+            fclose(f);
+            return sl_dir__fail(err, errlen, "%s", e);
+        }
+        int64_t nrows;
+        rc = sl_dir_import_csv(d, NULL, f, &nrows, e, sizeof e);
+        fclose(f);
+        if (rc < 0) {
+            sl_dir_close(d);
+            return sl_dir__fail(err, errlen, "%s: %s", path, e);
+        }
+    }
+    rc = sl_dir_snapshot(d, out);
+    sl_dir_close(d);
+    if (rc < 0)
+        return sl_dir__fail(err, errlen, "%s: cannot read the directory", path);
+    return 0;
+}
 
 const struct sl_member *sl_dir_snap_member(const struct sl_dir_snap *s, const char *code)
 {

@@ -5,7 +5,7 @@
  * function here is pure (no database), so the policy checker and the CSV fuzz target can
  * call them on anything.
  */
-#include "stateline/dir.h"
+#include "dir_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -257,47 +257,36 @@ static int name_ok(const char *s)
     return 1;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 int sl_dir_check(const struct sl_ori *o, char member_kind, char *err, size_t errlen)
 {
     /* Every array is checked for its terminator first: a struct filled by hand or by a
      * fuzzer must not make us read past it. */
     if (!memchr(o->ori, '\0', sizeof o->ori) || !sl_ori_valid(o->ori))
-        return fail(err, errlen, "ori: must be 9 characters A-Z 0-9");
+        return sl_dir__fail(err, errlen, "ori: must be 9 characters A-Z 0-9");
     if (!memchr(o->member, '\0', sizeof o->member) || !sl_dir_valid_member_code(o->member))
-        return fail(err, errlen, "member: must be a 2-letter member code");
+        return sl_dir__fail(err, errlen, "member: must be a 2-letter member code");
     if (!memchr(o->name, '\0', sizeof o->name) || !name_ok(o->name))
-        return fail(err, errlen,
-                    "name: must be 1-95 bytes of printable text without leading or "
-                    "trailing space");
+        return sl_dir__fail(err, errlen,
+                            "name: must be 1-95 bytes of printable text without leading or "
+                            "trailing space");
     if (!memchr(o->type, '\0', sizeof o->type) || !sl_dir_valid_type(o->type))
-        return fail(err, errlen, "type: must be one of PD SO SA LE FE JA JC JG JJ JF CJ NJ");
+        return sl_dir__fail(err, errlen,
+                            "type: must be one of PD SO SA LE FE JA JC JG JJ JF CJ NJ");
     if (!memchr(o->cats, '\0', sizeof o->cats) || !sl_dir_valid_cats(o->cats))
-        return fail(err, errlen, "categories: must be letters of ACDZ, each at most once");
+        return sl_dir__fail(err, errlen,
+                            "categories: must be letters of ACDZ, each at most once");
     if (o->status != 'A' && o->status != 'I')
-        return fail(err, errlen, "status: must be A (active) or I (inactive)");
+        return sl_dir__fail(err, errlen, "status: must be A (active) or I (inactive)");
     if (!memchr(o->parent, '\0', sizeof o->parent) || !sl_dir_valid_parent(o->parent))
-        return fail(err, errlen,
-                    "parent: must be empty or upper-case segments [A-Z0-9-] joined by '/' "
-                    "(e.g. DHS/ICE/ERO), at most 47 characters");
+        return sl_dir__fail(err, errlen,
+                            "parent: must be empty or upper-case segments [A-Z0-9-] joined by '/' "
+                            "(e.g. DHS/ICE/ERO), at most 47 characters");
     if (!memchr(o->tags, '\0', sizeof o->tags) || !sl_dir_valid_tags(o->tags))
-        return fail(err, errlen,
-                    "tags: must be lower-case words [a-z0-9-] separated by single spaces, "
-                    "at most 159 characters");
+        return sl_dir__fail(err, errlen,
+                            "tags: must be lower-case words [a-z0-9-] separated by single spaces, "
+                            "at most 159 characters");
     if (o->rand != 0 && o->rand != 1)
-        return fail(err, errlen, "rand: must be 0 or 1");
+        return sl_dir__fail(err, errlen, "rand: must be 0 or 1");
 
     char pfx[3] = {o->ori[0], o->ori[1], '\0'};
     switch (member_kind) {
@@ -305,22 +294,22 @@ int sl_dir_check(const struct sl_ori *o, char member_kind, char *err, size_t err
         break;
     case 'F':
         if (strcmp(pfx, o->member) != 0 && !sl_dir_is_state_code(pfx))
-            return fail(err, errlen,
-                        "ori: a federal ORI starts with the state or territory where the "
-                        "office sits (or the member code %s), not %s",
-                        o->member, pfx);
+            return sl_dir__fail(err, errlen,
+                                "ori: a federal ORI starts with the state or territory where the "
+                                "office sits (or the member code %s), not %s",
+                                o->member, pfx);
         break;
     case 'I':
         if (strcmp(pfx, o->member) != 0 && !sl_dir_is_province_code(pfx))
-            return fail(err, errlen,
-                        "ori: a Canadian ORI starts with a province code "
-                        "(AB BC MB NB NF NS NT NU ON PE PQ SK YT) or %s, not %s",
-                        o->member, pfx);
+            return sl_dir__fail(err, errlen,
+                                "ori: a Canadian ORI starts with a province code "
+                                "(AB BC MB NB NF NS NT NU ON PE PQ SK YT) or %s, not %s",
+                                o->member, pfx);
         break;
     default:
         if (strcmp(pfx, o->member) != 0)
-            return fail(err, errlen, "ori: an ORI of member %s must start with %s, not %s",
-                        o->member, o->member, pfx);
+            return sl_dir__fail(err, errlen, "ori: an ORI of member %s must start with %s, not %s",
+                                o->member, o->member, pfx);
         break;
     }
     return 0;

@@ -49,6 +49,38 @@ static int step_reset(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Run the index script one statement at a time, so that a long build (minutes at tens
+ * of millions of drivers) shows what it is doing. */
+static int build_indexes(sqlite3 *db, const char *sql, int show, char *err, size_t errlen)
+{
+    while (*sql) {
+        sqlite3_stmt *s = NULL;
+        const char *tail = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &s, &tail) != SQLITE_OK) {
+            snprintf(err, errlen, "sqlite index: %s", sqlite3_errmsg(db));
+            return -1;
+        }
+        if (!s)
+            break; /* only whitespace left */
+        int64_t t0 = sl_now_us();
+        int rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE) {
+            snprintf(err, errlen, "sqlite index: %s (in: %.60s)", sqlite3_errmsg(db), sql);
+            return -1;
+        }
+        if (show) {
+            size_t len = strcspn(sql, "(\n");
+            fprintf(stderr, "gen:   %.*s  %.1f s\n", (int)(len > 70 ? 70 : len), sql,
+                    (double)(sl_now_us() - t0) / 1e6);
+        }
+        sql = tail;
+        while (*sql == '\n' || *sql == ' ')
+            sql++;
+    }
+    return 0;
+}
+
 static void progress(const struct sl_pop_opts *o, uint64_t done, int64_t t0, int final)
 {
     double s = (double)(sl_now_us() - t0) / 1e6;
@@ -94,7 +126,7 @@ int sl_pop_write(const struct sl_pop_opts *opts, const char *path, int replace,
     }
     if (exec(db,
              "PRAGMA page_size=4096; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-             "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-262144;",
+             "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-262144; PRAGMA threads=2;",
              err, errlen) < 0 ||
         exec(db, sl_store_schema_sql(), err, errlen) < 0 || exec(db, "BEGIN", err, errlen) < 0)
         goto out;
@@ -208,7 +240,9 @@ int sl_pop_write(const struct sl_pop_opts *opts, const char *path, int replace,
                 (unsigned long long)st->vehicles, (unsigned long long)st->history);
     }
     int64_t t1 = sl_now_us();
-    if (exec(db, sl_store_index_sql(), err, errlen) < 0)
+    if (build_indexes(db, sl_store_index_sql(), opts->progress, err, errlen) < 0 ||
+        (!opts->no_plate_index &&
+         build_indexes(db, sl_store_plate_index_sql(), opts->progress, err, errlen) < 0))
         goto out;
     char meta[512];
     snprintf(meta, sizeof meta,

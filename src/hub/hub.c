@@ -156,13 +156,14 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
     if (p->role == SL_ROLE_ANSWER) {
         if (m->answer) {
             /* A gateway that reconnects after a network failure must not wait for the old,
-             * maybe half-open, TCP connection to time out: the newest answering line wins. */
+             * maybe half-open, TCP connection to time out: the newest answering line wins.
+             * What was already queued for the old one still gets its chance to leave. */
             struct hub_line *old = m->answer;
             old->bound = 0;
             m->answer = NULL;
             SL_INFO("hub", "answering line of %s from %s replaces the one from %s", p->member,
                     l->addr, old->addr);
-            line_close(hub, old, "replaced by a new answering line");
+            line_close_after_flush(hub, old, "replaced by a new answering line");
         }
         m->answer = l;
         l->bound = 1;
@@ -240,7 +241,8 @@ static void line_readable(struct sl_hub *hub, struct hub_line *l)
         size_t left = sl_buf_used(&l->c->in);
         const char *e = l->c->err[0] ? l->c->err : "closed by peer";
         if (l->open && left)
-            snprintf(why, sizeof why, "%s (closed mid-frame, %zu bytes discarded)", e, left);
+            snprintf(why, sizeof why, "%s; line closed inside a frame (%zu bytes of it)", e,
+                     left);
         else
             snprintf(why, sizeof why, "%s", e);
         line_close(hub, l, why);
@@ -553,6 +555,7 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
     struct sl_hub_config *cfg = sl_xmalloc(sizeof *cfg);
     struct sl_dir_snap *snap = NULL;
     struct hub_members members;
+    int64_t t0 = sl_now_ms();
     if (sl_hub_config_load(hub->cfg.path, cfg, err, errlen) != 0) {
         free(cfg);
         return -1;
@@ -605,8 +608,11 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
     hub->cfg = *cfg;
     free(cfg);
     hub->t_reloads++;
-    SL_INFO("hub", "reloaded %s: %d members, directory %s", hub->cfg.path, hub->members.n,
-            hub->cfg.directory);
+    /* The snapshot loads on the loop thread: traffic waits meanwhile (tens of ms for a
+     * national directory), which the log shows so an operator can see it grow. */
+    SL_INFO("hub", "reloaded %s: %d members, %lld ORIs from %s in %lld ms", hub->cfg.path,
+            hub->members.n, (long long)sl_dir_snap_count(hub->snap), hub->cfg.directory,
+            (long long)(sl_now_ms() - t0));
     return 0;
 }
 
@@ -640,6 +646,11 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
     hub_members_build(hub, &hub->cfg, hub->snap, &hub->members);
     hub->reqmap = sl_xcalloc(hub->cfg.requester_map, sizeof *hub->reqmap);
     hub->reqmap_mask = hub->cfg.requester_map - 1;
+    if (!hub->cfg.tls && access(hub->cfg.tokens, R_OK) != 0) {
+        snprintf(err, errlen, "tokens = %s: %s (plain lines authenticate with it)",
+                 hub->cfg.tokens, strerror(errno));
+        goto fail;
+    }
     if (hub->cfg.tls) {
         char terr[256] = "";
         if (sl_tls_new_server(hub->cfg.cert, hub->cfg.key, hub->cfg.ca, &hub->tls, terr,
@@ -662,8 +673,9 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
         goto fail;
     if (hub->cfg.ctl[0] && hub_ctl_listen(hub, err, errlen) != 0)
         goto fail;
-    SL_INFO("hub", "directory %s: %d members; switch ORI %s; max_frame %u; out_cap %zu",
-            hub->cfg.directory, hub->members.n, hub->cfg.ori, hub->cfg.max_frame,
+    SL_INFO("hub", "directory %s: %d members, %lld ORIs; switch ORI %s; max_frame %u; "
+            "out_cap %zu", hub->cfg.directory, hub->members.n,
+            (long long)sl_dir_snap_count(hub->snap), hub->cfg.ori, hub->cfg.max_frame,
             hub->cfg.out_cap);
     *out = hub;
     return 0;

@@ -35,6 +35,7 @@
 #define CTL_MAX_CMD 256
 
 struct ctl_client {
+    struct ctl_client *next, *prev;
     struct sl_hub *hub;
     int fd;
     char cmd[CTL_MAX_CMD];
@@ -45,6 +46,12 @@ struct ctl_client {
 
 static void ctl_client_free(struct sl_hub *hub, struct ctl_client *cc)
 {
+    if (cc->prev)
+        cc->prev->next = cc->next;
+    else
+        hub->ctl_clients = cc->next;
+    if (cc->next)
+        cc->next->prev = cc->prev;
     sl_loop_del(hub->loop, cc->fd, SL_EV_READ | SL_EV_WRITE);
     close(cc->fd);
     sl_buf_free(&cc->out);
@@ -174,7 +181,12 @@ static void on_ctl_accept(struct sl_loop *loop, int fd, void *cd, int mask)
         if (sl_loop_add(loop, cfd, SL_EV_READ, on_ctl_client, cc) != 0) {
             close(cfd);
             free(cc);
+            continue;
         }
+        cc->next = hub->ctl_clients;
+        if (cc->next)
+            cc->next->prev = cc;
+        hub->ctl_clients = cc;
     }
 }
 
@@ -194,6 +206,15 @@ int hub_ctl_listen(struct sl_hub *hub, char *err, size_t errlen)
     if (lstat(hub->cfg.ctl, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             snprintf(err, errlen, "ctl = %s: exists and is not a socket", hub->cfg.ctl);
+            return -1;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            snprintf(err, errlen, "ctl = %s: another hub is running with this control socket",
+                     hub->cfg.ctl);
             return -1;
         }
         unlink(hub->cfg.ctl);
@@ -222,6 +243,8 @@ int hub_ctl_listen(struct sl_hub *hub, char *err, size_t errlen)
 
 void hub_ctl_close(struct sl_hub *hub)
 {
+    while (hub->ctl_clients)
+        ctl_client_free(hub, hub->ctl_clients);
     if (hub->ctl_fd < 0)
         return;
     if (hub->loop)

@@ -60,6 +60,8 @@ struct hub_req_entry {
     uint64_t stamp;
 };
 
+struct ctl_client;
+
 struct sl_hub {
     struct sl_hub_config cfg;
     struct sl_loop *loop;
@@ -67,6 +69,7 @@ struct sl_hub {
     struct sl_dir_snap *snap;
     int lfd;
     int ctl_fd;
+    struct ctl_client *ctl_clients; /* open control connections (hub_ctl.c) */
     int64_t timer_id;
     int64_t accept_pause_timer;
 

@@ -191,6 +191,12 @@ static void build_hash(struct phash *h, struct anchor_pair *pairs, size_t n)
     if (!n)
         return;
     qsort(pairs, n, sizeof(*pairs), cmp_pair);
+    /* The same rule listed twice under one value ("in (A, A)") is found once. */
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w == 0 || pairs[i].rule != pairs[w - 1].rule || strcmp(pairs[i].s, pairs[w - 1].s))
+            pairs[w++] = pairs[i];
+    n = w;
     size_t distinct = 0;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || strcmp(pairs[i].s, pairs[i - 1].s))
@@ -1015,6 +1021,21 @@ void sl_policy_cond_text(const struct sl_policy *p, uint32_t n, struct sl_buf *o
     }
     case PO_NOT: {
         const struct pnode *c = &p->nodes[x->a];
+        /* The forms a reader wrote: "LGP absent", "x != v", "not under". */
+        if (c->op == PO_PRESENT) {
+            sl_buf_printf(out, "%s absent", attr_name(c));
+            break;
+        }
+        if (c->op == PO_IN && c->b == 1) {
+            sl_buf_printf(out, "%s != ", attr_name(c));
+            list_text(p, c, out);
+            break;
+        }
+        if (c->op == PO_UNDER) {
+            sl_buf_append_str(out, "requester.parent not under ");
+            list_text(p, c, out);
+            break;
+        }
         int par = c->op == PO_AND || c->op == PO_OR;
         sl_buf_append_str(out, par ? "not (" : "not ");
         sl_policy_cond_text(p, x->a, out);

@@ -24,7 +24,7 @@
 
 #define MAXL 48
 #define MAXT 256
-#define PAIR_BUDGET 400000
+#define PAIR_BUDGET 2000000
 
 struct lit {
     uint32_t n;
@@ -322,6 +322,35 @@ static int term_sat(const struct sl_policy *p, const struct term *t)
     return 1;
 }
 
+/* The first top-level conjunct `requester.ori = / in`, or NULL. */
+static const struct pnode *ori_conjunct(const struct sl_policy *p, uint32_t n)
+{
+    if (n == P_NONE)
+        return NULL;
+    const struct pnode *x = &p->nodes[n];
+    if (x->op == PO_AND) {
+        const struct pnode *a = ori_conjunct(p, x->a);
+        return a ? a : ori_conjunct(p, x->b);
+    }
+    return x->op == PO_IN && x->attr == PA_ORI ? x : NULL;
+}
+
+/* Can a satisfiable rule tied to ORIs a (NULL: not tied) not imply one tied to b?  When
+ * the sets are disjoint, or b names ORIs and a does not (a then allows ORIs outside b;
+ * ORIs named only inside an "or", or by a pattern without wildcards, are the rare cases
+ * this misses - a missed warning, never a wrong one). */
+static int ori_disjoint(const struct sl_policy *p, const struct pnode *a, const struct pnode *b)
+{
+    if (!b)
+        return 0;
+    if (!a)
+        return 1;
+    for (uint32_t i = 0; i < a->b; i++)
+        if (in_list(p, b, val(p, a, i)))
+            return 0;
+    return 1;
+}
+
 /* 1 when certainly unsatisfiable, 0 when satisfiable or unknown. */
 static int dnf_unsat(const struct sl_policy *p, const struct dnf *d)
 {
@@ -400,13 +429,14 @@ void sl_policy_analyse(const struct sl_policy *p, const struct sl_policy_opts *o
         }
         uint32_t k1, t1;
         sl_policy_rule_masks(p, r->cond, &k1, &t1);
+        const struct pnode *o1 = ori_conjunct(p, r->cond);
         for (uint32_t j = 0; j < p->nrules && budget > 0; j++) {
             const struct prule *f = &p->rules[j];
             if (f->effect != SL_POLICY_FORBID)
                 continue;
             uint32_t k2, t2;
             sl_policy_rule_masks(p, f->cond, &k2, &t2);
-            if (!(k1 & k2) || !(t1 & t2))
+            if (!(k1 & k2) || !(t1 & t2) || ori_disjoint(p, o1, ori_conjunct(p, f->cond)))
                 continue;
             budget--;
             struct dnf nf, both;

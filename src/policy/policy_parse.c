@@ -22,6 +22,7 @@
 #include "stateline/core.h"
 
 #define MAX_DEPTH 48
+#define MAX_TERMS 1000 /* and/or per rule: evaluation and analysis recurse over the tree */
 #define MAX_TEXT (16u << 20)
 
 const char *const sl_policy_types[12] = {"PD", "SO", "SA", "LE", "FE", "JA",
@@ -152,6 +153,7 @@ struct parser {
     char sbuf[1024];       /* unescaped string of the current token */
     int errors;
     int depth;
+    int terms;             /* and/or operators in the current rule (bounds recursion later) */
     int in_rule_error;     /* an error in this rule: stop reporting until the next rule */
 };
 
@@ -1026,11 +1028,23 @@ static uint32_t parse_atom(struct parser *ps)
     return P_NONE;
 }
 
+static int count_term(struct parser *ps, int line, int col)
+{
+    if (++ps->terms > MAX_TERMS) {
+        perr(ps, line, col, "a condition with more than %d 'and'/'or' is too long to read; split the rule",
+             MAX_TERMS);
+        return -1;
+    }
+    return 0;
+}
+
 static uint32_t parse_and(struct parser *ps)
 {
     uint32_t l = parse_atom(ps);
     while (l != P_NONE && tok_is(ps, "and")) {
         int line = ps->t.line, col = ps->t.col;
+        if (count_term(ps, line, col) < 0)
+            return P_NONE;
         next(ps);
         uint32_t r = parse_atom(ps);
         if (r == P_NONE)
@@ -1050,6 +1064,10 @@ static uint32_t parse_or(struct parser *ps)
     int mixed_warned = 0;
     while (l != P_NONE && tok_is(ps, "or")) {
         int line = ps->t.line, col = ps->t.col;
+        if (count_term(ps, line, col) < 0) {
+            l = P_NONE;
+            break;
+        }
         next(ps);
         uint32_t r = parse_and(ps);
         if (r == P_NONE) {
@@ -1147,6 +1165,7 @@ static void parse_rule(struct parser *ps)
     r.cond = P_NONE;
     r.mark = P_NONE;
     r.then = SL_POLICY_FORBID;
+    ps->terms = 0;
     next(ps);
     if (tok_is(ps, "permit"))
         r.effect = SL_POLICY_PERMIT;

@@ -9,9 +9,12 @@
  */
 #include "policy/policy_int.h"
 
+#include <jansson.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #include "stateline/buf.h"
@@ -316,4 +319,59 @@ void sl_policy_decision_describe(const struct sl_policy *p, const struct sl_poli
                           sl_policy_eval_err_text(d->error_kinds[i]));
     }
     sl_buf_printf(out, "  policy %s, sha256 %s\n", sl_policy_state(p), d->hash);
+}
+
+static const char *why_name(enum sl_policy_eval_err e)
+{
+    switch (e) {
+    case SL_PEVAL_NO_REQUESTER: return "no-requester";
+    case SL_PEVAL_UNKNOWN_REQUESTER: return "unknown-requester";
+    case SL_PEVAL_NO_MESSAGE: return "no-message";
+    case SL_PEVAL_NO_TIME: return "no-time";
+    default: return "no-policy";
+    }
+}
+
+void sl_policy_decision_json(const struct sl_policy_decision *d, struct sl_buf *out)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "effect", json_string(sl_policy_effect_name(d->effect)));
+    json_object_set_new(o, "default", json_boolean(d->is_default));
+    json_t *a = json_array();
+    for (int i = 0; i < d->nrules; i++)
+        json_array_append_new(a, json_string(d->rules[i]));
+    json_object_set_new(o, "rules", a);
+    json_object_set_new(o, "rules_total", json_integer(d->nrules_total));
+    a = json_array();
+    for (int i = 0; i < SL_DC_COUNT; i++)
+        if (d->redact >> i & 1)
+            json_array_append_new(a, json_string(sl_policy_dc_name(i)));
+    json_object_set_new(o, "redact", a);
+    a = json_array();
+    for (int i = 0; i < d->nnotices; i++)
+        json_array_append_new(a, json_pack("{s:i,s:b,s:s}", "days", (int)d->notices[i].days,
+                                           "business", (int)d->notices[i].business, "rule",
+                                           d->notices[i].rule));
+    json_object_set_new(o, "notices", a);
+    a = json_array();
+    for (int i = 0; i < d->nmarks; i++)
+        json_array_append_new(a, json_string(d->marks[i]));
+    json_object_set_new(o, "marks", a);
+    if (d->effect == SL_POLICY_HOLD)
+        json_object_set_new(o, "hold", json_pack("{s:I,s:s}", "deadline_s", (json_int_t)d->hold_deadline_s,
+                                                 "then", sl_policy_effect_name(d->hold_then)));
+    a = json_array();
+    for (int i = 0; i < d->nerrors && i < SL_POLICY_MAX_ERRS; i++)
+        json_array_append_new(a, json_pack("{s:s?,s:s}", "rule", d->error_rules[i], "why",
+                                           why_name(d->error_kinds[i])));
+    json_object_set_new(o, "errors", a);
+    json_object_set_new(o, "errors_total", json_integer(d->nerrors));
+    json_object_set_new(o, "fail_closed", json_boolean(d->fail_closed));
+    json_object_set_new(o, "policy_sha256", json_string(d->hash));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text) {
+        sl_buf_append_str(out, text);
+        free(text);
+    }
+    json_decref(o);
 }

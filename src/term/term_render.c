@@ -82,6 +82,35 @@ static json_t *str_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
+/* The text as sent, minus NUL bytes (JSON strings may hold any other code point, and
+ * jansson refuses invalid UTF-8: bytes >= 0x80 are replaced by U+FFFD). */
+static json_t *text_json(const char *body, size_t len)
+{
+    struct sl_buf t = SL_BUF_INIT;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)body[i];
+        if (c == 0)
+            continue;
+        if (c >= 0x80)
+            sl_buf_append_str(&t, "\xEF\xBF\xBD");
+        else
+            sl_buf_append(&t, &c, 1);
+    }
+    json_t *j = sl_buf_used(&t) ? json_stringn((const char *)sl_buf_head(&t), sl_buf_used(&t))
+                                : json_string("");
+    sl_buf_free(&t);
+    return j;
+}
+
+/* Append o compactly to out and release it. */
+static void dump(json_t *o, struct sl_buf *out)
+{
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    sl_buf_append_str(out, s);
+    free(s);
+    json_decref(o);
+}
+
 void sl_term_json(const struct sl_outhdr *h, const char *body, size_t len, struct sl_buf *out)
 {
     char rx[32], tx[32];
@@ -118,22 +147,15 @@ void sl_term_json(const struct sl_outhdr *h, const char *body, size_t len, struc
         json_object_set_new(r, "tags", tags);
         json_object_set_new(o, "requester", r);
     }
-    /* The text as sent, minus NUL bytes (JSON strings may hold any other code point, and
-     * jansson refuses invalid UTF-8: bytes >= 0x80 are replaced by U+FFFD). */
-    struct sl_buf t = SL_BUF_INIT;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)body[i];
-        if (c == 0)
-            continue;
-        if (c >= 0x80)
-            sl_buf_append_str(&t, "\xEF\xBF\xBD");
-        else
-            sl_buf_append(&t, &c, 1);
-    }
-    json_object_set_new(o, "text", json_stringn((const char *)sl_buf_head(&t), sl_buf_used(&t)));
-    sl_buf_free(&t);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    sl_buf_append_str(out, s);
-    free(s);
-    json_decref(o);
+    json_object_set_new(o, "text", text_json(body, len));
+    dump(o, out);
+}
+
+void sl_term_json_unparsed(const char *bytes, size_t len, const char *why, struct sl_buf *out)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "unparsed", json_true());
+    json_object_set_new(o, "error", json_string(why && *why ? why : "not in the output form"));
+    json_object_set_new(o, "text", text_json(bytes, len));
+    dump(o, out);
 }

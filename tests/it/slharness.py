@@ -242,6 +242,33 @@ class Line:
 
 # ---- the network ---------------------------------------------------------------------
 
+_BASE = []
+
+
+def _base_network():
+    """Credentials and directory made once per test program (they take seconds), copied
+    into each Network's own folder; removed when the program exits."""
+    if not _BASE:
+        import atexit
+        d = tempfile.mkdtemp(prefix="sl-it-base-")
+        atexit.register(shutil.rmtree, d, True)
+        run(["gen", "certs", "--out", os.path.join(d, "certs"), "--all"])
+        db = os.path.join(d, "dir.db")
+        run(["gen", "directory", "--seed", "1", "--out", db, "--csv",
+             os.path.join(d, "dir.csv"), "--quiet"])
+        _import_csv(db, os.path.join(d, "crafted.csv"), CRAFTED)
+        _BASE.append(d)
+    return _BASE[0]
+
+
+def _import_csv(db, path, rows):
+    with open(path, "w") as f:
+        f.write("ori,member,name,type,categories,status,parent,tags,rand\n")
+        for r in rows:
+            f.write(",".join(str(x) for x in r) + "\n")
+    run(["dir", "import", "--db", db, path])
+
+
 class Network:
     """A temporary test network: credentials, directory, config and a running hub."""
 
@@ -255,11 +282,13 @@ class Network:
         self.log_lock = threading.Lock()
         self.lines = []
         try:
+            base = _base_network()
             self.certs = os.path.join(self.dir, "certs")
-            run(["gen", "certs", "--out", self.certs, "--all"])
+            shutil.copytree(os.path.join(base, "certs"), self.certs)
             self.db = os.path.join(self.dir, "dir.db")
-            run(["gen", "directory", "--seed", "1", "--out", self.db])
-            self.add_oris(CRAFTED)
+            shutil.copyfile(os.path.join(base, "dir.db"), self.db)
+            if os.path.exists(os.path.join(base, "dir.db-wal")):
+                shutil.copyfile(os.path.join(base, "dir.db-wal"), self.db + "-wal")
             self.conf = os.path.join(self.dir, "hub.conf")
             self.ctl = os.path.join(self.dir, "hub.sock")
             self.write_conf(tls=tls, plain=plain, listen=listen, extra=extra_conf,
@@ -298,19 +327,16 @@ class Network:
 
     # directory ----------------------------------------------------------------------
     def add_oris(self, rows):
-        path = os.path.join(self.dir, "crafted-%d.csv" % len(os.listdir(self.dir)))
-        with open(path, "w") as f:
-            f.write("ori,member,name,type,categories,status,parent,tags,rand\n")
-            for r in rows:
-                f.write(",".join(str(x) for x in r) + "\n")
-        run(["dir", "import", "--db", self.db, path])
+        """Add or replace ORIs (tuples in CSV column order) in this network's directory."""
+        _import_csv(self.db, os.path.join(self.dir, "add-%d.csv" % len(os.listdir(self.dir))),
+                    rows)
 
-    def export_oris(self):
-        """Every ORI of the directory as a list of dicts."""
-        p = run(["dir", "export", "--db", self.db])
-        lines = p.stdout.splitlines()
+    def generated_oris(self):
+        """Every ORI of the generated directory (`gen directory --csv`), as dicts with the
+        CSV's column names (the crafted ORIs are not in it)."""
         import csv
-        return list(csv.DictReader(lines))
+        with open(os.path.join(_base_network(), "dir.csv"), newline="") as f:
+            return list(csv.DictReader(f))
 
     # config and process -------------------------------------------------------------
     def write_conf(self, tls=True, plain=False, listen="127.0.0.1:0", extra="", members="",

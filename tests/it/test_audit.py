@@ -333,6 +333,45 @@ def test_tampering(tmp, log, recs):
     check(r.returncode == 1 and "no valid signature" in r.stdout, "wrong key refused")
 
 
+def tile_path(n):
+    groups = []
+    while True:
+        groups.append("%03d" % (n % 1000))
+        n //= 1000
+        if n == 0:
+            break
+    groups.reverse()
+    return "/".join(["x" + g for g in groups[:-1]] + [groups[-1]])
+
+
+def test_tiles(tmp, log, recs):
+    www = os.path.join(tmp, "www")
+    r = run("audit", "tiles", log, "--out", www)
+    check(r.returncode == 0, "tiles: " + r.stderr)
+    entries = [e for _, _, e in recs]
+    leaves = [leaf_hash(e) for e in entries]
+    n = len(leaves)  # 3000: level 0 has 11 full tiles and one of 184; level 1 one of 11
+    check(open(os.path.join(www, "checkpoint")).read() ==
+          open(os.path.join(log, "checkpoint")).read(), "tiles: checkpoint copied")
+    for t in range(n // 256):
+        data = open(os.path.join(www, "tile", "0", tile_path(t)), "rb").read()
+        check(data == b"".join(leaves[t * 256:(t + 1) * 256]), "level-0 tile %d" % t)
+        bundle = open(os.path.join(www, "tile", "entries", tile_path(t)), "rb").read()
+        got, o = [], 0
+        while o < len(bundle):
+            ln = int.from_bytes(bundle[o:o + 2], "big")
+            got.append(bundle[o + 2:o + 2 + ln])
+            o += 2 + ln
+        check(got == entries[t * 256:(t + 1) * 256], "entry bundle %d" % t)
+    w = n % 256
+    data = open(os.path.join(www, "tile", "0", tile_path(n // 256) + ".p", str(w)), "rb").read()
+    check(data == b"".join(leaves[n - w:]), "partial level-0 tile")
+    lvl1 = [mth(leaves[i * 256:(i + 1) * 256]) for i in range(n // 256)]
+    data = open(os.path.join(www, "tile", "1", "000.p", str(len(lvl1))), "rb").read()
+    check(data == b"".join(lvl1), "level-1 tile holds the roots of full level-0 tiles")
+    check(tile_path(1234067) == "x001/x234/067" and tile_path(5) == "005", "tile index paths")
+
+
 def test_kill9(tmp):
     log = os.path.join(tmp, "crash")
     acked = 0
@@ -453,6 +492,7 @@ def main():
     try:
         log, recs = test_independent_roots(tmp)
         test_tampering(tmp, log, recs)
+        test_tiles(tmp, log, recs)
         test_report(tmp, log)
         test_kill9(tmp)
     except Exception as e:  # a crash of the test itself is a failure, not a pass

@@ -4,6 +4,7 @@
 Runs the built binary ($STATELINE) on the example policies in examples/policies and on
 broken files written to a temporary directory; checks exit codes and output.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -46,6 +47,13 @@ def main():
             a, _, b = n.partition("/")
             check(f"test {s}", r.returncode == 0 and " 0 failed" in last and a == b, r.stdout + r.stderr)
 
+        # show: the policy in words.
+        r = run("show", os.path.join(EX, "wa.policy"))
+        check("show", r.returncode == 0 and "1. no-civil-immigration (line 14)" in r.stdout
+              and "DENY when: requester.parent under (\"DHS/ICE/ERO\", \"DHS/ICE/HSI\")" in r.stdout
+              and "If no reviewer decides within 72 hours: DENY" in r.stdout
+              and "Withheld: photo, ssn" in r.stdout, r.stdout + r.stderr)
+
         # A broken file: errors with file, line, column and a hint; exit 1.
         bad = os.path.join(tmp, "bad.policy")
         with open(bad, "w") as f:
@@ -63,6 +71,8 @@ def main():
         check("test refuses broken policy", r.returncode == 1, r.stdout + r.stderr)
         r = run("explain", bad, "--request", "DQ.WA0000000.WA.TXT OLN/1")
         check("explain refuses broken policy", r.returncode == 1, r.stdout + r.stderr)
+        r = run("show", bad)
+        check("show refuses broken policy", r.returncode == 1 and "unknown field" in r.stderr, r.stdout + r.stderr)
 
         # Warnings do not fail check, unless --strict.
         warn = os.path.join(tmp, "warn.policy")
@@ -105,8 +115,20 @@ def main():
                 "--time", "2026-11-26 10:00")
         check("explain fail closed", r.returncode == 0 and "fail closed" in r.stdout
               and "not in the directory" in r.stdout, r.stdout + r.stderr)
+        r = run("explain", os.path.join(EX, "ny.policy"), "--request",
+                "DQ.DCICE0100.NY.TXT OLN/1.LGP/25-CR-1", "--requester",
+                "ORI=DCICE0100,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO", "--json")
+        try:
+            j = json.loads(r.stdout)
+        except ValueError:
+            j = {}
+        check("explain json", r.returncode == 0 and j.get("effect") == "hold"
+              and j.get("rules") == ["immigration-court-order-review"]
+              and j.get("notices") == [{"days": 3, "business": False, "rule": "immigration-court-order-review"}]
+              and j.get("hold") == {"deadline_s": 259200, "then": "forbid"}
+              and len(j.get("policy_sha256", "")) == 64, r.stdout + r.stderr)
         r = run("explain", os.path.join(EX, "wa.policy"), "--request", "garbage")
-        check("explain bad request", r.returncode == 2 and "TXT" in r.stderr, r.stderr)
+        check("explain bad request", r.returncode == 2 and "not a valid message" in r.stderr, r.stderr)
 
         # A failing case, an uncovered rule, a CASES syntax error.
         cases = os.path.join(tmp, "wa.cases")

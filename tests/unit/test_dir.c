@@ -445,6 +445,15 @@ static void test_csv_bad_lines(void **state)
     snprintf(longname, sizeof longname, HDR "WA0170000,WA,%0120d,PD,ACDZ,A,,,0\n", 7);
     expect_bad_csv(f->d, NULL, longname, 2, "name: longer than 95");
 
+    /* An endless record (an unclosed quote eating the file) stops at 64 KiB. */
+    size_t big = 70000;
+    char *huge = malloc(big + 200);
+    int k = snprintf(huge, 200, HDR OK1 "WA0170000,WA,\"");
+    memset(huge + k, 'x', big);
+    strcpy(huge + k + big, "\n");
+    expect_bad_csv(f->d, NULL, huge, 3, "record longer than 65536 bytes");
+    free(huge);
+
     /* A header with a BOM and different case, CRLF everywhere, is fine. */
     char err[256];
     int64_t n;
@@ -520,7 +529,48 @@ static void test_snapshot_small(void **state)
                            sl_dir_snap_member_at(s, i)->code) < 0);
     assert_null(sl_dir_snap_member_at(s, -1));
     assert_null(sl_dir_snap_member_at(s, sl_dir_snap_nmembers(s)));
+
+    /* Walks and the checker's questions. */
+    int64_t seen = 0;
+    for (int64_t i = 0; sl_dir_snap_at(s, i); i++)
+        seen++;
+    assert_int_equal(seen, 5);
+    assert_null(sl_dir_snap_at(s, -1));
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/ICE/ERO", 0), 1);
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/ICE", 0), 0);
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/ICE", 1), 1);
+    assert_int_equal(sl_dir_snap_has_parent(s, "DHS/IC", 1), 0);
+    assert_int_equal(sl_dir_snap_has_parent(s, "", 1), 0);
+    assert_int_equal(sl_dir_snap_has_tag(s, "task-force"), 1);
+    assert_int_equal(sl_dir_snap_has_tag(s, "immigration-enforcement"), 1);
+    assert_int_equal(sl_dir_snap_has_tag(s, "immigration"), 0);
+    assert_int_equal(sl_dir_snap_has_tag(s, "force"), 0);
     sl_dir_snap_free(s);
+
+    /* The same from the files: the SQLite database and a CSV export. */
+    assert_int_equal(sl_dir_snapshot_file(f->path, &s, err, sizeof err), 0);
+    assert_int_equal(sl_dir_snap_count(s), 5);
+    sl_dir_snap_free(s);
+    char csvpath[160];
+    snprintf(csvpath, sizeof csvpath, "%s/dir.csv", f->tmpdir);
+    FILE *cf = fopen(csvpath, "w");
+    assert_non_null(cf);
+    assert_int_equal(sl_dir_export_csv(f->d, NULL, cf), 0);
+    fclose(cf);
+    assert_int_equal(sl_dir_snapshot_file(csvpath, &s, err, sizeof err), 0);
+    assert_int_equal(sl_dir_snap_count(s), 5);
+    assert_non_null(sl_dir_snap_find(s, "WALIC0000"));
+    assert_non_null(sl_dir_snap_member(s, "WA"));
+    sl_dir_snap_free(s);
+    cf = fopen(csvpath, "w");
+    fputs(HDR OK1 "WA0170000,WA,Seattle,QQ,ACDZ,A,,,0\n", cf);
+    fclose(cf);
+    assert_int_equal(sl_dir_snapshot_file(csvpath, &s, err, sizeof err), -1);
+    assert_null(s);
+    assert_non_null(strstr(err, "dir.csv: line 3: type"));
+    snprintf(csvpath, sizeof csvpath, "%s/none.csv", f->tmpdir);
+    assert_int_equal(sl_dir_snapshot_file(csvpath, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "none.csv"));
 
     /* An empty directory gives an empty snapshot that finds nothing. */
     char p2[160];
@@ -534,6 +584,250 @@ static void test_snapshot_small(void **state)
     sl_dir_close(d2);
 }
 
+/* ---- the generator ---------------------------------------------------------------- */
+
+struct tally {
+    int64_t n, by_type[12], inactive, le_no_d, le;
+    int64_t fed_states[8][64]; /* per component: rows per state index */
+    int state_rows[64];
+    const struct sl_member *mem;
+    size_t nmem;
+    struct sl_dir *d;
+    char err[256];
+    int bad;
+};
+
+static const char *const type_names[12] = {"PD", "SO", "SA", "LE", "FE", "JA",
+                                           "JC", "JG", "JJ", "JF", "CJ", "NJ"};
+static const char *const comps[8] = {"DHS/ICE/ERO", "DHS/ICE/HSI", "DHS/CBP", "DOJ/FBI",
+                                     "DOJ/DEA", "DOJ/USMS", "DOJ/ATF", "DHS/USSS"};
+
+static int state_index(const char *code)
+{
+    size_t n;
+    const struct sl_member *m = sl_dir_std_members(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(m[i].code, code, 2) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int tally_row(void *ctx, const struct sl_ori *o)
+{
+    struct tally *t = ctx;
+    t->n++;
+    for (int i = 0; i < 12; i++)
+        if (strcmp(o->type, type_names[i]) == 0)
+            t->by_type[i]++;
+    if (o->status == 'I')
+        t->inactive++;
+    if (strchr("PSLF", o->type[0]) && strcmp(o->type, "JF") != 0) {
+        t->le++;
+        if (!strchr(o->cats, 'D'))
+            t->le_no_d++;
+    }
+    /* Every row passes the rules, including the prefix rule of its member's kind. */
+    char kind = 0;
+    for (size_t i = 0; i < t->nmem; i++)
+        if (strcmp(t->mem[i].code, o->member) == 0)
+            kind = t->mem[i].kind;
+    if (kind == 0 || sl_dir_check(o, kind, t->err, sizeof t->err) != 0) {
+        if (!t->bad++)
+            fprintf(stderr, "invalid generated row %s (%s): %s\n", o->ori, o->name, t->err);
+    }
+    int si = state_index(o->ori);
+    if (kind != 'I' && kind != 'N') {
+        if (si < 0) {
+            if (!t->bad++)
+                fprintf(stderr, "row %s does not start with a state code\n", o->ori);
+            return 0;
+        }
+        t->state_rows[si]++;
+    }
+    for (int c = 0; c < 8; c++)
+        if (strncmp(o->parent, comps[c], strlen(comps[c])) == 0 && si >= 0)
+            t->fed_states[c][si]++;
+    return 0;
+}
+
+static int states_with(const struct tally *t, int comp)
+{
+    int n = 0;
+    for (int i = 0; i < 64; i++)
+        n += t->fed_states[comp][i] > 0;
+    return n;
+}
+
+static double share(const struct tally *t, const char *type)
+{
+    for (int i = 0; i < 12; i++)
+        if (strcmp(type_names[i], type) == 0)
+            return (double)t->by_type[i] / (double)t->n;
+    return -1;
+}
+
+static void assert_between(double v, double lo, double hi, const char *what)
+{
+    if (v < lo || v > hi)
+        fail_msg("%s = %.4f, expected %.3f to %.3f", what, v, lo, hi);
+}
+
+/* Generate into a fresh database in the fixture's directory. */
+static struct sl_dir *generate(struct fx *f, const char *name, uint64_t seed, int64_t target)
+{
+    char p[200], err[256];
+    snprintf(p, sizeof p, "%s/%s", f->tmpdir, name);
+    struct sl_dir *d;
+    assert_int_equal(sl_dir_open(p, 1, &d, err, sizeof err), 0);
+    if (sl_dir_generate(d, seed, target, err, sizeof err) != 0)
+        fail_msg("generate: %s", err);
+    return d;
+}
+
+/* The documented proportions (docs/directory.md, "Proportions"), with tolerances wide
+ * enough for any seed and narrow enough to catch a broken model. */
+static void test_generate_model(void **state)
+{
+    struct fx *f = *state;
+    struct sl_dir *d = generate(f, "g.db", 20261126, 18000);
+    struct tally t;
+    memset(&t, 0, sizeof t);
+    t.mem = sl_dir_std_members(&t.nmem);
+    assert_int_equal(sl_dir_foreach(d, NULL, tally_row, &t), 0);
+    assert_int_equal(t.bad, 0);
+    assert_int_equal(t.n, 18000);
+    assert_int_equal(sl_dir_count(d), 18000);
+
+    assert_between(share(&t, "PD"), 0.48, 0.60, "PD share");
+    assert_between(share(&t, "SO"), 0.14, 0.20, "SO share");
+    assert_between(share(&t, "FE") + share(&t, "JF"), 0.10, 0.16, "federal share");
+    assert_between(share(&t, "SA"), 0.02, 0.06, "SA share");
+    assert_between(share(&t, "LE"), 0.02, 0.06, "LE share");
+    assert_between(share(&t, "JJ") + share(&t, "JA") + share(&t, "JC") + share(&t, "JG"),
+                   0.04, 0.10, "courts, prosecutors, corrections, probation");
+    assert_between(share(&t, "NJ"), 0.01, 0.025, "NJ share");
+    assert_between((double)t.inactive / (double)t.n, 0.008, 0.025, "inactive share");
+    assert_between((double)t.le_no_d / (double)t.le, 0.01, 0.10, "LE without D");
+    /* PD is most of the state members' ORIs. */
+    assert_true(share(&t, "PD") > share(&t, "SO") * 2.5);
+
+    /* Every state and territory is there, with its generic ORIs and state police. */
+    size_t nm;
+    const struct sl_member *m = sl_dir_std_members(&nm);
+    int nstates = 0;
+    for (size_t i = 0; i < nm; i++) {
+        if (m[i].kind != 'S')
+            continue;
+        nstates++;
+        assert_true(t.state_rows[i] >= 10);
+        static const char *const generic[] = {"LIC0000", "OLN0000", "VIN0000", "SIR0000",
+                                              "NLETREP"};
+        for (size_t k = 0; k < 5; k++) {
+            char ori[10];
+            snprintf(ori, sizeof ori, "%s%s", m[i].code, generic[k]);
+            struct sl_ori o;
+            if (sl_dir_get(d, ori, &o) != 0)
+                fail_msg("missing %s", ori);
+            assert_string_equal(o.member, m[i].code);
+        }
+    }
+    assert_int_equal(nstates, 54);
+    struct sl_ori o;
+    assert_int_equal(sl_dir_get(d, SL_SWITCH_ORI, &o), 0);
+    assert_string_equal(o.member, "NL");
+
+    /* Federal components in many states. */
+    assert_true(states_with(&t, 0) >= 30); /* ERO */
+    assert_true(states_with(&t, 1) >= 30); /* HSI */
+    assert_true(states_with(&t, 2) >= 15); /* CBP */
+    assert_true(states_with(&t, 3) >= 45); /* FBI */
+    assert_true(states_with(&t, 5) >= 50); /* USMS: every district */
+    /* CBP per head is much higher in land-border states than inland. */
+    static const char *const border[] = {"TX", "AZ", "NM", "CA", "WA", "MT", "ND", "VT", "ME",
+                                         "NY", "MI", "MN"};
+    static const char *const inland[] = {"OH", "KS", "MO", "CO", "TN", "IN", "OK", "IA",
+                                         "NE", "AR", "KY", "WV"};
+    static const int pop_border[] = {29146, 7152, 2118, 39538, 7705, 1084,
+                                     779, 643, 1362, 20201, 10077, 5706};
+    static const int pop_inland[] = {11799, 2938, 6155, 5774, 6911, 6786,
+                                     3959, 3190, 1962, 3012, 4506, 1794};
+    double cb = 0, ci = 0, pb = 0, pi = 0;
+    for (int i = 0; i < 12; i++) {
+        cb += (double)t.fed_states[2][state_index(border[i])];
+        ci += (double)t.fed_states[2][state_index(inland[i])];
+        pb += pop_border[i];
+        pi += pop_inland[i];
+    }
+    if (!(cb / pb > 4 * (ci + 1) / pi))
+        fail_msg("CBP per million: border %.2f, inland %.2f", 1000 * cb / pb, 1000 * ci / pi);
+    /* ERO carries the immigration-enforcement tag; some sheriffs have 287(g). */
+    assert_int_equal(sl_dir_get(d, "WAERO0000", &o), 0);
+    assert_string_equal(o.parent, "DHS/ICE/ERO");
+    assert_non_null(strstr(o.tags, "immigration-enforcement"));
+
+    /* Snapshot: finds every row, misses what is not there. */
+    struct sl_dir_snap *s;
+    assert_int_equal(sl_dir_snapshot(d, &s), 0);
+    assert_int_equal(sl_dir_snap_count(s), 18000);
+    char *csv = export_text(d, NULL);
+    int found = 0, missed = 0;
+    for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        char ori[10];
+        memcpy(ori, line + 1, 9);
+        ori[9] = '\0';
+        const struct sl_ori *r = sl_dir_snap_find(s, ori);
+        if (r && strcmp(r->ori, ori) == 0)
+            found++;
+        /* a near miss: same ORI with its last character changed to '#' is never valid */
+        ori[8] = '#';
+        missed += sl_dir_snap_find(s, ori) == NULL;
+    }
+    assert_int_equal(found, 18000);
+    assert_int_equal(missed, 18000);
+    assert_null(sl_dir_snap_find(s, "ZZ0000000"));
+    assert_non_null(sl_dir_snap_member(s, "DH"));
+    free(csv);
+    sl_dir_snap_free(s);
+    sl_dir_close(d);
+}
+
+static void test_generate_reproducible(void **state)
+{
+    struct fx *f = *state;
+    struct sl_dir *a = generate(f, "a.db", 42, 6000);
+    struct sl_dir *b = generate(f, "b.db", 42, 6000);
+    struct sl_dir *c = generate(f, "c.db", 43, 6000);
+    char *ca = export_text(a, NULL), *cb = export_text(b, NULL), *cc = export_text(c, NULL);
+    assert_string_equal(ca, cb);
+    assert_true(strcmp(ca, cc) != 0);
+    /* The export of a generated directory imports into an empty one and exports the same:
+     * the CSV round trip on 6,000 real-looking rows (UTF-8 names, quotes, tags). */
+    char p[200], err[256];
+    snprintf(p, sizeof p, "%s/d.db", f->tmpdir);
+    struct sl_dir *d;
+    assert_int_equal(sl_dir_open(p, 1, &d, err, sizeof err), 0);
+    int64_t n;
+    if (import_text(d, NULL, ca, &n, err, sizeof err) != 0)
+        fail_msg("import: %s", err);
+    assert_int_equal(n, 6000);
+    char *cd = export_text(d, NULL);
+    assert_string_equal(ca, cd);
+    /* Other targets are met exactly, as long as they are in range. */
+    struct sl_dir *e = generate(f, "e.db", 1, 30000);
+    assert_int_equal(sl_dir_count(e), 30000);
+    assert_int_equal(sl_dir_generate(e, 1, 30000, err, sizeof err), -1); /* not empty */
+    assert_int_equal(sl_dir_generate(d, 1, 10, err, sizeof err), -1);    /* too small */
+    free(ca);
+    free(cb);
+    free(cc);
+    free(cd);
+    sl_dir_close(a);
+    sl_dir_close(b);
+    sl_dir_close(c);
+    sl_dir_close(d);
+    sl_dir_close(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +839,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_csv_bad_lines, setup, teardown),
         cmocka_unit_test(test_csv_split),
         cmocka_unit_test_setup_teardown(test_snapshot_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generate_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generate_reproducible, setup, teardown),
     };
     return cmocka_run_group_tests_name("dir", tests, NULL, NULL);
 }

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "stateline/buf.h"
 #include "stateline/policy.h"
@@ -152,7 +154,9 @@ static void test_conditions(void **state)
         "rule nl \"r\" forbid when key = DQG or (via nationwide and key = KQ)\n"
         "rule tag \"r\" forbid when requester.tags has (a, b) and requester.categories has C\n"
         "rule pur \"r\" forbid when PUR in (E, J) or CAS matches \"BAD*\"\n"
-        "rule lgp \"r\" forbid when key = DNQ and LGP/ absent\n");
+        "rule lgp \"r\" forbid when key = DNQ and LGP/ absent\n"
+        "rule twice \"r\" forbid when requester.ori in (MT0000001, MT0000001)\n"
+        "rule tree \"r\" forbid when requester.parent under (\"X/Y\", X, \"X/Y\") and requester.parent = \"X/Y/Z\"\n");
     struct sl_policy_decision d;
     struct req x;
     struct {
@@ -177,6 +181,9 @@ static void test_conditions(void **state)
         {"ORI=OR0010000,TYPE=PD", "DNQ.OR0010000.WA.TXT NAM/A", "lgp"},
         {"ORI=OR0010000,TYPE=PD", "DNQ.OR0010000.WA.TXT NAM/A.LGP/X", NULL},
         {"ORI=OR0010000,TYPE=PD", "DNQ.OR0010000.WA.TXT NAM/A.LGP/", "lgp"},
+        {"ORI=MT0000001,TYPE=PD", "DQ.MT0000001.WA.TXT OLN/1", "twice"},
+        {"ORI=MT0000002,TYPE=PD,PARENT=X/Y/Z", "DQ.MT0000002.WA.TXT OLN/1", "tree"},
+        {"ORI=MT0000002,TYPE=PD,PARENT=X/YY", "DQ.MT0000002.WA.TXT OLN/1", NULL},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         mkreq(&x, t[i].who, t[i].msg, NULL);
@@ -343,6 +350,64 @@ static void test_hash_and_slot(void **state)
     assert_string_not_equal(d.hash, "HASH_PLACEHOLDER");
     sl_policy_unref(now);
     sl_policy_slot_free(s);
+}
+
+/* Readers decide while a writer swaps policies: every decision is one policy's answer,
+ * never a mix, and nothing is freed under a reader (ASan). */
+struct swap_ctx {
+    struct sl_policy_slot *slot;
+    struct req x;
+    atomic_int stop;
+    long decisions, bad;
+};
+
+static void *reader(void *arg)
+{
+    struct swap_ctx *c = arg;
+    long n = 0, bad = 0;
+    while (!atomic_load(&c->stop)) {
+        struct sl_policy *p = sl_policy_slot_acquire(c->slot);
+        struct sl_policy_decision d;
+        sl_policy_decide(p, &c->x.r, &d);
+        /* policy A forbids by rule "a", policy B permits by rule "b" with a redaction */
+        int ok = (d.effect == SL_POLICY_FORBID && d.nrules == 1 && strcmp(d.rules[0], "a") == 0) ||
+                 (d.effect == SL_POLICY_PERMIT && d.nrules == 1 && strcmp(d.rules[0], "b") == 0 &&
+                  d.redact == DC(PHOTO));
+        bad += !ok || strcmp(d.hash, sl_policy_hash(p)) != 0;
+        sl_policy_unref(p);
+        n++;
+    }
+    c->decisions = n;
+    c->bad = bad;
+    return NULL;
+}
+
+static void test_swap_under_load(void **state)
+{
+    (void)state;
+    static const char *const srcs[2] = {
+        "state WA\ndefault permit\nrule a \"r\" forbid when requester.type = FE\n",
+        "state WA\ndefault forbid\nrule b \"r\" permit when requester.type = FE\n  redact photo\n",
+    };
+    struct swap_ctx c[2];
+    struct sl_policy_slot *slot = sl_policy_slot_new();
+    sl_policy_slot_swap(slot, compile(srcs[0]));
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&c[i], 0, sizeof(c[i]));
+        c[i].slot = slot;
+        mkreq(&c[i].x, "ORI=DCFBI0000,TYPE=FE", "DQ.DCFBI0000.WA.TXT OLN/1", NULL);
+        atomic_init(&c[i].stop, 0);
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &c[i]), 0);
+    }
+    for (int k = 0; k < 400; k++)
+        sl_policy_slot_swap(slot, compile(srcs[(k + 1) % 2]));
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&c[i].stop, 1);
+        pthread_join(th[i], NULL);
+        assert_int_equal(c[i].bad, 0);
+    }
+    sl_policy_slot_free(slot);
 }
 
 static void test_from_msg(void **state)
@@ -628,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_fail_closed),
         cmocka_unit_test(test_hash_and_slot),
         cmocka_unit_test(test_from_msg),
+        cmocka_unit_test(test_swap_under_load),
         cmocka_unit_test(test_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

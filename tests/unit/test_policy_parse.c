@@ -224,6 +224,24 @@ static void test_recovery_reports_every_rule(void **state)
     sl_policy_diags_free(&dg);
 }
 
+static void test_condition_too_long(void **state)
+{
+    (void)state;
+    struct sl_buf b = SL_BUF_INIT;
+    sl_buf_append_str(&b, "state WA\ndefault permit\nrule long \"r\" forbid when RSN present");
+    for (int i = 0; i < 1200; i++)
+        sl_buf_append_str(&b, " and RSN present");
+    sl_buf_append_str(&b, "\n");
+    struct sl_policy *p;
+    struct sl_policy_diags dg = {0};
+    assert_int_equal(sl_policy_compile((const char *)sl_buf_head(&b), sl_buf_used(&b), "t", NULL, &p, &dg), -1);
+    assert_int_equal(dg.v[0].line, 3);
+    assert_int_equal(dg.v[0].col, 39 + 16 * 1000); /* the 1001st "and" */
+    assert_non_null(strstr(dg.v[0].msg, "more than 1000 'and'/'or'"));
+    sl_policy_diags_free(&dg);
+    sl_buf_free(&b);
+}
+
 static void test_nul_and_bom(void **state)
 {
     (void)state;
@@ -404,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_format_matches_brief),
         cmocka_unit_test(test_recovery_reports_every_rule),
         cmocka_unit_test(test_nul_and_bom),
+        cmocka_unit_test(test_condition_too_long),
         cmocka_unit_test(test_warn_never_matches),
         cmocka_unit_test(test_warn_shadowed),
         cmocka_unit_test(test_warn_no_effect_and_data_class),
