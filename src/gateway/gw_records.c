@@ -96,10 +96,14 @@ struct gw_records *gw_records_open(const struct sl_gw_config *cfg)
 {
     struct gw_records *r = sl_xcalloc(1, sizeof *r);
     r->cfg = cfg;
-    if (try_open(r) == 0)
+    if (try_open(r) == 0) {
         SL_INFO("gateway", "records %s: state %s, %lld drivers, %lld vehicles", cfg->records,
                 sl_store_state(r->st), (long long)sl_store_count_drivers(r->st),
                 (long long)sl_store_count_vehicles(r->st));
+        if ((cfg->keys & SL_GW_KEY_RPQ) && !sl_store_has_partial_plate(r->st))
+            SL_WARN("gateway", "answer has RPQ but %s has no partial-plate index: RPQ gets "
+                    "a refusal (generate without --no-partial-plate-index)", cfg->records);
+    }
     return r;
 }
 
@@ -342,6 +346,12 @@ static void answer_vehicles(struct gw_records *r, const struct sl_gw_config *cfg
         rc = sl_store_vehicle_by_owner(r->st, a, r->vehicles, cap, &total);
         list = 1;
     } else if (!strcmp(key, "RPQ")) {
+        if (!sl_store_has_partial_plate(r->st)) {
+            sl_buf_printf(o, "%s DOES NOT ANSWER RPQ NOW: ITS RECORDS HAVE NO PARTIAL-PLATE "
+                          "INDEX\n", cfg->state);
+            rel->outcome = GW_OUT_NOT_ANSWERED;
+            return;
+        }
         fval(m, "LIC", a, sizeof a);
         rc = sl_store_vehicle_by_partial_plate(r->st, a, r->vehicles, cap, &total, why,
                                                sizeof why);
