@@ -173,6 +173,9 @@ def test_every_key():
         m = q(t, "RQ.WATEST000.WA.TXT LIC/%s.LIY/%d.LIT/%s" % (plate, liy, lit))
         assert m.key == "RR" and "VIN: %s" % vin in m.body, m.body
         assert "OWNER: %s, %s" % (olast, ofirst) in m.body, m.body
+        m = q(t, "RQ.WATEST000.WA.TXT LIC/%s.LIY/%d.LIT/%s" % (plate, liy + 1, lit))
+        assert "VIN: %s" % vin in m.body, m.body
+        assert "NOTE: PLATE ON FILE, BUT LIY DIFFERS FROM THE QUERY" in m.body, m.body
         m = q(t, "RQ.WATEST000.WA.TXT VIN/%s" % vin)
         assert m.key == "RR" and "LIC: %s" % plate in m.body, m.body
         m = q(t, "RQG.WATEST000.WA.TXT VIN/%s" % vin)
