@@ -1,11 +1,10 @@
 /*
  * gw_int.h - the gateway's parts, between its files.
  *
- * The policy side (gw_policy.c, includes policy.h) and the records side (gw_records.c,
- * gw_layout.c, include store.h) never meet in one file: store.h and policy.h both define
- * SL_DC_* (bit values vs indexes) until the headers are unified.  What passes between
- * them is struct gw_verdict, whose class mask is already in store bits
- * (gw_policy_store_mask does the one conversion, by class name).
+ * The policy side (gw_policy.c) decides; the records side (gw_records.c, gw_layout.c)
+ * looks up, redacts and formats.  What passes between them is struct gw_verdict, whose
+ * class mask uses the one set of data classes (SL_DC_BIT(SL_DC_*), policy.h) that the
+ * store and the audit log share.
  */
 #ifndef STATELINE_GW_INT_H
 #define STATELINE_GW_INT_H
@@ -62,9 +61,8 @@ int gw_policy_poll(struct gw_policy *gp, char before[65], char after[65], int *r
 /* Decide on a delivered query.  requester_in_state: the requester's state is ours. */
 void gw_policy_decide(struct gw_policy *gp, const struct sl_outhdr *h, const struct sl_msg *m,
                       time_t now, struct gw_verdict *v);
-/* The one conversion of a policy class mask (1u << enum sl_policy_dc) into store class
- * bits, by name.  Names the store does not know go into unmapped (comma list) and make
- * *nunmapped non-zero. */
+/* The classes of a policy mask the store can withhold.  Bits it cannot apply go into
+ * unmapped (comma list) and make *nunmapped non-zero: the query is then not released. */
 unsigned gw_policy_store_mask(uint32_t policy_mask, int *nunmapped, char *unmapped,
                               size_t len);
 
@@ -96,9 +94,7 @@ enum gw_outcome {
 void gw_records_answer(struct gw_records *r, const struct sl_gw_config *cfg,
                        const struct sl_msg *m, const struct gw_verdict *v,
                        enum sl_gw_layout lay, struct sl_buf *out, struct gw_release *rel);
-/* sl_data_class_parse (store.h) for gw_policy.c, which may not include store.h. */
-unsigned gw_store_class_parse(const char *name);
-/* Store class bits -> audit class bits (audit.h). */
+/* Class bits -> the audit log's class field (audit.h). */
 uint32_t gw_audit_classes(unsigned store_bits);
 /* "photo, ssn" for store bits. */
 void gw_class_names(unsigned store_bits, char *out, size_t len);

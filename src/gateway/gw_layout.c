@@ -24,7 +24,8 @@
 
 static int hidden(const char *rec, const char *field, unsigned withheld)
 {
-    return (sl_store_field_class(rec, field) & withheld) != 0;
+    int c = sl_store_field_class(rec, field);
+    return c >= 0 && (SL_DC_BIT(c) & withheld) != 0;
 }
 
 /* The value of a string field: WITHHELD, NONE or the value. */

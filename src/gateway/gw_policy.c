@@ -11,7 +11,7 @@
  * does not check leaves the old policy in force and its errors in the log.  A policy for
  * another state is refused the same way.
  *
- * This file includes policy.h and never store.h (see gw_int.h).
+ * The records side (store.h) is used here only for the set of classes it can withhold.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +22,7 @@
 #include "gw_int.h"
 #include "stateline/core.h"
 #include "stateline/policy.h"
+#include "stateline/store.h"
 
 struct gw_policy {
     const struct sl_gw_config *cfg;
@@ -192,22 +193,21 @@ int gw_policy_poll(struct gw_policy *gp, char before[65], char after[65], int *r
 unsigned gw_policy_store_mask(uint32_t policy_mask, int *nunmapped, char *unmapped,
                               size_t len)
 {
-    unsigned out = 0;
+    /* The store withholds every class the policy language names (SL_DC_ALL, the
+     * same bits); a bit outside that set is a class this gateway cannot apply, which
+     * means no release.  It is reported, never dropped. */
+    unsigned out = policy_mask & SL_DC_ALL;
+    uint32_t extra = policy_mask & ~SL_DC_ALL;
     *nunmapped = 0;
     if (len)
         unmapped[0] = 0;
-    for (int i = 0; i < SL_DC_COUNT; i++) {
-        if (!(policy_mask & (1u << i)))
+    for (int i = 0; i < 32 && extra; i++) {
+        if (!(extra & (1u << i)))
             continue;
-        const char *name = sl_policy_dc_name(i);
-        unsigned bit = name ? gw_store_class_parse(name) : 0;
-        if (bit) {
-            out |= bit;
-        } else {
-            size_t l = strlen(unmapped);
-            snprintf(unmapped + l, len - l, "%s%s", l ? ", " : "", name ? name : "?");
-            (*nunmapped)++;
-        }
+        extra &= ~(1u << i);
+        size_t l = strlen(unmapped);
+        snprintf(unmapped + l, len - l, "%sclass %d", l ? ", " : "", i);
+        (*nunmapped)++;
     }
     return out;
 }

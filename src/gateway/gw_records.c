@@ -36,32 +36,21 @@ struct gw_records {
     struct sl_history hist[64];
 };
 
-unsigned gw_store_class_parse(const char *name)
-{
-    return sl_data_class_parse(name);
-}
-
 uint32_t gw_audit_classes(unsigned s)
 {
-    /* By name, like the policy -> store conversion: the audit log's classes are the policy
-     * language's (audit.h), the store's are bits of its own. */
-    uint32_t a = 0;
-    for (int i = 0; i < SL_AUDIT_CLASS_COUNT; i++) {
-        const char *name = sl_audit_class_name(i);
-        if (name && (sl_data_class_parse(name) & s))
-            a |= 1u << i;
-    }
-    return a;
+    /* The audit log's classes are the policy's, bit for bit (a test in test_audit_entry
+     * checks it); only bits it knows are passed on. */
+    return s & SL_AUDIT_CLASS_ALL;
 }
 
 void gw_class_names(unsigned bits, char *out, size_t len)
 {
     size_t l = 0;
     out[0] = 0;
-    for (unsigned b = 1; b <= SL_DC_ALL && l < len; b <<= 1) {
-        if (!(bits & b))
+    for (int c = 0; c < SL_DC_COUNT && l < len; c++) {
+        if (!(bits & SL_DC_BIT(c)))
             continue;
-        const char *n = sl_data_class_name(b);
+        const char *n = sl_policy_dc_name(c);
         l += (size_t)snprintf(out + l, len - l, "%s%s", l ? ", " : "", n ? n : "?");
     }
 }
@@ -224,7 +213,7 @@ static void image_line(struct sl_buf *o, const struct sl_msg *m, const struct gw
     const struct sl_field *f = sl_msg_field(m, "IMQ");
     if (!f || f->len < 1 || f->val[0] != 'Y')
         return;
-    const char *t = (v->withheld & SL_DC_PHOTO)
+    const char *t = (v->withheld & SL_DC_BIT(SL_DC_PHOTO))
                         ? "WITHHELD"
                         : "AVAILABLE IN XML ONLY: THIS LEGACY TEXT REPLY CARRIES NO IMAGE";
     sl_buf_printf(o, "%s: %s\n", lay == SL_GW_LAYOUT_STANDARD ? "IMAGE" : "IMAGE", t);
@@ -255,8 +244,8 @@ static void answer_drivers(struct gw_records *r, const struct sl_gw_config *cfg,
     if (total > 1)
         sl_buf_printf(o, "%d RECORDS MATCH%s\n", total,
                       total > rc ? " (FIRST ONES LISTED)" : "");
-    unsigned carried = SL_DC_IDENTITY | SL_DC_DOB | SL_DC_ADDRESS | SL_DC_DESCRIPTION |
-                       SL_DC_LICENSE | SL_DC_SSN;
+    unsigned carried = SL_DC_BIT(SL_DC_IDENTITY) | SL_DC_BIT(SL_DC_DOB) | SL_DC_BIT(SL_DC_ADDRESS) | SL_DC_BIT(SL_DC_DESCRIPTION) |
+                       SL_DC_BIT(SL_DC_LICENSE) | SL_DC_BIT(SL_DC_SSN);
     for (int i = 0; i < rc; i++) {
         struct sl_driver *d = &r->drivers[i];
         personal_driver(rel, d);
@@ -274,13 +263,13 @@ static void answer_drivers(struct gw_records *r, const struct sl_gw_config *cfg,
             }
             sl_store_history_redact(r->hist, hn, v->withheld);
             sl_gw_format_history(o, lay, r->hist, hn, htotal, v->withheld);
-            carried |= SL_DC_HISTORY;
+            carried |= SL_DC_BIT(SL_DC_HISTORY);
         }
     }
     image_line(o, m, v, lay);
     rel->nrecords = rc;
     rel->released = carried & ~v->withheld;
-    rel->withheld = v->withheld & (carried | (sl_msg_field(m, "IMQ") ? SL_DC_PHOTO : 0u));
+    rel->withheld = v->withheld & (carried | (sl_msg_field(m, "IMQ") ? SL_DC_BIT(SL_DC_PHOTO) : 0u));
     rel->outcome = GW_OUT_FOUND;
 }
 
@@ -322,7 +311,7 @@ static void answer_driver_list(struct gw_records *r, const struct sl_gw_config *
         sl_store_driver_redact(&r->drivers[i], v->withheld);
         sl_gw_format_driver_item(o, lay, i + 1, &r->drivers[i], v->withheld);
     }
-    unsigned carried = SL_DC_IDENTITY | SL_DC_DOB | SL_DC_LICENSE;
+    unsigned carried = SL_DC_BIT(SL_DC_IDENTITY) | SL_DC_BIT(SL_DC_DOB) | SL_DC_BIT(SL_DC_LICENSE);
     rel->nrecords = rc;
     rel->released = carried & ~v->withheld;
     rel->withheld = carried & v->withheld;
@@ -416,7 +405,7 @@ static void answer_vehicles(struct gw_records *r, const struct sl_gw_config *cfg
                                                    : "LIT DIFFERS");
         }
     }
-    unsigned carried = SL_DC_VEHICLE | SL_DC_OWNER | (list ? 0u : SL_DC_OWNER_ADDRESS);
+    unsigned carried = SL_DC_BIT(SL_DC_VEHICLE) | SL_DC_BIT(SL_DC_OWNER) | (list ? 0u : SL_DC_BIT(SL_DC_OWNER_ADDRESS));
     rel->nrecords = rc;
     rel->released = carried & ~v->withheld;
     rel->withheld = carried & v->withheld;

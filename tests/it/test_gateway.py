@@ -279,7 +279,7 @@ def test_policy_decisions_and_layouts():
         m = q(net.line("CA"), "DQ.CATEST000.WA.TXT OLN/%s" % oln)
         assert "RESPONSE: DRIVER STATUS" in m.body and "DL-NUMBER: %s" % oln in m.body, m.body
         assert "SSN: WITHHELD" in m.body and ssn not in m.body, m.body
-        assert "WITHHELD-CLASSES: ssn, photo" in m.body, m.body
+        assert "WITHHELD-CLASSES: photo, ssn" in m.body, m.body
         assert "DISSEMINATION: WA DOL: NOT FOR CIVIL" in m.body, m.body
         # Oregon may not search by name only (forbid beats permit)
         m = q(net.line("OR"), "DNQ.ORTEST000.WA.TXT NAM/SMITH,JOHN")

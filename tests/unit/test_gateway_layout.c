@@ -77,14 +77,15 @@ static int has(const struct sl_buf *b, const char *s)
 /* Values of each class as they would print in either layout. */
 static const struct {
     unsigned cls;
-    const char *values[6];
+    const char *values[7];
 } driver_values[] = {
-    {SL_DC_IDENTITY, {"ZABRISKIE", "QUENTINA", "MARGOLIS", "WDLQX7Z9K2PA", NULL}},
-    {SL_DC_ADDRESS, {"SECRETARIAT", "WENATCHEE", "98807", NULL}},
-    {SL_DC_DOB, {"09/26/1971", "19710926", NULL}},
-    {SL_DC_DESCRIPTION, {"HAZ", "143", NULL}},
-    {SL_DC_SSN, {"666123987", NULL}},
-    {SL_DC_LICENSE, {"SUSPENDED", "03/14/2021", "20210314", "09/26/2029", "20290926", NULL}},
+    {SL_DC_BIT(SL_DC_IDENTITY), {"ZABRISKIE", "QUENTINA", "MARGOLIS", NULL}},
+    {SL_DC_BIT(SL_DC_ADDRESS), {"SECRETARIAT", "WENATCHEE", "98807", NULL}},
+    {SL_DC_BIT(SL_DC_DOB), {"09/26/1971", "19710926", NULL}},
+    {SL_DC_BIT(SL_DC_DESCRIPTION), {"HAZ", "143", NULL}},
+    {SL_DC_BIT(SL_DC_SSN), {"666123987", NULL}},
+    {SL_DC_BIT(SL_DC_LICENSE),
+     {"WDLQX7Z9K2PA", "SUSPENDED", "03/14/2021", "20210314", "09/26/2029", "20290926", NULL}},
 };
 
 static void check_driver(enum sl_gw_layout lay, unsigned withheld)
@@ -128,7 +129,7 @@ static void test_driver_every_class(void **state)
         check_driver((enum sl_gw_layout)lay, 0);
         for (size_t i = 0; i < sizeof driver_values / sizeof driver_values[0]; i++)
             check_driver((enum sl_gw_layout)lay, driver_values[i].cls);
-        check_driver((enum sl_gw_layout)lay, SL_DC_ADDRESS | SL_DC_SSN | SL_DC_PHOTO);
+        check_driver((enum sl_gw_layout)lay, SL_DC_BIT(SL_DC_ADDRESS) | SL_DC_BIT(SL_DC_SSN) | SL_DC_BIT(SL_DC_PHOTO));
     }
 }
 
@@ -185,9 +186,9 @@ static void test_history(void **state)
         sl_buf_free(&b);
         struct sl_history r[2];
         memcpy(r, h, sizeof r);
-        sl_store_history_redact(r, 2, SL_DC_HISTORY);
+        sl_store_history_redact(r, 2, SL_DC_BIT(SL_DC_HISTORY));
         sl_buf_init(&b);
-        sl_gw_format_history(&b, (enum sl_gw_layout)lay, r, 2, 2, SL_DC_HISTORY);
+        sl_gw_format_history(&b, (enum sl_gw_layout)lay, r, 2, 2, SL_DC_BIT(SL_DC_HISTORY));
         sl_buf_append(&b, "", 1);
         assert_false(has(&b, "SPEEDING"));
         assert_false(has(&b, "S10"));
@@ -207,10 +208,10 @@ static void check_vehicle(enum sl_gw_layout lay, unsigned withheld)
     struct {
         unsigned cls;
         const char *val;
-    } vals[] = {{SL_DC_VEHICLE, "QZX4471"}, {SL_DC_VEHICLE, "1HGCM82633A004352"},
-                {SL_DC_VEHICLE, "ACCORD"}, {SL_DC_OWNER, "ZABRISKIE"},
-                {SL_DC_OWNER, "WDLQX7Z9K2PA"}, {SL_DC_OWNER_ADDRESS, "SECRETARIAT"},
-                {SL_DC_OWNER_ADDRESS, "98807"}};
+    } vals[] = {{SL_DC_BIT(SL_DC_VEHICLE), "QZX4471"}, {SL_DC_BIT(SL_DC_VEHICLE), "1HGCM82633A004352"},
+                {SL_DC_BIT(SL_DC_VEHICLE), "ACCORD"}, {SL_DC_BIT(SL_DC_OWNER), "ZABRISKIE"},
+                {SL_DC_BIT(SL_DC_OWNER), "WDLQX7Z9K2PA"}, {SL_DC_BIT(SL_DC_OWNER_ADDRESS), "SECRETARIAT"},
+                {SL_DC_BIT(SL_DC_OWNER_ADDRESS), "98807"}};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         int present = has(&b, vals[i].val);
         if ((vals[i].cls & withheld) ? present : !present)
@@ -225,8 +226,8 @@ static void check_vehicle(enum sl_gw_layout lay, unsigned withheld)
     sl_buf_init(&b);
     sl_gw_format_vehicle_item(&b, lay, 1, &v, withheld);
     sl_buf_append(&b, "", 1);
-    assert_int_equal(has(&b, "QZX4471"), !(withheld & SL_DC_VEHICLE));
-    assert_int_equal(has(&b, "ZABRISKIE"), !(withheld & SL_DC_OWNER));
+    assert_int_equal(has(&b, "QZX4471"), !(withheld & SL_DC_BIT(SL_DC_VEHICLE)));
+    assert_int_equal(has(&b, "ZABRISKIE"), !(withheld & SL_DC_BIT(SL_DC_OWNER)));
     sl_buf_free(&b);
 }
 
@@ -235,10 +236,10 @@ static void test_vehicle_every_class(void **state)
     (void)state;
     for (int lay = 0; lay <= 1; lay++) {
         check_vehicle((enum sl_gw_layout)lay, 0);
-        check_vehicle((enum sl_gw_layout)lay, SL_DC_VEHICLE);
-        check_vehicle((enum sl_gw_layout)lay, SL_DC_OWNER);
-        check_vehicle((enum sl_gw_layout)lay, SL_DC_OWNER_ADDRESS);
-        check_vehicle((enum sl_gw_layout)lay, SL_DC_OWNER | SL_DC_OWNER_ADDRESS);
+        check_vehicle((enum sl_gw_layout)lay, SL_DC_BIT(SL_DC_VEHICLE));
+        check_vehicle((enum sl_gw_layout)lay, SL_DC_BIT(SL_DC_OWNER));
+        check_vehicle((enum sl_gw_layout)lay, SL_DC_BIT(SL_DC_OWNER_ADDRESS));
+        check_vehicle((enum sl_gw_layout)lay, SL_DC_BIT(SL_DC_OWNER) | SL_DC_BIT(SL_DC_OWNER_ADDRESS));
     }
 }
 
