@@ -1,13 +1,22 @@
 /*
  * switch.c - `stateline bench switch`: set up a loopback network, run the generator
- * against the hub and directly against the responder, search the sustained rate, report
- * (see stateline/bench.h for what is measured and docs/performance.md for the figures).
+ * against the hub, directly against the responder, and through nats-server (the peer, when
+ * installed), search the sustained rate, report (see stateline/bench.h for what is
+ * measured and docs/performance.md for the figures).
  *
  * Temporary directory (removed at the end unless --keep):
  *     certs/         `stateline gen certs` material for WA and CA (sl_certs_generate)
  *     directory.db   WA terminal ORIs WABEN0001.. (one per connection), CA's CADMV0000
  *     hub.conf       the hub's configuration
- *     hub.log, responder.log   the children's stderr (printed when something fails)
+ *     nats.conf      the peer's: loopback, the hub's certificate, client certificates
+ *     *.log          the children's stderr (printed when something fails)
+ *
+ * The JSON report (--json): scenario, mode, connections, tls, query_bytes,
+ * reply_text_bytes, p99_bound_ms, machine {cpu, cpus, kernel, openssl, loadavg, CPU
+ * seconds per process and of other processes, cpu_us_per_query}, search [trials] and
+ * sustained_rate (search mode), measure_rate, slices, hub / direct / peer {rate, sent,
+ * received, errors, lost, achieved_rate, overload, sent_late_over_1ms, max_send_lag_us,
+ * latency_us {p50 p90 p99 p99.9 max mean count}}, hub_added_us, peer.latency_vs_hub.
  */
 #include <errno.h>
 #include <fcntl.h>
