@@ -39,6 +39,7 @@ struct sl_bench_opts {
     int keep;              /* keep the temporary directory (for post-mortems) */
     int no_direct;         /* skip the direct (no hub) baseline */
     int no_peer;           /* skip the nats-server peer even when it is installed */
+    int peer_search;       /* also search nats-server's sustained rate (the ratio) */
 };
 
 /* The outcome of one fixed-rate run. */
