@@ -1079,8 +1079,13 @@ out:
         else
             nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
-    if (b->sfd >= 0)
+    if (b->sfd >= 0) {
+        /* Take the pending SIGINT/SIGTERM out, or unblocking would deliver it now. */
+        struct signalfd_siginfo si;
+        while (read(b->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+            ;
         close(b->sfd);
+    }
     sigprocmask(SIG_SETMASK, &b->oldmask, NULL);
     json_decref(report);
     free(b);
