@@ -339,13 +339,16 @@ struct sl_audit_opts {
     int64_t batch_wait_us;      /* let a small batch wait this long for more (default 0) */
     int nonblocking;            /* append returns -1 (errno EAGAIN) instead of waiting when
                                    the queue is full */
+    int scan_all;               /* at open, rescan the whole log instead of starting from
+                                   DIR/tree-state (the state after the last checkpoint) */
 };
 
 struct sl_audit_log;
 
-/* Open (or create) the log: take DIR/lock, check the tail of the last segment (a torn last
- * record is truncated and logged, and a SYSTEM entry says so), rebuild the tree, check it
- * against the last checkpoint, start the durability thread.  *out owned by the caller,
+/* Open (or create) the log: take DIR/lock, rebuild the tree (from DIR/tree-state when it
+ * matches the last checkpoint, scanning only the entries after it; else, or with scan_all,
+ * from every entry), check it against the last checkpoint, check the tail (a torn last
+ * record is truncated and logged, and a SYSTEM entry says so), start the durability thread.  *out owned by the caller,
  * released by sl_audit_close.  0, or -1 with err. */
 int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char *err,
                   size_t errlen);

@@ -33,37 +33,25 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- data classes: what a policy's `redact` names (docs/records.md table) -------- */
-enum sl_data_class {
-    SL_DC_IDENTITY = 1u << 0,      /* name, licence number, sex */
-    SL_DC_ADDRESS = 1u << 1,       /* driver's street, city, state, ZIP */
-    SL_DC_DOB = 1u << 2,           /* date of birth */
-    SL_DC_DESCRIPTION = 1u << 3,   /* height, weight, eyes, hair */
-    SL_DC_SSN = 1u << 4,           /* social security number */
-    SL_DC_PHOTO = 1u << 5,         /* the image */
-    SL_DC_LICENSE = 1u << 6,       /* class, endorsements, restrictions, status, dates */
-    SL_DC_HISTORY = 1u << 7,       /* violations, convictions, withdrawals (KQ) */
-    SL_DC_VEHICLE = 1u << 8,       /* plate, VIN, make, model, year, colour, style */
-    SL_DC_OWNER = 1u << 9,         /* registered owner's name, DOB, licence number */
-    SL_DC_OWNER_ADDRESS = 1u << 10 /* registered owner's address */
-};
-#define SL_DC_ALL 0x7ffu
+#include "stateline/policy.h" /* enum sl_policy_dc: the data classes */
 
-/* Name of one class ("identity", "address", ... as in the policy language), or NULL. */
-const char *sl_data_class_name(unsigned cls);
-/* Parse a class name; returns the bit, or 0 when unknown. */
-unsigned sl_data_class_parse(const char *name);
+/* ---- data classes: what a policy's `redact` names (docs/records.md table) -------- */
+/* The classes are the policy's (enum sl_policy_dc in policy.h: SL_DC_IDENTITY ..
+ * SL_DC_OWNER_ADDRESS, names from sl_policy_dc_name); a set of classes is the mask
+ * 1u << SL_DC_x that struct sl_policy_decision.redact carries. */
+#define SL_STORE_DC_MASK(dc) (1u << (dc))
+#define SL_STORE_DC_ALL ((1u << SL_DC_COUNT) - 1u)
 
 /* One field of a returned record and the class it belongs to. */
 struct sl_field_class {
     const char *record; /* "driver", "history", "vehicle", "owner" */
     const char *field;  /* struct member name, e.g. "oln", "street" */
-    unsigned cls;       /* one enum sl_data_class bit */
+    int dc;             /* SL_DC_* */
 };
 /* The whole mapping, a static const table; *n receives its length. */
 const struct sl_field_class *sl_store_field_classes(size_t *n);
-/* The class of one field, 0 if the field is unknown. */
-unsigned sl_store_field_class(const char *record, const char *field);
+/* The class (SL_DC_*) of one field, -1 if the field is unknown. */
+int sl_store_field_class(const char *record, const char *field);
 
 /* ---- records ---------------------------------------------------------------------- */
 struct sl_driver {
@@ -159,11 +147,12 @@ const char *sl_store_schema_sql(void);
 const char *sl_store_index_sql(void);
 const char *sl_store_plate_index_sql(void);
 
-/* Blank (zero) every field of a record that belongs to one of the classes in cls, so a
- * policy's `redact` applies field by field with the table above. */
-void sl_store_driver_redact(struct sl_driver *d, unsigned cls);
-void sl_store_vehicle_redact(struct sl_vehicle *v, unsigned cls);
-void sl_store_history_redact(struct sl_history *h, int n, unsigned cls);
+/* Blank (zero) every field of a record whose class is in mask (1u << SL_DC_x, as in
+ * sl_policy_decision.redact), so a policy's `redact` applies field by field with the
+ * table above. */
+void sl_store_driver_redact(struct sl_driver *d, uint32_t mask);
+void sl_store_vehicle_redact(struct sl_vehicle *v, uint32_t mask);
+void sl_store_history_redact(struct sl_history *h, int n, uint32_t mask);
 
 struct sl_store;
 

@@ -660,11 +660,8 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
         }
     }
     raise_nofile();
-    struct rlimit rl;
-    int setsize = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        setsize = rl.rlim_cur > 1048576 ? 1048576 : (int)rl.rlim_cur;
-    hub->loop = sl_loop_create(setsize);
+    /* the loop's descriptor table doubles on demand: start small, not at the limit */
+    hub->loop = sl_loop_create(1024);
     if (!hub->loop) {
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
         goto fail;

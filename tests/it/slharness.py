@@ -132,17 +132,24 @@ class Line:
     """One member line to the hub.  Blocking socket with timeouts."""
 
     def __init__(self, net, member, role="terminal", cert=None, plain_token=None,
-                 connect=True, ca=None, nocert=False):
+                 connect=True, ca=None, nocert=False, rcvbuf=None):
         self.net = net
         self.member = member
         self.role = role
         self.sock = None
         self.inbuf = b""
         if connect:
-            self.connect(cert=cert, plain_token=plain_token, ca=ca, nocert=nocert)
+            self.connect(cert=cert, plain_token=plain_token, ca=ca, nocert=nocert,
+                         rcvbuf=rcvbuf)
 
-    def connect(self, cert=None, plain_token=None, ca=None, nocert=False):
-        raw = socket.create_connection(("127.0.0.1", self.net.port), timeout=10)
+    def connect(self, cert=None, plain_token=None, ca=None, nocert=False, rcvbuf=None):
+        """rcvbuf: a small receive buffer (set before connecting, so the TCP window stays
+        small) makes a line that does not read push back on the hub quickly."""
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(10)
+        raw.connect(("127.0.0.1", self.net.port))
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.net.tls:
             ctx = self.net.client_context(self.member, self.role, cert=cert, ca=ca,
