@@ -116,7 +116,8 @@ struct sl_demo_tally {
     uint64_t queries;            /* "query" entries */
     uint64_t outcomes;           /* sum of cell[][] */
     uint64_t notices_created;    /* notice-created entries */
-    uint64_t holds, holds_pending; /* hold entries; of them, no review/timeout since */
+    uint64_t holds;              /* hold entries (held) in the window */
+    uint64_t holds_pending;      /* held in the whole log, no review or timeout since */
     uint64_t report_queries;     /* sl_audit_report: "queries" */
     uint64_t report_released, report_redacted, report_denied, report_held, report_noticed,
         report_timed_out;

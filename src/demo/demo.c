@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -220,14 +221,21 @@ static void print_stay(struct demo *dm, json_t *j)
              "--oln %s",
              dm->self, dm->hub_port, dm->dir, ori, oln);
     demo_fmt(q2, sizeof q2,
-             "%s query --hub 127.0.0.1:%d --certs %s/certs --line DH --as <a DHS/ICE/ERO ORI> "
-             "dq --to WA --oln %s",
-             dm->self, dm->hub_port, dm->dir, oln);
+             "%s query --hub 127.0.0.1:%d --certs %s/certs --line DH --as %s dq --to WA "
+             "--oln %s",
+             dm->self, dm->hub_port, dm->dir,
+             dm->tr.example_ero[0] ? dm->tr.example_ero : "<a DHS/ICE/ERO ORI>", oln);
     demo_fmt(stop, sizeof stop, "%s demo stop --dir %s", dm->self, dm->dir);
+    time_t now = time(NULL);
+    struct tm tm;
+    char today[16];
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
     if (j) {
         json_t *s = json_object();
         json_object_set_new(s, "hub", json_sprintf("127.0.0.1:%d", dm->hub_port));
         json_object_set_new(s, "query", json_string(q1));
+        json_object_set_new(s, "query_as_ice_ero", json_string(q2));
         json_object_set_new(s, "stop", json_string(stop));
         json_object_set_new(s, "pids_file", json_sprintf("%s/demo.pids", dm->dir));
         json_object_set_new(j, "stay", s);
@@ -235,13 +243,12 @@ static void print_stay(struct demo *dm, json_t *j)
     }
     printf("\nThe network stays up (--stay).  Query it by hand, e.g. Washington's records from a "
            "Washington police terminal:\n\n  %s\n\n"
-           "or as ICE ERO (Washington's policy denies it; find ERO ORIs with\n"
-           "  %s dir stats --db %s/directory.db  and  %s dir export --db %s/directory.db "
-           "--member DH):\n\n  %s\n\n"
-           "Watch a state's audit log with  %s report --log %s/WA/audit ; edit %s/policies/wa.policy"
-           " and the WA gateway puts it in force within a second.\n"
+           "or the same as an ICE ERO office (Washington's policy denies it):\n\n  %s\n\n"
+           "A state's transparency report from its audit log:\n\n"
+           "  %s report --log %s/WA/audit --from %s --to %s\n\n"
+           "Edit %s/policies/wa.policy and the WA gateway puts it in force within a second.\n"
            "Stop everything with:\n\n  %s\n",
-           q1, dm->self, dm->dir, dm->self, dm->dir, q2, dm->self, dm->dir, dm->dir, stop);
+           q1, q2, dm->self, dm->dir, today, today, dm->dir, stop);
 }
 
 int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)

@@ -33,6 +33,7 @@ struct demo_traffic {
     int lines;           /* terminal lines opened */
     char example_oln[SL_DEMO_NSTATES][24]; /* a real licence number of each state */
     char example_ori[SL_DEMO_NSTATES][10]; /* an in-state police ORI of each state */
+    char example_ero[10];                 /* an ICE ERO ORI (line DH) */
 };
 
 struct demo {

@@ -14,8 +14,8 @@
  * query's outcome (the gateway writes exactly one such entry per query).  The demo
  * prints both and says where they differ.
  *
- * Holds pending: hold entries (outcome held) whose reference has no later review entry
- * and no timed-out outcome.
+ * Holds pending: hold entries (outcome held) anywhere in the log, of this run or an
+ * earlier one, whose reference has no later review entry and no timed-out outcome.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,8 +73,9 @@ static int on_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
         t->undecodable++;
         return 0;
     }
-    if (e.time_us < c->from_us || e.time_us >= c->to_us)
-        return 0;
+    /* Holds are followed over the whole log (a hold of an earlier run may still wait);
+     * everything else is counted in the run's window. */
+    int in_window = e.time_us >= c->from_us && e.time_us < c->to_us;
     char ref[80], parent[64], member[16], type[8], rstate[8], text[64];
     str_of(&e.ref, ref, sizeof ref);
     str_of(&e.parent, parent, sizeof parent);
@@ -84,6 +85,13 @@ static int on_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
     str_of(&e.text, text, sizeof text);
     int has_out = (e.present & SL_AF_BIT(SL_AF_OUTCOME)) != 0;
 
+    if (e.type == SL_AUDIT_HOLD && has_out && e.outcome == SL_AUDIT_OUT_HELD && ref[0])
+        held_add(c, ref);
+    else if ((e.type == SL_AUDIT_REVIEW ||
+              (has_out && e.outcome == SL_AUDIT_OUT_TIMED_OUT)) && ref[0])
+        held_resolve(c, ref);
+    if (!in_window)
+        return 0;
     switch (e.type) {
     case SL_AUDIT_QUERY:
         t->queries++;
@@ -91,17 +99,11 @@ static int on_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
     case SL_AUDIT_NOTICE_CREATED:
         t->notices_created++;
         return 0;
-    case SL_AUDIT_REVIEW:
-        if (ref[0])
-            held_resolve(c, ref);
-        return 0;
     case SL_AUDIT_DECISION:
     case SL_AUDIT_HOLD:
     case SL_AUDIT_RELEASE:
         break;
     default:
-        if (has_out && e.outcome == SL_AUDIT_OUT_TIMED_OUT && ref[0])
-            held_resolve(c, ref);
         return 0;
     }
     if (!has_out)
@@ -115,17 +117,10 @@ static int on_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
     case SL_AUDIT_OUT_HELD: out = SL_DEMO_HELD; break;
     case SL_AUDIT_OUT_DENIED: out = SL_DEMO_DENIED; break;
     case SL_AUDIT_OUT_FAILED: out = SL_DEMO_ERROR; break;
-    case SL_AUDIT_OUT_TIMED_OUT:
-        if (ref[0])
-            held_resolve(c, ref);
-        return 0;
     default: return 0;
     }
-    if (e.type == SL_AUDIT_HOLD && out == SL_DEMO_HELD) {
+    if (e.type == SL_AUDIT_HOLD && out == SL_DEMO_HELD)
         t->holds++;
-        if (ref[0])
-            held_add(c, ref);
-    }
     int cls = sl_demo_classify(c->dest, rstate, parent, sl_demo_is_federal(member, type));
     t->cell[cls][out]++;
     t->outcomes++;

@@ -442,6 +442,9 @@ int demo_traffic(struct demo *dm, char *err, size_t errlen)
         if (ex)
             demo_fmt(t->example_ori[d], sizeof t->example_ori[d], "%s", ex->ori);
     }
+    if (g.p.nfed[SL_DEMO_ICE_ERO])
+        demo_fmt(t->example_ero, sizeof t->example_ero, "%s",
+                 sl_dir_snap_at(g.snap, g.p.fed[SL_DEMO_ICE_ERO][0])->ori);
     t->lines = g.nlines;
     fprintf(dm->say, "traffic: %llu queries at %.0f/s from %d member terminal lines "
             "(seed %llu)\n", (unsigned long long)n, o->rate, g.nlines,
