@@ -19,7 +19,13 @@
  * Reply frames are the input form: RK.<our ORI>.<requester ORI>[.CTL].TXT LF body.
  */
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +43,8 @@ struct gw_item {
     int64_t inbox_id;  /* inbox row to delete once the line has taken the reply */
     uint8_t *frame;    /* reply payload (sl_xmalloc'd, owned by the item) */
     uint32_t len;
+    uint64_t mark;     /* bytes of the connection the peer must have acked for this reply
+                          to be in the hub's hands; 0 until it is all in the kernel */
 };
 
 struct gw {
@@ -52,13 +60,17 @@ struct gw {
     struct gw_queue *q;
     struct sl_audit_log *audit;
     uint64_t durable;
-    /* reply FIFO: items[head, head + nsent) are in c->out, [head + nsent, n) wait */
+    /* reply FIFO: items[head, head + nsent) are written to the line (in c->out or in the
+     * kernel) and not yet acknowledged by the hub's TCP; [head + nsent, n) wait for the
+     * audit log */
     struct gw_item *items;
     size_t head, n, cap, nsent;
     int stopping;
     int failed;
     int64_t stop_deadline_ms;
     uint64_t counter;
+    int64_t *ids;      /* inbox ids of the frames of one read */
+    size_t ids_cap;
     uint64_t n_queries, n_released, n_denied, n_held, n_notfound;
     struct sl_buf body, frame;
 };
@@ -142,22 +154,67 @@ static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, const stru
     struct gw_item *it = &g->items[g->n++];
     it->need = need;
     it->inbox_id = inbox_id;
+    it->mark = 0;
     it->len = (uint32_t)sl_buf_used(f);
     it->frame = sl_xmalloc(it->len ? it->len : 1);
     memcpy(it->frame, sl_buf_head(f), it->len);
 }
 
-/* The line took everything in c->out: those replies are delivered to the kernel. */
-static void sent_done(struct gw *g)
+/*
+ * When is a reply delivered?  Not when write() took it: a process killed with unread input
+ * on its socket makes the kernel reset the connection and throw away what it had not sent
+ * yet.  A reply counts as delivered when the hub's TCP has acknowledged its last byte
+ * (tcp_info.tcpi_bytes_acked, cumulative and still readable after a reset); only then is
+ * its inbox row deleted.  Until then a restart answers the query again, and a new line
+ * resends it: a duplicate answer is possible, a lost one is not.
+ */
+static int tcp_acked(int fd, uint64_t *acked)
 {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+        return -1;
+    *acked = ti.tcpi_bytes_acked;
+    return 0;
+}
+
+/* c->out is empty: everything written so far is in the kernel.  Total bytes handed to
+ * the kernel = unsent/unacked bytes (SIOCOUTQ, read first) + bytes acked (read second):
+ * if acks arrive in between the sum overshoots, which only delays the deletion. */
+static void mark_flushed(struct gw *g)
+{
+    int outq = 0;
+    uint64_t acked;
+    if (ioctl(g->c->fd, SIOCOUTQ, &outq) != 0 || tcp_acked(g->c->fd, &acked) != 0)
+        return; /* no marks: rows stay in the inbox, the replies are resent if need be */
+    uint64_t total = acked + (uint64_t)(outq > 0 ? outq : 0);
     for (size_t i = 0; i < g->nsent; i++) {
         struct gw_item *it = &g->items[g->head + i];
+        if (!it->mark)
+            it->mark = total ? total : 1;
+    }
+}
+
+/* Replies the hub's TCP has acknowledged are done: inbox rows deleted, memory freed. */
+static void ack_check(struct gw *g)
+{
+    uint64_t acked;
+    if (!g->c || !g->nsent || tcp_acked(g->c->fd, &acked) != 0)
+        return;
+    size_t k = 0;
+    while (k < g->nsent) {
+        struct gw_item *it = &g->items[g->head + k];
+        if (!it->mark || it->mark > acked)
+            break;
         if (gw_queue_begin(g->q) == 0)
             gw_queue_inbox_done(g->q, it->inbox_id);
         free(it->frame);
+        k++;
     }
-    g->head += g->nsent;
-    g->nsent = 0;
+    g->head += k;
+    g->nsent -= k;
     if (g->head == g->n)
         g->head = g->n = 0;
 }
@@ -500,7 +557,7 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
             return;
         }
         if (r == 0)
-            sent_done(g);
+            mark_flushed(g);
         if (!(r == 1 && g->c->want_write))
             sl_loop_del(g->loop, g->c->fd, SL_EV_WRITE);
     }
@@ -511,7 +568,29 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
         line_down(g, g->c->err[0] ? g->c->err : "closed by the hub");
         return;
     }
-    for (;;) {
+    /* First every whole frame into the inbox, committed, then the work: a kill between
+     * reading and answering leaves the queries in the inbox for the next start. */
+    size_t nids = 0;
+    {
+        const uint8_t *base = sl_buf_head(&g->c->in);
+        size_t avail = sl_buf_used(&g->c->in), off = 0;
+        while (avail - off >= SL_FRAME_HDR) {
+            uint32_t len = (uint32_t)base[off] << 24 | (uint32_t)base[off + 1] << 16 |
+                           (uint32_t)base[off + 2] << 8 | base[off + 3];
+            if (len > SL_FRAME_DEFAULT_MAX || avail - off - SL_FRAME_HDR < len)
+                break;
+            if (nids == g->ids_cap) {
+                g->ids_cap = g->ids_cap ? g->ids_cap * 2 : 64;
+                g->ids = sl_xrealloc(g->ids, g->ids_cap * sizeof *g->ids);
+            }
+            g->ids[nids++] = len && gw_queue_begin(g->q) == 0
+                                 ? gw_queue_inbox_add(g->q, base + off + SL_FRAME_HDR, len)
+                                 : -1;
+            off += SL_FRAME_HDR + len;
+        }
+        gw_queue_commit(g->q);
+    }
+    for (size_t i = 0;; i++) {
         const uint8_t *p;
         uint32_t len;
         enum sl_frame_status st = sl_frame_peek(&g->c->in, SL_FRAME_DEFAULT_MAX, &p, &len);
@@ -521,12 +600,8 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
             line_down(g, "the hub announced a frame over 1 MiB");
             return;
         }
-        if (len > 0) {
-            int64_t id = -1;
-            if (gw_queue_begin(g->q) == 0)
-                id = gw_queue_inbox_add(g->q, p, len);
-            handle_frame(g, id, p, len, 0);
-        }
+        if (len > 0)
+            handle_frame(g, i < nids ? g->ids[i] : -1, p, len, 0);
         sl_buf_consume(&g->c->in, SL_FRAME_HDR + len);
         if (g->failed || !g->c)
             return;
@@ -538,10 +613,13 @@ static void line_down(struct gw *g, const char *why)
     if (!g->c)
         return;
     SL_WARN("gateway", "answering line down: %s (redialling)", why && why[0] ? why : "?");
+    ack_check(g);
+    for (size_t i = 0; i < g->nsent; i++)
+        g->items[g->head + i].mark = 0;
     sl_loop_del(g->loop, g->c->fd, SL_EV_READ | SL_EV_WRITE);
     sl_conn_free(g->c);
     g->c = NULL;
-    /* What the line had not taken goes again on the next line. */
+    /* What the hub had not acknowledged goes again on the next line. */
     g->nsent = 0;
     g->backoff_ms = g->cfg->reconnect_min_ms;
     schedule_dial(g);
@@ -596,7 +674,8 @@ static void before_sleep(struct sl_loop *loop, void *arg)
     g->durable = sl_audit_durable_upto(g->audit);
     if (!g->c || g->c->state != SL_CONN_OPEN)
         return;
-    size_t moved = 0;
+    ack_check(g);
+    size_t had = sl_buf_used(&g->c->out), moved = 0;
     while (g->head + g->nsent < g->n) {
         struct gw_item *it = &g->items[g->head + g->nsent];
         if (it->need > g->durable)
@@ -605,20 +684,30 @@ static void before_sleep(struct sl_loop *loop, void *arg)
         g->nsent++;
         moved++;
     }
-    if (!g->nsent)
+    if (!moved && !had)
         return;
     int r = sl_conn_flush(g->c);
     if (r < 0) {
         line_down(g, g->c->err);
         return;
     }
-    if (r == 0) {
-        sent_done(g);
-        gw_queue_commit(g->q);
-    } else if (g->c->want_write) {
+    if (r == 0)
+        mark_flushed(g);
+    else if (g->c->want_write)
         sl_loop_add(g->loop, g->c->fd, SL_EV_WRITE, on_line, g);
-    }
-    (void)moved;
+    gw_queue_commit(g->q);
+}
+
+/* Acknowledgements arrive without any event of ours: look every 10 ms while replies are
+ * unacknowledged, so inbox rows do not pile up. */
+static int64_t ack_timer(struct sl_loop *loop, int64_t id, void *arg)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)id;
+    ack_check(g);
+    gw_queue_commit(g->q);
+    return 10;
 }
 
 static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
@@ -797,6 +886,7 @@ int sl_gw_run(const struct sl_gw_config *cfg)
     }
     sl_loop_set_before_sleep(g.loop, before_sleep, &g);
     sl_loop_add_timer(g.loop, cfg->policy_poll_ms, policy_timer, &g);
+    sl_loop_add_timer(g.loop, 10, ack_timer, &g);
     recover_inbox(&g);
     gw_queue_commit(g.q);
     schedule_dial(&g);
@@ -815,6 +905,7 @@ done:
     for (size_t i = g.head; i < g.n; i++)
         free(g.items[i].frame);
     free(g.items);
+    free(g.ids);
     if (g.q)
         gw_queue_commit(g.q);
     gw_queue_close(g.q);
