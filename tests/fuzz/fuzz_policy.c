@@ -54,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sl_policy_decide(p, &r, &d);
         struct sl_buf out = SL_BUF_INIT;
         sl_policy_decision_describe(p, &d, &out);
+        sl_policy_decision_json(&d, &out);
         for (int i = 0; i < sl_policy_nrules(p); i++) {
             sl_policy_rule_eval(p, i, &r, NULL);
             sl_policy_rule_condition(p, i, &out);
