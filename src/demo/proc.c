@@ -213,7 +213,8 @@ static int answer_lines(struct demo *dm)
     struct sl_buf out;
     sl_buf_init(&out);
     int n = -1;
-    if (sl_hub_ctl_request(sock, "lines", &out, 2000, err, sizeof err) == 0) {
+    if (sl_hub_ctl_request(sock, "lines", &out, 2000, err, sizeof err) == 0 &&
+        sl_buf_used(&out) > 0) {
         json_t *j = json_loadb((const char *)sl_buf_head(&out), sl_buf_used(&out), 0, NULL);
         json_t *lines = j ? json_object_get(j, "lines") : NULL;
         size_t i;
