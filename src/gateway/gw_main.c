@@ -75,6 +75,13 @@ struct gw {
     struct sl_buf body, frame;
 };
 
+/* The unread bytes of b, NULL for a buffer that never held any (sl_buf_head would do
+ * arithmetic on a null pointer). */
+static const uint8_t *bytes_of(const struct sl_buf *b)
+{
+    return b->data ? sl_buf_head(b) : NULL;
+}
+
 /* ---- audit helpers ---- */
 
 static void fill_requester(struct sl_audit_entry *e, const struct sl_outhdr *h)
@@ -157,7 +164,8 @@ static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, const stru
     it->mark = 0;
     it->len = (uint32_t)sl_buf_used(f);
     it->frame = sl_xmalloc(it->len ? it->len : 1);
-    memcpy(it->frame, sl_buf_head(f), it->len);
+    if (it->len)
+        memcpy(it->frame, bytes_of(f), it->len);
 }
 
 /*
@@ -343,7 +351,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     }
     if (recovered)
         sl_audit_set_str(&e, SL_AF_TEXT, "recovered from the inbox after a restart");
-    int64_t last = append(g, &e, sl_buf_head(&pers), sl_buf_used(&pers));
+    int64_t last = append(g, &e, bytes_of(&pers), sl_buf_used(&pers));
     sl_buf_free(&pers);
     if (last < 0)
         goto out;
@@ -494,7 +502,8 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
         g->n_denied++;
     } else {
         gw_records_answer(g->rec, cfg, &m, &v, lay, &g->body, &rel);
-        sl_buf_append(&g->frame, sl_buf_head(&g->body), sl_buf_used(&g->body));
+        if (sl_buf_used(&g->body))
+            sl_buf_append(&g->frame, bytes_of(&g->body), sl_buf_used(&g->body));
         /* (a zero mask is refused by the encoder: absent means none) */
         if (gw_audit_classes(rel.released))
             sl_audit_set_int(&e, SL_AF_RELEASED, gw_audit_classes(rel.released));
@@ -519,7 +528,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
             g->n_notfound++;
         }
     }
-    last = append(g, &e, sl_buf_head(&rel.personal), sl_buf_used(&rel.personal));
+    last = append(g, &e, bytes_of(&rel.personal), sl_buf_used(&rel.personal));
     sl_buf_free(&rel.personal);
 
 queue:
@@ -572,7 +581,7 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
      * reading and answering leaves the queries in the inbox for the next start. */
     size_t nids = 0;
     {
-        const uint8_t *base = sl_buf_head(&g->c->in);
+        const uint8_t *base = bytes_of(&g->c->in);
         size_t avail = sl_buf_used(&g->c->in), off = 0;
         while (avail - off >= SL_FRAME_HDR) {
             uint32_t len = (uint32_t)base[off] << 24 | (uint32_t)base[off + 1] << 16 |
