@@ -123,6 +123,8 @@ static int run(int argc, char **argv)
     }
     if (!have_q && o.duration_s <= 0)
         o.queries = 3000;
+    /* progress lines must reach a pipe as they happen (a test, `| tee`) */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     char self[1024];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) {

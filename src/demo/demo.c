@@ -414,6 +414,9 @@ done:
     free(res);
     json_decref(j);
     if (dm->sfd >= 0) {
+        /* A SIGINT/SIGTERM that stopped the run is still pending: unblocking it ends the
+         * process by that signal, now that nothing is left running (the exit status a
+         * shell expects after Ctrl-C). */
         close(dm->sfd);
         sigprocmask(SIG_SETMASK, &dm->oldmask, NULL);
     }

@@ -254,6 +254,7 @@ struct popjob {
     char line[256];
     size_t used;
     int pct;
+    int indexing;     /* rows written, indexes being built */
     int done, failed;
     char last[256];
 };
@@ -286,7 +287,9 @@ static void pop_read(struct popjob *j)
             if (j->used) {
                 demo_fmt(j->last, sizeof j->last, "%s", j->line);
                 const char *p = strchr(j->line, '(');
-                if (p)
+                if (strstr(j->line, "building indexes"))
+                    j->indexing = 1;
+                else if (p)
                     j->pct = atoi(p + 1);
             }
             j->used = 0;
@@ -411,6 +414,7 @@ static int populations(struct demo *dm, char *err, size_t errlen)
                                       k >= next         ? "waiting"
                                       : jobs[k].failed ? "FAILED"
                                       : jobs[k].done   ? "done"
+                                      : jobs[k].indexing ? "indexing"
                                                        : pct);
             }
             if (tty)

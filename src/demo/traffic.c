@@ -391,17 +391,15 @@ int demo_traffic(struct demo *dm, char *err, size_t errlen)
     if (o->duration_s > 0)
         n = (uint64_t)(o->duration_s * o->rate + 0.5);
     t->planned = n;
-    if (n == 0)
-        return 0;
     struct gen g;
     memset(&g, 0, sizeof g);
     g.dm = dm;
     sl_buf_init(&g.msg);
     sl_rng_seed(&g.rng, o->seed ^ 0x7472616666696321ULL);
     int rc = -1;
-    struct sl_demo_slot *plan = sl_xcalloc(n, sizeof *plan);
-    const struct sl_ori **req = sl_xcalloc(n, sizeof *req);
-    struct qstate *qs = sl_xcalloc(n, sizeof *qs);
+    struct sl_demo_slot *plan = sl_xcalloc(n + 1, sizeof *plan);
+    const struct sl_ori **req = sl_xcalloc(n + 1, sizeof *req);
+    struct qstate *qs = sl_xcalloc(n + 1, sizeof *qs);
     char path[DEMO_PATH + 32];
     demo_fmt(path, sizeof path, "%s/directory.db", dm->dir);
     if (sl_dir_snapshot_file(path, &g.snap, err, errlen) != 0)
@@ -422,6 +420,20 @@ int demo_traffic(struct demo *dm, char *err, size_t errlen)
         if (sl_store_driver_by_id(g.st[d], 1, &drv) == 1)
             demo_fmt(t->example_oln[d], sizeof t->example_oln[d], "%s", drv.oln);
     }
+    /* examples for the commands printed by --stay */
+    for (int d = 0; d < SL_DEMO_NSTATES; d++) {
+        const struct sl_ori *ex = pick(&g, d, SL_DEMO_IN_STATE);
+        if (ex)
+            demo_fmt(t->example_ori[d], sizeof t->example_ori[d], "%s", ex->ori);
+    }
+    if (g.p.nfed[SL_DEMO_ICE_ERO])
+        demo_fmt(t->example_ero, sizeof t->example_ero, "%s",
+                 sl_dir_snap_at(g.snap, g.p.fed[SL_DEMO_ICE_ERO][0])->ori);
+    if (n == 0) {
+        t->from_us = t->to_us = sl_wall_us();
+        rc = 0;
+        goto out;
+    }
     sl_demo_plan(n, o->seed, o->min_per_cell, plan, NULL);
     /* requesters first, so every line is open before the clock starts */
     for (uint64_t i = 0; i < n; i++) {
@@ -437,14 +449,6 @@ int demo_traffic(struct demo *dm, char *err, size_t errlen)
         qs[i].dest = plan[i].dest;
         qs[i].cls = plan[i].cls;
     }
-    for (int d = 0; d < SL_DEMO_NSTATES; d++) {
-        const struct sl_ori *ex = pick(&g, d, SL_DEMO_IN_STATE);
-        if (ex)
-            demo_fmt(t->example_ori[d], sizeof t->example_ori[d], "%s", ex->ori);
-    }
-    if (g.p.nfed[SL_DEMO_ICE_ERO])
-        demo_fmt(t->example_ero, sizeof t->example_ero, "%s",
-                 sl_dir_snap_at(g.snap, g.p.fed[SL_DEMO_ICE_ERO][0])->ori);
     t->lines = g.nlines;
     fprintf(dm->say, "traffic: %llu queries at %.0f/s from %d member terminal lines "
             "(seed %llu)\n", (unsigned long long)n, o->rate, g.nlines,

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -145,6 +146,32 @@ def test_stay_query_by_hand_and_stop():
     assert procs_in_dir() == [], procs_in_dir()
 
 
+def test_interrupt_stops_everything():
+    """Ctrl-C while the traffic runs: the demo stops the network and exits non-zero."""
+    p = subprocess.Popen([STATELINE, "demo", "--dir", DIR, "--drivers", "2000",
+                          "--queries", "100000", "--rate", "50"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    try:
+        for line in p.stdout:
+            seen.append(line)
+            if line.startswith("traffic:"):
+                break
+        assert any(l.startswith("traffic:") for l in seen), "".join(seen)[-2000:]
+        assert len(procs_in_dir()) >= 7, procs_in_dir()
+        p.send_signal(signal.SIGINT)
+        rest, _ = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    # it stops the network, then ends by the signal it was sent, as a shell expects
+    assert p.returncode == -signal.SIGINT, (p.returncode, rest[-2000:])
+    assert "interrupted" in rest, rest[-2000:]
+    assert procs_in_dir() == [], procs_in_dir()
+    assert not os.path.exists(os.path.join(DIR, "demo.pids"))
+
+
 def test_usage_errors():
     p = run(["demo", "--queries", "5", "--duration", "2"], check=False)
     assert p.returncode == 2 and "exclude" in p.stderr, p.stderr
@@ -157,7 +184,7 @@ def test_usage_errors():
 if __name__ == "__main__":
     try:
         run_tests([test_first_run, test_second_run_reuses, test_stay_query_by_hand_and_stop,
-                   test_usage_errors], per_test_timeout=600)
+                   test_interrupt_stops_everything, test_usage_errors], per_test_timeout=600)
     finally:
         for pid, _ in procs_in_dir():
             try:
