@@ -391,7 +391,8 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     uint8_t hash[32];
     hex_to_hash(v.hash, hash);
     sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
-    char text[300] = "";
+    /* Strings set into an entry must live until it is appended. */
+    char text[300] = "", idtxt[32], t[200];
     if (v.no_policy)
         snprintf(text, sizeof text, "no policy in force (fail closed, R-5)");
     else if (v.fail_closed)
@@ -457,7 +458,6 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
                           v.why);
             g->n_denied++;
         } else {
-            char idtxt[32];
             snprintf(idtxt, sizeof idtxt, "%s-R%lld", cfg->state, (long long)rid);
             sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_HELD);
             sl_audit_set_int(&e, SL_AF_DUE, deadline_us);
@@ -493,7 +493,6 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
         sl_buf_printf(&g->frame, "DENIED BY %s: THE POLICY WITHHOLDS %s, WHICH THIS "
                       "GATEWAY CANNOT APPLY; NOTHING IS RELEASED\n", cfg->state,
                       v.unmapped_names);
-        char t[200];
         snprintf(t, sizeof t, "redaction not applicable (%s): no release", v.unmapped_names);
         sl_audit_set_str(&e, SL_AF_TEXT, t);
         sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
