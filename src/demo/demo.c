@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <jansson.h>
 
@@ -267,6 +268,13 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
     }
     if (!realpath(o->dir, dm->dir)) {
         fprintf(stderr, "stateline demo: %s: %s\n", o->dir, strerror(errno));
+        goto done;
+    }
+    /* the hub's control socket DIR/hub.sock must fit a Unix socket address */
+    if (strlen(dm->dir) + strlen("/hub.sock") >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        fprintf(stderr, "stateline demo: the folder's path %s is too long for the hub's control "
+                "socket (a Unix socket path holds %zu bytes): choose a shorter --dir\n", dm->dir,
+                sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         goto done;
     }
     if (demo_find_policies(o->policies, self_exe, dm->policies_src, sizeof dm->policies_src) != 0)

@@ -179,6 +179,9 @@ def test_usage_errors():
     assert p.returncode == 2 and "--rate" in p.stderr, p.stderr
     p = run(["demo", "--bogus"], check=False)
     assert p.returncode == 2, p.stderr
+    deep = os.path.join(TMP, "d" * 120)
+    p = run(["demo", "--dir", deep, "--queries", "1"], check=False)
+    assert p.returncode == 1 and "too long" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
