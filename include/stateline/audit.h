@@ -88,19 +88,22 @@ enum sl_audit_outcome {
 enum sl_audit_effect { SL_AUDIT_EFF_NONE = 0, SL_AUDIT_EFF_PERMIT = 1, SL_AUDIT_EFF_FORBID = 2,
                        SL_AUDIT_EFF_HOLD = 3 };
 
-/* Data classes (P-1, P-8), a bit mask.  Bits beyond SL_AUDIT_CLASS_ALL are refused. */
+/* Data classes (P-1, P-8), a bit mask.  The bits and names are those of the policy
+ * module (enum sl_policy_dc in policy.h: bit = 1u << SL_DC_*), so a decision's redaction
+ * mask goes into an entry unchanged; tests/unit/test_audit_entry.c checks they agree.
+ * Bits beyond SL_AUDIT_CLASS_ALL are refused. */
 enum {
     SL_AUDIT_CLASS_IDENTITY = 1u << 0,
-    SL_AUDIT_CLASS_ADDRESS = 1u << 1,
-    SL_AUDIT_CLASS_PHOTO = 1u << 2,
-    SL_AUDIT_CLASS_SSN = 1u << 3,
-    SL_AUDIT_CLASS_HISTORY = 1u << 4,
-    SL_AUDIT_CLASS_REGISTRATION = 1u << 5,
-    SL_AUDIT_CLASS_DESCRIPTION = 1u << 6,
-    SL_AUDIT_CLASS_PLACE_OF_BIRTH = 1u << 7,
-    SL_AUDIT_CLASS_LAWFUL_PRESENCE = 1u << 8,
-    SL_AUDIT_CLASS_MEDICAL = 1u << 9,
-    SL_AUDIT_CLASS_OWNER = 1u << 10,
+    SL_AUDIT_CLASS_PHOTO = 1u << 1,
+    SL_AUDIT_CLASS_SSN = 1u << 2,
+    SL_AUDIT_CLASS_ADDRESS = 1u << 3,
+    SL_AUDIT_CLASS_DOB = 1u << 4,
+    SL_AUDIT_CLASS_DESCRIPTION = 1u << 5,
+    SL_AUDIT_CLASS_LICENSE = 1u << 6,
+    SL_AUDIT_CLASS_HISTORY = 1u << 7,
+    SL_AUDIT_CLASS_VEHICLE = 1u << 8,
+    SL_AUDIT_CLASS_OWNER = 1u << 9,
+    SL_AUDIT_CLASS_OWNER_ADDRESS = 1u << 10,
 };
 #define SL_AUDIT_CLASS_COUNT 11
 #define SL_AUDIT_CLASS_ALL ((1u << SL_AUDIT_CLASS_COUNT) - 1)

@@ -34,6 +34,7 @@ struct sl_bench_opts {
     int json;
     int keep;              /* keep the temporary directory (for post-mortems) */
     int no_direct;         /* skip the direct (no hub) baseline */
+    int no_peer;           /* skip the nats-server peer even when it is installed */
 };
 
 /* The outcome of one fixed-rate run. */

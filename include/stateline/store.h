@@ -13,7 +13,8 @@
  *   vehicle(id, plate, plate_year, plate_type, vin, make, model, year, colour, style,
  *           reg_expires)
  *   owner(vehicle_id, seq, driver_id)   seq 0 = primary owner, 1 = co-owner
- *   plate_fts                            FTS5 trigram index over vehicle.plate (RPQ)
+ *   plate_fts                            FTS5 trigram index over vehicle.plate (RPQ;
+ *                                        optional, see sl_store_has_partial_plate)
  *
  * Dates are integers yyyymmdd; heights inches; weights pounds.  Strings are upper-case
  * ASCII.  `pair_key` is the two name parts LAST and FIRST, each reduced to [A-Z0-9],
@@ -152,9 +153,11 @@ int sl_store_canon(const char *s, char *out, size_t outlen);
 /* ---- the store -------------------------------------------------------------------- */
 #define SL_STORE_SCHEMA_VERSION 1
 /* The schema (tables only) and the indexes, as SQL scripts, for loaders: create the
- * tables, load the rows in primary-key order, then run the index script. */
+ * tables, load the rows in primary-key order, then run the index script, and the
+ * partial-plate index script if the state answers RPQ. */
 const char *sl_store_schema_sql(void);
 const char *sl_store_index_sql(void);
+const char *sl_store_plate_index_sql(void);
 
 /* Blank (zero) every field of a record that belongs to one of the classes in cls, so a
  * policy's `redact` applies field by field with the table above. */
@@ -208,12 +211,16 @@ int sl_store_history(struct sl_store *st, int64_t driver_id, struct sl_history *
 int sl_store_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
                               const char *type, struct sl_vehicle *out, int cap, int *total);
 /* VIN (RQ VIN/): 17 characters exact, or the last 8 (a list).  *check_ok (may be NULL)
- * is set to 1 when a 17-character VIN's check digit (ISO 3779 / 49 CFR 565) is right. */
+ * is set to 1 when a 17-character VIN's check digit (ISO 3779 / 49 CFR 565) is right.
+ * -2 for any other length, or a last 8 with I, O or Q (never used in VINs). */
 int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehicle *out,
                             int cap, int *total, int *check_ok);
 /* Registered owner name (RNQ): vehicles of every driver whose name matches. */
 int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,
                               int cap, int *total);
+/* 1 when the file has the partial-plate index (generated without
+ * --no-partial-plate-index); without it RPQ look-ups return -1. */
+int sl_store_has_partial_plate(const struct sl_store *st);
 /* Partial plate (RPQ): `*` any run, `?` one character, at least three consecutive
  * literal characters.  Returns -2 with a reason in err for a pattern that breaks that. */
 int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
@@ -237,8 +244,8 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
 
 /* ISO 3779 VIN check digit of a 17-character VIN: '0'..'9' or 'X'; 0 when the VIN has
  * a character outside the VIN alphabet (I, O, Q are not used). */
-char sl_vin_check_digit(const char *vin17);
+char sl_store_vin_check_digit(const char *vin17);
 /* 1 if vin is 17 valid characters with the right check digit in position 9. */
-int sl_vin_valid(const char *vin);
+int sl_store_vin_valid(const char *vin);
 
 #endif

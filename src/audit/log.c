@@ -196,32 +196,50 @@ static int open_segment(struct sl_audit_log *log, uint32_t num)
     return 0;
 }
 
-static int write_batch(struct sl_audit_log *log, struct slot *s)
+/* Write slots first..first+n-1 (ring order) as one batch: personal data in one SQLite
+ * transaction, the records with write(2), ONE fdatasync, then the leaves into the range. */
+static int write_batch(struct sl_audit_log *log, int first, int n)
 {
     if (log->segsize >= log->o.segment_bytes && open_segment(log, log->segno + 1) < 0)
         return -1;
     /* Personal data first: if we crash after it, the rows of entries that never became
      * durable are trimmed at the next open. */
-    if (s->pii_len && sl__audit_personal_store(log->personal, s->pii, s->pii_len) < 0)
+    const uint8_t *pv[64];
+    size_t pl[64];
+    int np = 0;
+    for (int k = 0; k < n; k++) {
+        struct slot *s = &log->slots[(first + k) % log->nslots];
+        if (s->pii_len) {
+            pv[np] = s->pii;
+            pl[np++] = s->pii_len;
+        }
+    }
+    if (np && sl__audit_personal_store(log->personal, pv, pl, np) < 0)
         return -1;
-    if (write_all(log->segfd, s->buf, s->len) < 0) {
-        SL_ERROR("audit", "write to segment %u: %s", log->segno, strerror(errno));
-        return -1;
+    for (int k = 0; k < n; k++) {
+        struct slot *s = &log->slots[(first + k) % log->nslots];
+        if (write_all(log->segfd, s->buf, s->len) < 0) {
+            SL_ERROR("audit", "write to segment %u: %s", log->segno, strerror(errno));
+            return -1;
+        }
+        log->segsize += s->len;
     }
     if (fdatasync(log->segfd) < 0) {
         SL_ERROR("audit", "fdatasync of segment %u: %s", log->segno, strerror(errno));
         return -1;
     }
-    log->segsize += s->len;
     /* Integrate the leaves. */
-    size_t o = 0;
-    while (o < s->len) {
-        uint32_t el = (uint32_t)s->buf[o] << 24 | (uint32_t)s->buf[o + 1] << 16 |
-                      (uint32_t)s->buf[o + 2] << 8 | s->buf[o + 3];
-        uint8_t leaf[32];
-        sl_audit_leaf_hash(log->hasher, s->buf + o + SL_AUDIT_REC_HDR, el, leaf);
-        sl_audit_range_append(&log->range, log->hasher, leaf);
-        o += SL_AUDIT_REC_HDR + el;
+    for (int k = 0; k < n; k++) {
+        struct slot *s = &log->slots[(first + k) % log->nslots];
+        size_t o = 0;
+        while (o < s->len) {
+            uint32_t el = (uint32_t)s->buf[o] << 24 | (uint32_t)s->buf[o + 1] << 16 |
+                          (uint32_t)s->buf[o + 2] << 8 | s->buf[o + 3];
+            uint8_t leaf[32];
+            sl_audit_leaf_hash(log->hasher, s->buf + o + SL_AUDIT_REC_HDR, el, leaf);
+            sl_audit_range_append(&log->range, log->hasher, leaf);
+            o += SL_AUDIT_REC_HDR + el;
+        }
     }
     return 0;
 }
@@ -287,19 +305,41 @@ static void *durability_thread(void *arg)
             pthread_cond_timedwait(&log->wake, &log->mu, &ts);
             log->thread_waiting = 0;
         }
-        if (s->state == SLOT_FILLING) { /* seal it; the next slot is free (s is the oldest) */
-            log->w = (log->r + 1) % log->nslots;
-            log->slots[log->w].state = SLOT_FILLING;
-            log->slots[log->w].len = 0;
-            log->slots[log->w].count = 0;
-            log->slots[log->w].pii_len = 0;
-            log->slots[log->w].first = s->first + s->count;
+        /* Take every sealed slot and the one being filled: the whole queue is one batch
+         * (each slot closed at 256 KiB), so a slow fdatasync makes batches larger rather
+         * than the queue longer. */
+        int first = log->r, n = 0;
+        uint64_t upto = 0, entries = 0, bytes = 0;
+        for (;;) {
+            struct slot *t = &log->slots[(first + n) % log->nslots];
+            if (t->state == SLOT_QUEUED) {
+                t->state = SLOT_WRITING;
+            } else if (t->state == SLOT_FILLING && t->len > 0 &&
+                       log->slots[(first + n + 1) % log->nslots].state == SLOT_FREE) {
+                /* Seal the slot being filled; the producer moves on to the next (free)
+                 * one.  When every other slot is in this batch, it stays for the next. */
+                int next = (first + n + 1) % log->nslots;
+                log->w = next;
+                log->slots[next].state = SLOT_FILLING;
+                log->slots[next].len = 0;
+                log->slots[next].count = 0;
+                log->slots[next].pii_len = 0;
+                log->slots[next].first = t->first + t->count;
+                t->state = SLOT_WRITING;
+            } else {
+                break;
+            }
+            upto = t->first + t->count;
+            entries += t->count;
+            bytes += t->len;
+            n++;
+            if (n == log->nslots || n == 64)
+                break;
         }
-        s->state = SLOT_WRITING;
         int failed = log->failed;
         pthread_mutex_unlock(&log->mu);
 
-        int rc = failed ? -1 : write_batch(log, s);
+        int rc = failed ? -1 : write_batch(log, first, n);
         int64_t now = sl_now_ms();
         if (rc == 0 && log->cp_pending_ms == 0 && log->range.size > log->cp_size)
             log->cp_pending_ms = now;
@@ -307,19 +347,22 @@ static void *durability_thread(void *arg)
         pthread_mutex_lock(&log->mu);
         if (rc == 0) {
             log->stats.batches++;
-            log->stats.bytes += s->len;
-            log->stats.entries += s->count;
-            atomic_store_explicit(&log->durable, s->first + s->count, memory_order_release);
+            log->stats.bytes += bytes;
+            log->stats.entries += entries;
+            atomic_store_explicit(&log->durable, upto, memory_order_release);
         } else if (!log->failed) {
             log->failed = 1;
             SL_ERROR("audit", "the audit log has failed: no entry after %llu is durable",
                      (unsigned long long)atomic_load(&log->durable));
         }
-        s->state = SLOT_FREE;
-        s->len = 0;
-        s->count = 0;
-        s->pii_len = 0;
-        log->r = (log->r + 1) % log->nslots;
+        for (int k = 0; k < n; k++) {
+            struct slot *t = &log->slots[(first + k) % log->nslots];
+            t->state = SLOT_FREE;
+            t->len = 0;
+            t->count = 0;
+            t->pii_len = 0;
+        }
+        log->r = (first + n) % log->nslots;
         pthread_cond_broadcast(&log->freed);
         pthread_mutex_unlock(&log->mu);
 

@@ -596,7 +596,7 @@ static void synth(struct sl_audit_entry *e, uint64_t i, char *ref, size_t refsz,
     } else if (kind == 2) {
         sl_audit_set_int(e, SL_AF_OUTCOME, q == 2 ? SL_AUDIT_OUT_DENIED : SL_AUDIT_OUT_REDACTED);
         if (q != 2) {
-            sl_audit_set_int(e, SL_AF_RELEASED, SL_AUDIT_CLASS_IDENTITY | SL_AUDIT_CLASS_ADDRESS);
+            sl_audit_set_int(e, SL_AF_RELEASED, SL_AUDIT_CLASS_IDENTITY | SL_AUDIT_CLASS_LICENSE | SL_AUDIT_CLASS_DOB);
             sl_audit_set_int(e, SL_AF_WITHHELD, SL_AUDIT_CLASS_PHOTO | SL_AUDIT_CLASS_SSN);
         }
     }

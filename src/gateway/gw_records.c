@@ -43,25 +43,14 @@ unsigned gw_store_class_parse(const char *name)
 
 uint32_t gw_audit_classes(unsigned s)
 {
+    /* By name, like the policy -> store conversion: the audit log's classes are the policy
+     * language's (audit.h), the store's are bits of its own. */
     uint32_t a = 0;
-    /* The audit log's classes (audit.h) are coarser: licence data and DOB count as
-     * identity, vehicle data as registration, owner address as address. */
-    if (s & (SL_DC_IDENTITY | SL_DC_DOB | SL_DC_LICENSE))
-        a |= SL_AUDIT_CLASS_IDENTITY;
-    if (s & (SL_DC_ADDRESS | SL_DC_OWNER_ADDRESS))
-        a |= SL_AUDIT_CLASS_ADDRESS;
-    if (s & SL_DC_DESCRIPTION)
-        a |= SL_AUDIT_CLASS_DESCRIPTION;
-    if (s & SL_DC_SSN)
-        a |= SL_AUDIT_CLASS_SSN;
-    if (s & SL_DC_PHOTO)
-        a |= SL_AUDIT_CLASS_PHOTO;
-    if (s & SL_DC_HISTORY)
-        a |= SL_AUDIT_CLASS_HISTORY;
-    if (s & SL_DC_VEHICLE)
-        a |= SL_AUDIT_CLASS_REGISTRATION;
-    if (s & SL_DC_OWNER)
-        a |= SL_AUDIT_CLASS_OWNER;
+    for (int i = 0; i < SL_AUDIT_CLASS_COUNT; i++) {
+        const char *name = sl_audit_class_name(i);
+        if (name && (sl_data_class_parse(name) & s))
+            a |= 1u << i;
+    }
     return a;
 }
 

@@ -646,6 +646,11 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
     hub_members_build(hub, &hub->cfg, hub->snap, &hub->members);
     hub->reqmap = sl_xcalloc(hub->cfg.requester_map, sizeof *hub->reqmap);
     hub->reqmap_mask = hub->cfg.requester_map - 1;
+    if (!hub->cfg.tls && access(hub->cfg.tokens, R_OK) != 0) {
+        snprintf(err, errlen, "tokens = %s: %s (plain lines authenticate with it)",
+                 hub->cfg.tokens, strerror(errno));
+        goto fail;
+    }
     if (hub->cfg.tls) {
         char terr[256] = "";
         if (sl_tls_new_server(hub->cfg.cert, hub->cfg.key, hub->cfg.ca, &hub->tls, terr,

@@ -2,8 +2,9 @@
 """Smoke test of `stateline bench switch`: a 3-second fixed-rate run at 2,000 queries/s.
 
 It starts its own hub and responder, so this checks the whole harness: the JSON report
-parses, every query sent was answered (through the hub and directly), no errors, and the
-temporary directory and child processes are gone afterwards.  No timing assertions.
+parses, every query sent was answered (through the hub, directly, and through nats-server
+when it is installed), no errors, and the temporary directory and child processes are gone
+afterwards.  No timing assertions.
 """
 import glob
 import json
@@ -50,6 +51,16 @@ def main():
         check(f"{side}: percentiles ordered",
               0 <= lat.get("p50", -1) <= lat.get("p90", -1) <= lat.get("p99", -1)
               <= lat.get("p99.9", -1) <= lat.get("max", -1), json.dumps(lat))
+    peer = rep.get("peer")
+    if peer is not None:  # nats-server is installed: the peer ran the same traffic
+        check("peer: sent == received == 6000",
+              peer.get("sent") == 6000 and peer.get("received") == 6000, json.dumps(peer))
+        check("peer: no errors, no loss", peer.get("errors") == 0 and peer.get("lost") == 0,
+              json.dumps(peer))
+        check("peer: latency ratios", set(peer.get("latency_vs_hub", {})) ==
+              {"p50", "p90", "p99", "p99.9"}, json.dumps(peer))
+    else:
+        print("(no peer: nats-server is not installed)")
     check("hub_added_us present", set(rep.get("hub_added_us", {})) == {"p50", "p90", "p99",
                                                                         "p99.9"}, r.stdout)
     stray = []

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <errno.h>
 #include <cmocka.h>
 
 #include "stateline/audit.h"
@@ -150,6 +152,15 @@ static void test_append_reopen(void **state)
     assert_true(sl_audit_durable_fd(log) >= 0);
     append_n(log, 1000, 1795704025000000LL);
     assert_int_equal(sl_audit_size(log), 1000);
+    /* the loop learns of durability through the eventfd */
+    uint64_t seen = 0;
+    while (seen < 1000) {
+        struct pollfd pfd = {sl_audit_durable_fd(log), POLLIN, 0};
+        assert_int_equal(poll(&pfd, 1, 10000), 1);
+        uint64_t d = sl_audit_durable_upto(log);
+        assert_true(d >= seen && d <= 1000);
+        seen = d;
+    }
     assert_int_equal(sl_audit_wait(log, 1000), 0);
     assert_true(sl_audit_durable_upto(log) >= 1000);
     assert_int_equal(sl_audit_close(log), 0);
@@ -169,6 +180,42 @@ static void test_append_reopen(void **state)
     assert_non_null(log);
     assert_null(open_log(f, 0, 0));
     sl_audit_close(log);
+}
+
+/* A full queue in nonblocking mode says EAGAIN and loses nothing. */
+static void test_queue_full(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_opts o = {.dir = f->logdir, .signer_key = f->key, .queue_bytes = 1,
+                              .nonblocking = 1};
+    struct sl_audit_log *log = NULL;
+    char err[300];
+    assert_int_equal(sl_audit_open(&log, &o, err, sizeof err), 0);
+    char text[1000];
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = 0;
+    uint64_t ok = 0, full = 0;
+    for (int i = 0; i < 20000; i++) {
+        struct sl_audit_entry e;
+        sl_audit_entry_init(&e, SL_AUDIT_SYSTEM, 1795704025000000LL);
+        sl_audit_set_str(&e, SL_AF_TEXT, text);
+        if (sl_audit_append(log, &e, NULL, 0) < 0) {
+            assert_int_equal(errno, EAGAIN);
+            full++;
+            struct pollfd pfd = {sl_audit_durable_fd(log), POLLIN, 0};
+            poll(&pfd, 1, 1000);
+            sl_audit_durable_upto(log);
+            continue;
+        }
+        ok++;
+    }
+    assert_true(full > 0); /* 20 MB through a 512 KiB queue must fill it */
+    assert_int_equal(sl_audit_size(log), ok);
+    assert_int_equal(sl_audit_close(log), 0);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, ok);
 }
 
 static void test_torn_tail(void **state)
@@ -385,6 +432,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_located, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
