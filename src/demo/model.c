@@ -213,10 +213,10 @@ void sl_demo_plan(uint64_t n, uint64_t seed, int min_per_cell, struct sl_demo_sl
         for (int c = 0; c < SL_DEMO_NCLASS; c++)
             for (uint64_t k = 0; k < cnt[d][c]; k++, i++)
                 out[i] = (struct sl_demo_slot){(uint8_t)d, (uint8_t)c};
-    struct sl_rng r;
-    sl_rng_seed(&r, seed ^ 0x64656d6f706c616eULL); /* "demoplan" */
+    struct sl_pop_rng r;
+    sl_pop_rng_seed(&r, seed ^ 0x64656d6f706c616eULL); /* "demoplan" */
     for (uint64_t j = n; j > 1; j--) {
-        uint64_t k = sl_rng_below(&r, j);
+        uint64_t k = sl_pop_rng_below(&r, j);
         struct sl_demo_slot t = out[j - 1];
         out[j - 1] = out[k];
         out[k] = t;

@@ -127,7 +127,7 @@ static int coin(uint64_t seed, const char *ori, const char *salt, double share)
     for (const char *p = salt; *p; p++)
         h = (h ^ (uint8_t)*p) * 1099511628211ULL;
     uint64_t s = h;
-    return (double)(sl_splitmix64(&s) >> 11) / 9007199254740992.0 < share;
+    return (double)(sl_pop_splitmix64(&s) >> 11) / 9007199254740992.0 < share;
 }
 
 static void add_tag(struct sl_ori *o, const char *tag)
@@ -261,7 +261,10 @@ struct popjob {
 
 static void pop_child(const char *path, const char *state, uint64_t drivers, uint64_t seed)
 {
-    struct sl_pop_opts po = {state, drivers, seed, sl_date_today(), 1};
+    /* The demo's gateways do not answer RPQ: no partial-plate index to build. */
+    struct sl_pop_opts po = {.state = state, .drivers = drivers, .seed = seed,
+                             .as_of = sl_pop_date_today(), .progress = 1,
+                             .no_plate_index = 1};
     struct sl_pop_stats st;
     char err[512] = "";
     if (sl_pop_write(&po, path, 1, &st, err, sizeof err) != 0) {

@@ -73,7 +73,7 @@ struct gen {
     int64_t ndrv[SL_DEMO_NSTATES], nveh[SL_DEMO_NSTATES];
     struct line lines[MAX_LINES];
     int nlines;
-    struct sl_rng rng;
+    struct sl_pop_rng rng;
     struct sl_buf msg;
 };
 
@@ -121,7 +121,7 @@ static const struct sl_ori *pick(struct gen *g, int dest, int cls)
             return NULL;
         for (int tries = 0; tries < 100000; tries++) {
             const struct sl_ori *o = sl_dir_snap_at(
-                g->snap, g->p.police[sl_rng_below(&g->rng, g->p.npolice)]);
+                g->snap, g->p.police[sl_pop_rng_below(&g->rng, g->p.npolice)]);
             int same = strcmp(o->member, code) == 0;
             if (same == (cls == SL_DEMO_IN_STATE))
                 return o;
@@ -130,7 +130,7 @@ static const struct sl_ori *pick(struct gen *g, int dest, int cls)
     }
     if (!g->p.nfed[cls])
         return NULL;
-    return sl_dir_snap_at(g->snap, g->p.fed[cls][sl_rng_below(&g->rng, g->p.nfed[cls])]);
+    return sl_dir_snap_at(g->snap, g->p.fed[cls][sl_pop_rng_below(&g->rng, g->p.nfed[cls])]);
 }
 
 static struct line *line_for(struct gen *g, const char *member, char *err, size_t errlen)
@@ -167,18 +167,18 @@ static struct line *line_for(struct gen *g, const char *member, char *err, size_
 
 /* Change one character of s the way a typo would (digit -> digit, letter -> letter,
  * never into I, O or Q, which VINs and many plates do not use). */
-static void typo(struct sl_rng *r, char *s)
+static void typo(struct sl_pop_rng *r, char *s)
 {
     size_t n = strlen(s);
     if (n == 0)
         return;
-    size_t i = n - 1 - (size_t)sl_rng_below(r, n < 3 ? n : 3);
+    size_t i = n - 1 - (size_t)sl_pop_rng_below(r, n < 3 ? n : 3);
     char c = s[i];
     if (c >= '0' && c <= '9')
-        s[i] = (char)('0' + (c - '0' + 1 + (int)sl_rng_below(r, 8)) % 10);
+        s[i] = (char)('0' + (c - '0' + 1 + (int)sl_pop_rng_below(r, 8)) % 10);
     else if (c >= 'A' && c <= 'Z') {
         do
-            c = (char)('A' + (c - 'A' + 1 + (int)sl_rng_below(r, 24)) % 26);
+            c = (char)('A' + (c - 'A' + 1 + (int)sl_pop_rng_below(r, 24)) % 26);
         while (c == 'I' || c == 'O' || c == 'Q');
         s[i] = c;
     }
@@ -198,13 +198,13 @@ static void ncic_name(const char *last, const char *first, char *out, size_t cap
         out[0] = 0;
 }
 
-static int chance(struct sl_rng *r, int pct) { return (int)sl_rng_below(r, 100) < pct; }
+static int chance(struct sl_pop_rng *r, int pct) { return (int)sl_pop_rng_below(r, 100) < pct; }
 
 /* Compose query number seq into g->msg (input form); returns its kind, or -1. */
 static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
                    const struct sl_ori *req, char *err, size_t errlen)
 {
-    struct sl_rng *r = &g->rng;
+    struct sl_pop_rng *r = &g->rng;
     int d = s->dest;
     struct sl_term_opts o;
     memset(&o, 0, sizeof o);
@@ -214,7 +214,7 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
     o.as = req->ori;
     o.to = sl_demo_states()[d].code;
     o.ctl = ctl;
-    int pick_k = (int)sl_rng_below(r, 100), kind = 0;
+    int pick_k = (int)sl_pop_rng_below(r, 100), kind = 0;
     for (int acc = 0; kind < K_N; kind++) {
         acc += qkind_pct[kind];
         if (pick_k < acc)
@@ -228,12 +228,12 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
     int is_vehicle = kind == K_RQ_PLATE || kind == K_RQ_VIN || kind == K_RNQ;
     if (is_vehicle) {
         if (g->nveh[d] <= 0 ||
-            sl_store_vehicle_by_id(g->st[d], 1 + (int64_t)sl_rng_below(r, (uint64_t)g->nveh[d]),
+            sl_store_vehicle_by_id(g->st[d], 1 + (int64_t)sl_pop_rng_below(r, (uint64_t)g->nveh[d]),
                                    &veh) != 1)
             kind = K_DQ_OLN, is_vehicle = 0;
     }
     if (!is_vehicle &&
-        sl_store_driver_by_id(g->st[d], 1 + (int64_t)sl_rng_below(r, (uint64_t)g->ndrv[d]),
+        sl_store_driver_by_id(g->st[d], 1 + (int64_t)sl_pop_rng_below(r, (uint64_t)g->ndrv[d]),
                               &drv) != 1) {
         demo_fmt(err, errlen, "%s records: a driver id in 1..%lld is not on file",
                  o.to, (long long)g->ndrv[d]);
@@ -300,7 +300,7 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
     }
     int fed = s->cls >= SL_DEMO_FBI;
     if (chance(r, fed ? 60 : 85)) {
-        rsn[0] = "NFVTSHI"[sl_rng_below(r, 7)];
+        rsn[0] = "NFVTSHI"[sl_pop_rng_below(r, 7)];
         o.field[SL_TF_RSN] = rsn;
         g->dm->tr.with_rsn++;
     }
@@ -309,13 +309,13 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
         g->dm->tr.with_pur++;
     }
     if (chance(r, fed ? 75 : 15)) {
-        demo_fmt(cas, sizeof cas, "2026-%06llu", (unsigned long long)sl_rng_below(r, 1000000));
+        demo_fmt(cas, sizeof cas, "2026-%06llu", (unsigned long long)sl_pop_rng_below(r, 1000000));
         o.field[SL_TF_CAS] = cas;
         g->dm->tr.with_cas++;
     }
     if (fed && chance(r, 25)) {
         demo_fmt(lgp, sizeof lgp, "WARRANT 26-MJ-%05llu",
-                 (unsigned long long)sl_rng_below(r, 100000));
+                 (unsigned long long)sl_pop_rng_below(r, 100000));
         o.field[SL_TF_LGP] = lgp;
         g->dm->tr.with_lgp++;
     }
@@ -395,7 +395,7 @@ int demo_traffic(struct demo *dm, char *err, size_t errlen)
     memset(&g, 0, sizeof g);
     g.dm = dm;
     sl_buf_init(&g.msg);
-    sl_rng_seed(&g.rng, o->seed ^ 0x7472616666696321ULL);
+    sl_pop_rng_seed(&g.rng, o->seed ^ 0x7472616666696321ULL);
     int rc = -1;
     struct sl_demo_slot *plan = sl_xcalloc(n + 1, sizeof *plan);
     const struct sl_ori **req = sl_xcalloc(n + 1, sizeof *req);
