@@ -91,9 +91,9 @@ int sl_demo_reply_outcome(const char *key, const char *body, size_t len);
 /*
  * The schedule: n queries as (destination, class) slots, in a random order drawn from
  * seed.  Destinations get n in proportion to their population; within a destination
- * each class gets round(share x n_dest) queries but at least min_per_cell (when the
- * destination's count allows; classes in the order ICE ERO, ICE HSI, CBP, FBI, other
- * federal, in-state are served first), and out-of-state police the rest.  out has n
+ * each class gets round(share x n_dest) queries but at least min_per_cell, as far as the
+ * destination's count allows (served in the order out-of-state police, ICE ERO, ICE HSI,
+ * CBP, FBI, other federal, in-state), and out-of-state police the rest.  out has n
  * entries.  counts (may be NULL) gets the planned count of each cell.
  */
 struct sl_demo_slot {

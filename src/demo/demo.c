@@ -164,15 +164,15 @@ static void print_state_text(struct demo *dm, int d, struct state_result *r)
     char lower[3] = {(char)(s->code[0] - 'A' + 'a'), (char)(s->code[1] - 'A' + 'a'), 0};
     fprintf(f, "\n%s %s (policy %s/policies/%s.policy; figures from %s/%s/audit)\n", s->code,
             s->name, dm->dir, lower, dm->dir, s->code);
-    fprintf(f, "  %-20s %6s %9s %9s %6s %7s %8s %8s %6s\n", "requester", "sent", "released",
-            "redacted", "held", "denied", "not-on-f", "no-ans/e", "total");
+    fprintf(f, "  %-20s %6s %9s %9s %6s %7s %12s %16s %6s\n", "requester", "sent", "released",
+            "redacted", "held", "denied", "not on file", "no answer/error", "total");
     uint64_t tot[SL_DEMO_NOUT + 2] = {0};
     for (int c = 0; c < SL_DEMO_NCLASS; c++) {
         uint64_t row = 0;
         fprintf(f, "  %-20s %6llu", sl_demo_class_info(c)->name,
                 (unsigned long long)dm->tr.sent_cell[d][c]);
         tot[0] += dm->tr.sent_cell[d][c];
-        static const int w[SL_DEMO_NOUT] = {9, 9, 6, 7, 8, 8};
+        static const int w[SL_DEMO_NOUT] = {9, 9, 6, 7, 12, 16};
         for (int k = 0; k < SL_DEMO_NOUT; k++) {
             fprintf(f, " %*llu", w[k], (unsigned long long)r->t.cell[c][k]);
             row += r->t.cell[c][k];
@@ -181,7 +181,7 @@ static void print_state_text(struct demo *dm, int d, struct state_result *r)
         fprintf(f, " %6llu\n", (unsigned long long)row);
         tot[SL_DEMO_NOUT + 1] += row;
     }
-    fprintf(f, "  %-20s %6llu %9llu %9llu %6llu %7llu %8llu %8llu %6llu\n", "all",
+    fprintf(f, "  %-20s %6llu %9llu %9llu %6llu %7llu %12llu %16llu %6llu\n", "all",
             (unsigned long long)tot[0], (unsigned long long)tot[1], (unsigned long long)tot[2],
             (unsigned long long)tot[3], (unsigned long long)tot[4], (unsigned long long)tot[5],
             (unsigned long long)tot[6], (unsigned long long)tot[7]);

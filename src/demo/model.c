@@ -163,7 +163,8 @@ int sl_demo_reply_outcome(const char *key, const char *body, size_t len)
     return SL_DEMO_RELEASED;
 }
 
-/* The order in which small classes get their minimum: the ones the demo is about first. */
+/* The order in which the small classes get their minimum (after out-of-state police, the
+ * bulk): the ones the demo is about first. */
 static const int min_order[] = {SL_DEMO_ICE_ERO, SL_DEMO_ICE_HSI, SL_DEMO_CBP, SL_DEMO_FBI,
                                 SL_DEMO_OTHER_FED, SL_DEMO_IN_STATE};
 
@@ -193,19 +194,23 @@ void sl_demo_plan(uint64_t n, uint64_t seed, int min_per_cell, struct sl_demo_sl
         rem[best] = -1;
         given++;
     }
+    uint64_t minc = (uint64_t)(min_per_cell > 0 ? min_per_cell : 0);
     for (int d = 0; d < SL_DEMO_NSTATES; d++) {
         uint64_t left = nd[d];
+        /* the bulk class first gets its minimum too, then the small ones theirs */
+        uint64_t police_min = minc < left ? minc : left;
+        left -= police_min;
         for (size_t k = 0; k < sizeof min_order / sizeof min_order[0]; k++) {
             int c = min_order[k];
             uint64_t want = (uint64_t)llround(classes[c].share * (double)nd[d]);
-            if (want < (uint64_t)(min_per_cell > 0 ? min_per_cell : 0))
-                want = (uint64_t)min_per_cell;
+            if (want < minc)
+                want = minc;
             if (want > left)
                 want = left;
             cnt[d][c] = want;
             left -= want;
         }
-        cnt[d][SL_DEMO_OUT_POLICE] = left;
+        cnt[d][SL_DEMO_OUT_POLICE] = police_min + left;
     }
     /* lay the slots out, then shuffle (Fisher-Yates) */
     uint64_t i = 0;

@@ -45,7 +45,7 @@ def demo(*args, timeout=600):
     return p
 
 
-def check_tables(j, queries):
+def check_tables(j, queries, minimums=True):
     assert j["queries_sent"] == queries, j["queries_sent"]
     total_sent = 0
     for st in STATES:
@@ -72,12 +72,11 @@ def check_tables(j, queries):
         assert s["differences"] == [], (st, s["differences"])
         assert s["log_intact"] is True, (st, s["verify"])
         assert s["verify"]["problems"] == 0 and s["verify"]["entries"] > 0, (st, s["verify"])
-        # the minimum-count rule: every smaller class appears in every state (out-of-state
-        # police get the rest, which in a short run can be fewer)
+        # the minimum-count rule: every class appears in every state (600 queries give
+        # the smallest state, Arizona, 37: enough for 7 classes x 3)
         for c in CLASSES:
-            if c == "out_of_state_police":
-                continue
-            assert s["sent_by_class"][c] >= 3, (st, c, s["sent_by_class"])
+            if minimums:
+                assert s["sent_by_class"][c] >= 3, (st, c, s["sent_by_class"])
     assert total_sent == queries
     assert j["all_agree"] is True and j["all_logs_intact"] is True
     # Washington's stance: ICE ERO is denied, every time
@@ -118,7 +117,7 @@ def test_second_run_reuses():
         assert "population %s: reusing" % st in err, err[:2000]
     assert "populations: generating" not in err
     # the logs grew, but this run's table counts this run only
-    check_tables(json.loads(p.stdout), 300)
+    check_tables(json.loads(p.stdout), 300, minimums=False)
     assert procs_in_dir() == [], procs_in_dir()
 
 

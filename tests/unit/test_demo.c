@@ -33,8 +33,14 @@ static void test_plan_small_keeps_minimums(void **state)
     assert_memory_equal(planned, got, sizeof got);
     for (int d = 0; d < SL_DEMO_NSTATES; d++)
         for (int c = 0; c < SL_DEMO_NCLASS; c++)
-            if (c != SL_DEMO_OUT_POLICE)
-                assert_true(got[d][c] >= 3);
+            assert_true(got[d][c] >= 3);
+    /* a run too short for every minimum: out-of-state police and ICE ERO come first */
+    struct sl_demo_slot t[120];
+    uint64_t few[SL_DEMO_NSTATES][SL_DEMO_NCLASS];
+    sl_demo_plan(120, 1, 3, t, few);
+    int wa = sl_demo_state_index("WA");
+    assert_true(few[wa][SL_DEMO_OUT_POLICE] >= 3);
+    assert_true(few[wa][SL_DEMO_ICE_ERO] >= 3);
     /* California (the largest) gets the most, Arizona (the smallest) the fewest */
     uint64_t tot[SL_DEMO_NSTATES] = {0};
     for (int d = 0; d < SL_DEMO_NSTATES; d++)
