@@ -56,6 +56,9 @@ struct demo {
  * when the folder is resolved) need no compile-time proof of their length. */
 int demo_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* model.c: parent equals p, or lies below it ("DHS/CBP" covers "DHS/CBP/OFO"). */
+int demo_parent_under(const char *parent, const char *p);
+
 /* setup.c */
 int demo_find_policies(const char *given, const char *self, char *out, size_t outlen);
 int demo_setup(struct demo *dm, char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "demo/demo_int.h"
 #include "stateline/demo.h"
 #include "stateline/population.h"
 
@@ -80,8 +81,7 @@ int sl_demo_is_federal(const char *member, const char *type)
     return type && (strcmp(type, "FE") == 0 || strcmp(type, "JF") == 0);
 }
 
-/* parent equals p, or lies below it ("DHS/CBP" covers "DHS/CBP/OFO"). */
-static int under(const char *parent, const char *p)
+int demo_parent_under(const char *parent, const char *p)
 {
     size_t n = strlen(p);
     return strncmp(parent, p, n) == 0 && (parent[n] == 0 || parent[n] == '/');
@@ -92,13 +92,13 @@ int sl_demo_classify(const char *dest, const char *req_state, const char *parent
 {
     if (!parent)
         parent = "";
-    if (under(parent, "DHS/ICE/ERO"))
+    if (demo_parent_under(parent, "DHS/ICE/ERO"))
         return SL_DEMO_ICE_ERO;
-    if (under(parent, "DHS/ICE/HSI"))
+    if (demo_parent_under(parent, "DHS/ICE/HSI"))
         return SL_DEMO_ICE_HSI;
-    if (under(parent, "DHS/CBP"))
+    if (demo_parent_under(parent, "DHS/CBP"))
         return SL_DEMO_CBP;
-    if (under(parent, "DOJ/FBI"))
+    if (demo_parent_under(parent, "DOJ/FBI"))
         return SL_DEMO_FBI;
     if (is_federal)
         return SL_DEMO_OTHER_FED;

@@ -155,12 +155,6 @@ static int collect(void *arg, const struct sl_ori *o)
     return 0;
 }
 
-static int under(const char *parent, const char *p)
-{
-    size_t n = strlen(p);
-    return strncmp(parent, p, n) == 0 && (parent[n] == 0 || parent[n] == '/');
-}
-
 /* The certifications the example policies ask about (docs/demo.md §2). */
 static int tag_row(uint64_t seed, struct sl_ori *o)
 {
@@ -169,8 +163,8 @@ static int tag_row(uint64_t seed, struct sl_ori *o)
     int police = !strcmp(o->type, "PD") || !strcmp(o->type, "SO") || !strcmp(o->type, "SA") ||
                  !strcmp(o->type, "LE");
     int fed = sl_demo_is_federal(o->member, o->type);
-    int ice = under(o->parent, "DHS/ICE");
-    int cbp = under(o->parent, "DHS/CBP");
+    int ice = demo_parent_under(o->parent, "DHS/ICE");
+    int cbp = demo_parent_under(o->parent, "DHS/CBP");
     int immig = ice || strstr(o->tags, "immigration-enforcement") != NULL;
     /* New York: in-state police that signed the DCJS certification (most have). */
     if (!strcmp(o->member, "NY") && police && coin(seed, o->ori, "ny-dcjs", 0.9))

@@ -102,7 +102,10 @@ def test_first_run():
     assert procs_in_dir() == [], procs_in_dir()
     for st in STATES:
         assert os.path.exists(os.path.join(DIR, st, "records.db"))
-        assert os.path.isdir(os.path.join(DIR, st, "audit"))
+        # the command-line verifier agrees with the demo's "log intact"
+        v = run(["audit", "verify", os.path.join(DIR, st, "audit"), "--key",
+                 os.path.join(DIR, st, "audit.pub")], check=False)
+        assert v.returncode == 0 and "OK" in v.stdout, (st, v.stdout, v.stderr)
     assert not os.path.exists(os.path.join(DIR, "demo.pids"))
 
 
