@@ -67,6 +67,10 @@ struct sl_gw_config {
 
 /* Read and check a config.  0, or -1 with "file: [section] key = value: why" in err. */
 int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t errlen);
+/* The same from text (len bytes, need not be NUL-terminated); path names it in errors and
+ * gives the folder relative paths are relative to.  For tests and the fuzz target. */
+int sl_gw_config_parse(const char *text, size_t len, const char *path,
+                       struct sl_gw_config *cfg, char *err, size_t errlen);
 
 /* Layout for one requester: the standard layout when the requester's ORI or member is
  * listed in standard_for, else cfg->layout. */

@@ -213,18 +213,19 @@ static int on_value(void *user, const char *section, const char *name, const cha
     return 1;
 }
 
-int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t errlen)
+/* Shared by load and parse: defaults, then the INI text (file f, or text). */
+static int parse_common(const char *path, FILE *f, const char *text, struct sl_gw_config *cfg,
+                        struct conf_ctx *x, char *err, size_t errlen)
 {
-    struct conf_ctx x;
     memset(cfg, 0, sizeof *cfg);
-    memset(&x, 0, sizeof x);
-    x.cfg = cfg;
+    memset(x, 0, sizeof *x);
+    x->cfg = cfg;
     sl_strlcpy(cfg->path, path, sizeof cfg->path);
     const char *slash = strrchr(path, '/');
     if (slash == path)
-        sl_strlcpy(x.dir, "/", sizeof x.dir);
+        sl_strlcpy(x->dir, "/", sizeof x->dir);
     else if (slash)
-        snprintf(x.dir, sizeof x.dir, "%.*s", (int)(slash - path), path);
+        snprintf(x->dir, sizeof x->dir, "%.*s", (int)(slash - path), path);
     cfg->tls = 1;
     cfg->keys = SL_GW_KEYS_DEFAULT;
     cfg->policy_poll_ms = 250;
@@ -232,22 +233,48 @@ int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, siz
     cfg->reconnect_max_ms = 5000;
     cfg->list_cap = 20; /* SL_STORE_LIST_CAP (store.h is not included here) */
     cfg->default_effect = -1;
-
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = ini_parse_file(f, on_value, &x);
-    fclose(f);
-    if (x.bad) {
-        snprintf(err, errlen, "%s: %s", path, x.err);
+    int rc = f ? ini_parse_file(f, on_value, x) : ini_parse_string(text, on_value, x);
+    if (x->bad) {
+        snprintf(err, errlen, "%s: %s", path, x->err);
         return -1;
     }
     if (rc != 0) {
         snprintf(err, errlen, "%s: line %d: not INI syntax", path, rc);
         return -1;
     }
+    return 0;
+}
+
+static int check_config(const char *path, struct sl_gw_config *cfg, struct conf_ctx *x,
+                        char *err, size_t errlen);
+
+int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t errlen)
+{
+    struct conf_ctx x;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = parse_common(path, f, NULL, cfg, &x, err, errlen);
+    fclose(f);
+    return rc ? rc : check_config(path, cfg, &x, err, errlen);
+}
+
+int sl_gw_config_parse(const char *text, size_t len, const char *path,
+                       struct sl_gw_config *cfg, char *err, size_t errlen)
+{
+    struct conf_ctx x;
+    char *copy = sl_xstrndup(text, len);
+    int rc = parse_common(path, NULL, copy, cfg, &x, err, errlen);
+    free(copy);
+    return rc ? rc : check_config(path, cfg, &x, err, errlen);
+}
+
+static int check_config(const char *path, struct sl_gw_config *cfg, struct conf_ctx *xp,
+                        char *err, size_t errlen)
+{
+    struct conf_ctx x = *xp;
 #define NEED(cond, ...)                                                                  \
     do {                                                                                 \
         if (!(cond)) {                                                                   \

@@ -96,10 +96,14 @@ struct gw_records *gw_records_open(const struct sl_gw_config *cfg)
 {
     struct gw_records *r = sl_xcalloc(1, sizeof *r);
     r->cfg = cfg;
-    if (try_open(r) == 0)
+    if (try_open(r) == 0) {
         SL_INFO("gateway", "records %s: state %s, %lld drivers, %lld vehicles", cfg->records,
                 sl_store_state(r->st), (long long)sl_store_count_drivers(r->st),
                 (long long)sl_store_count_vehicles(r->st));
+        if ((cfg->keys & SL_GW_KEY_RPQ) && !sl_store_has_partial_plate(r->st))
+            SL_WARN("gateway", "answer has RPQ but %s has no partial-plate index: RPQ gets "
+                    "a refusal (generate without --no-partial-plate-index)", cfg->records);
+    }
     return r;
 }
 
@@ -342,6 +346,12 @@ static void answer_vehicles(struct gw_records *r, const struct sl_gw_config *cfg
         rc = sl_store_vehicle_by_owner(r->st, a, r->vehicles, cap, &total);
         list = 1;
     } else if (!strcmp(key, "RPQ")) {
+        if (!sl_store_has_partial_plate(r->st)) {
+            sl_buf_printf(o, "%s DOES NOT ANSWER RPQ NOW: ITS RECORDS HAVE NO PARTIAL-PLATE "
+                          "INDEX\n", cfg->state);
+            rel->outcome = GW_OUT_NOT_ANSWERED;
+            return;
+        }
         fval(m, "LIC", a, sizeof a);
         rc = sl_store_vehicle_by_partial_plate(r->st, a, r->vehicles, cap, &total, why,
                                                sizeof why);
@@ -395,17 +405,15 @@ static void answer_vehicles(struct gw_records *r, const struct sl_gw_config *cfg
             sl_buf_append_str(o, lay == SL_GW_LAYOUT_STANDARD ? "\n" : "----\n");
         sl_gw_format_vehicle(o, lay, cfg->state, cfg->state_name, veh, v->withheld);
         if (!strcmp(key, "RQ") || !strcmp(key, "RQG")) {
-            int want_year = sl_msg_field(m, "LIY") != NULL, want_type = sl_msg_field(m, "LIT") != NULL;
-            if ((want_year && !(veh->match & SL_MATCH_YEAR)) ||
-                (want_type && !(veh->match & SL_MATCH_TYPE)))
-                sl_buf_printf(o, "%sNOTE: PLATE FOUND BUT %s%s%s DIFFER%s FROM THE QUERY\n",
-                              lay == SL_GW_LAYOUT_STANDARD ? "" : "",
-                              want_year && !(veh->match & SL_MATCH_YEAR) ? "LIY" : "",
-                              want_year && !(veh->match & SL_MATCH_YEAR) && want_type &&
-                                      !(veh->match & SL_MATCH_TYPE) ? " AND " : "",
-                              want_type && !(veh->match & SL_MATCH_TYPE) ? "LIT" : "",
-                              want_year && !(veh->match & SL_MATCH_YEAR) && want_type &&
-                                      !(veh->match & SL_MATCH_TYPE) ? "" : "S");
+            /* The plate is on file but not with the year or type asked: say which differs
+             * (the record shows the values on file). */
+            int year_off = sl_msg_field(m, "LIY") && !(veh->match & SL_MATCH_YEAR);
+            int type_off = sl_msg_field(m, "LIT") && !(veh->match & SL_MATCH_TYPE);
+            if (year_off || type_off)
+                sl_buf_printf(o, "NOTE: PLATE ON FILE, BUT %s FROM THE QUERY\n",
+                              year_off && type_off ? "LIY AND LIT DIFFER"
+                              : year_off           ? "LIY DIFFERS"
+                                                   : "LIT DIFFERS");
         }
     }
     unsigned carried = SL_DC_VEHICLE | SL_DC_OWNER | (list ? 0u : SL_DC_OWNER_ADDRESS);

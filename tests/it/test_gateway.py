@@ -173,6 +173,9 @@ def test_every_key():
         m = q(t, "RQ.WATEST000.WA.TXT LIC/%s.LIY/%d.LIT/%s" % (plate, liy, lit))
         assert m.key == "RR" and "VIN: %s" % vin in m.body, m.body
         assert "OWNER: %s, %s" % (olast, ofirst) in m.body, m.body
+        m = q(t, "RQ.WATEST000.WA.TXT LIC/%s.LIY/%d.LIT/%s" % (plate, liy + 1, lit))
+        assert "VIN: %s" % vin in m.body, m.body
+        assert "NOTE: PLATE ON FILE, BUT LIY DIFFERS FROM THE QUERY" in m.body, m.body
         m = q(t, "RQ.WATEST000.WA.TXT VIN/%s" % vin)
         assert m.key == "RR" and "LIC: %s" % plate in m.body, m.body
         m = q(t, "RQG.WATEST000.WA.TXT VIN/%s" % vin)
@@ -212,11 +215,25 @@ def test_rpq_not_opted_in_and_store_missing():
         t = net.line("WA")
         m = q(t, "RPQ.WATEST000.WA.TXT LIC/ABC*")
         assert m.key == "RPR" and "WA DOES NOT ANSWER RPQ" in m.body, m.body
+        # the records file is overwritten in place (disk trouble): the query in hand gets
+        # TEMPORARILY UNAVAILABLE, the store is reopened, and from then on it is not a
+        # store: FILE NOT AVAILABLE; the gateway keeps answering
+        con = db(gw)
+        olns = [r[0] for r in con.execute("SELECT oln FROM driver ORDER BY id LIMIT 40")]
+        con.close()
+        assert "OLN: %s" % olns[0] in q(t, "DQ.WATEST000.WA.TXT OLN/%s" % olns[0]).body
+        with open(gw.records, "r+b") as f:
+            f.write(b"\0" * os.path.getsize(gw.records))
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/%s" % olns[39])
+        assert m.key == "DR" and m.body.startswith("TEMPORARILY UNAVAILABLE"), m.body
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/%s" % olns[20])
+        assert m.key == "DR" and m.body.startswith("FILE NOT AVAILABLE"), m.body
         # the records file goes away: FILE NOT AVAILABLE, the gateway keeps answering
         gw.stop()
         gw.close()
         os.rename(gw.records, gw.records + ".away")
         gw.start()
+        assert gw.find_log(r"answering FILE NOT AVAILABLE")
         m = q(t, "DQ.WATEST000.WA.TXT OLN/WDL0000000")
         assert m.key == "DR" and m.body.startswith("FILE NOT AVAILABLE"), m.body
         gw.stop()
@@ -379,6 +396,12 @@ def test_default_decision():
     net, gw = setup(default="forbid")
     try:
         assert "default forbid" in gw.stdout, gw.stdout
+        p = h.run(["gateway", "check", "--config", gw.conf])
+        assert "ok (state WA, ori WAOLN0000" in p.stdout, p.stdout
+        with open(gw.conf, "a") as f:
+            f.write("layout = fancy\n")
+        p = h.run(["gateway", "check", "--config", gw.conf], check=False)
+        assert p.returncode == 1 and "layout = fancy: text or standard" in p.stderr, p.stderr
         m = q(net.line("WA"), "DQ.WATEST000.WA.TXT OLN/WDL0000000")
         assert m.body.startswith("DENIED BY WA POLICY NO RULE RELEASES"), m.body
         gw.stop()
