@@ -20,7 +20,6 @@
  *     XX/records.db           the state's population (`stateline gen population`)
  *     XX/gateway.conf XX/gateway.log XX/audit/ XX/audit.key XX/audit.pub XX/data/
  *     demo.pids               "name pid" per running child (while a network runs)
- *     demo.json               the seed and sizes the folder was made with
  *
  * The traffic model (model.c) and the log tally (tally.c) are separate from the
  * processes so that they can be unit-tested.
@@ -134,8 +133,8 @@ int sl_demo_tally_log(const char *audit_dir, const char *dest, int64_t from_us, 
 struct sl_demo_opts {
     const char *dir;          /* the folder (default "stateline-demo") */
     uint64_t drivers;         /* per state (default 100000) */
-    uint64_t queries;         /* 0 with duration_s 0: the default count */
-    double duration_s;        /* send for this long instead of a count */
+    uint64_t queries;         /* how many to send (0: none, e.g. --stay alone) */
+    double duration_s;        /* > 0: send rate x duration_s instead of queries */
     double rate;              /* queries per second (default 200) */
     uint64_t seed;            /* directory, populations and traffic (default 1) */
     int min_per_cell;         /* at least this many per (state, class) (default 3) */

@@ -27,7 +27,7 @@ static const char usage[] =
     "\n"
     "  --dir DIR           the folder for everything (default ./stateline-demo)\n"
     "  --drivers N         drivers per state (default 100000)\n"
-    "  --queries N         queries to send (default 3000)\n"
+    "  --queries N         queries to send (default 3000; 0 with --stay: none)\n"
     "  --duration S        send for S seconds at --rate instead\n"
     "  --rate R            queries per second (default 200)\n"
     "  --seed S            directory, populations and traffic (default 1)\n"
