@@ -7,7 +7,7 @@ answered by its own `stateline query listen --reply` process on its own TLS answ
 echoed), and one terminal line here that sends DQ.<ORI>.NL and waits for the merged DR.
 Every state answers, so the reply goes out when the 50th answer arrives (not at the timeout).
 
-    STATELINE=build/stateline PYTHONPATH=tests/it python3 bench/hub_msq.py [--queries N]
+    STATELINE=build/stateline python3 bench/hub_msq.py [--queries N]
         [--hits K] [--concurrent C]
 
 --hits K: K of the 50 states answer with a record (a hit), the others NOT ON FILE.
