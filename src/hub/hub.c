@@ -12,6 +12,13 @@
  * an SM), and a line whose *own* output is over the cap is not read until it drains (its
  * answers could not be delivered otherwise).
  *
+ * Part 2 hooks: before_sleep first routes the regional queries the iteration set aside
+ * (lower priority), and every flush first commits what the iteration kept for down
+ * destinations (hub_sf.c: durable before the SM .02. leaves), then, after the write,
+ * deletes the kept messages the socket has taken.  An answering line that opens gets its
+ * member's kept messages.  The archive's search thread signals an eventfd; its answers
+ * are sent from the loop.
+ *
  * Plain lines (tests, demo; loopback only) authenticate with their first frame
  *     AUTH <member> <role> <token>
  * answered "AUTH OK", or "AUTH ERR <reason>" and the line closed (sl_conn_plain_auth).

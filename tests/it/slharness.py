@@ -8,7 +8,8 @@ for the hub's output header.  `run_tests` runs test functions, each bounded in t
 prints "N passed, N failed" last.
 
 Everything started is stopped, and the folder removed, when the Network closes (also on
-failure).  Nothing here reads /work/shared.
+failure); `kill9` and `restart` crash and restart the hub on the same folder (its queue
+and archive databases stay).  Nothing here reads /work/shared.
 """
 import os
 import re
