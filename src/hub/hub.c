@@ -177,6 +177,11 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
             struct hub_line *old = m->answer;
             old->bound = 0;
             m->answer = NULL;
+            /* kept messages in the old line's buffer are not known to have arrived: they
+             * go again on the new line (at worst twice, docs/protocol-hub.md §7) */
+            if (m->nflight)
+                m->sf_last = m->flight[0].id - 1;
+            m->nflight = 0;
             SL_INFO("hub", "answering line of %s from %s replaces the one from %s", p->member,
                     l->addr, old->addr);
             line_close_after_flush(hub, old, "replaced by a new answering line");
