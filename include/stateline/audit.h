@@ -88,19 +88,22 @@ enum sl_audit_outcome {
 enum sl_audit_effect { SL_AUDIT_EFF_NONE = 0, SL_AUDIT_EFF_PERMIT = 1, SL_AUDIT_EFF_FORBID = 2,
                        SL_AUDIT_EFF_HOLD = 3 };
 
-/* Data classes (P-1, P-8), a bit mask.  Bits beyond SL_AUDIT_CLASS_ALL are refused. */
+/* Data classes (P-1, P-8), a bit mask.  The bits and names are those of the policy
+ * module (enum sl_policy_dc in policy.h: bit = 1u << SL_DC_*), so a decision's redaction
+ * mask goes into an entry unchanged; tests/unit/test_audit_entry.c checks they agree.
+ * Bits beyond SL_AUDIT_CLASS_ALL are refused. */
 enum {
     SL_AUDIT_CLASS_IDENTITY = 1u << 0,
-    SL_AUDIT_CLASS_ADDRESS = 1u << 1,
-    SL_AUDIT_CLASS_PHOTO = 1u << 2,
-    SL_AUDIT_CLASS_SSN = 1u << 3,
-    SL_AUDIT_CLASS_HISTORY = 1u << 4,
-    SL_AUDIT_CLASS_REGISTRATION = 1u << 5,
-    SL_AUDIT_CLASS_DESCRIPTION = 1u << 6,
-    SL_AUDIT_CLASS_PLACE_OF_BIRTH = 1u << 7,
-    SL_AUDIT_CLASS_LAWFUL_PRESENCE = 1u << 8,
-    SL_AUDIT_CLASS_MEDICAL = 1u << 9,
-    SL_AUDIT_CLASS_OWNER = 1u << 10,
+    SL_AUDIT_CLASS_PHOTO = 1u << 1,
+    SL_AUDIT_CLASS_SSN = 1u << 2,
+    SL_AUDIT_CLASS_ADDRESS = 1u << 3,
+    SL_AUDIT_CLASS_DOB = 1u << 4,
+    SL_AUDIT_CLASS_DESCRIPTION = 1u << 5,
+    SL_AUDIT_CLASS_LICENSE = 1u << 6,
+    SL_AUDIT_CLASS_HISTORY = 1u << 7,
+    SL_AUDIT_CLASS_VEHICLE = 1u << 8,
+    SL_AUDIT_CLASS_OWNER = 1u << 9,
+    SL_AUDIT_CLASS_OWNER_ADDRESS = 1u << 10,
 };
 #define SL_AUDIT_CLASS_COUNT 11
 #define SL_AUDIT_CLASS_ALL ((1u << SL_AUDIT_CLASS_COUNT) - 1)
@@ -336,13 +339,16 @@ struct sl_audit_opts {
     int64_t batch_wait_us;      /* let a small batch wait this long for more (default 0) */
     int nonblocking;            /* append returns -1 (errno EAGAIN) instead of waiting when
                                    the queue is full */
+    int scan_all;               /* at open, rescan the whole log instead of starting from
+                                   DIR/tree-state (the state after the last checkpoint) */
 };
 
 struct sl_audit_log;
 
-/* Open (or create) the log: take DIR/lock, check the tail of the last segment (a torn last
- * record is truncated and logged, and a SYSTEM entry says so), rebuild the tree, check it
- * against the last checkpoint, start the durability thread.  *out owned by the caller,
+/* Open (or create) the log: take DIR/lock, rebuild the tree (from DIR/tree-state when it
+ * matches the last checkpoint, scanning only the entries after it; else, or with scan_all,
+ * from every entry), check it against the last checkpoint, check the tail (a torn last
+ * record is truncated and logged, and a SYSTEM entry says so), start the durability thread.  *out owned by the caller,
  * released by sl_audit_close.  0, or -1 with err. */
 int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char *err,
                   size_t errlen);

@@ -22,16 +22,16 @@
 #include "stateline/store.h"
 
 /* ---- PRNG ------------------------------------------------------------------------- */
-struct sl_rng {
+struct sl_pop_rng {
     uint64_t s[4];
 };
-uint64_t sl_splitmix64(uint64_t *state);
-void sl_rng_seed(struct sl_rng *r, uint64_t seed);
-uint64_t sl_rng_next(struct sl_rng *r);
+uint64_t sl_pop_splitmix64(uint64_t *state);
+void sl_pop_rng_seed(struct sl_pop_rng *r, uint64_t seed);
+uint64_t sl_pop_rng_next(struct sl_pop_rng *r);
 /* Uniform in [0, n), n > 0 (Lemire's multiply-shift; bias < 2^-32 for our n). */
-uint64_t sl_rng_below(struct sl_rng *r, uint64_t n);
+uint64_t sl_pop_rng_below(struct sl_pop_rng *r, uint64_t n);
 /* Uniform double in [0, 1). */
-double sl_rng_unit(struct sl_rng *r);
+double sl_pop_rng_unit(struct sl_pop_rng *r);
 
 /* ---- states and formats ------------------------------------------------------------ */
 struct sl_pop_state_info {
@@ -55,6 +55,7 @@ struct sl_pop_opts {
     uint64_t seed;
     int32_t as_of;      /* yyyymmdd: "today" for ages, expiries, histories */
     int progress;       /* print progress lines on stderr */
+    int no_plate_index; /* skip the partial-plate (RPQ) index: a state without RPQ */
 };
 
 #define SL_POP_MAX_HIST 10
@@ -93,10 +94,10 @@ int sl_pop_write(const struct sl_pop_opts *opts, const char *path, int replace,
 
 /* ---- dates ------------------------------------------------------------------------- */
 /* Days since 1970-01-01 of a yyyymmdd date and back (proleptic Gregorian). */
-int64_t sl_date_days(int32_t ymd);
-int32_t sl_date_ymd(int64_t days);
+int64_t sl_pop_date_days(int32_t ymd);
+int32_t sl_pop_date_ymd(int64_t days);
 /* Today's UTC date as yyyymmdd. */
-int32_t sl_date_today(void);
+int32_t sl_pop_date_today(void);
 
 /* ---- photo ------------------------------------------------------------------------- */
 /* Render the derived portrait of one driver into pix (SL_STORE_PHOTO_W x _H bytes,

@@ -13,7 +13,8 @@
  *   vehicle(id, plate, plate_year, plate_type, vin, make, model, year, colour, style,
  *           reg_expires)
  *   owner(vehicle_id, seq, driver_id)   seq 0 = primary owner, 1 = co-owner
- *   plate_fts                            FTS5 trigram index over vehicle.plate (RPQ)
+ *   plate_fts                            FTS5 trigram index over vehicle.plate (RPQ;
+ *                                        optional, see sl_store_has_partial_plate)
  *
  * Dates are integers yyyymmdd; heights inches; weights pounds.  Strings are upper-case
  * ASCII.  `pair_key` is the two name parts LAST and FIRST, each reduced to [A-Z0-9],
@@ -32,37 +33,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- data classes: what a policy's `redact` names (docs/records.md table) -------- */
-enum sl_data_class {
-    SL_DC_IDENTITY = 1u << 0,      /* name, licence number, sex */
-    SL_DC_ADDRESS = 1u << 1,       /* driver's street, city, state, ZIP */
-    SL_DC_DOB = 1u << 2,           /* date of birth */
-    SL_DC_DESCRIPTION = 1u << 3,   /* height, weight, eyes, hair */
-    SL_DC_SSN = 1u << 4,           /* social security number */
-    SL_DC_PHOTO = 1u << 5,         /* the image */
-    SL_DC_LICENSE = 1u << 6,       /* class, endorsements, restrictions, status, dates */
-    SL_DC_HISTORY = 1u << 7,       /* violations, convictions, withdrawals (KQ) */
-    SL_DC_VEHICLE = 1u << 8,       /* plate, VIN, make, model, year, colour, style */
-    SL_DC_OWNER = 1u << 9,         /* registered owner's name, DOB, licence number */
-    SL_DC_OWNER_ADDRESS = 1u << 10 /* registered owner's address */
-};
-#define SL_DC_ALL 0x7ffu
+#include "stateline/policy.h" /* enum sl_policy_dc: the data classes */
 
-/* Name of one class ("identity", "address", ... as in the policy language), or NULL. */
-const char *sl_data_class_name(unsigned cls);
-/* Parse a class name; returns the bit, or 0 when unknown. */
-unsigned sl_data_class_parse(const char *name);
+/* ---- data classes: what a policy's `redact` names (docs/records.md table) -------- */
+/* The classes are the policy's (enum sl_policy_dc in policy.h: SL_DC_IDENTITY ..
+ * SL_DC_OWNER_ADDRESS, names from sl_policy_dc_name); a set of classes is the mask
+ * SL_DC_BIT(SL_DC_x) that struct sl_policy_decision.redact carries (SL_DC_ALL: all). */
 
 /* One field of a returned record and the class it belongs to. */
 struct sl_field_class {
     const char *record; /* "driver", "history", "vehicle", "owner" */
     const char *field;  /* struct member name, e.g. "oln", "street" */
-    unsigned cls;       /* one enum sl_data_class bit */
+    int dc;             /* SL_DC_* */
 };
 /* The whole mapping, a static const table; *n receives its length. */
 const struct sl_field_class *sl_store_field_classes(size_t *n);
-/* The class of one field, 0 if the field is unknown. */
-unsigned sl_store_field_class(const char *record, const char *field);
+/* The class (SL_DC_*) of one field, -1 if the field is unknown. */
+int sl_store_field_class(const char *record, const char *field);
 
 /* ---- records ---------------------------------------------------------------------- */
 struct sl_driver {
@@ -152,15 +139,18 @@ int sl_store_canon(const char *s, char *out, size_t outlen);
 /* ---- the store -------------------------------------------------------------------- */
 #define SL_STORE_SCHEMA_VERSION 1
 /* The schema (tables only) and the indexes, as SQL scripts, for loaders: create the
- * tables, load the rows in primary-key order, then run the index script. */
+ * tables, load the rows in primary-key order, then run the index script, and the
+ * partial-plate index script if the state answers RPQ. */
 const char *sl_store_schema_sql(void);
 const char *sl_store_index_sql(void);
+const char *sl_store_plate_index_sql(void);
 
-/* Blank (zero) every field of a record that belongs to one of the classes in cls, so a
- * policy's `redact` applies field by field with the table above. */
-void sl_store_driver_redact(struct sl_driver *d, unsigned cls);
-void sl_store_vehicle_redact(struct sl_vehicle *v, unsigned cls);
-void sl_store_history_redact(struct sl_history *h, int n, unsigned cls);
+/* Blank (zero) every field of a record whose class is in mask (1u << SL_DC_x, as in
+ * sl_policy_decision.redact), so a policy's `redact` applies field by field with the
+ * table above. */
+void sl_store_driver_redact(struct sl_driver *d, uint32_t mask);
+void sl_store_vehicle_redact(struct sl_vehicle *v, uint32_t mask);
+void sl_store_history_redact(struct sl_history *h, int n, uint32_t mask);
 
 struct sl_store;
 
@@ -208,12 +198,16 @@ int sl_store_history(struct sl_store *st, int64_t driver_id, struct sl_history *
 int sl_store_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
                               const char *type, struct sl_vehicle *out, int cap, int *total);
 /* VIN (RQ VIN/): 17 characters exact, or the last 8 (a list).  *check_ok (may be NULL)
- * is set to 1 when a 17-character VIN's check digit (ISO 3779 / 49 CFR 565) is right. */
+ * is set to 1 when a 17-character VIN's check digit (ISO 3779 / 49 CFR 565) is right.
+ * -2 for any other length, or a last 8 with I, O or Q (never used in VINs). */
 int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehicle *out,
                             int cap, int *total, int *check_ok);
 /* Registered owner name (RNQ): vehicles of every driver whose name matches. */
 int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,
                               int cap, int *total);
+/* 1 when the file has the partial-plate index (generated without
+ * --no-partial-plate-index); without it RPQ look-ups return -1. */
+int sl_store_has_partial_plate(const struct sl_store *st);
 /* Partial plate (RPQ): `*` any run, `?` one character, at least three consecutive
  * literal characters.  Returns -2 with a reason in err for a pattern that breaks that. */
 int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
@@ -237,8 +231,8 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
 
 /* ISO 3779 VIN check digit of a 17-character VIN: '0'..'9' or 'X'; 0 when the VIN has
  * a character outside the VIN alphabet (I, O, Q are not used). */
-char sl_vin_check_digit(const char *vin17);
+char sl_store_vin_check_digit(const char *vin17);
 /* 1 if vin is 17 valid characters with the right check digit in position 9. */
-int sl_vin_valid(const char *vin);
+int sl_store_vin_valid(const char *vin);
 
 #endif

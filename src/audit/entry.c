@@ -115,8 +115,8 @@ static const char *const outcome_names[SL_AUDIT_OUT_MAX + 1] = {
     "rejected", "queued", "not-queued", "ok", "failed"};
 static const char *const effect_names[] = {"none", "permit", "forbid", "hold"};
 static const char *const class_names[SL_AUDIT_CLASS_COUNT] = {
-    "identity", "address", "photo", "ssn", "history", "registration", "description",
-    "place-of-birth", "lawful-presence", "medical", "owner"};
+    "identity", "photo",   "ssn",     "address", "dob",          "description",
+    "license",  "history", "vehicle", "owner",   "owner-address"};
 
 const char *sl_audit_type_name(int t)
 {
@@ -446,7 +446,11 @@ toolong:
 int sl_audit_decode(const uint8_t *buf, size_t len, struct sl_audit_entry *e, char *err,
                     size_t errlen)
 {
-    memset(e, 0, sizeof *e);
+    /* Zero everything but the list item arrays (1.5 KiB that only n items of are read):
+     * verification decodes every entry, and this memset was a fifth of its time. */
+    memset(e, 0, offsetof(struct sl_audit_entry, dest));
+    e->dest.n = e->search.n = e->rules.n = 0;
+    memset(&e->effect, 0, sizeof *e - offsetof(struct sl_audit_entry, effect));
     if (len < HDR_LEN) {
         seterr(err, errlen, "entry of %zu bytes is shorter than its header", len);
         return -1;

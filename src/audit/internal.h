@@ -50,9 +50,11 @@ void sl__audit_personal_close(struct sl__audit_personal *p);
 /* HMAC-SHA-256 under the log secret. */
 void sl__audit_personal_mac(struct sl__audit_personal *p, const void *data, size_t len,
                             uint8_t out[32]);
-/* Store a batch of personal records: buf holds records  u64 index | i64 time_us | u32 len |
- * data  back to back.  One transaction, synchronous=FULL.  0 or -1. */
-int sl__audit_personal_store(struct sl__audit_personal *p, const uint8_t *buf, size_t len);
+/* Store a batch of personal records: each buf[i] holds records
+ * u64 index | i64 time_us | u32 len | data  back to back.  One transaction,
+ * synchronous=FULL.  0 or -1. */
+int sl__audit_personal_store(struct sl__audit_personal *p, const uint8_t *const *buf,
+                             const size_t *len, int n);
 /* Delete rows for indexes >= n (entries that never became durable).  0 or -1. */
 int sl__audit_personal_trim(struct sl__audit_personal *p, uint64_t n);
 

@@ -82,6 +82,7 @@ struct sl_audit_log {
     struct sl_audit_hasher *hasher;
     struct sl_audit_signer signer;
     uint64_t cp_size;   /* size of the last checkpoint */
+    int have_cp;        /* a checkpoint exists */
     int64_t cp_pending_ms; /* when the first entry not in a checkpoint became durable */
 
     struct sl__audit_personal *personal;
@@ -125,6 +126,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+static void write_state(struct sl_audit_log *log);
+
 /* ---- checkpoints --------------------------------------------------------------------- */
 
 static int write_checkpoint(struct sl_audit_log *log)
@@ -154,10 +157,78 @@ static int write_checkpoint(struct sl_audit_log *log)
     }
     log->cp_size = log->range.size;
     log->cp_pending_ms = 0;
+    write_state(log);
     pthread_mutex_lock(&log->mu);
     log->stats.checkpoints++;
     pthread_mutex_unlock(&log->mu);
     return 0;
+}
+
+/* ---- the tree state, so that open need not rescan the whole log ----------------------- */
+
+/* DIR/tree-state, replaced (tmp + rename) after each checkpoint:
+ *     "SLTREE01" | u64 size | u32 segment | u64 offset (end of entry size-1 in it) |
+ *     u32 n | n x 32-byte compact-range hashes | u32 CRC32C of everything before
+ * Not fsynced: if it is lost or stale, open falls back to a full scan.  It is used only when
+ * its size is the last checkpoint's and its root is that checkpoint's root, so a bad state
+ * file can cost time, never correctness. */
+#define STATE_MAGIC "SLTREE01"
+
+static void write_state(struct sl_audit_log *log)
+{
+    uint8_t buf[8 + 8 + 4 + 8 + 4 + 64 * 32 + 4];
+    size_t n = 0;
+    memcpy(buf, STATE_MAGIC, 8);
+    n = 8;
+    put64(buf + n, log->range.size);
+    put32(buf + n + 8, log->segno);
+    put64(buf + n + 12, log->segsize);
+    put32(buf + n + 20, (uint32_t)log->range.n);
+    n += 24;
+    memcpy(buf + n, log->range.h, (size_t)log->range.n * 32);
+    n += (size_t)log->range.n * 32;
+    put32(buf + n, sl_audit_crc32c(0, buf, n));
+    n += 4;
+    char tmp[4096], dst[4096];
+    snprintf(tmp, sizeof tmp, "%s/tree-state.tmp", log->dir);
+    snprintf(dst, sizeof dst, "%s/tree-state", log->dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, buf, n) < 0 || close(fd) < 0 || rename(tmp, dst) < 0) {
+        SL_WARN("audit", "%s: %s (the next open will scan the whole log)", dst, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+static uint32_t be32p(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Load DIR/tree-state into r; 0 if valid, -1 if missing or damaged. */
+static int read_state(const char *dir, struct sl_audit_range *r, uint32_t *segno, uint64_t *off)
+{
+    char path[4096], *b;
+    size_t len;
+    snprintf(path, sizeof path, "%s/tree-state", dir);
+    if (sl__audit_slurp(path, &b, &len) < 0)
+        return -1;
+    const uint8_t *u = (const uint8_t *)b;
+    int ok = len >= 36 && memcmp(u, STATE_MAGIC, 8) == 0;
+    uint32_t n = ok ? be32p(u + 28) : 0;
+    ok = ok && n <= 64 && len == 36 + (size_t)n * 32 &&
+         sl_audit_crc32c(0, u, len - 4) == be32p(u + len - 4);
+    if (ok) {
+        r->size = (uint64_t)be32p(u + 8) << 32 | be32p(u + 12);
+        *segno = be32p(u + 16);
+        *off = (uint64_t)be32p(u + 20) << 32 | be32p(u + 24);
+        r->n = (int)n;
+        memcpy(r->h, u + 32, (size_t)n * 32);
+        /* the range's shape must be that of its size */
+        ok = __builtin_popcountll(r->size) == (int)n;
+    }
+    free(b);
+    return ok ? 0 : -1;
 }
 
 static int checkpoint_due(const struct sl_audit_log *log, int64_t now_ms)
@@ -196,32 +267,50 @@ static int open_segment(struct sl_audit_log *log, uint32_t num)
     return 0;
 }
 
-static int write_batch(struct sl_audit_log *log, struct slot *s)
+/* Write slots first..first+n-1 (ring order) as one batch: personal data in one SQLite
+ * transaction, the records with write(2), ONE fdatasync, then the leaves into the range. */
+static int write_batch(struct sl_audit_log *log, int first, int n)
 {
     if (log->segsize >= log->o.segment_bytes && open_segment(log, log->segno + 1) < 0)
         return -1;
     /* Personal data first: if we crash after it, the rows of entries that never became
      * durable are trimmed at the next open. */
-    if (s->pii_len && sl__audit_personal_store(log->personal, s->pii, s->pii_len) < 0)
+    const uint8_t *pv[64];
+    size_t pl[64];
+    int np = 0;
+    for (int k = 0; k < n; k++) {
+        struct slot *s = &log->slots[(first + k) % log->nslots];
+        if (s->pii_len) {
+            pv[np] = s->pii;
+            pl[np++] = s->pii_len;
+        }
+    }
+    if (np && sl__audit_personal_store(log->personal, pv, pl, np) < 0)
         return -1;
-    if (write_all(log->segfd, s->buf, s->len) < 0) {
-        SL_ERROR("audit", "write to segment %u: %s", log->segno, strerror(errno));
-        return -1;
+    for (int k = 0; k < n; k++) {
+        struct slot *s = &log->slots[(first + k) % log->nslots];
+        if (write_all(log->segfd, s->buf, s->len) < 0) {
+            SL_ERROR("audit", "write to segment %u: %s", log->segno, strerror(errno));
+            return -1;
+        }
+        log->segsize += s->len;
     }
     if (fdatasync(log->segfd) < 0) {
         SL_ERROR("audit", "fdatasync of segment %u: %s", log->segno, strerror(errno));
         return -1;
     }
-    log->segsize += s->len;
     /* Integrate the leaves. */
-    size_t o = 0;
-    while (o < s->len) {
-        uint32_t el = (uint32_t)s->buf[o] << 24 | (uint32_t)s->buf[o + 1] << 16 |
-                      (uint32_t)s->buf[o + 2] << 8 | s->buf[o + 3];
-        uint8_t leaf[32];
-        sl_audit_leaf_hash(log->hasher, s->buf + o + SL_AUDIT_REC_HDR, el, leaf);
-        sl_audit_range_append(&log->range, log->hasher, leaf);
-        o += SL_AUDIT_REC_HDR + el;
+    for (int k = 0; k < n; k++) {
+        struct slot *s = &log->slots[(first + k) % log->nslots];
+        size_t o = 0;
+        while (o < s->len) {
+            uint32_t el = (uint32_t)s->buf[o] << 24 | (uint32_t)s->buf[o + 1] << 16 |
+                          (uint32_t)s->buf[o + 2] << 8 | s->buf[o + 3];
+            uint8_t leaf[32];
+            sl_audit_leaf_hash(log->hasher, s->buf + o + SL_AUDIT_REC_HDR, el, leaf);
+            sl_audit_range_append(&log->range, log->hasher, leaf);
+            o += SL_AUDIT_REC_HDR + el;
+        }
     }
     return 0;
 }
@@ -287,19 +376,41 @@ static void *durability_thread(void *arg)
             pthread_cond_timedwait(&log->wake, &log->mu, &ts);
             log->thread_waiting = 0;
         }
-        if (s->state == SLOT_FILLING) { /* seal it; the next slot is free (s is the oldest) */
-            log->w = (log->r + 1) % log->nslots;
-            log->slots[log->w].state = SLOT_FILLING;
-            log->slots[log->w].len = 0;
-            log->slots[log->w].count = 0;
-            log->slots[log->w].pii_len = 0;
-            log->slots[log->w].first = s->first + s->count;
+        /* Take every sealed slot and the one being filled: the whole queue is one batch
+         * (each slot closed at 256 KiB), so a slow fdatasync makes batches larger rather
+         * than the queue longer. */
+        int first = log->r, n = 0;
+        uint64_t upto = 0, entries = 0, bytes = 0;
+        for (;;) {
+            struct slot *t = &log->slots[(first + n) % log->nslots];
+            if (t->state == SLOT_QUEUED) {
+                t->state = SLOT_WRITING;
+            } else if (t->state == SLOT_FILLING && t->len > 0 &&
+                       log->slots[(first + n + 1) % log->nslots].state == SLOT_FREE) {
+                /* Seal the slot being filled; the producer moves on to the next (free)
+                 * one.  When every other slot is in this batch, it stays for the next. */
+                int next = (first + n + 1) % log->nslots;
+                log->w = next;
+                log->slots[next].state = SLOT_FILLING;
+                log->slots[next].len = 0;
+                log->slots[next].count = 0;
+                log->slots[next].pii_len = 0;
+                log->slots[next].first = t->first + t->count;
+                t->state = SLOT_WRITING;
+            } else {
+                break;
+            }
+            upto = t->first + t->count;
+            entries += t->count;
+            bytes += t->len;
+            n++;
+            if (n == log->nslots || n == 64)
+                break;
         }
-        s->state = SLOT_WRITING;
         int failed = log->failed;
         pthread_mutex_unlock(&log->mu);
 
-        int rc = failed ? -1 : write_batch(log, s);
+        int rc = failed ? -1 : write_batch(log, first, n);
         int64_t now = sl_now_ms();
         if (rc == 0 && log->cp_pending_ms == 0 && log->range.size > log->cp_size)
             log->cp_pending_ms = now;
@@ -307,19 +418,22 @@ static void *durability_thread(void *arg)
         pthread_mutex_lock(&log->mu);
         if (rc == 0) {
             log->stats.batches++;
-            log->stats.bytes += s->len;
-            log->stats.entries += s->count;
-            atomic_store_explicit(&log->durable, s->first + s->count, memory_order_release);
+            log->stats.bytes += bytes;
+            log->stats.entries += entries;
+            atomic_store_explicit(&log->durable, upto, memory_order_release);
         } else if (!log->failed) {
             log->failed = 1;
             SL_ERROR("audit", "the audit log has failed: no entry after %llu is durable",
                      (unsigned long long)atomic_load(&log->durable));
         }
-        s->state = SLOT_FREE;
-        s->len = 0;
-        s->count = 0;
-        s->pii_len = 0;
-        log->r = (log->r + 1) % log->nslots;
+        for (int k = 0; k < n; k++) {
+            struct slot *t = &log->slots[(first + k) % log->nslots];
+            t->state = SLOT_FREE;
+            t->len = 0;
+            t->count = 0;
+            t->pii_len = 0;
+        }
+        log->r = (first + n) % log->nslots;
         pthread_cond_broadcast(&log->freed);
         pthread_mutex_unlock(&log->mu);
 
@@ -341,6 +455,7 @@ static void *durability_thread(void *arg)
 struct recover {
     struct sl_audit_log *log;
     uint64_t index;
+    uint64_t base; /* offset in the segment where the scan started */
     uint64_t bad_off; /* first bad record (checksum or sequence) */
     int bad;
     const char *what;
@@ -353,7 +468,7 @@ static int recover_rec(uint64_t off, const uint8_t *e, size_t len, int crc_ok, v
     struct recover *rc = arg;
     if (!crc_ok || sl__audit_entry_seq(e) != rc->index) {
         rc->bad = 1;
-        rc->bad_off = off;
+        rc->bad_off = rc->base + off;
         rc->what = crc_ok ? "wrong sequence number" : "checksum mismatch";
         return 1;
     }
@@ -453,14 +568,41 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, siz
         free(nums);
         return -1;
     }
-    struct recover rc = {log, 0, 0, 0, NULL, have_cp ? &cp : NULL, have_cp && cp.size == 0};
+    struct recover rc = {log, 0, 0, 0, 0, NULL, have_cp ? &cp : NULL, have_cp && cp.size == 0};
     *truncated = 0;
-    for (int i = 0; i < nseg; i++) {
+    for (int i = 0; i < nseg; i++)
         if (nums[i] != (uint32_t)i + 1) {
             seterr(err, errlen, "segment %u is missing", (unsigned)i + 1);
             free(nums);
             return -1;
         }
+    /* Start from the saved tree state when it matches the last checkpoint. */
+    int first = 0;
+    uint64_t start_off = 0;
+    {
+        uint32_t sseg;
+        uint64_t soff;
+        struct sl_audit_range sr;
+        uint8_t root[32];
+        char path[4096];
+        struct stat st;
+        if (!log->o.scan_all && have_cp && cp.size > 0 && read_state(log->dir, &sr, &sseg, &soff) == 0 &&
+            sr.size == cp.size && sseg >= 1 && (int)sseg <= nseg) {
+            sl_audit_range_root(&sr, log->hasher, root);
+            sl__audit_seg_path(log->dir, sseg, path, sizeof path);
+            if (memcmp(root, cp.root, 32) == 0 && stat(path, &st) == 0 &&
+                (uint64_t)st.st_size >= soff) {
+                log->range = sr;
+                rc.index = sr.size;
+                rc.cp_checked = 1;
+                first = (int)sseg - 1;
+                start_off = soff;
+                SL_DEBUG("audit", "%s: tree state at %llu entries; scanning from segment %u byte %llu",
+                         log->dir, (unsigned long long)sr.size, sseg, (unsigned long long)soff);
+            }
+        }
+    }
+    for (int i = first; i < nseg; i++) {
         char path[4096];
         sl__audit_seg_path(log->dir, nums[i], path, sizeof path);
         const uint8_t *img;
@@ -472,7 +614,9 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, siz
         }
         uint64_t tail = 0;
         rc.bad = 0;
-        int r = sl__audit_scan(img, len, recover_rec, &rc, &tail);
+        rc.base = i == first ? start_off : 0;
+        int r = sl__audit_scan(img ? img + rc.base : img, len - rc.base, recover_rec, &rc, &tail);
+        tail += rc.base;
         sl__audit_unmap(img, len);
         int last = i == nseg - 1;
         if (r == 1 && rc.bad) {
@@ -537,6 +681,7 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, siz
             return -1;
         }
         log->cp_size = cp.size;
+        log->have_cp = 1;
     }
     log->next = rc.index;
     atomic_store(&log->durable, rc.index);
@@ -629,6 +774,11 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
     log->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (log->cpfd < 0 || log->efd < 0) {
         seterr(err, errlen, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    /* A new, empty log gets its checkpoint of size 0 at once, so that it verifies. */
+    if (!log->have_cp && log->next == 0 && write_checkpoint(log) < 0) {
+        seterr(err, errlen, "cannot write the first checkpoint of %s", log->dir);
         goto fail;
     }
     log->nslots = (int)(log->o.queue_bytes / BATCH_BYTES);

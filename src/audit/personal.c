@@ -58,6 +58,11 @@ struct sl__audit_personal {
     char period[8]; /* key cached for this period */
     uint8_t key[32];
     int have_key; /* 1 key cached, -1 period shredded */
+    int cctx_keyed; /* cctx holds the expanded key of `period` for encryption */
+    uint8_t nonces[12 * 256]; /* random nonces, drawn 256 at a time */
+    int nonce_left;
+    int64_t month_lo, month_hi; /* [lo, hi) µs of the month in `month` */
+    char month[8];
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -168,11 +173,10 @@ struct sl__audit_personal *sl__audit_personal_open(const char *dir, int create, 
     if (sqlite3_exec(p->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "CREATE TABLE IF NOT EXISTS personal(idx INTEGER PRIMARY KEY, period TEXT "
-                     "NOT NULL, nonce BLOB, ct BLOB, tag BLOB);"
-                     "CREATE INDEX IF NOT EXISTS personal_period ON personal(period);",
+                     "NOT NULL, nonce BLOB, ct BLOB, tag BLOB);",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(p->db,
-                           "INSERT OR REPLACE INTO personal(idx, period, nonce, ct, tag) "
+                           "INSERT INTO personal(idx, period, nonce, ct, tag) "
                            "VALUES (?,?,?,?,?)",
                            -1, &p->ins, NULL) != SQLITE_OK) {
         seterr(err, errlen, "%s: %s", path, sqlite3_errmsg(p->db));
@@ -235,6 +239,7 @@ static int period_key(struct sl__audit_personal *p, const char *period, int crea
     snprintf(kdir, sizeof kdir, "%s/keys", p->pdir);
     snprintf(path, sizeof path, "%s/%s.shredded", kdir, period);
     memcpy(p->period, period, 8);
+    p->cctx_keyed = 0;
     if (access(path, F_OK) == 0) {
         p->have_key = -1;
         return 1;
@@ -271,7 +276,39 @@ static uint64_t be64(const uint8_t *b)
     return v;
 }
 
-int sl__audit_personal_store(struct sl__audit_personal *p, const uint8_t *buf, size_t len)
+/* The UTC month of t, cached: gmtime and snprintf per entry showed in profiles. */
+static void month_of(struct sl__audit_personal *p, int64_t t, char out[8])
+{
+    if (!(t >= p->month_lo && t < p->month_hi)) {
+        sl__audit_period(t, p->month);
+        time_t s = (time_t)(t / 1000000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        tm.tm_mday = 1;
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        p->month_lo = (int64_t)timegm(&tm) * 1000000;
+        tm.tm_mon++;
+        p->month_hi = (int64_t)timegm(&tm) * 1000000;
+    }
+    memcpy(out, p->month, 8);
+}
+
+/* 12 fresh random bytes; RAND_bytes is called once per 256 nonces. */
+static int next_nonce(struct sl__audit_personal *p, uint8_t out[12])
+{
+    if (p->nonce_left == 0) {
+        if (RAND_bytes(p->nonces, sizeof p->nonces) != 1)
+            return -1;
+        p->nonce_left = 256;
+    }
+    p->nonce_left--;
+    memcpy(out, p->nonces + 12 * p->nonce_left, 12);
+    OPENSSL_cleanse(p->nonces + 12 * p->nonce_left, 12); /* never used twice */
+    return 0;
+}
+
+int sl__audit_personal_store(struct sl__audit_personal *p, const uint8_t *const *bufs,
+                             const size_t *lens, int nbufs)
 {
     if (sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         SL_ERROR("audit", "personal store: %s", sqlite3_errmsg(p->db));
@@ -279,50 +316,61 @@ int sl__audit_personal_store(struct sl__audit_personal *p, const uint8_t *buf, s
     }
     uint8_t *ct = NULL;
     size_t ctcap = 0;
-    size_t o = 0;
-    while (o + 20 <= len) {
-        uint64_t idx = be64(buf + o);
-        int64_t t = (int64_t)be64(buf + o + 8);
-        uint32_t dl = (uint32_t)buf[o + 16] << 24 | (uint32_t)buf[o + 17] << 16 |
-                      (uint32_t)buf[o + 18] << 8 | buf[o + 19];
-        const uint8_t *data = buf + o + 20;
-        o += 20 + dl;
-        char period[8];
-        sl__audit_period(t, period);
-        int k = period_key(p, period, 1);
-        if (k < 0)
-            goto fail;
-        if (k == 1) {
-            SL_WARN("audit", "entry %llu: period %s was shredded; its personal data is not kept",
-                    (unsigned long long)idx, period);
-            continue;
-        }
-        uint8_t nonce[12], tag[16], aad[64];
-        size_t aadl;
-        int outl = 0, fl = 0;
-        aad_for(idx, period, aad, &aadl);
-        if (ctcap < dl + 16) {
-            ctcap = dl + 16;
-            ct = sl_xrealloc(ct, ctcap);
-        }
-        if (RAND_bytes(nonce, 12) != 1 ||
-            EVP_EncryptInit_ex2(p->cctx, p->aes, p->key, nonce, NULL) != 1 ||
-            EVP_EncryptUpdate(p->cctx, NULL, &outl, aad, (int)aadl) != 1 ||
-            EVP_EncryptUpdate(p->cctx, ct, &outl, data, (int)dl) != 1 ||
-            EVP_EncryptFinal_ex(p->cctx, ct + outl, &fl) != 1 ||
-            EVP_CIPHER_CTX_ctrl(p->cctx, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1) {
-            SL_ERROR("audit", "AES-256-GCM failed");
-            goto fail;
-        }
-        sqlite3_reset(p->ins);
-        sqlite3_bind_int64(p->ins, 1, (sqlite3_int64)idx);
-        sqlite3_bind_text(p->ins, 2, period, 7, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(p->ins, 3, nonce, 12, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(p->ins, 4, ct, outl + fl, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(p->ins, 5, tag, 16, SQLITE_TRANSIENT);
-        if (sqlite3_step(p->ins) != SQLITE_DONE) {
-            SL_ERROR("audit", "personal store insert: %s", sqlite3_errmsg(p->db));
-            goto fail;
+    for (int bi = 0; bi < nbufs; bi++) {
+        const uint8_t *buf = bufs[bi];
+        size_t len = lens[bi], o = 0;
+        while (o + 20 <= len) {
+            uint64_t idx = be64(buf + o);
+            int64_t t = (int64_t)be64(buf + o + 8);
+            uint32_t dl = (uint32_t)buf[o + 16] << 24 | (uint32_t)buf[o + 17] << 16 |
+                          (uint32_t)buf[o + 18] << 8 | buf[o + 19];
+            const uint8_t *data = buf + o + 20;
+            o += 20 + dl;
+            char period[8];
+            month_of(p, t, period);
+            int k = period_key(p, period, 1);
+            if (k < 0)
+                goto fail;
+            if (k == 1) {
+                SL_WARN("audit", "entry %llu: period %s was shredded; its personal data is not kept",
+                        (unsigned long long)idx, period);
+                continue;
+            }
+            uint8_t nonce[12], tag[16], aad[64];
+            size_t aadl;
+            int outl = 0, fl = 0;
+            aad_for(idx, period, aad, &aadl);
+            if (ctcap < dl + 16) {
+                ctcap = dl + 16;
+                ct = sl_xrealloc(ct, ctcap);
+            }
+            /* Expand the month's key once; per entry only the nonce changes. */
+            if (!p->cctx_keyed) {
+                if (EVP_EncryptInit_ex2(p->cctx, p->aes, p->key, NULL, NULL) != 1) {
+                    SL_ERROR("audit", "AES-256-GCM key setup failed");
+                    goto fail;
+                }
+                p->cctx_keyed = 1;
+            }
+            if (next_nonce(p, nonce) < 0 ||
+                EVP_EncryptInit_ex2(p->cctx, NULL, NULL, nonce, NULL) != 1 ||
+                EVP_EncryptUpdate(p->cctx, NULL, &outl, aad, (int)aadl) != 1 ||
+                EVP_EncryptUpdate(p->cctx, ct, &outl, data, (int)dl) != 1 ||
+                EVP_EncryptFinal_ex(p->cctx, ct + outl, &fl) != 1 ||
+                EVP_CIPHER_CTX_ctrl(p->cctx, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1) {
+                SL_ERROR("audit", "AES-256-GCM failed");
+                goto fail;
+            }
+            sqlite3_reset(p->ins);
+            sqlite3_bind_int64(p->ins, 1, (sqlite3_int64)idx);
+            sqlite3_bind_text(p->ins, 2, period, 7, SQLITE_STATIC);
+            sqlite3_bind_blob(p->ins, 3, nonce, 12, SQLITE_STATIC);
+            sqlite3_bind_blob(p->ins, 4, ct, outl + fl, SQLITE_STATIC);
+            sqlite3_bind_blob(p->ins, 5, tag, 16, SQLITE_STATIC);
+            if (sqlite3_step(p->ins) != SQLITE_DONE) {
+                SL_ERROR("audit", "personal store insert: %s", sqlite3_errmsg(p->db));
+                goto fail;
+            }
         }
     }
     free(ct);
@@ -418,6 +466,7 @@ int sl_audit_personal_read(const char *dir, uint64_t index, uint8_t **out, size_
     memcpy(tagc, tag, 16);
     uint8_t *pt = sl_xmalloc((size_t)ctl + 1);
     int outl = 0, fl = 0;
+    p->cctx_keyed = 0;
     if (EVP_DecryptInit_ex2(p->cctx, p->aes, p->key, nonce, NULL) != 1 ||
         EVP_DecryptUpdate(p->cctx, NULL, &outl, aad, (int)aadl) != 1 ||
         (ctl && ct && EVP_DecryptUpdate(p->cctx, pt, &outl, ct, ctl) != 1) ||

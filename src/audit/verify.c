@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 
 #include "stateline/audit.h"
 #include "stateline/core.h"
@@ -274,6 +275,11 @@ int64_t sl_audit_verify_dir(const char *dir, const struct sl_audit_verifier *key
                             size_t errlen)
 {
     memset(res, 0, sizeof *res);
+    struct stat st;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        seterr(err, errlen, "%s: %s", dir, errno ? strerror(errno) : "not a directory");
+        return -1;
+    }
     int64_t t0 = sl_now_ns();
     struct vstate v;
     memset(&v, 0, sizeof v);

@@ -53,24 +53,66 @@ int bench_gen_connect(struct bench_gen *g, const char *hostport, struct sl_tls *
     return 0;
 }
 
+int bench_gen_connect_nats(struct bench_gen *g, const char *hostport, struct ssl_ctx_st *ctx,
+                           int n, char *err, size_t errlen)
+{
+    g->n = 0;
+    g->nats = 1;
+    for (int i = 0; i < n; i++) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "_INBOX.%d.*", i);
+        if (bench_nats_dial(hostport, ctx, sub, &g->nl[i], err, errlen) != 0)
+            return -1;
+        g->n++;
+    }
+    return 0;
+}
+
 void bench_gen_close(struct bench_gen *g)
 {
-    for (int i = 0; i < g->n; i++)
-        sl_conn_free(g->c[i]);
+    for (int i = 0; i < g->n; i++) {
+        if (g->nats)
+            bench_nats_free(g->nl[i]);
+        else
+            sl_conn_free(g->c[i]);
+    }
     g->n = 0;
 }
 
-/* Append query `seq` of run `run` to connection k. */
-static void put_query(struct bench_gen *g, int k, char run, uint64_t seq)
+/* The two transports, stateline lines and nats lines, behind the same five calls. */
+static struct sl_buf *line_out(struct bench_gen *g, int k)
 {
-    struct sl_buf *out = &g->c[k]->out;
-    size_t at = sl_frame_begin(out);
-    /* "DQ." ori ".CA." run seq9 ".TXT\nOLN/A1234567" */
-    uint8_t *p = sl_buf_reserve(out, 64);
+    return g->nats ? &g->nl[k]->out : &g->c[k]->out;
+}
+
+static int line_fd(const struct bench_gen *g, int k)
+{
+    return g->nats ? g->nl[k]->fd : g->c[k]->fd;
+}
+
+static int line_want_write(const struct bench_gen *g, int k)
+{
+    return g->nats ? g->nl[k]->want_write : g->c[k]->want_write;
+}
+
+static int line_flush(struct bench_gen *g, int k)
+{
+    return g->nats ? bench_nats_flush(g->nl[k]) : sl_conn_flush(g->c[k]);
+}
+
+static const char *line_err(const struct bench_gen *g, int k)
+{
+    return g->nats ? g->nl[k]->err : g->c[k]->err;
+}
+
+/* Write the text of query `seq` of run `run` from sender ORI `ori` at p (64 bytes room):
+ * "DQ." ori ".CA." run seq9 ".TXT\nOLN/A1234567".  Returns its length. */
+static size_t write_dq(uint8_t *p, const char *ori, char run, uint64_t seq)
+{
     size_t n = 0;
     memcpy(p, "DQ.", 3);
     n += 3;
-    memcpy(p + n, g->ori[k], SL_ORI_LEN);
+    memcpy(p + n, ori, SL_ORI_LEN);
     n += SL_ORI_LEN;
     memcpy(p + n, ".CA.", 4);
     n += 4;
@@ -82,7 +124,25 @@ static void put_query(struct bench_gen *g, int k, char run, uint64_t seq)
     n += 9;
     memcpy(p + n, ".TXT\nOLN/A1234567", 17);
     n += 17;
-    sl_buf_commit(out, n);
+    return n;
+}
+
+/* Append query `seq` of run `run` to line k. */
+static void put_query(struct bench_gen *g, int k, char run, uint64_t seq)
+{
+    if (g->nats) {
+        /* PUB dq.CA _INBOX.<k>.<run><seq> <n> CRLF <DQ> CRLF */
+        uint8_t dq[64];
+        size_t n = write_dq(dq, g->ori[k], run, seq);
+        char inbox[40];
+        snprintf(inbox, sizeof inbox, "_INBOX.%d.%.10s", k, (const char *)dq + 3 + SL_ORI_LEN + 4);
+        bench_nats_pub(g->nl[k], "dq.CA", inbox, dq, n);
+        return;
+    }
+    struct sl_buf *out = &g->c[k]->out;
+    size_t at = sl_frame_begin(out);
+    uint8_t *p = sl_buf_reserve(out, 64);
+    sl_buf_commit(out, write_dq(p, g->ori[k], run, seq));
     sl_frame_end(out, at);
 }
 
@@ -168,7 +228,7 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
                 due = total;
             for (; next < due; next++) {
                 int k = (int)(next % (uint64_t)g->n);
-                if (sl_buf_used(&g->c[k]->out) > GEN_OUT_CAP) {
+                if (sl_buf_used(line_out(g, k)) > GEN_OUT_CAP) {
                     res->overload = 1;
                     snprintf(res->first_error, sizeof res->first_error,
                              "the generator could not send: %u bytes waiting on one line",
@@ -184,9 +244,9 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
                     res->max_send_lag_us = (uint64_t)lag / 1000;
             }
             for (int k = 0; k < g->n; k++)
-                if (sl_buf_used(&g->c[k]->out) && sl_conn_flush(g->c[k]) < 0) {
+                if (sl_buf_used(line_out(g, k)) && line_flush(g, k) < 0) {
                     snprintf(res->first_error, sizeof res->first_error, "line failed: %s",
-                             g->c[k]->err);
+                             line_err(g, k));
                     rc = -1;
                     goto done;
                 }
@@ -207,8 +267,9 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
         pfd[n++] = (struct pollfd){sfd, POLLIN, 0};
         for (int k = 0; k < g->n; k++)
             pfd[n++] = (struct pollfd){
-                g->c[k]->fd,
-                (short)(POLLIN | (sl_buf_used(&g->c[k]->out) || g->c[k]->want_write ? POLLOUT : 0)),
+                line_fd(g, k),
+                (short)(POLLIN |
+                        (sl_buf_used(line_out(g, k)) || line_want_write(g, k) ? POLLOUT : 0)),
                 0};
         struct timespec ts = {wait_ns > 0 ? wait_ns / 1000000000 : 0,
                               wait_ns > 0 ? wait_ns % 1000000000 : 0};
@@ -227,27 +288,43 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
         for (int k = 0; k < g->n; k++) {
             if (!pfd[1 + k].revents)
                 continue;
-            struct sl_conn *c = g->c[k];
-            int r = sl_conn_read(c);
+            int r = g->nats ? bench_nats_read(g->nl[k]) : sl_conn_read(g->c[k]);
+            struct sl_buf *in = g->nats ? &g->nl[k]->in : &g->c[k]->in;
             for (;;) {
                 const uint8_t *p;
                 uint32_t len;
-                enum sl_frame_status st = sl_frame_peek(&c->in, SL_FRAME_DEFAULT_MAX, &p, &len);
-                if (st != SL_FRAME_OK)
-                    break;
+                size_t consume;
+                if (g->nats) {
+                    struct nats_msg m;
+                    int st = bench_nats_next(g->nl[k], &m);
+                    if (st < 0) {
+                        r = -1;
+                        break;
+                    }
+                    if (st == 0)
+                        break;
+                    p = m.payload;
+                    len = m.len;
+                    consume = m.consume;
+                } else {
+                    if (sl_frame_peek(in, SL_FRAME_DEFAULT_MAX, &p, &len) != SL_FRAME_OK)
+                        break;
+                    consume = SL_FRAME_HDR + len;
+                }
                 if (len > 0 && take_reply(g, p, len, run, t0, rate, warmup_ns, seen, total, res,
                                           now)) {
                     answered++;
                     last_reply = now;
                 }
-                sl_buf_consume(&c->in, SL_FRAME_HDR + len);
+                sl_buf_consume(in, consume);
             }
             if (r < 0) {
-                snprintf(res->first_error, sizeof res->first_error, "line closed: %s", c->err);
+                snprintf(res->first_error, sizeof res->first_error, "line closed: %s",
+                         line_err(g, k));
                 rc = -1;
                 goto done;
             }
-            if (sl_buf_used(&c->out) && sl_conn_flush(c) < 0) {
+            if ((sl_buf_used(line_out(g, k)) || line_want_write(g, k)) && line_flush(g, k) < 0) {
                 rc = -1;
                 goto done;
             }

@@ -25,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
+#include "bench/bench_int.h"
 #include "stateline/bench.h"
 #include "stateline/conn.h"
 #include "stateline/core.h"
@@ -73,31 +74,54 @@ static void answer_hub(struct responder *r, const uint8_t *p, uint32_t len)
     r->answered++;
 }
 
-/* One frame on a direct line: a query in input form. */
-static void answer_direct(struct responder *r, struct sl_conn *c, const uint8_t *p, uint32_t len)
+void bench_reply_text(char *text, size_t len)
+{
+    /* A plausible DR: status lines, padded with spaces to the wanted size. */
+    static const char head[] = "STATUS/VALID CLASS/C EXP/20300101 NOT A REAL RECORD - BENCHMARK";
+    for (size_t i = 0; i < len; i++)
+        text[i] = i < sizeof head - 1 ? head[i] : (i % 64 == 63 ? '\n' : ' ');
+}
+
+int bench_direct_reply(const char *as, const char *text, size_t text_len, unsigned *seq,
+                       struct sl_msg *scratch, const uint8_t *p, uint32_t len,
+                       struct sl_buf *out)
 {
     struct sl_msg_err e;
-    if (sl_msg_parse((const char *)p, len, &r->msg, &e) != 0) {
+    int rc = 0;
+    if (sl_msg_parse((const char *)p, len, scratch, &e) != 0) {
         SL_WARN("bench", "responder: unreadable direct query: %s", e.detail);
-        sl_msg_clear(&r->msg);
-        return;
+        sl_msg_clear(scratch);
+        return -1;
     }
-    const struct sl_key_info *ki = sl_key_lookup(r->msg.key);
+    const struct sl_key_info *ki = sl_key_lookup(scratch->key);
     if (ki && ki->reply) {
         struct sl_outhdr h;
         memset(&h, 0, sizeof h);
         sl_strlcpy(h.key, ki->reply, sizeof h.key);
-        sl_strlcpy(h.ori, r->as, sizeof h.ori);
+        sl_strlcpy(h.ori, as, sizeof h.ori);
         h.rx_time = h.tx_time = sl_wall_us() / 1000000;
-        h.rx_seq = h.tx_seq = ++r->out_seq % 100000;
-        sl_strlcpy(h.dest, r->msg.ori, sizeof h.dest);
-        sl_strlcpy(h.ctl, r->msg.ctl, sizeof h.ctl);
-        size_t at = sl_frame_begin(&c->out);
-        sl_msg_format_output(&h, r->text, r->text_len, &c->out);
+        *seq = (*seq + 1) % 100000;
+        h.rx_seq = h.tx_seq = *seq;
+        sl_strlcpy(h.dest, scratch->ori, sizeof h.dest);
+        sl_strlcpy(h.ctl, scratch->ctl, sizeof h.ctl);
+        sl_msg_format_output(&h, text, text_len, out);
+        rc = 1;
+    }
+    sl_msg_clear(scratch);
+    return rc;
+}
+
+/* One frame on a direct line: a query in input form. */
+static void answer_direct(struct responder *r, struct sl_conn *c, const uint8_t *p, uint32_t len)
+{
+    size_t at = sl_frame_begin(&c->out);
+    if (bench_direct_reply(r->as, r->text, r->text_len, &r->out_seq, &r->msg, p, len,
+                           &c->out) == 1) {
         sl_frame_end(&c->out, at);
         r->answered++;
+    } else {
+        c->out.len = at; /* nothing to send: drop the reserved header */
     }
-    sl_msg_clear(&r->msg);
 }
 
 /* Read and answer what a line has.  -1 when the line is gone. */
@@ -207,10 +231,7 @@ int sl_bench_responder_main(int argc, char **argv)
     sl_strlcpy(r.as, as, sizeof r.as);
     r.text_len = (size_t)reply_size;
     r.text = sl_xmalloc(r.text_len);
-    /* A plausible DR: status lines, padded with spaces to the wanted size. */
-    static const char head[] = "STATUS/VALID CLASS/C EXP/20300101 NOT A REAL RECORD - BENCHMARK";
-    for (size_t i = 0; i < r.text_len; i++)
-        r.text[i] = i < sizeof head - 1 ? head[i] : (i % 64 == 63 ? '\n' : ' ');
+    bench_reply_text(r.text, r.text_len);
 
     int sfd = -1;
     char cert[1024], key[1024], ca[1024], hcert[1024], hkey[1024], err[256];

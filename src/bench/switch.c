@@ -1,13 +1,22 @@
 /*
  * switch.c - `stateline bench switch`: set up a loopback network, run the generator
- * against the hub and directly against the responder, search the sustained rate, report
- * (see stateline/bench.h for what is measured and docs/performance.md for the figures).
+ * against the hub, directly against the responder, and through nats-server (the peer, when
+ * installed), search the sustained rate, report (see stateline/bench.h for what is
+ * measured and docs/performance.md for the figures).
  *
  * Temporary directory (removed at the end unless --keep):
  *     certs/         `stateline gen certs` material for WA and CA (sl_certs_generate)
  *     directory.db   WA terminal ORIs WABEN0001.. (one per connection), CA's CADMV0000
  *     hub.conf       the hub's configuration
- *     hub.log, responder.log   the children's stderr (printed when something fails)
+ *     nats.conf      the peer's: loopback, the hub's certificate, client certificates
+ *     *.log          the children's stderr (printed when something fails)
+ *
+ * The JSON report (--json): scenario, mode, connections, tls, query_bytes,
+ * reply_text_bytes, p99_bound_ms, machine {cpu, cpus, kernel, openssl, loadavg, CPU
+ * seconds per process and of other processes, cpu_us_per_query}, search [trials] and
+ * sustained_rate (search mode), measure_rate, slices, hub / direct / peer {rate, sent,
+ * received, errors, lost, achieved_rate, overload, sent_late_over_1ms, max_send_lag_us,
+ * latency_us {p50 p90 p99 p99.9 max mean count}}, hub_added_us, peer.latency_vs_hub.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "bench/bench_int.h"
 #include "stateline/certs.h"
@@ -42,14 +52,17 @@ struct child {
     const char *name;
     char log[1100];
     double cpu_s;      /* user + system CPU seconds, known once it has been reaped */
+    int status;        /* wait status, once reaped */
+    int reaped;
 };
 
 /* Reap c if it has exited (or wait for it: flags 0); keeps its CPU time. */
 static int reap(struct child *c, int flags)
 {
     struct rusage ru;
-    if (wait4(c->pid, NULL, flags, &ru) != c->pid)
+    if (wait4(c->pid, &c->status, flags, &ru) != c->pid)
         return 0;
+    c->reaped = 1;
     c->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     c->pid = 0;
@@ -64,17 +77,24 @@ struct bench {
     int sfd;                 /* SIGINT/SIGTERM */
     sigset_t oldmask;
     struct child hub, resp;
+    struct child nats, nresp;   /* the peer: nats-server and its responder */
+    char nats_path[512];        /* "" = no peer */
+    int nats_port;
+    struct ssl_ctx_st *nctx;    /* WA terminal client context for nats lines */
     int hub_port, resp_port;
     struct sl_tls *tls;      /* WA terminal client context */
     struct bench_gen gen;    /* lines to the hub */
     struct bench_gen gdir;   /* lines straight to the responder (the baseline) */
+    struct bench_gen gnats;  /* lines to nats-server (the peer) */
+    uint64_t answered[3];    /* queries answered per path (hub, direct, nats), all runs */
     char run_id;
 };
 
 /* ---- processes --------------------------------------------------------------------- */
 
 /* Start self with argv; stderr into c->log; stdout into *out_fd (a pipe) when asked. */
-static int spawn(struct bench *b, struct child *c, char *const argv[], int *out_fd)
+static int spawn(struct bench *b, struct child *c, const char *prog, char *const argv[],
+                 int *out_fd)
 {
     int pfd[2] = {-1, -1};
     if (out_fd && pipe2(pfd, O_CLOEXEC) != 0)
@@ -96,7 +116,7 @@ static int spawn(struct bench *b, struct child *c, char *const argv[], int *out_
             dup2(pfd[1], 1);
         else
             dup2(logfd, 1);
-        execv(b->self, argv);
+        execv(prog, argv);
         _exit(127);
     }
     close(logfd);
@@ -121,6 +141,22 @@ static void stop(struct child *c)
     }
     kill(c->pid, SIGKILL);
     reap(c, 0);
+}
+
+/* A child that was started and did not end with exit status 0 (after our SIGTERM): a
+ * crash, a sanitizer report, or a refusal to stop.  Says so on stderr. */
+static int ended_badly(const struct child *c)
+{
+    if (!c->reaped || (WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0))
+        return 0;
+    if (WIFEXITED(c->status))
+        fprintf(stderr, "stateline bench: the %s exited with status %d\n", c->name,
+                WEXITSTATUS(c->status));
+    else if (WIFSIGNALED(c->status))
+        fprintf(stderr, "stateline bench: the %s was ended by signal %d%s\n", c->name,
+                WTERMSIG(c->status),
+                WTERMSIG(c->status) == SIGKILL ? " (it did not stop within 5 s of SIGTERM)" : "");
+    return 1;
 }
 
 static void print_log_tail(const struct child *c)
@@ -209,6 +245,7 @@ static int make_network(struct bench *b, char *err, size_t errlen)
             sl_strlcpy(o.type, "PD", sizeof o.type);
             memcpy(b->gen.ori[i], o.ori, sizeof o.ori);
             memcpy(b->gdir.ori[i], o.ori, sizeof o.ori);
+            memcpy(b->gnats.ori[i], o.ori, sizeof o.ori);
         } else {
             sl_strlcpy(o.ori, RESPONDER_ORI, sizeof o.ori);
             sl_strlcpy(o.member, "CA", sizeof o.member);
@@ -249,42 +286,23 @@ static int make_network(struct bench *b, char *err, size_t errlen)
     return 0;
 }
 
-static int start_children(struct bench *b, char *err, size_t errlen)
+/* Read the child's first line from rfd (closed here) while `server` stays up; 15 s. */
+static int wait_ready(struct bench *b, int rfd, struct child *server, struct child *c,
+                      char *line, size_t cap, char *err, size_t errlen)
 {
-    char conf[512], hubaddr[64], size[32];
-    snprintf(conf, sizeof conf, "%s/hub.conf", b->dir);
-    snprintf(hubaddr, sizeof hubaddr, "127.0.0.1:%d", b->hub_port);
-    snprintf(size, sizeof size, "%d", b->o->reply_size);
-    b->hub.name = "hub";
-    snprintf(b->hub.log, sizeof b->hub.log, "%s/hub.log", b->dir);
-    char *hargv[] = {"stateline", "hub", "--config", conf, NULL};
-    if (spawn(b, &b->hub, hargv, NULL) != 0) {
-        snprintf(err, errlen, "cannot start the hub: %s", strerror(errno));
-        return -1;
-    }
-    b->resp.name = "responder";
-    snprintf(b->resp.log, sizeof b->resp.log, "%s/responder.log", b->dir);
-    char *rargv[] = {"stateline", "bench", "responder", "--hub", hubaddr, "--certs", b->certs,
-                     "--as", RESPONDER_ORI, "--reply-size", size, NULL};
-    int rfd = -1;
-    if (spawn(b, &b->resp, rargv, &rfd) != 0) {
-        snprintf(err, errlen, "cannot start the responder: %s", strerror(errno));
-        return -1;
-    }
-    /* The responder says READY <port> once its answering line is open (so the hub is up). */
-    char line[64] = "";
     size_t got = 0;
+    line[0] = '\0';
     int64_t until = sl_now_ms() + 15000;
-    while (got < sizeof line - 1 && !memchr(line, '\n', got)) {
+    while (got < cap - 1 && !memchr(line, '\n', got)) {
         struct pollfd p[2] = {{rfd, POLLIN, 0}, {b->sfd, POLLIN, 0}};
         int64_t left = until - sl_now_ms();
-        if (!alive(&b->hub)) {
-            snprintf(err, errlen, "the hub stopped as it started");
+        if (!alive(server)) {
+            snprintf(err, errlen, "the %s stopped as it started", server->name);
             close(rfd);
             return -1;
         }
-        if (left <= 0 || p[1].revents) {
-            snprintf(err, errlen, "the responder did not come up within 15 s");
+        if (left <= 0) {
+            snprintf(err, errlen, "the %s did not come up within 15 s", c->name);
             close(rfd);
             return -1;
         }
@@ -295,9 +313,9 @@ static int start_children(struct bench *b, char *err, size_t errlen)
             close(rfd);
             return -1;
         }
-        ssize_t r = read(rfd, line + got, sizeof line - 1 - got);
+        ssize_t r = read(rfd, line + got, cap - 1 - got);
         if (r <= 0) {
-            snprintf(err, errlen, "the responder stopped before it was ready");
+            snprintf(err, errlen, "the %s stopped before it was ready", c->name);
             close(rfd);
             return -1;
         }
@@ -305,11 +323,120 @@ static int start_children(struct bench *b, char *err, size_t errlen)
         line[got] = '\0';
     }
     close(rfd);
+    return 0;
+}
+
+static int start_children(struct bench *b, char *err, size_t errlen)
+{
+    char conf[512], hubaddr[64], size[32];
+    snprintf(conf, sizeof conf, "%s/hub.conf", b->dir);
+    snprintf(hubaddr, sizeof hubaddr, "127.0.0.1:%d", b->hub_port);
+    snprintf(size, sizeof size, "%d", b->o->reply_size);
+    b->hub.name = "hub";
+    snprintf(b->hub.log, sizeof b->hub.log, "%s/hub.log", b->dir);
+    char *hargv[] = {"stateline", "hub", "--config", conf, NULL};
+    if (spawn(b, &b->hub, b->self, hargv, NULL) != 0) {
+        snprintf(err, errlen, "cannot start the hub: %s", strerror(errno));
+        return -1;
+    }
+    b->resp.name = "responder";
+    snprintf(b->resp.log, sizeof b->resp.log, "%s/responder.log", b->dir);
+    char *rargv[] = {"stateline", "bench", "responder", "--hub", hubaddr, "--certs", b->certs,
+                     "--as", RESPONDER_ORI, "--reply-size", size, NULL};
+    int rfd = -1;
+    if (spawn(b, &b->resp, b->self, rargv, &rfd) != 0) {
+        snprintf(err, errlen, "cannot start the responder: %s", strerror(errno));
+        return -1;
+    }
+    /* The responder says READY <port> once its answering line is open (so the hub is up). */
+    char line[64];
+    if (wait_ready(b, rfd, &b->hub, &b->resp, line, sizeof line, err, errlen) != 0)
+        return -1;
     if (sscanf(line, "READY %d", &b->resp_port) != 1) {
         snprintf(err, errlen, "the responder said '%s'", line);
         return -1;
     }
     return 0;
+}
+
+/* ---- the peer: nats-server ------------------------------------------------------------ */
+
+/* Find nats-server on PATH (and in the sbin folders, where Debian puts it). */
+static int find_nats(char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/usr/local/sbin:/usr/bin", path ? path : "");
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d;
+         d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, cap, "%s/nats-server", d);
+        if (access(out, X_OK) == 0)
+            return 0;
+    }
+    out[0] = '\0';
+    return -1;
+}
+
+/* nats-server on loopback with the hub's certificate, requiring client certificates
+ * from the same CA (as the hub does), and its responder on CA's answering certificate. */
+static int start_peer(struct bench *b, char *err, size_t errlen)
+{
+    char conf[512], port[16], size[32];
+    b->nats_port = free_port();
+    snprintf(conf, sizeof conf, "%s/nats.conf", b->dir);
+    FILE *f = fopen(conf, "w");
+    if (!f || b->nats_port <= 0) {
+        snprintf(err, errlen, "cannot write the nats-server configuration");
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fprintf(f,
+            "# written by stateline bench switch: the peer, on loopback, mutual TLS\n"
+            "listen: 127.0.0.1:%d\n"
+            "tls {\n"
+            "  cert_file: \"%s/hub.crt\"\n"
+            "  key_file: \"%s/hub.key\"\n"
+            "  ca_file: \"%s/ca.crt\"\n"
+            "  verify: true\n"
+            "  timeout: 5\n"
+            "}\n",
+            b->nats_port, b->certs, b->certs, b->certs);
+    fclose(f);
+    snprintf(port, sizeof port, "%d", b->nats_port);
+    snprintf(size, sizeof size, "%d", b->o->reply_size);
+    b->nats.name = "nats-server";
+    snprintf(b->nats.log, sizeof b->nats.log, "%s/nats-server.log", b->dir);
+    char *nargv[] = {"nats-server", "-c", conf, NULL};
+    if (spawn(b, &b->nats, b->nats_path, nargv, NULL) != 0) {
+        snprintf(err, errlen, "cannot start nats-server: %s", strerror(errno));
+        return -1;
+    }
+    b->nresp.name = "nats responder";
+    snprintf(b->nresp.log, sizeof b->nresp.log, "%s/nats-responder.log", b->dir);
+    char *rargv[] = {"stateline", "bench", "nats-responder", "--port", port, "--certs",
+                     b->certs, "--as", RESPONDER_ORI, "--reply-size", size, NULL};
+    int rfd = -1;
+    if (spawn(b, &b->nresp, b->self, rargv, &rfd) != 0) {
+        snprintf(err, errlen, "cannot start the nats responder: %s", strerror(errno));
+        return -1;
+    }
+    char line[64];
+    if (wait_ready(b, rfd, &b->nats, &b->nresp, line, sizeof line, err, errlen) != 0)
+        return -1;
+    if (strncmp(line, "READY", 5) != 0) {
+        snprintf(err, errlen, "the nats responder said '%s'", line);
+        return -1;
+    }
+    char cert[400], key[400], ca[400], addr[64];
+    snprintf(cert, sizeof cert, "%s/WA-terminal.crt", b->certs);
+    snprintf(key, sizeof key, "%s/WA-terminal.key", b->certs);
+    snprintf(ca, sizeof ca, "%s/ca.crt", b->certs);
+    b->nctx = bench_nats_ctx(cert, key, ca, err, errlen);
+    if (!b->nctx)
+        return -1;
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", b->nats_port);
+    return bench_gen_connect_nats(&b->gnats, addr, b->nctx, b->o->conns, err, errlen);
 }
 
 /* ---- runs and the search ------------------------------------------------------------ */
@@ -323,22 +450,34 @@ static int connect_gen(struct bench *b, int direct, char *err, size_t errlen)
     return bench_gen_connect(g, addr, b->tls, "WA", b->o->conns, err, errlen);
 }
 
+/* Fresh lines for path 0 (hub), 1 (direct) or 2 (nats-server). */
+static int reconnect(struct bench *b, int path, char *err, size_t errlen)
+{
+    if (path < 2)
+        return connect_gen(b, path, err, errlen);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", b->nats_port);
+    bench_gen_close(&b->gnats);
+    return bench_gen_connect_nats(&b->gnats, addr, b->nctx, b->o->conns, err, errlen);
+}
+
 static int passes(const struct sl_bench_run *r, double bound_us)
 {
     return !r->overload && r->errors == 0 && r->lost == 0 && r->achieved >= 0.99 * r->rate &&
            (double)sl_hist_percentile(&r->hist, 99) <= bound_us;
 }
 
-/* One run on the hub's lines (direct 0) or the responder's (1).  warmup_s < 0: the
- * default, the first 10% of the run and at most 0.5 s. */
+/* One run on the hub's lines (direct 0), the responder's (1) or nats-server's (2).
+ * warmup_s < 0: the default, the first 10% of the run and at most 0.5 s. */
 static int one_run(struct bench *b, int direct, double rate, double secs, double warmup_s,
                    struct sl_bench_run *res)
 {
     b->run_id = (b->run_id < 'A' || b->run_id >= 'Z') ? 'A' : (char)(b->run_id + 1);
     if (warmup_s < 0)
         warmup_s = secs * 0.1 > 0.5 ? 0.5 : secs * 0.1;
-    int rc = bench_gen_run(direct ? &b->gdir : &b->gen, b->run_id, rate, secs, warmup_s,
-                           b->sfd, res);
+    struct bench_gen *g = direct == 2 ? &b->gnats : direct ? &b->gdir : &b->gen;
+    int rc = bench_gen_run(g, b->run_id, rate, secs, warmup_s, b->sfd, res);
+    b->answered[direct] += res->received;
     if (rc == 1)
         return 1;
     if (rc < 0) {
@@ -504,16 +643,91 @@ static void add_run(struct sl_bench_run *acc, const struct sl_bench_run *r, int 
     sl_hist_merge(&acc->hist, &r->hist);
 }
 
+/* Search the sustained rate on path (0 the hub, 2 nats-server) until `until_ms` after
+ * `start`.  Climb: double the rate until two trials in a row miss the bound, or one fails
+ * hard (errors, loss, under 99% answered: the server is saturated).  Then bisect between
+ * the highest passing rate and the lowest failing rate above it.  Latency on a shared VM
+ * is noisy (an idle CPU wakes slowly), so one trial missing the bound at a low rate does
+ * not end the climb; every trial is reported.  *lo: the sustained rate (0 = none passed),
+ * *hi: the lowest failing rate above it.  0, 1 interrupted, -1 failed. */
+static int search(struct bench *b, int path, int64_t start, double until_ms, json_t *trials,
+                  struct sl_bench_run *r, double *lo_out, double *hi_out)
+{
+    const struct sl_bench_opts *o = b->o;
+    double bound_us = o->p99_bound_ms * 1000.0;
+    double lo = 0, hi = 0, rate = 5000;
+    int climbing = 1, misses = 0;
+    char err[256];
+    if (!o->json)
+        printf("search (trials of %.1f s; pass = p99 <= %.2f ms, >= 99%% of the offered "
+               "rate answered, no error or loss)\n"
+               "  %10s %12s %9s %9s  %s\n", o->step_s, o->p99_bound_ms, "offered/s",
+               "achieved/s", "p50 ms", "p99 ms", "result");
+    for (;;) {
+        double used = (double)(sl_now_ms() - start);
+        if (used + (o->step_s + 2.5) * 1000 > until_ms)
+            break;
+        int k = one_run(b, path, rate, o->step_s, -1, r);
+        if (k != 0)
+            return k;
+        int ok = passes(r, bound_us);
+        int hard = r->overload || r->errors || r->lost || r->achieved < 0.99 * r->rate;
+        json_t *t = run_json(r);
+        json_object_set_new(t, "pass", json_boolean(ok));
+        json_array_append_new(trials, t);
+        if (!o->json) {
+            printf("  %10.0f %12.0f %9.3f %9.3f  %s\n", rate, r->achieved,
+                   (double)sl_hist_percentile(&r->hist, 50) / 1000.0,
+                   (double)sl_hist_percentile(&r->hist, 99) / 1000.0,
+                   ok ? "pass" : hard ? "fail: saturated" : "fail: p99 over the bound");
+            fflush(stdout);
+        }
+        if (ok && rate > lo)
+            lo = rate;
+        if (!ok && rate > lo && (hi == 0 || rate < hi))
+            hi = rate;
+        if (climbing) {
+            misses = ok ? 0 : misses + 1;
+            if (hard || misses >= 2)
+                climbing = 0;
+            else
+                rate *= 2;
+        }
+        if (!climbing) {
+            if (hi > 0 && hi <= lo) /* a noisy miss below a pass: look above the pass */
+                hi = 0;
+            if (lo == 0 && hi == 0)
+                break;
+            if (hi == 0)
+                hi = lo * 2;
+            if (lo > 0 && (hi - lo) / hi < 0.05)
+                break;
+            rate = lo > 0 ? (lo + hi) / 2 : hi / 2;
+            if (rate < 100)
+                break;
+        }
+        /* Reconnect after a saturated trial: its backlog must not poison the next. */
+        if (hard && reconnect(b, path, err, sizeof err) != 0) {
+            fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
+            return -1;
+        }
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return 0;
+}
+
 /* 0 measured, 2 measured but no search trial passed, 1 interrupted, -1 failed. */
 static int scenario(struct bench *b, json_t *report)
 {
     const struct sl_bench_opts *o = b->o;
     char err[256];
     int64_t start = sl_now_ms();
-    double bound_us = o->p99_bound_ms * 1000.0;
     struct sl_bench_run *r = sl_xmalloc(sizeof *r);
     struct sl_bench_run *hub = sl_xmalloc(sizeof *hub);
     struct sl_bench_run *dir = sl_xmalloc(sizeof *dir);
+    struct sl_bench_run *peer = sl_xmalloc(sizeof *peer);
+    int have_peer = 0;
     int rc = 0, have_dir = 0;
     double measure_rate = o->rate;
 
@@ -528,73 +742,19 @@ static int scenario(struct bench *b, json_t *report)
                o->conns, bench_query_bytes(), o->reply_size);
 
     if (o->rate <= 0) {
-        /* Search.  Climb: double the rate until two trials in a row miss the bound, or one
-         * fails hard (errors, loss, under 99% answered: the hub is saturated).  Then bisect
-         * between the highest passing rate and the lowest failing rate above it.  Latency
-         * on a shared VM is noisy (an idle CPU wakes slowly), so one trial missing the
-         * bound at a low rate does not end the climb; every trial is reported.  Time is
-         * kept for the two measurements at half the found rate. */
+        /* The hub's search; then, with --peer-search, nats-server's, each with its share of
+         * the time left before the measurements. */
         json_t *trials = json_array();
         json_object_set_new(report, "search", trials);
-        double lo = 0, hi = 0, rate = 5000;
-        int climbing = 1, misses = 0;
-        double reserve_ms = 2 * (o->duration_s + 2.5) * 1000 + 3000;
-        if (!o->json)
-            printf("search (trials of %.1f s; pass = p99 <= %.2f ms, >= 99%% of the offered "
-                   "rate answered, no error or loss)\n"
-                   "  %10s %12s %9s %9s  %s\n", o->step_s, o->p99_bound_ms, "offered/s",
-                   "achieved/s", "p50 ms", "p99 ms", "result");
-        for (;;) {
-            double used = (double)(sl_now_ms() - start);
-            if (used + (o->step_s + 2.5) * 1000 + reserve_ms > o->max_seconds * 1000)
-                break;
-            int k = one_run(b, 0, rate, o->step_s, -1, r);
-            if (k != 0) {
-                rc = k;
-                goto out;
-            }
-            int ok = passes(r, bound_us);
-            int hard = r->overload || r->errors || r->lost || r->achieved < 0.99 * r->rate;
-            json_t *t = run_json(r);
-            json_object_set_new(t, "pass", json_boolean(ok));
-            json_array_append_new(trials, t);
-            if (!o->json) {
-                printf("  %10.0f %12.0f %9.3f %9.3f  %s\n", rate, r->achieved,
-                       (double)sl_hist_percentile(&r->hist, 50) / 1000.0,
-                       (double)sl_hist_percentile(&r->hist, 99) / 1000.0,
-                       ok ? "pass" : hard ? "fail: saturated" : "fail: p99 over the bound");
-                fflush(stdout);
-            }
-            if (ok && rate > lo)
-                lo = rate;
-            if (!ok && rate > lo && (hi == 0 || rate < hi))
-                hi = rate;
-            if (climbing) {
-                misses = ok ? 0 : misses + 1;
-                if (hard || misses >= 2)
-                    climbing = 0;
-                else
-                    rate *= 2;
-            }
-            if (!climbing) {
-                if (hi > 0 && hi <= lo) /* a noisy miss below a pass: look above the pass */
-                    hi = 0;
-                if (lo == 0 && hi == 0)
-                    break;
-                if (hi == 0)
-                    hi = lo * 2;
-                if (lo > 0 && (hi - lo) / hi < 0.05)
-                    break;
-                rate = lo > 0 ? (lo + hi) / 2 : hi / 2;
-                if (rate < 100)
-                    break;
-            }
-            /* Reconnect after a saturated trial: its backlog must not poison the next. */
-            if (hard && connect_gen(b, 0, err, sizeof err) != 0) {
-                fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
-                rc = -1;
-                goto out;
-            }
+        double lo = 0, hi = 0;
+        double reserve_ms = 3 * (o->duration_s + 2.5) * 1000 + 3000;
+        double budget_ms = o->max_seconds * 1000 - reserve_ms;
+        int peer_search = o->peer_search && b->nats_path[0];
+        double until_ms = peer_search ? budget_ms / 2 : budget_ms;
+        int k = search(b, 0, start, until_ms, trials, r, &lo, &hi);
+        if (k != 0) {
+            rc = k;
+            goto out;
         }
         json_object_set_new(report, "sustained_rate", json_real(round(lo)));
         json_object_set_new(report, "sustained_routed_messages", json_real(round(2 * lo)));
@@ -609,6 +769,28 @@ static int scenario(struct bench *b, json_t *report)
         if (!o->json)
             printf("\nsustained: %.0f queries/s answered through the hub "
                    "(%.0f routed messages/s: each query and its reply)\n\n", lo, 2 * lo);
+        if (peer_search) {
+            json_t *ptrials = json_array();
+            json_object_set_new(report, "peer_search", ptrials);
+            double plo = 0, phi = 0;
+            if (!o->json)
+                printf("the peer, nats-server:\n");
+            k = search(b, 2, start, budget_ms, ptrials, r, &plo, &phi);
+            if (k != 0) {
+                rc = k;
+                goto out;
+            }
+            json_object_set_new(report, "peer_sustained_rate", json_real(round(plo)));
+            if (plo > 0 && lo > 0)
+                json_object_set_new(report, "sustained_hub_over_peer",
+                                    json_real(round(lo / plo * 100) / 100));
+            if (!o->json)
+                printf("\nnats-server sustained: %.0f queries/s%s\n", plo,
+                       plo > 0 && lo > 0 ? "" : " (no trial passed)");
+            if (!o->json && plo > 0 && lo > 0)
+                printf("the hub sustains %.2fx the rate of nats-server\n", lo / plo);
+        }
+
         measure_rate = lo / 2;
         if (connect_gen(b, 0, err, sizeof err) != 0) {
             fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
@@ -647,8 +829,17 @@ static int scenario(struct bench *b, json_t *report)
         }
         add_run(dir, r, i == 0);
         have_dir = 1;
+        if (!b->nats_path[0])
+            continue;
+        k = one_run(b, 2, measure_rate, slice_s, warm, r);
+        if (k != 0) {
+            rc = k;
+            goto out;
+        }
+        add_run(peer, r, i == 0);
+        have_peer = 1;
     }
-    hub->duration_s = dir->duration_s = o->duration_s;
+    hub->duration_s = dir->duration_s = peer->duration_s = o->duration_s;
     json_object_set_new(report, "measure_rate", json_real(measure_rate));
     json_object_set_new(report, "slices", json_integer(slices));
     json_object_set_new(report, "hub", run_json(hub));
@@ -661,6 +852,23 @@ static int scenario(struct bench *b, json_t *report)
                                              (json_int_t)sl_hist_percentile(&dir->hist, pct[i])));
         json_object_set_new(report, "hub_added_us", add);
     }
+    if (have_peer) {
+        /* The same request/reply through nats-server: its latency over the hub's at each
+         * percentile (> 1: nats-server slower). */
+        json_t *pj = run_json(peer);
+        json_object_set_new(pj, "server", json_string("nats-server"));
+        json_t *ratio = json_object();
+        for (int i = 0; i < 4; i++) {
+            double h = (double)sl_hist_percentile(&hub->hist, pct[i]);
+            double n = (double)sl_hist_percentile(&peer->hist, pct[i]);
+            json_object_set_new(ratio, pct_name[i],
+                                h > 0 ? json_real(round(n / h * 100) / 100) : json_null());
+        }
+        json_object_set_new(pj, "latency_vs_hub", ratio);
+        json_object_set_new(report, "peer", pj);
+    } else {
+        json_object_set_new(report, "peer", json_null());
+    }
     if (!o->json) {
         printf("at %.0f queries/s for %.1f s each way, in %d interleaved slices (latency "
                "from the intended send time to the reply, ms):\n", measure_rate,
@@ -671,15 +879,31 @@ static int scenario(struct bench *b, json_t *report)
             print_lat_row("direct (no hub)", &dir->hist);
             print_added_row(&hub->hist, &dir->hist);
         }
+        if (have_peer) {
+            print_lat_row("nats-server (peer)", &peer->hist);
+            printf("  %-18s", "peer / hub");
+            for (int i = 0; i < 4; i++) {
+                double h = (double)sl_hist_percentile(&hub->hist, pct[i]);
+                double n = (double)sl_hist_percentile(&peer->hist, pct[i]);
+                printf(" %8.2fx", h > 0 ? n / h : 0.0);
+            }
+            printf(" %9s\n", "-");
+        }
         printf("\n");
         print_counts("through the hub", hub);
         if (have_dir)
             print_counts("direct (no hub)", dir);
+        if (have_peer)
+            print_counts("nats-server", peer);
+        else
+            printf("\n  no peer: nats-server is not installed (Debian package nats-server)%s\n",
+                   o->no_peer ? " or --no-peer" : "");
     }
 out:
     free(r);
     free(hub);
     free(dir);
+    free(peer);
     return rc;
 }
 
@@ -733,6 +957,16 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
         goto out;
     }
 
+    if (!o->no_peer && find_nats(b->nats_path, sizeof b->nats_path) == 0 &&
+        start_peer(b, err, sizeof err) != 0) {
+        fprintf(stderr, "stateline bench: the peer (nats-server): %s\n", err);
+        print_log_tail(&b->nats);
+        print_log_tail(&b->nresp);
+        goto out;
+    }
+    if (o->no_peer)
+        b->nats_path[0] = '\0';
+
     json_object_set_new(report, "scenario", json_string("switch"));
     json_object_set_new(report, "mode", json_string(o->rate > 0 ? "fixed" : "search"));
     json_object_set_new(report, "connections", json_integer(o->conns));
@@ -760,9 +994,23 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
 out:
     bench_gen_close(&b->gen);
     bench_gen_close(&b->gdir);
+    bench_gen_close(&b->gnats);
+    SSL_CTX_free(b->nctx);
+    stop(&b->nresp);
+    stop(&b->nats);
     sl_tls_free(b->tls);
     stop(&b->resp);
     stop(&b->hub);
+    /* Our children that ended badly make the run fail (a sanitizer build reports through
+     * the exit status, and a figure from a crashing process is no figure).  nats-server is
+     * not judged by its status: it exits 1 after a clean shutdown on SIGTERM. */
+    struct child *kids[] = {&b->hub, &b->resp, &b->nresp};
+    for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++)
+        if (ended_badly(kids[i])) {
+            print_log_tail(kids[i]);
+            if (rc == 0)
+                rc = 1;
+        }
     if (print) {
         /* How busy the machine was with other work while we measured: its busy CPU time
          * minus ours (this process, the hub and the responder, all reaped by now). */
@@ -780,6 +1028,21 @@ out:
         json_object_set_new(m, "cpu_s_generator", json_real(round(gen_s * 100) / 100));
         json_object_set_new(m, "cpu_s_hub", json_real(round(b->hub.cpu_s * 100) / 100));
         json_object_set_new(m, "cpu_s_responder", json_real(round(b->resp.cpu_s * 100) / 100));
+        /* CPU per answered query over the whole run (the hub also served the search) */
+        json_t *per = json_object();
+        if (b->answered[0])
+            json_object_set_new(per, "hub", json_real(round(b->hub.cpu_s * 1e7 /
+                                                             (double)b->answered[0]) / 10));
+        if (b->answered[2])
+            json_object_set_new(per, "nats_server", json_real(round(b->nats.cpu_s * 1e7 /
+                                                                     (double)b->answered[2]) / 10));
+        json_object_set_new(m, "cpu_us_per_query", per);
+        if (b->nats_path[0]) {
+            json_object_set_new(m, "cpu_s_nats_server",
+                                json_real(round(b->nats.cpu_s * 100) / 100));
+            json_object_set_new(m, "cpu_s_nats_responder",
+                                json_real(round(b->nresp.cpu_s * 100) / 100));
+        }
         double steal = (double)(t_end.steal - t_start.steal) / hz;
         json_object_set_new(m, "cpu_s_steal", json_real(round(steal * 100) / 100));
         if (o->json) {
@@ -794,11 +1057,20 @@ out:
                    json_string_value(json_object_get(m, "openssl")));
             double cap = wall * (double)sysconf(_SC_NPROCESSORS_ONLN);
             printf("  during the %.0f s: the benchmark's processes used %.1f CPU-s (generator "
-                   "%.1f, hub %.1f, responder %.1f), other processes %.1f CPU-s (%.0f%% of the "
-                   "machine)%s\n",
-                   wall, ours, gen_s, b->hub.cpu_s, b->resp.cpu_s, others,
+                   "%.1f, hub %.1f, responder %.1f", wall, ours, gen_s, b->hub.cpu_s,
+                   b->resp.cpu_s);
+            if (b->nats_path[0])
+                printf(", nats-server %.1f, its responder %.1f", b->nats.cpu_s, b->nresp.cpu_s);
+            printf("), other processes %.1f CPU-s (%.0f%% of the machine)%s\n", others,
                    cap > 0 ? 100.0 * others / cap : 0,
                    others > 0.1 * wall ? ": figures are noisier than on an idle machine" : "");
+            if (b->answered[0])
+                printf("  CPU per answered query: hub %.1f us", b->hub.cpu_s * 1e6 /
+                                                               (double)b->answered[0]);
+            if (b->answered[0] && b->answered[2])
+                printf(", nats-server %.1f us", b->nats.cpu_s * 1e6 / (double)b->answered[2]);
+            if (b->answered[0])
+                printf(" (each query is two messages through the server)\n");
         }
     }
     if (b->dir[0]) {
@@ -807,8 +1079,13 @@ out:
         else
             nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
-    if (b->sfd >= 0)
+    if (b->sfd >= 0) {
+        /* Take the pending SIGINT/SIGTERM out, or unblocking would deliver it now. */
+        struct signalfd_siginfo si;
+        while (read(b->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+            ;
         close(b->sfd);
+    }
     sigprocmask(SIG_SETMASK, &b->oldmask, NULL);
     json_decref(report);
     free(b);

@@ -185,12 +185,21 @@ static int cmd_keygen(int argc, char **argv)
 
 struct vprint {
     uint64_t shown;
+    json_t *json; /* --json: problems collected here */
 };
 
 static void print_problem(int64_t index, const char *text, void *arg)
 {
     struct vprint *p = arg;
-    (void)index;
+    if (p->json) {
+        if (json_array_size(p->json) < 10000) {
+            json_t *o = json_object();
+            json_object_set_new(o, "index", index >= 0 ? json_integer(index) : json_null());
+            json_object_set_new(o, "problem", json_string(text));
+            json_array_append_new(p->json, o);
+        }
+        return;
+    }
     if (p->shown++ < 200)
         printf("FAIL %s\n", text);
     else if (p->shown == 201)
@@ -200,16 +209,17 @@ static void print_problem(int64_t index, const char *text, void *arg)
 static int cmd_verify(int argc, char **argv)
 {
     static const char *const valued[] = {"--key", NULL};
+    static const char *const flags[] = {"--json", NULL};
     struct args a;
-    if (parse_args(&a, argc, argv, valued, NULL) < 0 || a.npos != 1) {
-        fprintf(stderr, "usage: stateline audit verify DIR [--key PUB]\n");
+    if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1) {
+        fprintf(stderr, "usage: stateline audit verify DIR [--key PUB] [--json]\n");
         return SL_EXIT_USAGE;
     }
     struct sl_audit_verifier v;
     const char *kp = opt(&a, "--key");
     if (kp && load_verifier(kp, &v) < 0)
         return SL_EXIT_USAGE;
-    struct vprint p = {0};
+    struct vprint p = {0, flag(&a, "--json") ? json_array() : NULL};
     struct sl_audit_verify_result res;
     char err[300];
     int64_t n = sl_audit_verify_dir(a.pos[0], kp ? &v : NULL, print_problem, &p, &res, err,
@@ -218,11 +228,29 @@ static int cmd_verify(int argc, char **argv)
         sl_audit_verifier_free(&v);
     if (n < 0) {
         fprintf(stderr, "stateline audit verify: %s\n", err);
+        json_decref(p.json);
         return SL_EXIT_FAIL;
     }
     char root[65];
     sl_audit_hex(res.root, 32, root);
     double rate = res.seconds > 0 ? (double)res.entries / res.seconds : 0;
+    if (p.json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "dir", json_string(a.pos[0]));
+        json_object_set_new(o, "ok", json_boolean(n == 0));
+        json_object_set_new(o, "entries", json_integer((json_int_t)res.entries));
+        json_object_set_new(o, "checkpoints", json_integer((json_int_t)res.checkpoints));
+        json_object_set_new(o, "root", json_string(root));
+        json_object_set_new(o, "signatures_checked", json_boolean(kp != NULL));
+        json_object_set_new(o, "seconds", json_real(res.seconds));
+        json_object_set_new(o, "entries_per_second", json_real(rate));
+        json_object_set_new(o, "problems", p.json);
+        char *txt = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(txt);
+        free(txt);
+        json_decref(o);
+        return n > 0 ? SL_EXIT_FAIL : SL_EXIT_OK;
+    }
     printf("%s: %" PRIu64 " entries, %" PRIu64 " checkpoints, root %s\n", a.pos[0], res.entries,
            res.checkpoints, root);
     printf("verified in %.3f s (%.0f entries/s)%s\n", res.seconds, rate,
@@ -261,17 +289,80 @@ static void print_hash_line(const char *prefix, const uint8_t h[32])
     printf("%s%s\n", prefix, s);
 }
 
+/* `prove --tlog-proof`: an offline receipt for one entry against the latest checkpoint, in the
+ * c2sp.org/tlog-proof@v1 form (engineering.md §3.3):
+ *     c2sp.org/tlog-proof@v1 \n index <I> \n <base64 hash>... \n \n <signed checkpoint> */
+static int prove_tlog(const char *dir, uint64_t index)
+{
+    char path[4096], *cp = NULL;
+    size_t cplen;
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "stateline audit prove: %s: %s\n", path, strerror(errno));
+        return SL_EXIT_FAIL;
+    }
+    cp = sl_xmalloc(4096);
+    cplen = fread(cp, 1, 4095, f);
+    fclose(f);
+    cp[cplen] = 0;
+    struct sl_audit_checkpoint c;
+    char err[300];
+    if (sl_audit_checkpoint_parse(cp, cplen, &c, err, sizeof err) < 0) {
+        fprintf(stderr, "stateline audit prove: %s: %s\n", path, err);
+        free(cp);
+        return SL_EXIT_FAIL;
+    }
+    if (index >= c.size) {
+        fprintf(stderr, "stateline audit prove: entry %" PRIu64 " is not in the latest "
+                        "checkpoint (size %" PRIu64 ") yet\n", index, c.size);
+        free(cp);
+        return SL_EXIT_FAIL;
+    }
+    uint8_t(*leaves)[32] = NULL;
+    if (load_for_proof(dir, c.size, &leaves) < 0) {
+        free(cp);
+        return SL_EXIT_FAIL;
+    }
+    struct sl_audit_hasher *h = sl_audit_hasher_new();
+    uint8_t proof[128][32], root[32];
+    int n = sl_audit_inclusion(h, (const uint8_t(*)[32])leaves, index, c.size, proof);
+    sl_audit_mth(h, (const uint8_t(*)[32])leaves, 0, c.size, root);
+    int rc = SL_EXIT_OK;
+    if (memcmp(root, c.root, 32) != 0) {
+        fprintf(stderr, "stateline audit prove: the entries do not match the latest checkpoint; "
+                        "run `stateline audit verify %s`\n", dir);
+        rc = SL_EXIT_FAIL;
+    } else {
+        printf("c2sp.org/tlog-proof@v1\nindex %" PRIu64 "\n", index);
+        for (int i = 0; i < n; i++) {
+            char b[48];
+            sl_audit_b64_encode(proof[i], 32, b);
+            printf("%s\n", b);
+        }
+        printf("\n%s", cp);
+    }
+    sl_audit_hasher_free(h);
+    free(leaves);
+    free(cp);
+    return rc;
+}
+
 static int cmd_prove(int argc, char **argv)
 {
     static const char *const valued[] = {"--index", "--size", NULL};
+    static const char *const flags[] = {"--tlog-proof", NULL};
     struct args a;
     uint64_t index, size;
-    if (parse_args(&a, argc, argv, valued, NULL) < 0 || a.npos != 1 ||
+    if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1 ||
         parse_u64(opt(&a, "--index"), "--index", &index) < 0 ||
-        parse_u64(opt(&a, "--size"), "--size", &size) < 0) {
-        fprintf(stderr, "usage: stateline audit prove DIR --index I --size N\n");
+        (!flag(&a, "--tlog-proof") && parse_u64(opt(&a, "--size"), "--size", &size) < 0)) {
+        fprintf(stderr, "usage: stateline audit prove DIR --index I --size N\n"
+                        "       stateline audit prove DIR --index I --tlog-proof\n");
         return SL_EXIT_USAGE;
     }
+    if (flag(&a, "--tlog-proof"))
+        return prove_tlog(a.pos[0], index);
     if (index >= size) {
         fprintf(stderr, "stateline audit prove: --index must be below --size\n");
         return SL_EXIT_USAGE;
@@ -596,7 +687,7 @@ static void synth(struct sl_audit_entry *e, uint64_t i, char *ref, size_t refsz,
     } else if (kind == 2) {
         sl_audit_set_int(e, SL_AF_OUTCOME, q == 2 ? SL_AUDIT_OUT_DENIED : SL_AUDIT_OUT_REDACTED);
         if (q != 2) {
-            sl_audit_set_int(e, SL_AF_RELEASED, SL_AUDIT_CLASS_IDENTITY | SL_AUDIT_CLASS_ADDRESS);
+            sl_audit_set_int(e, SL_AF_RELEASED, SL_AUDIT_CLASS_IDENTITY | SL_AUDIT_CLASS_LICENSE | SL_AUDIT_CLASS_DOB);
             sl_audit_set_int(e, SL_AF_WITHHELD, SL_AUDIT_CLASS_PHOTO | SL_AUDIT_CLASS_SSN);
         }
     }
@@ -704,7 +795,7 @@ static int cmd_bench(int argc, char **argv)
     if (flag(&a, "--no-verify"))
         return SL_EXIT_OK;
     struct sl_audit_verify_result res;
-    struct vprint p = {0};
+    struct vprint p = {0, NULL};
     int64_t n = sl_audit_verify_dir(dir, NULL, print_problem, &p, &res, err, sizeof err);
     if (n < 0) {
         fprintf(stderr, "stateline audit bench: %s\n", err);
@@ -753,9 +844,11 @@ static const char usage[] =
     "\n"
     "  keygen --name ORIGIN --out PREFIX   make the checkpoint signing key PREFIX.key and the\n"
     "                                      verifier key PREFIX.pub (C2SP note key format)\n"
-    "  verify DIR [--key PUB]              recompute the tree from the files, check every\n"
+    "  verify DIR [--key PUB] [--json]     recompute the tree from the files, check every\n"
     "                                      entry and checkpoint; exit 1 naming each problem\n"
     "  prove DIR --index I --size N        inclusion proof of entry I in the tree of size N\n"
+    "  prove DIR --index I --tlog-proof    the same against the latest checkpoint, as a\n"
+    "                                      c2sp.org/tlog-proof@v1 receipt\n"
     "  consistency DIR --from M --to N     consistency proof between sizes M and N\n"
     "  check-proof --leaf-hash H --index I --size N --root R --proof FILE\n"
     "  check-proof --consistency --from M --to N --old-root R1 --root R2 --proof FILE\n"

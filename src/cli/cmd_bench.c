@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <limits.h>
 
+#include "bench/bench_int.h"
 #include "stateline/bench.h"
 #include "stateline/cli.h"
 
@@ -32,6 +33,10 @@ static const char usage[] =
     "  --step S          search: length of one trial (default 2)\n"
     "  --reply-size N    bytes of DR text (default 256)\n"
     "  --no-direct       skip the direct (no hub) baseline\n"
+    "  --no-peer         skip the peer: the same traffic through nats-server, run\n"
+    "                    when the nats-server program is installed\n"
+    "  --peer-search     search nats-server's sustained rate too, for the ratio\n"
+    "                    (the time budget is shared: raise --max-seconds)\n"
     "  --keep            keep the temporary directory (logs, configuration)\n"
     "  --json            the report as one JSON object\n"
     "\n"
@@ -68,13 +73,15 @@ static int run(int argc, char **argv)
         fputs(usage, stderr);
         return SL_EXIT_USAGE;
     }
-    if (strcmp(argv[1], "responder") == 0) /* internal: the child the scenario starts */
+    if (strcmp(argv[1], "responder") == 0) /* internal: the children the scenario starts */
         return sl_bench_responder_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "nats-responder") == 0)
+        return sl_bench_nats_responder_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "switch") != 0) {
         fprintf(stderr, "stateline bench: no scenario '%s' (there is: switch)\n", argv[1]);
         return SL_EXIT_USAGE;
     }
-    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0};
+    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0, 0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -88,6 +95,14 @@ static int run(int argc, char **argv)
         }
         if (!strcmp(a, "--no-direct")) {
             o.no_direct = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-peer")) {
+            o.no_peer = 1;
+            continue;
+        }
+        if (!strcmp(a, "--peer-search")) {
+            o.peer_search = 1;
             continue;
         }
         i++;

@@ -194,6 +194,9 @@ static int get(struct sl_store *st, const struct args *a)
     } else if (a->vin) {
         int ok = 0;
         n = sl_store_vehicle_by_vin(st, a->vin, vl, cap, &total, &ok);
+        if (n == -2)
+            snprintf(err, sizeof err, "a VIN has 17 characters: give all 17, or the last 8 "
+                                      "(no I, O or Q)");
         if (strlen(a->vin) == 17 && !ok)
             fprintf(stderr, "note: VIN check digit (position 9) is not valid\n");
         for (int i = 0; i < n; i++)

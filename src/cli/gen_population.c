@@ -16,7 +16,7 @@
 static const char usage[] =
     "usage: stateline gen population --state XX --drivers N [--seed S] --out FILE\n"
     "                                [--as-of YYYY-MM-DD] [--force] [--quiet]\n"
-    "                                [--bench-lookups N]\n"
+    "                                [--no-partial-plate-index] [--bench-lookups N]\n"
     "\n"
     "Writes a state's synthetic driver and vehicle records (names, addresses, licences in\n"
     "the state's number format, histories, vehicles with plates and valid VINs, owners)\n"
@@ -30,6 +30,9 @@ static const char usage[] =
     "                      (default: today, UTC; give it to reproduce a file exactly)\n"
     "  --force             replace FILE if it exists\n"
     "  --quiet             no progress on stderr\n"
+    "  --no-partial-plate-index\n"
+    "                      skip the RPQ (partial plate) index, most of the build time,\n"
+    "                      for a state that does not answer RPQ\n"
     "  --bench-lookups N   afterwards, time N look-ups of every query form (store bench)\n";
 
 static int parse_count(const char *s, uint64_t *out)
@@ -56,7 +59,7 @@ static int parse_date(const char *s, int32_t *out)
     if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1900 || y > 2199)
         return -1;
     int32_t ymd = y * 10000 + m * 100 + d;
-    if (sl_date_ymd(sl_date_days(ymd)) != ymd)
+    if (sl_pop_date_ymd(sl_pop_date_days(ymd)) != ymd)
         return -1;
     *out = ymd;
     return 0;
@@ -68,7 +71,7 @@ static int run(int argc, char **argv)
     const char *out = NULL;
     int force = 0;
     uint64_t bench = 0;
-    o.as_of = sl_date_today();
+    o.as_of = sl_pop_date_today();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -78,6 +81,10 @@ static int run(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             o.progress = 0;
+            continue;
+        }
+        if (!strcmp(a, "--no-partial-plate-index")) {
+            o.no_plate_index = 1;
             continue;
         }
         if (!v) {

@@ -44,18 +44,18 @@ void sl_pop_photo(uint64_t seed, int64_t driver_id, char sex, const char *hair,
                   const char *eyes, unsigned char *pix)
 {
     const int W = SL_STORE_PHOTO_W, H = SL_STORE_PHOTO_H;
-    struct sl_rng r;
-    sl_rng_seed(&r, seed ^ 0x70686f746fULL ^ ((uint64_t)driver_id * 0xd1342543de82ef95ULL));
-    double bg = 200 + (double)sl_rng_below(&r, 40);
-    double skin = 130 + (double)sl_rng_below(&r, 90);
-    double cloth = 30 + (double)sl_rng_below(&r, 150);
-    double cx = 32 + ((double)sl_rng_below(&r, 5) - 2), cy = 36 + ((double)sl_rng_below(&r, 5) - 2);
-    double rx = 15 + (double)sl_rng_below(&r, 5), ry = 20 + (double)sl_rng_below(&r, 5);
+    struct sl_pop_rng r;
+    sl_pop_rng_seed(&r, seed ^ 0x70686f746fULL ^ ((uint64_t)driver_id * 0xd1342543de82ef95ULL));
+    double bg = 200 + (double)sl_pop_rng_below(&r, 40);
+    double skin = 130 + (double)sl_pop_rng_below(&r, 90);
+    double cloth = 30 + (double)sl_pop_rng_below(&r, 150);
+    double cx = 32 + ((double)sl_pop_rng_below(&r, 5) - 2), cy = 36 + ((double)sl_pop_rng_below(&r, 5) - 2);
+    double rx = 15 + (double)sl_pop_rng_below(&r, 5), ry = 20 + (double)sl_pop_rng_below(&r, 5);
     int hl = hair_level(hair);
-    double hair_len = sex == 'F' ? 10 + (double)sl_rng_below(&r, 20) : (double)sl_rng_below(&r, 6);
+    double hair_len = sex == 'F' ? 10 + (double)sl_pop_rng_below(&r, 20) : (double)sl_pop_rng_below(&r, 6);
     int el = eye_level(eyes);
-    double eye_dx = 6 + (double)sl_rng_below(&r, 3), eye_y = cy - 3;
-    double mouth_w = 4 + (double)sl_rng_below(&r, 4);
+    double eye_dx = 6 + (double)sl_pop_rng_below(&r, 3), eye_y = cy - 3;
+    double mouth_w = 4 + (double)sl_pop_rng_below(&r, 4);
 
     for (int y = 0; y < H; y++) {
         for (int x = 0; x < W; x++) {
@@ -94,7 +94,7 @@ void sl_pop_photo(uint64_t seed, int64_t driver_id, char sex, const char *hair,
                 if (fabs(y - (cy + ry * 0.5)) < 0.9 && fabs(x - cx) < mouth_w)
                     v = skin - 70;
             }
-            v += (double)sl_rng_below(&r, 9) - 4;
+            v += (double)sl_pop_rng_below(&r, 9) - 4;
             pix[y * W + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
     }

@@ -19,7 +19,7 @@
 #include "stateline/population.h"
 
 /* ---- PRNG: splitmix64 and xoshiro256** (public domain reference algorithms) -------- */
-uint64_t sl_splitmix64(uint64_t *state)
+uint64_t sl_pop_splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -27,16 +27,16 @@ uint64_t sl_splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-void sl_rng_seed(struct sl_rng *r, uint64_t seed)
+void sl_pop_rng_seed(struct sl_pop_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
-        r->s[i] = sl_splitmix64(&x);
+        r->s[i] = sl_pop_splitmix64(&x);
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t sl_rng_next(struct sl_rng *r)
+uint64_t sl_pop_rng_next(struct sl_pop_rng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -50,28 +50,28 @@ uint64_t sl_rng_next(struct sl_rng *r)
     return result;
 }
 
-uint64_t sl_rng_below(struct sl_rng *r, uint64_t n)
+uint64_t sl_pop_rng_below(struct sl_pop_rng *r, uint64_t n)
 {
     if (n <= 0xffffffffULL)
-        return ((sl_rng_next(r) >> 32) * n) >> 32;
-    return sl_rng_next(r) % n; /* only for huge spaces, where the bias is negligible */
+        return ((sl_pop_rng_next(r) >> 32) * n) >> 32;
+    return sl_pop_rng_next(r) % n; /* only for huge spaces, where the bias is negligible */
 }
 
-double sl_rng_unit(struct sl_rng *r) { return (double)(sl_rng_next(r) >> 11) * 0x1.0p-53; }
+double sl_pop_rng_unit(struct sl_pop_rng *r) { return (double)(sl_pop_rng_next(r) >> 11) * 0x1.0p-53; }
 
-static double rng_normal(struct sl_rng *r)
+static double rng_normal(struct sl_pop_rng *r)
 {
     /* Box-Muller; one value per call keeps the stream simple. */
-    double u1 = sl_rng_unit(r), u2 = sl_rng_unit(r);
+    double u1 = sl_pop_rng_unit(r), u2 = sl_pop_rng_unit(r);
     if (u1 < 1e-300)
         u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-static int chance(struct sl_rng *r, double p) { return sl_rng_unit(r) < p; }
+static int chance(struct sl_pop_rng *r, double p) { return sl_pop_rng_unit(r) < p; }
 
 /* ---- dates (Howard Hinnant's days_from_civil) --------------------------------------- */
-int64_t sl_date_days(int32_t ymd)
+int64_t sl_pop_date_days(int32_t ymd)
 {
     int64_t y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
     y -= m <= 2;
@@ -82,7 +82,7 @@ int64_t sl_date_days(int32_t ymd)
     return era * 146097 + doe - 719468;
 }
 
-int32_t sl_date_ymd(int64_t z)
+int32_t sl_pop_date_ymd(int64_t z)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -97,7 +97,7 @@ int32_t sl_date_ymd(int64_t z)
     return (int32_t)(y * 10000 + m * 100 + d);
 }
 
-int32_t sl_date_today(void)
+int32_t sl_pop_date_today(void)
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -116,7 +116,7 @@ static int32_t date_add_years(int32_t ymd, int years)
 
 static int32_t date_add_days(int32_t ymd, int64_t days)
 {
-    return sl_date_ymd(sl_date_days(ymd) + days);
+    return sl_pop_date_ymd(sl_pop_date_days(ymd) + days);
 }
 
 /* ---- weighted tables ---------------------------------------------------------------- */
@@ -136,9 +136,9 @@ static void wtab_init(struct wtab *t, const struct sl_wlist *l)
         t->cum[i] = (s += l->v[i].w);
 }
 
-static const char *wtab_pick(const struct wtab *t, struct sl_rng *r)
+static const char *wtab_pick(const struct wtab *t, struct sl_pop_rng *r)
 {
-    uint64_t x = sl_rng_below(r, t->cum[t->n - 1]);
+    uint64_t x = sl_pop_rng_below(r, t->cum[t->n - 1]);
     size_t lo = 0, hi = t->n - 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -151,12 +151,12 @@ static const char *wtab_pick(const struct wtab *t, struct sl_rng *r)
 }
 
 /* Pick an index from a small array of weights. */
-static size_t pick_w(struct sl_rng *r, const double *w, size_t n)
+static size_t pick_w(struct sl_pop_rng *r, const double *w, size_t n)
 {
     double tot = 0;
     for (size_t i = 0; i < n; i++)
         tot += w[i];
-    double x = sl_rng_unit(r) * tot;
+    double x = sl_pop_rng_unit(r) * tot;
     for (size_t i = 0; i < n; i++) {
         if (x < w[i])
             return i;
@@ -256,7 +256,7 @@ static void perm_init(struct perm *p, uint64_t m, uint64_t key)
     p->mask = (1ULL << p->h) - 1;
     uint64_t x = key;
     for (int i = 0; i < 4; i++)
-        p->k[i] = sl_splitmix64(&x);
+        p->k[i] = sl_pop_splitmix64(&x);
 }
 
 static uint64_t perm_apply(const struct perm *p, uint64_t v)
@@ -287,7 +287,7 @@ static int vin_value(char c)
     return q ? values[q - letters] : -1;
 }
 
-char sl_vin_check_digit(const char *vin)
+char sl_store_vin_check_digit(const char *vin)
 {
     static const int weight[17] = {8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2};
     int sum = 0;
@@ -301,11 +301,11 @@ char sl_vin_check_digit(const char *vin)
     return r == 10 ? 'X' : (char)('0' + r);
 }
 
-int sl_vin_valid(const char *vin)
+int sl_store_vin_valid(const char *vin)
 {
     if (!vin || strlen(vin) != 17)
         return 0;
-    char c = sl_vin_check_digit(vin);
+    char c = sl_store_vin_check_digit(vin);
     return c && vin[8] == c;
 }
 
@@ -383,7 +383,7 @@ static uint64_t key_for(const struct sl_pop *g, const char *what)
         h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
     for (const char *p = what; *p; p++)
         h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    return sl_splitmix64(&h);
+    return sl_pop_splitmix64(&h);
 }
 
 struct sl_pop *sl_pop_new(const struct sl_pop_opts *opts, char *err, size_t errlen)
@@ -399,7 +399,7 @@ struct sl_pop *sl_pop_new(const struct sl_pop_opts *opts, char *err, size_t errl
         return NULL;
     }
     if (opts->as_of < 19000101 || opts->as_of > 21991231 ||
-        sl_date_ymd(sl_date_days(opts->as_of)) != opts->as_of) {
+        sl_pop_date_ymd(sl_pop_date_days(opts->as_of)) != opts->as_of) {
         snprintf(err, errlen, "as-of date %d is not a valid yyyymmdd date", opts->as_of);
         return NULL;
     }
@@ -487,9 +487,9 @@ void sl_pop_free(struct sl_pop *g)
     free(g);
 }
 
-static size_t pick_cum(struct sl_rng *r, const uint64_t *cum, size_t n)
+static size_t pick_cum(struct sl_pop_rng *r, const uint64_t *cum, size_t n)
 {
-    uint64_t x = sl_rng_below(r, cum[n - 1]);
+    uint64_t x = sl_pop_rng_below(r, cum[n - 1]);
     size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -515,19 +515,19 @@ static const struct {
     {75, 79, 9.5}, {80, 84, 5.6}, {85, 95, 4.3},
 };
 
-static int pick_age(struct sl_rng *r)
+static int pick_age(struct sl_pop_rng *r)
 {
     double w[sizeof age_bands / sizeof age_bands[0]];
     size_t n = sizeof age_bands / sizeof age_bands[0];
     for (size_t i = 0; i < n; i++)
         w[i] = age_bands[i].m;
     size_t b = pick_w(r, w, n);
-    return age_bands[b].lo + (int)sl_rng_below(r, (uint64_t)(age_bands[b].hi - age_bands[b].lo + 1));
+    return age_bands[b].lo + (int)sl_pop_rng_below(r, (uint64_t)(age_bands[b].hi - age_bands[b].lo + 1));
 }
 
 static void put(char *dst, size_t cap, const char *s) { sl_strlcpy(dst, s, cap); }
 
-static void gen_surname(struct sl_pop *g, struct sl_rng *r, int origin, char *out, size_t cap)
+static void gen_surname(struct sl_pop *g, struct sl_pop_rng *r, int origin, char *out, size_t cap)
 {
     /* 70% of general-origin surnames come from the synthetic tail (see wtab comment). */
     if (origin == SL_ORIGIN_GENERAL && chance(r, 0.70)) {
@@ -544,7 +544,7 @@ static void gen_surname(struct sl_pop *g, struct sl_rng *r, int origin, char *ou
     put(out, cap, wtab_pick(&g->surnames[origin], r));
 }
 
-static const char *gen_given(struct sl_pop *g, struct sl_rng *r, int origin, int sexi, int cohort)
+static const char *gen_given(struct sl_pop *g, struct sl_pop_rng *r, int origin, int sexi, int cohort)
 {
     if (origin == SL_ORIGIN_HISPANIC && chance(r, 0.55))
         return wtab_pick(&g->given_h[sexi], r);
@@ -553,7 +553,7 @@ static const char *gen_given(struct sl_pop *g, struct sl_rng *r, int origin, int
     return wtab_pick(&g->given[sexi][cohort], r);
 }
 
-static void gen_description(struct sl_rng *r, struct sl_driver *d, int origin, int age)
+static void gen_description(struct sl_pop_rng *r, struct sl_driver *d, int origin, int age)
 {
     int male = d->sex == 'M';
     /* Heights: CDC NHANES adult means (M 69.1 in, F 63.7 in, sd ~2.9); Hispanic and
@@ -609,7 +609,7 @@ static void gen_description(struct sl_rng *r, struct sl_driver *d, int origin, i
  * (FMCSA ~7.5 M CDL holders of ~235 M drivers, ~90% men), motorcycle endorsement
  * ~5% of men and ~1.5% of women, class M only 0.3%; corrective lenses (B) rising with
  * age from ~35% to ~70% (our assumption from vision-correction prevalence). */
-static void gen_licence(struct sl_rng *r, struct sl_driver *d, int age)
+static void gen_licence(struct sl_pop_rng *r, struct sl_driver *d, int age)
 {
     int male = d->sex == 'M';
     char end[12] = "", res[12] = "";
@@ -668,9 +668,9 @@ static void add_hist(struct sl_pop_rec *rec, char kind, int32_t date, const char
     h->ends = ends;
 }
 
-static const struct sl_violation *pick_violation(struct sl_pop *g, struct sl_rng *r)
+static const struct sl_violation *pick_violation(struct sl_pop *g, struct sl_pop_rng *r)
 {
-    uint64_t x = sl_rng_below(r, g->viol_tot);
+    uint64_t x = sl_pop_rng_below(r, g->viol_tot);
     for (size_t i = 0; i < sl_tab_n_violations; i++) {
         if (x < sl_tab_violations[i].w)
             return &sl_tab_violations[i];
@@ -688,12 +688,12 @@ static int hist_cmp(const void *a, const void *b)
 /* Status and history.  Status shares (our assumption, docs/records.md): valid 88%,
  * suspended 6%, expired 4%, revoked 1%, cancelled 1%.  About 20% of drivers have a
  * conviction in the last five years (insurers' figures run 15-25%). */
-static void gen_status_history(struct sl_pop *g, struct sl_rng *r, struct sl_pop_rec *rec, int age)
+static void gen_status_history(struct sl_pop *g, struct sl_pop_rng *r, struct sl_pop_rec *rec, int age)
 {
     struct sl_driver *d = &rec->d;
     int32_t today = g->o.as_of;
-    int64_t tdays = sl_date_days(today);
-    int64_t lic16 = sl_date_days(date_add_years(d->dob, 16));
+    int64_t tdays = sl_pop_date_days(today);
+    int64_t lic16 = sl_pop_date_days(date_add_years(d->dob, 16));
     double ws[] = {88.0, 6.0, 4.0, 1.0, 1.0};
     static const char *names[] = {"VALID", "SUSPENDED", "EXPIRED", "REVOKED", "CANCELLED"};
     size_t s = pick_w(r, ws, 5);
@@ -707,19 +707,19 @@ static void gen_status_history(struct sl_pop *g, struct sl_rng *r, struct sl_pop
     int32_t bday_this = date_add_years(d->dob, age + 1); /* next birthday */
     int32_t expires;
     if (s == 2) {
-        int back = 1 + (int)sl_rng_below(r, 3);
+        int back = 1 + (int)sl_pop_rng_below(r, 3);
         expires = date_add_years(bday_this, -back);
-        if (sl_date_days(expires) >= tdays)
+        if (sl_pop_date_days(expires) >= tdays)
             expires = date_add_years(expires, -1);
     } else {
-        expires = date_add_years(bday_this, (int)sl_rng_below(r, 8));
+        expires = date_add_years(bday_this, (int)sl_pop_rng_below(r, 8));
     }
-    int32_t issued = date_add_days(date_add_years(expires, -8), -(int64_t)sl_rng_below(r, 60));
-    if (sl_date_days(issued) < lic16)
-        issued = sl_date_ymd(lic16 + (int64_t)sl_rng_below(r, 90));
-    if (sl_date_days(issued) > tdays)
-        issued = date_add_days(today, -(int64_t)sl_rng_below(r, 30));
-    if (sl_date_days(issued) >= sl_date_days(expires)) /* licensed late in a short cycle */
+    int32_t issued = date_add_days(date_add_years(expires, -8), -(int64_t)sl_pop_rng_below(r, 60));
+    if (sl_pop_date_days(issued) < lic16)
+        issued = sl_pop_date_ymd(lic16 + (int64_t)sl_pop_rng_below(r, 90));
+    if (sl_pop_date_days(issued) > tdays)
+        issued = date_add_days(today, -(int64_t)sl_pop_rng_below(r, 30));
+    if (sl_pop_date_days(issued) >= sl_pop_date_days(expires)) /* licensed late in a short cycle */
         issued = date_add_years(expires, -1);
     d->issued = issued;
     d->expires = expires;
@@ -736,15 +736,15 @@ static void gen_status_history(struct sl_pop *g, struct sl_rng *r, struct sl_pop
     }
     for (int i = 0; i < nviol && since < tdays; i++) {
         const struct sl_violation *v = pick_violation(g, r);
-        int64_t vd = since + (int64_t)sl_rng_below(r, (uint64_t)(tdays - since));
-        int64_t cd = vd + 20 + (int64_t)sl_rng_below(r, 70);
-        int32_t conv = cd < tdays && !chance(r, 0.05) ? sl_date_ymd(cd) : 0;
-        add_hist(rec, 'V', sl_date_ymd(vd), v->code, v->text, conv, 0);
+        int64_t vd = since + (int64_t)sl_pop_rng_below(r, (uint64_t)(tdays - since));
+        int64_t cd = vd + 20 + (int64_t)sl_pop_rng_below(r, 70);
+        int32_t conv = cd < tdays && !chance(r, 0.05) ? sl_pop_date_ymd(cd) : 0;
+        add_hist(rec, 'V', sl_pop_date_ymd(vd), v->code, v->text, conv, 0);
     }
     /* Withdrawals: the one behind a suspended/revoked/cancelled status, and an ended
      * one for ~3% of valid drivers. */
     if (s == 1 || s == 3 || s == 4 || (s == 0 && chance(r, 0.03))) {
-        int64_t start = tdays - 1 - (int64_t)sl_rng_below(r, 700);
+        int64_t start = tdays - 1 - (int64_t)sl_pop_rng_below(r, 700);
         if (start < lic16)
             start = lic16;
         const char *reason = wtab_pick(&g->wreasons, r);
@@ -755,14 +755,14 @@ static void gen_status_history(struct sl_pop *g, struct sl_rng *r, struct sl_pop
             reason = chance(r, 0.6) ? "MEDICAL" : "FRAUDULENT APPLICATION";
         int32_t ends = 0;
         if (s == 0)
-            ends = sl_date_ymd(start + 30 + (int64_t)sl_rng_below(r, 180)),
+            ends = sl_pop_date_ymd(start + 30 + (int64_t)sl_pop_rng_below(r, 180)),
             start -= 200; /* a past withdrawal, reinstated */
         else if (s == 1 && strcmp(reason, "FAILURE TO APPEAR OR PAY") != 0 &&
                  strcmp(reason, "CHILD SUPPORT") != 0)
-            ends = sl_date_ymd(tdays + 1 + (int64_t)sl_rng_below(r, 365));
-        if (s == 0 && sl_date_days(ends) >= tdays)
+            ends = sl_pop_date_ymd(tdays + 1 + (int64_t)sl_pop_rng_below(r, 365));
+        if (s == 0 && sl_pop_date_days(ends) >= tdays)
             ends = date_add_days(today, -1);
-        add_hist(rec, 'W', sl_date_ymd(start), code, reason, 0, ends);
+        add_hist(rec, 'W', sl_pop_date_ymd(start), code, reason, 0, ends);
     }
     qsort(rec->hist, (size_t)rec->n_hist, sizeof rec->hist[0], hist_cmp);
 }
@@ -775,7 +775,7 @@ static int plate_type_index(const char *lit)
     return PT_PC;
 }
 
-static int gen_vehicle(struct sl_pop *g, struct sl_rng *r, struct sl_pop_rec *rec,
+static int gen_vehicle(struct sl_pop *g, struct sl_pop_rng *r, struct sl_pop_rec *rec,
                        struct sl_vehicle *v, char *err, size_t errlen)
 {
     memset(v, 0, sizeof *v);
@@ -791,10 +791,10 @@ static int gen_vehicle(struct sl_pop *g, struct sl_rng *r, struct sl_pop_rec *re
     while (age < 30 && chance(r, 0.92))
         age++;
     if (age > 0 && chance(r, 0.5))
-        age = (int)sl_rng_below(r, (uint64_t)age + 1);
+        age = (int)sl_pop_rng_below(r, (uint64_t)age + 1);
     int year = g->as_of_year - age + ((g->o.as_of % 10000) >= 901 && chance(r, 0.3) ? 1 : 0);
     if (strcmp(mm->make, "TESL") == 0 && year < 2017 + (mm->model[6] == 'Y' ? 3 : 0))
-        year = 2017 + (mm->model[6] == 'Y' ? 3 : 0) + (int)sl_rng_below(r, 4);
+        year = 2017 + (mm->model[6] == 'Y' ? 3 : 0) + (int)sl_pop_rng_below(r, 4);
     if (year > g->as_of_year + 1)
         year = g->as_of_year + 1;
     v->year = year;
@@ -811,9 +811,9 @@ static int gen_vehicle(struct sl_pop *g, struct sl_rng *r, struct sl_pop_rec *re
     idfmt_render(&g->plate[t], perm_apply(&g->plate_perm[t], idx), 0, v->plate);
     put(v->plate_type, sizeof v->plate_type, pt_code[t]);
     /* Registration: 92% current (expiring within the year), 8% lapsed up to 2 years. */
-    int64_t tdays = sl_date_days(g->o.as_of);
-    v->reg_expires = chance(r, 0.92) ? sl_date_ymd(tdays + 1 + (int64_t)sl_rng_below(r, 365))
-                                     : sl_date_ymd(tdays - 1 - (int64_t)sl_rng_below(r, 730));
+    int64_t tdays = sl_pop_date_days(g->o.as_of);
+    v->reg_expires = chance(r, 0.92) ? sl_pop_date_ymd(tdays + 1 + (int64_t)sl_pop_rng_below(r, 365))
+                                     : sl_pop_date_ymd(tdays - 1 - (int64_t)sl_pop_rng_below(r, 730));
     v->plate_year = v->reg_expires / 10000;
 
     /* VIN: real WMI, random VDS, check digit, model-year code, plant and serial from a
@@ -822,21 +822,21 @@ static int gen_vehicle(struct sl_pop *g, struct sl_rng *r, struct sl_pop_rec *re
     char vin[18];
     memcpy(vin, mm->wmi, 3);
     for (int i = 3; i < 7; i++)
-        vin[i] = vin_chars[sl_rng_below(r, 33)];
+        vin[i] = vin_chars[sl_pop_rng_below(r, 33)];
     vin[7] = vin_chars[u / (33ULL * 1000000)];
     vin[9] = vin_year_code(year);
     vin[10] = vin_chars[(u / 1000000) % 33];
     snprintf(vin + 11, 7, "%06llu", (unsigned long long)(u % 1000000));
     vin[8] = '0';
     vin[17] = 0;
-    vin[8] = sl_vin_check_digit(vin);
+    vin[8] = sl_store_vin_check_digit(vin);
     put(v->vin, sizeof v->vin, vin);
 
     v->n_owners = 1;
     v->owner[0].driver_id = rec->d.id;
     /* Co-owned: 18% (our assumption: spouses and parent-child registrations). */
     if (g->o.drivers > 1 && chance(r, 0.18)) {
-        uint64_t j = 1 + sl_rng_below(r, g->o.drivers);
+        uint64_t j = 1 + sl_pop_rng_below(r, g->o.drivers);
         if ((int64_t)j == rec->d.id)
             j = j % g->o.drivers + 1;
         v->n_owners = 2;
@@ -850,8 +850,8 @@ int sl_pop_next(struct sl_pop *g, struct sl_pop_rec *rec, char *err, size_t errl
     if (g->next_id > g->o.drivers)
         return 0;
     uint64_t id = g->next_id++;
-    struct sl_rng r;
-    sl_rng_seed(&r, key_for(g, "driver") ^ (id * 0x9e3779b97f4a7c15ULL));
+    struct sl_pop_rng r;
+    sl_pop_rng_seed(&r, key_for(g, "driver") ^ (id * 0x9e3779b97f4a7c15ULL));
     memset(rec, 0, sizeof *rec);
     struct sl_driver *d = &rec->d;
     d->id = (int64_t)id;
@@ -860,10 +860,9 @@ int sl_pop_next(struct sl_pop *g, struct sl_pop_rec *rec, char *err, size_t errl
     d->sex = chance(&r, 0.506) ? 'F' : 'M';
     int sexi = d->sex == 'F';
     int age = pick_age(&r);
-    int64_t tdays = sl_date_days(g->o.as_of);
     /* A birthday uniformly in the year that gives this age today. */
-    int64_t latest = sl_date_days(date_add_years(g->o.as_of, -age));
-    d->dob = sl_date_ymd(latest - (int64_t)sl_rng_below(&r, 365));
+    int64_t latest = sl_pop_date_days(date_add_years(g->o.as_of, -age));
+    d->dob = sl_pop_date_ymd(latest - (int64_t)sl_pop_rng_below(&r, 365));
     int byear = d->dob / 10000;
     int cohort = byear < 1970 ? 0 : byear < 1995 ? 1 : 2;
 
@@ -875,12 +874,12 @@ int sl_pop_next(struct sl_pop *g, struct sl_pop_rec *rec, char *err, size_t errl
     gen_surname(g, &r, origin, d->last, sizeof d->last);
     put(d->first, sizeof d->first, gen_given(g, &r, origin, sexi, cohort));
     /* Middle: 70% a full name, 15% an initial, 15% none (our assumption). */
-    double u = sl_rng_unit(&r);
+    double u = sl_pop_rng_unit(&r);
     if (u < 0.85) {
         const char *m;
         int tries = 0;
         do
-            m = gen_given(g, &r, origin, sexi, (int)sl_rng_below(&r, 3));
+            m = gen_given(g, &r, origin, sexi, (int)sl_pop_rng_below(&r, 3));
         while (strcmp(m, d->first) == 0 && ++tries < 4);
         if (u < 0.70)
             put(d->middle, sizeof d->middle, m);
@@ -896,19 +895,19 @@ int sl_pop_next(struct sl_pop *g, struct sl_pop_rec *rec, char *err, size_t errl
 
     /* Address. */
     const struct sl_city *c = &g->st->cities[pick_cum(&r, g->city_cum, g->st->n_cities)];
-    int house = (int)exp(sl_rng_unit(&r) * log(29999.0)) + (int)sl_rng_below(&r, 9);
+    int house = (int)exp(sl_pop_rng_unit(&r) * log(29999.0)) + (int)sl_pop_rng_below(&r, 9);
     static const char *dirs[] = {"N ", "S ", "E ", "W ", "NE ", "NW ", "SE ", "SW "};
-    const char *dir = chance(&r, 0.15) ? dirs[sl_rng_below(&r, 8)] : "";
+    const char *dir = chance(&r, 0.15) ? dirs[sl_pop_rng_below(&r, 8)] : "";
     const char *street = wtab_pick(&g->streets, &r);
     const char *stype = wtab_pick(&g->street_types, &r);
     if (chance(&r, 0.18))
         snprintf(d->street, sizeof d->street, "%d %s%s %s APT %d", house, dir, street, stype,
-                 1 + (int)sl_rng_below(&r, 400));
+                 1 + (int)sl_pop_rng_below(&r, 400));
     else
         snprintf(d->street, sizeof d->street, "%d %s%s %s", house, dir, street, stype);
     put(d->city, sizeof d->city, c->name);
     put(d->state, sizeof d->state, g->state);
-    snprintf(d->zip, sizeof d->zip, "%s%02u", c->zip3, (unsigned)(1 + sl_rng_below(&r, 99)));
+    snprintf(d->zip, sizeof d->zip, "%s%02u", c->zip3, (unsigned)(1 + sl_pop_rng_below(&r, 99)));
 
     gen_description(&r, d, origin, age);
     gen_licence(&r, d, age);
@@ -922,7 +921,6 @@ int sl_pop_next(struct sl_pop *g, struct sl_pop_rec *rec, char *err, size_t errl
              ser = (unsigned)(sv % 9999) + 1;
     area = area == 100 ? 666 : 900 + area;
     snprintf(d->ssn, sizeof d->ssn, "%03u%02u%04u", area, grp, ser);
-    (void)tdays;
 
     /* Vehicles: 0-4 per driver, mean ~1.04 (FHWA: ~283 M registered vehicles for ~235 M
      * drivers, less fleet and commercial registrations). */

@@ -51,9 +51,8 @@ static int step_reset(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
 
 /* Run the index script one statement at a time, so that a long build (minutes at tens
  * of millions of drivers) shows what it is doing. */
-static int build_indexes(sqlite3 *db, int show, char *err, size_t errlen)
+static int build_indexes(sqlite3 *db, const char *sql, int show, char *err, size_t errlen)
 {
-    const char *sql = sl_store_index_sql();
     while (*sql) {
         sqlite3_stmt *s = NULL;
         const char *tail = NULL;
@@ -241,7 +240,9 @@ int sl_pop_write(const struct sl_pop_opts *opts, const char *path, int replace,
                 (unsigned long long)st->vehicles, (unsigned long long)st->history);
     }
     int64_t t1 = sl_now_us();
-    if (build_indexes(db, opts->progress, err, errlen) < 0)
+    if (build_indexes(db, sl_store_index_sql(), opts->progress, err, errlen) < 0 ||
+        (!opts->no_plate_index &&
+         build_indexes(db, sl_store_plate_index_sql(), opts->progress, err, errlen) < 0))
         goto out;
     char meta[512];
     snprintf(meta, sizeof meta,

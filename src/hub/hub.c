@@ -1,9 +1,10 @@
 /*
  * hub.c - the switch's loop: listener, member lines, batching, signals, reload.
  *
- * One thread.  A readable line is read until the socket (and TLS) has nothing more; every
- * whole frame is processed at once (hub_route.c), which appends the outputs to the
- * receiving lines' `out` buffers.  The before_sleep hook then flushes every line with
+ * One thread.  Each readiness event reads a line once (up to 256 KiB, nothing left inside
+ * TLS: level-triggered epoll comes back when there is more); every whole frame is then
+ * processed at once (hub_route.c), which appends the outputs to the receiving lines'
+ * `out` buffers.  The before_sleep hook then flushes every line with
  * pending output once: one SSL_write / write per line per iteration carries everything
  * the iteration produced for it.
  *
@@ -13,7 +14,7 @@
  *
  * Plain lines (tests, demo; loopback only) authenticate with their first frame
  *     AUTH <member> <role> <token>
- * answered "AUTH OK", or an ER and the line closed (include/stateline/conn.h).
+ * answered "AUTH OK", or "AUTH ERR <reason>" and the line closed (sl_conn_plain_auth).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -646,6 +647,11 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
     hub_members_build(hub, &hub->cfg, hub->snap, &hub->members);
     hub->reqmap = sl_xcalloc(hub->cfg.requester_map, sizeof *hub->reqmap);
     hub->reqmap_mask = hub->cfg.requester_map - 1;
+    if (!hub->cfg.tls && access(hub->cfg.tokens, R_OK) != 0) {
+        snprintf(err, errlen, "tokens = %s: %s (plain lines authenticate with it)",
+                 hub->cfg.tokens, strerror(errno));
+        goto fail;
+    }
     if (hub->cfg.tls) {
         char terr[256] = "";
         if (sl_tls_new_server(hub->cfg.cert, hub->cfg.key, hub->cfg.ca, &hub->tls, terr,
@@ -655,11 +661,8 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
         }
     }
     raise_nofile();
-    struct rlimit rl;
-    int setsize = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        setsize = rl.rlim_cur > 1048576 ? 1048576 : (int)rl.rlim_cur;
-    hub->loop = sl_loop_create(setsize);
+    /* the loop's descriptor table doubles on demand: start small, not at the limit */
+    hub->loop = sl_loop_create(1024);
     if (!hub->loop) {
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(errno));
         goto fail;

@@ -208,6 +208,15 @@ int hub_ctl_listen(struct sl_hub *hub, char *err, size_t errlen)
             snprintf(err, errlen, "ctl = %s: exists and is not a socket", hub->cfg.ctl);
             return -1;
         }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            snprintf(err, errlen, "ctl = %s: another hub is running with this control socket",
+                     hub->cfg.ctl);
+            return -1;
+        }
         unlink(hub->cfg.ctl);
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -42,12 +42,12 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
     struct sl_vehicle *vl = sl_xcalloc(SL_STORE_LIST_CAP, sizeof *vl);
     struct sl_history h[16];
     unsigned char *photo = sl_xmalloc(SL_STORE_PHOTO_MAX);
-    struct sl_rng r;
-    sl_rng_seed(&r, seed ^ 0xbe4c4ULL);
+    struct sl_pop_rng r;
+    sl_pop_rng_seed(&r, seed ^ 0xbe4c4ULL);
     int rc = -1;
     for (int i = 0; i < n; i++) {
-        if (sl_store_driver_by_id(st, 1 + (int64_t)sl_rng_below(&r, (uint64_t)nd), &d[i]) != 1 ||
-            sl_store_vehicle_by_id(st, 1 + (int64_t)sl_rng_below(&r, (uint64_t)nv), &v[i]) != 1) {
+        if (sl_store_driver_by_id(st, 1 + (int64_t)sl_pop_rng_below(&r, (uint64_t)nd), &d[i]) != 1 ||
+            sl_store_vehicle_by_id(st, 1 + (int64_t)sl_pop_rng_below(&r, (uint64_t)nv), &v[i]) != 1) {
             SL_ERROR("store", "bench: sample %d not found (ids not dense?)", i);
             goto done;
         }
@@ -60,6 +60,8 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
                      "%-22s %10s %10s %10s %8s\n",
                 (long long)nd, (long long)nv, n, "form", "p50 us", "p99 us", "max us", "found");
     for (int f = 0; f < F_N; f++) {
+        if (f == F_PARTIAL && !sl_store_has_partial_plate(st))
+            continue;
         int found = 0;
         for (int i = 0; i < n; i++) {
             const struct sl_driver *x = &d[i];

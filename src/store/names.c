@@ -37,13 +37,18 @@ static const char index_sql[] =
     "CREATE INDEX vehicle_plate ON vehicle(plate, plate_type, plate_year);\n"
     "CREATE UNIQUE INDEX vehicle_vin ON vehicle(vin);\n"
     "CREATE INDEX vehicle_vin8 ON vehicle(substr(vin, 10));\n"
-    "CREATE INDEX owner_driver ON owner(driver_id);\n"
+    "CREATE INDEX owner_driver ON owner(driver_id);\n";
+
+/* The partial-plate (RPQ) index: optional, because RPQ is opt-in per state and this
+ * index is most of the build time (docs/performance-store.md). */
+static const char plate_index_sql[] =
     "CREATE VIRTUAL TABLE plate_fts USING fts5(plate, tokenize='trigram', detail='none', columnsize=0,\n"
     "  content='vehicle', content_rowid='id');\n"
     "INSERT INTO plate_fts(plate_fts) VALUES('rebuild');\n";
 
 const char *sl_store_schema_sql(void) { return schema_sql; }
 const char *sl_store_index_sql(void) { return index_sql; }
+const char *sl_store_plate_index_sql(void) { return plate_index_sql; }
 
 /* ---- names ------------------------------------------------------------------------------ */
 size_t sl_store_name_norm(const char *s, char *out, size_t outlen)
@@ -316,42 +321,22 @@ int sl_store_partial_plate_check(const char *pattern, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- data classes ---------------------------------------------------------------------- */
-static const struct {
-    unsigned cls;
-    const char *name;
-} class_names[] = {
-    {SL_DC_IDENTITY, "identity"}, {SL_DC_ADDRESS, "address"}, {SL_DC_DOB, "dob"},
-    {SL_DC_DESCRIPTION, "description"}, {SL_DC_SSN, "ssn"}, {SL_DC_PHOTO, "photo"},
-    {SL_DC_LICENSE, "license"}, {SL_DC_HISTORY, "history"}, {SL_DC_VEHICLE, "vehicle"},
-    {SL_DC_OWNER, "owner"}, {SL_DC_OWNER_ADDRESS, "owner-address"},
-};
-
-const char *sl_data_class_name(unsigned cls)
-{
-    for (size_t i = 0; i < sizeof class_names / sizeof class_names[0]; i++)
-        if (class_names[i].cls == cls)
-            return class_names[i].name;
-    return NULL;
-}
-
-unsigned sl_data_class_parse(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof class_names / sizeof class_names[0]; i++)
-        if (strcasecmp(class_names[i].name, name) == 0)
-            return class_names[i].cls;
-    return 0;
-}
+/* ---- data classes ----------------------------------------------------------------------
+ * Every field of every returned struct, in exactly one of the policy's classes
+ * (policy.h): identity is the name; description is sex and the physical description;
+ * license is the licence number and everything about the licence. */
+#define M(x) SL_DC_BIT(SL_DC_##x)
 
 static const struct sl_field_class field_classes[] = {
-    {"driver", "oln", SL_DC_IDENTITY}, {"driver", "last", SL_DC_IDENTITY},
-    {"driver", "first", SL_DC_IDENTITY}, {"driver", "middle", SL_DC_IDENTITY},
-    {"driver", "suffix", SL_DC_IDENTITY}, {"driver", "sex", SL_DC_IDENTITY},
+    {"driver", "last", SL_DC_IDENTITY}, {"driver", "first", SL_DC_IDENTITY},
+    {"driver", "middle", SL_DC_IDENTITY}, {"driver", "suffix", SL_DC_IDENTITY},
     {"driver", "dob", SL_DC_DOB},
     {"driver", "street", SL_DC_ADDRESS}, {"driver", "city", SL_DC_ADDRESS},
     {"driver", "state", SL_DC_ADDRESS}, {"driver", "zip", SL_DC_ADDRESS},
+    {"driver", "sex", SL_DC_DESCRIPTION},
     {"driver", "height_in", SL_DC_DESCRIPTION}, {"driver", "weight_lb", SL_DC_DESCRIPTION},
     {"driver", "eyes", SL_DC_DESCRIPTION}, {"driver", "hair", SL_DC_DESCRIPTION},
+    {"driver", "oln", SL_DC_LICENSE},
     {"driver", "lic_class", SL_DC_LICENSE}, {"driver", "endorsements", SL_DC_LICENSE},
     {"driver", "restrictions", SL_DC_LICENSE}, {"driver", "status", SL_DC_LICENSE},
     {"driver", "issued", SL_DC_LICENSE}, {"driver", "expires", SL_DC_LICENSE},
@@ -377,58 +362,59 @@ const struct sl_field_class *sl_store_field_classes(size_t *n)
     return field_classes;
 }
 
-unsigned sl_store_field_class(const char *record, const char *field)
+int sl_store_field_class(const char *record, const char *field)
 {
     for (size_t i = 0; i < sizeof field_classes / sizeof field_classes[0]; i++)
         if (strcmp(field_classes[i].record, record) == 0 &&
             strcmp(field_classes[i].field, field) == 0)
-            return field_classes[i].cls;
-    return 0;
+            return field_classes[i].dc;
+    return -1;
 }
 
-void sl_store_driver_redact(struct sl_driver *d, unsigned cls)
+/* Whole fields are zeroed, not just their first byte: a redacted struct carries no
+ * trace of the value, whatever a later formatter or memcpy does with it. */
+#define Z(f) memset(&(f), 0, sizeof(f))
+
+void sl_store_driver_redact(struct sl_driver *d, uint32_t mask)
 {
-    if (cls & SL_DC_IDENTITY) {
-        d->oln[0] = d->last[0] = d->first[0] = d->middle[0] = d->suffix[0] = 0;
-        d->sex = 0;
+    if (mask & M(IDENTITY)) {
+        Z(d->last), Z(d->first), Z(d->middle), Z(d->suffix);
     }
-    if (cls & SL_DC_DOB)
-        d->dob = 0;
-    if (cls & SL_DC_ADDRESS)
-        d->street[0] = d->city[0] = d->state[0] = d->zip[0] = 0;
-    if (cls & SL_DC_DESCRIPTION) {
-        d->height_in = d->weight_lb = 0;
-        d->eyes[0] = d->hair[0] = 0;
+    if (mask & M(DOB))
+        Z(d->dob);
+    if (mask & M(ADDRESS)) {
+        Z(d->street), Z(d->city), Z(d->state), Z(d->zip);
     }
-    if (cls & SL_DC_LICENSE) {
-        d->lic_class[0] = d->endorsements[0] = d->restrictions[0] = d->status[0] = 0;
-        d->issued = d->expires = 0;
+    if (mask & M(DESCRIPTION)) {
+        Z(d->sex), Z(d->height_in), Z(d->weight_lb), Z(d->eyes), Z(d->hair);
     }
-    if (cls & SL_DC_SSN)
-        d->ssn[0] = 0;
+    if (mask & M(LICENSE)) {
+        Z(d->oln), Z(d->lic_class), Z(d->endorsements), Z(d->restrictions), Z(d->status);
+        Z(d->issued), Z(d->expires);
+    }
+    if (mask & M(SSN))
+        Z(d->ssn);
 }
 
-void sl_store_history_redact(struct sl_history *h, int n, unsigned cls)
+void sl_store_history_redact(struct sl_history *h, int n, uint32_t mask)
 {
-    if (cls & SL_DC_HISTORY)
-        memset(h, 0, sizeof *h * (size_t)(n > 0 ? n : 0));
+    if ((mask & M(HISTORY)) && n > 0)
+        memset(h, 0, sizeof *h * (size_t)n);
 }
 
-void sl_store_vehicle_redact(struct sl_vehicle *v, unsigned cls)
+void sl_store_vehicle_redact(struct sl_vehicle *v, uint32_t mask)
 {
-    if (cls & SL_DC_VEHICLE) {
-        v->plate[0] = v->plate_type[0] = v->vin[0] = v->make[0] = v->model[0] = 0;
-        v->colour[0] = v->style[0] = 0;
-        v->plate_year = v->year = 0;
-        v->reg_expires = 0;
+    if (mask & M(VEHICLE)) {
+        Z(v->plate), Z(v->plate_year), Z(v->plate_type), Z(v->vin), Z(v->make), Z(v->model);
+        Z(v->year), Z(v->colour), Z(v->style), Z(v->reg_expires);
     }
     for (int i = 0; i < v->n_owners && i < 2; i++) {
         struct sl_owner *o = &v->owner[i];
-        if (cls & SL_DC_OWNER) {
-            o->oln[0] = o->last[0] = o->first[0] = o->middle[0] = o->suffix[0] = 0;
-            o->dob = 0;
+        if (mask & M(OWNER)) {
+            Z(o->oln), Z(o->last), Z(o->first), Z(o->middle), Z(o->suffix), Z(o->dob);
         }
-        if (cls & SL_DC_OWNER_ADDRESS)
-            o->street[0] = o->city[0] = o->state[0] = o->zip[0] = 0;
+        if (mask & M(OWNER_ADDRESS)) {
+            Z(o->street), Z(o->city), Z(o->state), Z(o->zip);
+        }
     }
 }

@@ -84,6 +84,21 @@ static int meta_get(sqlite3 *db, const char *key, char *out, size_t cap)
     return found;
 }
 
+static int has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *s;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE name=?1", -1, &s, NULL) !=
+        SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return found;
+}
+
+int sl_store_has_partial_plate(const struct sl_store *st) { return st->q[Q_PARTIAL] != NULL; }
+
 struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t errlen)
 {
     struct sl_store *st = sl_xcalloc(1, sizeof *st);
@@ -121,13 +136,16 @@ struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t
         st->n_drivers = strtoll(buf, NULL, 10);
     if (meta_get(st->db, "vehicles", buf, sizeof buf) > 0)
         st->n_vehicles = strtoll(buf, NULL, 10);
-    for (int i = 0; i < Q_N; i++)
+    for (int i = 0; i < Q_N; i++) {
+        if (i == Q_PARTIAL && !has_table(st->db, "plate_fts"))
+            continue; /* a store built without the RPQ index */
         if (sqlite3_prepare_v3(st->db, q_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->q[i],
                                NULL) != SQLITE_OK) {
             snprintf(err, errlen, "%s: cannot prepare look-up %d: %s", path, i,
                      sqlite3_errmsg(st->db));
             goto bad;
         }
+    }
     return st;
 bad:
     sl_store_close(st);
@@ -262,7 +280,17 @@ static int interpretations(const struct sl_name *nm, struct interp *out, int max
         join_parts(nm, 2, nm->n, mid, sizeof mid);
         sl_store_pair_key(nm->part[0], nm->part[1], out[0].key, sizeof out[0].key);
         sl_strlcpy(out[0].mid, mid, sizeof out[0].mid);
-        return 1;
+        n = 1;
+        /* A two-word given name on file as one (MARY ANN = MARYANN). */
+        if (nm->n >= 3 && max > 1) {
+            char first[72];
+            join_parts(nm, 1, 3, first, sizeof first);
+            join_parts(nm, 3, nm->n, mid, sizeof mid);
+            sl_store_pair_key(nm->part[0], first, out[1].key, sizeof out[1].key);
+            sl_strlcpy(out[1].mid, mid, sizeof out[1].mid);
+            n = 2;
+        }
+        return n;
     }
     int k = nm->n;
     for (int form = 0; form < 2; form++)
@@ -591,17 +619,21 @@ int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehi
     int len = sl_store_canon(vin, v, sizeof v);
     if (len == 17) {
         if (check_ok)
-            *check_ok = sl_vin_valid(v);
+            *check_ok = sl_store_vin_valid(v);
         sqlite3_stmt *s = st->q[Q_VIN];
         sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
         return vehicles_from_stmt(st, s, out, cap, total, "VIN look-up");
     }
     if (len == 8) {
+        /* The last 8 are model year, plant and serial: letters I, O and Q never occur
+         * there, so such a fragment is a misreading, not a VIN not on file. */
+        if (strpbrk(v, "IOQ"))
+            return -2;
         sqlite3_stmt *s = st->q[Q_VIN8];
         sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
         return vehicles_from_stmt(st, s, out, cap, total, "VIN look-up");
     }
-    return 0;
+    return -2; /* neither a VIN nor its last 8 */
 }
 
 int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,
@@ -681,6 +713,10 @@ int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
     /* No wildcard at all: the characters can sit anywhere in the plate. */
     snprintf(glob, sizeof glob, wild ? "%s" : "*%s*", g);
     sqlite3_stmt *s = st->q[Q_PARTIAL];
+    if (!s) {
+        SL_ERROR("store", "partial plate look-up on a store built without the RPQ index");
+        return -1;
+    }
     sqlite3_bind_text(s, 1, glob, -1, SQLITE_TRANSIENT);
     return vehicles_from_stmt(st, s, out, cap, total, "partial plate look-up");
 }

@@ -96,7 +96,8 @@ static json_t *text_json(const char *body, size_t len)
         else
             sl_buf_append(&t, &c, 1);
     }
-    json_t *j = json_stringn((const char *)sl_buf_head(&t), sl_buf_used(&t));
+    json_t *j = sl_buf_used(&t) ? json_stringn((const char *)sl_buf_head(&t), sl_buf_used(&t))
+                                : json_string("");
     sl_buf_free(&t);
     return j;
 }

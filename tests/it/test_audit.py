@@ -240,6 +240,16 @@ def test_independent_roots(tmp):
             r3 = run("audit", "check-proof", "--leaf-hash", leaves[index].hex(), "--index",
                      str(index), "--size", str(size), "--root", root.hex(), "--proof", pf)
             check(r3.returncode == 1, "mutated inclusion proof refused")
+    # an offline receipt (c2sp.org/tlog-proof@v1) against the latest checkpoint
+    r = run("audit", "prove", log, "--index", "2222", "--tlog-proof")
+    check(r.returncode == 0, "tlog-proof")
+    head, note = r.stdout.split("\n\n", 1)
+    lines = head.split("\n")
+    check(lines[0] == "c2sp.org/tlog-proof@v1" and lines[1] == "index 2222", "tlog-proof header")
+    nl = note.split("\n")
+    check(verify_inclusion(2222, int(nl[1]), leaves[2222],
+                           [base64.b64decode(x) for x in lines[2:]], base64.b64decode(nl[2])),
+          "tlog-proof verifies against its checkpoint")
     for m, n in [(1, 3000), (250, 3000), (1000, 1024), (3000, 3000), (7, 1500)]:
         r = run("audit", "consistency", log, "--from", str(m), "--to", str(n))
         check(r.returncode == 0, "consistency")
@@ -298,6 +308,13 @@ def test_tampering(tmp, log, recs):
     def swapped(d):
         rewrite(d, entries[:2000] + [entries[2001], entries[2000]] + entries[2002:])
 
+    d = os.path.join(tmp, "changed-json")
+    shutil.copytree(log, d)
+    changed(d)
+    r = run("audit", "verify", d, "--key", pub, "--json")
+    j = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+    check(r.returncode == 1 and j.get("ok") is False and j.get("entries") == 3000 and
+          any(p["index"] == 1500 for p in j.get("problems", [])), "verify --json names entry 1500")
     tampered("changed", changed, 1500)
     tampered("removed", removed, 700)
     tampered("inserted", inserted, 900)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "stateline/audit.h"
+#include "stateline/policy.h"
 
 static void fill(struct sl_audit_entry *e, int type)
 {
@@ -290,6 +291,18 @@ static void test_checkpoint_sign_verify(void **state)
     sl_audit_verifier_free(&v2);
 }
 
+/* The audit log's data classes are the policy module's, bit for bit and name for name. */
+static void test_classes_match_policy(void **state)
+{
+    (void)state;
+    assert_int_equal(SL_AUDIT_CLASS_COUNT, SL_DC_COUNT);
+    for (int i = 0; i < SL_DC_COUNT; i++)
+        assert_string_equal(sl_audit_class_name(i), sl_policy_dc_name(i));
+    assert_int_equal(SL_AUDIT_CLASS_PHOTO, 1u << SL_DC_PHOTO);
+    assert_int_equal(SL_AUDIT_CLASS_OWNER_ADDRESS, 1u << SL_DC_OWNER_ADDRESS);
+    assert_null(sl_audit_class_name(SL_AUDIT_CLASS_COUNT));
+}
+
 static void test_b64(void **state)
 {
     (void)state;
@@ -312,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_checkpoint_sign_verify),
         cmocka_unit_test(test_b64),
+        cmocka_unit_test(test_classes_match_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

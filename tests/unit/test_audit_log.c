@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <errno.h>
 #include <cmocka.h>
 
 #include "stateline/audit.h"
@@ -55,10 +57,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct sl_audit_log *open_log(struct fx *f, uint64_t every, uint64_t segbytes)
+static struct sl_audit_log *open_log_opts(struct fx *f, uint64_t every, uint64_t segbytes,
+                                          int scan_all)
 {
     struct sl_audit_opts o = {.dir = f->logdir, .signer_key = f->key, .checkpoint_every = every,
-                              .segment_bytes = segbytes};
+                              .segment_bytes = segbytes, .scan_all = scan_all};
     struct sl_audit_log *log = NULL;
     char err[300];
     if (sl_audit_open(&log, &o, err, sizeof err) < 0) {
@@ -66,6 +69,11 @@ static struct sl_audit_log *open_log(struct fx *f, uint64_t every, uint64_t segb
         return NULL;
     }
     return log;
+}
+
+static struct sl_audit_log *open_log(struct fx *f, uint64_t every, uint64_t segbytes)
+{
+    return open_log_opts(f, every, segbytes, 0);
 }
 
 static void append_n(struct sl_audit_log *log, uint64_t n, int64_t t0)
@@ -150,6 +158,15 @@ static void test_append_reopen(void **state)
     assert_true(sl_audit_durable_fd(log) >= 0);
     append_n(log, 1000, 1795704025000000LL);
     assert_int_equal(sl_audit_size(log), 1000);
+    /* the loop learns of durability through the eventfd */
+    uint64_t seen = 0;
+    while (seen < 1000) {
+        struct pollfd pfd = {sl_audit_durable_fd(log), POLLIN, 0};
+        assert_int_equal(poll(&pfd, 1, 10000), 1);
+        uint64_t d = sl_audit_durable_upto(log);
+        assert_true(d >= seen && d <= 1000);
+        seen = d;
+    }
     assert_int_equal(sl_audit_wait(log, 1000), 0);
     assert_true(sl_audit_durable_upto(log) >= 1000);
     assert_int_equal(sl_audit_close(log), 0);
@@ -169,6 +186,82 @@ static void test_append_reopen(void **state)
     assert_non_null(log);
     assert_null(open_log(f, 0, 0));
     sl_audit_close(log);
+}
+
+/* The saved tree state: used when it matches the last checkpoint, ignored when damaged or
+ * stale, and either way the log reopens at the right size and verifies. */
+static void test_tree_state(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 0, 0);
+    append_n(log, 500, 1795704025000000LL);
+    assert_int_equal(sl_audit_close(log), 0);
+    char path[400];
+    snprintf(path, sizeof path, "%s/tree-state", f->logdir);
+    assert_int_equal(access(path, F_OK), 0);
+    log = open_log(f, 0, 0); /* from the state */
+    assert_int_equal(sl_audit_size(log), 500);
+    append_n(log, 7, 1795704026000000LL);
+    assert_int_equal(sl_audit_close(log), 0);
+    FILE *fp = fopen(path, "r+b"); /* damage it */
+    fseek(fp, 40, SEEK_SET);
+    fputc(0x55, fp);
+    fclose(fp);
+    log = open_log(f, 0, 0); /* full scan */
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 507);
+    assert_int_equal(sl_audit_close(log), 0);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 507);
+    /* a torn tail after the state point is still repaired */
+    snprintf(path, sizeof path, "%s/seg-00000001.log", f->logdir);
+    int fd = open(path, O_WRONLY | O_APPEND);
+    uint8_t torn[5] = {0, 0, 1, 0, 9};
+    assert_int_equal(write(fd, torn, 5), 5);
+    close(fd);
+    log = open_log(f, 0, 0);
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 508); /* + the SYSTEM entry */
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_int_equal(verify(f, &p, &n), 0);
+}
+
+/* A full queue in nonblocking mode says EAGAIN and loses nothing. */
+static void test_queue_full(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_opts o = {.dir = f->logdir, .signer_key = f->key, .queue_bytes = 1,
+                              .nonblocking = 1};
+    struct sl_audit_log *log = NULL;
+    char err[300];
+    assert_int_equal(sl_audit_open(&log, &o, err, sizeof err), 0);
+    char text[1000];
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = 0;
+    uint64_t ok = 0, full = 0;
+    for (int i = 0; i < 20000; i++) {
+        struct sl_audit_entry e;
+        sl_audit_entry_init(&e, SL_AUDIT_SYSTEM, 1795704025000000LL);
+        sl_audit_set_str(&e, SL_AF_TEXT, text);
+        if (sl_audit_append(log, &e, NULL, 0) < 0) {
+            assert_int_equal(errno, EAGAIN);
+            full++;
+            struct pollfd pfd = {sl_audit_durable_fd(log), POLLIN, 0};
+            poll(&pfd, 1, 1000);
+            sl_audit_durable_upto(log);
+            continue;
+        }
+        ok++;
+    }
+    assert_true(full > 0); /* 20 MB through a 512 KiB queue must fill it */
+    assert_int_equal(sl_audit_size(log), ok);
+    assert_int_equal(sl_audit_close(log), 0);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, ok);
 }
 
 static void test_torn_tail(void **state)
@@ -233,7 +326,12 @@ static void test_damage_located(void **state)
     assert_true(verify(f, &p, NULL) > 0);
     assert_int_equal(p.first_index, 37);
     assert_non_null(strstr(p.first, "entry 37: record checksum mismatch"));
-    /* the appender refuses to open a damaged log */
+    /* the appender refuses to open a damaged log when it rescans it (by default it trusts the
+     * tree state saved after the last checkpoint and checks only the entries after it) */
+    assert_null(open_log_opts(f, 0, 0, 1));
+    char st[400];
+    snprintf(st, sizeof st, "%s/tree-state", f->logdir);
+    assert_int_equal(unlink(st), 0);
     assert_null(open_log(f, 0, 0));
 
     /* the same change with the checksum fixed: the checkpoints catch it, bounded to the
@@ -385,6 +483,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tree_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_located, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),

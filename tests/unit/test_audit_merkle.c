@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -174,6 +175,45 @@ static void test_all_proofs(void **state)
     sl_audit_hasher_free(h);
 }
 
+/* Random larger trees (up to 5,000 leaves): proofs verify against MTH, and a proof for one
+ * size never verifies against the root of another. */
+static void test_random_large(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct sl_audit_hasher *h = sl_audit_hasher_new();
+    uint8_t(*lv)[32] = malloc(N * 32);
+    uint8_t p[128][32], r1[32], r2[32];
+    for (int i = 0; i < N; i++) {
+        uint8_t d[8] = {(uint8_t)i, (uint8_t)(i >> 8), 1, 2, 3, 4, 5, 6};
+        sl_audit_leaf_hash(h, d, sizeof d, lv[i]);
+    }
+    uint64_t x = 88172645463325252ULL; /* xorshift: reproducible */
+    for (int t = 0; t < 150; t++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint64_t n = 1 + x % N;
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        uint64_t m = x % n;
+        sl_audit_mth(h, (const uint8_t(*)[32])lv, 0, n, r2);
+        int k = sl_audit_inclusion(h, (const uint8_t(*)[32])lv, m, n, p);
+        assert_int_equal(sl_audit_verify_inclusion(h, m, n, lv[m], (const uint8_t(*)[32])p, k, r2), 0);
+        if (k > 0) {
+            p[k / 2][7] ^= 4;
+            assert_int_not_equal(sl_audit_verify_inclusion(h, m, n, lv[m], (const uint8_t(*)[32])p, k, r2), 0);
+        }
+        uint64_t a = m + 1; /* 1 <= a <= n */
+        sl_audit_mth(h, (const uint8_t(*)[32])lv, 0, a, r1);
+        k = sl_audit_consistency(h, (const uint8_t(*)[32])lv, a, n, p);
+        assert_int_equal(sl_audit_verify_consistency(h, a, n, r1, r2, (const uint8_t(*)[32])p, k), 0);
+        if (k > 0) {
+            p[k - 1][0] ^= 1;
+            assert_int_not_equal(sl_audit_verify_consistency(h, a, n, r1, r2, (const uint8_t(*)[32])p, k), 0);
+        }
+    }
+    free(lv);
+    sl_audit_hasher_free(h);
+}
+
 static void test_crc32c(void **state)
 {
     (void)state;
@@ -189,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_known_roots),
         cmocka_unit_test(test_known_proofs),
         cmocka_unit_test(test_all_proofs),
+        cmocka_unit_test(test_random_large),
         cmocka_unit_test(test_crc32c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,6 +272,14 @@ static void test_json(void **state)
     assert_string_equal(json_string_value(json_array_get(tags, 1)), "task-force");
     json_decref(o);
 
+    /* an empty text */
+    sl_buf_reset(&b);
+    sl_term_json(&h, "", 0, &b);
+    o = json_loadb((const char *)sl_buf_head(&b), sl_buf_used(&b), 0, &je);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "text")), "");
+    json_decref(o);
+
     /* something that is not in the output form */
     sl_buf_reset(&b);
     sl_term_json_unparsed("GARBAGE\x01\x80", 9, "NO HEADER", &b);
