@@ -947,8 +947,8 @@ int sl_gw_desk_send(struct sl_gw_desk *d, const char *outbox, const char *sender
         char letterp[SL_GW_PATH_MAX + 64];
         snprintf(letterp, sizeof letterp, "%s/%s", outbox, n1);
         if (step_done(d->db, "UPDATE notice SET status = 'sent', sent_us = ?5, sent_by = ?2,"
-                      " letter = ?3, audited_sent = 0 WHERE id = ?1 AND status = 'due' AND"
-                      " ?4 = ?4 AND ?6 = ?6",
+                      " letter = ?3, audited_sent = ?6 WHERE id = ?1 AND status = 'due' AND"
+                      " ?4 = ''",
                       todo[i].id, sender, letterp, "", sl_wall_us(), 0) < 0) {
             snprintf(err, errlen, "gateway.db: %s", sqlite3_errmsg(d->db));
             rc = -1;
@@ -967,11 +967,18 @@ int sl_gw_desk_send(struct sl_gw_desk *d, const char *outbox, const char *sender
 int sl_gw_desk_policy_applied(struct sl_gw_desk *d, const char *author, const char *file,
                               const char *hash, char *err, size_t errlen)
 {
-    if (step_done(d->db, "INSERT INTO policy_apply(at_us, author, file, hash) VALUES(?5, ?2,"
-                  " ?3, ?4) -- ?1 ?6",
-                  0, author, file, hash, sl_wall_us(), 0) != 1) {
-        snprintf(err, errlen, "gateway.db: %s", sqlite3_errmsg(d->db));
-        return -1;
+    sqlite3_stmt *s;
+    int rc = -1;
+    if (sqlite3_prepare_v2(d->db, "INSERT INTO policy_apply(at_us, author, file, hash)"
+                           " VALUES(?, ?, ?, ?)", -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, sl_wall_us());
+        sqlite3_bind_text(s, 2, author, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, file, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, hash, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(s);
     }
-    return 0;
+    if (rc != 0)
+        snprintf(err, errlen, "gateway.db: %s", sqlite3_errmsg(d->db));
+    return rc;
 }

@@ -578,8 +578,13 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
             int is_personal = 0;
             for (int k = 0; personal[k]; k++)
                 is_personal |= !strcmp(m.fields[i].pfx, personal[k]);
-            if (!is_personal)
+            if (!is_personal) {
+                /* IMQ (image requested) is no personal data, but a policy may test it:
+                 * its presence is kept with the search fields (policy simulate). */
+                if (!strcmp(m.fields[i].pfx, "IMQ"))
+                    sl_audit_add_item(&e, SL_AF_SEARCH, "IMQ");
                 continue;
+            }
             sl_audit_add_item(&e, SL_AF_SEARCH, m.fields[i].pfx);
             sl_buf_printf(&pers, "%s%s/%.*s", sl_buf_used(&pers) ? "." : "", m.fields[i].pfx,
                           (int)m.fields[i].len, m.fields[i].val);
