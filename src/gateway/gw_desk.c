@@ -315,7 +315,7 @@ static void row_text(const struct sl_gw_config *cfg, json_t *o, struct sl_buf *o
         sl_buf_printf(&rules, "%s%s", i ? " " : "", json_string_value(json_array_get(a, i)));
     sl_buf_append(&rules, "", 1);
     if (!full) {
-        sl_buf_printf(out, "%-8s %-9s %-4s %-3s %-14.14s %-2s %-17s %-10s %s\n",
+        sl_buf_printf(out, "%-8s %-9s %-4s %-3s %-14.14s %-3s %-20s %-10s %s\n",
                       jget(o, "id"), jget(o, "ori"), jget(o, "member"), jget(o, "type"),
                       jget(o, "parent")[0] ? jget(o, "parent") : "-", jget(o, "key"), dl,
                       jget(o, "status"), (const char *)sl_buf_head(&rules));
@@ -387,7 +387,7 @@ int sl_gw_desk_list(struct sl_gw_desk *d, int all, int json, struct sl_buf *out)
     json_t *arr = json_array();
     int n = 0;
     if (!json)
-        sl_buf_printf(out, "%-8s %-9s %-4s %-3s %-14s %-2s %-17s %-10s %s\n", "ID", "ORI",
+        sl_buf_printf(out, "%-8s %-9s %-4s %-3s %-14s %-3s %-20s %-10s %s\n", "ID", "ORI",
                       "MBR", "TYP", "PARENT", "KEY", "DEADLINE", "STATUS", "RULES");
     while (sqlite3_step(s) == SQLITE_ROW) {
         json_t *o = row_json(d->cfg, s, 0);
@@ -792,11 +792,10 @@ static void letter(const struct sl_gw_config *cfg, sqlite3_stmt *s, const struct
     snprintf(name, sizeof name, "%s%s%s %s%s%s", p->first, p->middle[0] ? " " : "", p->middle,
              p->last, p->suffix[0] ? " " : "", p->suffix);
     snprintf(line2, sizeof line2, "%s, %s %s", p->city, p->state, p->zip);
-    const char *parent = ctext(s, 11), *type = ctext(s, 10), *member = ctext(s, 9);
-    snprintf(agency, sizeof agency, "the agency with ORI %s%s%s%s%s (agency type %s, %s)",
-             ctext(s, 8), parent[0] ? ", part of " : "", parent, "", "", type[0] ? type : "?",
+    const char *parent = ctext(s, 11), *type = ctext(s, 10);
+    snprintf(agency, sizeof agency, "the agency with ORI %s%s%s (agency type %s, %s)",
+             ctext(s, 8), parent[0] ? ", part of " : "", parent, type[0] ? type : "?",
              !strcmp(ctext(s, 12), cfg->state) ? "in this state" : "outside this state");
-    (void)member;
     uint32_t classes = (uint32_t)sqlite3_column_int64(s, 14);
     int days = sqlite3_column_int(s, 3), bus = sqlite3_column_int(s, 4);
 

@@ -148,6 +148,7 @@ struct gw_decided {
     int64_t id;
     char status[16];        /* approved | denied | timed-out */
     char by[140], reason[1024], then[8], ref[64];
+    char policy_hash[65];   /* the policy that held it (the release entry names it) */
     uint32_t extra;         /* policy class bits the reviewers withheld */
     char *detail;           /* JSON (sl_xmalloc'd) */
     uint8_t *frame;         /* the held frame (sl_xmalloc'd) */

@@ -1046,7 +1046,8 @@ static void answer_review(struct gw *g, struct gw_decided *d)
                        sizeof v.notices[0].rule);
             v.nnotices++;
         }
-        gw_policy_hash(g->pol, v.hash);
+        /* The decision was the held-time policy's: its hash, not the one in force now. */
+        sl_strlcpy(v.hash, d->policy_hash, sizeof v.hash);
         if (timed_out)
             sl_buf_printf(&g->frame, "REVIEW NO. %s TIMED OUT: RELEASED BY %s POLICY (TIMEOUT: "
                           "NO REVIEWER DECIDED BEFORE THE DEADLINE)\n", idtxt, cfg->state);

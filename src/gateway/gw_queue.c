@@ -400,7 +400,8 @@ int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, in
     if (sqlite3_prepare_v2(q->db,
                            "SELECT id, status, coalesce(decided_by,''),"
                            " coalesce(decision_reason,''), then_effect, ref, extra_redact,"
-                           " detail, frame FROM review WHERE status <> 'held' AND sent_us IS"
+                           " detail, frame, policy_hash FROM review WHERE status <> 'held' AND"
+                           " sent_us IS"
                            " NULL AND (queued_run IS NULL OR queued_run <> ?) ORDER BY"
                            " decided_us, id LIMIT ?",
                            -1, &s, NULL) != SQLITE_OK)
@@ -423,6 +424,7 @@ int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, in
         d->frame = sl_xmalloc(d->frame_len ? d->frame_len : 1);
         if (d->frame_len)
             memcpy(d->frame, sqlite3_column_blob(s, 8), d->frame_len);
+        col_text(s, 9, d->policy_hash, sizeof d->policy_hash);
     }
     sqlite3_finalize(s);
     return n;
