@@ -1223,7 +1223,8 @@ static int cmd_simulate(int argc, char **argv)
         fprintf(stderr, "stateline policy simulate: %s: %s\n", against, err);
         goto out;
     }
-    qsort(s.cls, s.ncls, sizeof *s.cls, sim_cmp);
+    if (s.ncls)
+        qsort(s.cls, s.ncls, sizeof *s.cls, sim_cmp);
     double weeks = (double)(to_us - from_us) / (7.0 * 86400 * 1000000);
     double load[2];
     for (int k = 0; k < 2; k++)

@@ -561,7 +561,9 @@ int sl_gw_desk_decide(struct sl_gw_desk *d, const char *id, int approve, const c
     s = NULL;
     if (approve && own_request(cfg, reviewer, jget(det, "ATN"), ori, err, errlen))
         goto out;
-    const char *action = approve ? "approve" : "deny";
+    /* audit-format.md §5: approve, approve-redact (the reviewer withholds more), deny;
+     * approve-1of2 for a first approval under the two-person rule. */
+    const char *action = !approve ? "deny" : extra ? "approve-redact" : "approve";
     uint32_t extra_total = extra;
     if (approve && two) {
         /* Earlier first approvals: by whom, and their redactions (which also apply). */

@@ -138,7 +138,8 @@ int gw_queue_expire(struct gw_queue *q, int64_t now_us);
 struct gw_action {
     int64_t id, review_id, at_us;
     char reviewer[140], action[32], reason[1024], ref[64], ori[10], key[4], rules[400];
-    uint32_t redact;
+    uint32_t redact;          /* the reviewer's extra redactions */
+    uint32_t policy_redact;   /* the policy's redactions of classes the key carries */
 };
 /* Up to cap actions not yet audited, oldest first; returns the count or -1. */
 int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap);

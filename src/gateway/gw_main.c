@@ -424,7 +424,7 @@ static int64_t create_notices(struct gw *g, const char *ref, const struct sl_out
             snprintf(nid, sizeof nid, "%s-N%lld", g->cfg->state, (long long)id);
             snprintf(text, sizeof text, "notice to the person within %d %sdays",
                      v->notices[best].days, v->notices[best].business ? "business " : "");
-            sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_NOTICED);
+            /* no outcome: "noticed" goes on the notice-sent entry (audit-format §9) */
         }
         sl_audit_set_str(&e, SL_AF_NOTICE_ID, nid);
         sl_audit_set_str(&e, SL_AF_TEXT, text);
@@ -505,6 +505,12 @@ static int64_t do_release(struct gw *g, const char *ref, const struct sl_outhdr 
                                                                   : SL_AUDIT_OUT_FAILED);
             g->n_notfound++;
         }
+    }
+    if (review) {
+        /* After review the query's outcome is on the review entry (docs/audit-format.md
+         * §9: one counted outcome per thing that happened); this entry records the reply
+         * and the classes that left. */
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_OK);
     }
     int64_t last = append(g, &e, bytes_of(&rel.personal), sl_buf_used(&rel.personal));
     if (last >= 0 && rel.outcome == GW_OUT_FOUND && !key_refused && !v->unmapped &&
@@ -1004,9 +1010,11 @@ static void answer_review(struct gw *g, struct gw_decided *d)
         sl_audit_set_str(&e, SL_AF_REF, d->ref[0] ? d->ref : idtxt);
         fill_requester(&e, &h);
         sl_audit_set_str(&e, SL_AF_NOTICE_ID, idtxt);
-        sl_audit_set_int(&e, SL_AF_OUTCOME, timed_out ? SL_AUDIT_OUT_TIMED_OUT
-                                                      : SL_AUDIT_OUT_DENIED);
+        /* The query's outcome is on the review entry (audit-format §9: one entry per
+         * thing that happened); this entry records the reply.  The release entry
+         * requires an outcome field: "none" is not counted by the report. */
         sl_audit_set_str(&e, SL_AF_TEXT, text);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_OK);
         last = append(g, &e, NULL, 0);
         g->n_denied++;
     } else {
@@ -1094,11 +1102,13 @@ static void audit_actions(struct gw *g)
             sl_audit_add_item(&e, SL_AF_RULES, t);
         if (a->redact & SL_AUDIT_CLASS_ALL)
             sl_audit_set_int(&e, SL_AF_WITHHELD, a->redact & SL_AUDIT_CLASS_ALL);
-        int out = !strcmp(a->action, "deny")             ? SL_AUDIT_OUT_DENIED
-                  : !strcmp(a->action, "timeout")        ? SL_AUDIT_OUT_TIMED_OUT
-                  : !strcmp(a->action, "approve-1of2")   ? SL_AUDIT_OUT_HELD
-                  : a->redact                            ? SL_AUDIT_OUT_REDACTED
-                                                         : SL_AUDIT_OUT_RELEASED;
+        /* The review's result is the query's counted outcome (audit-format §9); a first
+         * of two approvals decides nothing yet ("ok", not counted). */
+        int out = !strcmp(a->action, "deny")                    ? SL_AUDIT_OUT_DENIED
+                  : !strcmp(a->action, "timeout")               ? SL_AUDIT_OUT_TIMED_OUT
+                  : !strcmp(a->action, "approve-1of2")          ? SL_AUDIT_OUT_OK
+                  : (a->redact | a->policy_redact) ? SL_AUDIT_OUT_REDACTED
+                                                                : SL_AUDIT_OUT_RELEASED;
         sl_audit_set_int(&e, SL_AF_OUTCOME, out);
         if (append(g, &e, NULL, 0) < 0)
             return;
@@ -1120,7 +1130,7 @@ static void audit_sent_notices(struct gw *g)
         sl_audit_set_str(&e, SL_AF_ORI, v[i].ori);
         sl_audit_set_str(&e, SL_AF_KEY, v[i].key);
         sl_audit_set_str(&e, SL_AF_ACTOR, v[i].by);
-        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_OK);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_NOTICED);
         sl_audit_set_str(&e, SL_AF_TEXT, "letter to the person written to the outbox");
         if (append(g, &e, NULL, 0) < 0)
             return;

@@ -346,7 +346,9 @@ int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap)
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(q->db,
                            "SELECT a.id, a.review_id, a.at_us, a.reviewer, a.action, a.reason,"
-                           " a.redact, r.ref, r.ori, r.key, r.rules FROM review_action a"
+                           " a.redact, r.ref, r.ori, r.key, r.rules,"
+                           " coalesce(json_extract(r.detail, '$.redact') &"
+                           " json_extract(r.detail, '$.carried'), 0) FROM review_action a"
                            " JOIN review r ON r.id = a.review_id WHERE a.audited = 0"
                            " ORDER BY a.id LIMIT ?",
                            -1, &s, NULL) != SQLITE_OK)
@@ -366,6 +368,7 @@ int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap)
         col_text(s, 8, a->ori, sizeof a->ori);
         col_text(s, 9, a->key, sizeof a->key);
         col_text(s, 10, a->rules, sizeof a->rules);
+        a->policy_redact = (uint32_t)sqlite3_column_int64(s, 11);
     }
     sqlite3_finalize(s);
     return n;

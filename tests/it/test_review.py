@@ -232,13 +232,21 @@ def test_holds():
         es = entries(gw)
         rv = [(e.get("actor"), e.get("action"), e.get("notice_id")) for e in es
               if e.get("type") == "review"]
-        for want in [("bob", "approve", r1), ("bob", "deny", r2), ("bob", "approve-1of2", r3),
-                     ("dave", "approve", r3), ("(deadline)", "timeout", r_or),
-                     ("(deadline)", "timeout", r_id)]:
+        for want in [("bob", "approve-redact", r1), ("bob", "deny", r2),
+                     ("bob", "approve-1of2", r3), ("dave", "approve-redact", r3),
+                     ("(deadline)", "timeout", r_or), ("(deadline)", "timeout", r_id)]:
             assert want in rv, (want, rv)
         assert len(rv) == 6, rv
+        # one counted outcome per query (docs/audit-format.md §9): held on the hold entry,
+        # the result on the review entry; the reply after review is "ok"
+        outc = {(e.get("action"), e.get("notice_id")): e.get("outcome") for e in es
+                if e.get("type") == "review"}
+        assert outc[("approve-redact", r1)] == "redacted", outc
+        assert outc[("deny", r2)] == "denied" and outc[("timeout", r_id)] == "timed-out"
+        assert outc[("approve-1of2", r3)] == "ok", outc
         rel = [e for e in es if e.get("type") == "release" and e.get("notice_id") == r1]
-        assert len(rel) == 1 and rel[0].get("outcome") == "redacted", rel
+        assert len(rel) == 1 and rel[0].get("outcome") == "ok", rel
+        assert "address" in rel[0].get("withheld", []), rel
         assert oln not in json.dumps(es), "personal data in the clear in the log"
         ok = True
     finally:
@@ -382,6 +390,8 @@ rule fbi-notice "Test: FBI requests are answered and the person is told"
         se = [e for e in es if e.get("type") == "notice-sent"]
         assert len(cr) == 1 and cr[0].get("notice_id") == n["id"], cr
         assert len(se) == 1 and se[0].get("actor") == "WA DOL Privacy Office", se
+        assert "outcome" not in cr[0] and se[0].get("outcome") == "noticed", (cr, se)
+        assert cr[0].get("rules") == ["fbi-notice"] and cr[0].get("ori") == "VATEST0F0", cr
         assert oln not in json.dumps(es) and last not in json.dumps(es)
         ok = True
     finally:
