@@ -15,6 +15,10 @@
  * (which then formats the DR in the switch's output form itself, as the hub would):
  * "hub-added latency" is the difference of the two at each percentile.
  *
+ * The peer, when the nats-server program is installed: the same traffic through
+ * nats-server (request/reply over the same mutual TLS, src/bench/nats.c), interleaved with
+ * the other two, reported beside the hub as a ratio.
+ *
  * Everything the benchmark starts it stops, on success, error, SIGINT or SIGTERM.
  */
 #ifndef STATELINE_BENCH_H
@@ -35,6 +39,7 @@ struct sl_bench_opts {
     int keep;              /* keep the temporary directory (for post-mortems) */
     int no_direct;         /* skip the direct (no hub) baseline */
     int no_peer;           /* skip the nats-server peer even when it is installed */
+    int peer_search;       /* also search nats-server's sustained rate (the ratio) */
 };
 
 /* The outcome of one fixed-rate run. */

@@ -1,13 +1,22 @@
 /*
  * switch.c - `stateline bench switch`: set up a loopback network, run the generator
- * against the hub and directly against the responder, search the sustained rate, report
- * (see stateline/bench.h for what is measured and docs/performance.md for the figures).
+ * against the hub, directly against the responder, and through nats-server (the peer, when
+ * installed), search the sustained rate, report (see stateline/bench.h for what is
+ * measured and docs/performance.md for the figures).
  *
  * Temporary directory (removed at the end unless --keep):
  *     certs/         `stateline gen certs` material for WA and CA (sl_certs_generate)
  *     directory.db   WA terminal ORIs WABEN0001.. (one per connection), CA's CADMV0000
  *     hub.conf       the hub's configuration
- *     hub.log, responder.log   the children's stderr (printed when something fails)
+ *     nats.conf      the peer's: loopback, the hub's certificate, client certificates
+ *     *.log          the children's stderr (printed when something fails)
+ *
+ * The JSON report (--json): scenario, mode, connections, tls, query_bytes,
+ * reply_text_bytes, p99_bound_ms, machine {cpu, cpus, kernel, openssl, loadavg, CPU
+ * seconds per process and of other processes, cpu_us_per_query}, search [trials] and
+ * sustained_rate (search mode), measure_rate, slices, hub / direct / peer {rate, sent,
+ * received, errors, lost, achieved_rate, overload, sent_late_over_1ms, max_send_lag_us,
+ * latency_us {p50 p90 p99 p99.9 max mean count}}, hub_added_us, peer.latency_vs_hub.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -441,6 +450,17 @@ static int connect_gen(struct bench *b, int direct, char *err, size_t errlen)
     return bench_gen_connect(g, addr, b->tls, "WA", b->o->conns, err, errlen);
 }
 
+/* Fresh lines for path 0 (hub), 1 (direct) or 2 (nats-server). */
+static int reconnect(struct bench *b, int path, char *err, size_t errlen)
+{
+    if (path < 2)
+        return connect_gen(b, path, err, errlen);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", b->nats_port);
+    bench_gen_close(&b->gnats);
+    return bench_gen_connect_nats(&b->gnats, addr, b->nctx, b->o->conns, err, errlen);
+}
+
 static int passes(const struct sl_bench_run *r, double bound_us)
 {
     return !r->overload && r->errors == 0 && r->lost == 0 && r->achieved >= 0.99 * r->rate &&
@@ -623,13 +643,86 @@ static void add_run(struct sl_bench_run *acc, const struct sl_bench_run *r, int 
     sl_hist_merge(&acc->hist, &r->hist);
 }
 
+/* Search the sustained rate on path (0 the hub, 2 nats-server) until `until_ms` after
+ * `start`.  Climb: double the rate until two trials in a row miss the bound, or one fails
+ * hard (errors, loss, under 99% answered: the server is saturated).  Then bisect between
+ * the highest passing rate and the lowest failing rate above it.  Latency on a shared VM
+ * is noisy (an idle CPU wakes slowly), so one trial missing the bound at a low rate does
+ * not end the climb; every trial is reported.  *lo: the sustained rate (0 = none passed),
+ * *hi: the lowest failing rate above it.  0, 1 interrupted, -1 failed. */
+static int search(struct bench *b, int path, int64_t start, double until_ms, json_t *trials,
+                  struct sl_bench_run *r, double *lo_out, double *hi_out)
+{
+    const struct sl_bench_opts *o = b->o;
+    double bound_us = o->p99_bound_ms * 1000.0;
+    double lo = 0, hi = 0, rate = 5000;
+    int climbing = 1, misses = 0;
+    char err[256];
+    if (!o->json)
+        printf("search (trials of %.1f s; pass = p99 <= %.2f ms, >= 99%% of the offered "
+               "rate answered, no error or loss)\n"
+               "  %10s %12s %9s %9s  %s\n", o->step_s, o->p99_bound_ms, "offered/s",
+               "achieved/s", "p50 ms", "p99 ms", "result");
+    for (;;) {
+        double used = (double)(sl_now_ms() - start);
+        if (used + (o->step_s + 2.5) * 1000 > until_ms)
+            break;
+        int k = one_run(b, path, rate, o->step_s, -1, r);
+        if (k != 0)
+            return k;
+        int ok = passes(r, bound_us);
+        int hard = r->overload || r->errors || r->lost || r->achieved < 0.99 * r->rate;
+        json_t *t = run_json(r);
+        json_object_set_new(t, "pass", json_boolean(ok));
+        json_array_append_new(trials, t);
+        if (!o->json) {
+            printf("  %10.0f %12.0f %9.3f %9.3f  %s\n", rate, r->achieved,
+                   (double)sl_hist_percentile(&r->hist, 50) / 1000.0,
+                   (double)sl_hist_percentile(&r->hist, 99) / 1000.0,
+                   ok ? "pass" : hard ? "fail: saturated" : "fail: p99 over the bound");
+            fflush(stdout);
+        }
+        if (ok && rate > lo)
+            lo = rate;
+        if (!ok && rate > lo && (hi == 0 || rate < hi))
+            hi = rate;
+        if (climbing) {
+            misses = ok ? 0 : misses + 1;
+            if (hard || misses >= 2)
+                climbing = 0;
+            else
+                rate *= 2;
+        }
+        if (!climbing) {
+            if (hi > 0 && hi <= lo) /* a noisy miss below a pass: look above the pass */
+                hi = 0;
+            if (lo == 0 && hi == 0)
+                break;
+            if (hi == 0)
+                hi = lo * 2;
+            if (lo > 0 && (hi - lo) / hi < 0.05)
+                break;
+            rate = lo > 0 ? (lo + hi) / 2 : hi / 2;
+            if (rate < 100)
+                break;
+        }
+        /* Reconnect after a saturated trial: its backlog must not poison the next. */
+        if (hard && reconnect(b, path, err, sizeof err) != 0) {
+            fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
+            return -1;
+        }
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return 0;
+}
+
 /* 0 measured, 2 measured but no search trial passed, 1 interrupted, -1 failed. */
 static int scenario(struct bench *b, json_t *report)
 {
     const struct sl_bench_opts *o = b->o;
     char err[256];
     int64_t start = sl_now_ms();
-    double bound_us = o->p99_bound_ms * 1000.0;
     struct sl_bench_run *r = sl_xmalloc(sizeof *r);
     struct sl_bench_run *hub = sl_xmalloc(sizeof *hub);
     struct sl_bench_run *dir = sl_xmalloc(sizeof *dir);
@@ -649,73 +742,19 @@ static int scenario(struct bench *b, json_t *report)
                o->conns, bench_query_bytes(), o->reply_size);
 
     if (o->rate <= 0) {
-        /* Search.  Climb: double the rate until two trials in a row miss the bound, or one
-         * fails hard (errors, loss, under 99% answered: the hub is saturated).  Then bisect
-         * between the highest passing rate and the lowest failing rate above it.  Latency
-         * on a shared VM is noisy (an idle CPU wakes slowly), so one trial missing the
-         * bound at a low rate does not end the climb; every trial is reported.  Time is
-         * kept for the two measurements at half the found rate. */
+        /* The hub's search; then, with --peer-search, nats-server's, each with its share of
+         * the time left before the measurements. */
         json_t *trials = json_array();
         json_object_set_new(report, "search", trials);
-        double lo = 0, hi = 0, rate = 5000;
-        int climbing = 1, misses = 0;
-        double reserve_ms = 2 * (o->duration_s + 2.5) * 1000 + 3000;
-        if (!o->json)
-            printf("search (trials of %.1f s; pass = p99 <= %.2f ms, >= 99%% of the offered "
-                   "rate answered, no error or loss)\n"
-                   "  %10s %12s %9s %9s  %s\n", o->step_s, o->p99_bound_ms, "offered/s",
-                   "achieved/s", "p50 ms", "p99 ms", "result");
-        for (;;) {
-            double used = (double)(sl_now_ms() - start);
-            if (used + (o->step_s + 2.5) * 1000 + reserve_ms > o->max_seconds * 1000)
-                break;
-            int k = one_run(b, 0, rate, o->step_s, -1, r);
-            if (k != 0) {
-                rc = k;
-                goto out;
-            }
-            int ok = passes(r, bound_us);
-            int hard = r->overload || r->errors || r->lost || r->achieved < 0.99 * r->rate;
-            json_t *t = run_json(r);
-            json_object_set_new(t, "pass", json_boolean(ok));
-            json_array_append_new(trials, t);
-            if (!o->json) {
-                printf("  %10.0f %12.0f %9.3f %9.3f  %s\n", rate, r->achieved,
-                       (double)sl_hist_percentile(&r->hist, 50) / 1000.0,
-                       (double)sl_hist_percentile(&r->hist, 99) / 1000.0,
-                       ok ? "pass" : hard ? "fail: saturated" : "fail: p99 over the bound");
-                fflush(stdout);
-            }
-            if (ok && rate > lo)
-                lo = rate;
-            if (!ok && rate > lo && (hi == 0 || rate < hi))
-                hi = rate;
-            if (climbing) {
-                misses = ok ? 0 : misses + 1;
-                if (hard || misses >= 2)
-                    climbing = 0;
-                else
-                    rate *= 2;
-            }
-            if (!climbing) {
-                if (hi > 0 && hi <= lo) /* a noisy miss below a pass: look above the pass */
-                    hi = 0;
-                if (lo == 0 && hi == 0)
-                    break;
-                if (hi == 0)
-                    hi = lo * 2;
-                if (lo > 0 && (hi - lo) / hi < 0.05)
-                    break;
-                rate = lo > 0 ? (lo + hi) / 2 : hi / 2;
-                if (rate < 100)
-                    break;
-            }
-            /* Reconnect after a saturated trial: its backlog must not poison the next. */
-            if (hard && connect_gen(b, 0, err, sizeof err) != 0) {
-                fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
-                rc = -1;
-                goto out;
-            }
+        double lo = 0, hi = 0;
+        double reserve_ms = 3 * (o->duration_s + 2.5) * 1000 + 3000;
+        double budget_ms = o->max_seconds * 1000 - reserve_ms;
+        int peer_search = o->peer_search && b->nats_path[0];
+        double until_ms = peer_search ? budget_ms / 2 : budget_ms;
+        int k = search(b, 0, start, until_ms, trials, r, &lo, &hi);
+        if (k != 0) {
+            rc = k;
+            goto out;
         }
         json_object_set_new(report, "sustained_rate", json_real(round(lo)));
         json_object_set_new(report, "sustained_routed_messages", json_real(round(2 * lo)));
@@ -730,6 +769,28 @@ static int scenario(struct bench *b, json_t *report)
         if (!o->json)
             printf("\nsustained: %.0f queries/s answered through the hub "
                    "(%.0f routed messages/s: each query and its reply)\n\n", lo, 2 * lo);
+        if (peer_search) {
+            json_t *ptrials = json_array();
+            json_object_set_new(report, "peer_search", ptrials);
+            double plo = 0, phi = 0;
+            if (!o->json)
+                printf("the peer, nats-server:\n");
+            k = search(b, 2, start, budget_ms, ptrials, r, &plo, &phi);
+            if (k != 0) {
+                rc = k;
+                goto out;
+            }
+            json_object_set_new(report, "peer_sustained_rate", json_real(round(plo)));
+            if (plo > 0 && lo > 0)
+                json_object_set_new(report, "sustained_hub_over_peer",
+                                    json_real(round(lo / plo * 100) / 100));
+            if (!o->json)
+                printf("\nnats-server sustained: %.0f queries/s%s\n", plo,
+                       plo > 0 && lo > 0 ? "" : " (no trial passed)");
+            if (!o->json && plo > 0 && lo > 0)
+                printf("the hub sustains %.2fx the rate of nats-server\n", lo / plo);
+        }
+
         measure_rate = lo / 2;
         if (connect_gen(b, 0, err, sizeof err) != 0) {
             fprintf(stderr, "stateline bench: reconnecting: %s\n", err);
@@ -1018,8 +1079,13 @@ out:
         else
             nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
-    if (b->sfd >= 0)
+    if (b->sfd >= 0) {
+        /* Take the pending SIGINT/SIGTERM out, or unblocking would deliver it now. */
+        struct signalfd_siginfo si;
+        while (read(b->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+            ;
         close(b->sfd);
+    }
     sigprocmask(SIG_SETMASK, &b->oldmask, NULL);
     json_decref(report);
     free(b);

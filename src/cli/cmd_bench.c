@@ -35,6 +35,8 @@ static const char usage[] =
     "  --no-direct       skip the direct (no hub) baseline\n"
     "  --no-peer         skip the peer: the same traffic through nats-server, run\n"
     "                    when the nats-server program is installed\n"
+    "  --peer-search     search nats-server's sustained rate too, for the ratio\n"
+    "                    (the time budget is shared: raise --max-seconds)\n"
     "  --keep            keep the temporary directory (logs, configuration)\n"
     "  --json            the report as one JSON object\n"
     "\n"
@@ -79,7 +81,7 @@ static int run(int argc, char **argv)
         fprintf(stderr, "stateline bench: no scenario '%s' (there is: switch)\n", argv[1]);
         return SL_EXIT_USAGE;
     }
-    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0};
+    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0, 0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -97,6 +99,10 @@ static int run(int argc, char **argv)
         }
         if (!strcmp(a, "--no-peer")) {
             o.no_peer = 1;
+            continue;
+        }
+        if (!strcmp(a, "--peer-search")) {
+            o.peer_search = 1;
             continue;
         }
         i++;

@@ -4,7 +4,8 @@
 It starts its own hub and responder, so this checks the whole harness: the JSON report
 parses, every query sent was answered (through the hub, directly, and through nats-server
 when it is installed), no errors, and the temporary directory and child processes are gone
-afterwards.  No timing assertions.
+afterwards.  Then a run interrupted with SIGINT (Ctrl-C): exit 130, and again nothing left
+behind.  No timing assertions.
 """
 import glob
 import json
@@ -63,23 +64,57 @@ def main():
         print("(no peer: nats-server is not installed)")
     check("hub_added_us present", set(rep.get("hub_added_us", {})) == {"p50", "p90", "p99",
                                                                         "p99.9"}, r.stdout)
-    stray = []
-    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            with open(cmdline, "rb") as f:
-                if tmp.encode() in f.read():
-                    stray.append(cmdline)
-        except OSError:
-            pass
+    stray = stray_processes(tmp)
     check("no child process left", not stray, str(stray))
     left = glob.glob(os.path.join(tmp, "stateline-bench-*"))
     check("temporary directory removed", not left, str(left))
     os.rmdir(tmp)
 
 
+def stray_processes(tmp):
+    found = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(cmdline, "rb") as f:
+                if tmp.encode() in f.read():
+                    found.append(cmdline)
+        except OSError:
+            pass
+    return found
+
+
+def interrupted():
+    """Ctrl-C in the middle of a run: exit 130, children stopped, folder removed."""
+    import signal
+    import time
+    tmp = tempfile.mkdtemp(prefix="sl-bench-int-")
+    env = dict(os.environ, TMPDIR=tmp)
+    p = subprocess.Popen([STATELINE, "bench", "switch", "--rate", "500", "--duration", "60"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # wait until the hub and the responder run (their command lines name the folder)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(stray_processes(tmp)) < 2:
+        time.sleep(0.1)
+    time.sleep(1)  # into the measurement
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    check("SIGINT: exit 130", p.returncode == 130, f"{p.returncode} {err[-2000:]}")
+    check("SIGINT: says so", "interrupted" in err, err[-2000:])
+    time.sleep(0.2)
+    check("SIGINT: no child process left", not stray_processes(tmp), str(stray_processes(tmp)))
+    left = glob.glob(os.path.join(tmp, "stateline-bench-*"))
+    check("SIGINT: temporary directory removed", not left, str(left))
+    os.rmdir(tmp)
+
+
 if __name__ == "__main__":
     try:
         main()
+        interrupted()
     except Exception as e:
         failed += 1
         print(f"FAIL unexpected: {e!r}")

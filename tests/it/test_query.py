@@ -117,6 +117,30 @@ def test_raw_from_stdin_and_json():
         assert "OLN/B7654321" in seen[0]["text"], seen
 
 
+def test_reply_file_and_am():
+    with Network() as net:
+        import os
+        path = os.path.join(net.dir, "reply.txt")
+        with open(path, "w") as f:
+            f.write("NAM/DOE,JANE\nSTATUS/VALID\n")
+        lis = Listener(net, "--reply-file", path, "--json")
+        q = query(net, "--line", "WA", "--as", "WASP00000", "--json", "--wait", "20", "dq",
+                  "--to", "CA", "--oln", "A7", "--ctl", "F-1")
+        rc, out, err = lis.finish()
+        assert q.returncode == 0, q.stdout + q.stderr
+        m = json.loads(q.stdout.splitlines()[0])
+        assert m["key"] == "DR" and "NAM/DOE,JANE" in m["text"], m
+        assert "STATUS/VALID" in m["text"], m  # the reply keeps its lines
+        # An AM has no answer: delivered to CA's answering line, exit 0 without a reply.
+        lis = Listener(net)
+        q = query(net, "--line", "WA", "--as", "WASP00000", "--wait", "20", "am", "--to", "CA",
+                  "--text", "ROAD CLOSED ON I-5")
+        rc, out, err = lis.finish()
+        assert q.returncode == 0, q.stdout + q.stderr
+        assert "AM (administrative message) from WASP00000 to CA" in out, out
+        assert "ROAD CLOSED ON I-5" in out and "replied" not in out, out
+
+
 def test_no_answer_and_usage():
     with Network() as net:
         # CA's answering line is not connected: the switch says so (SM), exit 1
@@ -157,4 +181,4 @@ def test_plain_line_with_token():
 if __name__ == "__main__":
     run_tests([test_dq_reply_with_control_field, test_several_keys_answered_with_their_reply_key,
                test_invalid_queries_get_er_exit_1, test_raw_from_stdin_and_json,
-               test_no_answer_and_usage, test_plain_line_with_token])
+               test_reply_file_and_am, test_no_answer_and_usage, test_plain_line_with_token])
