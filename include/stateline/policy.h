@@ -52,6 +52,10 @@ enum sl_policy_dc {
     SL_DC_OWNER_ADDRESS,  /* registered owner's address */
     SL_DC_COUNT
 };
+/* A set of classes is a mask of these bits (struct sl_policy_decision.redact, the store's
+ * redaction masks and the audit log's released/withheld fields all use it). */
+#define SL_DC_BIT(dc) (1u << (dc))
+#define SL_DC_ALL ((1u << SL_DC_COUNT) - 1u)
 /* "owner-address" for SL_DC_OWNER_ADDRESS etc.; NULL when out of range. */
 const char *sl_policy_dc_name(int dc);
 /* -1 when unknown. */

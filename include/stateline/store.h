@@ -38,9 +38,7 @@
 /* ---- data classes: what a policy's `redact` names (docs/records.md table) -------- */
 /* The classes are the policy's (enum sl_policy_dc in policy.h: SL_DC_IDENTITY ..
  * SL_DC_OWNER_ADDRESS, names from sl_policy_dc_name); a set of classes is the mask
- * 1u << SL_DC_x that struct sl_policy_decision.redact carries. */
-#define SL_STORE_DC_MASK(dc) (1u << (dc))
-#define SL_STORE_DC_ALL ((1u << SL_DC_COUNT) - 1u)
+ * SL_DC_BIT(SL_DC_x) that struct sl_policy_decision.redact carries (SL_DC_ALL: all). */
 
 /* One field of a returned record and the class it belongs to. */
 struct sl_field_class {

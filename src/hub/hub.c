@@ -1,9 +1,10 @@
 /*
  * hub.c - the switch's loop: listener, member lines, batching, signals, reload.
  *
- * One thread.  A readable line is read until the socket (and TLS) has nothing more; every
- * whole frame is processed at once (hub_route.c), which appends the outputs to the
- * receiving lines' `out` buffers.  The before_sleep hook then flushes every line with
+ * One thread.  Each readiness event reads a line once (up to 256 KiB, nothing left inside
+ * TLS: level-triggered epoll comes back when there is more); every whole frame is then
+ * processed at once (hub_route.c), which appends the outputs to the receiving lines'
+ * `out` buffers.  The before_sleep hook then flushes every line with
  * pending output once: one SSL_write / write per line per iteration carries everything
  * the iteration produced for it.
  *
@@ -13,7 +14,7 @@
  *
  * Plain lines (tests, demo; loopback only) authenticate with their first frame
  *     AUTH <member> <role> <token>
- * answered "AUTH OK", or an ER and the line closed (include/stateline/conn.h).
+ * answered "AUTH OK", or "AUTH ERR <reason>" and the line closed (sl_conn_plain_auth).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -325,7 +325,7 @@ int sl_store_partial_plate_check(const char *pattern, char *err, size_t errlen)
  * Every field of every returned struct, in exactly one of the policy's classes
  * (policy.h): identity is the name; description is sex and the physical description;
  * license is the licence number and everything about the licence. */
-#define M(x) SL_STORE_DC_MASK(SL_DC_##x)
+#define M(x) SL_DC_BIT(SL_DC_##x)
 
 static const struct sl_field_class field_classes[] = {
     {"driver", "last", SL_DC_IDENTITY}, {"driver", "first", SL_DC_IDENTITY},

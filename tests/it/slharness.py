@@ -536,3 +536,176 @@ def run_tests(tests, per_test_timeout=120):
     signal.signal(signal.SIGALRM, old)
     print("%d passed, %d failed" % (passed, failed), flush=True)
     sys.exit(1 if failed else 0)
+
+
+# ---- a state's gateway -----------------------------------------------------------------
+
+_POPULATIONS = {}
+
+
+def population(state, drivers, seed):
+    """Path of a generated population (`stateline gen population`), made once per test
+    program for each (state, drivers, seed) and copied by whoever needs to change it."""
+    k = (state, drivers, seed)
+    if k not in _POPULATIONS:
+        import atexit
+        d = tempfile.mkdtemp(prefix="sl-it-pop-")
+        atexit.register(shutil.rmtree, d, True)
+        path = os.path.join(d, "%s.db" % state.lower())
+        run(["gen", "population", "--state", state, "--drivers", str(drivers), "--seed",
+             str(seed), "--out", path])
+        _POPULATIONS[k] = path
+    return _POPULATIONS[k]
+
+
+class Gateway:
+    """`stateline gateway` for one state on a Network: its own folder with a copy of a
+    generated population, an audit signing key, a policy file (or a default) and a
+    config; the process with its stderr collected (docs/gateway.md)."""
+
+    def __init__(self, net, state="WA", ori=None, policy=None, default=None, extra="",
+                 drivers=2000, seed=7, start=True):
+        self.net = net
+        self.state = state
+        self.ori = ori or "%sOLN0000" % state
+        self.dir = os.path.join(net.dir, "gw-%s" % state)
+        os.makedirs(self.dir, exist_ok=True)
+        self.records = os.path.join(self.dir, "%s.db" % state.lower())
+        shutil.copyfile(population(state, drivers, seed), self.records)
+        self.audit = os.path.join(self.dir, "audit")
+        run(["audit", "keygen", "--name", "%s-gateway" % state.lower(), "--out",
+             os.path.join(self.dir, "audit")])
+        self.policy_path = os.path.join(self.dir, "%s.policy" % state.lower())
+        if policy is not None:
+            self.write_policy(policy)
+        self.default = default
+        self.extra = extra
+        self.conf = os.path.join(self.dir, "gateway.conf")
+        self.proc = None
+        self.log = []
+        self.log_lock = threading.Lock()
+        self.stdout = ""
+        self.write_conf()
+        if start:
+            self.start()
+
+    def write_policy(self, text):
+        """Replace the policy file atomically (as an editor or `policy apply` would)."""
+        tmp = self.policy_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, self.policy_path)
+
+    def write_conf(self):
+        n = self.net
+        c = ["[gateway]", "state = %s" % self.state, "ori = %s" % self.ori,
+             "hub = 127.0.0.1:%d" % n.port if n.port else "hub = 127.0.0.1:1",
+             "records = %s.db" % self.state.lower(), "audit = audit",
+             "audit_key = audit.key", "data = data", "policy_poll_ms = 100",
+             "reconnect_max_ms = 500"]
+        if n.tls:
+            crt, key = n.cert_paths(self.state, "answer")
+            c += ["tls = yes", "cert = %s" % crt, "key = %s" % key, "ca = %s" % n.ca_path()]
+        else:
+            c += ["tls = no", "tokens = %s" % os.path.join(n.certs, "tokens")]
+        if self.default:
+            c.append("default = %s" % self.default)
+        else:
+            c.append("policy = %s" % os.path.basename(self.policy_path))
+        c.append(self.extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(c) + "\n")
+
+    def _reader(self, stream):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self.log_lock:
+                self.log.append(line)
+            if os.environ.get("SL_IT_VERBOSE"):
+                sys.stderr.write("gw| %s\n" % line)
+
+    def start(self, timeout=20, wait_line=True):
+        """Start the gateway; wait until its answering line is bound at the hub."""
+        env = dict(os.environ)
+        env.setdefault("STATELINE_LOG", "debug")
+        self.log = []
+        self.proc = subprocess.Popen([STATELINE, "gateway", "--config", self.conf],
+                                     stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     cwd=self.dir, env=env)
+        self.reader = threading.Thread(target=self._reader, args=(self.proc.stderr,),
+                                       daemon=True)
+        self.reader.start()
+        self.stdout = self.proc.stdout.readline().decode("utf-8", "replace")
+        if wait_line:
+            self.wait_log(r"answering line for %s up" % self.state, timeout)
+            self.net.wait_bound(self.state, timeout)
+        return self
+
+    def find_log(self, pattern):
+        with self.log_lock:
+            for line in self.log:
+                m = re.search(pattern, line)
+                if m:
+                    return m
+        return None
+
+    def count_log(self, pattern):
+        with self.log_lock:
+            return sum(1 for line in self.log if re.search(pattern, line))
+
+    def wait_log(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.find_log(pattern)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError("gateway: no log line matching %r in %s s; log:\n%s" %
+                             (pattern, timeout, "\n".join(self.log[-40:])))
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        self.reader.join(5)
+
+    def stop(self, timeout=20):
+        """SIGTERM; the gateway must exit 0 without a sanitizer report."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError("gateway did not stop in %s s" % timeout)
+        if self.proc:
+            self.reader.join(5)
+            bad = self.find_log(r"AddressSanitizer|LeakSanitizer|runtime error:")
+            if bad or self.proc.returncode != 0:
+                raise AssertionError("gateway exited %s%s:\n%s" % (
+                    self.proc.returncode, " with a sanitizer report" if bad else "",
+                    "\n".join(self.log[-60:])))
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for s in (self.proc.stderr, self.proc.stdout) if self.proc else ():
+            if s:
+                s.close()
+
+
+def ask(line, text, ctl, timeout=15):
+    """Send one message on a terminal line and return the first delivered message whose
+    control field is ctl (an Out); AssertionError when none arrives in time."""
+    line.send(text)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no answer to %r in %s s" % (text, timeout))
+        m = line.recv(left)
+        if m.ctl == ctl:
+            return m

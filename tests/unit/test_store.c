@@ -643,13 +643,13 @@ static void test_data_classes(void **state)
     for (size_t i = 0; i < n; i++) {
         int dc = t[i].dc;
         assert_true(dc >= 0 && dc < SL_DC_COUNT); /* exactly one of the policy's classes */
-        seen |= SL_STORE_DC_MASK(dc);
+        seen |= SL_DC_BIT(dc);
         assert_non_null(sl_policy_dc_name(dc));
         assert_int_equal(sl_store_field_class(t[i].record, t[i].field), dc);
         for (size_t j = 0; j < i; j++) /* no field listed twice */
             assert_false(!strcmp(t[i].record, t[j].record) && !strcmp(t[i].field, t[j].field));
     }
-    assert_int_equal(seen, SL_STORE_DC_ALL);
+    assert_int_equal(seen, SL_DC_ALL);
     assert_int_equal(sl_store_field_class("driver", "ssn"), SL_DC_SSN);
     assert_int_equal(sl_store_field_class("driver", "photo"), SL_DC_PHOTO);
     assert_int_equal(sl_store_field_class("driver", "oln"), SL_DC_LICENSE);
@@ -660,7 +660,7 @@ static void test_data_classes(void **state)
     struct sl_driver d, orig;
     assert_int_equal(sl_store_driver_by_id(f->st, 5, &d), 1);
     orig = d;
-    sl_store_driver_redact(&d, SL_STORE_DC_MASK(SL_DC_SSN) | SL_STORE_DC_MASK(SL_DC_ADDRESS));
+    sl_store_driver_redact(&d, SL_DC_BIT(SL_DC_SSN) | SL_DC_BIT(SL_DC_ADDRESS));
     assert_string_equal(d.ssn, "");
     assert_string_equal(d.street, "");
     assert_string_equal(d.zip, "");
@@ -670,17 +670,17 @@ static void test_data_classes(void **state)
     assert_string_equal(d.status, orig.status);
     assert_string_equal(d.eyes, orig.eyes);
     d = orig;
-    sl_store_driver_redact(&d, SL_STORE_DC_ALL);
+    sl_store_driver_redact(&d, SL_DC_ALL);
     struct sl_driver blank;
     memset(&blank, 0, sizeof blank);
     blank.id = d.id;
     assert_memory_equal(&d, &blank, sizeof d); /* every field has a class */
     struct sl_vehicle v;
     assert_int_equal(sl_store_vehicle_by_id(f->st, 5, &v), 1);
-    sl_store_vehicle_redact(&v, SL_STORE_DC_MASK(SL_DC_OWNER_ADDRESS));
+    sl_store_vehicle_redact(&v, SL_DC_BIT(SL_DC_OWNER_ADDRESS));
     assert_string_equal(v.owner[0].street, "");
     assert_true(v.owner[0].last[0] && v.plate[0]);
-    sl_store_vehicle_redact(&v, SL_STORE_DC_MASK(SL_DC_VEHICLE) | SL_STORE_DC_MASK(SL_DC_OWNER));
+    sl_store_vehicle_redact(&v, SL_DC_BIT(SL_DC_VEHICLE) | SL_DC_BIT(SL_DC_OWNER));
     assert_string_equal(v.vin, "");
     assert_string_equal(v.owner[0].last, "");
     struct sl_history h[SL_POP_MAX_HIST];
@@ -688,7 +688,7 @@ static void test_data_classes(void **state)
     for (int64_t id = 1; id < 100 && hn == 0; id++)
         hn = sl_store_history(f->st, id, h, SL_POP_MAX_HIST, &total);
     assert_true(hn > 0);
-    sl_store_history_redact(h, hn, SL_STORE_DC_MASK(SL_DC_HISTORY));
+    sl_store_history_redact(h, hn, SL_DC_BIT(SL_DC_HISTORY));
     assert_int_equal(h[0].kind, 0);
     assert_int_equal(h[hn - 1].date, 0);
 }

@@ -1,0 +1,109 @@
+/*
+ * gateway.h - a state's node: `stateline gateway` (DESIGN §2-3, REQUIREMENTS G-1..G-4,
+ * R-1, R-5, A-1; docs/gateway.md).
+ *
+ * The gateway is the state's answering line on the hub.  Every query the hub delivers
+ * (output form with a VRQ/ verified-requester line, docs/protocol-messages.md §5) goes
+ * through one decision (the state's policy, policy.h) before any record is read; a
+ * permitted query is looked up in the records store (store.h), the policy's redactions are
+ * applied to the records, and the reply is built in the requester's layout.  Each query's
+ * audit entries (audit.h) are durable before its reply is written to the hub line.
+ *
+ * Configuration: an INI file (examples/gateway.conf, docs/gateway.md §1) read by
+ * sl_gw_config_load.  Relative paths are relative to the file's folder.
+ *
+ * This header deliberately includes neither store.h nor policy.h (their data-class enums
+ * clash until they are unified): record structs are forward-declared, and class masks in
+ * this header are store masks (enum sl_data_class bits of store.h).
+ */
+#ifndef STATELINE_GATEWAY_H
+#define STATELINE_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "stateline/buf.h"
+
+#define SL_GW_PATH_MAX 1024
+
+/* Keys the gateway may answer (bit set in sl_gw_config.keys). */
+enum {
+    SL_GW_KEY_DQ = 1u << 0,  /* DQ and DQG */
+    SL_GW_KEY_DNQ = 1u << 1,
+    SL_GW_KEY_KQ = 1u << 2,
+    SL_GW_KEY_RQ = 1u << 3,  /* RQ and RQG */
+    SL_GW_KEY_RNQ = 1u << 4,
+    SL_GW_KEY_RPQ = 1u << 5, /* opt-in */
+};
+#define SL_GW_KEYS_DEFAULT 0x1fu /* everything but RPQ */
+
+enum sl_gw_layout { SL_GW_LAYOUT_TEXT = 0, SL_GW_LAYOUT_STANDARD = 1 };
+
+/* What the gateway does when no policy is in force (R-5, P-29). */
+enum sl_gw_outage { SL_GW_OUTAGE_DENY_EXTERNAL = 0, SL_GW_OUTAGE_DENY_ALL = 1 };
+
+struct sl_gw_config {
+    char path[SL_GW_PATH_MAX];     /* the config file itself */
+    char state[3];                 /* "WA" */
+    char state_name[32];           /* "WASHINGTON" (from the code, or `name =`) */
+    char ori[10];                  /* the ORI replies come from, e.g. WAOLN0000 */
+    char hub[256];                 /* host:port */
+    int tls;                       /* 1: mutual TLS (default) */
+    char cert[SL_GW_PATH_MAX], key[SL_GW_PATH_MAX], ca[SL_GW_PATH_MAX];
+    char tokens[SL_GW_PATH_MAX];   /* plain lines: the tokens file */
+    char records[SL_GW_PATH_MAX];  /* the records store (SQLite) */
+    char policy[SL_GW_PATH_MAX];   /* policy file, "" when the default below rules */
+    int default_effect;            /* no policy file: 0 permit, 2 forbid (policy.h values) */
+    enum sl_gw_outage outage;
+    char audit_dir[SL_GW_PATH_MAX];
+    char audit_key[SL_GW_PATH_MAX]; /* note signer key (`stateline audit keygen`) */
+    char data_dir[SL_GW_PATH_MAX];  /* gateway.db: inbox and review queue */
+    unsigned keys;                 /* SL_GW_KEY_* answered */
+    enum sl_gw_layout layout;      /* default reply layout */
+    char standard_for[512];        /* requesters (member codes or ORIs) given the standard */
+    int policy_poll_ms;            /* how often the policy file is looked at (250) */
+    int reconnect_min_ms, reconnect_max_ms; /* back-off between dials (100 .. 5000) */
+    int list_cap;                  /* records in a list answer (20) */
+};
+
+/* Read and check a config.  0, or -1 with "file: [section] key = value: why" in err. */
+int sl_gw_config_load(const char *path, struct sl_gw_config *cfg, char *err, size_t errlen);
+/* The same from text (len bytes, need not be NUL-terminated); path names it in errors and
+ * gives the folder relative paths are relative to.  For tests and the fuzz target. */
+int sl_gw_config_parse(const char *text, size_t len, const char *path,
+                       struct sl_gw_config *cfg, char *err, size_t errlen);
+
+/* Layout for one requester: the standard layout when the requester's ORI or member is
+ * listed in standard_for, else cfg->layout. */
+enum sl_gw_layout sl_gw_layout_for(const struct sl_gw_config *cfg, const char *ori,
+                                   const char *member);
+
+/* Run the gateway until SIGTERM/SIGINT.  Returns 0 on a clean stop, 1 when it could not
+ * start (the reason is logged). */
+int sl_gw_run(const struct sl_gw_config *cfg);
+
+/* ---- reply layouts (gw_layout.c; store side) -------------------------------------- */
+
+struct sl_driver;
+struct sl_vehicle;
+struct sl_history;
+
+/*
+ * Append one record in a layout.  withheld: store class bits the policy withheld; the
+ * records must already be redacted (sl_store_*_redact): the layouts print WITHHELD for a
+ * field of a withheld class and never read its value.  state: "WA"; state_name:
+ * "WASHINGTON".  n / total for lists: item number (1-based) and count.
+ */
+void sl_gw_format_driver(struct sl_buf *out, enum sl_gw_layout lay, const char *state,
+                         const char *state_name, const struct sl_driver *d, unsigned withheld);
+void sl_gw_format_history(struct sl_buf *out, enum sl_gw_layout lay,
+                          const struct sl_history *h, int n, int total, unsigned withheld);
+void sl_gw_format_vehicle(struct sl_buf *out, enum sl_gw_layout lay, const char *state,
+                          const char *state_name, const struct sl_vehicle *v,
+                          unsigned withheld);
+/* One line of a list answer (DNR, RNR, RPR); standard layout: a REC block. */
+void sl_gw_format_driver_item(struct sl_buf *out, enum sl_gw_layout lay, int n,
+                              const struct sl_driver *d, unsigned withheld);
+void sl_gw_format_vehicle_item(struct sl_buf *out, enum sl_gw_layout lay, int n,
+                               const struct sl_vehicle *v, unsigned withheld);
+
+#endif

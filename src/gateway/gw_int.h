@@ -1,0 +1,127 @@
+/*
+ * gw_int.h - the gateway's parts, between its files.
+ *
+ * The policy side (gw_policy.c) decides; the records side (gw_records.c, gw_layout.c)
+ * looks up, redacts and formats.  What passes between them is struct gw_verdict, whose
+ * class mask uses the one set of data classes (SL_DC_BIT(SL_DC_*), policy.h) that the
+ * store and the audit log share.
+ */
+#ifndef STATELINE_GW_INT_H
+#define STATELINE_GW_INT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "stateline/buf.h"
+#include "stateline/gateway.h"
+#include "stateline/msg.h"
+
+#define GW_MAX_RULES 16
+#define GW_MAX_MARKS 4
+
+/* Effects, same numbers as enum sl_policy_effect. */
+enum { GW_PERMIT = 0, GW_HOLD = 1, GW_FORBID = 2 };
+
+/* The decision on one query, with everything copied out of the policy (no reference to
+ * it is kept). */
+struct gw_verdict {
+    int effect;
+    int is_default;           /* the policy's default decided */
+    int no_policy;            /* no policy in force (outage): decided by cfg->outage */
+    int fail_closed;          /* the policy could not be evaluated for this request */
+    int nrules;
+    char rules[GW_MAX_RULES][64];
+    char why[1200];           /* "rule-id: reason; rule-id: reason" (forbid / hold) */
+    unsigned withheld;        /* store class bits to redact on release */
+    char withheld_by[400];    /* "photo, ssn (photos-stay-home); address (cbp-...)" */
+    int unmapped;             /* a class the gateway cannot apply: no release */
+    char unmapped_names[120];
+    int nmarks;
+    char marks[GW_MAX_MARKS][160];
+    int64_t hold_deadline_s;
+    int hold_then;
+    char hash[65];            /* policy hash, "" when no policy */
+};
+
+/* ---- gw_policy.c ---- */
+struct gw_policy;
+/* Load the configured policy (or the configured default) into a new slot.  A policy file
+ * that does not check is logged and leaves the slot empty (fail closed): the gateway
+ * still answers, with denials.  Never NULL. */
+struct gw_policy *gw_policy_new(const struct sl_gw_config *cfg);
+void gw_policy_free(struct gw_policy *gp);
+/* One line saying what is in force ("policy wa.policy (state WA, 5 rules, sha256 ...)"). */
+void gw_policy_describe(struct gw_policy *gp, char *out, size_t len);
+/* Hash in force, "" when none. */
+void gw_policy_hash(struct gw_policy *gp, char out[65]);
+/* Look at the file; when it changed, compile it and swap it in.  Returns 1 when a new
+ * policy is in force (before/after receive the hashes, "" for none), 0 unchanged or
+ * refused (errors logged), and fills *refused = 1 when a changed file did not check. */
+int gw_policy_poll(struct gw_policy *gp, char before[65], char after[65], int *refused);
+/* Decide on a delivered query.  requester_in_state: the requester's state is ours. */
+void gw_policy_decide(struct gw_policy *gp, const struct sl_outhdr *h, const struct sl_msg *m,
+                      time_t now, struct gw_verdict *v);
+/* The classes of a policy mask the store can withhold.  Bits it cannot apply go into
+ * unmapped (comma list) and make *nunmapped non-zero: the query is then not released. */
+unsigned gw_policy_store_mask(uint32_t policy_mask, int *nunmapped, char *unmapped,
+                              size_t len);
+
+/* ---- gw_records.c ---- */
+struct gw_records;
+/* Open the store read-only; NULL (logged) when it cannot be opened: the gateway then
+ * answers FILE NOT AVAILABLE and tries again on each query. */
+struct gw_records *gw_records_open(const struct sl_gw_config *cfg);
+void gw_records_close(struct gw_records *r);
+
+/* What a release looked like, for the audit entries. */
+struct gw_release {
+    int outcome;           /* enum gw_outcome */
+    unsigned released;     /* store class bits that left, withheld excluded */
+    unsigned withheld;     /* store class bits withheld */
+    int nrecords;
+    struct sl_buf personal; /* identifiers of the records released (personal store) */
+};
+enum gw_outcome {
+    GW_OUT_FOUND = 0,       /* records released */
+    GW_OUT_NOT_ON_FILE,
+    GW_OUT_UNUSABLE,        /* the query cannot be searched (reason in the reply) */
+    GW_OUT_NOT_AVAILABLE,   /* store missing or corrupt */
+    GW_OUT_UNAVAILABLE,     /* store busy / error: TEMPORARILY UNAVAILABLE */
+    GW_OUT_NOT_ANSWERED,    /* key not answered here (RPQ not opted in) */
+};
+/* Look up the records for m (a permitted query), redact v->withheld on them, and append
+ * the reply body to out (the marks and the "withheld" line included).  lay: layout. */
+void gw_records_answer(struct gw_records *r, const struct sl_gw_config *cfg,
+                       const struct sl_msg *m, const struct gw_verdict *v,
+                       enum sl_gw_layout lay, struct sl_buf *out, struct gw_release *rel);
+/* Class bits -> the audit log's class field (audit.h). */
+uint32_t gw_audit_classes(unsigned store_bits);
+/* "photo, ssn" for store bits. */
+void gw_class_names(unsigned store_bits, char *out, size_t len);
+
+/* ---- gw_queue.c: DATA/gateway.db (inbox of unanswered queries, review queue) ---- */
+struct gw_queue;
+struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen);
+void gw_queue_close(struct gw_queue *q);
+/* Inbox: a query read from the hub line, kept until its reply has left (R-1).  One
+ * transaction per loop iteration: begin/commit around the adds. */
+int gw_queue_begin(struct gw_queue *q);
+int gw_queue_commit(struct gw_queue *q);
+int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len);
+int gw_queue_inbox_done(struct gw_queue *q, int64_t id);
+/* Every inbox frame left by an earlier run, oldest first: fn(id, frame, len, arg). */
+int gw_queue_inbox_each(struct gw_queue *q,
+                        void (*fn)(int64_t id, const void *frame, size_t len, void *arg),
+                        void *arg);
+/* Review queue: a held request, durably (synchronous = FULL).  Returns the review id. */
+struct gw_hold {
+    int64_t received_us, deadline_us;
+    const char *ori, *key, *ctl, *rules, *why, *policy_hash, *then;
+    const void *frame;
+    size_t frame_len;
+    uint64_t audit_index;
+};
+int64_t gw_queue_hold(struct gw_queue *q, const struct gw_hold *h);
+int64_t gw_queue_count_held(struct gw_queue *q);
+
+#endif

@@ -1,0 +1,930 @@
+/*
+ * gw_main.c - the gateway's event loop: the answering line, the decision, the audit
+ * barrier and the reply FIFO (docs/gateway.md §4-5).
+ *
+ * A query's way through (one loop iteration unless noted):
+ *   1. a frame from the hub (output form, VRQ/ line) goes into the inbox (gateway.db)
+ *      so that a crash before its reply leaves does not lose it;
+ *   2. parsed; the QUERY audit entry (personal values only as the keyed hash);
+ *   3. the one decision (gw_policy_decide) before any record is read; DECISION entry;
+ *   4. forbid -> denial text; hold -> review queue (durable) + HOLD entry + "held" text;
+ *      permit -> look-up, redaction, reply text, RELEASE entry;
+ *   5. the reply waits in the FIFO with the index its last entry needs;
+ *   6. (later iteration) the durability thread's eventfd says entries [0, n) are on disk;
+ *      before_sleep moves every reply whose entries are durable into the line's output
+ *      and flushes; once the line has taken it, its inbox row is deleted.
+ * If the line is down, replies wait in the FIFO and leave when the line is back (G-4).
+ * The line is redialled with exponential back-off (100 ms doubling to reconnect_max_ms).
+ *
+ * Reply frames are the input form: RK.<our ORI>.<requester ORI>[.CTL].TXT LF body.
+ */
+#include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw_int.h"
+#include "stateline/audit.h"
+#include "stateline/conn.h"
+#include "stateline/core.h"
+#include "stateline/frame.h"
+#include "stateline/loop.h"
+
+struct gw_item {
+    uint64_t need;     /* audit entries [0, need) must be durable before it leaves */
+    int64_t inbox_id;  /* inbox row to delete once the line has taken the reply */
+    uint8_t *frame;    /* reply payload (sl_xmalloc'd, owned by the item) */
+    uint32_t len;
+    uint64_t mark;     /* bytes of the connection the peer must have acked for this reply
+                          to be in the hub's hands; 0 until it is all in the kernel */
+};
+
+struct gw {
+    const struct sl_gw_config *cfg;
+    struct sl_loop *loop;
+    struct sl_tls *tls;
+    struct sl_conn *c;
+    char token[128];
+    int backoff_ms;
+    int64_t dial_timer;
+    struct gw_policy *pol;
+    struct gw_records *rec;
+    struct gw_queue *q;
+    struct sl_audit_log *audit;
+    uint64_t durable;
+    /* reply FIFO: items[head, head + nsent) are written to the line (in c->out or in the
+     * kernel) and not yet acknowledged by the hub's TCP; [head + nsent, n) wait for the
+     * audit log */
+    struct gw_item *items;
+    size_t head, n, cap, nsent;
+    int stopping;
+    int failed;
+    int64_t stop_deadline_ms;
+    uint64_t counter;
+    int64_t *ids;      /* inbox ids of the frames of one read */
+    size_t ids_cap;
+    uint64_t n_queries, n_released, n_denied, n_held, n_notfound;
+    struct sl_buf body, frame;
+};
+
+/* The unread bytes of b, NULL for a buffer that never held any (sl_buf_head would do
+ * arithmetic on a null pointer). */
+static const uint8_t *bytes_of(const struct sl_buf *b)
+{
+    return b->data ? sl_buf_head(b) : NULL;
+}
+
+/* ---- audit helpers ---- */
+
+static void fill_requester(struct sl_audit_entry *e, const struct sl_outhdr *h)
+{
+    sl_audit_set_str(e, SL_AF_ORI, h->ori);
+    if (h->has_req) {
+        sl_audit_set_str(e, SL_AF_MEMBER, h->req.member);
+        sl_audit_set_str(e, SL_AF_PARENT, h->req.parent);
+        sl_audit_set_str(e, SL_AF_AGENCY_TYPE, h->req.type);
+        sl_audit_set_str(e, SL_AF_REQ_STATE, h->req.state);
+    }
+    sl_audit_set_str(e, SL_AF_KEY, h->key);
+}
+
+static int64_t append(struct gw *g, struct sl_audit_entry *e, const void *pers, size_t plen)
+{
+    int64_t idx = sl_audit_append(g->audit, e, pers, plen);
+    if (idx < 0 && errno == EINVAL) {
+        /* An entry the encoder refuses (logged by the audit module) is a defect, not a
+         * reason to stop answering: a SYSTEM entry records that it happened, and it is the
+         * barrier the reply waits for. */
+        struct sl_audit_entry s;
+        char t[128];
+        snprintf(t, sizeof t, "a %s entry was refused by the encoder (see the gateway log)",
+                 sl_audit_type_name(e->type) ? sl_audit_type_name(e->type) : "?");
+        sl_audit_entry_init(&s, SL_AUDIT_SYSTEM, e->time_us);
+        sl_audit_set_str(&s, SL_AF_TEXT, t);
+        idx = sl_audit_append(g->audit, &s, NULL, 0);
+    }
+    if (idx < 0) {
+        /* Nothing after this can be made durable: no reply may leave (A-1).  Stop; the
+         * inbox keeps the queries for the next start. */
+        SL_ERROR("gateway", "audit log append failed (%s): stopping, no reply can be "
+                 "made durable", strerror(errno));
+        g->failed = 1;
+        sl_loop_stop(g->loop);
+    }
+    return idx;
+}
+
+static void hex_to_hash(const char *hex, uint8_t out[32])
+{
+    if (strlen(hex) != 64 || sl_audit_unhex(hex, 64, out) != 0)
+        memset(out, 0, 32);
+}
+
+/* "policy-file:wa.policy": who changed the policy, as far as the gateway knows (the file;
+ * `stateline policy apply` will name the author). */
+static void policy_actor(struct gw *g, char *out, size_t len)
+{
+    const char *b = strrchr(g->cfg->policy, '/');
+    snprintf(out, len, "policy-file:%.40s", b ? b + 1 : g->cfg->policy);
+}
+
+static void set_policy_hash(struct gw *g, struct sl_audit_entry *e, enum sl_audit_field f)
+{
+    char hex[65];
+    uint8_t h[32];
+    gw_policy_hash(g->pol, hex);
+    hex_to_hash(hex, h);
+    sl_audit_set_hash(e, f, h);
+}
+
+/* ---- the reply FIFO ---- */
+
+static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, const struct sl_buf *f)
+{
+    if (g->head > 0 && g->n == g->cap) {
+        memmove(g->items, g->items + g->head, (g->n - g->head) * sizeof *g->items);
+        g->n -= g->head;
+        g->head = 0;
+    }
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 256;
+        g->items = sl_xrealloc(g->items, g->cap * sizeof *g->items);
+    }
+    struct gw_item *it = &g->items[g->n++];
+    it->need = need;
+    it->inbox_id = inbox_id;
+    it->mark = 0;
+    it->len = (uint32_t)sl_buf_used(f);
+    it->frame = sl_xmalloc(it->len ? it->len : 1);
+    if (it->len)
+        memcpy(it->frame, bytes_of(f), it->len);
+}
+
+/*
+ * When is a reply delivered?  Not when write() took it: a process killed with unread input
+ * on its socket makes the kernel reset the connection and throw away what it had not sent
+ * yet.  A reply counts as delivered when the hub's TCP has acknowledged its last byte
+ * (tcp_info.tcpi_bytes_acked, cumulative and still readable after a reset); only then is
+ * its inbox row deleted.  Until then a restart answers the query again, and a new line
+ * resends it: a duplicate answer is possible, a lost one is not.
+ */
+static int tcp_acked(int fd, uint64_t *acked)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
+        return -1;
+    *acked = ti.tcpi_bytes_acked;
+    return 0;
+}
+
+/* c->out is empty: everything written so far is in the kernel.  Total bytes handed to
+ * the kernel = unsent/unacked bytes (SIOCOUTQ, read first) + bytes acked (read second):
+ * if acks arrive in between the sum overshoots, which only delays the deletion. */
+static void mark_flushed(struct gw *g)
+{
+    int outq = 0;
+    uint64_t acked;
+    if (ioctl(g->c->fd, SIOCOUTQ, &outq) != 0 || tcp_acked(g->c->fd, &acked) != 0)
+        return; /* no marks: rows stay in the inbox, the replies are resent if need be */
+    uint64_t total = acked + (uint64_t)(outq > 0 ? outq : 0);
+    for (size_t i = 0; i < g->nsent; i++) {
+        struct gw_item *it = &g->items[g->head + i];
+        if (!it->mark)
+            it->mark = total ? total : 1;
+    }
+}
+
+/* Replies the hub's TCP has acknowledged are done: inbox rows deleted, memory freed. */
+static void ack_check(struct gw *g)
+{
+    uint64_t acked;
+    if (!g->c || !g->nsent || tcp_acked(g->c->fd, &acked) != 0)
+        return;
+    size_t k = 0;
+    while (k < g->nsent) {
+        struct gw_item *it = &g->items[g->head + k];
+        if (!it->mark || it->mark > acked)
+            break;
+        if (gw_queue_begin(g->q) == 0)
+            gw_queue_inbox_done(g->q, it->inbox_id);
+        free(it->frame);
+        k++;
+    }
+    g->head += k;
+    g->nsent -= k;
+    if (g->head == g->n)
+        g->head = g->n = 0;
+}
+
+/* ---- building replies ---- */
+
+static const char *reply_key(const char *key)
+{
+    const struct sl_key_info *ki = sl_key_lookup(key);
+    return ki && ki->reply ? ki->reply : "AM";
+}
+
+static void start_reply(struct gw *g, const struct sl_outhdr *h)
+{
+    sl_buf_reset(&g->frame);
+    sl_buf_printf(&g->frame, "%s.%s.%s%s%s.TXT\n", reply_key(h->key), g->cfg->ori, h->ori,
+                  h->ctl[0] ? "." : "", h->ctl);
+}
+
+static void utc_text(int64_t us, char *out, size_t len)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+static unsigned key_bit(const char *key)
+{
+    if (!strcmp(key, "DQ") || !strcmp(key, "DQG"))
+        return SL_GW_KEY_DQ;
+    if (!strcmp(key, "DNQ"))
+        return SL_GW_KEY_DNQ;
+    if (!strcmp(key, "KQ"))
+        return SL_GW_KEY_KQ;
+    if (!strcmp(key, "RQ") || !strcmp(key, "RQG"))
+        return SL_GW_KEY_RQ;
+    if (!strcmp(key, "RNQ"))
+        return SL_GW_KEY_RNQ;
+    if (!strcmp(key, "RPQ"))
+        return SL_GW_KEY_RPQ;
+    return 0;
+}
+
+static void copy_field(const struct sl_msg *m, const char *pfx, char *out, size_t len)
+{
+    const struct sl_field *f = sl_msg_field(m, pfx);
+    out[0] = 0;
+    if (f) {
+        size_t n = f->len < len - 1 ? f->len : len - 1;
+        memcpy(out, f->val, n);
+        out[n] = 0;
+    }
+}
+
+/* One delivered frame.  recovered: it comes from the inbox of an earlier run. */
+static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint32_t len,
+                         int recovered)
+{
+    const struct sl_gw_config *cfg = g->cfg;
+    struct sl_outhdr h;
+    struct sl_msg_err perr;
+    const char *body;
+    size_t blen;
+    if (sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &perr) != 0) {
+        SL_ERROR("gateway", "unreadable frame from the hub (%u bytes): %s; dropped", len,
+                 perr.detail);
+        gw_queue_inbox_done(g->q, inbox_id);
+        return;
+    }
+    unsigned kb = key_bit(h.key);
+    const struct sl_key_info *ki = sl_key_lookup(h.key);
+    if (!ki || !ki->reply) {
+        /* AM, SM, ER and replies: messages to the state, not queries. */
+        size_t first = 0;
+        while (first < blen && first < 200 && body[first] != '\n')
+            first++;
+        SL_WARN("gateway", "%s from %s (not a query; logged only): %.*s", h.key, h.ori,
+                (int)first, body);
+        gw_queue_inbox_done(g->q, inbox_id);
+        return;
+    }
+    g->n_queries++;
+    int64_t now_us = sl_wall_us();
+    char ref[64];
+    snprintf(ref, sizeof ref, "%s-%lld-%llu", cfg->state, (long long)now_us,
+             (unsigned long long)++g->counter);
+
+    struct sl_msg m;
+    memset(&m, 0, sizeof m);
+    struct sl_msg_err merr;
+    int parsed = sl_msg_parse_delivered((const char *)p, len, &h, &m, &merr) == 0;
+
+    /* 1. query received */
+    struct sl_audit_entry e;
+    char rsn[8], pur[8], cas[40], lgp[80], atn[40];
+    struct sl_buf pers = SL_BUF_INIT;
+    sl_audit_entry_init(&e, SL_AUDIT_QUERY, now_us);
+    sl_audit_set_str(&e, SL_AF_REF, ref);
+    fill_requester(&e, &h);
+    sl_audit_add_item(&e, SL_AF_DEST, h.dest);
+    sl_audit_set_str(&e, SL_AF_CONTROL, h.ctl);
+    if (parsed) {
+        copy_field(&m, "RSN", rsn, sizeof rsn);
+        copy_field(&m, "PUR", pur, sizeof pur);
+        copy_field(&m, "CAS", cas, sizeof cas);
+        copy_field(&m, "LGP", lgp, sizeof lgp);
+        copy_field(&m, "ATN", atn, sizeof atn);
+        sl_audit_set_str(&e, SL_AF_REASON, rsn);
+        sl_audit_set_str(&e, SL_AF_PURPOSE, pur);
+        sl_audit_set_str(&e, SL_AF_CASE, cas);
+        sl_audit_set_str(&e, SL_AF_LEGAL, lgp);
+        sl_audit_set_str(&e, SL_AF_USER, atn);
+        for (int i = 0; i < m.nfields; i++) {
+            static const char *const personal[] = {"OLN", "NAM", "DOB", "SEX", "LIC", "LIY",
+                                                   "LIT", "VIN", "VMA", "VYR", "SOC", NULL};
+            int is_personal = 0;
+            for (int k = 0; personal[k]; k++)
+                is_personal |= !strcmp(m.fields[i].pfx, personal[k]);
+            if (!is_personal)
+                continue;
+            sl_audit_add_item(&e, SL_AF_SEARCH, m.fields[i].pfx);
+            sl_buf_printf(&pers, "%s%s/%.*s", sl_buf_used(&pers) ? "." : "", m.fields[i].pfx,
+                          (int)m.fields[i].len, m.fields[i].val);
+        }
+    }
+    if (recovered)
+        sl_audit_set_str(&e, SL_AF_TEXT, "recovered from the inbox after a restart");
+    int64_t last = append(g, &e, bytes_of(&pers), sl_buf_used(&pers));
+    sl_buf_free(&pers);
+    if (last < 0)
+        goto out;
+
+    sl_buf_reset(&g->body);
+    start_reply(g, &h);
+    if (!parsed) {
+        /* The hub checked it; a body the codec still refuses gets its reason. */
+        sl_buf_printf(&g->frame, "QUERY NOT USABLE: %s %s\n", sl_er_text(merr.code),
+                      merr.detail);
+        sl_audit_entry_init(&e, SL_AUDIT_DECISION, sl_wall_us());
+        sl_audit_set_str(&e, SL_AF_REF, ref);
+        fill_requester(&e, &h);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+        sl_audit_set_int(&e, SL_AF_EFFECT, SL_AUDIT_EFF_FORBID);
+        set_policy_hash(g, &e, SL_AF_POLICY_HASH);
+        sl_audit_set_str(&e, SL_AF_TEXT, "query body not readable");
+        last = append(g, &e, NULL, 0);
+        g->n_denied++;
+        goto queue;
+    }
+
+    /* 2. the one decision, before any record is read */
+    struct gw_verdict v;
+    gw_policy_decide(g->pol, &h, &m, (time_t)(now_us / 1000000), &v);
+    int key_refused = !(cfg->keys & kb);
+
+    sl_audit_entry_init(&e, SL_AUDIT_DECISION, sl_wall_us());
+    sl_audit_set_str(&e, SL_AF_REF, ref);
+    fill_requester(&e, &h);
+    sl_audit_set_int(&e, SL_AF_EFFECT, v.effect == GW_FORBID ? SL_AUDIT_EFF_FORBID
+                                       : v.effect == GW_HOLD ? SL_AUDIT_EFF_HOLD
+                                                             : SL_AUDIT_EFF_PERMIT);
+    for (int i = 0; i < v.nrules; i++)
+        sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
+    /* No policy in force: the all-zero hash says so (docs/gateway.md §4). */
+    uint8_t hash[32];
+    hex_to_hash(v.hash, hash);
+    sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
+    /* Strings set into an entry must live until it is appended. */
+    char text[300] = "", idtxt[32], t[200];
+    if (v.no_policy)
+        snprintf(text, sizeof text, "no policy in force (fail closed, R-5)");
+    else if (v.fail_closed)
+        snprintf(text, sizeof text, "policy could not be evaluated: fail closed");
+    else if (v.is_default)
+        snprintf(text, sizeof text, "the policy's default decided");
+    if (key_refused && v.effect == GW_PERMIT)
+        snprintf(text, sizeof text, "%s is not answered by this gateway (config answer =)",
+                 h.key);
+    sl_audit_set_str(&e, SL_AF_TEXT, text);
+    if (v.effect == GW_FORBID || (key_refused && v.effect == GW_PERMIT))
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+    last = append(g, &e, NULL, 0);
+    if (last < 0)
+        goto out;
+    if (v.no_policy) {
+        sl_audit_entry_init(&e, SL_AUDIT_SYSTEM, sl_wall_us());
+        sl_audit_set_str(&e, SL_AF_REF, ref);
+        sl_audit_set_str(&e, SL_AF_ACTION, "fail-closed");
+        sl_audit_set_str(&e, SL_AF_TEXT, "no policy in force: query decided by the outage "
+                                         "rule (R-5)");
+        last = append(g, &e, NULL, 0);
+        if (last < 0)
+            goto out;
+        if (v.effect == GW_FORBID)
+            SL_ERROR("gateway", "no policy in force: %s from %s denied (fail closed)", h.key,
+                     h.ori);
+    }
+
+    if (v.effect == GW_FORBID) {
+        if (v.no_policy)
+            sl_buf_printf(&g->frame, "DENIED BY %s: %s\n", cfg->state, v.why);
+        else
+            sl_buf_printf(&g->frame, "DENIED BY %s POLICY %s\n", cfg->state, v.why);
+        g->n_denied++;
+        goto queue;
+    }
+    if (v.effect == GW_HOLD) {
+        char rules[GW_MAX_RULES * 65] = "";
+        for (int i = 0; i < v.nrules; i++) {
+            size_t l = strlen(rules);
+            snprintf(rules + l, sizeof rules - l, "%s%s", i ? " " : "", v.rules[i]);
+        }
+        int64_t deadline_us = now_us + v.hold_deadline_s * 1000000;
+        struct gw_hold hold = {now_us, deadline_us, h.ori, h.key, h.ctl, rules, v.why,
+                               v.hash, v.hold_then == GW_PERMIT ? "permit" : "forbid", p,
+                               len, (uint64_t)last};
+        int64_t rid = gw_queue_hold(g->q, &hold);
+        sl_audit_entry_init(&e, SL_AUDIT_HOLD, sl_wall_us());
+        sl_audit_set_str(&e, SL_AF_REF, ref);
+        fill_requester(&e, &h);
+        for (int i = 0; i < v.nrules; i++)
+            sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
+        sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
+        char when[40];
+        utc_text(deadline_us, when, sizeof when);
+        if (rid < 0) {
+            /* The request cannot be kept for a reviewer: it is not released either. */
+            sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+            sl_audit_set_str(&e, SL_AF_TEXT, "review queue not writable: denied");
+            sl_buf_printf(&g->frame, "DENIED BY %s: HELD FOR REVIEW BY POLICY %s, BUT THE "
+                          "REVIEW QUEUE IS NOT AVAILABLE; ASK AGAIN LATER\n", cfg->state,
+                          v.why);
+            g->n_denied++;
+        } else {
+            snprintf(idtxt, sizeof idtxt, "%s-R%lld", cfg->state, (long long)rid);
+            sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_HELD);
+            sl_audit_set_int(&e, SL_AF_DUE, deadline_us);
+            sl_audit_set_str(&e, SL_AF_NOTICE_ID, idtxt);
+            sl_buf_printf(&g->frame, "HELD FOR REVIEW BY %s POLICY %s\nA %s REVIEWER WILL "
+                          "ANSWER BY %s (THEN: %s). REVIEW NO. %s\n", cfg->state, v.why,
+                          cfg->state, when, v.hold_then == GW_PERMIT ? "RELEASED" : "DENIED",
+                          idtxt);
+            g->n_held++;
+        }
+        last = append(g, &e, NULL, 0);
+        goto queue;
+    }
+
+    /* 3. permit */
+    struct gw_release rel;
+    memset(&rel, 0, sizeof rel);
+    sl_buf_init(&rel.personal);
+    enum sl_gw_layout lay = sl_gw_layout_for(cfg, h.ori, h.has_req ? h.req.member : "");
+    sl_audit_entry_init(&e, SL_AUDIT_RELEASE, sl_wall_us());
+    sl_audit_set_str(&e, SL_AF_REF, ref);
+    fill_requester(&e, &h);
+    for (int i = 0; i < v.nrules; i++)
+        sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
+    sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
+    if (key_refused) {
+        sl_buf_printf(&g->frame, "%s DOES NOT ANSWER %s ON THIS SYSTEM\n", cfg->state, h.key);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+        sl_audit_set_str(&e, SL_AF_TEXT, "key not answered here");
+        g->n_denied++;
+    } else if (v.unmapped) {
+        /* A redaction we cannot apply: no release (issue 5 item 4). */
+        sl_buf_printf(&g->frame, "DENIED BY %s: THE POLICY WITHHOLDS %s, WHICH THIS "
+                      "GATEWAY CANNOT APPLY; NOTHING IS RELEASED\n", cfg->state,
+                      v.unmapped_names);
+        snprintf(t, sizeof t, "redaction not applicable (%s): no release", v.unmapped_names);
+        sl_audit_set_str(&e, SL_AF_TEXT, t);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+        SL_ERROR("gateway", "%s from %s denied: policy class(es) %s cannot be redacted here",
+                 h.key, h.ori, v.unmapped_names);
+        g->n_denied++;
+    } else {
+        gw_records_answer(g->rec, cfg, &m, &v, lay, &g->body, &rel);
+        if (sl_buf_used(&g->body))
+            sl_buf_append(&g->frame, bytes_of(&g->body), sl_buf_used(&g->body));
+        /* (a zero mask is refused by the encoder: absent means none) */
+        if (gw_audit_classes(rel.released))
+            sl_audit_set_int(&e, SL_AF_RELEASED, gw_audit_classes(rel.released));
+        if (gw_audit_classes(rel.withheld))
+            sl_audit_set_int(&e, SL_AF_WITHHELD, gw_audit_classes(rel.withheld));
+        static const char *const outcome_text[] = {"found", "not on file", "query not usable",
+                                                   "file not available",
+                                                   "temporarily unavailable", "not answered"};
+        sl_audit_set_str(&e, SL_AF_TEXT, outcome_text[rel.outcome]);
+        if (rel.outcome == GW_OUT_FOUND) {
+            sl_audit_set_int(&e, SL_AF_OUTCOME, rel.withheld ? SL_AUDIT_OUT_REDACTED
+                                                             : SL_AUDIT_OUT_RELEASED);
+            g->n_released++;
+        } else {
+            /* Nothing left: NOT ON FILE is an answer (released, no classes); a query that
+             * could not be searched or a store that failed is "failed"; a key the gateway
+             * does not answer is "denied". */
+            sl_audit_set_int(&e, SL_AF_OUTCOME,
+                             rel.outcome == GW_OUT_NOT_ON_FILE     ? SL_AUDIT_OUT_RELEASED
+                             : rel.outcome == GW_OUT_NOT_ANSWERED ? SL_AUDIT_OUT_DENIED
+                                                                  : SL_AUDIT_OUT_FAILED);
+            g->n_notfound++;
+        }
+    }
+    last = append(g, &e, bytes_of(&rel.personal), sl_buf_used(&rel.personal));
+    sl_buf_free(&rel.personal);
+
+queue:
+    if (last >= 0)
+        push_reply(g, (uint64_t)last + 1, inbox_id, &g->frame);
+out:
+    sl_msg_clear(&m);
+}
+
+/* ---- the line ---- */
+
+static void line_down(struct gw *g, const char *why);
+static int64_t dial_timer(struct sl_loop *loop, int64_t id, void *arg);
+
+static void schedule_dial(struct gw *g)
+{
+    if (g->dial_timer || g->stopping)
+        return;
+    g->dial_timer = sl_loop_add_timer(g->loop, g->backoff_ms, dial_timer, g);
+    g->backoff_ms = g->backoff_ms * 2 > g->cfg->reconnect_max_ms ? g->cfg->reconnect_max_ms
+                                                                  : g->backoff_ms * 2;
+}
+
+static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)fd;
+    if (!g->c)
+        return;
+    if (mask & SL_EV_WRITE) {
+        int r = sl_conn_flush(g->c);
+        if (r < 0) {
+            line_down(g, g->c->err);
+            return;
+        }
+        if (r == 0)
+            mark_flushed(g);
+        if (!(r == 1 && g->c->want_write))
+            sl_loop_del(g->loop, g->c->fd, SL_EV_WRITE);
+    }
+    if (!(mask & SL_EV_READ) || g->stopping)
+        return;
+    int r = sl_conn_read(g->c);
+    if (r < 0 || g->c->state == SL_CONN_CLOSED) {
+        line_down(g, g->c->err[0] ? g->c->err : "closed by the hub");
+        return;
+    }
+    /* First every whole frame into the inbox, committed, then the work: a kill between
+     * reading and answering leaves the queries in the inbox for the next start. */
+    size_t nids = 0;
+    {
+        const uint8_t *base = bytes_of(&g->c->in);
+        size_t avail = sl_buf_used(&g->c->in), off = 0;
+        while (avail - off >= SL_FRAME_HDR) {
+            uint32_t len = (uint32_t)base[off] << 24 | (uint32_t)base[off + 1] << 16 |
+                           (uint32_t)base[off + 2] << 8 | base[off + 3];
+            if (len > SL_FRAME_DEFAULT_MAX || avail - off - SL_FRAME_HDR < len)
+                break;
+            if (nids == g->ids_cap) {
+                g->ids_cap = g->ids_cap ? g->ids_cap * 2 : 64;
+                g->ids = sl_xrealloc(g->ids, g->ids_cap * sizeof *g->ids);
+            }
+            g->ids[nids++] = len && gw_queue_begin(g->q) == 0
+                                 ? gw_queue_inbox_add(g->q, base + off + SL_FRAME_HDR, len)
+                                 : -1;
+            off += SL_FRAME_HDR + len;
+        }
+        gw_queue_commit(g->q);
+    }
+    for (size_t i = 0;; i++) {
+        const uint8_t *p;
+        uint32_t len;
+        enum sl_frame_status st = sl_frame_peek(&g->c->in, SL_FRAME_DEFAULT_MAX, &p, &len);
+        if (st == SL_FRAME_AGAIN)
+            break;
+        if (st == SL_FRAME_TOO_BIG) {
+            line_down(g, "the hub announced a frame over 1 MiB");
+            return;
+        }
+        if (len > 0)
+            handle_frame(g, i < nids ? g->ids[i] : -1, p, len, 0);
+        sl_buf_consume(&g->c->in, SL_FRAME_HDR + len);
+        if (g->failed || !g->c)
+            return;
+    }
+}
+
+static void line_down(struct gw *g, const char *why)
+{
+    if (!g->c)
+        return;
+    SL_WARN("gateway", "answering line down: %s (redialling)", why && why[0] ? why : "?");
+    ack_check(g);
+    for (size_t i = 0; i < g->nsent; i++)
+        g->items[g->head + i].mark = 0;
+    sl_loop_del(g->loop, g->c->fd, SL_EV_READ | SL_EV_WRITE);
+    sl_conn_free(g->c);
+    g->c = NULL;
+    /* What the hub had not acknowledged goes again on the next line. */
+    g->nsent = 0;
+    g->backoff_ms = g->cfg->reconnect_min_ms;
+    schedule_dial(g);
+}
+
+static int64_t dial_timer(struct sl_loop *loop, int64_t id, void *arg)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)id;
+    g->dial_timer = 0;
+    if (g->c || g->stopping)
+        return SL_TIMER_NOMORE;
+    char err[256];
+    struct sl_conn *c = NULL;
+    const struct sl_gw_config *cfg = g->cfg;
+    if (sl_conn_dial(cfg->hub, g->tls, cfg->state, "answer", cfg->tls ? NULL : g->token, 3000,
+                     &c, err, sizeof err) != 0) {
+        SL_WARN("gateway", "hub %s: %s (next try in %d ms)", cfg->hub, err, g->backoff_ms);
+        schedule_dial(g);
+        return SL_TIMER_NOMORE;
+    }
+    sl_conn_set_nonblocking(c);
+    g->c = c;
+    if (sl_loop_add(g->loop, c->fd, SL_EV_READ, on_line, g) != 0) {
+        line_down(g, "cannot watch the line");
+        return SL_TIMER_NOMORE;
+    }
+    g->backoff_ms = cfg->reconnect_min_ms;
+    SL_INFO("gateway", "answering line for %s up: hub %s (%s); %zu replies waiting",
+            cfg->state, cfg->hub, cfg->tls ? "TLS" : "plain", g->n - g->head);
+    return SL_TIMER_NOMORE;
+}
+
+/* ---- the loop's hooks ---- */
+
+static void on_durable(struct sl_loop *loop, int fd, void *arg, int mask)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)fd;
+    (void)mask;
+    g->durable = sl_audit_durable_upto(g->audit);
+}
+
+static void before_sleep(struct sl_loop *loop, void *arg)
+{
+    struct gw *g = arg;
+    (void)loop;
+    /* The inbox rows of this iteration are committed before any reply can leave. */
+    gw_queue_commit(g->q);
+    g->durable = sl_audit_durable_upto(g->audit);
+    if (!g->c || g->c->state != SL_CONN_OPEN)
+        return;
+    ack_check(g);
+    size_t had = sl_buf_used(&g->c->out), moved = 0;
+    while (g->head + g->nsent < g->n) {
+        struct gw_item *it = &g->items[g->head + g->nsent];
+        if (it->need > g->durable)
+            break;
+        sl_frame_write(&g->c->out, it->frame, it->len);
+        g->nsent++;
+        moved++;
+    }
+    if (!moved && !had)
+        return;
+    int r = sl_conn_flush(g->c);
+    if (r < 0) {
+        line_down(g, g->c->err);
+        return;
+    }
+    if (r == 0)
+        mark_flushed(g);
+    else if (g->c->want_write)
+        sl_loop_add(g->loop, g->c->fd, SL_EV_WRITE, on_line, g);
+    gw_queue_commit(g->q);
+}
+
+/* Acknowledgements arrive without any event of ours: look every 10 ms while replies are
+ * unacknowledged, so inbox rows do not pile up. */
+static int64_t ack_timer(struct sl_loop *loop, int64_t id, void *arg)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)id;
+    ack_check(g);
+    gw_queue_commit(g->q);
+    return 10;
+}
+
+static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)id;
+    char before[65], after[65];
+    int refused = 0;
+    if (gw_policy_poll(g->pol, before, after, &refused) == 1) {
+        struct sl_audit_entry e;
+        uint8_t hb[32], ha[32];
+        sl_audit_entry_init(&e, SL_AUDIT_POLICY_CHANGE, sl_wall_us());
+        char actor[64];
+        policy_actor(g, actor, sizeof actor);
+        sl_audit_set_str(&e, SL_AF_ACTOR, actor);
+        if (before[0]) {
+            hex_to_hash(before, hb);
+            sl_audit_set_hash(&e, SL_AF_POLICY_BEFORE, hb);
+        }
+        hex_to_hash(after, ha);
+        sl_audit_set_hash(&e, SL_AF_POLICY_AFTER, ha);
+        sl_audit_set_str(&e, SL_AF_TEXT, "policy file changed; compiled and put in force");
+        append(g, &e, NULL, 0);
+    } else if (refused) {
+        struct sl_audit_entry e;
+        sl_audit_entry_init(&e, SL_AUDIT_ADMIN, sl_wall_us());
+        char actor[64];
+        policy_actor(g, actor, sizeof actor);
+        sl_audit_set_str(&e, SL_AF_ACTOR, actor);
+        sl_audit_set_str(&e, SL_AF_ACTION, "policy-refused");
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_FAILED);
+        sl_audit_set_str(&e, SL_AF_TEXT, "changed policy file does not check; the policy in "
+                                         "force stays");
+        append(g, &e, NULL, 0);
+    }
+    return g->cfg->policy_poll_ms;
+}
+
+static int64_t stop_timer(struct sl_loop *loop, int64_t id, void *arg)
+{
+    struct gw *g = arg;
+    (void)id;
+    if (g->head == g->n || !g->c || sl_now_ms() >= g->stop_deadline_ms) {
+        sl_loop_stop(loop);
+        return SL_TIMER_NOMORE;
+    }
+    return 20;
+}
+
+static void on_signal(struct sl_loop *loop, int signo, void *arg)
+{
+    struct gw *g = arg;
+    if (g->stopping)
+        return;
+    SL_INFO("gateway", "signal %d: answering what is in hand, then stopping", signo);
+    g->stopping = 1;
+    if (g->c)
+        sl_loop_del(loop, g->c->fd, SL_EV_READ);
+    g->stop_deadline_ms = sl_now_ms() + 5000;
+    sl_loop_add_timer(loop, 0, stop_timer, g);
+}
+
+/* ---- recovery ---- */
+
+struct recovered {
+    int64_t id;
+    uint8_t *frame;
+    size_t len;
+};
+struct recovered_list {
+    struct recovered *v;
+    size_t n, cap;
+};
+
+static void collect(int64_t id, const void *frame, size_t len, void *arg)
+{
+    struct recovered_list *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = sl_xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n].id = id;
+    l->v[l->n].frame = sl_xmalloc(len ? len : 1);
+    memcpy(l->v[l->n].frame, frame, len);
+    l->v[l->n].len = len;
+    l->n++;
+}
+
+static void recover_inbox(struct gw *g)
+{
+    struct recovered_list l = {0};
+    if (gw_queue_inbox_each(g->q, collect, &l) < 0)
+        SL_ERROR("gateway", "gateway.db: cannot read the inbox");
+    if (l.n)
+        SL_WARN("gateway", "%zu queries read before a stop were not answered: answering "
+                "them now", l.n);
+    for (size_t i = 0; i < l.n; i++) {
+        if (!g->failed)
+            handle_frame(g, l.v[i].id, l.v[i].frame, (uint32_t)l.v[i].len, 1);
+        free(l.v[i].frame);
+    }
+    free(l.v);
+}
+
+/* ---- run ---- */
+
+int sl_gw_run(const struct sl_gw_config *cfg)
+{
+    struct gw g;
+    char err[512];
+    int rc = 1;
+    memset(&g, 0, sizeof g);
+    g.cfg = cfg;
+    sl_buf_init(&g.body);
+    sl_buf_init(&g.frame);
+    g.backoff_ms = cfg->reconnect_min_ms;
+
+    g.loop = sl_loop_create(64);
+    if (!g.loop)
+        return 1;
+    const int sigs[] = {SIGTERM, SIGINT};
+    if (sl_loop_watch_signals(g.loop, sigs, 2, on_signal, &g) != 0) {
+        SL_ERROR("gateway", "cannot watch signals");
+        goto done;
+    }
+    if (cfg->tls) {
+        if (sl_tls_new_client(cfg->cert, cfg->key, cfg->ca, &g.tls, err, sizeof err) != 0) {
+            SL_ERROR("gateway", "TLS: %s", err);
+            goto done;
+        }
+    } else if (sl_tokens_lookup(cfg->tokens, cfg->state, "answer", g.token, sizeof g.token)) {
+        SL_ERROR("gateway", "tokens %s: no token for %s answer", cfg->tokens, cfg->state);
+        goto done;
+    }
+    struct sl_audit_opts ao;
+    memset(&ao, 0, sizeof ao);
+    ao.dir = cfg->audit_dir;
+    ao.signer_key = cfg->audit_key;
+    if (sl_audit_open(&g.audit, &ao, err, sizeof err) != 0) {
+        SL_ERROR("gateway", "audit log %s: %s", cfg->audit_dir, err);
+        goto done;
+    }
+    g.q = gw_queue_open(cfg->data_dir, err, sizeof err);
+    if (!g.q) {
+        SL_ERROR("gateway", "%s", err);
+        goto done;
+    }
+    g.pol = gw_policy_new(cfg);
+    g.rec = gw_records_open(cfg);
+
+    char desc[400];
+    gw_policy_describe(g.pol, desc, sizeof desc);
+    printf("stateline gateway %s (%s): %s\n", cfg->state, cfg->ori, desc);
+    fflush(stdout);
+    SL_INFO("gateway", "%s", desc);
+    {
+        struct sl_audit_entry e;
+        char ph[65];
+        uint8_t hh[32];
+        gw_policy_hash(g.pol, ph);
+        sl_audit_entry_init(&e, SL_AUDIT_SYSTEM, sl_wall_us());
+        sl_audit_set_str(&e, SL_AF_ACTION, "start");
+        sl_audit_set_str(&e, SL_AF_TEXT, desc);
+        if (ph[0]) {
+            hex_to_hash(ph, hh);
+            sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hh);
+        }
+        if (append(&g, &e, NULL, 0) < 0)
+            goto done;
+    }
+
+    if (sl_loop_add(g.loop, sl_audit_durable_fd(g.audit), SL_EV_READ, on_durable, &g) != 0) {
+        SL_ERROR("gateway", "cannot watch the audit log's eventfd");
+        goto done;
+    }
+    sl_loop_set_before_sleep(g.loop, before_sleep, &g);
+    sl_loop_add_timer(g.loop, cfg->policy_poll_ms, policy_timer, &g);
+    sl_loop_add_timer(g.loop, 10, ack_timer, &g);
+    recover_inbox(&g);
+    gw_queue_commit(g.q);
+    schedule_dial(&g);
+    g.backoff_ms = cfg->reconnect_min_ms;
+    if (!g.failed)
+        sl_loop_run(g.loop);
+    rc = g.failed ? 1 : 0;
+    SL_INFO("gateway", "stopping: %llu queries (%llu released, %llu not on file or "
+            "unavailable, %llu denied, %llu held); %zu replies not sent",
+            (unsigned long long)g.n_queries, (unsigned long long)g.n_released,
+            (unsigned long long)g.n_notfound, (unsigned long long)g.n_denied,
+            (unsigned long long)g.n_held, g.n - g.head);
+done:
+    if (g.c)
+        sl_conn_free(g.c);
+    for (size_t i = g.head; i < g.n; i++)
+        free(g.items[i].frame);
+    free(g.items);
+    free(g.ids);
+    if (g.q)
+        gw_queue_commit(g.q);
+    gw_queue_close(g.q);
+    gw_records_close(g.rec);
+    gw_policy_free(g.pol);
+    if (g.audit && sl_audit_close(g.audit) != 0)
+        rc = 1;
+    if (g.tls)
+        sl_tls_free(g.tls);
+    sl_buf_free(&g.body);
+    sl_buf_free(&g.frame);
+    sl_loop_free(g.loop);
+    return rc;
+}

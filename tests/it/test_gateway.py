@@ -1,0 +1,523 @@
+"""Black-box tests of `stateline gateway` with a real hub, a real gateway and a generated
+population (WA, 2000 drivers, seed 7): every key against records whose answers are read
+from the SQLite file here, NOT ON FILE, the control field echoed, the WA policy's forbid,
+hold and redactions in both layouts, a policy change mid-traffic, a broken policy refused,
+no policy at all (fail closed), the gateway killed with kill -9 under traffic and
+restarted, the hub restarted, and `stateline audit verify` on the gateway's log."""
+import json
+import os
+import random
+import re
+import sqlite3
+import threading
+import time
+
+import slharness as h
+
+# The WA policy of examples/policies/wa.policy (copied: tests read nothing outside tests/).
+WA_POLICY = """state WA
+title "Washington DOL: who may read Washington driver and vehicle records"
+default permit
+
+rule no-civil-immigration "Keep Washington Working Act: no DOL data for civil immigration enforcement (ICE ERO, and HSI since its data reached ERO)"
+  forbid when requester.parent under ("DHS/ICE/ERO", "DHS/ICE/HSI")
+
+rule immigration-task-forces "Task forces that include ICE may query only with a case number, so that a reviewer can see the end user (P-27)"
+  hold when requester.tags has immigration-enforcement and not requester.parent under "DHS/CBP"
+  deadline 72h, then forbid
+
+rule cbp-border-duties "CBP keeps access for border duties, with photo and address withheld and a re-dissemination mark"
+  permit when requester.parent under "DHS/CBP"
+  redact photo, address, owner-address
+  mark "WA DOL: NOT FOR CIVIL IMMIGRATION ENFORCEMENT (RCW 43.17.425)"
+
+rule broad-search-out-of-state "Name-only and partial-plate searches are for Washington agencies only (P-10)"
+  forbid when not in-state and key in (DNQ, RNQ, RPQ)
+
+rule photos-stay-home "Licence photos and SSNs go only to Washington agencies (P-9)"
+  permit when not in-state
+  redact photo, ssn
+  mark "WA DOL: NOT FOR CIVIL IMMIGRATION ENFORCEMENT (RCW 43.17.425)"
+"""
+
+NO_OREGON = """
+rule no-oregon "Test: Oregon requesters are cut off"
+  forbid when requester.state = OR
+"""
+
+# Requesters added to the test directory (CSV columns of docs/directory.md).
+ORIS = [
+    ("WAERO0100", "DH", "Test ICE ERO Seattle", "FE", "ACDZ", "A", "DHS/ICE/ERO",
+     "immigration-enforcement", 0),
+    ("IDCBP0100", "DH", "Test CBP Eastport", "FE", "ACDZ", "A", "DHS/CBP/OFO", "border", 0),
+    ("WATF00100", "WA", "Test immigration task force", "LE", "ACDZ", "A", "",
+     "immigration-enforcement task-force", 0),
+]
+
+CTL = [0]
+
+
+def ctl():
+    """A fresh control field: 10 characters with a '-', never read as a destination."""
+    CTL[0] += 1
+    return "T-%08d" % CTL[0]
+
+
+# WA's answering line takes the regional forms too (the hub's default list has no DQG/RQG).
+MEMBERS = "[member WA]\ntakes = DQ DQG DNQ KQ RQ RQG RNQ RPQ AM\n"
+
+
+def setup(extra="", policy=WA_POLICY, default=None, start_gw=True):
+    net = h.Network(start=False, members_conf=MEMBERS)
+    try:
+        net.add_oris(ORIS)
+        net.start()
+        gw = h.Gateway(net, "WA", policy=policy, default=default, extra=extra,
+                       start=start_gw)
+    except BaseException:
+        net.close()
+        raise
+    return net, gw
+
+
+def close(net, gw, ok):
+    """Stop everything; with ok (the test body passed) the gateway and the hub must stop
+    cleanly."""
+    try:
+        if ok:
+            gw.stop()
+    finally:
+        gw.close()
+        net.close(check=ok)
+
+
+def q(line, text, timeout=15):
+    """Send text (with a fresh control field before TXT) and return the answer (Out)."""
+    c = ctl()
+    head, _, body = text.partition(".TXT")
+    msg = "%s.%s.TXT\n%s" % (head, c, body.lstrip(" "))
+    m = h.ask(line, msg, c, timeout)
+    assert m.ctl == c, m
+    return m
+
+
+def db(gw):
+    con = sqlite3.connect("file:%s?mode=ro" % gw.records, uri=True)
+    return con
+
+
+def verify_log(gw):
+    p = h.run(["audit", "verify", gw.audit, "--key", os.path.join(gw.dir, "audit.pub")],
+              check=False)
+    assert p.returncode == 0, "audit verify failed:\n%s\n%s" % (p.stdout, p.stderr)
+    return p.stdout
+
+
+def entries(gw):
+    p = h.run(["audit", "show", gw.audit, "--json"])
+    return [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+
+
+# ---- tests -----------------------------------------------------------------------------
+
+def test_every_key():
+    ok = False
+    net, gw = setup(extra="answer = DQ DNQ KQ RQ RNQ RPQ")
+    try:
+        assert "policy" in gw.stdout and "5 rules" in gw.stdout, gw.stdout
+        t = net.line("WA")
+        con = db(gw)
+        # a driver with a history, whose name + DOB + sex is unique
+        oln, last, first, dob, sex, status, did = con.execute(
+            "SELECT oln, last, first, dob, sex, status, id FROM driver d WHERE"
+            " EXISTS (SELECT 1 FROM history WHERE driver_id = d.id) AND"
+            " (SELECT count(*) FROM driver e WHERE e.pair_key = d.pair_key AND"
+            "  e.dob = d.dob AND e.sex = d.sex) = 1 ORDER BY id LIMIT 1").fetchone()
+        name = "%s,%s" % (last, first)
+        mmddyy = "%02d%02d%02d" % (dob // 100 % 100, dob % 100, dob // 10000 % 100)
+
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/%s" % oln)
+        assert m.key == "DR" and m.ori == "WAOLN0000" and m.dest == "WATEST000", m
+        assert "OLN: %s" % oln in m.body and "STATUS: %s" % status in m.body, m.body
+        assert "%s, %s" % (last, first) in m.body, m.body
+
+        m = q(t, "DQ.WATEST000.WA.TXT NAM/%s.DOB/%s.SEX/%s" % (name, mmddyy, sex))
+        assert m.key == "DR" and "OLN: %s" % oln in m.body, m.body
+        m = q(t, "DQ.WATEST000.WA.TXT NAM/%s.DOB/%d.SEX/%s.IMQ/Y" % (name, dob, sex))
+        assert "IMAGE: AVAILABLE IN XML ONLY" in m.body, m.body
+
+        m = q(t, "DQG.WATEST000.WA.TXT NAM/%s.DOB/%d.SEX/%s" % (name, dob, sex))
+        assert m.key == "DR" and "OLN: %s" % oln in m.body, m.body
+
+        m = q(t, "DNQ.WATEST000.WA.TXT NAM/%s" % name)
+        assert m.key == "DNR" and oln in m.body, m.body
+        n_same = con.execute("SELECT count(*) FROM driver WHERE pair_key ="
+                             " (SELECT pair_key FROM driver WHERE id = ?)", (did,)).fetchone()[0]
+        assert "%d ON FILE" % n_same in m.body, (n_same, m.body)
+
+        hist = con.execute("SELECT text FROM history WHERE driver_id = ? ORDER BY seq",
+                           (did,)).fetchall()
+        m = q(t, "KQ.WATEST000.WA.TXT OLN/%s.PUR/C" % oln)
+        assert m.key == "KR", m
+        assert "HISTORY: %d EVENT" % len(hist) in m.body, m.body
+        for (text,) in hist:
+            assert text in m.body, (text, m.body)
+
+        plate, liy, lit, vin, vid = con.execute(
+            "SELECT plate, plate_year, plate_type, vin, id FROM vehicle v WHERE"
+            " (SELECT count(*) FROM vehicle w WHERE w.plate = v.plate) = 1"
+            " ORDER BY id LIMIT 1").fetchone()
+        olast, ofirst = con.execute(
+            "SELECT d.last, d.first FROM owner o JOIN driver d ON d.id = o.driver_id"
+            " WHERE o.vehicle_id = ? AND o.seq = 0", (vid,)).fetchone()
+        m = q(t, "RQ.WATEST000.WA.TXT LIC/%s.LIY/%d.LIT/%s" % (plate, liy, lit))
+        assert m.key == "RR" and "VIN: %s" % vin in m.body, m.body
+        assert "OWNER: %s, %s" % (olast, ofirst) in m.body, m.body
+        m = q(t, "RQ.WATEST000.WA.TXT LIC/%s.LIY/%d.LIT/%s" % (plate, liy + 1, lit))
+        assert "VIN: %s" % vin in m.body, m.body
+        assert "NOTE: PLATE ON FILE, BUT LIY DIFFERS FROM THE QUERY" in m.body, m.body
+        m = q(t, "RQ.WATEST000.WA.TXT VIN/%s" % vin)
+        assert m.key == "RR" and "LIC: %s" % plate in m.body, m.body
+        m = q(t, "RQG.WATEST000.WA.TXT VIN/%s" % vin)
+        assert m.key == "RR" and "LIC: %s" % plate in m.body, m.body
+
+        m = q(t, "RNQ.WATEST000.WA.TXT NAM/%s,%s" % (olast, ofirst))
+        assert m.key == "RNR" and plate in m.body, m.body
+
+        m = q(t, "RPQ.WATEST000.WA.TXT LIC/%s*" % plate[:4])
+        assert m.key == "RPR" and plate in m.body, m.body
+        n_like = con.execute("SELECT count(*) FROM vehicle WHERE plate LIKE ?",
+                             (plate[:4] + "%",)).fetchone()[0]
+        assert "%d ON FILE" % n_like in m.body, (n_like, m.body)
+
+        # non-record answers
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/NOSUCH12345")
+        assert m.key == "DR" and m.body.startswith("NOT ON FILE"), m.body
+        assert "SEARCHED: OLN/NOSUCH12345" in m.body, m.body
+        m = q(t, "RQ.WATEST000.WA.TXT LIC/ZZZ9Z9Z.LIY/2026.LIT/PC")
+        assert m.key == "RR" and m.body.startswith("NOT ON FILE"), m.body
+        m = q(t, "KQ.WATEST000.WA.TXT NAM/%s.DOB/%d.SEX/%s" %
+              (name, dob, "F" if sex == "M" else "M"))
+        assert m.body.startswith("NOT ON FILE"), m.body
+        con.close()
+        gw.stop()
+        verify_log(gw)
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+
+def test_rpq_not_opted_in_and_store_missing():
+    ok = False
+    net, gw = setup()
+    try:
+        t = net.line("WA")
+        m = q(t, "RPQ.WATEST000.WA.TXT LIC/ABC*")
+        assert m.key == "RPR" and "WA DOES NOT ANSWER RPQ" in m.body, m.body
+        # the records file is overwritten in place (disk trouble): the query in hand gets
+        # TEMPORARILY UNAVAILABLE, the store is reopened, and from then on it is not a
+        # store: FILE NOT AVAILABLE; the gateway keeps answering
+        con = db(gw)
+        olns = [r[0] for r in con.execute("SELECT oln FROM driver ORDER BY id LIMIT 40")]
+        con.close()
+        assert "OLN: %s" % olns[0] in q(t, "DQ.WATEST000.WA.TXT OLN/%s" % olns[0]).body
+        with open(gw.records, "r+b") as f:
+            f.write(b"\0" * os.path.getsize(gw.records))
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/%s" % olns[39])
+        assert m.key == "DR" and m.body.startswith("TEMPORARILY UNAVAILABLE"), m.body
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/%s" % olns[20])
+        assert m.key == "DR" and m.body.startswith("FILE NOT AVAILABLE"), m.body
+        # the records file goes away: FILE NOT AVAILABLE, the gateway keeps answering
+        gw.stop()
+        gw.close()
+        os.rename(gw.records, gw.records + ".away")
+        gw.start()
+        assert gw.find_log(r"answering FILE NOT AVAILABLE")
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+        assert m.key == "DR" and m.body.startswith("FILE NOT AVAILABLE"), m.body
+        gw.stop()
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+
+def test_policy_decisions_and_layouts():
+    ok = False
+    net, gw = setup(extra="standard_for = CA")
+    try:
+        con = db(gw)
+        oln, ssn, street = con.execute(
+            "SELECT oln, ssn, street FROM driver ORDER BY id LIMIT 1").fetchone()
+        con.close()
+        ice = net.line("DH")
+        m = q(ice, "DQ.WAERO0100.WA.TXT OLN/%s" % oln)
+        assert m.key == "DR" and m.body.startswith(
+            "DENIED BY WA POLICY no-civil-immigration: Keep Washington Working Act"), m.body
+        assert oln not in m.body and ssn not in m.body, m.body
+
+        cbp = q(ice, "DQ.IDCBP0100.WA.TXT OLN/%s" % oln)
+        assert "ADDRESS: WITHHELD" in cbp.body and street not in cbp.body, cbp.body
+        assert "SSN: WITHHELD" in cbp.body and ssn not in cbp.body, cbp.body
+        assert "MARK: WA DOL: NOT FOR CIVIL IMMIGRATION ENFORCEMENT" in cbp.body, cbp.body
+        assert re.search(r"WITHHELD UNDER WA POLICY: .*\(cbp-border-duties\)", cbp.body)
+
+        tf = net.line("WA")
+        c = ctl()
+        m = h.ask(tf, "DQ.WATF00100.WA.%s.TXT\nOLN/%s.CAS/24-0001" % (c, oln), c)
+        assert m.body.startswith("HELD FOR REVIEW BY WA POLICY immigration-task-forces"), \
+            m.body
+        rid = re.search(r"REVIEW NO\. WA-R(\d+)", m.body)
+        assert rid, m.body
+        assert oln not in m.body.split("\n", 1)[1], m.body
+
+        # redaction in the text layout (Oregon) and the standard layout (California)
+        m = q(net.line("OR"), "DQ.ORTEST000.WA.TXT OLN/%s" % oln)
+        assert "OLN: %s" % oln in m.body and "SSN: WITHHELD" in m.body, m.body
+        assert ssn not in m.body, m.body
+        m = q(net.line("CA"), "DQ.CATEST000.WA.TXT OLN/%s" % oln)
+        assert "RESPONSE: DRIVER STATUS" in m.body and "DL-NUMBER: %s" % oln in m.body, m.body
+        assert "SSN: WITHHELD" in m.body and ssn not in m.body, m.body
+        assert "WITHHELD-CLASSES: photo, ssn" in m.body, m.body
+        assert "DISSEMINATION: WA DOL: NOT FOR CIVIL" in m.body, m.body
+        # Oregon may not search by name only (forbid beats permit)
+        m = q(net.line("OR"), "DNQ.ORTEST000.WA.TXT NAM/SMITH,JOHN")
+        assert m.key == "DNR" and "broad-search-out-of-state" in m.body, m.body
+        # in-state: everything
+        m = q(tf, "DQ.WATEST000.WA.TXT OLN/%s" % oln)
+        assert "SSN: %s" % ssn in m.body and "WITHHELD" not in m.body, m.body
+        gw.stop()
+        # the hold is in the review queue, with its control field and deadline
+        con = sqlite3.connect(os.path.join(gw.dir, "data", "gateway.db"))
+        row = con.execute("SELECT ori, key, ctl, rules, status, deadline_us - received_us FROM"
+                          " review WHERE id = ?", (int(rid.group(1)),)).fetchone()
+        con.close()
+        assert row[:5] == ("WATF00100", "DQ", c, "immigration-task-forces", "held"), row
+        assert row[5] == 72 * 3600 * 1000000, row
+        verify_log(gw)
+        es = entries(gw)
+        dec = [e for e in es if e.get("type") == "decision" and
+               "no-civil-immigration" in e.get("rules", [])]
+        assert dec and dec[0].get("effect") == "forbid", dec
+        assert any(e.get("type") == "hold" for e in es), es
+        rel = [e for e in es if e.get("type") == "release" and e.get("outcome") == "redacted"]
+        assert len(rel) >= 3, rel
+        # personal data only as the keyed hash
+        raw = json.dumps(es)
+        assert oln not in raw and ssn not in raw, "personal data in the clear in the log"
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+
+def test_policy_change_mid_traffic_and_broken_file():
+    ok = False
+    net, gw = setup()
+    try:
+        con = db(gw)
+        oln = con.execute("SELECT oln FROM driver ORDER BY id LIMIT 1").fetchone()[0]
+        con.close()
+        orl = net.line("OR")
+        results = []
+        stop = threading.Event()
+        errors = []
+
+        def traffic():
+            try:
+                while not stop.is_set():
+                    t0 = time.monotonic()
+                    m = q(orl, "DQ.ORTEST000.WA.TXT OLN/%s" % oln)
+                    results.append((t0, m.body))
+            except BaseException as e:  # noqa: B902 - reported below
+                errors.append(e)
+
+        th = threading.Thread(target=traffic, daemon=True)
+        th.start()
+        time.sleep(0.5)
+        t_write = time.monotonic()
+        gw.write_policy(WA_POLICY + NO_OREGON)
+        time.sleep(2.0)
+        # a broken file: refused, the rules in force stay
+        gw.write_policy(WA_POLICY + NO_OREGON + "\nrule broken \"x\"\n  frobnicate when\n")
+        gw.wait_log(r"does not check")
+        time.sleep(1.0)
+        stop.set()
+        th.join(30)
+        assert not errors, errors
+        before = [b for t0, b in results if t0 < t_write]
+        after = [b for t0, b in results if t0 > t_write + 1.0]
+        assert before and all("OLN: %s" % oln in b for b in before), before[:3]
+        assert after and all(b.startswith("DENIED BY WA POLICY no-oregon") for b in after), \
+            [b for b in after if "no-oregon" not in b][:3]
+        # every query sent got its one answer (q() raises otherwise); none extra arrived
+        orl.expect_nothing(0.5)
+        assert gw.find_log(r"policy .* in force: 6 rules")
+        assert gw.find_log(r"error: ")
+        gw.stop()
+        verify_log(gw)
+        es = entries(gw)
+        ch = [e for e in es if e.get("type") == "policy-change"]
+        assert len(ch) == 1 and ch[0].get("policy_before") and ch[0].get("policy_after"), ch
+        assert any(e.get("type") == "admin" and e.get("action") == "policy-refused" for e in es)
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+
+def test_fail_closed_without_policy():
+    ok = False
+    net, gw = setup(policy="state WA\ndefault permit\nrule x \"x\"\n  frobnicate\n")
+    try:
+        assert "NO POLICY IN FORCE" in gw.stdout, gw.stdout
+        m = q(net.line("OR"), "DQ.ORTEST000.WA.TXT OLN/WDL0000000")
+        assert m.body.startswith("DENIED BY WA: NO WA POLICY IS IN FORCE"), m.body
+        t = net.line("WA")
+        m = q(t, "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+        assert m.body.startswith("NOT ON FILE"), m.body  # in-state: deny-external
+        gw.write_policy(WA_POLICY)
+        gw.wait_log(r"policy .* in force: 5 rules")
+        m = q(net.line("OR"), "DQ.ORTEST000.WA.TXT OLN/WDL0000000")
+        assert m.body.startswith("NOT ON FILE"), m.body
+        gw.stop()
+        es = entries(gw)
+        assert any(e.get("type") == "system" and e.get("action") == "fail-closed" for e in es)
+        verify_log(gw)
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+
+def test_default_decision():
+    ok = False
+    net, gw = setup(default="forbid")
+    try:
+        assert "default forbid" in gw.stdout, gw.stdout
+        p = h.run(["gateway", "check", "--config", gw.conf])
+        assert "ok (state WA, ori WAOLN0000" in p.stdout, p.stdout
+        with open(gw.conf, "a") as f:
+            f.write("layout = fancy\n")
+        p = h.run(["gateway", "check", "--config", gw.conf], check=False)
+        assert p.returncode == 1 and "layout = fancy: text or standard" in p.stderr, p.stderr
+        m = q(net.line("WA"), "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+        assert m.body.startswith("DENIED BY WA POLICY NO RULE RELEASES"), m.body
+        gw.stop()
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+
+def test_kill9_under_traffic():
+    """The gateway killed with kill -9 while queries flow, restarted while the hub keeps
+    running: every query gets an answer or an SM, and every answer has its entries in the
+    log (which verifies)."""
+    ok = False
+    net, gw = setup()
+    try:
+        con = db(gw)
+        olns = [r[0] for r in con.execute("SELECT oln FROM driver ORDER BY id LIMIT 50")]
+        con.close()
+        stop = threading.Event()
+        outcomes = []
+        lock = threading.Lock()
+
+        def traffic(member, ori, seed):
+            rnd = random.Random(seed)
+            line = net.line(member)
+            while not stop.is_set():
+                c = ctl()
+                line.send("DQ.%s.WA.%s.TXT\nOLN/%s" % (ori, c, rnd.choice(olns)))
+                m = None
+                deadline = time.monotonic() + 20
+                while m is None and time.monotonic() < deadline:
+                    p = line.recv_frame(max(0.01, deadline - time.monotonic()))
+                    if p is not None and h.Out(p).ctl == c:
+                        m = h.Out(p)
+                with lock:
+                    outcomes.append((c, m.key if m else None, m.body if m else ""))
+
+        ths = [threading.Thread(target=traffic, args=a, daemon=True) for a in
+               (("WA", "WATEST000", 1), ("OR", "ORTEST000", 2), ("CA", "CATEST000", 3))]
+        probe = net.line("WA")
+        for th in ths:
+            th.start()
+        for cycle in range(3):
+            time.sleep(0.7 + 0.3 * cycle)
+            gw.kill9()
+            # while it is down the switch answers for it
+            # (another ORI than the traffic's: replies go to the line an ORI last used)
+            m = q(probe, "DQ.WA0010200.WA.TXT OLN/WDL0000000")
+            assert m.key == "SM" and ".04." in m.body, m
+            time.sleep(0.3)
+            gw.start()
+        time.sleep(1.0)
+        stop.set()
+        for th in ths:
+            th.join(40)
+        # A query the gateway read (its QUERY entry is in the log, written before any
+        # work, or on recovery from the inbox) must have been answered.  A query the hub
+        # had written into the socket when the gateway died is lost between the two: the
+        # switch does not yet answer SM for queries in flight on an answering line that
+        # drops (docs/gateway.md §6); those are counted and printed, not failed on.
+        gw.stop()
+        seen = {e.get("control") for e in entries(gw) if e.get("type") == "query"}
+        lost = [c for c, k, b in outcomes if k is None]
+        read_lost = [c for c in lost if c in seen]
+        assert not read_lost, "read by the gateway but never answered: %s" % read_lost
+        gw.start()
+        assert q(net.line("WA"), "DQ.WATEST000.WA.TXT OLN/WDL0000000").body.startswith(
+            "NOT ON FILE")
+        kinds = {}
+        for c, k, b in outcomes:
+            kinds[k] = kinds.get(k, 0) + 1
+        assert kinds.get("DR", 0) > 10, kinds
+        print("kill -9 x3: %d queries, answers by key %s; lost in the hub-to-gateway "
+              "socket (not read by the gateway): %d" % (len(outcomes), kinds, len(lost)))
+        gw.stop()
+        verify_log(gw)
+        # every answer the terminals received has its query entry in the log
+        logged = {e.get("control") for e in entries(gw) if e.get("type") == "query"}
+        missing = [c for c, k, b in outcomes if k == "DR" and c not in logged]
+        assert not missing, "answers without a query entry: %s" % missing[:5]
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+
+def test_hub_restart():
+    ok = False
+    net, gw = setup()
+    try:
+        m = q(net.line("WA"), "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+        assert m.body.startswith("NOT ON FILE"), m.body
+        port = net.port
+        net.stop()
+        for ln in net.lines:
+            ln.close()
+        net.lines = []
+        gw.wait_log(r"answering line down")
+        net.write_conf(listen="127.0.0.1:%d" % port, members=MEMBERS)
+        net.start()
+        assert net.port == port
+        net.wait_bound("WA", 15)
+        assert gw.count_log(r"answering line for WA up") >= 2
+        m = q(net.line("WA"), "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+        assert m.body.startswith("NOT ON FILE"), m.body
+        gw.stop()
+        verify_log(gw)
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
+if __name__ == "__main__":
+    h.run_tests([test_every_key, test_rpq_not_opted_in_and_store_missing,
+                 test_policy_decisions_and_layouts,
+                 test_policy_change_mid_traffic_and_broken_file,
+                 test_fail_closed_without_policy, test_default_decision,
+                 test_kill9_under_traffic, test_hub_restart], per_test_timeout=150)
