@@ -41,6 +41,9 @@
 // entity, evaluation, WASM -> JS conversion of the answer.  That call overhead is part of
 // what is measured, as a Node.js service would pay it.
 //
+// --rules 0 is the default permit alone: what one call costs whatever the policy (the
+// JS <-> WASM conversions and the fixed work of an authorization).
+//
 // Measurement, as `stateline policy bench`: the first --pool requests of the pool once
 // (warm-up, and the outcome counts: all 4,096 by default, 128 from 5,000 rules up, where
 // each Cedar decision costs milliseconds), then --decisions decisions without a clock in the loop (decisions/s), then
@@ -247,12 +250,12 @@ function main(argv) {
   let poolN = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const val = () => {
+    const val = (min = 1) => {
       const x = Number(argv[++i]);
-      if (!Number.isInteger(x) || x < 1) throw new Error(`${a}: a positive integer, please`);
+      if (!Number.isInteger(x) || x < min) throw new Error(`${a}: an integer >= ${min}, please`);
       return x;
     };
-    if (a === "--rules") rules.push(val());
+    if (a === "--rules") rules.push(val(0));
     else if (a === "--decisions") decisions = val();
     else if (a === "--latency") latencyN = val();
     else if (a === "--pool") poolN = Math.min(val(), NREQ);
