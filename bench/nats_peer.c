@@ -123,6 +123,7 @@ struct peer {
     int nlines;
     char run_letter;
     char ver_server[64];
+    uint64_t answered;      /* queries answered over every run (CPU per query) */
 };
 
 /* ---- small things ------------------------------------------------------------------------ */
@@ -617,6 +618,7 @@ done:;
         pthread_mutex_unlock(&l->mu);
     }
     res->lost = res->sent > res->received ? res->sent - res->received : 0;
+    pe->answered += res->received;
     double span = (double)(last - t0) / 1e9;
     if (span < duration_s)
         span = duration_s;
@@ -1080,6 +1082,17 @@ out:
         json_object_set_new(machine, "cpu_s_nats_server",
                             json_real(round(pe.server.cpu_s * 100) / 100));
         json_object_set_new(machine, "cpu_s_responder", json_real(round(pe.resp.cpu_s * 100) / 100));
+        /* CPU per answered query over the whole run (search trials included, and start-up):
+         * steadier than latency on a shared machine. */
+        json_object_set_new(machine, "queries_answered", json_integer((json_int_t)pe.answered));
+        if (pe.answered) {
+            json_t *per = json_object();
+            double q = (double)pe.answered / 1e6;
+            json_object_set_new(per, "nats_server", json_real(round(pe.server.cpu_s / q * 10) / 10));
+            json_object_set_new(per, "requester", json_real(round(gen / q * 10) / 10));
+            json_object_set_new(per, "responder", json_real(round(pe.resp.cpu_s / q * 10) / 10));
+            json_object_set_new(machine, "cpu_us_per_query", per);
+        }
         json_object_set_new(report, "machine", machine);
         machine = NULL;
         if (o.json) {
