@@ -354,16 +354,23 @@ static int line_usable(const struct hub_line *l)
     return l && l->open && !l->closing;
 }
 
+/* "CA", "WATEST000", or "OR VIA H1" when the member was reached through a region */
+static const char *dest_name(const struct hub_member *dm, const struct sl_outhdr *h, char *buf,
+                             size_t len)
+{
+    if (strlen(h->dest) == SL_ORI_LEN || !strcmp(h->dest, dm->code))
+        sl_strlcpy(buf, h->dest, len);
+    else
+        snprintf(buf, len, "%s VIA %s", dm->code, h->dest);
+    return buf;
+}
+
 int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
                 struct sl_outhdr *h, const char *body, size_t body_len,
                 const struct hub_delivery *dv)
 {
     const char *why = NULL;
-    char dname[32]; /* the destination as the SM names it */
-    if (strlen(h->dest) == SL_ORI_LEN || !strcmp(h->dest, dm->code))
-        sl_strlcpy(dname, h->dest, sizeof dname);
-    else
-        snprintf(dname, sizeof dname, "%s VIA %s", dm->code, h->dest);
+    char dname[32]; /* the destination as an SM names it (set when one is sent) */
     int sm_pri = h->key[0] == 'S' && h->key[1] == 'M' && !h->key[2];
     if (!line_usable(to))
         to = NULL;
@@ -407,7 +414,7 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
         goto refuse;
     }
     if (dv && dv->from && dv->m)
-        hub_send_sm(hub, dv->from, dv->m, 2, dname,
+        hub_send_sm(hub, dv->from, dv->m, 2, dest_name(dm, h, dname, sizeof dname),
                     dm->svc == HUB_DOWN ? "SET OUT OF SERVICE BY THE NETWORK OPERATOR"
                     : dm->answer        ? "MESSAGES WAITING FOR IT ARE DELIVERED FIRST"
                                         : "NO ANSWERING LINE CONNECTED",
@@ -416,7 +423,8 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
     return 0;
 refuse:
     if (dv && dv->from && dv->m)
-        hub_send_sm(hub, dv->from, dv->m, 4, dname, why, dv->orig, dv->orig_len, h->rx_seq);
+        hub_send_sm(hub, dv->from, dv->m, 4, dest_name(dm, h, dname, sizeof dname), why,
+                    dv->orig, dv->orig_len, h->rx_seq);
     else
         SL_WARN("hub", "%s.%s for %s not delivered: %s", h->key, h->ori, dm->code, why);
     return -1;
@@ -559,8 +567,10 @@ struct route {
     struct hub_line *to;       /* a particular line (reply to the ORI's line), or NULL */
 };
 
-/* DQ/RQ/DQG/RQG with a region code (letter + digit) among the header's tokens.  A
- * false positive only delays a message to the end of the iteration; the parser decides. */
+/* DQ/RQ/DQG/RQG with a region code (letter + digit) among the header's tokens, token by
+ * token up to the first that begins with TXT.  A false positive only delays a message to the
+ * end of the iteration, a false negative (a region after an ORI that begins with TXT) only
+ * routes it at normal priority: the parser and process() decide everything else. */
 static int maybe_regional(const uint8_t *p, uint32_t len)
 {
     if (len < 8 || (p[0] != 'D' && p[0] != 'R') || p[1] != 'Q')
@@ -568,16 +578,17 @@ static int maybe_regional(const uint8_t *p, uint32_t len)
     uint32_t i = p[2] == '.' ? 3 : p[2] == 'G' && p[3] == '.' ? 4 : 0;
     if (!i)
         return 0;
-    uint32_t start = i;
-    for (; i < len && i < 96; i++) {
-        if (p[i] != '.')
-            continue;
-        uint32_t n = i - start;
-        if (n == 3 && !memcmp(p + start, "TXT", 3))
+    uint32_t lim = len < 96 ? len : 96;
+    while (i + 3 <= lim) {
+        if (p[i] == 'T' && p[i + 1] == 'X' && p[i + 2] == 'T')
             return 0;
-        if (n == 2 && sl_msg_dest_kind((const char *)p + start, 2) == SL_DEST_REGION)
+        const uint8_t *dot = memchr(p + i, '.', lim - i);
+        if (!dot)
+            return 0;
+        uint32_t n = (uint32_t)(dot - (p + i));
+        if (n == 2 && sl_msg_dest_kind((const char *)p + i, 2) == SL_DEST_REGION)
             return 1;
-        start = i + 1;
+        i += n + 1;
     }
     return 0;
 }
@@ -696,11 +707,14 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
     int always = bit_set(hub->always, kidx);
     /* DQ/RQ to a region are DQG/RQG (checked as such), delivered as DQ/RQ */
     char dkey[4];
-    sl_strlcpy(dkey, m->key, sizeof dkey);
-    if (!strcmp(m->key, "DQG") || !strcmp(m->key, "RQG"))
+    memcpy(dkey, m->key, sizeof dkey);
+    const struct sl_key_info *dki = ki;
+    int dkidx = kidx;
+    if (dkey[2] == 'G' && dkey[1] == 'Q' && (dkey[0] == 'D' || dkey[0] == 'R')) {
         dkey[2] = '\0';
-    const struct sl_key_info *dki = sl_key_lookup(dkey);
-    int dkidx = hub_key_index(hub, dki);
+        dki = sl_key_lookup(dkey);
+        dkidx = hub_key_index(hub, dki);
+    }
     for (int i = 0; i < m->ndest; i++) {
         const char *d = m->dest[i]; /* the codec refuses a repeated destination */
         struct hub_member *dm;
@@ -787,21 +801,18 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
 
     /* 5. field rules of the key: .05. .10. .14. .16. .22.  A query to a region is checked
      *    as DQG/RQG (an OLN to a region gets .22. REFER TO DQG). */
-    char ckey[4];
-    sl_strlcpy(ckey, m->key, sizeof ckey);
-    if (regional && (!strcmp(m->key, "DQ") || !strcmp(m->key, "RQ"))) {
+    int retyped = regional && m->key[1] == 'Q' && !m->key[2] &&
+                  (m->key[0] == 'D' || m->key[0] == 'R');
+    if (retyped)
         m->key[2] = 'G';
-        m->key[3] = '\0';
-    }
-    int bad = sl_msg_check(m, &e) != 0;
-    if (bad) {
+    if (sl_msg_check(m, &e) != 0) {
         code = e.code == SL_ER_NONE ? SL_ER_FORMAT22 : e.code;
         sl_strlcpy(detail, e.detail, sizeof detail);
-        sl_strlcpy(ckey, m->key, sizeof ckey);
-        sets = ckey;
+        sets = m->key;
         goto refuse;
     }
-    sl_strlcpy(m->key, ckey, sizeof m->key);
+    if (retyped)
+        m->key[2] = '\0';
 
     /* 6. the switch's own services: archive searches, multi-state queries */
     if (to_nl) {
@@ -839,7 +850,7 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
     const char *body = m->text;
     size_t blen = m->text_len;
     struct sl_buf aml = SL_BUF_INIT;
-    if (!strcmp(m->key, "AML")) {
+    if (m->key[0] == 'A' && m->key[1] == 'M' && m->key[2] == 'L') {
         /* Nlets inserts the line; the sender cannot leave it out */
         sl_buf_append_str(&aml, "FOR LAW ENFORCEMENT DISSEMINATION ONLY\n");
         sl_buf_append(&aml, m->text, m->text_len);
@@ -863,7 +874,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
             hub_fill_requester(&h, so);
         hub_deliver(hub, rt->dm, to, &h, body, blen, &dv);
     }
-    sl_buf_free(&aml);
+    if (aml.data)
+        sl_buf_free(&aml);
     sl_msg_clear(m);
     return;
 
