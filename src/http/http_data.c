@@ -552,6 +552,14 @@ json_t *http_figures(struct sl_http *h, const struct http_filter *f, char *err, 
 json_t *http_public(struct sl_http *h, int64_t from_us, int64_t to_us, const char *month,
                     char *err, size_t errlen)
 {
+    int64_t now = sl_now_ms();
+    pthread_mutex_lock(&h->mu);
+    if (h->pub.j && h->pub.from_us == from_us && now - h->pub.at_ms < 5000) {
+        json_t *c = json_deep_copy(h->pub.j);
+        pthread_mutex_unlock(&h->mu);
+        return c;
+    }
+    pthread_mutex_unlock(&h->mu);
     json_t *r = sl_audit_report(h->cfg->audit_dir, from_us, to_us, err, errlen);
     if (!r)
         return NULL;
@@ -567,6 +575,12 @@ json_t *http_public(struct sl_http *h, int64_t from_us, int64_t to_us, const cha
         json_object_set(j, keep[i], v ? v : json_null());
     }
     json_decref(r);
+    pthread_mutex_lock(&h->mu);
+    json_decref(h->pub.j);
+    h->pub.j = json_deep_copy(j);
+    h->pub.from_us = from_us;
+    h->pub.at_ms = now;
+    pthread_mutex_unlock(&h->mu);
     return j;
 }
 

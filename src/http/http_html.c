@@ -32,8 +32,10 @@ const char http_css[] =
     ".scroll{overflow-x:auto;max-width:100%}"
     ".released{background:#d9f2d9}.redacted{background:#fff1c2}.held{background:#dde7ff}"
     ".denied{background:#f9d6d5}"
-    ".grid td{text-align:center;font-weight:600;min-width:6.5em}"
-    ".grid td small{display:block;font-weight:400;color:#333}"
+    ".grid{font-size:14px}.grid th,.grid td{padding:3px 4px}"
+    ".grid td{text-align:center;font-weight:600}"
+    ".grid td small{display:block;font-weight:400;color:#333;font-size:12px;"
+    "overflow-wrap:anywhere}"
     ".error{color:#8b0000;font-weight:600}.ok{color:#1b5e20;font-weight:600}"
     ".charts{display:flex;flex-wrap:wrap;gap:24px}.charts figure{margin:0;flex:1 1 520px;"
     "max-width:100%}"
@@ -219,6 +221,8 @@ void svg_months(struct sl_buf *b, const char *title, json_t *rows, const char *c
     }
     int w = 640, h = 260, left = 50, bottom = 40, plot = h - bottom - 30;
     int cw = n ? (w - left - 10) / (int)n : 0;
+    if (cw > 60)
+        cw = 60;
     sl_buf_append_str(b, "<figure><figcaption>");
     html_escape(b, title);
     sl_buf_printf(b, "</figcaption>\n<svg role=\"img\" viewBox=\"0 0 %d %d\" width=\"%d\" "
@@ -534,7 +538,10 @@ void html_figures(struct sl_buf *b, json_t *j, const struct http_filter *f)
     svg_bars(b, "Outcomes", json_object_get(r, "outcomes"), 8);
     svg_bars(b, "Queries by parent agency (top 12)",
              json_object_get(r, "queries_by_parent_agency"), 12);
-    svg_months(b, "Outcomes by month", json_object_get(r, "monthly"), out_series, out_series, 5);
+    if (!(f->agency[0] || f->key[0] || f->outcome)) /* the scan then equals the report,
+                                                       with the empty months filled */
+        svg_months(b, "Outcomes by month", json_object_get(fl, "monthly"), out_series,
+                   out_series, 5);
     sl_buf_append_str(b, "</div>\n");
     table_obj(b, "Outcomes", "outcome", json_object_get(r, "outcomes"));
     table_nested(b, "Outcomes by parent agency", json_object_get(r, "outcomes_by_parent_agency"));

@@ -54,6 +54,12 @@ struct sl_http {
     pthread_mutex_t mu;       /* db and verify */
     sqlite3 *db;
     struct http_verify ver;
+    /* the public page's last report: the same month asked within 5 s is not recomputed
+     * (the public page is the one anybody can ask for in a loop) */
+    struct {
+        int64_t from_us, at_ms;
+        json_t *j;
+    } pub;
     /* audit queue: encoded entries, each u32 length + bytes */
     pthread_mutex_t qmu;
     struct sl_buf q;

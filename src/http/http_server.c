@@ -710,8 +710,9 @@ static enum MHD_Result dispatch(struct ctx *x)
         return fail(x, 413, "request body over 64 KiB");
     if (!strcmp(x->method, "POST") && !origin_ok(x))
         return fail(x, 403, "cross-site request refused (Origin is not this server)");
+    if (MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "Cookie"))
+        load_session(x); /* public pages too: the navigation shows who is logged on */
     if (rt->roles) {
-        load_session(x);
         if (!x->have_session) {
             if (x->api || strcmp(x->method, "GET"))
                 return fail(x, 401, "log-on required");
@@ -950,6 +951,7 @@ void sl_http_free(struct sl_http *h)
     if (h->efd >= 0)
         close(h->efd);
     sl_buf_free(&h->q);
+    json_decref(h->pub.j);
     free(h->tls_cert);
     free(h->tls_key);
     pthread_mutex_destroy(&h->mu);
