@@ -8,6 +8,12 @@
  *                                                of the file does not give live sessions
  *                user TEXT, role TEXT, csrf TEXT, created INTEGER, expires INTEGER)
  *
+ *   http_account_event(id INTEGER PRIMARY KEY, time INTEGER, actor TEXT, action TEXT,
+ *                      name TEXT, role TEXT)
+ *       account changes made by `stateline gateway users` (which cannot append to the audit
+ *       log: the running gateway holds it); the desk turns each row into an admin audit
+ *       entry and deletes it, at start and at each log-on (http_db_account_events).
+ *
  * Times are unix seconds.  Five failed log-ons in a row lock an account for five minutes.
  */
 #include <errno.h>
@@ -52,7 +58,10 @@ static const char schema[] =
     "created INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS http_session(token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, "
     "role TEXT NOT NULL, csrf TEXT NOT NULL, created INTEGER NOT NULL, "
-    "expires INTEGER NOT NULL);";
+    "expires INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS http_account_event(id INTEGER PRIMARY KEY, "
+    "time INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL, "
+    "role TEXT NOT NULL);";
 
 sqlite3 *http_db_open(const char *data_dir, char *err, size_t errlen)
 {
@@ -245,7 +254,62 @@ json_t *http_db_users_json(sqlite3 *db)
     return a;
 }
 
+int http_db_account_events(sqlite3 *db,
+                           void (*fn)(int64_t time, const char *actor, const char *action,
+                                      const char *name, const char *role, void *arg),
+                           void *arg)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2(db, "SELECT time, actor, action, name, role FROM "
+                           "http_account_event ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char actor[80], action[40], name[64], role[32];
+        copy_col(st, 1, actor, sizeof actor);
+        copy_col(st, 2, action, sizeof action);
+        copy_col(st, 3, name, sizeof name);
+        copy_col(st, 4, role, sizeof role);
+        fn(sqlite3_column_int64(st, 0), actor, action, name, role, arg);
+        n++;
+    }
+    sqlite3_finalize(st);
+    /* the entries are queued for the loop thread before the rows go */
+    if (sqlite3_exec(db, "DELETE FROM http_account_event; COMMIT", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return n;
+}
+
 /* ---- `stateline gateway users` ---- */
+
+static void account_event(sqlite3 *db, const char *action, const char *name, const char *role)
+{
+    const char *who = getenv("SUDO_USER");
+    if (!who || !*who)
+        who = getenv("USER");
+    char actor[80];
+    snprintf(actor, sizeof actor, "cli:%.60s", who && *who ? who : "?");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO http_account_event(time, actor, action, name, "
+                           "role) VALUES (strftime('%s','now'),?,?,?,?)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, actor, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, role ? role : "", -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        fprintf(stderr, "stateline gateway users: cannot record the change for the audit "
+                        "log: %s\n", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+}
 
 static const char users_usage[] =
     "usage: stateline gateway users --config FILE add NAME --role ROLE [--password-stdin]\n"
@@ -384,6 +448,7 @@ int sl_http_users_cmd(int argc, char **argv)
             sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
             sqlite3_step(st);
             sqlite3_finalize(st);
+            account_event(db, "account-remove", name, NULL);
             printf("removed %s (and its sessions)\n", name);
             rc = SL_EXIT_OK;
         } else {
@@ -421,6 +486,7 @@ int sl_http_users_cmd(int argc, char **argv)
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? SL_EXIT_OK : SL_EXIT_FAIL;
         sqlite3_finalize(st);
+        account_event(db, "password-change", name, http_role_name(u.role));
         printf("password of %s changed\n", name);
         goto out;
     }
@@ -445,6 +511,7 @@ int sl_http_users_cmd(int argc, char **argv)
         fprintf(stderr, "stateline gateway users add: %s\n", sqlite3_errmsg(db));
         goto out;
     }
+    account_event(db, "account-add", name, http_role_name(r));
     printf("added %s (%s%s)\n", name, http_role_name(r),
            http_role_needs_totp(r) ? ", password and TOTP code at every log-on" : "");
     printf("otpauth://totp/%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30\n",

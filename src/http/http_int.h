@@ -99,6 +99,13 @@ int http_db_session_new(sqlite3 *db, const char *user, int role, int lifetime_s,
 int http_db_session_get(sqlite3 *db, const char *token, int lifetime_s,
                         struct http_session *s);
 int http_db_session_end(sqlite3 *db, const char *token);
+/* Account changes made by the CLI, oldest first, then deleted: fn per row.  Count or -1. */
+int http_db_account_events(sqlite3 *db,
+                           void (*fn)(int64_t time, const char *actor, const char *action,
+                                      const char *name, const char *role, void *arg),
+                           void *arg);
+/* Queue an admin audit entry for each (http_server.c); with h->mu held. */
+void http_account_events(struct sl_http *h);
 /* Accounts as JSON [{name, role, totp_required, failures, locked}] */
 json_t *http_db_users_json(sqlite3 *db);
 

@@ -96,6 +96,27 @@ int sl_http_audit_drain(struct sl_http *h, struct sl_audit_log *log)
     return rc ? -1 : n;
 }
 
+static void account_entry(int64_t t, const char *actor, const char *action, const char *name,
+                          const char *role, void *arg)
+{
+    struct sl_audit_entry e;
+    char text[120];
+    snprintf(text, sizeof text, "account %s%s%s", name, role[0] ? ", role " : "", role);
+    sl_audit_entry_init(&e, SL_AUDIT_ADMIN, t * 1000000);
+    sl_audit_set_str(&e, SL_AF_ACTOR, actor);
+    sl_audit_set_str(&e, SL_AF_ACTION, action);
+    sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_OK);
+    sl_audit_set_str(&e, SL_AF_TEXT, text);
+    http_audit(arg, &e);
+}
+
+void http_account_events(struct sl_http *h)
+{
+    if (http_db_account_events(h->db, account_entry, h) < 0)
+        SL_WARN("http", "gateway.db: cannot read the account changes (they stay for the "
+                "next try): %s", sqlite3_errmsg(h->db));
+}
+
 /* ---- requests ---- */
 
 struct rq {
@@ -423,6 +444,9 @@ static enum MHD_Result do_login(struct ctx *x)
     int64_t now = (int64_t)time(NULL);
     struct http_user u;
     int found = -1, ok = 0;
+    pthread_mutex_lock(&h->mu);
+    http_account_events(h); /* account changes by the CLI reach the log before log-ons */
+    pthread_mutex_unlock(&h->mu);
     int64_t step_ok = 0;
     why[0] = 0;
     if (!valid_user(user)) {
@@ -891,6 +915,7 @@ int sl_http_start(const struct sl_gw_config *cfg, struct sl_policy_slot *slot,
         freeaddrinfo(ai);
         goto fail;
     }
+    http_account_events(h);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -940,6 +965,8 @@ void sl_http_stop(struct sl_http *h)
     if (h->d)
         MHD_stop_daemon(h->d);
     h->d = NULL;
+    if (h->db && h->efd >= 0)
+        http_account_events(h); /* the caller drains the queue once more after this */
 }
 
 void sl_http_free(struct sl_http *h)

@@ -503,6 +503,19 @@ def test_zz_stop_and_audit_entries():
     D.clear()
     gw = d.gw
     try:
+        p = h.run(["gateway", "users", "--config", gw.conf, "remove", "audrey"])
+        assert "removed audrey" in p.stdout, p.stdout
+        p = h.run(["gateway", "users", "--config", gw.conf, "list"])
+        assert "olivia" in p.stdout and "audrey" not in p.stdout, p.stdout
+        assert re.search(r"rita +reviewer +password\+TOTP", p.stdout), p.stdout
+        p = h.run(["gateway", "users", "--config", gw.conf, "add", "x", "--role", "boss",
+                   "--password-stdin"], check=False, input="a long enough password\n")
+        assert p.returncode == 2 and "--role is one of" in p.stderr, p.stderr
+        p = h.run(["gateway", "users", "--config", gw.conf, "add", "shorty", "--role",
+                   "official", "--password-stdin"], check=False, input="short\n")
+        assert p.returncode == 2 and "12 characters" in p.stderr, p.stderr
+        r, j = d.req("POST", "/api/login", {"user": "audrey", "password": PASSWORD})
+        assert r.status == 401, j
         gw.stop()
         p = h.run(["audit", "show", gw.audit, "--json"])
         es = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
@@ -519,6 +532,12 @@ def test_zz_stop_and_audit_entries():
         assert any(e["action"] == "GET /api/briefing" for e in reads), reads[:3]
         assert any(e.get("action") == "verify-log" and e["actor"] == "audrey" for e in admin)
         assert any(e.get("action") == "log-off" for e in admin)
+        added = {e["text"] for e in admin if e.get("action") == "account-add"}
+        assert added == {"account %s, role %s" % u for u in USERS}, added
+        assert all(e["actor"].startswith("cli:") for e in admin
+                   if e.get("action", "").startswith("account-"))
+        assert [e["text"] for e in admin if e.get("action") == "account-remove"] == [
+            "account audrey"], admin
         v = h.run(["audit", "verify", gw.audit, "--key", os.path.join(gw.dir, "audit.pub")],
                   check=False)
         assert v.returncode == 0, v.stdout + v.stderr
