@@ -26,6 +26,7 @@ const char http_css[] =
     "main{max-width:1200px;margin:0 auto;padding:8px 16px 40px}"
     "h1{font-size:1.6em;margin:.6em 0 .2em}h2{font-size:1.25em;margin:1.4em 0 .4em;"
     "border-bottom:1px solid #ccc}"
+    "caption{text-align:left;font-weight:600;padding:2px 0}"
     "table{border-collapse:collapse;margin:.4em 0}th,td{border:1px solid #bbb;padding:4px 8px;"
     "text-align:left;vertical-align:top}th{background:#eef2f7}td.n{text-align:right;"
     "font-variant-numeric:tabular-nums}"

@@ -363,6 +363,10 @@ static int parse_filter(struct ctx *x, struct http_filter *f, char *why, size_t 
         snprintf(why, len, "from must be on or before to");
         return -1;
     }
+    if (f->to_us - f->from_us > 3660 * day) {
+        snprintf(why, len, "from .. to: at most 10 years at a time");
+        return -1;
+    }
     time_t a = (time_t)(f->from_us / 1000000), b = (time_t)((f->to_us - day) / 1000000);
     struct tm ta, tb;
     gmtime_r(&a, &ta);

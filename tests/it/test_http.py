@@ -379,6 +379,7 @@ def test_figures_and_csv():
     assert j["filtered"]["queries"] == 1 and j["filtered"]["outcomes"] == {"redacted": 1}, j
     for q, word in (("from=2026-02-30", "from"), ("to=yesterday", "to"),
                     ("from=2026-05-01&to=2026-04-01", "before"), ("key=XX", "key"),
+                    ("from=1970-01-01&to=2026-01-01", "10 years"),
                     ("outcome=maybe", "outcome"), ("agency=%3Cscript%3E", "agency")):
         r, j = d.req("GET", "/api/figures?" + q, cookie=ck)
         assert r.status == 400 and word in j["error"], (q, j)
