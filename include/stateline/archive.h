@@ -224,7 +224,7 @@ int sl_archive_answer(struct sl_archive *a, const struct sl_msg *m, const struct
 
 /* ---- answers off the event loop ---- */
 
-/* A search can take from a millisecond to a few hundred (docs/performance-archive.md), too
+/* A search can take from a millisecond to a few hundred (docs/performance.md), too
  * long for the hub's one loop thread.  With conf.search_queue > 0 the archive runs a search
  * thread: the loop submits, sends the acknowledgement (sl_archive_reply_ack) at once, and
  * later drains the finished answers when sl_archive_event_fd is readable. */

@@ -1,7 +1,7 @@
 /*
  * cmd_archive.c - `stateline archive search|fetch|expire|bench`: the message archive for
  * operators, and its benchmark (stateline/archive.h, docs/archive.md,
- * docs/performance-archive.md).
+ * docs/performance.md).
  *
  * The benchmark writes N messages of mixed traffic through the writer thread exactly as
  * the hub does (sl_archive_put, backpressure answered by retrying), then times every

@@ -21,6 +21,10 @@
  *   http_listen = 127.0.0.1:8443   the oversight desk (src/http); http_tls = yes | no
  *   http_cert, http_key        the desk's server certificate;  http_session_minutes = 30
  *   audit_pub = audit.pub      the log's verifier key (default: audit_key with .pub)
+ *   review_poll_ms = 200       how often gateway.db is looked at for review decisions
+ *   two_person = all | RULE... holds whose approval needs two different reviewers
+ *   reviewer_links = alice=WASP00000 bob=WAKCS0000   a reviewer's own ORIs (no self-approval)
+ *   holidays = 2026-11-26 2026-12-25   not business days (notice due dates)
  *
  * Relative paths are relative to the folder of the file.
  */
@@ -119,6 +123,60 @@ static int parse_keys(const char *v, unsigned *out, char *why, size_t len)
     }
     *out = k;
     return 0;
+}
+
+/* "alice=WASP00000 bob=WAKCS0000": name=ORI pairs, a name may appear more than once. */
+static void parse_links(const char *value, struct sl_gw_config *c, char *why, size_t len)
+{
+    if (strlen(value) >= sizeof c->reviewer_links) {
+        snprintf(why, len, "too long (at most %zu characters)", sizeof c->reviewer_links - 1);
+        return;
+    }
+    char buf[sizeof c->reviewer_links];
+    sl_strlcpy(buf, value, sizeof buf);
+    for (char *save = NULL, *t = strtok_r(buf, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq || eq == t || strlen(eq + 1) != 9) {
+            snprintf(why, len, "'%.40s' is not reviewer=ORI (a 9-character ORI)", t);
+            return;
+        }
+    }
+    sl_strlcpy(c->reviewer_links, value, sizeof c->reviewer_links);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* "2026-11-26 2026-12-25": dates, any order. */
+static void parse_holidays(const char *value, struct sl_gw_config *c, char *why, size_t len)
+{
+    char buf[4096];
+    if (strlen(value) >= sizeof buf) {
+        snprintf(why, len, "too long");
+        return;
+    }
+    sl_strlcpy(buf, value, sizeof buf);
+    c->nholidays = 0;
+    for (char *save = NULL, *t = strtok_r(buf, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        int y, m, d, n = 0;
+        if (sscanf(t, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || t[n] || strlen(t) != 10 ||
+            y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31) {
+            snprintf(why, len, "'%.20s' is not a date YYYY-MM-DD", t);
+            return;
+        }
+        if (c->nholidays == (int)(sizeof c->holidays / sizeof c->holidays[0])) {
+            snprintf(why, len, "more than %zu holidays",
+                     sizeof c->holidays / sizeof c->holidays[0]);
+            return;
+        }
+        c->holidays[c->nholidays++] = y * 10000 + m * 100 + d;
+    }
+    qsort(c->holidays, (size_t)c->nholidays, sizeof c->holidays[0], cmp_i32);
 }
 
 static int on_value(void *user, const char *section, const char *name, const char *value)
@@ -221,6 +279,19 @@ static int on_value(void *user, const char *section, const char *name, const cha
         c->http_session_s = m * 60;
     } else if (!strcmp(name, "audit_pub")) {
         set_path(x, c->audit_pub, value);
+    } else if (!strcmp(name, "review_poll_ms")) {
+        if (parse_int(value, 10, 60000, &c->review_poll_ms))
+            snprintf(why, sizeof why, "milliseconds, 10 to 60000");
+    } else if (!strcmp(name, "two_person")) {
+        if (strlen(value) >= sizeof c->two_person)
+            snprintf(why, sizeof why, "too long (at most %zu characters)",
+                     sizeof c->two_person - 1);
+        else
+            sl_strlcpy(c->two_person, value, sizeof c->two_person);
+    } else if (!strcmp(name, "reviewer_links")) {
+        parse_links(value, c, why, sizeof why);
+    } else if (!strcmp(name, "holidays")) {
+        parse_holidays(value, c, why, sizeof why);
     } else {
         snprintf(why, sizeof why, "unknown key");
     }
@@ -253,6 +324,7 @@ static int parse_common(const char *path, FILE *f, const char *text, struct sl_g
     cfg->reconnect_min_ms = 100;
     cfg->reconnect_max_ms = 5000;
     cfg->list_cap = 20; /* SL_STORE_LIST_CAP (store.h is not included here) */
+    cfg->review_poll_ms = 200;
     cfg->default_effect = -1;
     int rc = f ? ini_parse_file(f, on_value, x) : ini_parse_string(text, on_value, x);
     if (x->bad) {

@@ -302,8 +302,19 @@ void gw_policy_decide(struct gw_policy *gp, const struct sl_outhdr *h, const str
     v->withheld = gw_policy_store_mask(d.redact, &v->unmapped, v->unmapped_names,
                                        sizeof v->unmapped_names);
 
-    if (d.effect == SL_POLICY_PERMIT && d.redact)
+    /* A hold's redactions and notices apply if it is released (after review or by its
+     * deadline's outcome): they are kept for the review desk. */
+    if (d.effect != SL_POLICY_FORBID && d.redact)
         withheld_by(p, v, d.redact);
+    if (d.effect != SL_POLICY_FORBID) {
+        v->nnotices = d.nnotices < 4 ? d.nnotices : 4;
+        for (int i = 0; i < v->nnotices; i++) {
+            v->notices[i].days = d.notices[i].days;
+            v->notices[i].business = d.notices[i].business;
+            sl_strlcpy(v->notices[i].rule, d.notices[i].rule ? d.notices[i].rule : "",
+                       sizeof v->notices[i].rule);
+        }
+    }
     if (d.effect != SL_POLICY_PERMIT) {
         for (int i = 0; i < v->nrules; i++)
             add_reason(p, v->rules[i], v->why, sizeof v->why);
