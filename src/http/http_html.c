@@ -146,6 +146,13 @@ void html_login(struct sl_buf *b, const char *msg)
            "log. The public figures need no log-on.</p>\n");
 }
 
+/* The report's "(none)" parent agency is every agency without one: the states' and the
+ * local agencies.  Say so where a reader sees it. */
+static const char *parent_label(const char *k)
+{
+    return strcmp(k, "(none)") ? k : "state and local (no parent agency)";
+}
+
 /* ---- charts ---- */
 
 static const char *const palette[] = {"#12355b", "#2e7d32", "#b8860b", "#c62828", "#1565c0",
@@ -182,6 +189,9 @@ void svg_bars(struct sl_buf *b, const char *title, json_t *obj, int max)
         n = (size_t)max;
     json_int_t top = n ? it[0].v : 0;
     int h = 24 * (int)n + 10, w = 640, lw = 230;
+    int parent = strstr(title, "parent agency") != NULL;
+    for (i = 0; parent && i < n; i++)
+        it[i].k = parent_label(it[i].k);
     sl_buf_append_str(b, "<figure><figcaption>");
     html_escape(b, title);
     sl_buf_printf(b, "</figcaption>\n<svg role=\"img\" viewBox=\"0 0 %d %d\" width=\"%d\" "
@@ -274,7 +284,7 @@ static void table_obj(struct sl_buf *b, const char *caption, const char *col, js
     json_t *v;
     json_object_foreach(obj, k, v) {
         sl_buf_append_str(b, "<tr><td>");
-        html_escape(b, k);
+        html_escape(b, strcmp(col, "parent agency") ? k : parent_label(k));
         sl_buf_append_str(b, "</td><td class=\"n\">");
         esc_num(b, json_integer_value(v));
         sl_buf_append_str(b, "</td></tr>\n");
@@ -320,7 +330,7 @@ static void table_nested(struct sl_buf *b, const char *caption, json_t *obj)
     json_t *v;
     json_object_foreach(obj, k, v) {
         sl_buf_append_str(b, "<tr><th scope=\"row\">");
-        html_escape(b, k);
+        html_escape(b, parent_label(k));
         sl_buf_append_str(b, "</th>");
         for (size_t i = 0; i < 6; i++) {
             sl_buf_append_str(b, "<td class=\"n\">");
