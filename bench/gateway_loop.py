@@ -1,4 +1,4 @@
-"""gateway_loop.py - queries/s end to end through a hub and a gateway (docs/performance-gateway.md).
+"""gateway_loop.py - queries/s end to end through a hub and a gateway (docs/performance.md).
 
 A real hub (TLS) and a real WA gateway (wa.policy of the black-box test, a generated
 population), K terminal lines in threads, each sending DQ by a random licence number of the

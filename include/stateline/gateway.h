@@ -63,6 +63,19 @@ struct sl_gw_config {
     int policy_poll_ms;            /* how often the policy file is looked at (250) */
     int reconnect_min_ms, reconnect_max_ms; /* back-off between dials (100 .. 5000) */
     int list_cap;                  /* records in a list answer (20) */
+    /* The oversight desk in the browser (src/http, http.h, docs/http-api.md). */
+    char http_listen[128];         /* host:port, "" = no HTTP server */
+    int http_tls;                  /* 1: HTTPS (default); 0 only on loopback (tests) */
+    char http_cert[SL_GW_PATH_MAX], http_key[SL_GW_PATH_MAX]; /* server cert (PEM) */
+    int http_session_s;            /* a session's idle lifetime (1800 s) */
+    char audit_pub[SL_GW_PATH_MAX]; /* verifier key of the log (default audit_key's .pub) */
+    /* the review desk and notices (docs/review.md) */
+    int review_poll_ms;            /* how often gateway.db is looked at for decisions (200) */
+    char two_person[512];          /* hold rule ids whose approval needs two reviewers, or
+                                      "all"; "" = one reviewer suffices */
+    char reviewer_links[1024];     /* "alice=WASP00000 bob=WAKCS0000": a reviewer's own ORIs */
+    int nholidays;
+    int32_t holidays[128];         /* yyyymmdd, sorted: not business days */
 };
 
 /* Read and check a config.  0, or -1 with "file: [section] key = value: why" in err. */
@@ -80,6 +93,50 @@ enum sl_gw_layout sl_gw_layout_for(const struct sl_gw_config *cfg, const char *o
 /* Run the gateway until SIGTERM/SIGINT.  Returns 0 on a clean stop, 1 when it could not
  * start (the reason is logged). */
 int sl_gw_run(const struct sl_gw_config *cfg);
+
+/* ---- notices: due dates (gw_desk.c) ----------------------------------------------- */
+
+/* 1 when yyyymmdd is a business day: not Saturday, Sunday or in cfg->holidays. */
+int sl_gw_business_day(const struct sl_gw_config *cfg, int32_t ymd);
+/* The due date of a notice created on the local date of from (a Unix time, the process's
+ * time zone): `days` business days (business = 1; the day of creation does not count) or
+ * calendar days later.  Returns yyyymmdd; the notice is due by the end of that day. */
+int32_t sl_gw_notice_due(const struct sl_gw_config *cfg, int64_t from_s, int days,
+                         int business);
+
+/* ---- the review desk (gw_desk.c; docs/review.md) ------------------------------------ */
+
+/* A connection of a tool (`stateline review`, `stateline policy apply`) to the gateway's
+ * gateway.db.  Decisions are recorded there in one transaction each; the running gateway
+ * acts on them (docs/review.md §2). */
+struct sl_gw_desk;
+struct sl_gw_desk *sl_gw_desk_open(const struct sl_gw_config *cfg, char *err, size_t errlen);
+void sl_gw_desk_close(struct sl_gw_desk *d);
+/* Held requests (all = every request ever held, with its outcome) as text or JSON. */
+int sl_gw_desk_list(struct sl_gw_desk *d, int all, int json, struct sl_buf *out);
+/* One request, all a reviewer needs.  id: "WA-R12" or "12".  0, or -1 with err. */
+int sl_gw_desk_show(struct sl_gw_desk *d, const char *id, int json, struct sl_buf *out,
+                    char *err, size_t errlen);
+/* Record a reviewer's decision.  approve: 1 approve (extra: policy class bits the reviewer
+ * withholds too), 0 deny.  Returns 0 when the decision is final (the gateway sends the
+ * reply), 1 when a first approval was recorded and a second reviewer must approve, -1 when
+ * refused (err says why: not held, own request, same reviewer twice, ...). */
+int sl_gw_desk_decide(struct sl_gw_desk *d, const char *id, int approve, const char *reviewer,
+                      uint32_t extra, const char *reason, struct sl_buf *out, char *err,
+                      size_t errlen);
+/* Notices: which = 0 every unsent, 1 unsent and not yet overdue, 2 overdue, 3 all (sent
+ * too).  now_s: the time "overdue" is measured at. */
+int sl_gw_desk_notices(struct sl_gw_desk *d, int which, int json, int64_t now_s,
+                       struct sl_buf *out);
+/* Write a letter (text and HTML) for every unsent notice into outbox (created 0700; one
+ * that others can read is refused) and mark each sent.  *nsent: letters written.  0, or -1
+ * with err (notices already written stay sent). */
+int sl_gw_desk_send(struct sl_gw_desk *d, const char *outbox, const char *sender,
+                    struct sl_buf *out, int *nsent, char *err, size_t errlen);
+/* `stateline policy apply`: remember who applied the text with this hash, for the
+ * gateway's policy-change entry.  0 or -1. */
+int sl_gw_desk_policy_applied(struct sl_gw_desk *d, const char *author, const char *file,
+                              const char *hash, char *err, size_t errlen);
 
 /* ---- reply layouts (gw_layout.c; store side) -------------------------------------- */
 

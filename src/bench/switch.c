@@ -907,6 +907,13 @@ out:
     return rc;
 }
 
+/* Ctrl-C (or SIGTERM) at any point: everything started is stopped on the way out. */
+static int say_interrupted(void)
+{
+    fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
+    return 130;
+}
+
 int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
 {
     struct bench *b = sl_xcalloc(1, sizeof *b);
@@ -943,6 +950,10 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
         goto out;
     }
     if (start_children(b, err, sizeof err) != 0) {
+        if (strcmp(err, "interrupted") == 0) { /* Ctrl-C while a child was starting */
+            rc = say_interrupted();
+            goto out;
+        }
         fprintf(stderr, "stateline bench: %s\n", err);
         print_log_tail(&b->hub);
         print_log_tail(&b->resp);
@@ -959,6 +970,10 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
 
     if (!o->no_peer && find_nats(b->nats_path, sizeof b->nats_path) == 0 &&
         start_peer(b, err, sizeof err) != 0) {
+        if (strcmp(err, "interrupted") == 0) {
+            rc = say_interrupted();
+            goto out;
+        }
         fprintf(stderr, "stateline bench: the peer (nats-server): %s\n", err);
         print_log_tail(&b->nats);
         print_log_tail(&b->nresp);
@@ -980,8 +995,7 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     if (k == 2) {
         rc = 1;
     } else if (k == 1) {
-        fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
-        rc = 130;
+        rc = say_interrupted();
     } else if (k < 0) {
         if (!alive(&b->hub))
             print_log_tail(&b->hub);

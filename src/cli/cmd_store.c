@@ -1,6 +1,6 @@
 /*
  * cmd_store.c - `stateline store`: look records up in a state's store file by hand,
- * and time every query form (docs/records.md, docs/performance-store.md).
+ * and time every query form (docs/records.md, docs/performance.md).
  *
  * Output of `store get` is one JSON object per record on stdout (jansson), so that
  * scripts and the black-box tests can read it; `--photo` writes the PGM bytes instead.

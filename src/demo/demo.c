@@ -32,6 +32,9 @@ struct state_result {
     struct sl_audit_verify_result v;
     int64_t problems;      /* -1: could not verify */
     char verify_err[256];
+    int reviewed;          /* the review step ran (not with --stay) */
+    struct demo_review rv;
+    char review_err[256];
     int agree;             /* log cells == reply cells, log total == sent, report == log */
     json_t *diffs;         /* array of strings */
 };
@@ -185,12 +188,18 @@ static void print_state_text(struct demo *dm, int d, struct state_result *r)
             (unsigned long long)tot[0], (unsigned long long)tot[1], (unsigned long long)tot[2],
             (unsigned long long)tot[3], (unsigned long long)tot[4], (unsigned long long)tot[5],
             (unsigned long long)tot[6], (unsigned long long)tot[7]);
-    fprintf(f, "  notices created %llu, holds pending review %llu; stateline report: %llu "
+    fprintf(f, "  notices created during the traffic %llu, holds pending review %llu; stateline report: %llu "
             "queries, released %llu, redacted %llu, held %llu, denied %llu\n",
             (unsigned long long)r->t.notices_created, (unsigned long long)r->t.holds_pending,
             (unsigned long long)r->t.report_queries, (unsigned long long)r->t.report_released,
             (unsigned long long)r->t.report_redacted, (unsigned long long)r->t.report_held,
             (unsigned long long)r->t.report_denied);
+    if (r->reviewed)
+        fprintf(f, "  review desk, after the traffic: demo-reviewer approved %d and denied %d held "
+                "request(s)%s; %d notice(s) to the person%s%s\n",
+                r->rv.approved, r->rv.denied,
+                r->rv.unsent ? " (some replies had not left after 10 s)" : "", r->rv.notices,
+                r->rv.letters ? ", letters in " : "", r->rv.letters ? r->rv.outbox : "");
     if (r->agree)
         fprintf(f, "  the log, the report and the %llu replies received agree in every cell\n",
                 (unsigned long long)tot[0]);
@@ -234,6 +243,9 @@ static void print_stay(struct demo *dm, json_t *j)
         json_object_set_new(s, "hub", json_sprintf("127.0.0.1:%d", dm->hub_port));
         json_object_set_new(s, "query", json_string(q1));
         json_object_set_new(s, "query_as_ice_ero", json_string(q2));
+        json_object_set_new(s, "review_desk",
+                            json_sprintf("%s review --config %s/NY/gateway.conf list", dm->self,
+                                         dm->dir));
         json_object_set_new(s, "stop", json_string(stop));
         json_object_set_new(s, "pids_file", json_sprintf("%s/demo.pids", dm->dir));
         json_object_set_new(j, "stay", s);
@@ -244,9 +256,14 @@ static void print_stay(struct demo *dm, json_t *j)
            "or the same as an ICE ERO office (Washington's policy denies it):\n\n  %s\n\n"
            "A state's transparency report from its audit log:\n\n"
            "  %s report --log %s/WA/audit --from %s --to %s\n\n"
-           "Edit %s/policies/wa.policy and the WA gateway puts it in force within a second.\n"
+           "Edit %s/policies/wa.policy and the WA gateway puts it in force within a second.\n\n"
+           "Requests a policy held (New York's court-order rule, for one) wait at the review "
+           "desk:\n\n  %s review --config %s/NY/gateway.conf list\n"
+           "  %s review --config %s/NY/gateway.conf approve <ID> --reviewer YOUR-NAME "
+           "--reason \"...\"\n\n"
            "Stop everything with:\n\n  %s\n",
-           q1, q2, dm->self, dm->dir, today, today, dm->dir, stop);
+           q1, q2, dm->self, dm->dir, today, today, dm->dir, dm->self, dm->dir, dm->self,
+           dm->dir, stop);
 }
 
 int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
@@ -298,6 +315,20 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
         goto fail;
     if (demo_traffic(dm, err, sizeof err) != 0)
         goto fail;
+
+    /* the review desk: a demo reviewer decides what the policies held, so that the
+     * replies after review and the notices they owe are seen; with --stay the holds are
+     * left for a person (`stateline review`) */
+    if (!o->stay) {
+        fprintf(dm->say, "review desk: deciding the held requests as demo-reviewer\n");
+        for (int d = 0; d < SL_DEMO_NSTATES; d++) {
+            res[d].reviewed = demo_review(dm, d, &res[d].rv, res[d].review_err,
+                                          sizeof res[d].review_err) == 0;
+            if (!res[d].reviewed)
+                fprintf(stderr, "stateline demo: review desk of %s: %s\n",
+                        sl_demo_states()[d].code, res[d].review_err);
+        }
+    }
 
     /* the logs: without --stay, stop the gateways first so each closes its log with a
      * final signed checkpoint; with --stay, wait for the next checkpoint (1 s) */
@@ -370,6 +401,13 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
             json_object_set_new(s, "notices_created",
                                 json_integer((json_int_t)r->t.notices_created));
             json_object_set_new(s, "holds_pending", json_integer((json_int_t)r->t.holds_pending));
+            if (r->reviewed)
+                json_object_set_new(
+                    s, "review_desk",
+                    json_pack("{s:i,s:i,s:i,s:b,s:i,s:i,s:s}", "approved", r->rv.approved,
+                              "denied", r->rv.denied, "refused", r->rv.refused, "all_sent",
+                              !r->rv.unsent, "notices", r->rv.notices, "letters",
+                              r->rv.letters, "outbox", r->rv.outbox));
             json_object_set_new(s, "agree", json_boolean(r->agree));
             json_object_set_new(s, "differences", json_incref(r->diffs));
             json_object_set_new(s, "log_intact", json_boolean(r->problems == 0));

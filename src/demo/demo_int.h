@@ -75,4 +75,15 @@ int demo_write_pids(struct demo *dm);
 /* traffic.c */
 int demo_traffic(struct demo *dm, char *err, size_t errlen);
 
+/* review.c: decide the state's held requests as a demo reviewer (one approved, the next
+ * denied, ...), wait for the gateway to send the replies, and write the letters of the
+ * notices the approvals owe.  0, or -1 with err. */
+struct demo_review {
+    int approved, denied, refused;
+    int unsent;               /* 1: some reply had not left within 10 s */
+    int notices, letters;
+    char outbox[DEMO_PATH + 32];
+};
+int demo_review(struct demo *dm, int d, struct demo_review *r, char *err, size_t errlen);
+
 #endif

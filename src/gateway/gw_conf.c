@@ -18,6 +18,13 @@
  *   standard_for = CA NYSP00000   requesters (members or ORIs) given the standard layout
  *   name = WASHINGTON          the state's name in reply titles (default from the code)
  *   policy_poll_ms = 250, reconnect_max_ms = 5000, list_cap = 20
+ *   http_listen = 127.0.0.1:8443   the oversight desk (src/http); http_tls = yes | no
+ *   http_cert, http_key        the desk's server certificate;  http_session_minutes = 30
+ *   audit_pub = audit.pub      the log's verifier key (default: audit_key with .pub)
+ *   review_poll_ms = 200       how often gateway.db is looked at for review decisions
+ *   two_person = all | RULE... holds whose approval needs two different reviewers
+ *   reviewer_links = alice=WASP00000 bob=WAKCS0000   a reviewer's own ORIs (no self-approval)
+ *   holidays = 2026-11-26 2026-12-25   not business days (notice due dates)
  *
  * Relative paths are relative to the folder of the file.
  */
@@ -118,6 +125,60 @@ static int parse_keys(const char *v, unsigned *out, char *why, size_t len)
     return 0;
 }
 
+/* "alice=WASP00000 bob=WAKCS0000": name=ORI pairs, a name may appear more than once. */
+static void parse_links(const char *value, struct sl_gw_config *c, char *why, size_t len)
+{
+    if (strlen(value) >= sizeof c->reviewer_links) {
+        snprintf(why, len, "too long (at most %zu characters)", sizeof c->reviewer_links - 1);
+        return;
+    }
+    char buf[sizeof c->reviewer_links];
+    sl_strlcpy(buf, value, sizeof buf);
+    for (char *save = NULL, *t = strtok_r(buf, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq || eq == t || strlen(eq + 1) != 9) {
+            snprintf(why, len, "'%.40s' is not reviewer=ORI (a 9-character ORI)", t);
+            return;
+        }
+    }
+    sl_strlcpy(c->reviewer_links, value, sizeof c->reviewer_links);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* "2026-11-26 2026-12-25": dates, any order. */
+static void parse_holidays(const char *value, struct sl_gw_config *c, char *why, size_t len)
+{
+    char buf[4096];
+    if (strlen(value) >= sizeof buf) {
+        snprintf(why, len, "too long");
+        return;
+    }
+    sl_strlcpy(buf, value, sizeof buf);
+    c->nholidays = 0;
+    for (char *save = NULL, *t = strtok_r(buf, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        int y, m, d, n = 0;
+        if (sscanf(t, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || t[n] || strlen(t) != 10 ||
+            y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31) {
+            snprintf(why, len, "'%.20s' is not a date YYYY-MM-DD", t);
+            return;
+        }
+        if (c->nholidays == (int)(sizeof c->holidays / sizeof c->holidays[0])) {
+            snprintf(why, len, "more than %zu holidays",
+                     sizeof c->holidays / sizeof c->holidays[0]);
+            return;
+        }
+        c->holidays[c->nholidays++] = y * 10000 + m * 100 + d;
+    }
+    qsort(c->holidays, (size_t)c->nholidays, sizeof c->holidays[0], cmp_i32);
+}
+
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     struct conf_ctx *x = user;
@@ -202,6 +263,35 @@ static int on_value(void *user, const char *section, const char *name, const cha
     } else if (!strcmp(name, "list_cap")) {
         if (parse_int(value, 1, 64, &c->list_cap))
             snprintf(why, sizeof why, "records in a list answer, 1 to 64");
+    } else if (!strcmp(name, "http_listen")) {
+        sl_strlcpy(c->http_listen, value, sizeof c->http_listen);
+    } else if (!strcmp(name, "http_tls")) {
+        if (yesno(value, &c->http_tls))
+            snprintf(why, sizeof why, "yes or no");
+    } else if (!strcmp(name, "http_cert")) {
+        set_path(x, c->http_cert, value);
+    } else if (!strcmp(name, "http_key")) {
+        set_path(x, c->http_key, value);
+    } else if (!strcmp(name, "http_session_minutes")) {
+        int m = 0;
+        if (parse_int(value, 1, 1440, &m))
+            snprintf(why, sizeof why, "minutes, 1 to 1440");
+        c->http_session_s = m * 60;
+    } else if (!strcmp(name, "audit_pub")) {
+        set_path(x, c->audit_pub, value);
+    } else if (!strcmp(name, "review_poll_ms")) {
+        if (parse_int(value, 10, 60000, &c->review_poll_ms))
+            snprintf(why, sizeof why, "milliseconds, 10 to 60000");
+    } else if (!strcmp(name, "two_person")) {
+        if (strlen(value) >= sizeof c->two_person)
+            snprintf(why, sizeof why, "too long (at most %zu characters)",
+                     sizeof c->two_person - 1);
+        else
+            sl_strlcpy(c->two_person, value, sizeof c->two_person);
+    } else if (!strcmp(name, "reviewer_links")) {
+        parse_links(value, c, why, sizeof why);
+    } else if (!strcmp(name, "holidays")) {
+        parse_holidays(value, c, why, sizeof why);
     } else {
         snprintf(why, sizeof why, "unknown key");
     }
@@ -229,9 +319,12 @@ static int parse_common(const char *path, FILE *f, const char *text, struct sl_g
     cfg->tls = 1;
     cfg->keys = SL_GW_KEYS_DEFAULT;
     cfg->policy_poll_ms = 250;
+    cfg->http_tls = 1;
+    cfg->http_session_s = 1800;
     cfg->reconnect_min_ms = 100;
     cfg->reconnect_max_ms = 5000;
     cfg->list_cap = 20; /* SL_STORE_LIST_CAP (store.h is not included here) */
+    cfg->review_poll_ms = 200;
     cfg->default_effect = -1;
     int rc = f ? ini_parse_file(f, on_value, x) : ini_parse_string(text, on_value, x);
     if (x->bad) {
@@ -311,6 +404,20 @@ static int check_config(const char *path, struct sl_gw_config *cfg, struct conf_
                      (int)(sizeof cfg->data_dir / 2), x.dir);
         else
             sl_strlcpy(cfg->data_dir, "data", sizeof cfg->data_dir);
+    }
+    if (cfg->http_listen[0] && cfg->http_tls)
+        NEED(cfg->http_cert[0] && cfg->http_key[0],
+             "http_listen with http_tls = yes needs http_cert and http_key: a server "
+             "certificate (serverAuth) for the desk's host name, PEM (the answering line's "
+             "certificate is for client use only)");
+    if (!cfg->audit_pub[0]) {
+        size_t n = strlen(cfg->audit_key);
+        if (n > 4 && !strcmp(cfg->audit_key + n - 4, ".key"))
+            snprintf(cfg->audit_pub, sizeof cfg->audit_pub, "%.*s.pub", (int)(n - 4),
+                     cfg->audit_key);
+        else
+            snprintf(cfg->audit_pub, sizeof cfg->audit_pub, "%.*s.pub",
+                     (int)(sizeof cfg->audit_pub - 5), cfg->audit_key);
     }
     if (!cfg->state_name[0]) {
         sl_strlcpy(cfg->state_name, cfg->state, sizeof cfg->state_name);

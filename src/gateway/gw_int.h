@@ -41,6 +41,11 @@ struct gw_verdict {
     int64_t hold_deadline_s;
     int hold_then;
     char hash[65];            /* policy hash, "" when no policy */
+    int nnotices;             /* notify obligations (permit, or a hold's) */
+    struct {
+        int days, business;
+        char rule[64];
+    } notices[4];
 };
 
 /* ---- gw_policy.c ---- */
@@ -50,6 +55,8 @@ struct gw_policy;
  * still answers, with denials.  Never NULL. */
 struct gw_policy *gw_policy_new(const struct sl_gw_config *cfg);
 void gw_policy_free(struct gw_policy *gp);
+/* The slot the policy in force is in (for the oversight desk's readers, http.h). */
+struct sl_policy_slot *gw_policy_slot(struct gw_policy *gp);
 /* One line saying what is in force ("policy wa.policy (state WA, 5 rules, sha256 ...)"). */
 void gw_policy_describe(struct gw_policy *gp, char *out, size_t len);
 /* Hash in force, "" when none. */
@@ -117,11 +124,69 @@ int gw_queue_inbox_each(struct gw_queue *q,
 struct gw_hold {
     int64_t received_us, deadline_us;
     const char *ori, *key, *ctl, *rules, *why, *policy_hash, *then;
+    const char *ref, *detail;  /* correlation ref; JSON with what the reviewer needs */
     const void *frame;
     size_t frame_len;
     uint64_t audit_index;
 };
 int64_t gw_queue_hold(struct gw_queue *q, const struct gw_hold *h);
 int64_t gw_queue_count_held(struct gw_queue *q);
+
+/* ---- the review desk, gateway side (docs/review.md §2) ---- */
+/* Held requests whose deadline has passed become 'timed-out', each with a 'timeout'
+ * action row, in one transaction.  Returns how many, -1 on error. */
+int gw_queue_expire(struct gw_queue *q, int64_t now_us);
+/* A review action not yet in the audit log (approve, approve-1of2, deny, timeout). */
+struct gw_action {
+    int64_t id, review_id, at_us;
+    char reviewer[140], action[32], reason[1024], ref[64], ori[10], key[4], rules[400];
+    uint32_t redact;          /* the reviewer's extra redactions */
+    uint32_t policy_redact;   /* the policy's redactions of classes the key carries */
+};
+/* Up to cap actions not yet audited, oldest first; returns the count or -1. */
+int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap);
+int gw_queue_action_audited(struct gw_queue *q, int64_t id);
+/* A decided review whose reply has not left (and was not queued by this run). */
+struct gw_decided {
+    int64_t id;
+    char status[16];        /* approved | denied | timed-out */
+    char by[140], reason[1024], then[8], ref[64];
+    char policy_hash[65];   /* the policy that held it (the release entry names it) */
+    uint32_t extra;         /* policy class bits the reviewers withheld */
+    char *detail;           /* JSON (sl_xmalloc'd) */
+    uint8_t *frame;         /* the held frame (sl_xmalloc'd) */
+    size_t frame_len;
+};
+/* Up to cap decided reviews not sent and not queued by run; the caller frees detail and
+ * frame of each.  Returns the count or -1. */
+int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, int cap);
+/* The reply of review id is queued by run / has been acknowledged by the hub. */
+int gw_queue_review_queued(struct gw_queue *q, int64_t id, int64_t run);
+int gw_queue_review_sent(struct gw_queue *q, int64_t id);
+
+/* ---- notices to the person ---- */
+struct gw_notice {
+    int64_t created_us;
+    int32_t due;            /* yyyymmdd */
+    int days, business;
+    const char *rule, *ref, *review, *ori, *member, *type, *parent, *req_state, *key;
+    uint32_t classes;       /* policy class bits released */
+    const char *subject;    /* the person's licence number (looked up at send time) */
+};
+int64_t gw_queue_notice_add(struct gw_queue *q, const struct gw_notice *n);
+/* Notices marked sent by `review notices send` whose notice-sent entry is not written. */
+struct gw_sent {
+    int64_t id, sent_us;
+    char by[64], ref[64], ori[10], key[4];
+};
+int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap);
+int gw_queue_sent_audited(struct gw_queue *q, int64_t id);
+/* Who applied the policy text with this hash (`stateline policy apply --author`): 1 and
+ * author filled, 0 when nobody recorded it. */
+int gw_queue_policy_author(struct gw_queue *q, const char *hash, char *author, size_t len);
+/* The schema, for the desk (gw_desk.c) that opens the same file. */
+struct sqlite3;
+/* Create the tables and add the columns of later versions to an older file. 0 or -1. */
+int gw_queue_schema_apply(struct sqlite3 *db, char *err, size_t errlen);
 
 #endif

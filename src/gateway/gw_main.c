@@ -31,16 +31,21 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "gw_int.h"
 #include "stateline/audit.h"
 #include "stateline/conn.h"
 #include "stateline/core.h"
 #include "stateline/frame.h"
+#include "stateline/http.h"
 #include "stateline/loop.h"
+#include "stateline/policy.h"
 
 struct gw_item {
     uint64_t need;     /* audit entries [0, need) must be durable before it leaves */
     int64_t inbox_id;  /* inbox row to delete once the line has taken the reply */
+    int64_t review_id; /* review whose reply this is: marked sent once acknowledged */
     uint8_t *frame;    /* reply payload (sl_xmalloc'd, owned by the item) */
     uint32_t len;
     uint64_t mark;     /* bytes of the connection the peer must have acked for this reply
@@ -69,10 +74,12 @@ struct gw {
     int failed;
     int64_t stop_deadline_ms;
     uint64_t counter;
+    int64_t run;       /* this run's id (start time): reviews queued by it carry it */
     int64_t *ids;      /* inbox ids of the frames of one read */
     size_t ids_cap;
     uint64_t n_queries, n_released, n_denied, n_held, n_notfound;
     struct sl_buf body, frame;
+    struct sl_http *http;  /* the oversight desk, when http_listen is set */
 };
 
 /* The unread bytes of b, NULL for a buffer that never held any (sl_buf_head would do
@@ -147,7 +154,8 @@ static void set_policy_hash(struct gw *g, struct sl_audit_entry *e, enum sl_audi
 
 /* ---- the reply FIFO ---- */
 
-static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, const struct sl_buf *f)
+static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, int64_t review_id,
+                       const struct sl_buf *f)
 {
     if (g->head > 0 && g->n == g->cap) {
         memmove(g->items, g->items + g->head, (g->n - g->head) * sizeof *g->items);
@@ -161,6 +169,7 @@ static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, const stru
     struct gw_item *it = &g->items[g->n++];
     it->need = need;
     it->inbox_id = inbox_id;
+    it->review_id = review_id;
     it->mark = 0;
     it->len = (uint32_t)sl_buf_used(f);
     it->frame = sl_xmalloc(it->len ? it->len : 1);
@@ -216,8 +225,11 @@ static void ack_check(struct gw *g)
         struct gw_item *it = &g->items[g->head + k];
         if (!it->mark || it->mark > acked)
             break;
-        if (gw_queue_begin(g->q) == 0)
+        if (gw_queue_begin(g->q) == 0) {
             gw_queue_inbox_done(g->q, it->inbox_id);
+            if (it->review_id > 0)
+                gw_queue_review_sent(g->q, it->review_id);
+        }
         free(it->frame);
         k++;
     }
@@ -276,6 +288,238 @@ static void copy_field(const struct sl_msg *m, const char *pfx, char *out, size_
         memcpy(out, f->val, n);
         out[n] = 0;
     }
+}
+
+/* Does a hold by these rules need two reviewers (config two_person)? */
+static int needs_two(const struct sl_gw_config *cfg, const struct gw_verdict *v)
+{
+    char buf[sizeof cfg->two_person];
+    sl_strlcpy(buf, cfg->two_person, sizeof buf);
+    for (char *save = NULL, *t = strtok_r(buf, " ,\t", &save); t;
+         t = strtok_r(NULL, " ,\t", &save)) {
+        if (!strcmp(t, "all"))
+            return 1;
+        for (int i = 0; i < v->nrules; i++)
+            if (!strcmp(t, v->rules[i]))
+                return 1;
+    }
+    return 0;
+}
+
+/* What the reviewer needs, as JSON for the review table's detail column (docs/review.md
+ * §1).  Returns a malloc'd string (caller frees). */
+static char *hold_detail(struct gw *g, const struct sl_outhdr *h, const struct sl_msg *m,
+                         const struct gw_verdict *v, const char *rsn, const char *pur,
+                         const char *cas, const char *lgp, const char *atn, const char *imq)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "member", json_string(h->has_req ? h->req.member : ""));
+    json_object_set_new(o, "type", json_string(h->has_req ? h->req.type : ""));
+    json_object_set_new(o, "parent", json_string(h->has_req ? h->req.parent : ""));
+    json_object_set_new(o, "state", json_string(h->has_req ? h->req.state : ""));
+    json_object_set_new(o, "categories", json_string(h->has_req ? h->req.cats : ""));
+    json_object_set_new(o, "tags", json_string(h->has_req ? h->req.tags : ""));
+    json_object_set_new(o, "RSN", json_string(rsn));
+    json_object_set_new(o, "PUR", json_string(pur));
+    json_object_set_new(o, "CAS", json_string(cas));
+    json_object_set_new(o, "LGP", json_string(lgp));
+    json_object_set_new(o, "ATN", json_string(atn));
+    json_object_set_new(o, "IMQ", json_string(imq));
+    /* search fields by prefix only: the values are in the frame, shown by `show` */
+    json_t *sf = json_array();
+    for (int i = 0; i < m->nfields; i++)
+        json_array_append_new(sf, json_string(m->fields[i].pfx));
+    json_object_set_new(o, "fields", sf);
+    uint32_t carried = sl_policy_dc_for_key(h->key);
+    json_object_set_new(o, "carried", json_integer(carried));
+    json_object_set_new(o, "redact", json_integer(v->withheld));
+    json_object_set_new(o, "withheld_by", json_string(v->withheld_by));
+    json_t *rules = json_array();
+    for (int i = 0; i < v->nrules; i++)
+        json_array_append_new(rules, json_string(v->rules[i]));
+    json_object_set_new(o, "rules", rules);
+    json_object_set_new(o, "why", json_string(v->why));
+    json_t *marks = json_array();
+    for (int i = 0; i < v->nmarks; i++)
+        json_array_append_new(marks, json_string(v->marks[i]));
+    json_object_set_new(o, "marks", marks);
+    json_t *nts = json_array();
+    for (int i = 0; i < v->nnotices; i++)
+        json_array_append_new(nts, json_pack("{s:i,s:b,s:s}", "days", v->notices[i].days,
+                                             "business", v->notices[i].business, "rule",
+                                             v->notices[i].rule));
+    json_object_set_new(o, "notices", nts);
+    json_object_set_new(o, "two_person", json_boolean(needs_two(g->cfg, v)));
+    char *txt = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    char *out = sl_xstrdup(txt ? txt : "{}");
+    free(txt);
+    return out;
+}
+
+/* Notices to the person (policy `notify`), one per person whose record left (the
+ * licence numbers in rel->personal), with the earliest due date of the obligations; a
+ * NOTICE_CREATED entry each.  Returns the index of the last entry. */
+static int64_t create_notices(struct gw *g, const char *ref, const struct sl_outhdr *h,
+                              const struct gw_verdict *v, const struct gw_release *rel,
+                              const char *review, int64_t last)
+{
+    int64_t now_us = sl_wall_us();
+    int best = 0;
+    int32_t due = 0;
+    for (int i = 0; i < v->nnotices; i++) {
+        int32_t d = sl_gw_notice_due(g->cfg, now_us / 1000000, v->notices[i].days,
+                                     v->notices[i].business);
+        if (!due || d < due) {
+            due = d;
+            best = i;
+        }
+    }
+    /* The end of the due day, local time. */
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = due / 10000 - 1900;
+    tm.tm_mon = due / 100 % 100 - 1;
+    tm.tm_mday = due % 100;
+    tm.tm_hour = 23;
+    tm.tm_min = 59;
+    tm.tm_sec = 59;
+    tm.tm_isdst = -1;
+    int64_t due_us = (int64_t)mktime(&tm) * 1000000;
+
+    char *pers = sl_xstrndup(rel->personal.data ? (const char *)sl_buf_head(&rel->personal)
+                                                : "",
+                             sl_buf_used(&rel->personal));
+    char seen[64][24];
+    int nseen = 0;
+    for (char *save = NULL, *t = strtok_r(pers, ";|", &save); t;
+         t = strtok_r(NULL, ";|", &save)) {
+        if (strncmp(t, "OLN=", 4) != 0 || !t[4])
+            continue;
+        int dup = 0;
+        for (int k = 0; k < nseen; k++)
+            dup |= !strcmp(seen[k], t + 4);
+        if (dup || nseen == 64)
+            continue;
+        sl_strlcpy(seen[nseen++], t + 4, sizeof seen[0]);
+        struct gw_notice n = {now_us, due, v->notices[best].days, v->notices[best].business,
+                              v->notices[best].rule, ref, review ? review : "", h->ori,
+                              h->has_req ? h->req.member : "", h->has_req ? h->req.type : "",
+                              h->has_req ? h->req.parent : "", h->has_req ? h->req.state : "",
+                              h->key, gw_audit_classes(rel->released), t + 4};
+        int64_t id = gw_queue_notice_add(g->q, &n);
+        struct sl_audit_entry e;
+        char nid[32], text[200];
+        sl_audit_entry_init(&e, SL_AUDIT_NOTICE_CREATED, now_us);
+        sl_audit_set_str(&e, SL_AF_REF, ref);
+        fill_requester(&e, h);
+        sl_audit_add_item(&e, SL_AF_RULES, v->notices[best].rule);
+        if (gw_audit_classes(rel->released))
+            sl_audit_set_int(&e, SL_AF_RELEASED, gw_audit_classes(rel->released));
+        sl_audit_set_int(&e, SL_AF_DUE, due_us);
+        if (id < 0) {
+            snprintf(nid, sizeof nid, "%s-N?", g->cfg->state);
+            snprintf(text, sizeof text, "notice could not be stored in gateway.db (see the "
+                     "gateway log): it must be made by hand");
+            sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_FAILED);
+        } else {
+            snprintf(nid, sizeof nid, "%s-N%lld", g->cfg->state, (long long)id);
+            snprintf(text, sizeof text, "notice to the person within %d %sdays",
+                     v->notices[best].days, v->notices[best].business ? "business " : "");
+            /* no outcome: "noticed" goes on the notice-sent entry (audit-format §9) */
+        }
+        sl_audit_set_str(&e, SL_AF_NOTICE_ID, nid);
+        sl_audit_set_str(&e, SL_AF_TEXT, text);
+        int64_t idx = append(g, &e, NULL, 0);
+        if (idx < 0)
+            break;
+        last = idx;
+    }
+    free(pers);
+    return last;
+}
+
+/* Look up, redact and answer a released query (a permit, an approval after review, a
+ * hold whose deadline releases): appends the records to g->frame and writes the RELEASE
+ * entry, then the notices.  review: "WA-R3" for a reviewed request, else NULL.  Returns
+ * the index of the last entry (-1: the log failed). */
+static int64_t do_release(struct gw *g, const char *ref, const struct sl_outhdr *h,
+                          const struct sl_msg *m, const struct gw_verdict *v, int key_refused,
+                          const char *review)
+{
+    const struct sl_gw_config *cfg = g->cfg;
+    struct sl_audit_entry e;
+    char t[200];
+    uint8_t hash[32];
+    hex_to_hash(v->hash, hash);
+    struct gw_release rel;
+    memset(&rel, 0, sizeof rel);
+    sl_buf_init(&rel.personal);
+    enum sl_gw_layout lay = sl_gw_layout_for(cfg, h->ori, h->has_req ? h->req.member : "");
+    sl_audit_entry_init(&e, SL_AUDIT_RELEASE, sl_wall_us());
+    sl_audit_set_str(&e, SL_AF_REF, ref);
+    fill_requester(&e, h);
+    for (int i = 0; i < v->nrules; i++)
+        sl_audit_add_item(&e, SL_AF_RULES, v->rules[i]);
+    sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
+    if (review)
+        sl_audit_set_str(&e, SL_AF_NOTICE_ID, review);
+    if (key_refused) {
+        sl_buf_printf(&g->frame, "%s DOES NOT ANSWER %s ON THIS SYSTEM\n", cfg->state, h->key);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+        sl_audit_set_str(&e, SL_AF_TEXT, "key not answered here");
+        g->n_denied++;
+    } else if (v->unmapped) {
+        /* A redaction we cannot apply: no release (issue 5 item 4). */
+        sl_buf_printf(&g->frame, "DENIED BY %s: THE POLICY WITHHOLDS %s, WHICH THIS "
+                      "GATEWAY CANNOT APPLY; NOTHING IS RELEASED\n", cfg->state,
+                      v->unmapped_names);
+        snprintf(t, sizeof t, "redaction not applicable (%s): no release", v->unmapped_names);
+        sl_audit_set_str(&e, SL_AF_TEXT, t);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
+        SL_ERROR("gateway", "%s from %s denied: policy class(es) %s cannot be redacted here",
+                 h->key, h->ori, v->unmapped_names);
+        g->n_denied++;
+    } else {
+        gw_records_answer(g->rec, cfg, m, v, lay, &g->body, &rel);
+        if (sl_buf_used(&g->body))
+            sl_buf_append(&g->frame, bytes_of(&g->body), sl_buf_used(&g->body));
+        /* (a zero mask is refused by the encoder: absent means none) */
+        if (gw_audit_classes(rel.released))
+            sl_audit_set_int(&e, SL_AF_RELEASED, gw_audit_classes(rel.released));
+        if (gw_audit_classes(rel.withheld))
+            sl_audit_set_int(&e, SL_AF_WITHHELD, gw_audit_classes(rel.withheld));
+        static const char *const outcome_text[] = {"found", "not on file", "query not usable",
+                                                   "file not available",
+                                                   "temporarily unavailable", "not answered"};
+        sl_audit_set_str(&e, SL_AF_TEXT, outcome_text[rel.outcome]);
+        if (rel.outcome == GW_OUT_FOUND) {
+            sl_audit_set_int(&e, SL_AF_OUTCOME, rel.withheld ? SL_AUDIT_OUT_REDACTED
+                                                             : SL_AUDIT_OUT_RELEASED);
+            g->n_released++;
+        } else {
+            /* Nothing left: NOT ON FILE is an answer (released, no classes); a query that
+             * could not be searched or a store that failed is "failed"; a key the gateway
+             * does not answer is "denied". */
+            sl_audit_set_int(&e, SL_AF_OUTCOME,
+                             rel.outcome == GW_OUT_NOT_ON_FILE     ? SL_AUDIT_OUT_RELEASED
+                             : rel.outcome == GW_OUT_NOT_ANSWERED ? SL_AUDIT_OUT_DENIED
+                                                                  : SL_AUDIT_OUT_FAILED);
+            g->n_notfound++;
+        }
+    }
+    if (review) {
+        /* After review the query's outcome is on the review entry (docs/audit-format.md
+         * §9: one counted outcome per thing that happened); this entry records the reply
+         * and the classes that left. */
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_OK);
+    }
+    int64_t last = append(g, &e, bytes_of(&rel.personal), sl_buf_used(&rel.personal));
+    if (last >= 0 && rel.outcome == GW_OUT_FOUND && !key_refused && !v->unmapped &&
+        v->nnotices)
+        last = create_notices(g, ref, h, v, &rel, review, last);
+    sl_buf_free(&rel.personal);
+    return last;
 }
 
 /* One delivered frame.  recovered: it comes from the inbox of an earlier run. */
@@ -342,8 +586,13 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
             int is_personal = 0;
             for (int k = 0; personal[k]; k++)
                 is_personal |= !strcmp(m.fields[i].pfx, personal[k]);
-            if (!is_personal)
+            if (!is_personal) {
+                /* IMQ (image requested) is no personal data, but a policy may test it:
+                 * its presence is kept with the search fields (policy simulate). */
+                if (!strcmp(m.fields[i].pfx, "IMQ"))
+                    sl_audit_add_item(&e, SL_AF_SEARCH, "IMQ");
                 continue;
+            }
             sl_audit_add_item(&e, SL_AF_SEARCH, m.fields[i].pfx);
             sl_buf_printf(&pers, "%s%s/%.*s", sl_buf_used(&pers) ? "." : "", m.fields[i].pfx,
                           (int)m.fields[i].len, m.fields[i].val);
@@ -392,7 +641,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     hex_to_hash(v.hash, hash);
     sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
     /* Strings set into an entry must live until it is appended. */
-    char text[300] = "", idtxt[32], t[200];
+    char text[300] = "", idtxt[32];
     if (v.no_policy)
         snprintf(text, sizeof text, "no policy in force (fail closed, R-5)");
     else if (v.fail_closed)
@@ -437,10 +686,14 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
             snprintf(rules + l, sizeof rules - l, "%s%s", i ? " " : "", v.rules[i]);
         }
         int64_t deadline_us = now_us + v.hold_deadline_s * 1000000;
+        char imq[8];
+        copy_field(&m, "IMQ", imq, sizeof imq);
+        char *detail = hold_detail(g, &h, &m, &v, rsn, pur, cas, lgp, atn, imq);
         struct gw_hold hold = {now_us, deadline_us, h.ori, h.key, h.ctl, rules, v.why,
-                               v.hash, v.hold_then == GW_PERMIT ? "permit" : "forbid", p,
-                               len, (uint64_t)last};
+                               v.hash, v.hold_then == GW_PERMIT ? "permit" : "forbid",
+                               ref, detail, p, len, (uint64_t)last};
         int64_t rid = gw_queue_hold(g->q, &hold);
+        free(detail);
         sl_audit_entry_init(&e, SL_AUDIT_HOLD, sl_wall_us());
         sl_audit_set_str(&e, SL_AF_REF, ref);
         fill_requester(&e, &h);
@@ -473,66 +726,11 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     }
 
     /* 3. permit */
-    struct gw_release rel;
-    memset(&rel, 0, sizeof rel);
-    sl_buf_init(&rel.personal);
-    enum sl_gw_layout lay = sl_gw_layout_for(cfg, h.ori, h.has_req ? h.req.member : "");
-    sl_audit_entry_init(&e, SL_AUDIT_RELEASE, sl_wall_us());
-    sl_audit_set_str(&e, SL_AF_REF, ref);
-    fill_requester(&e, &h);
-    for (int i = 0; i < v.nrules; i++)
-        sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
-    sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
-    if (key_refused) {
-        sl_buf_printf(&g->frame, "%s DOES NOT ANSWER %s ON THIS SYSTEM\n", cfg->state, h.key);
-        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
-        sl_audit_set_str(&e, SL_AF_TEXT, "key not answered here");
-        g->n_denied++;
-    } else if (v.unmapped) {
-        /* A redaction we cannot apply: no release (issue 5 item 4). */
-        sl_buf_printf(&g->frame, "DENIED BY %s: THE POLICY WITHHOLDS %s, WHICH THIS "
-                      "GATEWAY CANNOT APPLY; NOTHING IS RELEASED\n", cfg->state,
-                      v.unmapped_names);
-        snprintf(t, sizeof t, "redaction not applicable (%s): no release", v.unmapped_names);
-        sl_audit_set_str(&e, SL_AF_TEXT, t);
-        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_DENIED);
-        SL_ERROR("gateway", "%s from %s denied: policy class(es) %s cannot be redacted here",
-                 h.key, h.ori, v.unmapped_names);
-        g->n_denied++;
-    } else {
-        gw_records_answer(g->rec, cfg, &m, &v, lay, &g->body, &rel);
-        if (sl_buf_used(&g->body))
-            sl_buf_append(&g->frame, bytes_of(&g->body), sl_buf_used(&g->body));
-        /* (a zero mask is refused by the encoder: absent means none) */
-        if (gw_audit_classes(rel.released))
-            sl_audit_set_int(&e, SL_AF_RELEASED, gw_audit_classes(rel.released));
-        if (gw_audit_classes(rel.withheld))
-            sl_audit_set_int(&e, SL_AF_WITHHELD, gw_audit_classes(rel.withheld));
-        static const char *const outcome_text[] = {"found", "not on file", "query not usable",
-                                                   "file not available",
-                                                   "temporarily unavailable", "not answered"};
-        sl_audit_set_str(&e, SL_AF_TEXT, outcome_text[rel.outcome]);
-        if (rel.outcome == GW_OUT_FOUND) {
-            sl_audit_set_int(&e, SL_AF_OUTCOME, rel.withheld ? SL_AUDIT_OUT_REDACTED
-                                                             : SL_AUDIT_OUT_RELEASED);
-            g->n_released++;
-        } else {
-            /* Nothing left: NOT ON FILE is an answer (released, no classes); a query that
-             * could not be searched or a store that failed is "failed"; a key the gateway
-             * does not answer is "denied". */
-            sl_audit_set_int(&e, SL_AF_OUTCOME,
-                             rel.outcome == GW_OUT_NOT_ON_FILE     ? SL_AUDIT_OUT_RELEASED
-                             : rel.outcome == GW_OUT_NOT_ANSWERED ? SL_AUDIT_OUT_DENIED
-                                                                  : SL_AUDIT_OUT_FAILED);
-            g->n_notfound++;
-        }
-    }
-    last = append(g, &e, bytes_of(&rel.personal), sl_buf_used(&rel.personal));
-    sl_buf_free(&rel.personal);
+    last = do_release(g, ref, &h, &m, &v, key_refused, NULL);
 
 queue:
     if (last >= 0)
-        push_reply(g, (uint64_t)last + 1, inbox_id, &g->frame);
+        push_reply(g, (uint64_t)last + 1, inbox_id, 0, &g->frame);
 out:
     sl_msg_clear(&m);
 }
@@ -729,8 +927,12 @@ static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
         struct sl_audit_entry e;
         uint8_t hb[32], ha[32];
         sl_audit_entry_init(&e, SL_AUDIT_POLICY_CHANGE, sl_wall_us());
-        char actor[64];
-        policy_actor(g, actor, sizeof actor);
+        char actor[64], author[64];
+        int applied = gw_queue_policy_author(g->q, after, author, sizeof author);
+        if (applied)
+            sl_strlcpy(actor, author, sizeof actor);
+        else
+            policy_actor(g, actor, sizeof actor);
         sl_audit_set_str(&e, SL_AF_ACTOR, actor);
         if (before[0]) {
             hex_to_hash(before, hb);
@@ -738,7 +940,10 @@ static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
         }
         hex_to_hash(after, ha);
         sl_audit_set_hash(&e, SL_AF_POLICY_AFTER, ha);
-        sl_audit_set_str(&e, SL_AF_TEXT, "policy file changed; compiled and put in force");
+        sl_audit_set_str(&e, SL_AF_TEXT, applied ? "applied with `stateline policy apply`; "
+                                                   "compiled and put in force"
+                                                 : "policy file changed; compiled and put "
+                                                   "in force");
         append(g, &e, NULL, 0);
     } else if (refused) {
         struct sl_audit_entry e;
@@ -753,6 +958,223 @@ static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
         append(g, &e, NULL, 0);
     }
     return g->cfg->policy_poll_ms;
+}
+
+static void on_http_audit(struct sl_loop *loop, int fd, void *arg, int mask)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)fd;
+    (void)mask;
+    if (sl_http_audit_drain(g->http, g->audit) < 0) {
+        SL_ERROR("gateway", "audit log append failed (%s): stopping", strerror(errno));
+        g->failed = 1;
+        sl_loop_stop(g->loop);
+    }
+}
+
+/* ---- the review desk: decisions recorded in gateway.db (docs/review.md §2) ---- */
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* Send the reply of a decided review: approved (the policy's and the reviewers'
+ * redactions), denied, or timed out (the policy's `then` outcome, "timeout"). */
+static void answer_review(struct gw *g, struct gw_decided *d)
+{
+    const struct sl_gw_config *cfg = g->cfg;
+    struct sl_outhdr h;
+    struct sl_msg m;
+    struct sl_msg_err merr;
+    memset(&m, 0, sizeof m);
+    char idtxt[32];
+    snprintf(idtxt, sizeof idtxt, "%s-R%lld", cfg->state, (long long)d->id);
+    if (sl_msg_parse_delivered((const char *)d->frame, d->frame_len, &h, &m, &merr) != 0) {
+        /* It was parsed when it was held: only a damaged gateway.db gets here. */
+        SL_ERROR("gateway", "review %s: the held request cannot be read again (%s): no "
+                 "reply; marked done", idtxt, merr.detail);
+        gw_queue_review_sent(g->q, d->id);
+        sl_msg_clear(&m);
+        return;
+    }
+    json_error_t jerr;
+    json_t *det = json_loads(d->detail, 0, &jerr);
+    if (!det)
+        det = json_object();
+    int timed_out = !strcmp(d->status, "timed-out");
+    int release = !strcmp(d->status, "approved") || (timed_out && !strcmp(d->then, "permit"));
+    int64_t last;
+    start_reply(g, &h);
+    if (!release) {
+        struct sl_audit_entry e;
+        char text[300];
+        if (timed_out) {
+            sl_buf_printf(&g->frame, "REVIEW NO. %s TIMED OUT: DENIED BY %s POLICY (TIMEOUT: "
+                          "NO REVIEWER DECIDED BEFORE THE DEADLINE)\n", idtxt, cfg->state);
+            snprintf(text, sizeof text, "timeout: the policy's outcome forbid applied (%s)",
+                     idtxt);
+        } else {
+            sl_buf_printf(&g->frame, "DENIED AFTER REVIEW BY %s: REVIEW NO. %s\nREASON: %s\n",
+                          cfg->state, idtxt, d->reason);
+            snprintf(text, sizeof text, "denied after review %s", idtxt);
+        }
+        sl_audit_entry_init(&e, SL_AUDIT_RELEASE, sl_wall_us());
+        sl_audit_set_str(&e, SL_AF_REF, d->ref[0] ? d->ref : idtxt);
+        fill_requester(&e, &h);
+        sl_audit_set_str(&e, SL_AF_NOTICE_ID, idtxt);
+        /* The query's outcome is on the review entry (audit-format §9: one entry per
+         * thing that happened); this entry records the reply.  The release entry
+         * requires an outcome field: "none" is not counted by the report. */
+        sl_audit_set_str(&e, SL_AF_TEXT, text);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_OK);
+        last = append(g, &e, NULL, 0);
+        g->n_denied++;
+    } else {
+        struct gw_verdict v;
+        memset(&v, 0, sizeof v);
+        v.effect = GW_PERMIT;
+        json_t *a = json_object_get(det, "rules");
+        for (size_t i = 0; i < json_array_size(a) && v.nrules < GW_MAX_RULES; i++)
+            sl_strlcpy(v.rules[v.nrules++], json_string_value(json_array_get(a, i))
+                                                ? json_string_value(json_array_get(a, i))
+                                                : "?",
+                       sizeof v.rules[0]);
+        uint32_t pol = (uint32_t)json_integer_value(json_object_get(det, "redact"));
+        v.withheld = gw_policy_store_mask(pol | d->extra, &v.unmapped, v.unmapped_names,
+                                          sizeof v.unmapped_names);
+        size_t l = (size_t)snprintf(v.withheld_by, sizeof v.withheld_by, "%s",
+                                    jstr(det, "withheld_by"));
+        uint32_t extra = d->extra & ~pol;
+        if (extra && l < sizeof v.withheld_by) {
+            char names[200];
+            gw_class_names(extra, names, sizeof names);
+            snprintf(v.withheld_by + l, sizeof v.withheld_by - l, "%s%s (review %s)",
+                     l ? "; " : "", names, idtxt);
+        }
+        a = json_object_get(det, "marks");
+        for (size_t i = 0; i < json_array_size(a) && v.nmarks < GW_MAX_MARKS; i++)
+            sl_strlcpy(v.marks[v.nmarks++], json_string_value(json_array_get(a, i))
+                                                ? json_string_value(json_array_get(a, i))
+                                                : "",
+                       sizeof v.marks[0]);
+        a = json_object_get(det, "notices");
+        for (size_t i = 0; i < json_array_size(a) && v.nnotices < 4; i++) {
+            json_t *n = json_array_get(a, i);
+            v.notices[v.nnotices].days = (int)json_integer_value(json_object_get(n, "days"));
+            v.notices[v.nnotices].business = json_is_true(json_object_get(n, "business"));
+            sl_strlcpy(v.notices[v.nnotices].rule, jstr(n, "rule"),
+                       sizeof v.notices[0].rule);
+            v.nnotices++;
+        }
+        /* The decision was the held-time policy's: its hash, not the one in force now. */
+        sl_strlcpy(v.hash, d->policy_hash, sizeof v.hash);
+        if (timed_out)
+            sl_buf_printf(&g->frame, "REVIEW NO. %s TIMED OUT: RELEASED BY %s POLICY (TIMEOUT: "
+                          "NO REVIEWER DECIDED BEFORE THE DEADLINE)\n", idtxt, cfg->state);
+        else
+            sl_buf_printf(&g->frame, "RELEASED AFTER REVIEW BY %s: REVIEW NO. %s\n",
+                          cfg->state, idtxt);
+        sl_buf_reset(&g->body);
+        last = do_release(g, d->ref[0] ? d->ref : idtxt, &h, &m, &v,
+                          !(cfg->keys & key_bit(h.key)), idtxt);
+        g->n_released++;
+    }
+    json_decref(det);
+    if (last >= 0) {
+        push_reply(g, (uint64_t)last + 1, 0, d->id, &g->frame);
+        gw_queue_review_queued(g->q, d->id, g->run);
+        SL_INFO("gateway", "review %s: %s; reply queued", idtxt,
+                release ? (timed_out ? "timed out, released" : "approved")
+                        : (timed_out ? "timed out, denied" : "denied"));
+    }
+    sl_msg_clear(&m);
+}
+
+static void audit_actions(struct gw *g)
+{
+    struct gw_action acts[32];
+    int n = gw_queue_actions(g->q, acts, 32);
+    for (int i = 0; i < n && !g->failed; i++) {
+        struct gw_action *a = &acts[i];
+        struct sl_audit_entry e;
+        char idtxt[32];
+        snprintf(idtxt, sizeof idtxt, "%s-R%lld", g->cfg->state, (long long)a->review_id);
+        sl_audit_entry_init(&e, SL_AUDIT_REVIEW, a->at_us);
+        sl_audit_set_str(&e, SL_AF_REF, a->ref[0] ? a->ref : idtxt);
+        sl_audit_set_str(&e, SL_AF_ORI, a->ori);
+        sl_audit_set_str(&e, SL_AF_KEY, a->key);
+        sl_audit_set_str(&e, SL_AF_NOTICE_ID, idtxt);
+        sl_audit_set_str(&e, SL_AF_ACTOR, a->reviewer);
+        sl_audit_set_str(&e, SL_AF_ACTION, a->action);
+        sl_audit_set_str(&e, SL_AF_TEXT, a->reason);
+        char buf[400];
+        sl_strlcpy(buf, a->rules, sizeof buf);
+        for (char *save = NULL, *t = strtok_r(buf, " ", &save); t;
+             t = strtok_r(NULL, " ", &save))
+            sl_audit_add_item(&e, SL_AF_RULES, t);
+        if (a->redact & SL_AUDIT_CLASS_ALL)
+            sl_audit_set_int(&e, SL_AF_WITHHELD, a->redact & SL_AUDIT_CLASS_ALL);
+        /* The review's result is the query's counted outcome (audit-format §9); a first
+         * of two approvals decides nothing yet ("ok", not counted). */
+        int out = !strcmp(a->action, "deny")                    ? SL_AUDIT_OUT_DENIED
+                  : !strcmp(a->action, "timeout")               ? SL_AUDIT_OUT_TIMED_OUT
+                  : !strcmp(a->action, "approve-1of2")          ? SL_AUDIT_OUT_OK
+                  : (a->redact | a->policy_redact) ? SL_AUDIT_OUT_REDACTED
+                                                                : SL_AUDIT_OUT_RELEASED;
+        sl_audit_set_int(&e, SL_AF_OUTCOME, out);
+        if (append(g, &e, NULL, 0) < 0)
+            return;
+        gw_queue_action_audited(g->q, a->id);
+    }
+}
+
+static void audit_sent_notices(struct gw *g)
+{
+    struct gw_sent v[32];
+    int n = gw_queue_sent_unaudited(g->q, v, 32);
+    for (int i = 0; i < n && !g->failed; i++) {
+        struct sl_audit_entry e;
+        char nid[32];
+        snprintf(nid, sizeof nid, "%s-N%lld", g->cfg->state, (long long)v[i].id);
+        sl_audit_entry_init(&e, SL_AUDIT_NOTICE_SENT, v[i].sent_us);
+        sl_audit_set_str(&e, SL_AF_NOTICE_ID, nid);
+        sl_audit_set_str(&e, SL_AF_REF, v[i].ref);
+        sl_audit_set_str(&e, SL_AF_ORI, v[i].ori);
+        sl_audit_set_str(&e, SL_AF_KEY, v[i].key);
+        sl_audit_set_str(&e, SL_AF_ACTOR, v[i].by);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_NOTICED);
+        sl_audit_set_str(&e, SL_AF_TEXT, "letter to the person written to the outbox");
+        if (append(g, &e, NULL, 0) < 0)
+            return;
+        gw_queue_sent_audited(g->q, v[i].id);
+    }
+}
+
+static int64_t review_timer(struct sl_loop *loop, int64_t id, void *arg)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)id;
+    if (g->failed || g->stopping)
+        return g->cfg->review_poll_ms;
+    gw_queue_commit(g->q);
+    gw_queue_expire(g->q, sl_wall_us());
+    /* Review entries first: a reply after review follows its reviewer's entry. */
+    audit_actions(g);
+    struct gw_decided d[16];
+    int n = gw_queue_decided(g->q, g->run, d, 16);
+    for (int i = 0; i < n; i++) {
+        if (!g->failed)
+            answer_review(g, &d[i]);
+        free(d[i].detail);
+        free(d[i].frame);
+    }
+    audit_sent_notices(g);
+    gw_queue_commit(g->q);
+    return g->cfg->review_poll_ms;
 }
 
 static int64_t stop_timer(struct sl_loop *loop, int64_t id, void *arg)
@@ -833,6 +1255,7 @@ int sl_gw_run(const struct sl_gw_config *cfg)
     sl_buf_init(&g.body);
     sl_buf_init(&g.frame);
     g.backoff_ms = cfg->reconnect_min_ms;
+    g.run = sl_wall_us();
 
     g.loop = sl_loop_create(64);
     if (!g.loop)
@@ -892,9 +1315,17 @@ int sl_gw_run(const struct sl_gw_config *cfg)
         SL_ERROR("gateway", "cannot watch the audit log's eventfd");
         goto done;
     }
+    if (cfg->http_listen[0]) {
+        if (sl_http_start(cfg, gw_policy_slot(g.pol), &g.http, err, sizeof err) != 0 ||
+            sl_loop_add(g.loop, sl_http_audit_fd(g.http), SL_EV_READ, on_http_audit, &g)) {
+            SL_ERROR("gateway", "oversight desk: %s", err);
+            goto done;
+        }
+    }
     sl_loop_set_before_sleep(g.loop, before_sleep, &g);
     sl_loop_add_timer(g.loop, cfg->policy_poll_ms, policy_timer, &g);
     sl_loop_add_timer(g.loop, 10, ack_timer, &g);
+    sl_loop_add_timer(g.loop, 0, review_timer, &g);
     recover_inbox(&g);
     gw_queue_commit(g.q);
     schedule_dial(&g);
@@ -908,6 +1339,12 @@ int sl_gw_run(const struct sl_gw_config *cfg)
             (unsigned long long)g.n_notfound, (unsigned long long)g.n_denied,
             (unsigned long long)g.n_held, g.n - g.head);
 done:
+    if (g.http) {
+        sl_http_stop(g.http);      /* threads stopped: nothing more is queued */
+        if (g.audit)
+            sl_http_audit_drain(g.http, g.audit);
+        sl_http_free(g.http);
+    }
     if (g.c)
         sl_conn_free(g.c);
     for (size_t i = g.head; i < g.n; i++)

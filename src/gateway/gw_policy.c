@@ -87,6 +87,11 @@ static int file_sig(struct gw_policy *gp, struct stat *st)
     return 0;
 }
 
+struct sl_policy_slot *gw_policy_slot(struct gw_policy *gp)
+{
+    return gp->slot;
+}
+
 struct gw_policy *gw_policy_new(const struct sl_gw_config *cfg)
 {
     struct gw_policy *gp = sl_xcalloc(1, sizeof *gp);
@@ -297,8 +302,19 @@ void gw_policy_decide(struct gw_policy *gp, const struct sl_outhdr *h, const str
     v->withheld = gw_policy_store_mask(d.redact, &v->unmapped, v->unmapped_names,
                                        sizeof v->unmapped_names);
 
-    if (d.effect == SL_POLICY_PERMIT && d.redact)
+    /* A hold's redactions and notices apply if it is released (after review or by its
+     * deadline's outcome): they are kept for the review desk. */
+    if (d.effect != SL_POLICY_FORBID && d.redact)
         withheld_by(p, v, d.redact);
+    if (d.effect != SL_POLICY_FORBID) {
+        v->nnotices = d.nnotices < 4 ? d.nnotices : 4;
+        for (int i = 0; i < v->nnotices; i++) {
+            v->notices[i].days = d.notices[i].days;
+            v->notices[i].business = d.notices[i].business;
+            sl_strlcpy(v->notices[i].rule, d.notices[i].rule ? d.notices[i].rule : "",
+                       sizeof v->notices[i].rule);
+        }
+    }
     if (d.effect != SL_POLICY_PERMIT) {
         for (int i = 0; i < v->nrules; i++)
             add_reason(p, v->rules[i], v->why, sizeof v->why);

@@ -11,7 +11,32 @@
  *          policy_hash, then_effect, frame BLOB, audit_index, status)
  *       requests held for review (policy `hold`).  Written with synchronous = FULL:
  *       a held request survives a power cut, since the requester has been told it is
- *       held.  status is 'held' until the review desk (`stateline review`) acts.
+ *       held.  Later columns (added to older files at open):
+ *         ref            the query's audit correlation ref
+ *         detail         JSON: requester (member, type, parent, state), RSN PUR CAS LGP ATN,
+ *                        classes that would be released, policy redactions (mask and
+ *                        "withheld by" text), marks, notices, two_person
+ *         status         held -> approved | denied | timed-out (one UPDATE ... WHERE
+ *                        status = 'held': the desk and the deadline cannot both win)
+ *         decided_us, decided_by, decision_reason, extra_redact (reviewers' class bits)
+ *         queued_run     the gateway run that queued the reply (a restart queues it again)
+ *         sent_us        the hub's TCP acknowledged the reply: done
+ *
+ *   review_action(id, review_id, at_us, reviewer, action, reason, redact, audited)
+ *       every reviewer action (approve, approve-1of2, deny) and deadline (timeout), written
+ *       by the desk or the gateway; the gateway writes its REVIEW audit entry and sets
+ *       audited = 1 (the gateway is the audit log's one writer).
+ *
+ *   notice(id, created_us, due, days, business, rule, ref, review, ori, member,
+ *          agency_type, parent, req_state, key, classes, subject, status, sent_us,
+ *          sent_by, letter, audited_sent)
+ *       notices to the person (policy `notify`): created by the gateway when data is
+ *       released (due = yyyymmdd), sent by `stateline review notices send`.  subject is
+ *       the person's licence number: name and address are looked up at send time.
+ *
+ *   policy_apply(id, at_us, author, file, hash, audited)
+ *       who applied which policy text (`stateline policy apply --author`), for the
+ *       gateway's policy-change entry.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -31,6 +56,21 @@ struct gw_queue {
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS review_action(id INTEGER PRIMARY KEY, review_id INTEGER NOT"
+    " NULL, at_us INTEGER NOT NULL, reviewer TEXT NOT NULL, action TEXT NOT NULL, reason"
+    " TEXT NOT NULL, redact INTEGER NOT NULL DEFAULT 0, audited INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS review_action_audited ON review_action(audited);"
+    "CREATE TABLE IF NOT EXISTS notice(id INTEGER PRIMARY KEY, created_us INTEGER NOT NULL,"
+    " due INTEGER NOT NULL, days INTEGER NOT NULL, business INTEGER NOT NULL, rule TEXT NOT"
+    " NULL, ref TEXT NOT NULL, review TEXT NOT NULL, ori TEXT NOT NULL, member TEXT NOT NULL,"
+    " agency_type TEXT NOT NULL, parent TEXT NOT NULL, req_state TEXT NOT NULL, key TEXT NOT"
+    " NULL, classes INTEGER NOT NULL, subject TEXT NOT NULL, status TEXT NOT NULL DEFAULT"
+    " 'due', sent_us INTEGER, sent_by TEXT, letter TEXT, audited_sent INTEGER NOT NULL"
+    " DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS notice_status ON notice(status, due);"
+    "CREATE TABLE IF NOT EXISTS policy_apply(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
+    " author TEXT NOT NULL, file TEXT NOT NULL, hash TEXT NOT NULL, audited INTEGER NOT NULL"
+    " DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS inbox(id INTEGER PRIMARY KEY, received_us INTEGER NOT NULL,"
     " frame BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS review(id INTEGER PRIMARY KEY, received_us INTEGER NOT NULL,"
@@ -39,6 +79,37 @@ static const char schema[] =
     " then_effect TEXT NOT NULL, frame BLOB NOT NULL, audit_index INTEGER NOT NULL,"
     " status TEXT NOT NULL DEFAULT 'held');"
     "CREATE INDEX IF NOT EXISTS review_status ON review(status, deadline_us);";
+
+/* Columns added to `review` after its first version (an older gateway.db gets them). */
+static const char *const review_columns[] = {
+    "ref TEXT NOT NULL DEFAULT ''", "detail TEXT NOT NULL DEFAULT '{}'",
+    "decided_us INTEGER", "decided_by TEXT", "decision_reason TEXT",
+    "extra_redact INTEGER NOT NULL DEFAULT 0", "queued_run INTEGER", "sent_us INTEGER",
+};
+
+int gw_queue_schema_apply(sqlite3 *db, char *err, size_t errlen)
+{
+    char *e = NULL;
+    if (sqlite3_exec(db, schema, NULL, NULL, &e) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", e ? e : sqlite3_errmsg(db));
+        sqlite3_free(e);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof review_columns / sizeof review_columns[0]; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "ALTER TABLE review ADD COLUMN %s", review_columns[i]);
+        if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
+            int dup = e && strstr(e, "duplicate column");
+            if (!dup)
+                snprintf(err, errlen, "%s: %s", sql, e ? e : sqlite3_errmsg(db));
+            sqlite3_free(e);
+            e = NULL;
+            if (!dup)
+                return -1;
+        }
+    }
+    return 0;
+}
 
 struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
 {
@@ -54,15 +125,17 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
     }
     sqlite3_busy_timeout(q->db, 2000);
     char *e = NULL;
-    if (sqlite3_exec(q->db, schema, NULL, NULL, &e) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "INSERT INTO inbox(received_us, frame) VALUES(?,?)", -1,
+    char serr[300] = "";
+    if (gw_queue_schema_apply(q->db, serr, sizeof serr) != 0)
+        e = sqlite3_mprintf("%s", serr);
+    if (e || sqlite3_prepare_v2(q->db, "INSERT INTO inbox(received_us, frame) VALUES(?,?)", -1,
                            &q->add, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db, "DELETE FROM inbox WHERE id = ?", -1, &q->done, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
                            "INSERT INTO review(received_us, deadline_us, ori, key, ctl, rules,"
-                           " why, policy_hash, then_effect, frame, audit_index)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                           " why, policy_hash, then_effect, frame, audit_index, ref, detail)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &q->hold, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, e ? e : sqlite3_errmsg(q->db));
         sqlite3_free(e);
@@ -174,6 +247,8 @@ int64_t gw_queue_hold(struct gw_queue *q, const struct gw_hold *h)
     sqlite3_bind_text(s, 9, h->then, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 10, h->frame, (int)h->frame_len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 11, (int64_t)h->audit_index);
+    sqlite3_bind_text(s, 12, h->ref ? h->ref : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 13, h->detail ? h->detail : "{}", -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -197,4 +272,255 @@ int64_t gw_queue_count_held(struct gw_queue *q)
         n = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return n;
+}
+
+/* ---- the review desk, gateway side ---- */
+
+static int exec1(struct gw_queue *q, const char *sql)
+{
+    char *e = NULL;
+    if (sqlite3_exec(q->db, sql, NULL, NULL, &e) != SQLITE_OK) {
+        SL_ERROR("gateway", "gateway.db: %s: %s", sql, e ? e : sqlite3_errmsg(q->db));
+        sqlite3_free(e);
+        return -1;
+    }
+    return 0;
+}
+
+static void col_text(sqlite3_stmt *s, int i, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    sl_strlcpy(out, t ? (const char *)t : "", len);
+}
+
+int gw_queue_expire(struct gw_queue *q, int64_t now_us)
+{
+    /* Outside the inbox's per-iteration transaction: commit that first. */
+    int was_tx = q->in_tx;
+    if (was_tx)
+        gw_queue_commit(q);
+    sqlite3_stmt *s = NULL;
+    int n = -1;
+    if (exec1(q, "BEGIN IMMEDIATE") != 0)
+        goto out;
+    if (sqlite3_prepare_v2(q->db,
+                           "INSERT INTO review_action(review_id, at_us, reviewer, action, reason)"
+                           " SELECT id, ?1, '(deadline)', 'timeout', 'the deadline passed with"
+                           " no reviewer decision: the policy''s outcome ('||then_effect||')"
+                           " applies' FROM review WHERE status = 'held' AND deadline_us <= ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(s, 1, now_us);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        goto fail;
+    n = sqlite3_changes(q->db);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (n > 0) {
+        if (sqlite3_prepare_v2(q->db,
+                               "UPDATE review SET status = 'timed-out', decided_us = ?1,"
+                               " decided_by = '(deadline)', decision_reason = 'timeout'"
+                               " WHERE status = 'held' AND deadline_us <= ?1",
+                               -1, &s, NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_int64(s, 1, now_us);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            goto fail;
+    }
+    if (exec1(q, "COMMIT") != 0)
+        n = -1;
+    goto out;
+fail:
+    SL_ERROR("gateway", "gateway.db: deadlines: %s", sqlite3_errmsg(q->db));
+    exec1(q, "ROLLBACK");
+    n = -1;
+out:
+    sqlite3_finalize(s);
+    if (was_tx)
+        gw_queue_begin(q);
+    return n;
+}
+
+int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT a.id, a.review_id, a.at_us, a.reviewer, a.action, a.reason,"
+                           " a.redact, r.ref, r.ori, r.key, r.rules,"
+                           " coalesce(json_extract(r.detail, '$.redact') &"
+                           " json_extract(r.detail, '$.carried'), 0) FROM review_action a"
+                           " JOIN review r ON r.id = a.review_id WHERE a.audited = 0"
+                           " ORDER BY a.id LIMIT ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(s, 1, cap);
+    int n = 0, rc;
+    while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct gw_action *a = &out[n++];
+        a->id = sqlite3_column_int64(s, 0);
+        a->review_id = sqlite3_column_int64(s, 1);
+        a->at_us = sqlite3_column_int64(s, 2);
+        col_text(s, 3, a->reviewer, sizeof a->reviewer);
+        col_text(s, 4, a->action, sizeof a->action);
+        col_text(s, 5, a->reason, sizeof a->reason);
+        a->redact = (uint32_t)sqlite3_column_int64(s, 6);
+        col_text(s, 7, a->ref, sizeof a->ref);
+        col_text(s, 8, a->ori, sizeof a->ori);
+        col_text(s, 9, a->key, sizeof a->key);
+        col_text(s, 10, a->rules, sizeof a->rules);
+        a->policy_redact = (uint32_t)sqlite3_column_int64(s, 11);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+static int update_id(struct gw_queue *q, const char *sql, int64_t id, int64_t v)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, v);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    return 0;
+}
+
+int gw_queue_action_audited(struct gw_queue *q, int64_t id)
+{
+    return update_id(q, "UPDATE review_action SET audited = 1 WHERE id = ?1 AND ?2 = ?2", id, 0);
+}
+
+int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, int cap)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT id, status, coalesce(decided_by,''),"
+                           " coalesce(decision_reason,''), then_effect, ref, extra_redact,"
+                           " detail, frame, policy_hash FROM review WHERE status <> 'held' AND"
+                           " sent_us IS"
+                           " NULL AND (queued_run IS NULL OR queued_run <> ?) ORDER BY"
+                           " decided_us, id LIMIT ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(s, 1, run);
+    sqlite3_bind_int(s, 2, cap);
+    int n = 0, rc;
+    while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct gw_decided *d = &out[n++];
+        d->id = sqlite3_column_int64(s, 0);
+        col_text(s, 1, d->status, sizeof d->status);
+        col_text(s, 2, d->by, sizeof d->by);
+        col_text(s, 3, d->reason, sizeof d->reason);
+        col_text(s, 4, d->then, sizeof d->then);
+        col_text(s, 5, d->ref, sizeof d->ref);
+        d->extra = (uint32_t)sqlite3_column_int64(s, 6);
+        const unsigned char *t = sqlite3_column_text(s, 7);
+        d->detail = sl_xstrdup(t ? (const char *)t : "{}");
+        d->frame_len = (size_t)sqlite3_column_bytes(s, 8);
+        d->frame = sl_xmalloc(d->frame_len ? d->frame_len : 1);
+        if (d->frame_len)
+            memcpy(d->frame, sqlite3_column_blob(s, 8), d->frame_len);
+        col_text(s, 9, d->policy_hash, sizeof d->policy_hash);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+int gw_queue_review_queued(struct gw_queue *q, int64_t id, int64_t run)
+{
+    return update_id(q, "UPDATE review SET queued_run = ?2 WHERE id = ?1", id, run);
+}
+
+int gw_queue_review_sent(struct gw_queue *q, int64_t id)
+{
+    return update_id(q, "UPDATE review SET sent_us = ?2 WHERE id = ?1", id, sl_wall_us());
+}
+
+/* ---- notices ---- */
+
+int64_t gw_queue_notice_add(struct gw_queue *q, const struct gw_notice *n)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "INSERT INTO notice(created_us, due, days, business, rule, ref,"
+                           " review, ori, member, agency_type, parent, req_state, key, classes,"
+                           " subject) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s, NULL) != SQLITE_OK) {
+        SL_ERROR("gateway", "gateway.db: notice: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, n->created_us);
+    sqlite3_bind_int(s, 2, n->due);
+    sqlite3_bind_int(s, 3, n->days);
+    sqlite3_bind_int(s, 4, n->business);
+    const char *txt[] = {n->rule, n->ref, n->review, n->ori, n->member, n->type, n->parent,
+                         n->req_state, n->key};
+    for (int i = 0; i < 9; i++)
+        sqlite3_bind_text(s, 5 + i, txt[i] ? txt[i] : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 14, n->classes);
+    sqlite3_bind_text(s, 15, n->subject, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("gateway", "gateway.db: notice: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    return sqlite3_last_insert_rowid(q->db);
+}
+
+int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT id, sent_us, coalesce(sent_by,''), ref, ori, key FROM notice"
+                           " WHERE status = 'sent' AND audited_sent = 0 ORDER BY id LIMIT ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(s, 1, cap);
+    int n = 0;
+    while (n < cap && sqlite3_step(s) == SQLITE_ROW) {
+        struct gw_sent *x = &out[n++];
+        x->id = sqlite3_column_int64(s, 0);
+        x->sent_us = sqlite3_column_int64(s, 1);
+        col_text(s, 2, x->by, sizeof x->by);
+        col_text(s, 3, x->ref, sizeof x->ref);
+        col_text(s, 4, x->ori, sizeof x->ori);
+        col_text(s, 5, x->key, sizeof x->key);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
+int gw_queue_sent_audited(struct gw_queue *q, int64_t id)
+{
+    return update_id(q, "UPDATE notice SET audited_sent = 1 WHERE id = ?1 AND ?2 = ?2", id, 0);
+}
+
+int gw_queue_policy_author(struct gw_queue *q, const char *hash, char *author, size_t len)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT id, author FROM policy_apply WHERE hash = ? ORDER BY id DESC"
+                           " LIMIT 1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+    int found = 0;
+    int64_t id = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        id = sqlite3_column_int64(s, 0);
+        col_text(s, 1, author, len);
+        found = 1;
+    }
+    sqlite3_finalize(s);
+    if (found)
+        update_id(q, "UPDATE policy_apply SET audited = 1 WHERE id = ?1 AND ?2 = ?2", id, 0);
+    return found;
 }

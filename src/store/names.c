@@ -40,7 +40,7 @@ static const char index_sql[] =
     "CREATE INDEX owner_driver ON owner(driver_id);\n";
 
 /* The partial-plate (RPQ) index: optional, because RPQ is opt-in per state and this
- * index is most of the build time (docs/performance-store.md). */
+ * index is most of the build time (docs/performance.md). */
 static const char plate_index_sql[] =
     "CREATE VIRTUAL TABLE plate_fts USING fts5(plate, tokenize='trigram', detail='none', columnsize=0,\n"
     "  content='vehicle', content_rowid='id');\n"

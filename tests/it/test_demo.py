@@ -87,6 +87,17 @@ def check_tables(j, queries, minimums=True):
     assert wa["replies"]["by_class"]["ice_ero"]["denied"] == ero
     # Arizona (permissive) denies nothing
     assert j["states"]["AZ"]["log"]["totals"]["denied"] == 0
+    # the review desk step: every held request was decided, and each approval that a
+    # `notify` rule covers left a notice and a letter (New York's court-order rule)
+    held = sum(j["states"][s]["log"]["totals"]["held"] for s in STATES)
+    rv = [j["states"][s]["review_desk"] for s in STATES]
+    assert sum(r["approved"] + r["denied"] + r["refused"] for r in rv) == held, (held, rv)
+    assert all(r["all_sent"] for r in rv), rv
+    ny = j["states"]["NY"]["review_desk"]
+    assert ny["notices"] == ny["letters"], ny
+    if ny["approved"]:
+        assert ny["notices"] >= 1 and os.path.isdir(ny["outbox"]), ny
+        assert any(f.endswith(".txt") for f in os.listdir(ny["outbox"])), ny
     # most queries find a record somewhere
     hits = sum(j["states"][s]["log"]["totals"]["released"] +
                j["states"][s]["log"]["totals"]["redacted"] for s in STATES)

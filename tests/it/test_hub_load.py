@@ -94,24 +94,42 @@ def test_sender_that_does_not_read_is_paused():
     n = 60000
     # Plain lines: this test writes and reads one line from two threads at once, which an
     # OpenSSL connection does not allow (Python's SSLSocket is one SSL object); what it
-    # tests, the pause on unread output, is the same with or without TLS.  The writer has
-    # its own socket object on a dup of the descriptor, blocking with no timeout: a send
-    # that timed out half-way would cut a frame, and the hub would rightly close the line.
+    # tests, the pause on unread output, is the same with or without TLS.  The socket is
+    # blocking for both threads (a send that timed out half-way would cut a frame, and the
+    # hub would rightly close the line); the reader waits with select() instead.
     with Network(tls=False, plain=True, out_cap="64k") as net:
         ca = net.answer_line("CA")
         bad = net.line("WA", rcvbuf=4096)
+        bad.sock.settimeout(None)
         done = {"sent": 0, "err": None}
-        writer = socket.socket(fileno=os.dup(bad.sock.fileno()))
-        writer.settimeout(None)
+        pad = b"X" * 1000
 
         def send_all():
             try:
                 for i in range(n):
-                    msg = b"DQ.WAZZZZ999.CA.TXTOLN/B%07d" % i  # each gets an ER
-                    writer.sendall(struct.pack(">I", len(msg)) + msg)
+                    # each gets an ER (unknown ORI, checked before the fields); the
+                    # padding makes 60,000 of them (60 MB) far more than the socket
+                    # buffers on both sides can hold, so TCP must push back
+                    msg = b"DQ.WAZZZZ999.CA.TXTOLN/B%07d.NAM/%s" % (i, pad)
+                    bad.sock.sendall(struct.pack(">I", len(msg)) + msg)
                     done["sent"] += 1
             except Exception as e:  # reported by the main thread
                 done["err"] = e
+
+        def read_frame(timeout):
+            deadline = time.monotonic() + timeout
+            while True:
+                if len(bad.inbuf) >= 4:
+                    k = struct.unpack(">I", bad.inbuf[:4])[0]
+                    if len(bad.inbuf) >= 4 + k:
+                        p, bad.inbuf = bad.inbuf[4:4 + k], bad.inbuf[4 + k:]
+                        return Out(p)
+                left = deadline - time.monotonic()
+                assert left > 0, "nothing received in %s s (after %d sent)" % (timeout, done["sent"])
+                if select.select([bad.sock], [], [], left)[0]:
+                    chunk = bad.sock.recv(262144)
+                    assert chunk, "closed by the hub"
+                    bad.inbuf += chunk
 
         t = threading.Thread(target=send_all, daemon=True)
         t.start()
@@ -133,10 +151,9 @@ def test_sender_that_does_not_read_is_paused():
         assert "OLN/OTHER01" in ca.recv().body
         # it reads at last: every answer arrives, in order
         for i in range(n):
-            er = bad.recv(30)
+            er = read_frame(30)
             assert er.key == "ER" and ("OLN/B%07d" % i) in er.body, (i, er)
         t.join(30)
-        writer.close()
         assert done["err"] is None and done["sent"] == n, done
 
 

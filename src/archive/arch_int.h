@@ -1,0 +1,81 @@
+/*
+ * arch_int.h - internals of the message archive (archive.h), shared by archive.c (open,
+ * writer thread, expiry), query.c (NLQ parsing, authorisation, text helpers) and search.c
+ * (search, fetch, replies).
+ */
+#ifndef STATELINE_ARCH_INT_H
+#define STATELINE_ARCH_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "stateline/archive.h"
+
+/* One queued message.  Slots are reused: text keeps its capacity between uses (so a put
+ * allocates only while the queue warms up), except above SLOT_KEEP bytes. */
+struct arch_slot {
+    uint64_t seq;
+    int64_t t;
+    char key[4];
+    char src[SL_ORI_LEN + 1], src_mbr[3];
+    char dst[SL_ORI_LEN + 1], dst_mbr[3];
+    char ctl[SL_MSG_CTL_MAX + 1];
+    char *text;
+    size_t len, cap;
+};
+
+struct sl_archive {
+    struct sl_archive_conf conf;
+    char *path;
+
+    /* writer side: db is used only by the writer thread once it runs */
+    sqlite3 *db;
+    sqlite3_stmt *ins_msg, *ins_fts, *del_fts, *del_msg, *old_rows, *set_seq, *set_back;
+    int64_t tw_last;         /* tw of the last row written (writer thread) */
+    int clock_back;          /* a send time went backwards once (writer thread) */
+    pthread_t writer;
+    int writer_started;
+
+    /* the queue, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;     /* writer waits for work */
+    pthread_cond_t done;     /* flush/expire waiters */
+    struct arch_slot *ring;
+    size_t cap, head, count; /* count includes the slots the writer is working on */
+    size_t bytes;
+    uint64_t next_seq;       /* next sequence number to hand out */
+    uint64_t committed;      /* every seq < committed is written (or failed) */
+    int writer_waiting;
+    int stop;
+    int failed;              /* a commit failed since the last flush */
+    int64_t expire_req;      /* > 0: an sl_archive_expire wants this cutoff */
+    int64_t expire_result;   /* rows deleted, -1 error; valid when expire_req == 0 */
+    uint64_t expire_gen, expire_gen_done;
+    struct sl_archive_stats st;  /* writer_cpu_ns filled on demand */
+
+    /* search thread (async.c), under smu */
+    pthread_mutex_t smu;
+    pthread_cond_t swake;
+    pthread_t searcher;
+    int searcher_started, sstop;
+    int efd;
+    struct arch_job *jobs, *jobs_tail;   /* waiting */
+    struct arch_job *answered, *answered_tail; /* done */
+    int njobs;
+
+    /* reader side, under rmu */
+    pthread_mutex_t rmu;
+    sqlite3 *rdb;
+    sqlite3_stmt *search, *fetch, *get_back, *next_row, *seq_span;
+};
+
+/* async.c */
+struct arch_job;
+int sl_arch_async_start(struct sl_archive *a, char *err, size_t errlen);
+void sl_arch_async_stop(struct sl_archive *a);
+
+/* query.c */
+int sl_arch_key_visible(const struct sl_ori *who, const char *key);
+int sl_arch_withheld(const char *key);
+
+#endif

@@ -1,0 +1,682 @@
+/*
+ * archive.c - the archive's database, its bounded put queue, the writer thread and expiry
+ * (archive.h; schema there and in docs/archive.md §2).
+ *
+ * The hub's loop thread calls sl_archive_put: a mutex, a copy into a reused ring slot and,
+ * only when the writer sleeps, one condition signal.  The writer takes everything queued
+ * (up to batch_max), writes it in one transaction through prepared statements, then
+ * releases the slots.  Under load batches grow by themselves, so the commit cost is
+ * shared by more rows exactly when it matters (SQLite's form of group commit).
+ *
+ * Expiry runs on the writer too, between batches: one step deletes at most expire_batch
+ * rows (oldest first, through the index on t) in its own transaction, so a backlog of
+ * expired rows (after a long stop) drains in short steps that never hold inserts back
+ * for more than one step.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arch_int.h"
+#include "stateline/core.h"
+
+#define SLOT_KEEP (64 * 1024) /* a slot's text buffer above this is freed after use */
+#define SCHEMA_VERSION "1"
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS msg("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " t INTEGER NOT NULL,"
+    " tw INTEGER NOT NULL,"
+    " key TEXT NOT NULL,"
+    " src TEXT NOT NULL, src_mbr TEXT NOT NULL,"
+    " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
+    " ctl TEXT NOT NULL,"
+    " body TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS msg_t ON msg(t);"
+    "CREATE VIEW IF NOT EXISTS msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg;"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS msg_fts USING fts5(body, content='msg_norm',"
+    " content_rowid='seq');"
+    "INSERT OR IGNORE INTO meta VALUES('schema', '" SCHEMA_VERSION "');";
+
+void sl_archive_conf_default(struct sl_archive_conf *c)
+{
+    memset(c, 0, sizeof *c);
+    c->retention_days = 365;
+    c->queue_max = 65536;
+    c->queue_bytes_max = 64u << 20;
+    c->batch_max = 2048;
+    c->expire_batch = 500;
+    c->expire_every_ms = 1000;
+    c->count_max = 10000;
+    c->search_queue = 64;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, a, b);
+}
+
+/* sl_norm(text): the indexed form of a body (sl_archive_norm), as an SQL function: the
+ * view msg_norm is the FTS5 table's content, so the 'delete' of an expired row, FTS5's
+ * 'rebuild' and 'integrity-check' all see exactly what was indexed. */
+static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *t = (const char *)sqlite3_value_text(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    if (!t) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    struct sl_buf b = SL_BUF_INIT;
+    sl_archive_norm(t, (size_t)n, &b);
+    sqlite3_result_text(ctx, b.data ? (const char *)b.data : "", (int)b.len, SQLITE_TRANSIENT);
+    sl_buf_free(&b);
+}
+
+int sl_archive_sql_functions(sqlite3 *db)
+{
+    return sqlite3_create_function(db, "sl_norm", 1,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                   sql_norm, NULL, NULL);
+}
+
+static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **s, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL) != SQLITE_OK) {
+        seterr(err, errlen, "archive: prepare: %s (%s)", sqlite3_errmsg(db), sql);
+        return -1;
+    }
+    return 0;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        SL_ERROR("archive", "%s: %s", sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The writer's memory of the last committed row: its tw, and whether a send time ever
+ * went backwards.  At open, and after a rolled-back batch. */
+static void load_tail(struct sl_archive *a)
+{
+    sqlite3_stmt *q;
+    a->tw_last = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT tw FROM msg ORDER BY seq DESC LIMIT 1", -1, &q,
+                           NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            a->tw_last = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    a->clock_back = 0;
+    if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM meta WHERE key='clock_back'", -1, &q, NULL) ==
+        SQLITE_OK) {
+        a->clock_back = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+}
+
+static int open_writer(struct sl_archive *a, char *err, size_t errlen)
+{
+    if (sqlite3_open_v2(a->path, &a->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        seterr(err, errlen, "archive: cannot open %s: %s", a->path,
+               a->db ? sqlite3_errmsg(a->db) : "out of memory");
+        return -1;
+    }
+    sqlite3_busy_timeout(a->db, 5000);
+    if (sl_archive_sql_functions(a->db) != SQLITE_OK) {
+        seterr(err, errlen, "archive: %s: %s", a->path, sqlite3_errmsg(a->db));
+        return -1;
+    }
+    char *msg = NULL;
+    if (sqlite3_exec(a->db,
+                     a->conf.sync_full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                         "PRAGMA cache_size=-32768;"
+                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                         "PRAGMA cache_size=-32768;",
+                     NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(a->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        seterr(err, errlen, "archive: %s: %s", a->path, msg ? msg : sqlite3_errmsg(a->db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    if (prep(a->db,
+             "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
+             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             &a->ins_msg, err, errlen) < 0 ||
+        prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
+             errlen) < 0 ||
+        prep(a->db,
+             "INSERT INTO msg_fts(msg_fts, rowid, body) SELECT 'delete', seq, body"
+             " FROM msg_norm WHERE seq=?1",
+             &a->del_fts, err, errlen) < 0 ||
+        prep(a->db, "DELETE FROM msg WHERE seq=?1", &a->del_msg, err, errlen) < 0 ||
+        prep(a->db, "SELECT seq FROM msg WHERE t < ?1 ORDER BY t LIMIT ?2", &a->old_rows, err,
+             errlen) < 0 ||
+        prep(a->db, "SELECT seq FROM sqlite_sequence WHERE name='msg'", &a->set_seq, err,
+             errlen) < 0 ||
+        prep(a->db, "INSERT OR REPLACE INTO meta VALUES('clock_back', '1')", &a->set_back, err,
+             errlen) < 0)
+        return -1;
+    load_tail(a);
+    a->next_seq = 1;
+    if (sqlite3_step(a->set_seq) == SQLITE_ROW)
+        a->next_seq = (uint64_t)sqlite3_column_int64(a->set_seq, 0) + 1;
+    sqlite3_reset(a->set_seq);
+    a->committed = a->next_seq;
+    return 0;
+}
+
+static int open_reader(struct sl_archive *a, char *err, size_t errlen)
+{
+    if (sqlite3_open_v2(a->path, &a->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        seterr(err, errlen, "archive: cannot open %s: %s", a->path,
+               a->rdb ? sqlite3_errmsg(a->rdb) : "out of memory");
+        return -1;
+    }
+    sqlite3_busy_timeout(a->rdb, 5000);
+    sl_archive_sql_functions(a->rdb);
+    sqlite3_exec(a->rdb, "PRAGMA cache_size=-32768;", NULL, NULL, NULL);
+    /* Rows come out newest first; the FTS5 table drives (ORDER BY its rowid DESC), each
+     * candidate is checked against the row's time, key and addresses by primary key. */
+    if (prep(a->rdb,
+             "SELECT m.seq, m.t, m.key, m.src, m.dst, substr(m.body, 1, 400)"
+             " FROM msg_fts f JOIN msg m ON m.seq = f.rowid"
+             " WHERE f.msg_fts MATCH ?1 AND f.rowid BETWEEN ?9 AND ?10"
+             " AND m.t BETWEEN ?2 AND ?3"
+             " AND instr(?4, ' ' || m.key || ' ') > 0"
+             " AND (?5 = '' OR m.src = ?5) AND (?6 = '' OR m.src_mbr = ?6)"
+             " AND (?7 = '' OR m.dst = ?7) AND (?8 = '' OR m.dst_mbr = ?8)"
+             " ORDER BY f.rowid DESC",
+             &a->search, err, errlen) < 0 ||
+        prep(a->rdb,
+             "SELECT seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg WHERE seq=?1",
+             &a->fetch, err, errlen) < 0 ||
+        prep(a->rdb, "SELECT 1 FROM meta WHERE key='clock_back'", &a->get_back, err, errlen) < 0 ||
+        prep(a->rdb, "SELECT seq, tw FROM msg WHERE seq >= ?1 ORDER BY seq LIMIT 1",
+             &a->next_row, err, errlen) < 0 ||
+        prep(a->rdb, "SELECT (SELECT min(seq) FROM msg), (SELECT max(seq) FROM msg)",
+             &a->seq_span, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- the writer ---- */
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v, int n)
+{
+    sqlite3_bind_text(s, i, v, n, SQLITE_STATIC);
+}
+
+/* Write slots [h, h+n) of the ring in one transaction.  Returns rows written or -1. */
+static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
+                       struct sl_buf *norm)
+{
+    if (exec(a->db, "BEGIN") < 0)
+        return -1;
+    int written = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct arch_slot *s = &a->ring[(h + i) % a->cap];
+        sl_buf_reset(body);
+        sl_archive_strip_images(s->text, s->len, body);
+        sl_buf_reset(norm);
+        sl_archive_norm(body->data ? (const char *)body->data : "", body->len, norm);
+        sqlite3_stmt *m = a->ins_msg;
+        sqlite3_bind_int64(m, 1, (sqlite3_int64)s->seq);
+        sqlite3_bind_int64(m, 2, s->t);
+        bind_text(m, 3, s->key, -1);
+        bind_text(m, 4, s->src, -1);
+        bind_text(m, 5, s->src_mbr, -1);
+        bind_text(m, 6, s->dst, -1);
+        bind_text(m, 7, s->dst_mbr, -1);
+        bind_text(m, 8, s->ctl, -1);
+        bind_text(m, 9, body->data ? (const char *)body->data : "", (int)body->len);
+        /* tw never decreases along seq: search turns BEG/END into a seq range with it */
+        int64_t tw = s->t > a->tw_last ? s->t : a->tw_last;
+        sqlite3_bind_int64(m, 10, tw);
+        int rc = sqlite3_step(m);
+        sqlite3_reset(m);
+        if (rc != SQLITE_DONE) {
+            SL_ERROR("archive", "insert of message %llu failed: %s",
+                     (unsigned long long)s->seq, sqlite3_errmsg(a->db));
+            continue;
+        }
+        sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)s->seq);
+        bind_text(a->ins_fts, 2, norm->data ? (const char *)norm->data : "", (int)norm->len);
+        rc = sqlite3_step(a->ins_fts);
+        sqlite3_reset(a->ins_fts);
+        if (rc != SQLITE_DONE) {
+            SL_ERROR("archive", "index of message %llu failed: %s", (unsigned long long)s->seq,
+                     sqlite3_errmsg(a->db));
+            /* a row the index does not know could never be deleted from it cleanly */
+            sqlite3_bind_int64(a->del_msg, 1, (sqlite3_int64)s->seq);
+            sqlite3_step(a->del_msg);
+            sqlite3_reset(a->del_msg);
+            continue;
+        }
+        if (s->t < a->tw_last && !a->clock_back) {
+            /* a send time went backwards (clock step): END can no longer bound seq */
+            SL_WARN("archive", "send time of message %llu is before the previous message's; "
+                    "searches stop using END as a sequence bound", (unsigned long long)s->seq);
+            if (sqlite3_step(a->set_back) == SQLITE_DONE)
+                a->clock_back = 1;
+            sqlite3_reset(a->set_back);
+        }
+        a->tw_last = tw;
+        written++;
+    }
+    if (exec(a->db, "COMMIT") < 0) {
+        exec(a->db, "ROLLBACK");
+        load_tail(a);
+        return -1;
+    }
+    return written;
+}
+
+/* One expiry step: delete up to `limit` rows with t < cutoff.  Returns rows deleted or -1. */
+static int expire_step(struct sl_archive *a, int64_t cutoff, int limit)
+{
+    uint64_t seqs[1024];
+    if (limit > 1024)
+        limit = 1024;
+    int n = 0;
+    sqlite3_bind_int64(a->old_rows, 1, cutoff);
+    sqlite3_bind_int(a->old_rows, 2, limit);
+    while (n < limit && sqlite3_step(a->old_rows) == SQLITE_ROW)
+        seqs[n++] = (uint64_t)sqlite3_column_int64(a->old_rows, 0);
+    sqlite3_reset(a->old_rows);
+    if (n == 0)
+        return 0;
+    if (exec(a->db, "BEGIN") < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int64(a->del_fts, 1, (sqlite3_int64)seqs[i]);
+        int rc = sqlite3_step(a->del_fts);
+        sqlite3_reset(a->del_fts);
+        sqlite3_bind_int64(a->del_msg, 1, (sqlite3_int64)seqs[i]);
+        if (rc == SQLITE_DONE)
+            rc = sqlite3_step(a->del_msg);
+        sqlite3_reset(a->del_msg);
+        if (rc != SQLITE_DONE) {
+            SL_ERROR("archive", "expiry of message %llu failed: %s",
+                     (unsigned long long)seqs[i], sqlite3_errmsg(a->db));
+            exec(a->db, "ROLLBACK");
+            return -1;
+        }
+    }
+    if (exec(a->db, "COMMIT") < 0) {
+        exec(a->db, "ROLLBACK");
+        return -1;
+    }
+    return n;
+}
+
+static int64_t wall_s(void) { return sl_wall_us() / 1000000; }
+
+static int64_t cutoff_at(const struct sl_archive *a, int64_t now)
+{
+    return now - (int64_t)a->conf.retention_days * 86400;
+}
+
+static void deadline_after(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    struct sl_archive *a = arg;
+    struct sl_buf body = SL_BUF_INIT, norm = SL_BUF_INIT;
+    int64_t next_expire = a->conf.expire_every_ms > 0 ? sl_now_ms() + a->conf.expire_every_ms
+                                                      : INT64_MAX;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (a->count == 0 && !a->stop && a->expire_req == 0 &&
+               sl_now_ms() < next_expire) {
+            a->writer_waiting = 1;
+            if (next_expire == INT64_MAX) {
+                pthread_cond_wait(&a->wake, &a->mu);
+            } else {
+                struct timespec ts;
+                deadline_after(&ts, next_expire - sl_now_ms());
+                pthread_cond_timedwait(&a->wake, &a->mu, &ts);
+            }
+            a->writer_waiting = 0;
+        }
+        if (a->stop && a->count == 0 && a->expire_req == 0)
+            break;
+        size_t n = a->count < (size_t)a->conf.batch_max ? a->count : (size_t)a->conf.batch_max;
+        size_t h = a->head;
+        int64_t ereq = a->expire_req;
+        pthread_mutex_unlock(&a->mu);
+
+        int wrote = n ? write_batch(a, h, n, &body, &norm) : 0;
+        int64_t expired = 0;
+        int step_expired = 0;
+        if (ereq) {
+            for (;;) {
+                int d = expire_step(a, cutoff_at(a, ereq), a->conf.expire_batch);
+                if (d < 0) {
+                    expired = -1;
+                    break;
+                }
+                expired += d;
+                if (d < a->conf.expire_batch)
+                    break;
+            }
+        } else if (sl_now_ms() >= next_expire) {
+            int d = expire_step(a, cutoff_at(a, wall_s()), a->conf.expire_batch);
+            if (d > 0) {
+                SL_DEBUG("archive", "expired %d messages", d);
+                step_expired = d;
+            }
+            /* a full step means more are waiting: go on after the next batch */
+            next_expire = d == a->conf.expire_batch ? sl_now_ms()
+                                                    : sl_now_ms() + a->conf.expire_every_ms;
+        }
+
+        pthread_mutex_lock(&a->mu);
+        size_t freed = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct arch_slot *s = &a->ring[(h + i) % a->cap];
+            freed += s->len;
+            if (s->cap > SLOT_KEEP) {
+                free(s->text);
+                s->text = NULL;
+                s->cap = 0;
+            }
+            if (i == n - 1)
+                a->committed = s->seq + 1;
+        }
+        a->head = (h + n) % a->cap;
+        a->count -= n;
+        a->bytes -= freed;
+        if (wrote < 0 || (size_t)wrote < n)
+            a->failed = 1;
+        if (n) {
+            a->st.batches++;
+            a->st.committed += wrote > 0 ? (uint64_t)wrote : 0;
+            a->st.lost += n - (wrote > 0 ? (size_t)wrote : 0);
+        }
+        a->st.expired += (uint64_t)(expired > 0 ? expired : 0) + (uint64_t)step_expired;
+        if (ereq) {
+            a->expire_result = expired;
+            a->expire_req = 0;
+            a->expire_gen_done++;
+        }
+        pthread_cond_broadcast(&a->done);
+    }
+    pthread_mutex_unlock(&a->mu);
+    sl_buf_free(&body);
+    sl_buf_free(&norm);
+    return NULL;
+}
+
+/* ---- open / close ---- */
+
+int sl_archive_open(const struct sl_archive_conf *c, struct sl_archive **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (!c->path || !c->path[0]) {
+        seterr(err, errlen, "archive: no database path%s%s", "", "");
+        return -1;
+    }
+    if (c->retention_days < 1 || c->queue_max < 1 || c->queue_bytes_max < 1 ||
+        c->batch_max < 1 || c->expire_batch < 1 || c->expire_every_ms < 0 ||
+        c->count_max < SL_ARCHIVE_MAX_HITS || c->search_queue < 0) {
+        seterr(err, errlen,
+               "archive: bad configuration (retention_days, queue_max, queue_bytes_max, "
+               "batch_max, expire_batch must be >= 1, count_max >= 100, search_queue >= 0)%s%s",
+               "", "");
+        return -1;
+    }
+    struct sl_archive *a = sl_xcalloc(1, sizeof *a);
+    a->conf = *c;
+    a->path = sl_xstrdup(c->path);
+    a->conf.path = a->path;
+    if (a->conf.expire_batch > 1024)
+        a->conf.expire_batch = 1024;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->rmu, NULL);
+    pthread_mutex_init(&a->smu, NULL);
+    pthread_cond_init(&a->swake, NULL);
+    a->efd = -1;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&a->done, NULL);
+
+    if (!c->readonly && open_writer(a, err, errlen) < 0)
+        goto fail;
+    if (open_reader(a, err, errlen) < 0)
+        goto fail;
+    if (!c->readonly) {
+        a->cap = c->queue_max;
+        a->ring = sl_xcalloc(a->cap, sizeof *a->ring);
+        int rc = pthread_create(&a->writer, NULL, writer_main, a);
+        if (rc != 0) {
+            seterr(err, errlen, "archive: cannot start the writer thread: %s%s", strerror(rc),
+                   "");
+            goto fail;
+        }
+        a->writer_started = 1;
+    }
+    if (c->search_queue > 0 && sl_arch_async_start(a, err, errlen) < 0)
+        goto fail;
+    *out = a;
+    return 0;
+fail:
+    sl_archive_close(a);
+    return -1;
+}
+
+void sl_archive_close(struct sl_archive *a)
+{
+    if (!a)
+        return;
+    sl_arch_async_stop(a);
+    if (a->writer_started) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = 1;
+        pthread_cond_signal(&a->wake);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->writer, NULL);
+    }
+    sqlite3_stmt *st[] = {a->ins_msg, a->ins_fts,  a->del_fts, a->del_msg,  a->old_rows,
+                          a->set_seq, a->set_back, a->search, a->fetch,   a->get_back,
+                          a->next_row, a->seq_span};
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        sqlite3_finalize(st[i]);
+    if (a->db && sqlite3_close(a->db) != SQLITE_OK)
+        SL_ERROR("archive", "close: %s", sqlite3_errmsg(a->db));
+    if (a->rdb)
+        sqlite3_close(a->rdb);
+    for (size_t i = 0; i < a->cap; i++)
+        free(a->ring[i].text);
+    free(a->ring);
+    pthread_cond_destroy(&a->wake);
+    pthread_cond_destroy(&a->done);
+    pthread_mutex_destroy(&a->mu);
+    pthread_mutex_destroy(&a->rmu);
+    pthread_mutex_destroy(&a->smu);
+    pthread_cond_destroy(&a->swake);
+    free(a->path);
+    free(a);
+}
+
+/* ---- put ---- */
+
+static int upper_alnum(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+static int rec_ok(const struct sl_archive_rec *r)
+{
+    size_t kl = r->key ? strlen(r->key) : 0;
+    if (kl < 2 || kl > 3 || !upper_alnum(r->key, kl))
+        return 0;
+    if (!r->src || strlen(r->src) != SL_ORI_LEN || !upper_alnum(r->src, SL_ORI_LEN))
+        return 0;
+    size_t dl = r->dst ? strlen(r->dst) : 0;
+    if ((dl != 2 && dl != SL_ORI_LEN) || !upper_alnum(r->dst, dl))
+        return 0;
+    if (r->src_mbr && r->src_mbr[0] && (strlen(r->src_mbr) != 2 || !upper_alnum(r->src_mbr, 2)))
+        return 0;
+    if (r->dst_mbr && r->dst_mbr[0] && (strlen(r->dst_mbr) != 2 || !upper_alnum(r->dst_mbr, 2)))
+        return 0;
+    if (r->ctl && strlen(r->ctl) > SL_MSG_CTL_MAX)
+        return 0;
+    if (r->time < 0 || (!r->text && r->text_len))
+        return 0;
+    return 1;
+}
+
+static void mbr(char dst[3], const char *given, const char *addr)
+{
+    const char *s = given && given[0] ? given : addr;
+    dst[0] = s[0];
+    dst[1] = s[1];
+    dst[2] = '\0';
+}
+
+int sl_archive_put(struct sl_archive *a, const struct sl_archive_rec *r, uint64_t *seq)
+{
+    if (a->conf.readonly) {
+        SL_ERROR("archive", "put on a read-only archive");
+        return -2;
+    }
+    if (!rec_ok(r)) {
+        SL_ERROR("archive", "malformed record not archived (key %.8s src %.12s dst %.12s)",
+                 r->key ? r->key : "-", r->src ? r->src : "-", r->dst ? r->dst : "-");
+        return -2;
+    }
+    pthread_mutex_lock(&a->mu);
+    if (a->count >= a->cap || a->bytes + r->text_len > a->conf.queue_bytes_max) {
+        a->st.queue_full++;
+        pthread_mutex_unlock(&a->mu);
+        return -1;
+    }
+    struct arch_slot *s = &a->ring[(a->head + a->count) % a->cap];
+    if (s->cap < r->text_len + 1) {
+        free(s->text);
+        s->cap = r->text_len + 1 < 256 ? 256 : r->text_len + 1;
+        s->text = sl_xmalloc(s->cap);
+    }
+    if (r->text_len)
+        memcpy(s->text, r->text, r->text_len);
+    s->text[r->text_len] = '\0';
+    s->len = r->text_len;
+    s->t = r->time;
+    sl_strlcpy(s->key, r->key, sizeof s->key);
+    sl_strlcpy(s->src, r->src, sizeof s->src);
+    sl_strlcpy(s->dst, r->dst, sizeof s->dst);
+    mbr(s->src_mbr, r->src_mbr, r->src);
+    mbr(s->dst_mbr, r->dst_mbr, r->dst);
+    sl_strlcpy(s->ctl, r->ctl ? r->ctl : "", sizeof s->ctl);
+    s->seq = a->next_seq++;
+    if (seq)
+        *seq = s->seq;
+    a->count++;
+    a->bytes += r->text_len;
+    if (a->writer_waiting)
+        pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+void sl_archive_queued(struct sl_archive *a, size_t *msgs, size_t *bytes)
+{
+    pthread_mutex_lock(&a->mu);
+    if (msgs)
+        *msgs = a->count;
+    if (bytes)
+        *bytes = a->bytes;
+    pthread_mutex_unlock(&a->mu);
+}
+
+int sl_archive_flush(struct sl_archive *a)
+{
+    if (!a->writer_started)
+        return 0;
+    pthread_mutex_lock(&a->mu);
+    uint64_t target = a->next_seq;
+    pthread_cond_signal(&a->wake);
+    while (a->committed < target)
+        pthread_cond_wait(&a->done, &a->mu);
+    int rc = a->failed ? -1 : 0;
+    a->failed = 0;
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+int64_t sl_archive_expire(struct sl_archive *a, int64_t now)
+{
+    if (!a->writer_started)
+        return -1;
+    if (now <= 0)
+        now = wall_s();
+    pthread_mutex_lock(&a->mu);
+    while (a->expire_req != 0) /* another expiry in progress */
+        pthread_cond_wait(&a->done, &a->mu);
+    a->expire_req = now;
+    uint64_t gen = ++a->expire_gen;
+    pthread_cond_signal(&a->wake);
+    while (a->expire_gen_done < gen)
+        pthread_cond_wait(&a->done, &a->mu);
+    int64_t r = a->expire_result;
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}
+
+void sl_archive_stats(struct sl_archive *a, struct sl_archive_stats *out)
+{
+    pthread_mutex_lock(&a->mu);
+    *out = a->st;
+    pthread_mutex_unlock(&a->mu);
+    out->writer_cpu_ns = 0;
+    clockid_t cid;
+    struct timespec ts;
+    if (a->writer_started && pthread_getcpuclockid(a->writer, &cid) == 0 &&
+        clock_gettime(cid, &ts) == 0)
+        out->writer_cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t sl_archive_count(struct sl_archive *a)
+{
+    pthread_mutex_lock(&a->rmu);
+    sqlite3_stmt *s;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(a->rdb, "SELECT count(*) FROM msg", -1, &s, NULL) == SQLITE_OK) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    pthread_mutex_unlock(&a->rmu);
+    return n;
+}
