@@ -63,6 +63,12 @@ struct sl_gw_config {
     int policy_poll_ms;            /* how often the policy file is looked at (250) */
     int reconnect_min_ms, reconnect_max_ms; /* back-off between dials (100 .. 5000) */
     int list_cap;                  /* records in a list answer (20) */
+    /* The oversight desk in the browser (src/http, http.h, docs/http-api.md). */
+    char http_listen[128];         /* host:port, "" = no HTTP server */
+    int http_tls;                  /* 1: HTTPS (default); 0 only on loopback (tests) */
+    char http_cert[SL_GW_PATH_MAX], http_key[SL_GW_PATH_MAX]; /* server cert (PEM) */
+    int http_session_s;            /* a session's idle lifetime (1800 s) */
+    char audit_pub[SL_GW_PATH_MAX]; /* verifier key of the log (default audit_key's .pub) */
     /* the review desk and notices (docs/review.md) */
     int review_poll_ms;            /* how often gateway.db is looked at for decisions (200) */
     char two_person[512];          /* hold rule ids whose approval needs two reviewers, or

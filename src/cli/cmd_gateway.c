@@ -11,10 +11,13 @@
 #include "stateline/cli.h"
 #include "stateline/core.h"
 #include "stateline/gateway.h"
+#include "stateline/http.h"
 
 static const char usage[] =
     "usage: stateline gateway --config FILE          run a state's gateway\n"
     "       stateline gateway check --config FILE    check a configuration and exit\n"
+    "       stateline gateway users --config FILE ...   accounts of the oversight desk\n"
+    "                                                (`stateline gateway users --help`)\n"
     "\n"
     "The gateway is a state's answering line on the hub: it answers DQ, DNQ, KQ, RQ, RNQ\n"
     "(RPQ when the configuration opts in; DQG/RQG like DQ/RQ) from the state's records,\n"
@@ -33,6 +36,8 @@ static int run(int argc, char **argv)
 {
     int check = 0;
     const char *config = NULL;
+    if (argc > 1 && !strcmp(argv[1], "users"))
+        return sl_http_users_cmd(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             config = argv[++i];

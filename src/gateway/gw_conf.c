@@ -18,6 +18,9 @@
  *   standard_for = CA NYSP00000   requesters (members or ORIs) given the standard layout
  *   name = WASHINGTON          the state's name in reply titles (default from the code)
  *   policy_poll_ms = 250, reconnect_max_ms = 5000, list_cap = 20
+ *   http_listen = 127.0.0.1:8443   the oversight desk (src/http); http_tls = yes | no
+ *   http_cert, http_key        the desk's server certificate;  http_session_minutes = 30
+ *   audit_pub = audit.pub      the log's verifier key (default: audit_key with .pub)
  *   review_poll_ms = 200       how often gateway.db is looked at for review decisions
  *   two_person = all | RULE... holds whose approval needs two different reviewers
  *   reviewer_links = alice=WASP00000 bob=WAKCS0000   a reviewer's own ORIs (no self-approval)
@@ -260,6 +263,22 @@ static int on_value(void *user, const char *section, const char *name, const cha
     } else if (!strcmp(name, "list_cap")) {
         if (parse_int(value, 1, 64, &c->list_cap))
             snprintf(why, sizeof why, "records in a list answer, 1 to 64");
+    } else if (!strcmp(name, "http_listen")) {
+        sl_strlcpy(c->http_listen, value, sizeof c->http_listen);
+    } else if (!strcmp(name, "http_tls")) {
+        if (yesno(value, &c->http_tls))
+            snprintf(why, sizeof why, "yes or no");
+    } else if (!strcmp(name, "http_cert")) {
+        set_path(x, c->http_cert, value);
+    } else if (!strcmp(name, "http_key")) {
+        set_path(x, c->http_key, value);
+    } else if (!strcmp(name, "http_session_minutes")) {
+        int m = 0;
+        if (parse_int(value, 1, 1440, &m))
+            snprintf(why, sizeof why, "minutes, 1 to 1440");
+        c->http_session_s = m * 60;
+    } else if (!strcmp(name, "audit_pub")) {
+        set_path(x, c->audit_pub, value);
     } else if (!strcmp(name, "review_poll_ms")) {
         if (parse_int(value, 10, 60000, &c->review_poll_ms))
             snprintf(why, sizeof why, "milliseconds, 10 to 60000");
@@ -300,6 +319,8 @@ static int parse_common(const char *path, FILE *f, const char *text, struct sl_g
     cfg->tls = 1;
     cfg->keys = SL_GW_KEYS_DEFAULT;
     cfg->policy_poll_ms = 250;
+    cfg->http_tls = 1;
+    cfg->http_session_s = 1800;
     cfg->reconnect_min_ms = 100;
     cfg->reconnect_max_ms = 5000;
     cfg->list_cap = 20; /* SL_STORE_LIST_CAP (store.h is not included here) */
@@ -383,6 +404,20 @@ static int check_config(const char *path, struct sl_gw_config *cfg, struct conf_
                      (int)(sizeof cfg->data_dir / 2), x.dir);
         else
             sl_strlcpy(cfg->data_dir, "data", sizeof cfg->data_dir);
+    }
+    if (cfg->http_listen[0] && cfg->http_tls)
+        NEED(cfg->http_cert[0] && cfg->http_key[0],
+             "http_listen with http_tls = yes needs http_cert and http_key: a server "
+             "certificate (serverAuth) for the desk's host name, PEM (the answering line's "
+             "certificate is for client use only)");
+    if (!cfg->audit_pub[0]) {
+        size_t n = strlen(cfg->audit_key);
+        if (n > 4 && !strcmp(cfg->audit_key + n - 4, ".key"))
+            snprintf(cfg->audit_pub, sizeof cfg->audit_pub, "%.*s.pub", (int)(n - 4),
+                     cfg->audit_key);
+        else
+            snprintf(cfg->audit_pub, sizeof cfg->audit_pub, "%.*s.pub",
+                     (int)(sizeof cfg->audit_pub - 5), cfg->audit_key);
     }
     if (!cfg->state_name[0]) {
         sl_strlcpy(cfg->state_name, cfg->state, sizeof cfg->state_name);

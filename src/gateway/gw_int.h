@@ -55,6 +55,8 @@ struct gw_policy;
  * still answers, with denials.  Never NULL. */
 struct gw_policy *gw_policy_new(const struct sl_gw_config *cfg);
 void gw_policy_free(struct gw_policy *gp);
+/* The slot the policy in force is in (for the oversight desk's readers, http.h). */
+struct sl_policy_slot *gw_policy_slot(struct gw_policy *gp);
 /* One line saying what is in force ("policy wa.policy (state WA, 5 rules, sha256 ...)"). */
 void gw_policy_describe(struct gw_policy *gp, char *out, size_t len);
 /* Hash in force, "" when none. */

@@ -38,6 +38,7 @@
 #include "stateline/conn.h"
 #include "stateline/core.h"
 #include "stateline/frame.h"
+#include "stateline/http.h"
 #include "stateline/loop.h"
 #include "stateline/policy.h"
 
@@ -78,6 +79,7 @@ struct gw {
     size_t ids_cap;
     uint64_t n_queries, n_released, n_denied, n_held, n_notfound;
     struct sl_buf body, frame;
+    struct sl_http *http;  /* the oversight desk, when http_listen is set */
 };
 
 /* The unread bytes of b, NULL for a buffer that never held any (sl_buf_head would do
@@ -958,6 +960,19 @@ static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
     return g->cfg->policy_poll_ms;
 }
 
+static void on_http_audit(struct sl_loop *loop, int fd, void *arg, int mask)
+{
+    struct gw *g = arg;
+    (void)loop;
+    (void)fd;
+    (void)mask;
+    if (sl_http_audit_drain(g->http, g->audit) < 0) {
+        SL_ERROR("gateway", "audit log append failed (%s): stopping", strerror(errno));
+        g->failed = 1;
+        sl_loop_stop(g->loop);
+    }
+}
+
 /* ---- the review desk: decisions recorded in gateway.db (docs/review.md §2) ---- */
 
 static const char *jstr(json_t *o, const char *k)
@@ -1300,6 +1315,13 @@ int sl_gw_run(const struct sl_gw_config *cfg)
         SL_ERROR("gateway", "cannot watch the audit log's eventfd");
         goto done;
     }
+    if (cfg->http_listen[0]) {
+        if (sl_http_start(cfg, gw_policy_slot(g.pol), &g.http, err, sizeof err) != 0 ||
+            sl_loop_add(g.loop, sl_http_audit_fd(g.http), SL_EV_READ, on_http_audit, &g)) {
+            SL_ERROR("gateway", "oversight desk: %s", err);
+            goto done;
+        }
+    }
     sl_loop_set_before_sleep(g.loop, before_sleep, &g);
     sl_loop_add_timer(g.loop, cfg->policy_poll_ms, policy_timer, &g);
     sl_loop_add_timer(g.loop, 10, ack_timer, &g);
@@ -1317,6 +1339,12 @@ int sl_gw_run(const struct sl_gw_config *cfg)
             (unsigned long long)g.n_notfound, (unsigned long long)g.n_denied,
             (unsigned long long)g.n_held, g.n - g.head);
 done:
+    if (g.http) {
+        sl_http_stop(g.http);      /* threads stopped: nothing more is queued */
+        if (g.audit)
+            sl_http_audit_drain(g.http, g.audit);
+        sl_http_free(g.http);
+    }
     if (g.c)
         sl_conn_free(g.c);
     for (size_t i = g.head; i < g.n; i++)

@@ -87,6 +87,11 @@ static int file_sig(struct gw_policy *gp, struct stat *st)
     return 0;
 }
 
+struct sl_policy_slot *gw_policy_slot(struct gw_policy *gp)
+{
+    return gp->slot;
+}
+
 struct gw_policy *gw_policy_new(const struct sl_gw_config *cfg)
 {
     struct gw_policy *gp = sl_xcalloc(1, sizeof *gp);
