@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: a 50-state multi-state query's time to the merged reply (docs/performance-hub2.md).
+"""Benchmark: a 50-state multi-state query's time to the merged reply (docs/performance.md).
 
 A hub over mutual TLS (a temporary network made by tests/it/slharness.py), 50 states each
 answered by its own `stateline query listen --reply` process on its own TLS answering line

@@ -1,6 +1,6 @@
 /*
  * icount.c - the fixed workload of the instruction-count regression gate
- * (bench/icount-check, CTest perf/icount, docs/performance-peers.md).
+ * (bench/icount-check, CTest perf/icount, docs/performance.md).
  *
  * It runs the hot paths of the switch and the gateway in-process, with no socket, no
  * clock and no randomness, so that `valgrind --tool=callgrind` counts the same number of

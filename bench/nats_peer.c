@@ -1,6 +1,6 @@
 /*
  * nats_peer.c - stateline-nats-peer: the traffic of `stateline bench switch` through
- * nats-server, with the official C client libnats (docs/performance-peers.md).
+ * nats-server, with the official C client libnats (docs/performance.md).
  *
  * `stateline bench switch` has its own peer (src/bench/nats.c: a hand-written client of
  * the NATS text protocol inside the generator's poll loop).  This program is the other
@@ -890,7 +890,7 @@ static double num(const char *opt, const char *v, double lo, double hi)
 }
 
 static const char usage[] =
-    "usage: stateline-nats-peer [options]   (docs/performance-peers.md)\n"
+    "usage: stateline-nats-peer [options]   (docs/performance.md)\n"
     "  the traffic of `stateline bench switch` through nats-server, with libnats\n"
     "  --rate R --duration S   one fixed-rate run (default: search the sustained rate)\n"
     "  --connections K         requester connections (default 4, at most 64)\n"

@@ -1,4 +1,4 @@
-// peer.mjs - the Cedar peer of `stateline policy bench` (docs/performance-peers.md).
+// peer.mjs - the Cedar peer of `stateline policy bench` (docs/performance.md).
 //
 // usage: node bench/cedar/peer.mjs [--rules N]... [--decisions N] [--latency N]
 //                                  [--pool N] [--json] [--dump DIR]

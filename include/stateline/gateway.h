@@ -3,7 +3,7 @@
  * R-1, R-5, A-1; docs/gateway.md).
  *
  * The gateway is the state's answering line on the hub.  Every query the hub delivers
- * (output form with a VRQ/ verified-requester line, docs/protocol-messages.md §5) goes
+ * (output form with a VRQ/ verified-requester line, docs/protocol.md §5) goes
  * through one decision (the state's policy, policy.h) before any record is read; a
  * permitted query is looked up in the records store (store.h), the policy's redactions are
  * applied to the records, and the reply is built in the requester's layout.  Each query's

@@ -1,5 +1,5 @@
 /*
- * hub.h - `stateline hub`, the message switch (docs/protocol-hub.md, docs/operations.md).
+ * hub.h - `stateline hub`, the message switch (docs/protocol.md, docs/operations.md).
  *
  * One process, one loop thread.  The hub accepts member lines (mutual TLS, or plain TCP
  * with a token on loopback only), checks every message it reads against the ORI directory
@@ -8,7 +8,7 @@
  * and, on queries, the verified requester.  Part 2: regions (DQ/RQ to a region as DQG/RQG
  * at lower priority), multi-state queries to NL with one merged reply, store-and-forward
  * for down destinations (SM .02., durable, in order), operator line states, AM/AML, and
- * the message archive with NLQ/NFQ (docs/protocol-hub.md §5-§10).
+ * the message archive with NLQ/NFQ (docs/protocol.md §5-§10).
  *
  * Configuration (INI, read with inih; examples/hub.conf documents every key):
  *
@@ -37,7 +37,7 @@
  *     [member WA]
  *     takes = DQ DNQ KQ RQ RNQ RPQ AM
  *     [region H1]                   the region table (without [region] sections: ours,
- *     states = CA OR WA AK HI GU     sl_hub_default_regions, docs/protocol-hub.md §6)
+ *     states = CA OR WA AK HI GU     sl_hub_default_regions, docs/protocol.md §6)
  *
  * Relative paths are relative to the directory of the configuration file.
  */

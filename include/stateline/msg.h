@@ -1,5 +1,5 @@
 /*
- * msg.h - the Nlets legacy text codec (docs/protocol-messages.md, part of docs/protocol.md).
+ * msg.h - the Nlets legacy text codec (docs/protocol.md, part of docs/protocol.md).
  *
  * Input form (what a line sends into the switch):
  *
@@ -184,7 +184,7 @@ struct sl_outhdr {
     struct sl_requester req;
 };
 
-/* Append header + "TXT\n" + body (layout in docs/protocol-messages.md §5):
+/* Append header + "TXT\n" + body (layout in docs/protocol.md §5):
  *     KEY.ORI
  *     HH:MM MM/DD/CCYY NNNNN             receive stamp (UTC), rx_seq % 100000
  *     HH:MM MM/DD/CCYY NNNNN DEST        send stamp (UTC), tx_seq % 100000, addressee

@@ -1,7 +1,7 @@
 /*
  * gen_certs.c - `stateline gen certs`: the CA, the hub's certificate, an answering-line
  * and a terminal-line certificate per member, and the tokens file of plain loopback lines
- * (files and subjects: include/stateline/certs.h; docs/protocol-wire.md §3).
+ * (files and subjects: include/stateline/certs.h; docs/protocol.md §3).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -178,7 +178,7 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
             old->bound = 0;
             m->answer = NULL;
             /* kept messages in the old line's buffer are not known to have arrived: they
-             * go again on the new line (at worst twice, docs/protocol-hub.md §7) */
+             * go again on the new line (at worst twice, docs/protocol.md §7) */
             if (m->nflight)
                 m->sf_last = m->flight[0].id - 1;
             m->nflight = 0;

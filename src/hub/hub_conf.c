@@ -336,7 +336,7 @@ const char *sl_hub_default_takes(char member_kind)
     return member_kind == 'S' ? "DQ DNQ KQ RQ RNQ RPQ AM AML" : "AM AML";
 }
 
-/* Ours (docs/protocol-hub.md §6): Nlets has 8 regions of 6-7 states and publishes only
+/* Ours (docs/protocol.md §6): Nlets has 8 regions of 6-7 states and publishes only
  * that Wisconsin is in E1.  Neighbours together, territories with the nearest mainland
  * region, so a regional query covers the states a stolen car or a driver most likely
  * crossed. */

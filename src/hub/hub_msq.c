@@ -1,6 +1,6 @@
 /*
  * hub_msq.c - multi-state queries: a DQ, RQ or KQ addressed to NL goes to every state that
- * takes the key, and the requester gets one merged reply (docs/protocol-hub.md §5).
+ * takes the key, and the requester gets one merged reply (docs/protocol.md §5).
  *
  * A collection lives in a fixed table of cfg.msq_max slots (no allocation per query beyond
  * the merged body).  Each copy carries the control field "NL" + 8 digits, the collection's

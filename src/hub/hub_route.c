@@ -1,6 +1,6 @@
 /*
  * hub_route.c - what the hub does with one message: the S-4 checks, in the order of
- * docs/protocol-hub.md §2, and routing to the destinations' lines (§3).
+ * docs/protocol.md §2, and routing to the destinations' lines (§3).
  *
  * Nothing here touches SQLite or allocates per message beyond what the codec does: the
  * directory is an in-memory snapshot, members and requesters are hash tables, and output

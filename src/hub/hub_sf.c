@@ -1,6 +1,6 @@
 /*
  * hub_sf.c - store-and-forward: messages for a destination that is down, kept durably and
- * delivered in order when its line returns (docs/protocol-hub.md §7), and the members'
+ * delivered in order when its line returns (docs/protocol.md §7), and the members'
  * service states set by the operator (`stateline hub ctl line WA down`).
  *
  * One SQLite database (`queue` in the configuration), WAL, synchronous=FULL:

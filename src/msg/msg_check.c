@@ -14,7 +14,7 @@
  *      FND (.22.)
  *   7. each value, in message order: DOB -> .05., LIY/VYR/BEG/END -> .10., ATN -> .16.,
  *      any other value -> .22. with the rule in the detail.
- * Value rules are in docs/protocol-messages.md §4.
+ * Value rules are in docs/protocol.md §4.
  */
 #include "msg_int.h"
 

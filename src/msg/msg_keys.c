@@ -1,5 +1,5 @@
 /*
- * msg_keys.c - the one table of message keys (msg.h, docs/protocol-messages.md §3),
+ * msg_keys.c - the one table of message keys (msg.h, docs/protocol.md §3),
  * the body prefixes the codec knows, and the standard ER texts.
  *
  * Everything that depends on the key reads this table: header parsing (destination count
@@ -7,7 +7,7 @@
  * numbered list of valid sets), the hub (access category, priority, reply key,
  * switch-only keys) and `stateline query` (usage).
  *
- * Decisions the Nlets sources leave open (docs/protocol-messages.md §3 gives the reasons):
+ * Decisions the Nlets sources leave open (docs/protocol.md §3 gives the reasons):
  *   - access category: every DMV key and reply 'D'; AM, AML, SM, ER 'A'; NLQ/NFQ and their
  *     replies 'Z' (archive search is "other message types"; the directory's rand flag
  *     says who may search);

@@ -1,7 +1,7 @@
 /*
  * msg_out.c - the output header the switch puts on what it delivers, and ER bodies.
  *
- * Output form (docs/protocol-messages.md §5), lines end in LF (CR LF is accepted):
+ * Output form (docs/protocol.md §5), lines end in LF (CR LF is accepted):
  *
  *     DQ.WASP00000                       key "." originating ORI
  *     14:25 11/26/2026 01239             receive stamp HH:MM MM/DD/CCYY (UTC), input number

@@ -1,6 +1,6 @@
 /*
  * conn.c - a member line: non-blocking server side for the loop, blocking client side for
- * tools and tests (see conn.h, docs/protocol-wire.md).
+ * tools and tests (see conn.h, docs/protocol.md).
  *
  * Reading.  sl_conn_read loops SSL_read/read until the socket has nothing more
  * (WANT_READ/EAGAIN) or a per-call budget is spent.  OpenSSL reads ahead (many records

@@ -1,5 +1,5 @@
 /*
- * frame.c - length-prefixed framing (see frame.h and docs/protocol-wire.md §1).
+ * frame.c - length-prefixed framing (see frame.h and docs/protocol.md §1).
  *
  * Format: N as 4 bytes, most significant first, then N bytes.  0 <= N <= max.
  *

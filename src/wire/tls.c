@@ -1,6 +1,6 @@
 /*
  * tls.c - OpenSSL 3 contexts for member lines, line identity from certificates, and the
- * tokens file of plain loopback lines (see conn.h, docs/protocol-wire.md §2-3).
+ * tokens file of plain loopback lines (see conn.h, docs/protocol.md §2-3).
  *
  * Both sides: TLS 1.3 preferred, TLS 1.2 allowed with ECDHE + AES-GCM suites only, no
  * renegotiation, no compression, peers verified against the network CA file.  The server

@@ -79,7 +79,7 @@ def raise_nofile(n):
 # ---- output header -------------------------------------------------------------------
 
 class Out:
-    """A message as the hub delivers it (docs/protocol-hub.md §4)."""
+    """A message as the hub delivers it (docs/protocol.md §4)."""
 
     def __init__(self, raw):
         self.raw = raw

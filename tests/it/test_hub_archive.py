@@ -1,4 +1,4 @@
-"""The message archive through the real hub (docs/archive.md, docs/protocol-hub.md §9):
+"""The message archive through the real hub (docs/archive.md, docs/protocol.md §9):
 what the switch sends is archived; NLQ to NL from an ORI the directory marks `rand` gets
 the acknowledgement, then the NLR; searches by type, source, destination, time range,
 free text (FND/AND/ORR) and name; NFQ fetches one message; an ORI without the flag is

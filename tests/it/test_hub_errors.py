@@ -1,4 +1,4 @@
-"""Every ER the hub sends (docs/protocol-hub.md §2), through the real hub over mutual TLS:
+"""Every ER the hub sends (docs/protocol.md §2), through the real hub over mutual TLS:
 each from NL0000000 only, on the line the message came from, with the Nlets number, the
 detail, and the first 100 characters of the offending message; nothing delivered."""
 from slharness import Network, run_tests

@@ -5,7 +5,7 @@ SM .01.; a configured region table replaces ours; AM to states, regions and ORIs
 carries the law-enforcement-only line."""
 from slharness import Network, run_tests
 
-H1 = ["AK", "CA", "GU", "HI", "OR", "WA"]  # our Pacific region (docs/protocol-hub.md)
+H1 = ["AK", "CA", "GU", "HI", "OR", "WA"]  # our Pacific region (docs/protocol.md)
 NAMEQ = "NAM/DOE,JANE.DOB/19800101.SEX/F"
 
 
