@@ -11,9 +11,13 @@
 #include "bench/bench_int.h"
 #include "stateline/bench.h"
 #include "stateline/cli.h"
+#include "stateline/core.h"
+
+extern const struct sl_cli_cmd sl_cmd_policy; /* src/cli/cmd_policy.c */
 
 static const char usage[] =
     "usage: stateline bench switch [options]\n"
+    "       stateline bench policy [FILE] [--rules N]   (= stateline policy bench)\n"
     "\n"
     "Measure the switch: a hub on loopback (TLS, fresh credentials in a temporary\n"
     "directory) between K Washington terminal lines and a minimal California\n"
@@ -77,8 +81,23 @@ static int run(int argc, char **argv)
         return sl_bench_responder_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "nats-responder") == 0)
         return sl_bench_nats_responder_main(argc - 1, argv + 1);
+    /* The policy scenario is the policy engine's own benchmark (F-3: 100 and 10,000
+     * generated rules, or a file), run under this name so every figure of
+     * docs/performance.md comes from `stateline bench`; its Cedar peer is
+     * bench/compare-policy. */
+    if (strcmp(argv[1], "policy") == 0) {
+        char **pargv = sl_xcalloc((size_t)argc + 1, sizeof *pargv);
+        pargv[0] = (char *)"policy";
+        pargv[1] = (char *)"bench";
+        for (int i = 2; i < argc; i++)
+            pargv[i] = argv[i];
+        int rc = sl_cmd_policy.run(argc, pargv);
+        free(pargv);
+        return rc;
+    }
     if (strcmp(argv[1], "switch") != 0) {
-        fprintf(stderr, "stateline bench: no scenario '%s' (there is: switch)\n", argv[1]);
+        fprintf(stderr, "stateline bench: no scenario '%s' (there are: switch, policy)\n",
+                argv[1]);
         return SL_EXIT_USAGE;
     }
     struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0, 0};

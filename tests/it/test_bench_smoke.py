@@ -111,10 +111,20 @@ def interrupted():
     os.rmdir(tmp)
 
 
+def policy_scenario():
+    """`stateline bench policy` runs the policy engine's benchmark (F-3)."""
+    p = subprocess.run([STATELINE, "bench", "policy", "--rules", "100"], capture_output=True,
+                       text=True, timeout=120)
+    check("policy: exit 0", p.returncode == 0, p.stderr[-2000:])
+    check("policy: 100 rules measured", "100 rules" in p.stdout and "median" in p.stdout,
+          p.stdout[-2000:])
+
+
 if __name__ == "__main__":
     try:
         main()
         interrupted()
+        policy_scenario()
     except Exception as e:
         failed += 1
         print(f"FAIL unexpected: {e!r}")
