@@ -45,6 +45,15 @@ int64_t sl_wall_us(void);
 /* Copy at most dstsize-1 bytes and NUL-terminate; returns strlen(src) (BSD strlcpy). */
 size_t sl_strlcpy(char *dst, const char *src, size_t dstsize);
 
+/* Configuration values shared by the hub's and the gateway's INI files.
+ * sl_conf_yesno: yes/true/on/1 -> 1, no/false/off/0 -> 0 (case-insensitive); 0, or -1
+ * when the value is none of these.
+ * sl_conf_path: a path relative to the configuration file's folder `dir` ("" = as given);
+ * an absolute path, or one too long to resolve within cap, is copied as given (opening it
+ * then says what is wrong). */
+int sl_conf_yesno(const char *v, int *out);
+void sl_conf_path(char *dst, size_t cap, const char *dir, const char *v);
+
 /* Parse "host:port" (IPv4, [IPv6] or a name) into a connected/bound socket address. */
 struct sockaddr_storage;
 int sl_parse_hostport(const char *s, struct sockaddr_storage *out, unsigned *len_out);

@@ -1041,7 +1041,7 @@ static int sim_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
     r.requester_known = q.type[0] != 0;
     sl_policy_request_from_msg(&r, &m);
     /* RSN PUR CAS LGP ATN with their values; search fields (and IMQ) present, values not
-     * logged (personal data): a placeholder. */
+     * logged (personal data), so a condition on their value cannot be replayed. */
     char vals[5][130];
     const struct sl_audit_str *src[5] = {&e.reason, &e.purpose, &e.case_ref, &e.legal, &e.user};
     const char *pf[5] = {"RSN", "PUR", "CAS", "LGP", "ATN"};

@@ -135,6 +135,33 @@ size_t sl_strlcpy(char *dst, const char *src, size_t dstsize)
     return len;
 }
 
+int sl_conf_yesno(const char *v, int *out)
+{
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") ||
+        !strcmp(v, "1")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off") ||
+        !strcmp(v, "0")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+void sl_conf_path(char *dst, size_t cap, const char *dir, const char *v)
+{
+    size_t dl = strlen(dir), vl = strlen(v);
+    if (v[0] == '/' || !dl || dl + 1 + vl >= cap) {
+        sl_strlcpy(dst, v, cap);
+        return;
+    }
+    memcpy(dst, dir, dl);
+    dst[dl] = '/';
+    memcpy(dst + dl + 1, v, vl + 1);
+}
+
 int sl_parse_hostport(const char *s, struct sockaddr_storage *out, unsigned *len_out)
 {
     char host[256];

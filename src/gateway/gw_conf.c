@@ -37,6 +37,7 @@
 
 #include "gw_int.h"
 #include "stateline/core.h"
+#include "stateline/dir.h"
 
 struct conf_ctx {
     struct sl_gw_config *cfg;
@@ -67,23 +68,7 @@ static const struct {
 
 static void set_path(struct conf_ctx *x, char *dst, const char *v)
 {
-    if (v[0] == '/' || !x->dir[0])
-        snprintf(dst, SL_GW_PATH_MAX, "%s", v);
-    else
-        snprintf(dst, SL_GW_PATH_MAX, "%.*s/%s", (int)(SL_GW_PATH_MAX / 2), x->dir, v);
-}
-
-static int yesno(const char *v, int *out)
-{
-    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
-        !strcasecmp(v, "on"))
-        *out = 1;
-    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") ||
-             !strcasecmp(v, "off"))
-        *out = 0;
-    else
-        return -1;
-    return 0;
+    sl_conf_path(dst, SL_GW_PATH_MAX, x->dir, v);
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -197,17 +182,14 @@ static int on_value(void *user, const char *section, const char *name, const cha
     } else if (!strcmp(name, "name")) {
         sl_strlcpy(c->state_name, value, sizeof c->state_name);
     } else if (!strcmp(name, "ori")) {
-        int ok = strlen(value) == 9;
-        for (int i = 0; ok && i < 9; i++)
-            ok = (value[i] >= 'A' && value[i] <= 'Z') || (value[i] >= '0' && value[i] <= '9');
-        if (!ok)
+        if (!sl_ori_valid(value))
             snprintf(why, sizeof why, "9 upper-case letters and digits, e.g. WAOLN0000");
         else
             sl_strlcpy(c->ori, value, sizeof c->ori);
     } else if (!strcmp(name, "hub")) {
         sl_strlcpy(c->hub, value, sizeof c->hub);
     } else if (!strcmp(name, "tls")) {
-        if (yesno(value, &c->tls))
+        if (sl_conf_yesno(value, &c->tls))
             snprintf(why, sizeof why, "yes or no");
     } else if (!strcmp(name, "cert")) {
         set_path(x, c->cert, value);
@@ -266,7 +248,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
     } else if (!strcmp(name, "http_listen")) {
         sl_strlcpy(c->http_listen, value, sizeof c->http_listen);
     } else if (!strcmp(name, "http_tls")) {
-        if (yesno(value, &c->http_tls))
+        if (sl_conf_yesno(value, &c->http_tls))
             snprintf(why, sizeof why, "yes or no");
     } else if (!strcmp(name, "http_cert")) {
         set_path(x, c->http_cert, value);

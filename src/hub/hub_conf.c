@@ -26,21 +26,6 @@ struct conf_ctx {
     int bad;
 };
 
-static int parse_bool(const char *v, int *out)
-{
-    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on") ||
-        !strcmp(v, "1")) {
-        *out = 1;
-        return 0;
-    }
-    if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off") ||
-        !strcmp(v, "0")) {
-        *out = 0;
-        return 0;
-    }
-    return -1;
-}
-
 /* "4096", "64k", "4m", "1 MiB": bytes.  Suffixes are binary (k = 1024). */
 static int parse_size(const char *v, uint64_t *out)
 {
@@ -82,16 +67,7 @@ static int parse_int(const char *v, long lo, long hi, long *out)
 
 static void set_path(struct conf_ctx *x, char *dst, const char *v)
 {
-    size_t dl = strlen(x->dir), vl = strlen(v);
-    if (v[0] == '/' || !dl) {
-        sl_strlcpy(dst, v, SL_HUB_PATH_MAX);
-    } else if (dl + 1 + vl < SL_HUB_PATH_MAX) {
-        memcpy(dst, x->dir, dl);
-        dst[dl] = '/';
-        memcpy(dst + dl + 1, v, vl + 1);
-    } else {
-        sl_strlcpy(dst, v, SL_HUB_PATH_MAX); /* too long to resolve: the open will say */
-    }
+    sl_conf_path(dst, SL_HUB_PATH_MAX, x->dir, v);
 }
 
 static int member_code_ok(const char *s)
@@ -196,10 +172,10 @@ static int on_value(void *user, const char *section, const char *name, const cha
             else
                 sl_strlcpy(c->listen, value, sizeof c->listen);
         } else if (!strcmp(name, "tls")) {
-            if (parse_bool(value, &c->tls))
+            if (sl_conf_yesno(value, &c->tls))
                 snprintf(why, sizeof why, "expected yes or no");
         } else if (!strcmp(name, "plain")) {
-            if (parse_bool(value, &c->plain))
+            if (sl_conf_yesno(value, &c->plain))
                 snprintf(why, sizeof why, "expected yes or no");
         } else if (!strcmp(name, "cert")) {
             set_path(x, c->cert, value);
@@ -261,7 +237,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
             else
                 c->archive_queue = (uint32_t)n;
         } else if (!strcmp(name, "archive_sync_full")) {
-            if (parse_bool(value, &c->archive_sync_full))
+            if (sl_conf_yesno(value, &c->archive_sync_full))
                 snprintf(why, sizeof why, "expected yes or no");
         } else if (!strcmp(name, "msq_timeout")) {
             if (parse_int(value, 1, 3600, &n))
