@@ -126,6 +126,9 @@ static void line_close(struct sl_hub *hub, struct hub_line *l, const char *why)
              * they go again, from the first one not deleted, when the line returns */
             if (m->nflight)
                 m->sf_last = m->flight[0].id - 1;
+            /* and what it was given and did not answer is kept again, before them */
+            hub_out_line_down(hub, m, 1);
+            hub_msq_line_down(hub, m->code);
             m->nflight = 0;
         }
     }
@@ -181,6 +184,7 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
              * go again on the new line (at worst twice, docs/protocol.md §7) */
             if (m->nflight)
                 m->sf_last = m->flight[0].id - 1;
+            hub_out_line_down(hub, m, 0);
             m->nflight = 0;
             SL_INFO("hub", "answering line of %s from %s replaces the one from %s", p->member,
                     l->addr, old->addr);
@@ -660,6 +664,8 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
         nm->nflight = old->nflight;
         nm->flight = old->flight;
         old->flight = NULL;
+        nm->out = old->out;
+        old->out = NULL;
     }
     hub_members_free(&hub->members);
     hub->members = members;
