@@ -302,6 +302,7 @@ static void line_flush(struct sl_hub *hub, struct hub_line *l)
         line_close(hub, l, l->c->err[0] ? l->c->err : "write failed");
         return;
     }
+    hub_out_written(hub, l); /* first: its commit is the next thing after the write */
     hub_sf_written(hub, l);
     line_watch_write(hub, l, r == 1 && l->c->want_write);
     /* give back what a burst made the buffers grow to: memory follows the load */
@@ -828,6 +829,7 @@ void sl_hub_free(struct sl_hub *hub)
         free(hub->deferred[i].p);
     free(hub->deferred);
     hub_msq_free(hub);
+    free(hub->forgets);
     hub_sf_close(hub);
     if (hub->lfd >= 0)
         close(hub->lfd);

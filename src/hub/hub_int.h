@@ -151,12 +151,25 @@ struct sl_hub {
     int in_deferred;
     uint64_t iter;                /* loop iterations (before_sleep calls) */
     uint64_t mid_epoch, mid_seq;  /* switch message ids (hub_outstanding.c) */
+    /* a kept query answered: its row goes once the answer has left (hub_outstanding.c) */
+    int64_t forget_id;            /* the row of the answer being routed, 0 = none */
+    int routed;                   /* the answer went into a line's output: */
+    uint32_t routed_slot, routed_gen;
+    uint64_t routed_end;          /*   that line's app_total just after it */
+    struct hub_forget *forgets;   /* rows to delete once their answers are written */
+    uint32_t nforgets;
 
     /* totals */
     uint64_t t_frames_in, t_frames_out, t_routed, t_er, t_sm, t_accepted, t_refused_lines;
     uint64_t t_reloads;
     uint64_t t_queued, t_forwarded, t_archive_lost, t_msq, t_regional;
     uint64_t t_requeued, t_dup_answers;
+};
+
+struct hub_forget {
+    int64_t id;
+    uint32_t slot, gen;
+    uint64_t end;
 };
 
 struct hub_nlq {
@@ -261,6 +274,11 @@ int hub_out_answer(struct sl_hub *hub, struct hub_line *line, const struct sl_ms
 /* dm's answering line is gone (tell = 1: dropped, the requesters get SM .02.; 0: replaced
  * by a new line): every outstanding query goes back into the queue, before what is kept. */
 void hub_out_line_down(struct sl_hub *hub, struct hub_member *dm, int tell);
+/* After routing a message: an answer to a kept query has its row deleted once the answer
+ * has been written out (hub_out_written) or, kept or refused, now. */
+void hub_out_routed(struct sl_hub *hub);
+/* After a flush of l: delete the rows of kept queries whose answers l has written. */
+void hub_out_written(struct sl_hub *hub, struct hub_line *l);
 /* Outstanding queries of dm (for `hub ctl queue`). */
 uint32_t hub_out_count(const struct hub_member *dm);
 void hub_out_free(struct hub_member *dm);

@@ -246,15 +246,66 @@ int hub_out_answer(struct sl_hub *hub, struct hub_line *line, const struct sl_ms
         }
     }
     if (hit) {
-        /* a query from the queue: its row goes now, committed before the answer leaves */
+        /* a query from the queue: its row goes once this answer has left (hub_out_routed) */
         if (hit->sf_id)
-            hub_sf_forget(hub, hit->sf_id);
+            hub->forget_id = hit->sf_id;
         forget(o, hit);
         /* room again: what waits in the queue may go */
         if (dm->sf_count > dm->nflight)
             hub_sf_pump(hub, dm);
     }
     return 0;
+}
+
+#define HUB_FORGET_MAX 65536
+
+void hub_out_routed(struct sl_hub *hub)
+{
+    int64_t id = hub->forget_id;
+    hub->forget_id = 0;
+    if (!id)
+        return;
+    if (!hub->routed || hub->nforgets == HUB_FORGET_MAX) {
+        /* kept for the requester (the same transaction makes that atomic), refused (its
+         * sender was told), or too many waiting: now */
+        hub_sf_forget(hub, id);
+        return;
+    }
+    if (!hub->forgets)
+        hub->forgets = sl_xmalloc(HUB_FORGET_MAX * sizeof *hub->forgets);
+    struct hub_forget *f = &hub->forgets[hub->nforgets++];
+    f->id = id;
+    f->slot = hub->routed_slot;
+    f->gen = hub->routed_gen;
+    f->end = hub->routed_end;
+}
+
+void hub_out_written(struct sl_hub *hub, struct hub_line *l)
+{
+    if (!hub->nforgets)
+        return;
+    size_t used = sl_buf_used(&l->c->out);
+    uint64_t written = l->app_total > used ? l->app_total - used : 0;
+    uint32_t w = 0, done = 0;
+    for (uint32_t i = 0; i < hub->nforgets; i++) {
+        struct hub_forget *f = &hub->forgets[i];
+        if (f->slot == l->slot && f->gen == l->gen && f->end <= written) {
+            hub_sf_forget(hub, f->id);
+            done++;
+            continue;
+        }
+        /* a line that went before writing it: the row stays, and the query is written to
+         * its state again after the next restart (its reply then sent again) */
+        if (!hub_line_get(hub, f->slot, f->gen))
+            continue;
+        hub->forgets[w++] = *f;
+    }
+    hub->nforgets = w;
+    /* Committed at once: between the answer's bytes reaching the kernel and this commit
+     * (the WAL write; a killed process loses nothing the kernel has) lies the only moment
+     * where a crash makes the query go to its state again, and its answer come twice. */
+    if (done)
+        hub_sf_commit(hub);
 }
 
 static int in_flight(const struct hub_member *dm, int64_t sf_id)

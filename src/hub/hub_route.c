@@ -411,10 +411,15 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
             why = "NOT ACCEPTING TRAFFIC (TOO MANY QUERIES WAITING FOR ITS ANSWER)";
             goto refuse;
         }
-        if (query)
+        if (query) {
             hub_out_emit(hub, dm, to, h, body, body_len, dv ? dv->src_mbr : NULL, 0);
-        else
+        } else {
             hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
+            hub->routed = 1;
+            hub->routed_slot = to->slot;
+            hub->routed_gen = to->gen;
+            hub->routed_end = to->app_total;
+        }
         hub->t_routed++;
         return 0;
     }
@@ -878,6 +883,7 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
         blen = sl_buf_used(&aml);
     }
     struct hub_delivery dv = {line, m, p, len, so->member};
+    hub->routed = 0;
     for (int i = 0; i < nroutes; i++) {
         struct route *rt = &routes[i];
         struct hub_line *to = rt->to ? rt->to : rt->dm->answer;
@@ -894,6 +900,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
             hub_fill_requester(&h, so);
         hub_deliver(hub, rt->dm, to, &h, body, blen, &dv);
     }
+    if (hub->forget_id)
+        hub_out_routed(hub);
     if (aml.data)
         sl_buf_free(&aml);
     sl_msg_clear(m);
