@@ -185,7 +185,8 @@ static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, int64_t re
  * yet.  A reply counts as delivered when the hub's TCP has acknowledged its last byte
  * (tcp_info.tcpi_bytes_acked, cumulative and still readable after a reset); only then is
  * its inbox row deleted.  Until then a restart answers the query again, and a new line
- * resends it: a duplicate answer is possible, a lost one is not.
+ * resends it: a lost answer is not possible, and a repeat carries the query's switch
+ * message id (MID/ echo), which the hub drops when it has seen that id answered.
  */
 static int tcp_acked(int fd, uint64_t *acked)
 {
