@@ -38,6 +38,8 @@
  * in struct hub_audit; a line's marks are allocated once when it opens.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,6 +546,14 @@ int hub_audit_open(struct sl_hub *hub, char *err, size_t errlen)
     o.checkpoint_ms = c->audit_checkpoint_ms;
     o.checkpoint_every = c->audit_checkpoint_every;
     char aerr[256] = "";
+    /* The durability thread inherits this mask: the stop and reload signals must reach
+     * the loop's signal descriptor, never that thread (default action: exit). */
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigaddset(&ss, SIGINT);
+    sigaddset(&ss, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &ss, NULL);
     if (sl_audit_open(&A->log, &o, aerr, sizeof aerr) != 0) {
         snprintf(err, errlen, "audit_dir = %s: %s", c->audit_dir, aerr);
         free(A);
