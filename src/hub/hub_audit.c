@@ -84,6 +84,7 @@ struct hub_audit {
     char dest[SL_MSG_MAX_DEST][SL_ORI_LEN + 1];
     int ndest;
     const struct sl_ori *so; /* verified requester (directory snapshot), or NULL */
+    char req_state[3];
     char legs[SL_AUDIT_MAX_LIST][LEG_MAX];
     int nlegs, parts;
     int er, queued, refused;
@@ -329,8 +330,10 @@ static int64_t append_current(struct sl_hub *hub, int final)
         if (A->so) {
             sl_audit_set_str(e, SL_AF_PARENT, A->so->parent);
             sl_audit_set_str(e, SL_AF_AGENCY_TYPE, A->so->type);
-            char st[3] = {A->so->ori[0], A->so->ori[1], 0};
-            sl_audit_set_str(e, SL_AF_REQ_STATE, st);
+            A->req_state[0] = A->so->ori[0];
+            A->req_state[1] = A->so->ori[1];
+            A->req_state[2] = '\0';
+            sl_audit_set_str(e, SL_AF_REQ_STATE, A->req_state); /* lives until encoded */
         }
         sl_audit_set_str(e, SL_AF_KEY, A->key);
         for (int i = 0; i < A->ndest; i++)
