@@ -228,6 +228,71 @@ def test_kill9_under_load():
               (len(received_dr), len(es)))
 
 
+def test_region_legs():
+    """A DQ to region H1 with two of its states connected: a leg per frame (the copies and
+    the SM .02. back) and a queued leg for each state that was kept, named VIA the region."""
+    with audit_network() as net:
+        ca, orl = net.answer_line("CA"), net.answer_line("OR")
+        wa = net.line("WA")
+        wa.send("DQ.WATEST000.H1.REG1.TXTNAM/DOE,JANE.DOB/19800101.SEX/F")
+        qa, qo = ca.recv(), orl.recv()
+        sms = [wa.recv() for _ in range(4)]  # AK, GU, HI and WA (no answering line) are kept
+        assert all(m.key == "SM" and ".02." in m.body for m in sms), sms
+        net.stop()
+        assert verify(net)[0] == 0
+        e = routes(entries(net), "DQ", "REG1")
+        assert len(e) == 1 and e[0]["outcome"] == "queued", e
+        e = e[0]
+        assert e["destinations"] == ["H1"], e
+        assert leg_to(e, "DQ", "CA", "a", qa.tx_seq) and leg_to(e, "DQ", "OR", "a", qo.tx_seq), e
+        for m in sms:
+            assert leg_to(e, "SM", "WA", "t", m.tx_seq), (e, m.tx_seq)
+        queued = sorted(l for l in e["legs"] if l.endswith(":queued"))
+        assert queued == ["AK VIA H1:queued", "GU VIA H1:queued", "HI VIA H1:queued",
+                          "WA VIA H1:queued"], e
+
+
+STATES = ("AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
+          "NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY").split()
+
+
+def test_fanout_over_32_legs():
+    """A multi-state query to 40 connected states: its legs do not fit one entry, so the
+    message is two hub-route entries with one ref, the first marked continued; the report
+    counts one message; the merged reply at the deadline is a hub-deliver entry."""
+    with audit_network(extra="msq_timeout = 1\n") as net:
+        members = {o["member"] for o in net.generated_oris()}
+        states = [m for m in STATES if m in members and m != "WA"][:40]
+        assert len(states) == 40, states
+        lines = [net.line(m, "answer") for m in states]
+        wa = net.line("WA")
+        net.wait_open_lines(41)
+        wa.send("DQ.WATEST000.NL.FAN1.TXTOLN/A1234567")
+        for ln in lines:
+            q = ln.recv()
+            assert q.key == "DQ" and q.dest == "NL", q
+        r = wa.recv(15)  # nobody answers: the merged reply after msq_timeout
+        assert r.key == "DR" and r.ctl == "FAN1", r
+        net.stop()
+        assert verify(net)[0] == 0
+        es = entries(net)
+        parts = routes(es, "DQ", "FAN1")
+        assert len(parts) == 2, parts
+        assert parts[0]["text"] == "continued" and "text" not in parts[1], parts
+        assert parts[0]["ref"] == parts[1]["ref"], parts
+        assert len(parts[0]["legs"]) == 32, parts[0]
+        legs = parts[0]["legs"] + parts[1]["legs"]
+        got = sorted(re.match(r"^DQ>([A-Z]+)/a#1$", l).group(1) for l in legs)
+        assert got == sorted(states), (got, states)
+        d = [e for e in es if e["type"] == "hub-deliver" and e.get("control") == "FAN1"]
+        assert len(d) == 1 and d[0]["member"] == "WA" and d[0]["key"] == "DR", d
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        rep = json.loads(run(["report", "--log", log_dir(net), "--from", day, "--to", day,
+                              "--format", "json"]).stdout)
+        assert rep["hub_messages"] == len(routes(es)) - 1, rep
+        assert rep["hub_messages_by_key"] == {"DQ": 1}, rep
+
+
 def records(path):
     """(offset of the entry bytes, length) of each record of a segment file."""
     out = []
@@ -284,5 +349,6 @@ def test_config_refused():
 
 
 if __name__ == "__main__":
-    run_tests([test_routes_logged, test_kill9_under_load, test_changed_byte_found,
-               test_config_refused])
+    run_tests([test_routes_logged, test_region_legs, test_kill9_under_load,
+               test_fanout_over_32_legs,
+               test_changed_byte_found, test_config_refused])
