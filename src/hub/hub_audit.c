@@ -278,7 +278,15 @@ void hub_audit_msg_begin(struct sl_hub *hub, struct hub_line *line, unsigned rx_
     memcpy(A->member, line->c->peer.member, sizeof A->member);
     A->role = role_of(line);
     A->key[0] = A->ori[0] = A->ctl[0] = '\0';
-    snprintf(A->ref, sizeof A->ref, "%s-%lld-%05u", A->member, (long long)hub->now_s, rx_seq);
+    /* "<member>-<receive time, s>-<rx seq, 5 digits>", as the header stamps it */
+    char *p = A->ref, *end = A->ref + sizeof A->ref - 1;
+    p = put_str(p, end, A->member);
+    p = put_str(p, end, "-");
+    p = put_u64(p, end, hub->now_s > 0 ? (uint64_t)hub->now_s : 0);
+    p = put_str(p, end, "-");
+    for (unsigned d = 10000; d && p < end; d /= 10)
+        *p++ = (char)('0' + rx_seq / d % 10);
+    *p = '\0';
     A->ndest = 0;
     A->so = NULL;
     A->nlegs = A->parts = 0;
