@@ -983,3 +983,64 @@ int sl_gw_desk_policy_applied(struct sl_gw_desk *d, const char *author, const ch
         snprintf(err, errlen, "gateway.db: %s", sqlite3_errmsg(d->db));
     return rc;
 }
+
+/* The letter of one notice, for the desk in the browser (docs/review.md §3): the letter
+ * written when it was sent (the .txt file in the outbox, as the person received it), or,
+ * for an unsent notice, the letter as `notices send` would write it now (the name and
+ * address looked up in the records store now). */
+int sl_gw_desk_letter(struct sl_gw_desk *d, const char *id, const char *sender,
+                      struct sl_buf *txt, char *err, size_t errlen)
+{
+    const struct sl_gw_config *cfg = d->cfg;
+    int64_t n = parse_id(cfg->state, id, 'N');
+    if (n <= 0) {
+        snprintf(err, errlen, "'%s' is not a notice number (%s-N12 or 12)", id, cfg->state);
+        return -1;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(d->db, "SELECT " NOTICE_COLS " FROM notice WHERE id = ?", -1, &s,
+                           NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "gateway.db: %s", sqlite3_errmsg(d->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, n);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        snprintf(err, errlen, "no notice %s", id);
+        return -1;
+    }
+    int rc = -1;
+    if (!strcmp(ctext(s, 16), "sent")) {
+        char path[SL_GW_PATH_MAX + 64];
+        sl_strlcpy(path, ctext(s, 19), sizeof path);
+        sqlite3_finalize(s);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            snprintf(err, errlen, "the letter of %s was sent as %s, which cannot be read now: "
+                     "%s", id, path, strerror(errno));
+            return -1;
+        }
+        char buf[4096];
+        size_t k;
+        while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+            sl_buf_append(txt, buf, k);
+        fclose(f);
+        return 1;
+    }
+    struct sl_store *store = sl_store_open(cfg->records, 1, err, errlen);
+    if (store) {
+        struct sl_driver p;
+        if (sl_store_driver_by_oln(store, ctext(s, 15), &p) == 1) {
+            struct sl_buf html = SL_BUF_INIT;
+            letter(cfg, s, &p, sender, txt, &html);
+            sl_buf_free(&html);
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "%s: the person's record is no longer on file: no letter "
+                     "can be written (handle the notice by hand)", id);
+        }
+        sl_store_close(store);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -99,9 +99,13 @@ void html_begin(struct sl_buf *b, const struct sl_gw_config *cfg, const char *ti
     html_escape(b, cfg->state_name);
     sl_buf_append_str(b, " &middot; who reads our driver records</strong>\n"
                          "<nav aria-label=\"pages\"><a href=\"/\">Public figures</a>");
-    if (s)
+    if (s) {
         sl_buf_append_str(b, "<a href=\"/briefing\">Briefing</a><a href=\"/figures\">"
-                             "Figures</a><a href=\"/health\">The log's health</a>");
+                             "Figures</a><a href=\"/decisions\">Decisions</a>"
+                             "<a href=\"/health\">The log's health</a>");
+        if (s->role == HR_REVIEWER || s->role == HR_ADMIN)
+            sl_buf_append_str(b, "<a href=\"/review\">Review desk</a>");
+    }
     sl_buf_append_str(b, "</nav><span class=\"who\">");
     if (s) {
         html_escape(b, s->user);
@@ -430,7 +434,10 @@ void html_briefing(struct sl_buf *b, json_t *j)
     }
     sl_buf_append_str(b, ".</p>\n<h2 id=\"rules\">The rules in plain language</h2>\n");
     json_array_foreach(json_object_get(p, "rules"), i, row) {
-        sl_buf_append_str(b, "<div class=\"rule\"><p><span class=\"eff\">");
+        /* id="rule-ID": the decisions page links each rule id here */
+        sl_buf_append_str(b, "<div class=\"rule\" id=\"rule-");
+        html_escape(b, str(row, "id"));
+        sl_buf_append_str(b, "\"><p><span class=\"eff\">");
         html_escape(b, str(row, "in_words"));
         sl_buf_append_str(b, "</span> &mdash; when <code>");
         html_escape(b, str(row, "when"));
