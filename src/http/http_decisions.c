@@ -343,7 +343,9 @@ static void html_decisions(struct sl_buf *b, json_t *j)
                 html_escape(b, id);
                 sl_buf_append_str(b, "\">");
                 html_escape(b, id);
-                sl_buf_append_str(b, "</a>");
+                sl_buf_append_str(b, "</a><br><small>");
+                html_escape(b, str(json_object_get(j, "rule_reasons"), id));
+                sl_buf_append_str(b, "</small>");
             } else {
                 html_escape(b, id);
                 sl_buf_append_str(b, " <small>(not in the policy in force)</small>");
@@ -419,14 +421,16 @@ int http_decisions(struct ctx *x)
         return http_req_fail(x, 500, err);
     }
     /* the rule ids of the policy in force, to link to the briefing */
-    json_t *inforce = json_array();
+    json_t *inforce = json_array(), *reasons = json_object();
     struct sl_policy *pol = sl_policy_slot_acquire(h->slot);
     if (pol) {
         int nr = sl_policy_nrules(pol);
         for (int i = 0; i < nr; i++) {
             struct sl_policy_rule_info ri;
-            if (sl_policy_rule_info(pol, i, &ri) == 0)
+            if (sl_policy_rule_info(pol, i, &ri) == 0) {
                 json_array_append_new(inforce, json_string(ri.id));
+                json_object_set_new(reasons, ri.id, json_string(ri.reason ? ri.reason : ""));
+            }
         }
         sl_policy_unref(pol);
     }
@@ -474,11 +478,12 @@ int http_decisions(struct ctx *x)
                            f.to, "agency", f.agency, "key", f.key, "outcome",
                            f.outcome ? sl_audit_outcome_name(f.outcome) : "", "rule",
                            rule ? rule : "", "q", q ? q : "", "limit", (json_int_t)limit);
-    json_t *j = json_pack("{s:s, s:o, s:I, s:b, s:o, s:o, s:I}", "state", h->cfg->state,
+    json_t *j = json_pack("{s:s, s:o, s:I, s:b, s:o, s:o, s:o, s:I}", "state", h->cfg->state,
                           "filter", fj, "matched",
                           (json_int_t)((f.outcome || q) ? shown_matched : s.matched),
                           "truncated", s.dropped > 0 || (json_int_t)shown_matched > limit,
-                          "decisions", rows, "rules_in_force", inforce, "undecodable_entries",
+                          "decisions", rows, "rules_in_force", inforce, "rule_reasons",
+                          reasons, "undecodable_entries",
                           (json_int_t)s.bad);
     char text[400];
     snprintf(text, sizeof text, "from=%s to=%s%s%s%s%s%s%s%s%s%s%s", f.from, f.to,

@@ -219,10 +219,16 @@ static void html_queue(struct sl_buf *b, json_t *j)
     sl_buf_printf(b, "<a href=\"/review/notices\">Notices to the person</a>: %" JSON_INTEGER_FORMAT
                      " due, %s%" JSON_INTEGER_FORMAT " overdue%s.</p>\n",
                   nd, no ? "<strong class=\"error\">" : "", no, no ? "</strong>" : "");
-    if (str(j, "two_person")[0])
-        sl_buf_printf(b, "<p class=\"muted\">Two-person rule: approving a request held by %s "
-                         "needs two different reviewers.</p>\n",
-                      !strcmp(str(j, "two_person"), "all") ? "any rule" : "the rules");
+    if (str(j, "two_person")[0]) {
+        sl_buf_append_str(b, "<p class=\"muted\">Two-person rule: approving a request held by ");
+        if (!strcmp(str(j, "two_person"), "all"))
+            sl_buf_append_str(b, "any rule");
+        else {
+            sl_buf_append_str(b, "rule(s) ");
+            html_escape(b, str(j, "two_person"));
+        }
+        sl_buf_append_str(b, " needs two different reviewers.</p>\n");
+    }
     sl_buf_append_str(b, "<h2 id=\"held\">Held, soonest deadline first</h2>\n");
     if (!json_array_size(held)) {
         sl_buf_append_str(b, "<p>Nothing is waiting.</p>\n");
@@ -430,9 +436,9 @@ static void render_item(struct sl_buf *b, json_t *o, const char *msg, const char
                                  ? ". The reply has been sent to the requester.</p>\n"
                                  : ". The gateway sends the reply within a second.</p>\n");
     }
-    sl_buf_append_str(b, "<h2>Who asked</h2>\n<table><caption class=\"muted\">The agency's "
-                         "name: <code>stateline dir show ORI</code> on the switch's directory"
-                         "</caption>\n");
+    sl_buf_append_str(b, "<h2>Who asked</h2>\n<p class=\"muted\">The request carries the "
+                         "agency's ORI, type and parent agency; its name is in the switch's "
+                         "directory (<code>stateline dir show ORI</code>).</p>\n<table>\n");
     field_row(b, "requester ORI", str(o, "ori"));
     field_row(b, "parent agency", str(o, "parent"));
     field_row(b, "agency type", str(o, "type"));
@@ -456,8 +462,13 @@ static void render_item(struct sl_buf *b, json_t *o, const char *msg, const char
     sl_buf_append_str(b, "</code></td></tr>\n</table>\n<h2>What the policy says</h2>\n<p>Held "
                          "by rule ");
     rule_links(b, json_object_get(o, "rules"));
+    /* "why" is "<rule>: <reason>" (the gateway's text): the rule is linked just before */
+    const char *why = str(o, "why");
+    const char *first = json_string_value(json_array_get(json_object_get(o, "rules"), 0));
+    if (first && !strncmp(why, first, strlen(first)) && !strncmp(why + strlen(first), ": ", 2))
+        why += strlen(first) + 2;
     sl_buf_append_str(b, ": ");
-    html_escape(b, str(o, "why"));
+    html_escape(b, why);
     sl_buf_append_str(b, "</p>\n<table>\n<tr><th scope=\"row\">if approved, released</th><td "
                          "class=\"released\">");
     join(b, json_object_get(o, "would_release"), "nothing");

@@ -49,6 +49,12 @@ const char http_css[] =
     "button{background:#12355b;color:#fff;border:0;padding:6px 14px;cursor:pointer}"
     ".rule{border-left:4px solid #12355b;padding:4px 12px;margin:10px 0}"
     ".rule .eff{font-weight:700}.muted{color:#4a4a4a}"
+    /* the review desk's forms (http_desk.c) */
+    "label.check{display:inline-flex;flex-direction:row;align-items:center;gap:6px;"
+    "font-weight:400;margin:4px 18px 4px 0}"
+    "fieldset{border:1px solid #bbb;margin:.6em 0;max-width:40em}"
+    "textarea{font:inherit;width:100%;max-width:40em}button.deny{background:#8b1a1a}"
+    "pre.letter{max-width:48em;word-break:normal}"
     "@media (max-width:640px){body{font-size:15px}header nav a{display:inline-block;"
     "margin:2px 10px 2px 0}}";
 
