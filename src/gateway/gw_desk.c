@@ -232,6 +232,15 @@ static void frame_body(const void *frame, size_t len, struct sl_buf *out)
         sl_buf_append(out, txt, (size_t)(end - txt));
 }
 
+/* o[k] = det[k] (a new reference), or an empty array when det has none.  (Setting a new
+ * json_array() with json_object_set would leak it: the desk in the browser calls this in a
+ * long-running process.) */
+static void set_array(json_t *o, const char *k, json_t *det)
+{
+    json_t *v = json_object_get(det, k);
+    json_object_set_new(o, k, v ? json_incref(v) : json_array());
+}
+
 static json_t *row_json(const struct sl_gw_config *cfg, sqlite3_stmt *s, int full)
 {
     json_error_t je;
@@ -251,8 +260,7 @@ static json_t *row_json(const struct sl_gw_config *cfg, sqlite3_stmt *s, int ful
                           "ATN", "IMQ", "tags", "categories", "withheld_by"};
     for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
         json_object_set_new(o, copy[i], json_string(jget(det, copy[i])));
-    json_object_set(o, "rules", json_object_get(det, "rules") ? json_object_get(det, "rules")
-                                                               : json_array());
+    set_array(o, "rules", det);
     json_object_set_new(o, "would_release", class_array(carried & ~redact));
     json_object_set_new(o, "policy_withholds", class_array(redact & carried));
     json_object_set_new(o, "two_person", json_boolean(json_is_true(json_object_get(det,
@@ -269,13 +277,9 @@ static json_t *row_json(const struct sl_gw_config *cfg, sqlite3_stmt *s, int ful
     }
     if (full) {
         json_object_set_new(o, "control", json_string(ctext(s, 5)));
-        json_object_set(o, "fields", json_object_get(det, "fields") ? json_object_get(det, "fields")
-                                                                     : json_array());
-        json_object_set(o, "marks", json_object_get(det, "marks") ? json_object_get(det, "marks")
-                                                                   : json_array());
-        json_object_set(o, "notices", json_object_get(det, "notices")
-                                          ? json_object_get(det, "notices")
-                                          : json_array());
+        set_array(o, "fields", det);
+        set_array(o, "marks", det);
+        set_array(o, "notices", det);
         struct sl_buf b = SL_BUF_INIT;
         frame_body(sqlite3_column_blob(s, 16), (size_t)sqlite3_column_bytes(s, 16), &b);
         json_object_set_new(o, "request_text",

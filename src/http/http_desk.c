@@ -192,11 +192,12 @@ static json_t *queue_json(struct ctx *x, struct sl_gw_desk *d, char *err, size_t
         }
     }
     json_decref(all);
+    json_int_t ndue = (json_int_t)json_array_size(due), nover = (json_int_t)json_array_size(over);
+    json_decref(due);
+    json_decref(over);
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:I, s:I}}", "state", cfg->state,
                      "state_name", cfg->state_name, "two_person", cfg->two_person, "held",
-                     held, "decided", decided, "notices", "due",
-                     (json_int_t)json_array_size(due), "overdue",
-                     (json_int_t)json_array_size(over));
+                     held, "decided", decided, "notices", "due", ndue, "overdue", nover);
 bad:
     snprintf(err, errlen, "cannot read the review queue: %.*s", (int)sl_buf_used(&out),
              sl_buf_used(&out) ? (const char *)sl_buf_head(&out) : "");
