@@ -88,10 +88,11 @@ def check_page(p, what):
 
 def shoot(name, url=None):
     """Screenshots of a page at both sizes (the desktop page stays where it was)."""
+    where = url or page("desktop").url()[len(S["d"].base):]
     for kind, w, hgt, _ in SIZES:
         p = page(kind)
         if kind != "desktop" or url:
-            st = p.navigate(S["d"].base + (url or p.url()[len(S["d"].base):]))
+            st = p.navigate(S["d"].base + where)
             assert st == 200, (name, kind, st)
         check_page(p, "%s (%s)" % (name, kind))
         p.screenshot(os.path.join(OUT, "desk-%s-%dx%d.png" % (name, w, hgt)))
