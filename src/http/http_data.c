@@ -357,7 +357,7 @@ static const char *cell_word(const struct sl_policy_decision *d, int dc)
     return (d->redact & SL_DC_BIT(dc)) ? "redacted" : "released";
 }
 
-static json_t *grid(struct sl_http *h, const struct sl_policy *p, time_t now)
+json_t *http_grid(struct sl_http *h, const struct sl_policy *p, time_t now)
 {
     json_t *rows = json_array(), *cols = json_array(), *reqs = json_array();
     for (size_t k = 0; k < sizeof class_keys / sizeof class_keys[0]; k++)
@@ -485,7 +485,7 @@ json_t *http_briefing(struct sl_http *h, int64_t now_us, char *err, size_t errle
                                       "no policy is in force: external queries are denied "
                                       "(fail closed); see the gateway's log"));
     }
-    json_object_set_new(j, "who_can_see_what", grid(h, p, (time_t)(now_us / 1000000)));
+    json_object_set_new(j, "who_can_see_what", http_grid(h, p, (time_t)(now_us / 1000000)));
     if (p)
         sl_policy_unref(p);
     /* the last 12 months: from the first day of the month 11 months ago */

@@ -49,6 +49,15 @@ const char http_css[] =
     "button{background:#12355b;color:#fff;border:0;padding:6px 14px;cursor:pointer}"
     ".rule{border-left:4px solid #12355b;padding:4px 12px;margin:10px 0}"
     ".rule .eff{font-weight:700}.muted{color:#4a4a4a}"
+    /* rule drafts (http_drafts.c) */
+    "table.src{font-size:14px;width:100%}table.src td{padding:0 6px}table.src pre{margin:0;"
+    "background:none;padding:0;white-space:pre-wrap}tr.flag td{background:#fff1c2}"
+    "tr.diag-e td{background:#f9d6d5;color:#6b0000}tr.diag-w td{background:#fff8e0}"
+    "tr.diag-e p,tr.diag-w p{margin:0 0 4px;font-weight:600}textarea{font:14px/1.4 "
+    "ui-monospace,Menlo,Consolas,monospace;width:100%;max-width:100%}"
+    "ins{background:#d9f2d9;text-decoration:none;display:block}del{background:#f9d6d5;"
+    "display:block}.diff pre{white-space:pre-wrap}td.diff{background:#fff1c2;font-weight:700}"
+    "tr.changed th{background:#fde2b8}"
     "@media (max-width:640px){body{font-size:15px}header nav a{display:inline-block;"
     "margin:2px 10px 2px 0}}";
 
@@ -102,6 +111,12 @@ void html_begin(struct sl_buf *b, const struct sl_gw_config *cfg, const char *ti
     if (s)
         sl_buf_append_str(b, "<a href=\"/briefing\">Briefing</a><a href=\"/figures\">"
                              "Figures</a><a href=\"/health\">The log's health</a>");
+    if (s) /* rule drafts (http_drafts.c): the history for all, drafts for their roles */
+        sl_buf_append_str(b, s->role == HR_AUTHOR || s->role == HR_APPROVER ||
+                                     s->role == HR_AUDITOR || s->role == HR_ADMIN
+                                 ? "<a href=\"/drafts\">Rule drafts</a><a href=\"/rules/history\">"
+                                   "Rule history</a>"
+                                 : "<a href=\"/rules/history\">Rule history</a>");
     sl_buf_append_str(b, "</nav><span class=\"who\">");
     if (s) {
         html_escape(b, s->user);

@@ -123,6 +123,10 @@ json_t *http_figures(struct sl_http *h, const struct http_filter *f, char *err,
 json_t *http_public(struct sl_http *h, int64_t from_us, int64_t to_us, const char *month,
                     char *err, size_t errlen);
 json_t *http_health(struct sl_http *h, char *err, size_t errlen);
+struct sl_policy;
+/* "Who can see what" of policy p at time now (the briefing's grid; http_drafts.c compares
+ * a draft's with the policy in force's). */
+json_t *http_grid(struct sl_http *h, const struct sl_policy *p, time_t now);
 /* Run a full verification now (blocking) and remember the result. */
 void http_verify_now(struct sl_http *h, const char *by);
 /* The report as CSV (table,key,count), as `stateline report --format csv`. */
@@ -145,5 +149,40 @@ void svg_bars(struct sl_buf *b, const char *title, json_t *obj, int max);
 void svg_months(struct sl_buf *b, const char *title, json_t *rows, const char *const *series,
                 const char *const *labels, int nseries);
 extern const char http_css[];
+
+/* ---- for pages in their own files (http_drafts.c) ----
+ * A route of another file's table: the server checks method, log-on, role, Origin and
+ * (post_csrf = 1) the CSRF token exactly as for its own routes, then calls its serve. */
+#define HTTP_ROLE(r) (1u << (r))
+struct http_route {
+    const char *method, *path;
+    unsigned roles;   /* 0: public; else HTTP_ROLE bits of the roles allowed */
+    int post_csrf;    /* 1: a POST that needs the CSRF token (0: the handler checks it) */
+    int which;
+};
+struct ctx; /* one request (http_server.c) */
+extern const struct http_route http_draft_routes[];
+extern const size_t http_draft_nroutes;
+int http_drafts_serve(struct ctx *x, int which);  /* an enum MHD_Result */
+/* Create the drafts' tables.  0, or -1 with err. */
+int http_drafts_init(sqlite3 *db, char *err, size_t errlen);
+
+struct sl_http *http_ctx_server(struct ctx *x);
+const struct http_session *http_ctx_session(struct ctx *x);
+int http_ctx_api(struct ctx *x);                                  /* 1: /api/... */
+const char *http_ctx_arg(struct ctx *x, const char *name);        /* query string */
+const char *http_ctx_header(struct ctx *x, const char *name);
+const char *http_ctx_body(struct ctx *x, size_t *len);            /* raw POST body */
+/* A form field (urlencoded body): 1 found, 0 absent, -1 bad (duplicate, undecodable). */
+int http_ctx_field(struct ctx *x, const char *name, char *out, size_t cap);
+int http_ctx_csrf_ok(struct ctx *x, const char *token);           /* constant time */
+/* Answers (each returns an enum MHD_Result); html and json take over b / j. */
+int http_ctx_fail(struct ctx *x, unsigned status, const char *why);
+int http_ctx_json(struct ctx *x, unsigned status, json_t *j);
+int http_ctx_html(struct ctx *x, unsigned status, struct sl_buf *b);
+int http_ctx_redirect(struct ctx *x, const char *to);
+/* Audit entries: an action (type SL_AUDIT_ADMIN, actor = the session's user), a read. */
+void http_ctx_audit(struct ctx *x, const char *action, int outcome, const char *text);
+void http_ctx_audit_read(struct ctx *x);
 
 #endif
