@@ -192,6 +192,47 @@ static void check_text(const char *text, size_t len, const char *name, struct sl
     sl_policy_compile(text, len, name, &opts, p, dg);
 }
 
+/* The policy a draft is judged against: the gateway's policy file as it is now (what is
+ * in force, or about to be: an approval writes the file and the gateway swaps it in
+ * within policy_poll_ms), compiled; the slot's policy when the gateway runs without a
+ * file.  NULL when neither checks.  A new reference. */
+static struct sl_policy *current_policy(struct sl_http *h)
+{
+    size_t len = 0;
+    char *text = policy_file_text(h->cfg, &len);
+    if (!text)
+        return sl_policy_slot_acquire(h->slot);
+    struct sl_policy_diags dg = {0};
+    struct sl_policy_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.no_analysis = 1;
+    struct sl_policy *p = NULL;
+    sl_policy_compile(text, len, "in-force", &opts, &p, &dg);
+    sl_policy_diags_free(&dg);
+    free(text);
+    return p ? p : sl_policy_slot_acquire(h->slot);
+}
+
+/* After an approval: wait (at most 3 s) until the gateway has swapped the text with this
+ * hash in.  Returns the milliseconds it took, or -1 when it did not happen in time. */
+static int wait_in_force(struct sl_http *h, const char *hash)
+{
+    int64_t t0 = sl_wall_us();
+    for (;;) {
+        struct sl_policy *p = sl_policy_slot_acquire(h->slot);
+        int same = p && !strcmp(sl_policy_hash(p), hash);
+        if (p)
+            sl_policy_unref(p);
+        int64_t ms = (sl_wall_us() - t0) / 1000;
+        if (same)
+            return (int)ms;
+        if (ms > 3000)
+            return -1;
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* ---- a draft row ---- */
 
 struct draft {
@@ -381,10 +422,8 @@ static json_t *line_diff(const char *a, const char *b)
 
 /* ---- multipart/form-data (the upload form) ---- */
 
-/* The value of field name: 1 found (*v, *n point into body), 0 absent, -1 malformed or
- * given twice. */
-static int mp_get(const char *body, size_t len, const char *boundary, const char *name,
-                  const char **v, size_t *n)
+int sl_http_multipart_get(const char *body, size_t len, const char *boundary,
+                          const char *name, const char **v, size_t *n)
 {
     char delim[120];
     int dl = snprintf(delim, sizeof delim, "--%s", boundary);
@@ -953,7 +992,7 @@ static int serve_upload(struct ctx *x)
     const char *names[4] = {"csrf", "name", "file", "id"};
     int got[4];
     for (int i = 0; i < 4; i++) {
-        got[i] = mp_get(body, len, boundary, names[i], &v[i], &n[i]);
+        got[i] = sl_http_multipart_get(body, len, boundary, names[i], &v[i], &n[i]);
         if (got[i] < 0)
             return http_ctx_fail(x, 400, "the multipart body is malformed or has a field "
                                          "twice");
@@ -1284,7 +1323,7 @@ static int serve_sim(struct ctx *x)
         return http_ctx_fail(x, 422, why);
     }
     sl_policy_diags_free(&dg);
-    struct sl_policy *now = sl_policy_slot_acquire(h->slot);
+    struct sl_policy *now = current_policy(h);
     if (!now) {
         sl_policy_unref(p);
         draft_free(&d);
@@ -1465,7 +1504,7 @@ static int serve_submit(struct ctx *x)
         r = http_ctx_fail(x, 422, why);
         goto out;
     }
-    now = sl_policy_slot_acquire(h->slot);
+    now = current_policy(h);
     if (!now) {
         r = http_ctx_fail(x, 503, "no policy is in force: there is nothing to compare with "
                                   "(put one in force with `stateline policy apply`)");
@@ -1598,7 +1637,7 @@ static int serve_decide(struct ctx *x, int approve)
                                   "from another approver than the first");
         goto out;
     }
-    now = sl_policy_slot_acquire(h->slot);
+    now = current_policy(h);
     if (!now || strcmp(sl_policy_hash(now), d.base_hash)) {
         r = http_ctx_fail(x, 409, "the policy in force changed since this draft was "
                                   "submitted: its author must look at it and submit it again");
@@ -1643,9 +1682,14 @@ static int serve_decide(struct ctx *x, int approve)
         SL_ERROR("http", "draft %lld is in force but gateway.db did not record its approval",
                  (long long)d.id);
     http_ctx_audit(x, "draft-approve", SL_AUDIT_OUT_OK, note);
-    r = back_to(x, d.id, json_pack("{s:I, s:s, s:s, s:s, s:i}", "id", (json_int_t)d.id,
+    /* Answer when it is in force (the lock held: the next approval sees it in force). */
+    int ms = wait_in_force(h, hash);
+    if (ms < 0)
+        SL_WARN("http", "draft %lld: written to %s but not in force after 3 s (does the "
+                "gateway poll its policy file?)", (long long)d.id, h->cfg->policy);
+    r = back_to(x, d.id, json_pack("{s:I, s:s, s:s, s:s, s:b, s:i}", "id", (json_int_t)d.id,
                                    "status", "approved", "sha256", hash, "approvers", approvers,
-                                   "in_force_within_ms", h->cfg->policy_poll_ms + 50));
+                                   "in_force", ms >= 0, "in_force_after_ms", ms));
 out:
     pthread_mutex_unlock(&h->mu);
     if (now)
