@@ -698,9 +698,26 @@ static void html_diff(struct sl_buf *b, json_t *diff, const char *caption)
         sl_buf_append_str(b, "<p class=\"muted\">(no difference)</p></figure>\n");
         return;
     }
+    /* unchanged lines more than 2 away from a change are folded into one line */
+    size_t nd = json_array_size(diff);
+    char *near = sl_xcalloc(nd ? nd : 1, 1);
+    for (size_t k = 0; k < nd; k++)
+        if (strcmp(jstr(json_array_get(diff, k), "op"), " "))
+            for (size_t m = k >= 2 ? k - 2 : 0; m < nd && m <= k + 2; m++)
+                near[m] = 1;
     sl_buf_append_str(b, "<pre>");
+    size_t folded = 0;
     json_array_foreach(diff, i, d) {
         const char *op = jstr(d, "op");
+        if (!near[i]) {
+            folded++;
+            if (i + 1 < nd && !near[i + 1])
+                continue;
+            sl_buf_printf(b, "<span class=\"muted\">  &hellip; %zu unchanged line%s &hellip;"
+                             "</span>", folded, folded == 1 ? "" : "s");
+            folded = 0;
+            continue;
+        }
         if (*op == '+')
             sl_buf_append_str(b, "<ins>+ ");
         else if (*op == '-')
@@ -708,8 +725,10 @@ static void html_diff(struct sl_buf *b, json_t *diff, const char *caption)
         else
             sl_buf_append_str(b, "<span>  ");
         esc(b, jstr(d, "line"));
-        sl_buf_append_str(b, *op == '+' ? "</ins>\n" : *op == '-' ? "</del>\n" : "</span>\n");
+        /* each line is a block (style sheet): no newline between them */
+        sl_buf_append_str(b, *op == '+' ? "</ins>" : *op == '-' ? "</del>" : "</span>");
     }
+    free(near);
     sl_buf_append_str(b, "</pre></figure>\n");
 }
 
@@ -1230,7 +1249,7 @@ static void svg_sim(struct sl_buf *b, const char *title, json_t *by)
     json_object_foreach(by, k, v) {
         sl_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"end\">",
                       lw - 6, y + 15);
-        esc(b, k);
+        esc(b, !strcmp(k, "(none)") ? "state and local (no parent)" : k);
         sl_buf_append_str(b, "</text>");
         for (int s = 0; s < 2; s++) {
             const char *side = s ? "draft" : "in_force";
@@ -1255,14 +1274,12 @@ static void svg_sim(struct sl_buf *b, const char *title, json_t *by)
         }
         y += 44;
     }
-    int lx = lw;
-    for (int q = 0; q < 4; q++) {
+    static const int lx[4] = {10, 150, 350, 430};
+    for (int q = 0; q < 4; q++)
         sl_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                         "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>", lx, y + 6,
-                      fill[q], lx + 16, y + 17, q == 1 ? "released, parts withheld"
-                                                      : q == 0 ? "released whole" : seg[q]);
-        lx += q == 1 ? 180 : 110;
-    }
+                         "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>", lx[q], y + 6,
+                      fill[q], lx[q] + 16, y + 17, q == 1 ? "released, parts withheld"
+                                                         : q == 0 ? "released whole" : seg[q]);
     sl_buf_append_str(b, "</svg></figure>\n");
 }
 
@@ -1804,7 +1821,7 @@ static int serve_history(struct ctx *x)
     json_array_foreach(rows, i, r) {
         sl_buf_append_str(&b, "<section class=\"rule\"><h2>");
         esc(&b, jstr(r, "time"));
-        sl_buf_append_str(&b, "</h2><dl><dt>Changed by</dt><dd>");
+        sl_buf_append_str(&b, "</h2><dl class=\"kv\"><dt>Changed by</dt><dd>");
         esc(&b, jstr(r, "author"));
         sl_buf_append_str(&b, "</dd><dt>Approved by</dt><dd>");
         esc(&b, jstr(r, "approver")[0] ? jstr(r, "approver") : "(none recorded)");
