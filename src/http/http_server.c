@@ -164,7 +164,10 @@ static enum MHD_Result send_buf(struct ctx *x, unsigned status, const char *ctyp
     MHD_add_response_header(r, "Content-Type", ctype);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    /* same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on
+     * every form POST (Fetch, "serialize a request origin"), which origin_ok refuses, so no
+     * browser could log on; same-origin still sends nothing to other sites. */
+    MHD_add_response_header(r, "Referrer-Policy", "same-origin");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'none'; style-src 'self'; img-src 'self' data:; "
