@@ -145,6 +145,30 @@ static int line_ok(const char *s, size_t max)
     return 1;
 }
 
+/* Well-formed UTF-8 (no overlong forms, no surrogates): the texts go into JSON. */
+static int utf8_ok(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + n;
+    while (p < e) {
+        unsigned c = *p;
+        int k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                                                   : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (k < 0 || e - p <= k)
+            return k == 0;
+        unsigned v = k ? c & (0x3Fu >> k) : c;
+        for (int i = 1; i <= k; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            v = v << 6 | (p[i] & 0x3Fu);
+        }
+        static const unsigned min[4] = {0, 0x80, 0x800, 0x10000};
+        if (v < min[k] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+            return 0;
+        p += k + 1;
+    }
+    return 1;
+}
+
 /* The text of the policy file in force (NULL when the gateway runs on its default). */
 static char *policy_file_text(const struct sl_gw_config *cfg, size_t *len)
 {
@@ -874,8 +898,12 @@ static int save_text(struct ctx *x, int64_t id, const char *name, const char *te
     const struct http_session *s = http_ctx_session(x);
     if (!line_ok(name, 64))
         return http_ctx_fail(x, 400, "name: the draft's name, 1 to 64 characters on one line");
+    if (!utf8_ok(name, strlen(name)))
+        return http_ctx_fail(x, 400, "name: not valid UTF-8");
     if (len == 0 || len > TEXT_MAX || memchr(text, 0, len))
         return http_ctx_fail(x, 400, "text: the policy text, 1 byte to 64 KiB, no NUL");
+    if (!utf8_ok(text, len))
+        return http_ctx_fail(x, 400, "text: not valid UTF-8 (save the file as UTF-8)");
     struct sl_policy_diags dg = {0};
     struct sl_policy *p = NULL;
     char dname[80];
@@ -1485,7 +1513,7 @@ static int serve_submit(struct ctx *x)
     struct sl_policy_diags dg = {0};
     struct sl_policy *p = NULL, *now = NULL;
     char why[700];
-    if (rb != 1 || !line_ok(basis, 256)) {
+    if (rb != 1 || !line_ok(basis, 256) || !utf8_ok(basis, strlen(basis))) {
         r = http_ctx_fail(x, 400, "basis: the legal basis of the change (the law, order or "
                                   "decision), 1 to 256 characters on one line");
         goto out;
@@ -1617,12 +1645,13 @@ static int serve_decide(struct ctx *x, int approve)
     /* One decision at a time: two approvers pressing at once are serialised here and the
      * second sees the first's result (the status guard in set_status). */
     pthread_mutex_lock(&h->mu);
+    int locked = 1;
     struct draft cur;
     if (draft_get(h->db, d.id, &cur) == 0) {
         draft_free(&d);
         d = cur;
     }
-    if (rr != 1 || !line_ok(reason, 500)) {
+    if (rr != 1 || !line_ok(reason, 500) || !utf8_ok(reason, strlen(reason))) {
         r = http_ctx_fail(x, 400, "reason: why you approve or reject, 1 to 500 characters on "
                                   "one line (no personal data)");
         goto out;
@@ -1699,7 +1728,10 @@ static int serve_decide(struct ctx *x, int approve)
         SL_ERROR("http", "draft %lld is in force but gateway.db did not record its approval",
                  (long long)d.id);
     http_ctx_audit(x, "draft-approve", SL_AUDIT_OUT_OK, note);
-    /* Answer when it is in force (the lock held: the next approval sees it in force). */
+    /* Answer when it is in force.  The lock is not needed for the wait: an approval of
+     * another draft now finds the policy file changed (its base) and is refused. */
+    pthread_mutex_unlock(&h->mu);
+    locked = 0;
     int ms = wait_in_force(h, hash);
     if (ms < 0)
         SL_WARN("http", "draft %lld: written to %s but not in force after 3 s (does the "
@@ -1708,7 +1740,8 @@ static int serve_decide(struct ctx *x, int approve)
                                    "status", "approved", "sha256", hash, "approvers", approvers,
                                    "in_force", ms >= 0, "in_force_after_ms", ms));
 out:
-    pthread_mutex_unlock(&h->mu);
+    if (locked)
+        pthread_mutex_unlock(&h->mu);
     if (now)
         sl_policy_unref(now);
     draft_free(&d);

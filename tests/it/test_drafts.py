@@ -177,6 +177,12 @@ def test_bad_input():
     r, j = d.req("POST", "/api/drafts/save", "name=a&name=b&text=x", cookie=ck,
                  headers={"X-CSRF-Token": tok})
     assert r.status == 400, j
+    r, j = d.req("POST", "/api/drafts/save", "name=a&text=state%20WA%FF%FE", cookie=ck,
+                 headers={"X-CSRF-Token": tok})
+    assert r.status == 400 and "UTF-8" in j["error"], j
+    r, j = d.req("POST", "/api/drafts/save", "name=a&text=state%00WA", cookie=ck,
+                 headers={"X-CSRF-Token": tok})
+    assert r.status == 400, j
     for q in ("", "?id=", "?id=0", "?id=-1", "?id=1x"):
         r, j = api("GET", "/api/drafts/view" + q, "alice")
         assert r.status == 400 and "id" in j["error"], (q, j)
