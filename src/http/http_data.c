@@ -172,7 +172,9 @@ static int scan_entry(uint64_t index, const uint8_t *p, size_t len, void *arg)
         return 0;
     }
     if (e.type == SL_AUDIT_POLICY_CHANGE && s->history) {
-        char actor[64] = "", approver[64] = "", text[200] = "", t[32], hb[65] = "", ha[65] = "";
+        char actor[64] = "", approver[80] = "", text[200] = "", t[32], hb[65] = "", ha[65] = "";
+        char basis[260] = "";
+        str_of(&e.basis, basis, sizeof basis);
         str_of(&e.actor, actor, sizeof actor);
         str_of(&e.approver, approver, sizeof approver);
         str_of(&e.text, text, sizeof text);
@@ -185,10 +187,10 @@ static int scan_entry(uint64_t index, const uint8_t *p, size_t len, void *arg)
         gmtime_r(&tt, &tm);
         strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S UTC", &tm);
         json_array_append_new(s->history,
-                              json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "index",
+                              json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "index",
                                         (json_int_t)e.seq, "time", t, "author", actor,
                                         "approver", approver, "before", hb, "after", ha,
-                                        "text", text));
+                                        "text", text, "basis", basis));
     }
     if (e.time_us < s->from_us || e.time_us >= s->to_us)
         return 0;

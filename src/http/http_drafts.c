@@ -890,12 +890,13 @@ static int serve_list(struct ctx *x)
     return http_ctx_html(x, 200, &b);
 }
 
+static int save_norm(struct ctx *x, int64_t id, const char *name, const char *text,
+                     size_t len);
+
 /* Save text as a new draft (id 0) or over the author's own draft. */
 static int save_text(struct ctx *x, int64_t id, const char *name, const char *text,
                      size_t len)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
     if (!line_ok(name, 64))
         return http_ctx_fail(x, 400, "name: the draft's name, 1 to 64 characters on one line");
     if (!utf8_ok(name, strlen(name)))
@@ -904,6 +905,25 @@ static int save_text(struct ctx *x, int64_t id, const char *name, const char *te
         return http_ctx_fail(x, 400, "text: the policy text, 1 byte to 64 KiB, no NUL");
     if (!utf8_ok(text, len))
         return http_ctx_fail(x, 400, "text: not valid UTF-8 (save the file as UTF-8)");
+    /* Line ends as LF: a browser sends a textarea's lines with CRLF (HTML's form
+     * encoding), and a file may have them; the policy file and its hash should not depend
+     * on which way the text came in. */
+    char *norm = sl_xmalloc(len + 1);
+    size_t nl = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!(text[i] == '\r' && i + 1 < len && text[i + 1] == '\n'))
+            norm[nl++] = text[i];
+    norm[nl] = 0;
+    int rc0 = save_norm(x, id, name, norm, nl);
+    free(norm);
+    return rc0;
+}
+
+static int save_norm(struct ctx *x, int64_t id, const char *name, const char *text,
+                     size_t len)
+{
+    struct sl_http *h = http_ctx_server(x);
+    const struct http_session *s = http_ctx_session(x);
     struct sl_policy_diags dg = {0};
     struct sl_policy *p = NULL;
     char dname[80];

@@ -510,7 +510,8 @@ void html_briefing(struct sl_buf *b, json_t *j)
     }
     if (!json_array_size(json_object_get(j, "rule_history")))
         sl_buf_append_str(b, "<tr><td colspan=\"6\">no change since the log began</td></tr>\n");
-    sl_buf_append_str(b, "</table></div>\n");
+    sl_buf_append_str(b, "</table></div>\n<p><a href=\"/rules/history\">Each change with its "
+                         "legal basis and the text that changed</a></p>\n");
 }
 
 static void option(struct sl_buf *b, const char *v, const char *cur)

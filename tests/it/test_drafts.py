@@ -255,6 +255,10 @@ def test_broken_draft():
     assert m, r.getheader("Location")
     r, v = api("GET", "/api/drafts/view?id=" + m.group(1), "alice")
     assert v["draft"]["text"] == BROKEN and v["draft"]["name"] == "broken upload", v
+    # CRLF line ends (a browser's textarea) are stored as LF: the same text, the same hash
+    k = save("alice", "crlf", BROKEN.replace("\n", "\r\n"))
+    r, v = api("GET", "/api/drafts/view?id=%d" % k["id"], "alice")
+    assert v["draft"]["text"] == BROKEN and k["sha256"] == j["sha256"], (k, j)
     r, c = api("POST", "/api/drafts/check", "alice", {"text": BROKEN})
     assert r.status == 200 and c["diagnostics"][0]["text"] == e["text"], c
 
@@ -389,7 +393,13 @@ def test_rule_history():
     assert loosen and loosen[0]["author"] == "amos", ch
     minus = [x["line"] for x in loosen[0]["diff"] if x["op"] == "-"]
     assert any("no-civil-immigration" in x for x in minus), minus
+    # the briefing's rule history has the approvers and the basis too
+    r, b = api("GET", "/api/briefing", "olivia")
+    assert any(x["approver"] == "april" and x["basis"] == "Test order 2026-1: no data for DHS"
+               for x in b["rule_history"]), b["rule_history"]
     ck, _ = session("olivia")
+    r, page = d.req("GET", "/briefing", cookie=ck)
+    assert 'href="/rules/history"' in page
     r, page = d.req("GET", "/rules/history", cookie=ck)
     assert r.status == 200 and "Rule history" in page and "<ins>+ rule no-dhs" in page, page
     assert "april, bert" in page

@@ -31,14 +31,16 @@ rule typo "a typo in the field name"
 SHOTS = os.path.join(os.path.dirname(os.path.abspath(h.STATELINE)), "screenshots")
 
 
-def shoot(b, page, name, url=None):
-    """The page as it is at 1280x800, and the same URL on a 390x844 phone."""
+def shoot(b, page, name):
+    """The page at 1280x800, then the same URL at 390x844 as a phone (the same tab: a
+    background tab may never paint, so a screenshot of it would wait forever)."""
+    url = page.url()
     page.screenshot(os.path.join(SHOTS, "drafts-%s-desktop.png" % name))
-    phone = b.page(width=390, height=844, mobile=True, scale=1)
-    phone.navigate(url or page.url())
-    phone.screenshot(os.path.join(SHOTS, "drafts-%s-phone.png" % name))
-    phone.ws.close()
-    b.pages.remove(phone)
+    page.set_viewport(390, 844, mobile=True)
+    page.navigate(url)
+    page.screenshot(os.path.join(SHOTS, "drafts-%s-phone.png" % name))
+    page.set_viewport(1280, 800)
+    page.navigate(url)
 
 
 def log_on(p, base, d, name):
@@ -91,6 +93,13 @@ def test_drafts_in_the_browser():
             t = p.text()
             assert "policy check: 0 errors, 1 warning" in t and "cbp-border-duties' never " \
                 "takes effect" in t, t
+            # the textarea's CRLF line ends are stored as LF: the diff from the policy in
+            # force shows only the new rule
+            added = p.evaluate("Array.from(document.querySelectorAll('figure.diff ins'))"
+                               ".map(e => e.innerText)")
+            assert added and all(("no-dhs" in a or "requester.parent under \"DHS\"" in a
+                                  or a.strip() == "+") for a in added), added
+            assert not p.exists("figure.diff del"), p.text("figure.diff")
             p.click("a[href^='/drafts/simulate']")
             page = p.text()
             assert "What draft" in page and "does not loosen access" in page, page
