@@ -48,6 +48,29 @@ static void verify_report(int64_t index, const char *text, void *arg)
         json_array_append_new(d, json_string(line));
 }
 
+/* The switch's own log, DIR/hub-audit, verified with DIR/hub-audit.pub.  Returns the
+ * number of problems, -1 when it cannot be read (err). */
+static int64_t check_hub_log(struct demo *dm, struct sl_audit_verify_result *v, json_t *diffs,
+                             char *err, size_t errlen)
+{
+    char dir[DEMO_PATH + 16], pub[DEMO_PATH + 16], key[1024] = "";
+    demo_fmt(dir, sizeof dir, "%s/hub-audit", dm->dir);
+    demo_fmt(pub, sizeof pub, "%s/hub-audit.pub", dm->dir);
+    struct sl_audit_verifier ver;
+    memset(&ver, 0, sizeof ver);
+    FILE *f = fopen(pub, "r");
+    int have = f && fgets(key, sizeof key, f) && sl_audit_verifier_parse(&ver, key, err, errlen) == 0;
+    if (f)
+        fclose(f);
+    if (!have) {
+        demo_fmt(err, errlen, "no verifier key %s", pub);
+        return -1;
+    }
+    int64_t n = sl_audit_verify_dir(dir, &ver, verify_report, diffs, v, err, errlen);
+    sl_audit_verifier_free(&ver);
+    return n;
+}
+
 static void diff(json_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void diff(json_t *d, const char *fmt, ...)
 {
@@ -342,6 +365,12 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
         all_agree &= res[d].agree;
         all_intact &= res[d].problems == 0;
     }
+    struct sl_audit_verify_result hub_v;
+    memset(&hub_v, 0, sizeof hub_v);
+    char hub_err[256] = "";
+    json_t *hub_diffs = json_array();
+    int64_t hub_problems = check_hub_log(dm, &hub_v, hub_diffs, hub_err, sizeof hub_err);
+    all_intact &= hub_problems == 0;
 
     if (o->json) {
         j = json_object();
@@ -418,6 +447,12 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
             json_object_set_new(states, sl_demo_states()[d].code, s);
         }
         json_object_set_new(j, "states", states);
+        json_object_set_new(j, "hub_log",
+                            json_pack("{s:s,s:b,s:I,s:I,s:I,s:o}", "dir", "hub-audit", "intact",
+                                      hub_problems == 0, "entries", (json_int_t)hub_v.entries,
+                                      "checkpoints", (json_int_t)hub_v.checkpoints, "problems",
+                                      (json_int_t)hub_problems, "differences",
+                                      json_incref(hub_diffs)));
         json_object_set_new(j, "all_agree", json_boolean(all_agree));
         json_object_set_new(j, "all_logs_intact", json_boolean(all_intact));
         if (o->stay)
@@ -430,6 +465,15 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
                "every cell against the replies it received):\n");
         for (int d = 0; d < SL_DEMO_NSTATES; d++)
             print_state_text(dm, d, &res[d]);
+        if (hub_problems == 0)
+            printf("\nThe switch's own log %s/hub-audit: %llu entries (what it routed: headers "
+                   "and routing decisions, no bodies), %llu checkpoints, verifies with "
+                   "hub-audit.pub.\n", dm->dir, (unsigned long long)hub_v.entries,
+                   (unsigned long long)hub_v.checkpoints);
+        else
+            printf("\nThe switch's own log %s/hub-audit: LOG NOT INTACT (%lld problems%s%s; "
+                   "stateline audit verify %s/hub-audit --key %s/hub-audit.pub)\n", dm->dir,
+                   (long long)hub_problems, hub_err[0] ? ": " : "", hub_err, dm->dir, dm->dir);
         printf("\n%llu queries in %.1f s on %d terminal lines; %s; %s.\n",
                (unsigned long long)dm->tr.sent, dm->tr.seconds, dm->tr.lines,
                all_agree ? "every total adds up" : "SOME TOTALS DIFFER (see above)",
@@ -438,6 +482,7 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
             print_stay(dm, NULL);
     }
     fflush(stdout);
+    json_decref(hub_diffs);
     rc = all_agree && all_intact ? 0 : 1;
     if (o->stay) {
         demo_write_pids(dm);

@@ -180,7 +180,13 @@ static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
     cmd[n] = '\0';
     json_t *reply;
     if (!strcmp(cmd, "line")) {
+        if (hub->audit)
+            hub_audit_ctl_begin(hub, cc->fd, cmd, args);
         reply = line_cmd(hub, args);
+        if (hub->audit) {
+            const char *e = json_string_value(json_object_get(reply, "error"));
+            hub_audit_ctl_end(hub, e == NULL, e);
+        }
     } else if (!strcmp(cmd, "queue")) {
         reply = queue_json(hub);
     } else if (!strcmp(cmd, "stats")) {
@@ -189,12 +195,17 @@ static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
         reply = lines_json(hub);
     } else if (!strcmp(cmd, "reload")) {
         char err[512] = "";
-        if (hub_reload(hub, err, sizeof err) == 0) {
+        if (hub->audit)
+            hub_audit_ctl_begin(hub, cc->fd, cmd, NULL);
+        int rc = hub_reload(hub, err, sizeof err);
+        if (rc == 0) {
             reply = json_pack("{s:b}", "ok", 1);
         } else {
             SL_ERROR("hub", "reload refused, the running configuration stays: %s", err);
             reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
         }
+        if (hub->audit)
+            hub_audit_ctl_end(hub, rc == 0, err);
     } else {
         char msg[CTL_MAX_CMD + 64];
         snprintf(msg, sizeof msg, "unknown command '%s' (stats, lines, reload, line, queue)", cmd);

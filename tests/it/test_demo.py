@@ -78,6 +78,11 @@ def check_tables(j, queries, minimums=True):
             if minimums:
                 assert s["sent_by_class"][c] >= 3, (st, c, s["sent_by_class"])
     assert total_sent == queries
+    # the switch's own log (docs/audit-format.md §11): intact, and a hub-route entry for at
+    # least every query it routed
+    h = j["hub_log"]
+    assert h["intact"] is True and h["problems"] == 0, h
+    assert h["entries"] > queries and h["checkpoints"] > 0, (h, queries)
     assert j["all_agree"] is True and j["all_logs_intact"] is True
     # Washington's stance: ICE ERO is denied, every time
     wa = j["states"]["WA"]
