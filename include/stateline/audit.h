@@ -165,8 +165,9 @@ enum sl_audit_field {
     /* version 2 */
     SL_AF_LINE,             /* hub: the line's role, "answer" or "terminal" */
     SL_AF_LEGS,             /* hub: what the switch did for each destination (list) */
+    SL_AF_MID,              /* hub: switch message id (MID/) a reply echoed or a frame had */
 };
-#define SL_AF_MAX SL_AF_LEGS
+#define SL_AF_MAX SL_AF_MID
 #define SL_AF_MAX_V1 SL_AF_BASIS
 #define SL_AF_BIT(f) (UINT64_C(1) << ((f) - 1))
 
@@ -183,7 +184,7 @@ struct sl_audit_entry {
     uint8_t effect, outcome;
     uint32_t released, withheld;
     uint16_t error;
-    uint64_t line_seq;
+    uint64_t line_seq, mid;
     int64_t due_us;
     uint8_t policy_hash[SL_AUDIT_HASH_LEN], personal_hash[SL_AUDIT_HASH_LEN],
         policy_before[SL_AUDIT_HASH_LEN], policy_after[SL_AUDIT_HASH_LEN];

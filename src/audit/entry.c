@@ -3,7 +3,7 @@
  *
  * Format (all integers big-endian; docs/audit-format.md §2 has an example):
  *
- *     u8  version      1, or 2 when the entry has a type (16) or a field (tags 36..37)
+ *     u8  version      1, or 2 when the entry has a type (16) or a field (tags 36..38)
  *                      that version 1 does not know: the lowest version that can carry it
  *     u8  type         enum sl_audit_type, 1..16
  *     u64 seq          the entry's index in the log
@@ -84,7 +84,8 @@ static const struct field_desc fields[SL_AF_MAX + 1] = {
     [SL_AF_REMOTE] = F("remote", K_STR, 64, remote),
     [SL_AF_BASIS] = F("legal_basis", K_TEXT, 256, basis),
     [SL_AF_LINE] = F("line", K_STR, 16, line),
-    [SL_AF_LEGS] = F("legs", K_LIST, 48, legs),
+    [SL_AF_LEGS] = F("legs", K_LIST, 64, legs),
+    [SL_AF_MID] = F("mid", K_U64, 0, mid),
 };
 #undef F
 

@@ -69,8 +69,9 @@ static void print_csv(json_t *r)
     printf("table,key,count\n");
     printf("total,entries,%" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(r, "entries")));
     printf("total,queries,%" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(r, "queries")));
-    printf("total,hub_messages,%" JSON_INTEGER_FORMAT "\n",
-           json_integer_value(json_object_get(r, "hub_messages")));
+    if (json_integer_value(json_object_get(r, "hub_messages")) > 0) /* a switch's log */
+        printf("total,hub_messages,%" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(r, "hub_messages")));
     const char *k;
     json_t *v;
     json_object_foreach(r, k, v)

@@ -770,26 +770,26 @@ static int parse_id(struct ctx *x, const char *v, int64_t *id)
 /* The draft named by ?id= (GET) or the field id (POST); answers the error itself. */
 static int load_draft(struct ctx *x, int post, struct draft *d, int *answered)
 {
-    struct sl_http *h = http_ctx_server(x);
+    struct sl_http *h = http_req_server(x);
     char buf[32];
     const char *v = NULL;
     *answered = 0;
     if (post) {
-        int r = http_ctx_field(x, "id", buf, sizeof buf);
+        int r = http_req_field(x, "id", buf, sizeof buf);
         v = r == 1 ? buf : NULL;
     } else {
-        v = http_ctx_arg(x, "id");
+        v = http_req_arg(x, "id");
     }
     int64_t id;
     if (parse_id(x, v, &id)) {
-        *answered = http_ctx_fail(x, 400, "id: the draft's number, e.g. id=3");
+        *answered = http_req_fail(x, 400, "id: the draft's number, e.g. id=3");
         return -1;
     }
     pthread_mutex_lock(&h->mu);
     int rc = draft_get(h->db, id, d);
     pthread_mutex_unlock(&h->mu);
     if (rc != 0) {
-        *answered = http_ctx_fail(x, rc > 0 ? 404 : 500, rc > 0 ? "no such draft"
+        *answered = http_req_fail(x, rc > 0 ? 404 : 500, rc > 0 ? "no such draft"
                                                                 : "gateway.db cannot be read");
         return -1;
     }
@@ -798,8 +798,8 @@ static int load_draft(struct ctx *x, int post, struct draft *d, int *answered)
 
 static int serve_list(struct ctx *x)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
+    struct sl_http *h = http_req_server(x);
+    const struct http_session *s = http_req_session(x);
     json_t *list = json_array();
     pthread_mutex_lock(&h->mu);
     sqlite3_stmt *st;
@@ -824,9 +824,9 @@ static int serve_list(struct ctx *x)
         sl_policy_unref(p);
     free(text);
     json_t *j = json_pack("{s:o, s:o}", "drafts", list, "in_force", inf);
-    http_ctx_audit_read(x);
-    if (http_ctx_api(x))
-        return http_ctx_json(x, 200, j);
+    http_req_audit_read(x);
+    if (http_req_api(x))
+        return http_req_json(x, 200, j);
     struct sl_buf b;
     sl_buf_init(&b);
     html_begin(&b, h->cfg, "Rule drafts", s, s->csrf);
@@ -868,7 +868,7 @@ static int serve_list(struct ctx *x)
         csrf_input(&b, s);
         sl_buf_append_str(&b, "<label>Name of the draft<input name=\"name\" required "
                               "maxlength=\"64\" value=\"\"></label>\n<label>Policy text "
-                              "(starts as the policy in force)<textarea name=\"text\" "
+                              "(starts as the policy in force)<textarea class=\"policy\" name=\"text\" "
                               "rows=\"24\" cols=\"100\" spellcheck=\"false\">");
         esc(&b, jstr(inf, "text"));
         sl_buf_append_str(&b, "</textarea></label>\n<p><button type=\"submit\">Save and check"
@@ -887,7 +887,7 @@ static int serve_list(struct ctx *x)
     sl_buf_append_str(&b, "</code></p>\n");
     html_end(&b);
     json_decref(j);
-    return http_ctx_html(x, 200, &b);
+    return http_req_html(x, 200, &b);
 }
 
 static int save_norm(struct ctx *x, int64_t id, const char *name, const char *text,
@@ -898,13 +898,13 @@ static int save_text(struct ctx *x, int64_t id, const char *name, const char *te
                      size_t len)
 {
     if (!line_ok(name, 64))
-        return http_ctx_fail(x, 400, "name: the draft's name, 1 to 64 characters on one line");
+        return http_req_fail(x, 400, "name: the draft's name, 1 to 64 characters on one line");
     if (!utf8_ok(name, strlen(name)))
-        return http_ctx_fail(x, 400, "name: not valid UTF-8");
+        return http_req_fail(x, 400, "name: not valid UTF-8");
     if (len == 0 || len > TEXT_MAX || memchr(text, 0, len))
-        return http_ctx_fail(x, 400, "text: the policy text, 1 byte to 64 KiB, no NUL");
+        return http_req_fail(x, 400, "text: the policy text, 1 byte to 64 KiB, no NUL");
     if (!utf8_ok(text, len))
-        return http_ctx_fail(x, 400, "text: not valid UTF-8 (save the file as UTF-8)");
+        return http_req_fail(x, 400, "text: not valid UTF-8 (save the file as UTF-8)");
     /* Line ends as LF: a browser sends a textarea's lines with CRLF (HTML's form
      * encoding), and a file may have them; the policy file and its hash should not depend
      * on which way the text came in. */
@@ -922,8 +922,8 @@ static int save_text(struct ctx *x, int64_t id, const char *name, const char *te
 static int save_norm(struct ctx *x, int64_t id, const char *name, const char *text,
                      size_t len)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
+    struct sl_http *h = http_req_server(x);
+    const struct http_session *s = http_req_session(x);
     struct sl_policy_diags dg = {0};
     struct sl_policy *p = NULL;
     char dname[80];
@@ -995,41 +995,41 @@ static int save_norm(struct ctx *x, int64_t id, const char *name, const char *te
     pthread_mutex_unlock(&h->mu);
     if (rc != 0) {
         sl_policy_diags_free(&dg);
-        return http_ctx_fail(x, status, why);
+        return http_req_fail(x, status, why);
     }
     char t[300];
     snprintf(t, sizeof t, "draft %lld \"%.64s\" saved: sha256 %s, %d errors, %d warnings",
              (long long)id, name, hash, errors, warnings);
-    http_ctx_audit(x, "draft-save", SL_AUDIT_OUT_OK, t);
-    if (http_ctx_api(x)) {
+    http_req_audit(x, SL_AUDIT_ADMIN, "draft-save", SL_AUDIT_OUT_OK, t);
+    if (http_req_api(x)) {
         json_t *j = json_pack("{s:I, s:s, s:i, s:i, s:o}", "id", (json_int_t)id, "sha256",
                               hash, "errors", errors, "warnings", warnings, "diagnostics",
                               diags_json(&dg, "draft"));
         sl_policy_diags_free(&dg);
-        return http_ctx_json(x, 200, j);
+        return http_req_json(x, 200, j);
     }
     sl_policy_diags_free(&dg);
     char to[64];
     snprintf(to, sizeof to, "/drafts/view?id=%lld", (long long)id);
-    return http_ctx_redirect(x, to);
+    return http_req_redirect(x, to);
 }
 
 static int serve_save(struct ctx *x)
 {
     char name[200], idv[32];
     size_t blen;
-    http_ctx_body(x, &blen);
+    http_req_body(x, &blen);
     char *text = sl_xmalloc(blen + 1);
-    int rn = http_ctx_field(x, "name", name, sizeof name);
-    int rt = http_ctx_field(x, "text", text, blen + 1);
-    int ri = http_ctx_field(x, "id", idv, sizeof idv);
+    int rn = http_req_field(x, "name", name, sizeof name);
+    int rt = http_req_field(x, "text", text, blen + 1);
+    int ri = http_req_field(x, "id", idv, sizeof idv);
     int64_t id = 0;
     int r;
     if (rn != 1 || rt != 1)
-        r = http_ctx_fail(x, 400, "name and text are required (form fields name, text; id "
+        r = http_req_fail(x, 400, "name and text are required (form fields name, text; id "
                                   "to save over your own draft), each once");
     else if (ri < 0 || (ri == 1 && parse_id(x, idv, &id)))
-        r = http_ctx_fail(x, 400, "id: the draft's number, e.g. id=3");
+        r = http_req_fail(x, 400, "id: the draft's number, e.g. id=3");
     else
         r = save_text(x, id, name, text, strlen(text));
     free(text);
@@ -1038,10 +1038,10 @@ static int serve_save(struct ctx *x)
 
 static int serve_upload(struct ctx *x)
 {
-    const char *ct = http_ctx_header(x, "Content-Type");
+    const char *ct = http_req_header(x, "Content-Type");
     const char *bd = ct ? strstr(ct, "boundary=") : NULL;
     if (!ct || strncasecmp(ct, "multipart/form-data", 19) || !bd)
-        return http_ctx_fail(x, 400, "an upload is multipart/form-data with the fields csrf, "
+        return http_req_fail(x, 400, "an upload is multipart/form-data with the fields csrf, "
                                      "name and file");
     char boundary[80];
     bd += 9;
@@ -1049,11 +1049,11 @@ static int serve_upload(struct ctx *x)
         bd++;
     size_t bl = strcspn(bd, "\";, ");
     if (bl < 1 || bl >= sizeof boundary)
-        return http_ctx_fail(x, 400, "the multipart boundary is missing or too long");
+        return http_req_fail(x, 400, "the multipart boundary is missing or too long");
     memcpy(boundary, bd, bl);
     boundary[bl] = 0;
     size_t len;
-    const char *body = http_ctx_body(x, &len);
+    const char *body = http_req_body(x, &len);
     const char *v[4];
     size_t n[4];
     const char *names[4] = {"csrf", "name", "file", "id"};
@@ -1061,28 +1061,28 @@ static int serve_upload(struct ctx *x)
     for (int i = 0; i < 4; i++) {
         got[i] = sl_http_multipart_get(body, len, boundary, names[i], &v[i], &n[i]);
         if (got[i] < 0)
-            return http_ctx_fail(x, 400, "the multipart body is malformed or has a field "
+            return http_req_fail(x, 400, "the multipart body is malformed or has a field "
                                          "twice");
     }
     char csrf[80] = "", name[80] = "", idv[32] = "";
     if (got[0] && n[0] < sizeof csrf)
         memcpy(csrf, v[0], n[0]), csrf[n[0]] = 0;
-    if (!http_ctx_csrf_ok(x, csrf) &&
-        !http_ctx_csrf_ok(x, http_ctx_header(x, "X-CSRF-Token")))
-        return http_ctx_fail(x, 403, "CSRF token missing or wrong (form field csrf or header "
+    if (!http_req_csrf_ok(x, csrf) &&
+        !http_req_csrf_ok(x, http_req_header(x, "X-CSRF-Token")))
+        return http_req_fail(x, 403, "CSRF token missing or wrong (form field csrf or header "
                                      "X-CSRF-Token)");
     if (!got[1] || n[1] >= sizeof name || !got[2])
-        return http_ctx_fail(x, 400, "name (up to 64 characters) and file are required");
+        return http_req_fail(x, 400, "name (up to 64 characters) and file are required");
     memcpy(name, v[1], n[1]);
     name[n[1]] = 0;
     int64_t id = 0;
     if (got[3]) {
         if (n[3] >= sizeof idv)
-            return http_ctx_fail(x, 400, "id: the draft's number, e.g. id=3");
+            return http_req_fail(x, 400, "id: the draft's number, e.g. id=3");
         memcpy(idv, v[3], n[3]);
         idv[n[3]] = 0;
         if (idv[0] && parse_id(x, idv, &id))
-            return http_ctx_fail(x, 400, "id: the draft's number, e.g. id=3");
+            return http_req_fail(x, 400, "id: the draft's number, e.g. id=3");
     }
     /* a file with CRLF line ends reads the same to the parser; it is kept as given */
     return save_text(x, id, name, v[2], n[2]);
@@ -1091,12 +1091,12 @@ static int serve_upload(struct ctx *x)
 static int serve_check(struct ctx *x)
 {
     size_t blen;
-    http_ctx_body(x, &blen);
+    http_req_body(x, &blen);
     char *text = sl_xmalloc(blen + 1);
-    int rt = http_ctx_field(x, "text", text, blen + 1);
+    int rt = http_req_field(x, "text", text, blen + 1);
     if (rt != 1 || !text[0]) {
         free(text);
-        return http_ctx_fail(x, 400, "text: the policy text is required (form field text)");
+        return http_req_fail(x, 400, "text: the policy text is required (form field text)");
     }
     struct sl_policy_diags dg = {0};
     struct sl_policy *p = NULL;
@@ -1108,13 +1108,13 @@ static int serve_check(struct ctx *x)
         sl_policy_unref(p);
     sl_policy_diags_free(&dg);
     free(text);
-    return http_ctx_json(x, 200, j);
+    return http_req_json(x, 200, j);
 }
 
 static int serve_view(struct ctx *x)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
+    struct sl_http *h = http_req_server(x);
+    const struct http_session *s = http_req_session(x);
     struct draft d;
     int answered;
     if (load_draft(x, 0, &d, &answered))
@@ -1136,10 +1136,10 @@ static int serve_view(struct ctx *x)
     json_t *j = json_pack("{s:o, s:o, s:o, s:o}", "draft", draft_json(&d, 1), "diagnostics",
                           diags, "actions", acts, "diff_from_in_force",
                           diff ? diff : json_null());
-    http_ctx_audit_read(x);
-    if (http_ctx_api(x)) {
+    http_req_audit_read(x);
+    if (http_req_api(x)) {
         draft_free(&d);
-        return http_ctx_json(x, 200, j);
+        return http_req_json(x, 200, j);
     }
     struct sl_buf b;
     sl_buf_init(&b);
@@ -1212,7 +1212,7 @@ static int serve_view(struct ctx *x)
                           "<input name=\"name\" required maxlength=\"64\" value=\"",
                       (long long)d.id);
         esc(&b, d.name);
-        sl_buf_append_str(&b, "\"></label><label>Policy text<textarea name=\"text\" rows=\"24\""
+        sl_buf_append_str(&b, "\"></label><label>Policy text<textarea class=\"policy\" name=\"text\" rows=\"24\""
                               " cols=\"100\" spellcheck=\"false\">");
         esc(&b, d.text);
         sl_buf_append_str(&b, "</textarea></label><p><button type=\"submit\">Save and check"
@@ -1257,7 +1257,7 @@ static int serve_view(struct ctx *x)
     html_end(&b);
     draft_free(&d);
     json_decref(j);
-    return http_ctx_html(x, 200, &b);
+    return http_req_html(x, 200, &b);
 }
 
 /* ---- simulation page ---- */
@@ -1366,8 +1366,8 @@ static void sim_table(struct sl_buf *b, const char *caption, json_t *by)
 
 static int serve_sim(struct ctx *x)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
+    struct sl_http *h = http_req_server(x);
+    const struct http_session *s = http_req_session(x);
     struct draft d;
     int answered;
     if (load_draft(x, 0, &d, &answered))
@@ -1385,14 +1385,14 @@ static int serve_sim(struct ctx *x)
         snprintf(why, sizeof why, "the draft does not check, so it cannot be replayed: %s", f);
         sl_policy_diags_free(&dg);
         draft_free(&d);
-        return http_ctx_fail(x, 422, why);
+        return http_req_fail(x, 422, why);
     }
     sl_policy_diags_free(&dg);
     struct sl_policy *now = current_policy(h);
     if (!now) {
         sl_policy_unref(p);
         draft_free(&d);
-        return http_ctx_fail(x, 503, "no policy is in force (the gateway denies every "
+        return http_req_fail(x, 503, "no policy is in force (the gateway denies every "
                                      "query): there is nothing to compare with");
     }
     struct judgement jd;
@@ -1401,7 +1401,7 @@ static int serve_sim(struct ctx *x)
         sl_policy_unref(p);
         sl_policy_unref(now);
         draft_free(&d);
-        return http_ctx_fail(x, 500, err);
+        return http_req_fail(x, 500, err);
     }
     char f[32], t[32];
     time_text(jd.from_us, f);
@@ -1427,10 +1427,10 @@ static int serve_sim(struct ctx *x)
     sl_policy_unref(p);
     sl_policy_unref(now);
     judgement_free(&jd);
-    http_ctx_audit_read(x);
-    if (http_ctx_api(x)) {
+    http_req_audit_read(x);
+    if (http_req_api(x)) {
         draft_free(&d);
-        return http_ctx_json(x, 200, j);
+        return http_req_json(x, 200, j);
     }
     json_t *sim = json_object_get(j, "simulation");
     struct sl_buf b;
@@ -1504,27 +1504,27 @@ static int serve_sim(struct ctx *x)
     html_end(&b);
     draft_free(&d);
     json_decref(j);
-    return http_ctx_html(x, 200, &b);
+    return http_req_html(x, 200, &b);
 }
 
 /* ---- submit, approve, reject ---- */
 
 static int back_to(struct ctx *x, int64_t id, json_t *j)
 {
-    if (http_ctx_api(x))
-        return http_ctx_json(x, 200, j);
+    if (http_req_api(x))
+        return http_req_json(x, 200, j);
     json_decref(j);
     char to[64];
     snprintf(to, sizeof to, "/drafts/view?id=%lld", (long long)id);
-    return http_ctx_redirect(x, to);
+    return http_req_redirect(x, to);
 }
 
 static int serve_submit(struct ctx *x)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
+    struct sl_http *h = http_req_server(x);
+    const struct http_session *s = http_req_session(x);
     char basis[300];
-    int rb = http_ctx_field(x, "basis", basis, sizeof basis);
+    int rb = http_req_field(x, "basis", basis, sizeof basis);
     struct draft d;
     int answered;
     if (load_draft(x, 1, &d, &answered))
@@ -1534,18 +1534,18 @@ static int serve_submit(struct ctx *x)
     struct sl_policy *p = NULL, *now = NULL;
     char why[700];
     if (rb != 1 || !line_ok(basis, 256) || !utf8_ok(basis, strlen(basis))) {
-        r = http_ctx_fail(x, 400, "basis: the legal basis of the change (the law, order or "
+        r = http_req_fail(x, 400, "basis: the legal basis of the change (the law, order or "
                                   "decision), 1 to 256 characters on one line");
         goto out;
     }
     if (!same_person(d.author, s->user)) {
-        r = http_ctx_fail(x, 403, "a draft is submitted by its author");
+        r = http_req_fail(x, 403, "a draft is submitted by its author");
         goto out;
     }
     if (strcmp(d.status, "draft") && strcmp(d.status, "rejected") &&
         strcmp(d.status, "submitted")) {
         snprintf(why, sizeof why, "this draft is %s: nothing to submit", d.status);
-        r = http_ctx_fail(x, 409, why);
+        r = http_req_fail(x, 409, why);
         goto out;
     }
     check_text(d.text, d.len, "draft", &p, &dg);
@@ -1560,29 +1560,29 @@ static int serve_submit(struct ctx *x)
             snprintf(f, sizeof f, "draft: error");
         snprintf(why, sizeof why, "the draft does not check (%d error%s), so it cannot be "
                  "submitted: %s", dg.nerrors, dg.nerrors == 1 ? "" : "s", f);
-        r = http_ctx_fail(x, 422, why);
+        r = http_req_fail(x, 422, why);
         goto out;
     }
     if (strcmp(sl_policy_state(p), h->cfg->state)) {
         snprintf(why, sizeof why, "the draft is for state %s; this gateway answers for %s",
                  sl_policy_state(p), h->cfg->state);
-        r = http_ctx_fail(x, 422, why);
+        r = http_req_fail(x, 422, why);
         goto out;
     }
     now = current_policy(h);
     if (!now) {
-        r = http_ctx_fail(x, 503, "no policy is in force: there is nothing to compare with "
+        r = http_req_fail(x, 503, "no policy is in force: there is nothing to compare with "
                                   "(put one in force with `stateline policy apply`)");
         goto out;
     }
     if (!strcmp(sl_policy_hash(now), sl_policy_hash(p))) {
-        r = http_ctx_fail(x, 409, "the draft is the policy in force: nothing would change");
+        r = http_req_fail(x, 409, "the draft is the policy in force: nothing would change");
         goto out;
     }
     struct judgement jd;
     char err[300];
     if (judge(h, now, p, &jd, err, sizeof err) != 0) {
-        r = http_ctx_fail(x, 500, err);
+        r = http_req_fail(x, 500, err);
         goto out;
     }
     sl_buf_append(&jd.why, "", 1);
@@ -1607,7 +1607,7 @@ static int serve_submit(struct ctx *x)
     pthread_mutex_unlock(&h->mu);
     if (rc != 0) {
         judgement_free(&jd);
-        r = http_ctx_fail(x, 409, "the draft changed while it was being submitted: look at "
+        r = http_req_fail(x, 409, "the draft changed while it was being submitted: look at "
                                   "it again");
         goto out;
     }
@@ -1615,7 +1615,7 @@ static int serve_submit(struct ctx *x)
     snprintf(t, sizeof t, "draft %lld \"%.64s\" submitted: sha256 %s over %s; loosens "
              "access: %s; basis: %.256s", (long long)d.id, d.name, d.hash, sl_policy_hash(now),
              jd.loosens ? "yes (two approvers)" : "no", basis);
-    http_ctx_audit(x, "draft-submit", SL_AUDIT_OUT_OK, t);
+    http_req_audit(x, SL_AUDIT_ADMIN, "draft-submit", SL_AUDIT_OUT_OK, t);
     json_t *j = json_pack("{s:I, s:s, s:b, s:s}", "id", (json_int_t)d.id, "status",
                           "submitted", "loosens", jd.loosens, "loosens_because", reasons);
     judgement_free(&jd);
@@ -1652,10 +1652,10 @@ static int set_status(sqlite3 *db, int64_t id, const char *from, const char *to,
 
 static int serve_decide(struct ctx *x, int approve)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
+    struct sl_http *h = http_req_server(x);
+    const struct http_session *s = http_req_session(x);
     char reason[600], why[900];
-    int rr = http_ctx_field(x, "reason", reason, sizeof reason);
+    int rr = http_req_field(x, "reason", reason, sizeof reason);
     struct draft d;
     int answered;
     if (load_draft(x, 1, &d, &answered))
@@ -1672,52 +1672,52 @@ static int serve_decide(struct ctx *x, int approve)
         d = cur;
     }
     if (rr != 1 || !line_ok(reason, 500) || !utf8_ok(reason, strlen(reason))) {
-        r = http_ctx_fail(x, 400, "reason: why you approve or reject, 1 to 500 characters on "
+        r = http_req_fail(x, 400, "reason: why you approve or reject, 1 to 500 characters on "
                                   "one line (no personal data)");
         goto out;
     }
     if (strcmp(d.status, "submitted") && strcmp(d.status, "approved-1of2")) {
         snprintf(why, sizeof why, "this draft is %s, not waiting for approval", d.status);
-        r = http_ctx_fail(x, 409, why);
+        r = http_req_fail(x, 409, why);
         goto out;
     }
     if (same_person(d.author, s->user)) {
-        r = http_ctx_fail(x, 403, "the author of a draft cannot approve or reject it");
+        r = http_req_fail(x, 403, "the author of a draft cannot approve or reject it");
         goto out;
     }
     if (!approve) {
         if (set_status(h->db, d.id, d.status, "rejected", "", 0) != 0 ||
             action_add(h->db, d.id, s->user, "reject", reason) != 0) {
-            r = http_ctx_fail(x, 500, "gateway.db cannot be written");
+            r = http_req_fail(x, 500, "gateway.db cannot be written");
             goto out;
         }
         snprintf(why, sizeof why, "draft %lld \"%.64s\" (sha256 %s) rejected: %.500s",
                  (long long)d.id, d.name, d.hash, reason);
-        http_ctx_audit(x, "draft-reject", SL_AUDIT_OUT_OK, why);
+        http_req_audit(x, SL_AUDIT_ADMIN, "draft-reject", SL_AUDIT_OUT_OK, why);
         r = back_to(x, d.id, json_pack("{s:I, s:s}", "id", (json_int_t)d.id, "status",
                                        "rejected"));
         goto out;
     }
     if (!strcmp(d.status, "approved-1of2") && same_person(d.approver1, s->user)) {
-        r = http_ctx_fail(x, 403, "this draft loosens access: its second approval must come "
+        r = http_req_fail(x, 403, "this draft loosens access: its second approval must come "
                                   "from another approver than the first");
         goto out;
     }
     now = current_policy(h);
     if (!now || strcmp(sl_policy_hash(now), d.base_hash)) {
-        r = http_ctx_fail(x, 409, "the policy in force changed since this draft was "
+        r = http_req_fail(x, 409, "the policy in force changed since this draft was "
                                   "submitted: its author must look at it and submit it again");
         goto out;
     }
     if (d.loosens && !strcmp(d.status, "submitted")) {
         if (set_status(h->db, d.id, "submitted", "approved-1of2", s->user, 0) != 0 ||
             action_add(h->db, d.id, s->user, "approve-1of2", reason) != 0) {
-            r = http_ctx_fail(x, 500, "gateway.db cannot be written");
+            r = http_req_fail(x, 500, "gateway.db cannot be written");
             goto out;
         }
         snprintf(why, sizeof why, "draft %lld \"%.64s\" (sha256 %s) loosens access: first of "
                  "two approvals: %.500s", (long long)d.id, d.name, d.hash, reason);
-        http_ctx_audit(x, "draft-approve-1of2", SL_AUDIT_OUT_OK, why);
+        http_req_audit(x, SL_AUDIT_ADMIN, "draft-approve-1of2", SL_AUDIT_OUT_OK, why);
         r = back_to(x, d.id, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)d.id, "status",
                                        "approved-1of2", "needs", "a second approver, other "
                                        "than the author and the first approver"));
@@ -1738,7 +1738,7 @@ static int serve_decide(struct ctx *x, int approve)
     struct sl_policy_diags dg = {0};
     if (sl_gw_policy_apply(h->cfg, d.text, d.len, &ch, NULL, &dg, hash, err, sizeof err) != 0) {
         sl_policy_diags_free(&dg);
-        r = http_ctx_fail(x, 500, err);
+        r = http_req_fail(x, 500, err);
         goto out;
     }
     sl_policy_diags_free(&dg);
@@ -1747,7 +1747,7 @@ static int serve_decide(struct ctx *x, int approve)
         action_add(h->db, d.id, s->user, "approve", reason) != 0)
         SL_ERROR("http", "draft %lld is in force but gateway.db did not record its approval",
                  (long long)d.id);
-    http_ctx_audit(x, "draft-approve", SL_AUDIT_OUT_OK, note);
+    http_req_audit(x, SL_AUDIT_ADMIN, "draft-approve", SL_AUDIT_OUT_OK, note);
     /* Answer when it is in force.  The lock is not needed for the wait: an approval of
      * another draft now finds the policy file changed (its base) and is refused. */
     pthread_mutex_unlock(&h->mu);
@@ -1831,14 +1831,14 @@ static char *kept_text(sqlite3 *db, const char *hash)
 
 static int serve_history(struct ctx *x)
 {
-    struct sl_http *h = http_ctx_server(x);
-    const struct http_session *s = http_ctx_session(x);
+    struct sl_http *h = http_req_server(x);
+    const struct http_session *s = http_req_session(x);
     struct hist hs = {json_array(), 0};
     char err[300];
     struct sl_audit_reader_cb cb = {hist_entry, NULL, &hs};
     if (sl_audit_read_dir(h->cfg->audit_dir, &cb, err, sizeof err) != 0) {
         json_decref(hs.rows);
-        return http_ctx_fail(x, 500, err);
+        return http_req_fail(x, 500, err);
     }
     /* newest first, each with the diff of the texts when both are kept */
     json_t *rows = json_array();
@@ -1858,9 +1858,9 @@ static int serve_history(struct ctx *x)
     json_decref(hs.rows);
     json_t *j = json_pack("{s:o, s:I}", "changes", rows, "undecodable_entries",
                           (json_int_t)hs.bad);
-    http_ctx_audit_read(x);
-    if (http_ctx_api(x))
-        return http_ctx_json(x, 200, j);
+    http_req_audit_read(x);
+    if (http_req_api(x))
+        return http_req_json(x, 200, j);
     struct sl_buf b;
     sl_buf_init(&b);
     html_begin(&b, h->cfg, "Rule history", s, s->csrf);
@@ -1898,7 +1898,7 @@ static int serve_history(struct ctx *x)
         sl_buf_append_str(&b, "<p>No change since the log began.</p>\n");
     html_end(&b);
     json_decref(j);
-    return http_ctx_html(x, 200, &b);
+    return http_req_html(x, 200, &b);
 }
 
 int http_drafts_serve(struct ctx *x, int which)
@@ -1925,5 +1925,5 @@ int http_drafts_serve(struct ctx *x, int which)
     case D_HISTORY:
         return serve_history(x);
     }
-    return http_ctx_fail(x, 500, "unrouted");
+    return http_req_fail(x, 500, "unrouted");
 }

@@ -150,6 +150,46 @@ void svg_months(struct sl_buf *b, const char *title, json_t *rows, const char *c
                 const char *const *labels, int nseries);
 extern const char http_css[];
 
+/* ---- handlers in other files than http_server.c ----
+ * A request (http_server.c's struct ctx) seen through these calls; every http_req_*
+ * that answers returns the libmicrohttpd result (MHD_YES/MHD_NO) to return from the
+ * handler.  The route table in http_server.c has already checked the session, the role,
+ * the Origin and, for a POST, the CSRF token. */
+struct ctx;
+struct sl_http *http_req_server(struct ctx *x);
+int http_req_api(const struct ctx *x);                        /* under /api/ */
+const struct http_session *http_req_session(const struct ctx *x); /* NULL: public */
+const char *http_req_arg(struct ctx *x, const char *name);    /* query string */
+/* A body field: 1 found, 0 absent, -1 bad (duplicate, undecodable). */
+int http_req_field(struct ctx *x, const char *name, char *out, size_t cap);
+int http_req_json(struct ctx *x, unsigned status, json_t *j); /* takes j */
+int http_req_html(struct ctx *x, unsigned status, struct sl_buf *b); /* frees b */
+int http_req_send(struct ctx *x, unsigned status, const char *ctype, const struct sl_buf *b);
+int http_req_fail(struct ctx *x, unsigned status, const char *why);
+int http_req_redirect(struct ctx *x, const char *to);        /* 303 */
+/* An audit entry of this type by the session's user (action, outcome 0 = none, text). */
+void http_req_audit(struct ctx *x, int type, const char *action, int outcome,
+                    const char *text);
+/* from/to/agency/key/outcome of the query string; -1 with why (a 400). */
+int http_req_filter(struct ctx *x, struct http_filter *f, char *why, size_t len);
+/* For the upload form (http_drafts.c), whose route checks CSRF itself: a request header,
+ * the raw body, and whether token is the session's CSRF token (constant time).  A read of
+ * a page by the session's user (a log-read entry with the query's filters and id). */
+const char *http_req_header(struct ctx *x, const char *name);
+const char *http_req_body(struct ctx *x, size_t *len);
+int http_req_csrf_ok(struct ctx *x, const char *token);
+void http_req_audit_read(struct ctx *x);
+
+/* ---- http_desk.c: the review desk and notices (docs/http-api.md §9) ---- */
+int http_desk_queue(struct ctx *x);   /* GET /review, /api/review */
+int http_desk_item(struct ctx *x);    /* GET /review/item?id= */
+int http_desk_decide(struct ctx *x);  /* POST /review/decide */
+int http_desk_notices(struct ctx *x); /* GET /review/notices?which= */
+int http_desk_letter(struct ctx *x);  /* GET /review/letter?id= */
+int http_desk_send(struct ctx *x);    /* POST /review/notices/send */
+
+/* ---- http_decisions.c: decisions and their rules (docs/http-api.md §10) ---- */
+int http_decisions(struct ctx *x);    /* GET /decisions, /api/decisions */
 /* ---- for pages in their own files (http_drafts.c) ----
  * A route of another file's table: the server checks method, log-on, role, Origin and
  * (post_csrf = 1) the CSRF token exactly as for its own routes, then calls its serve. */
@@ -166,23 +206,5 @@ extern const size_t http_draft_nroutes;
 int http_drafts_serve(struct ctx *x, int which);  /* an enum MHD_Result */
 /* Create the drafts' tables.  0, or -1 with err. */
 int http_drafts_init(sqlite3 *db, char *err, size_t errlen);
-
-struct sl_http *http_ctx_server(struct ctx *x);
-const struct http_session *http_ctx_session(struct ctx *x);
-int http_ctx_api(struct ctx *x);                                  /* 1: /api/... */
-const char *http_ctx_arg(struct ctx *x, const char *name);        /* query string */
-const char *http_ctx_header(struct ctx *x, const char *name);
-const char *http_ctx_body(struct ctx *x, size_t *len);            /* raw POST body */
-/* A form field (urlencoded body): 1 found, 0 absent, -1 bad (duplicate, undecodable). */
-int http_ctx_field(struct ctx *x, const char *name, char *out, size_t cap);
-int http_ctx_csrf_ok(struct ctx *x, const char *token);           /* constant time */
-/* Answers (each returns an enum MHD_Result); html and json take over b / j. */
-int http_ctx_fail(struct ctx *x, unsigned status, const char *why);
-int http_ctx_json(struct ctx *x, unsigned status, json_t *j);
-int http_ctx_html(struct ctx *x, unsigned status, struct sl_buf *b);
-int http_ctx_redirect(struct ctx *x, const char *to);
-/* Audit entries: an action (type SL_AUDIT_ADMIN, actor = the session's user), a read. */
-void http_ctx_audit(struct ctx *x, const char *action, int outcome, const char *text);
-void http_ctx_audit_read(struct ctx *x);
 
 #endif

@@ -50,7 +50,7 @@
 #include "stateline/core.h"
 
 #define AUD_MARKS 16
-#define LEG_MAX 48
+#define LEG_MAX 64
 
 struct hub_aud_line {
     uint64_t ok_end;  /* the line's emitted bytes [0, ok_end) may leave */
@@ -81,6 +81,7 @@ struct hub_audit {
     char member[SL_MEMBER_MAX];
     const char *role;
     char key[8], ori[SL_ORI_LEN + 1], ctl[SL_MSG_CTL_MAX + 1], ref[64];
+    uint64_t mid; /* the switch message id a reply echoed (MID/), 0 = none */
     char dest[SL_MSG_MAX_DEST][SL_ORI_LEN + 1];
     int ndest;
     const struct sl_ori *so; /* verified requester (directory snapshot), or NULL */
@@ -288,6 +289,7 @@ void hub_audit_msg_begin(struct sl_hub *hub, struct hub_line *line, unsigned rx_
         *p++ = (char)('0' + rx_seq / d % 10);
     *p = '\0';
     A->ndest = 0;
+    A->mid = 0;
     A->so = NULL;
     A->nlegs = A->parts = 0;
     A->er = A->queued = A->refused = 0;
@@ -301,6 +303,7 @@ void hub_audit_msg_header(struct sl_hub *hub, const struct sl_msg *m)
     memcpy(A->key, m->key, sizeof m->key);
     memcpy(A->ori, m->ori, sizeof A->ori);
     memcpy(A->ctl, m->ctl, sizeof A->ctl);
+    A->mid = m->mid;
     A->ndest = m->ndest < SL_MSG_MAX_DEST ? m->ndest : SL_MSG_MAX_DEST;
     for (int i = 0; i < A->ndest; i++)
         memcpy(A->dest[i], m->dest[i], sizeof A->dest[i]);
@@ -354,6 +357,8 @@ static int64_t append_current(struct sl_hub *hub, int final)
         if (A->er)
             sl_audit_set_int(e, SL_AF_ERROR, A->er);
         sl_audit_set_int(e, SL_AF_LINE_SEQ, (int64_t)A->rx_count);
+        if (A->mid)
+            sl_audit_set_int(e, SL_AF_MID, (int64_t)A->mid);
         if (!final)
             sl_audit_set_str(e, SL_AF_TEXT, "continued");
     }
@@ -412,6 +417,10 @@ void hub_audit_emit(struct sl_hub *hub, struct hub_line *to, const struct sl_out
         p = put_str(p, end, to->c->peer.member);
         p = put_str(p, end, to->c->peer.role == SL_ROLE_ANSWER ? "/a#" : "/t#");
         p = put_u64(p, end, to->out_count);
+        if (h->mid) { /* a query to an answering line carries the switch message id */
+            p = put_str(p, end, " MID/");
+            p = put_u64(p, end, h->mid);
+        }
         *p = '\0';
         need = sl_audit_size(A->log) + 1; /* the entry now being built */
     } else {
@@ -432,6 +441,8 @@ void hub_audit_emit(struct sl_hub *hub, struct hub_line *to, const struct sl_out
             sl_audit_add_item(e, SL_AF_DEST, h->dest);
         sl_audit_set_str(e, SL_AF_CONTROL, h->ctl);
         sl_audit_set_int(e, SL_AF_LINE_SEQ, (int64_t)to->out_count);
+        if (h->mid)
+            sl_audit_set_int(e, SL_AF_MID, (int64_t)h->mid);
         sl_audit_set_str(e, SL_AF_LINE, role_of(to));
         int64_t idx = append(hub, e);
         if (idx < 0)

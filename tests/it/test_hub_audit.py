@@ -53,13 +53,14 @@ def routes(es, key=None, ctl=None):
             and (ctl is None or e.get("control") == ctl)]
 
 
-def leg_to(e, key, member, role, tx_seq):
+def leg_to(e, key, member, role, tx_seq, mid=None):
     """Does the entry name a frame of `key` written to member's line with this output
-    sequence number (the header shows it mod 100000)?"""
+    sequence number (the header shows it mod 100000) and switch message id?"""
     for leg in e.get("legs", []):
-        m = re.match(r"^([A-Z]+)>([A-Z0-9]+)/([at])#(\d+)$", leg)
+        m = re.match(r"^([A-Z]+)>([A-Z0-9]+)/([at])#(\d+)(?: MID/(\d+))?$", leg)
         if m and m.group(1) == key and m.group(2) == member and m.group(3) == role and \
-                int(m.group(4)) % 100000 == tx_seq:
+                int(m.group(4)) % 100000 == tx_seq and \
+                (mid is None or int(m.group(5) or 0) == mid):
             return True
     return False
 
@@ -72,7 +73,9 @@ def test_routes_logged():
         for i in range(5):
             wa.send("DQ.WATEST000.CA.AUD%d.TXTOLN/A123456%d" % (i, i))
             q = ca.recv()
-            ca.send("DR.CATEST000.WATEST000.AUD%d.TXTNO RECORD" % i)
+            assert q.mid > 0, q.text
+            # the gateway echoes the switch message id as its reply's first body line
+            ca.send("DR.CATEST000.WATEST000.AUD%d.TXTMID/%d\nNO RECORD" % (i, q.mid))
             r = wa.recv()
             got.append((q, r))
         # SM .02.: Idaho has no answering line, the DQ is kept
@@ -105,7 +108,7 @@ def test_routes_logged():
             assert e["destinations"] == ["CA"] and e["outcome"] == "routed", e
             # the verified requester from the directory, never the body
             assert e["agency_type"] == "PD" and e["requester_state"] == "WA", e
-            assert leg_to(e, "DQ", "CA", "a", q.tx_seq), (e, q.tx_seq)
+            assert leg_to(e, "DQ", "CA", "a", q.tx_seq, q.mid), (e, q.tx_seq, q.mid)
             assert e["line_seq"] % 100000 == q.rx_seq, (e, q.rx_seq)
             assert "A123456" not in json.dumps(e), e
             dr = routes(es, "DR", r.ctl)
@@ -113,6 +116,7 @@ def test_routes_logged():
             e = dr[0]
             assert e["member"] == "CA" and e["line"] == "answer" and e["outcome"] == "routed", e
             assert leg_to(e, "DR", "WA", "t", r.tx_seq), (e, r.tx_seq)
+            assert e["mid"] == q.mid, (e, q.mid)  # the reply names the query it answers
         k = routes(es, "DQ", "KEPT1")
         assert len(k) == 1 and k[0]["outcome"] == "queued", k
         assert "ID:queued" in k[0]["legs"] and leg_to(k[0], "SM", "WA", "t", sm.tx_seq), k
@@ -120,6 +124,7 @@ def test_routes_logged():
         assert len(d) == 1 and d[0]["member"] == "ID" and d[0]["line"] == "answer", d
         assert d[0]["ref"] == k[0]["ref"], (d, k)  # the kept message's route entry
         assert d[0]["line_seq"] % 100000 == kept.tx_seq, (d, kept.tx_seq)
+        assert kept.mid > 0 and d[0]["mid"] == kept.mid, (d, kept.mid)
         b = routes(es, "DQ", "BAD1")
         assert len(b) == 1 and b[0]["outcome"] == "rejected" and b[0]["error"] == ernum, b
         assert leg_to(b[0], "ER", "WA", "t", er.tx_seq), b
@@ -282,7 +287,7 @@ def test_fanout_over_32_legs():
         assert parts[0]["ref"] == parts[1]["ref"], parts
         assert len(parts[0]["legs"]) == 32, parts[0]
         legs = parts[0]["legs"] + parts[1]["legs"]
-        got = sorted(re.match(r"^DQ>([A-Z]+)/a#1$", l).group(1) for l in legs)
+        got = sorted(re.match(r"^DQ>([A-Z]+)/a#1 MID/\d+$", l).group(1) for l in legs)
         assert got == sorted(states), (got, states)
         d = [e for e in es if e["type"] == "hub-deliver" and e.get("control") == "FAN1"]
         assert len(d) == 1 and d[0]["member"] == "WA" and d[0]["key"] == "DR", d

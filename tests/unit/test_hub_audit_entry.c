@@ -68,7 +68,20 @@ static void test_version_follows_content(void **state)
     assert_int_equal(n, n2);
     assert_memory_equal(buf, buf2, (size_t)n);
 
-    /* without line and legs the same entry is version 1 */
+    /* a reply's switch message id (tag 38, u64, version 2) */
+    route(&e);
+    sl_audit_set_int(&e, SL_AF_MID, -1); /* stored as u64: 2^64-1 */
+    n = enc(&e, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_int_equal(sl_audit_decode(buf, (size_t)n, &d, err, sizeof err), 0);
+    assert_true(d.mid == UINT64_MAX);
+    assert_true(d.present & SL_AF_BIT(SL_AF_MID));
+    n2 = enc(&d, buf2, sizeof buf2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(buf, buf2, (size_t)n);
+
+    /* without line, legs and mid the same entry is version 1 */
+    route(&e);
     e.present &= ~(SL_AF_BIT(SL_AF_LINE) | SL_AF_BIT(SL_AF_LEGS));
     n = enc(&e, buf, sizeof buf);
     assert_true(n > 0);
@@ -126,14 +139,19 @@ static void test_required_and_limits(void **state)
     sl_audit_set_str(&e, SL_AF_MEMBER, "WA");
     assert_int_equal(sl_audit_encode(&e, buf, sizeof buf, err, sizeof err), -1);
     assert_non_null(strstr(err, "action"));
-    /* legs: at most 32 items of at most 48 printable bytes; line at most 16 */
+    /* legs: at most 32 items of at most 64 printable bytes; line at most 16 */
     route(&e);
     for (int i = 1; i < SL_AUDIT_MAX_LIST; i++)
         assert_int_equal(sl_audit_add_item(&e, SL_AF_LEGS, "ID:queued"), 0);
     assert_int_equal(sl_audit_add_item(&e, SL_AF_LEGS, "ID:queued"), -1);
     assert_true(enc(&e, buf, sizeof buf) > 0);
     route(&e);
-    sl_audit_add_item(&e, SL_AF_LEGS, "0123456789012345678901234567890123456789012345678");
+    sl_audit_add_item(&e, SL_AF_LEGS,
+                      "DQ>CA/a#18446744073709551615 MID/18446744073709551615"); /* longest */
+    assert_true(enc(&e, buf, sizeof buf) > 0);
+    route(&e);
+    sl_audit_add_item(&e, SL_AF_LEGS,
+                      "01234567890123456789012345678901234567890123456789012345678901234");
     assert_int_equal(enc(&e, buf, sizeof buf), -1);
     route(&e);
     sl_audit_add_item(&e, SL_AF_LEGS, "OR VIA H1:refused");
