@@ -1,6 +1,6 @@
 /*
  * http_drafts.c - rule drafts on the oversight desk (issue 8 item 5, P-15, P-16, P-30;
- * docs/http-api.md §9): a rule author writes or uploads a draft, sees `policy check`'s
+ * docs/http-api.md §11): a rule author writes or uploads a draft, sees `policy check`'s
  * diagnostics by line, replays the last 30 days of the gateway's audit log against it
  * (sl_policy_simulate, the code of `stateline policy simulate`), submits it with its
  * legal basis; an approver approves or rejects it with a reason; a draft that loosens
@@ -559,7 +559,7 @@ static json_t *grid_diff(struct sl_http *h, const struct sl_policy *now,
     return out;
 }
 
-/* Judge draft against the policy in force: the three tests of docs/http-api.md §9. */
+/* Judge draft against the policy in force: the three tests of docs/http-api.md §11. */
 static int judge(struct sl_http *h, const struct sl_policy *now, const struct sl_policy *draft,
                  struct judgement *jd, char *err, size_t errlen)
 {
@@ -882,7 +882,7 @@ static int serve_list(struct ctx *x)
                               "text/plain\"></label>\n<p><button type=\"submit\">Upload and "
                               "check</button></p></form>\n");
     }
-    sl_buf_append_str(&b, "<h2>The policy in force</h2><p>sha256 <code>");
+    sl_buf_append_str(&b, "<h2>The policy in force</h2><p>sha256 <code class=\"hash\">");
     esc(&b, jstr(inf, "sha256"));
     sl_buf_append_str(&b, "</code></p>\n");
     html_end(&b);

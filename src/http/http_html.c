@@ -60,12 +60,12 @@ const char http_css[] =
     "background:none;padding:0;white-space:pre-wrap}tr.flag td{background:#fff1c2}"
     "tr.diag-e td{background:#f9d6d5;color:#6b0000}tr.diag-w td{background:#fff8e0}"
     "tr.diag-e p,tr.diag-w p{margin:0 0 4px;font-weight:600}textarea.policy{font:14px/1.4 "
-    "ui-monospace,Menlo,Consolas,monospace;width:100%;max-width:100%}"
+    "ui-monospace,Menlo,Consolas,monospace;width:100%;max-width:100%;min-width:0}"
     "ins{background:#d9f2d9;text-decoration:none}del{background:#f9d6d5}"
     ".diff pre span,.diff pre ins,.diff pre del{display:block;min-height:1.2em}"
     "figure.diff{margin:8px 0}.diff pre{white-space:pre-wrap}td.diff{background:#fff1c2;font-weight:700}"
     "tr.changed th{background:#fde2b8}dl.kv{display:grid;grid-template-columns:max-content 1fr;"
-    "gap:2px 14px}dl.kv dt{font-weight:600}dl.kv dd{margin:0}"
+    "gap:2px 14px}dl.kv dt{font-weight:600}dl.kv dd{margin:0}code.hash{overflow-wrap:anywhere}"
     "@media (max-width:640px){body{font-size:15px}header nav a{display:inline-block;"
     "margin:2px 10px 2px 0}}";
 

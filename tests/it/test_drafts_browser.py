@@ -39,6 +39,18 @@ def shoot(b, page, name):
     page.set_viewport(390, 844, mobile=True)
     page.navigate(url)
     page.screenshot(os.path.join(SHOTS, "drafts-%s-phone.png" % name))
+    # readable on a phone: no sideways scrolling of the page (wide tables scroll inside
+    # their own box); every field has a label; no script
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 391, (name, wide, page.evaluate(
+        "Array.from(document.querySelectorAll('body *')).filter(e => "
+        "e.getBoundingClientRect().right > 392).slice(0, 8).map(e => e.tagName + '.' + "
+        "e.className + ':' + Math.round(e.getBoundingClientRect().right))"))
+    unlabelled = page.evaluate(
+        "Array.from(document.querySelectorAll('input:not([type=hidden]),textarea,select'))"
+        ".filter(e => !(e.labels && e.labels.length)).map(e => e.name)")
+    assert unlabelled == [], (name, unlabelled)
+    assert not page.exists("script"), name
     page.set_viewport(1280, 800)
     page.navigate(url)
 
