@@ -139,6 +139,31 @@ int sl_gw_desk_send(struct sl_gw_desk *d, const char *outbox, const char *sender
  * -1 with err (no such notice, record no longer on file, letter file gone). */
 int sl_gw_desk_letter(struct sl_gw_desk *d, const char *id, const char *sender,
                       struct sl_buf *txt, char *err, size_t errlen);
+/* ---- putting a policy in force (gw_apply.c; docs/review.md §4) ---- */
+struct sl_policy_opts;
+struct sl_policy_diags;
+/* Who puts a text in force, for the gateway's policy-change audit entry. */
+struct sl_gw_change {
+    const char *author;     /* required: actor of the entry (<= 63 characters) */
+    const char *approver;   /* "bob" or "bob, dave"; NULL/"" when none (the CLI) */
+    const char *basis;      /* legal basis (<= 256 characters); NULL/"" when none */
+    const char *note;       /* the entry's text, e.g. "draft 3 approved on the desk" */
+    const char *file;       /* where the text came from (a name for diagnostics) */
+    int must_record;        /* 1: refuse when who cannot be recorded in gateway.db */
+};
+/* Check text as `policy check` does (opts may be NULL; diagnostics into *dg, which the
+ * caller frees with sl_policy_diags_free), refuse errors and another state, record who in
+ * gateway.db (table policy_apply; texts before and after in policy_text), then replace the
+ * gateway's policy file atomically: the running gateway puts it in force within
+ * policy_poll_ms (+ a compile) and writes the policy-change entry.  hash: the text's
+ * SHA-256 (hex).  0, or -1 with err (nothing changed). */
+int sl_gw_policy_apply(const struct sl_gw_config *cfg, const char *text, size_t len,
+                       const struct sl_gw_change *who, const struct sl_policy_opts *opts,
+                       struct sl_policy_diags *dg, char hash[65], char *err, size_t errlen);
+/* Replace path with text: temporary file in the same folder, fsync, rename, fsync of the
+ * folder.  0, or -1 with err. */
+int sl_gw_write_atomic(const char *path, const char *text, size_t len, char *err,
+                       size_t errlen);
 /* `stateline policy apply`: remember who applied the text with this hash, for the
  * gateway's policy-change entry.  0 or -1. */
 int sl_gw_desk_policy_applied(struct sl_gw_desk *d, const char *author, const char *file,

@@ -81,6 +81,13 @@ int sl_http_parse_date(const char *s, int64_t *us);
 /* "YYYY-MM" -> [first day, first day of next month) in µs.  0 or -1. */
 int sl_http_parse_month(const char *s, int64_t *from_us, int64_t *to_us);
 
+/* The value of field name in a multipart/form-data body (RFC 7578) with this boundary
+ * (the upload form of rule drafts, http_drafts.c): 1 found (*v, *n point into body; the
+ * value may hold any byte), 0 absent, -1 when the body is malformed (no delimiter, a part
+ * without headers or end, a name over 63 characters) or the field is given twice. */
+int sl_http_multipart_get(const char *body, size_t len, const char *boundary,
+                          const char *name, const char **v, size_t *n);
+
 /* ---- credentials (http_auth.c) ---- */
 
 /* RFC 4648 base32 without padding.  Returns the length written (NUL-terminated), or -1. */

@@ -310,4 +310,58 @@ void sl_policy_decision_json(const struct sl_policy_decision *d, struct sl_buf *
 void sl_policy_decision_describe(const struct sl_policy *p, const struct sl_policy_decision *d,
                                  struct sl_buf *out);
 
+
+/* ---- what a draft would change (policy_sim.c; docs/review.md §5) ---- */
+
+/* Outcomes counted per query; redacted and noticed are parts of released. */
+enum { SL_SIM_RELEASED, SL_SIM_DENIED, SL_SIM_HELD, SL_SIM_REDACTED, SL_SIM_NOTICED, SL_SIM_N };
+extern const char *const sl_policy_sim_names[SL_SIM_N]; /* "released" ... "noticed" */
+
+struct sl_policy_sim_class {
+    char kind[8];                 /* parent | type | place */
+    char name[64];                /* DHS/ICE/ERO, FE, in-state, "(none)" ... */
+    uint64_t n[2][SL_SIM_N];      /* [0] the policy in force, [1] the draft */
+};
+
+struct sl_policy_sim {
+    uint64_t total;               /* query entries replayed */
+    uint64_t changed;             /* decided differently (any outcome column) */
+    uint64_t loosened;            /* the draft gives more: denied -> held/released, held ->
+                                     released, fewer classes withheld, a notice dropped */
+    uint64_t bad;                 /* entries that did not decode */
+    uint64_t all[2][SL_SIM_N];
+    struct sl_policy_sim_class *cls; /* sorted by kind, name; owned, sl_policy_sim_free */
+    size_t ncls;
+    int64_t from_us, to_us;
+    double weeks, minutes_per_review;
+    double hours_per_week[2];     /* review desk: held x minutes per review / weeks */
+};
+
+/* The requester's directory entry for an ORI (tags and categories are not in the log):
+ * fill *out and return 1, or 0 when unknown. */
+typedef int (*sl_policy_sim_lookup)(void *ctx, const char *ori, struct sl_requester *out);
+
+/* Replay the query entries of the audit log in audit_dir with time in [from_us, to_us)
+ * against now and draft.  lookup may be NULL.  *out is the caller's, to be released with
+ * sl_policy_sim_free.  0, or -1 with err (the log cannot be read). */
+int sl_policy_simulate(const struct sl_policy *now, const struct sl_policy *draft,
+                       const char *audit_dir, int64_t from_us, int64_t to_us,
+                       double minutes_per_review, sl_policy_sim_lookup lookup, void *ctx,
+                       struct sl_policy_sim *out, char *err, size_t errlen);
+void sl_policy_sim_free(struct sl_policy_sim *s);
+/* The result as JSON: {"queries","changed","loosened","all":{"in_force":{..},"draft":{..}},
+ * "by_parent","by_type","by_place","review_hours_per_week","weeks"}.  New reference. */
+struct json_t;
+struct json_t *sl_policy_sim_json(const struct sl_policy_sim *s);
+
+/* Does draft loosen access compared with now, judged by the rules' text?  Appends one line
+ * per reason to why (at most 12, then "... and N more") and returns how many reasons
+ * (0: nothing in the text loosens).  Reasons: the default goes from forbid to permit; a
+ * forbid or hold rule is removed, changes its condition or becomes weaker; a rule stops
+ * withholding a class or notifying; a hold starts releasing on timeout; under default
+ * forbid, a permit rule is new or changes its condition.  Conservative: a tightened
+ * condition of a forbid also counts (a person decides). */
+int sl_policy_loosens(const struct sl_policy *now, const struct sl_policy *draft,
+                      struct sl_buf *why);
+
 #endif

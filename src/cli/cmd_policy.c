@@ -790,47 +790,7 @@ static int cmd_show(int argc, char **argv)
     return SL_EXIT_OK;
 }
 
-/* ---- apply ---- */
-
-/* Write text to path atomically: a temporary file in the same folder, fsync, rename,
- * fsync the folder.  The running gateway sees a new inode and compiles it. */
-static int write_atomic(const char *path, const char *text, size_t len, char *err,
-                        size_t errlen)
-{
-    char tmp[1200], dir[1200];
-    snprintf(tmp, sizeof tmp, "%s.apply-%ld.tmp", path, (long)getpid());
-    sl_strlcpy(dir, path, sizeof dir);
-    char *dn = dirname(dir);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    int dfd = open(dn, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
+/* ---- apply (the path itself is sl_gw_policy_apply, gw_apply.c) ---- */
 
 static int cmd_apply(int argc, char **argv)
 {
@@ -886,45 +846,24 @@ static int cmd_apply(int argc, char **argv)
         fprintf(stderr, "stateline policy apply: %s\n", err);
         goto out;
     }
-    sl_policy_compile(text, len, base_name(file), &opts, &p, &dg);
-    print_diags(&dg, file, text, len, stderr);
-    if (!p) {
-        fprintf(stderr, "stateline policy apply: %s does not check (%d error%s): NOT applied; "
-                "the policy in force stays\n", file, dg.nerrors, dg.nerrors == 1 ? "" : "s");
-        goto out;
-    }
-    if (strcmp(sl_policy_state(p), cfg->state) != 0) {
-        fprintf(stderr, "stateline policy apply: %s is for state %s, the gateway answers for "
-                "%s: NOT applied\n", file, sl_policy_state(p), cfg->state);
-        goto out;
-    }
-    /* Who applied it, before the file changes: the gateway names the author in its
-     * policy-change entry when it takes this text (matched by hash). */
+    /* Who applied it: the gateway names the author in its policy-change entry. */
     char who[80];
     snprintf(who, sizeof who, "%s", author ? author : "");
     if (!who[0]) {
         const char *u = getenv("USER");
         snprintf(who, sizeof who, "%s", u && u[0] ? u : "unknown");
     }
-    struct sl_gw_desk *desk = sl_gw_desk_open(cfg, err, sizeof err);
-    if (desk) {
-        if (sl_gw_desk_policy_applied(desk, who, file, sl_policy_hash(p), err, sizeof err) != 0)
-            fprintf(stderr, "stateline policy apply: warning: %s (the policy-change entry "
-                    "will name the file, not the author)\n", err);
-        sl_gw_desk_close(desk);
-    } else {
-        fprintf(stderr, "stateline policy apply: warning: %s (the policy-change entry will "
-                "name the file, not the author)\n", err);
-    }
-    if (write_atomic(cfg->policy, text, len, err, sizeof err) != 0) {
-        fprintf(stderr, "stateline policy apply: %s: NOT applied\n", err);
+    struct sl_gw_change ch = {who, NULL, NULL, NULL, file, 0};
+    char hash[65];
+    int arc = sl_gw_policy_apply(cfg, text, len, &ch, &opts, &dg, hash, err, sizeof err);
+    print_diags(&dg, file, text, len, stderr);
+    if (arc != 0) {
+        fprintf(stderr, "stateline policy apply: %s: %s\n", file, err);
         goto out;
     }
-    printf("%s applied as %s: state %s, %d rules, default %s, sha256 %s, author %s\n"
+    printf("%s applied as %s: state %s, sha256 %s, author %s\n"
            "the running gateway puts it in force within %d ms\n",
-           file, cfg->policy, sl_policy_state(p), sl_policy_nrules(p),
-           sl_policy_effect_name(sl_policy_default(p)), sl_policy_hash(p), who,
-           cfg->policy_poll_ms + 50);
+           file, cfg->policy, cfg->state, hash, who, cfg->policy_poll_ms + 50);
     rc = SL_EXIT_OK;
 out:
     sl_policy_diags_free(&dg);
@@ -936,163 +875,18 @@ out:
     return rc;
 }
 
-/* ---- simulate ---- */
+/* ---- simulate (the replay itself is sl_policy_simulate, policy_sim.c) ---- */
 
-enum { SIM_RELEASED, SIM_DENIED, SIM_HELD, SIM_REDACTED, SIM_NOTICED, SIM_N };
-static const char *const sim_names[SIM_N] = {"released", "denied", "held", "redacted",
-                                             "noticed"};
-
-struct sim_class {
-    char kind[8];   /* parent | type | place */
-    char name[64];
-    uint64_t n[2][SIM_N]; /* [0] the policy in force, [1] the draft */
-};
-
-struct sim {
-    struct sl_policy *pol[2];
-    const struct dir_csv *dir;
-    int64_t from_us, to_us;
-    uint64_t total, changed;
-    uint64_t all[2][SIM_N];
-    struct sim_class *cls;
-    size_t ncls, cap;
-    char err[300];
-    uint64_t bad;
-};
-
-static struct sim_class *sim_class(struct sim *s, const char *kind, const char *name)
+/* The directory's tags and categories for the replay (the log does not keep them). */
+static int sim_lookup(void *ctx, const char *ori, struct sl_requester *out)
 {
-    for (size_t i = 0; i < s->ncls; i++)
-        if (!strcmp(s->cls[i].kind, kind) && !strcmp(s->cls[i].name, name))
-            return &s->cls[i];
-    if (s->ncls == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 32;
-        s->cls = sl_xrealloc(s->cls, s->cap * sizeof *s->cls);
-    }
-    struct sim_class *c = &s->cls[s->ncls++];
-    memset(c, 0, sizeof *c);
-    sl_strlcpy(c->kind, kind, sizeof c->kind);
-    sl_strlcpy(c->name, name, sizeof c->name);
-    return c;
-}
-
-static void str_of(const struct sl_audit_str *a, char *out, size_t len)
-{
-    size_t n = a->len < len - 1 ? a->len : len - 1;
-    if (n)
-        memcpy(out, a->p, n);
-    out[n] = 0;
-}
-
-static void sim_outcome(const struct sl_policy_decision *d, const char *key, int o[SIM_N])
-{
-    memset(o, 0, sizeof(int) * SIM_N);
-    if (d->effect == SL_POLICY_FORBID)
-        o[SIM_DENIED] = 1;
-    else if (d->effect == SL_POLICY_HOLD)
-        o[SIM_HELD] = 1;
-    else {
-        o[SIM_RELEASED] = 1;
-        o[SIM_REDACTED] = (d->redact & sl_policy_dc_for_key(key)) != 0;
-        o[SIM_NOTICED] = d->nnotices > 0;
-    }
-}
-
-/* One QUERY entry of the log: the request as the gateway saw it, decided by both. */
-static int sim_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
-{
-    struct sim *s = arg;
-    (void)index;
-    struct sl_audit_entry e;
-    char err[200];
-    if (sl_audit_decode(buf, len, &e, err, sizeof err) != 0) {
-        s->bad++;
+    const struct dir_row *row = dir_find(ctx, ori);
+    if (!row)
         return 0;
-    }
-    if (e.type != SL_AUDIT_QUERY || e.time_us < s->from_us || e.time_us >= s->to_us)
-        return 0;
-    struct sl_requester q;
-    memset(&q, 0, sizeof q);
-    str_of(&e.ori, q.ori, sizeof q.ori);
-    str_of(&e.member, q.member, sizeof q.member);
-    str_of(&e.agency_type, q.type, sizeof q.type);
-    str_of(&e.parent, q.parent, sizeof q.parent);
-    str_of(&e.req_state, q.state, sizeof q.state);
-    if (!q.state[0])
-        snprintf(q.state, sizeof q.state, "%.2s", q.ori);
-    /* Tags and access categories are not in the log: from the directory, when given. */
-    const struct dir_row *row = s->dir ? dir_find(s->dir, q.ori) : NULL;
-    if (row) {
-        sl_strlcpy(q.tags, row->tags, sizeof q.tags);
-        sl_strlcpy(q.cats, row->cats, sizeof q.cats);
-        if (!q.type[0])
-            sl_strlcpy(q.type, row->type, sizeof q.type);
-    }
-    struct sl_msg m;
-    memset(&m, 0, sizeof m);
-    str_of(&e.key, m.key, sizeof m.key);
-    if (e.dest.n) {
-        m.ndest = 1;
-        str_of(&e.dest.item[0], m.dest[0], sizeof m.dest[0]);
-    }
-    struct sl_policy_request r;
-    memset(&r, 0, sizeof r);
-    r.requester = &q;
-    r.requester_known = q.type[0] != 0;
-    sl_policy_request_from_msg(&r, &m);
-    /* RSN PUR CAS LGP ATN with their values; search fields (and IMQ) present, values not
-     * logged (personal data), so a condition on their value cannot be replayed. */
-    char vals[5][130];
-    const struct sl_audit_str *src[5] = {&e.reason, &e.purpose, &e.case_ref, &e.legal, &e.user};
-    const char *pf[5] = {"RSN", "PUR", "CAS", "LGP", "ATN"};
-    for (int i = 0; i < 5; i++) {
-        str_of(src[i], vals[i], sizeof vals[i]);
-        if (!vals[i][0] || r.nfields >= SL_POLICY_REQ_MAX_FIELDS)
-            continue;
-        struct sl_policy_field *f = &r.fields[r.nfields++];
-        memcpy(f->pfx, pf[i], 4);
-        f->val = vals[i];
-        f->len = (uint32_t)strlen(vals[i]);
-    }
-    char pfx[SL_AUDIT_MAX_LIST][4];
-    for (int i = 0; i < e.search.n && r.nfields < SL_POLICY_REQ_MAX_FIELDS; i++) {
-        str_of(&e.search.item[i], pfx[i], sizeof pfx[i]);
-        struct sl_policy_field *f = &r.fields[r.nfields++];
-        memcpy(f->pfx, pfx[i], 4);
-        f->val = !strcmp(pfx[i], "IMQ") ? "Y" : "?";
-        f->len = 1;
-    }
-    sl_policy_request_set_time(&r, (time_t)(e.time_us / 1000000));
-
-    int o[2][SIM_N];
-    for (int k = 0; k < 2; k++) {
-        struct sl_policy_decision d;
-        sl_policy_decide(s->pol[k], &r, &d);
-        sim_outcome(&d, m.key, o[k]);
-    }
-    s->total++;
-    if (memcmp(o[0], o[1], sizeof o[0]) != 0)
-        s->changed++;
-    char place[16];
-    snprintf(place, sizeof place, "%s",
-             !strcmp(q.state, sl_policy_state(s->pol[1])) ? "in-state" : "out-of-state");
-    struct sim_class *c[3] = {sim_class(s, "parent", q.parent[0] ? q.parent : "(none)"),
-                              sim_class(s, "type", q.type[0] ? q.type : "(unknown)"),
-                              sim_class(s, "place", place)};
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < SIM_N; i++) {
-            s->all[k][i] += (uint64_t)o[k][i];
-            for (int j = 0; j < 3; j++)
-                c[j]->n[k][i] += (uint64_t)o[k][i];
-        }
-    return 0;
-}
-
-static int sim_cmp(const void *a, const void *b)
-{
-    const struct sim_class *x = a, *y = b;
-    int k = strcmp(x->kind, y->kind);
-    return k ? k : strcmp(x->name, y->name);
+    sl_strlcpy(out->tags, row->tags, sizeof out->tags);
+    sl_strlcpy(out->cats, row->cats, sizeof out->cats);
+    sl_strlcpy(out->type, row->type, sizeof out->type);
+    return 1;
 }
 
 static int parse_day(const char *s, int64_t *us)
@@ -1110,24 +904,12 @@ static int parse_day(const char *s, int64_t *us)
     return 0;
 }
 
-static void sim_row_text(const char *label, const uint64_t n[2][SIM_N])
+static void sim_row_text(const char *label, const uint64_t n[2][SL_SIM_N])
 {
     printf("  %-22.22s", label);
-    for (int i = 0; i < SIM_N; i++)
+    for (int i = 0; i < SL_SIM_N; i++)
         printf(" %7llu %7llu", (unsigned long long)n[0][i], (unsigned long long)n[1][i]);
     printf("\n");
-}
-
-static json_t *sim_counts(const uint64_t n[2][SIM_N])
-{
-    json_t *o = json_object();
-    for (int k = 0; k < 2; k++) {
-        json_t *c = json_object();
-        for (int i = 0; i < SIM_N; i++)
-            json_object_set_new(c, sim_names[i], json_integer((json_int_t)n[k][i]));
-        json_object_set_new(o, k ? "draft" : "in_force", c);
-    }
-    return o;
 }
 
 static int cmd_simulate(int argc, char **argv)
@@ -1180,8 +962,9 @@ static int cmd_simulate(int argc, char **argv)
     to_us += 86400LL * 1000000; /* --to is inclusive */
     char err[1024];
     int rc = SL_EXIT_FAIL;
-    struct sim s;
+    struct sl_policy_sim s;
     memset(&s, 0, sizeof s);
+    struct sl_policy *pol[2] = {NULL, NULL};
     struct dir_csv dir = {0};
     char curpath[1100];
     if (config) {
@@ -1200,79 +983,52 @@ static int cmd_simulate(int argc, char **argv)
     struct sl_policy_diags d0 = {0}, d1 = {0};
     struct sl_policy_opts nopts = {0};
     nopts.no_analysis = 1;
-    s.pol[0] = load_policy(curpath, &nopts, 1, &d0);
-    s.pol[1] = load_policy(file, &nopts, 1, &d1);
+    pol[0] = load_policy(curpath, &nopts, 1, &d0);
+    pol[1] = load_policy(file, &nopts, 1, &d1);
     sl_policy_diags_free(&d0);
     sl_policy_diags_free(&d1);
-    if (!s.pol[0] || !s.pol[1]) {
+    if (!pol[0] || !pol[1]) {
         fprintf(stderr, "stateline policy simulate: %s does not check\n",
-                s.pol[0] ? file : curpath);
+                pol[0] ? file : curpath);
         goto out;
     }
-    if (dirpath) {
-        if (dir_load(dirpath, &dir, err, sizeof err) < 0) {
-            fprintf(stderr, "stateline policy simulate: %s\n", err);
-            goto out;
-        }
-        s.dir = &dir;
+    if (dirpath && dir_load(dirpath, &dir, err, sizeof err) < 0) {
+        fprintf(stderr, "stateline policy simulate: %s\n", err);
+        goto out;
     }
-    s.from_us = from_us;
-    s.to_us = to_us;
-    struct sl_audit_reader_cb cb = {sim_entry, NULL, &s};
-    if (sl_audit_read_dir(against, &cb, err, sizeof err) != 0) {
+    if (sl_policy_simulate(pol[0], pol[1], against, from_us, to_us, minutes,
+                           dirpath ? sim_lookup : NULL, &dir, &s, err, sizeof err) != 0) {
         fprintf(stderr, "stateline policy simulate: %s: %s\n", against, err);
         goto out;
     }
-    if (s.ncls)
-        qsort(s.cls, s.ncls, sizeof *s.cls, sim_cmp);
-    double weeks = (double)(to_us - from_us) / (7.0 * 86400 * 1000000);
-    double load[2];
-    for (int k = 0; k < 2; k++)
-        load[k] = (double)s.all[k][SIM_HELD] * minutes / 60.0 / weeks;
+    const char *kinds[3] = {"parent", "type", "place"};
     if (json) {
-        json_t *o = json_object();
+        json_t *o = sl_policy_sim_json(&s);
         json_object_set_new(o, "draft", json_pack("{s:s,s:s}", "file", file, "sha256",
-                                                  sl_policy_hash(s.pol[1])));
+                                                  sl_policy_hash(pol[1])));
         json_object_set_new(o, "in_force", json_pack("{s:s,s:s}", "file", curpath, "sha256",
-                                                     sl_policy_hash(s.pol[0])));
+                                                     sl_policy_hash(pol[0])));
         json_object_set_new(o, "from", json_string(from));
         json_object_set_new(o, "to", json_string(to));
-        json_object_set_new(o, "queries", json_integer((json_int_t)s.total));
-        json_object_set_new(o, "changed", json_integer((json_int_t)s.changed));
-        json_object_set_new(o, "all", sim_counts(s.all));
-        const char *kinds[3] = {"parent", "type", "place"};
-        for (int k = 0; k < 3; k++) {
-            json_t *by = json_object();
-            for (size_t i = 0; i < s.ncls; i++)
-                if (!strcmp(s.cls[i].kind, kinds[k]))
-                    json_object_set_new(by, s.cls[i].name, sim_counts(s.cls[i].n));
-            char key[16];
-            snprintf(key, sizeof key, "by_%s", kinds[k]);
-            json_object_set_new(o, key, by);
-        }
-        json_object_set_new(o, "review_hours_per_week",
-                            json_pack("{s:f,s:f,s:f}", "in_force", load[0], "draft", load[1],
-                                      "minutes_per_review", minutes));
         char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", t ? t : "{}");
         free(t);
         json_decref(o);
     } else {
         printf("Draft %s (sha256 %.12s...) beside the policy in force %s (sha256 %.12s...)\n",
-               file, sl_policy_hash(s.pol[1]), curpath, sl_policy_hash(s.pol[0]));
+               file, sl_policy_hash(pol[1]), curpath, sl_policy_hash(pol[0]));
         printf("Traffic: %llu queries from %s to %s in %s (%.1f weeks); %llu would be "
-               "decided differently\n\n",
-               (unsigned long long)s.total, from, to, against, weeks,
-               (unsigned long long)s.changed);
+               "decided differently, %llu more openly\n\n",
+               (unsigned long long)s.total, from, to, against, s.weeks,
+               (unsigned long long)s.changed, (unsigned long long)s.loosened);
         printf("  %-22s", "");
-        for (int i = 0; i < SIM_N; i++)
-            printf(" %15s", sim_names[i]);
+        for (int i = 0; i < SL_SIM_N; i++)
+            printf(" %15s", sl_policy_sim_names[i]);
         printf("\n  %-22s", "requester");
-        for (int i = 0; i < SIM_N; i++)
+        for (int i = 0; i < SL_SIM_N; i++)
             printf(" %7s %7s", "now", "draft");
         printf("\n");
         sim_row_text("all", s.all);
-        const char *kinds[3] = {"parent", "type", "place"};
         const char *titles[3] = {"by parent agency", "by agency type", "in or out of state"};
         for (int k = 0; k < 3; k++) {
             printf(" %s\n", titles[k]);
@@ -1282,7 +1038,7 @@ static int cmd_simulate(int argc, char **argv)
         }
         printf("\n(redacted and noticed are parts of released.)\n");
         printf("Review desk: %.1f hours a week now, %.1f with the draft (%g minutes per "
-               "review)\n", load[0], load[1], minutes);
+               "review)\n", s.hours_per_week[0], s.hours_per_week[1], minutes);
     }
     if (s.bad)
         fprintf(stderr, "stateline policy simulate: %llu entries could not be decoded "
@@ -1290,9 +1046,9 @@ static int cmd_simulate(int argc, char **argv)
     rc = SL_EXIT_OK;
 out:
     for (int k = 0; k < 2; k++)
-        if (s.pol[k])
-            sl_policy_unref(s.pol[k]);
-    free(s.cls);
+        if (pol[k])
+            sl_policy_unref(pol[k]);
+    sl_policy_sim_free(&s);
     free(dir.rows);
     return rc;
 }

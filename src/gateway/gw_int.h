@@ -188,9 +188,12 @@ struct gw_sent {
 };
 int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap);
 int gw_queue_sent_audited(struct gw_queue *q, int64_t id);
-/* Who applied the policy text with this hash (`stateline policy apply --author`): 1 and
- * author filled, 0 when nobody recorded it. */
-int gw_queue_policy_author(struct gw_queue *q, const char *hash, char *author, size_t len);
+/* Who applied the policy text with this hash (`stateline policy apply --author`, or a
+ * draft approved on the desk): 1 and *a filled, 0 when nobody recorded it. */
+struct gw_applied {
+    char author[64], approver[65], basis[257], note[400]; /* the audit fields' sizes */
+};
+int gw_queue_policy_author(struct gw_queue *q, const char *hash, struct gw_applied *a);
 /* The schema, for the desk (gw_desk.c) that opens the same file. */
 struct sqlite3;
 /* Create the tables and add the columns of later versions to an older file. 0 or -1. */

@@ -985,23 +985,29 @@ static int64_t policy_timer(struct sl_loop *loop, int64_t id, void *arg)
         struct sl_audit_entry e;
         uint8_t hb[32], ha[32];
         sl_audit_entry_init(&e, SL_AUDIT_POLICY_CHANGE, sl_wall_us());
-        char actor[64], author[64];
-        int applied = gw_queue_policy_author(g->q, after, author, sizeof author);
+        char actor[64];
+        struct gw_applied ap;
+        int applied = gw_queue_policy_author(g->q, after, &ap);
         if (applied)
-            sl_strlcpy(actor, author, sizeof actor);
+            sl_strlcpy(actor, ap.author, sizeof actor);
         else
             policy_actor(g, actor, sizeof actor);
         sl_audit_set_str(&e, SL_AF_ACTOR, actor);
+        if (applied && ap.approver[0])
+            sl_audit_set_str(&e, SL_AF_APPROVER, ap.approver);
+        if (applied && ap.basis[0])
+            sl_audit_set_str(&e, SL_AF_BASIS, ap.basis);
         if (before[0]) {
             hex_to_hash(before, hb);
             sl_audit_set_hash(&e, SL_AF_POLICY_BEFORE, hb);
         }
         hex_to_hash(after, ha);
         sl_audit_set_hash(&e, SL_AF_POLICY_AFTER, ha);
-        sl_audit_set_str(&e, SL_AF_TEXT, applied ? "applied with `stateline policy apply`; "
-                                                   "compiled and put in force"
-                                                 : "policy file changed; compiled and put "
-                                                   "in force");
+        sl_audit_set_str(&e, SL_AF_TEXT, applied && ap.note[0] ? ap.note
+                                         : applied ? "applied with `stateline policy apply`; "
+                                                     "compiled and put in force"
+                                                   : "policy file changed; compiled and put "
+                                                     "in force");
         append(g, &e, NULL, 0);
     } else if (refused) {
         struct sl_audit_entry e;

@@ -42,9 +42,13 @@
  *       released (due = yyyymmdd), sent by `stateline review notices send`.  subject is
  *       the person's licence number: name and address are looked up at send time.
  *
- *   policy_apply(id, at_us, author, file, hash, audited)
- *       who applied which policy text (`stateline policy apply --author`), for the
- *       gateway's policy-change entry.
+ *   policy_apply(id, at_us, author, file, hash, audited, approver, basis, note)
+ *       who applied which policy text (`stateline policy apply --author`, or a draft
+ *       approved on the oversight desk: approver(s) "bob, dave", the legal basis and a
+ *       note such as "draft 3"), for the gateway's policy-change entry.
+ *   policy_text(hash PRIMARY KEY, text, first_us)
+ *       the texts of applied policies and of the policy they replaced (gw_apply.c), so
+ *       the rule history can show what changed.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -82,6 +86,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS policy_apply(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
     " author TEXT NOT NULL, file TEXT NOT NULL, hash TEXT NOT NULL, audited INTEGER NOT NULL"
     " DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS policy_text(hash TEXT PRIMARY KEY, text TEXT NOT NULL,"
+    " first_us INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS inbox(id INTEGER PRIMARY KEY, received_us INTEGER NOT NULL,"
     " frame BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS review(id INTEGER PRIMARY KEY, received_us INTEGER NOT NULL,"
@@ -100,7 +106,41 @@ static const char *const review_columns[] = {
     "extra_redact INTEGER NOT NULL DEFAULT 0", "queued_run INTEGER", "sent_us INTEGER",
 };
 
+static int gw_queue_schema_apply_v1(sqlite3 *db, char *err, size_t errlen);
+
+/* Columns added to `policy_apply` by the desk's draft approvals. */
+static const char *const apply_columns[] = {
+    "approver TEXT NOT NULL DEFAULT ''", "basis TEXT NOT NULL DEFAULT ''",
+    "note TEXT NOT NULL DEFAULT ''",
+};
+
+static int add_columns(sqlite3 *db, const char *table, const char *const *cols, size_t n,
+                       char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        char sql[200], *e = NULL;
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s", table, cols[i]);
+        if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
+            int dup = e && strstr(e, "duplicate column");
+            if (!dup)
+                snprintf(err, errlen, "%s: %s", sql, e ? e : sqlite3_errmsg(db));
+            sqlite3_free(e);
+            if (!dup)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 int gw_queue_schema_apply(sqlite3 *db, char *err, size_t errlen)
+{
+    if (gw_queue_schema_apply_v1(db, err, errlen) != 0)
+        return -1;
+    return add_columns(db, "policy_apply", apply_columns,
+                       sizeof apply_columns / sizeof apply_columns[0], err, errlen);
+}
+
+static int gw_queue_schema_apply_v1(sqlite3 *db, char *err, size_t errlen)
 {
     char *e = NULL;
     if (sqlite3_exec(db, schema, NULL, NULL, &e) != SQLITE_OK) {
@@ -605,12 +645,13 @@ int gw_queue_sent_audited(struct gw_queue *q, int64_t id)
     return update_id(q, "UPDATE notice SET audited_sent = 1 WHERE id = ?1 AND ?2 = ?2", id, 0);
 }
 
-int gw_queue_policy_author(struct gw_queue *q, const char *hash, char *author, size_t len)
+int gw_queue_policy_author(struct gw_queue *q, const char *hash, struct gw_applied *a)
 {
     sqlite3_stmt *s;
+    memset(a, 0, sizeof *a);
     if (sqlite3_prepare_v2(q->db,
-                           "SELECT id, author FROM policy_apply WHERE hash = ? ORDER BY id DESC"
-                           " LIMIT 1",
+                           "SELECT id, author, approver, basis, note FROM policy_apply"
+                           " WHERE hash = ? ORDER BY id DESC LIMIT 1",
                            -1, &s, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
@@ -618,7 +659,10 @@ int gw_queue_policy_author(struct gw_queue *q, const char *hash, char *author, s
     int64_t id = 0;
     if (sqlite3_step(s) == SQLITE_ROW) {
         id = sqlite3_column_int64(s, 0);
-        col_text(s, 1, author, len);
+        col_text(s, 1, a->author, sizeof a->author);
+        col_text(s, 2, a->approver, sizeof a->approver);
+        col_text(s, 3, a->basis, sizeof a->basis);
+        col_text(s, 4, a->note, sizeof a->note);
         found = 1;
     }
     sqlite3_finalize(s);

@@ -172,7 +172,9 @@ static int scan_entry(uint64_t index, const uint8_t *p, size_t len, void *arg)
         return 0;
     }
     if (e.type == SL_AUDIT_POLICY_CHANGE && s->history) {
-        char actor[64] = "", approver[64] = "", text[200] = "", t[32], hb[65] = "", ha[65] = "";
+        char actor[64] = "", approver[80] = "", text[200] = "", t[32], hb[65] = "", ha[65] = "";
+        char basis[260] = "";
+        str_of(&e.basis, basis, sizeof basis);
         str_of(&e.actor, actor, sizeof actor);
         str_of(&e.approver, approver, sizeof approver);
         str_of(&e.text, text, sizeof text);
@@ -185,10 +187,10 @@ static int scan_entry(uint64_t index, const uint8_t *p, size_t len, void *arg)
         gmtime_r(&tt, &tm);
         strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S UTC", &tm);
         json_array_append_new(s->history,
-                              json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "index",
+                              json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "index",
                                         (json_int_t)e.seq, "time", t, "author", actor,
                                         "approver", approver, "before", hb, "after", ha,
-                                        "text", text));
+                                        "text", text, "basis", basis));
     }
     if (e.time_us < s->from_us || e.time_us >= s->to_us)
         return 0;
@@ -357,7 +359,7 @@ static const char *cell_word(const struct sl_policy_decision *d, int dc)
     return (d->redact & SL_DC_BIT(dc)) ? "redacted" : "released";
 }
 
-static json_t *grid(struct sl_http *h, const struct sl_policy *p, time_t now)
+json_t *http_grid(struct sl_http *h, const struct sl_policy *p, time_t now)
 {
     json_t *rows = json_array(), *cols = json_array(), *reqs = json_array();
     for (size_t k = 0; k < sizeof class_keys / sizeof class_keys[0]; k++)
@@ -485,7 +487,7 @@ json_t *http_briefing(struct sl_http *h, int64_t now_us, char *err, size_t errle
                                       "no policy is in force: external queries are denied "
                                       "(fail closed); see the gateway's log"));
     }
-    json_object_set_new(j, "who_can_see_what", grid(h, p, (time_t)(now_us / 1000000)));
+    json_object_set_new(j, "who_can_see_what", http_grid(h, p, (time_t)(now_us / 1000000)));
     if (p)
         sl_policy_unref(p);
     /* the last 12 months: from the first day of the month 11 months ago */

@@ -61,6 +61,17 @@ const char http_css[] =
     "table.stack tr{border:1px solid #bbb;margin:0 0 10px}table.stack td{border:0;"
     "border-bottom:1px solid #e3e3e3}table.stack td::before{content:attr(data-label);"
     "display:block;font-size:13px;font-weight:600;color:#333}}"
+    /* rule drafts (http_drafts.c) */
+    "table.src{font-size:14px;width:100%}table.src td{padding:0 6px}table.src pre{margin:0;"
+    "background:none;padding:0;white-space:pre-wrap}tr.flag td{background:#fff1c2}"
+    "tr.diag-e td{background:#f9d6d5;color:#6b0000}tr.diag-w td{background:#fff8e0}"
+    "tr.diag-e p,tr.diag-w p{margin:0 0 4px;font-weight:600}textarea.policy{font:14px/1.4 "
+    "ui-monospace,Menlo,Consolas,monospace;width:100%;max-width:100%;min-width:0}"
+    "ins{background:#d9f2d9;text-decoration:none}del{background:#f9d6d5}"
+    ".diff pre span,.diff pre ins,.diff pre del{display:block;min-height:1.2em}"
+    "figure.diff{margin:8px 0}.diff pre{white-space:pre-wrap}td.diff{background:#fff1c2;font-weight:700}"
+    "tr.changed th{background:#fde2b8}dl.kv{display:grid;grid-template-columns:max-content 1fr;"
+    "gap:2px 14px}dl.kv dt{font-weight:600}dl.kv dd{margin:0}code.hash{overflow-wrap:anywhere}"
     "@media (max-width:640px){body{font-size:15px}header nav a{display:inline-block;"
     "margin:2px 10px 2px 0}}";
 
@@ -123,6 +134,11 @@ void html_begin(struct sl_buf *b, const struct sl_gw_config *cfg, const char *ti
                              "<a href=\"/health\">The log's health</a>");
         if (s->role == HR_REVIEWER || s->role == HR_ADMIN)
             sl_buf_append_str(b, "<a href=\"/review\">Review desk</a>");
+        /* rule drafts (http_drafts.c): the history for all, drafts for their roles */
+        if (s->role == HR_AUTHOR || s->role == HR_APPROVER || s->role == HR_AUDITOR ||
+            s->role == HR_ADMIN)
+            sl_buf_append_str(b, "<a href=\"/drafts\">Rule drafts</a>");
+        sl_buf_append_str(b, "<a href=\"/rules/history\">Rule history</a>");
     }
     sl_buf_append_str(b, "</nav><span class=\"who\">");
     if (s) {
@@ -512,7 +528,8 @@ void html_briefing(struct sl_buf *b, json_t *j)
     }
     if (!json_array_size(json_object_get(j, "rule_history")))
         sl_buf_append_str(b, "<tr><td colspan=\"6\">no change since the log began</td></tr>\n");
-    sl_buf_append_str(b, "</table></div>\n");
+    sl_buf_append_str(b, "</table></div>\n<p><a href=\"/rules/history\">Each change with its "
+                         "legal basis and the text that changed</a></p>\n");
 }
 
 static void option(struct sl_buf *b, const char *v, const char *cur)

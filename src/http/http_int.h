@@ -123,6 +123,10 @@ json_t *http_figures(struct sl_http *h, const struct http_filter *f, char *err,
 json_t *http_public(struct sl_http *h, int64_t from_us, int64_t to_us, const char *month,
                     char *err, size_t errlen);
 json_t *http_health(struct sl_http *h, char *err, size_t errlen);
+struct sl_policy;
+/* "Who can see what" of policy p at time now (the briefing's grid; http_drafts.c compares
+ * a draft's with the policy in force's). */
+json_t *http_grid(struct sl_http *h, const struct sl_policy *p, time_t now);
 /* Run a full verification now (blocking) and remember the result. */
 void http_verify_now(struct sl_http *h, const char *by);
 /* The report as CSV (table,key,count), as `stateline report --format csv`. */
@@ -168,6 +172,13 @@ void http_req_audit(struct ctx *x, int type, const char *action, int outcome,
                     const char *text);
 /* from/to/agency/key/outcome of the query string; -1 with why (a 400). */
 int http_req_filter(struct ctx *x, struct http_filter *f, char *why, size_t len);
+/* For the upload form (http_drafts.c), whose route checks CSRF itself: a request header,
+ * the raw body, and whether token is the session's CSRF token (constant time).  A read of
+ * a page by the session's user (a log-read entry with the query's filters and id). */
+const char *http_req_header(struct ctx *x, const char *name);
+const char *http_req_body(struct ctx *x, size_t *len);
+int http_req_csrf_ok(struct ctx *x, const char *token);
+void http_req_audit_read(struct ctx *x);
 
 /* ---- http_desk.c: the review desk and notices (docs/http-api.md §9) ---- */
 int http_desk_queue(struct ctx *x);   /* GET /review, /api/review */
@@ -179,5 +190,21 @@ int http_desk_send(struct ctx *x);    /* POST /review/notices/send */
 
 /* ---- http_decisions.c: decisions and their rules (docs/http-api.md §10) ---- */
 int http_decisions(struct ctx *x);    /* GET /decisions, /api/decisions */
+/* ---- for pages in their own files (http_drafts.c) ----
+ * A route of another file's table: the server checks method, log-on, role, Origin and
+ * (post_csrf = 1) the CSRF token exactly as for its own routes, then calls its serve. */
+#define HTTP_ROLE(r) (1u << (r))
+struct http_route {
+    const char *method, *path;
+    unsigned roles;   /* 0: public; else HTTP_ROLE bits of the roles allowed */
+    int post_csrf;    /* 1: a POST that needs the CSRF token (0: the handler checks it) */
+    int which;
+};
+struct ctx; /* one request (http_server.c) */
+extern const struct http_route http_draft_routes[];
+extern const size_t http_draft_nroutes;
+int http_drafts_serve(struct ctx *x, int which);  /* an enum MHD_Result */
+/* Create the drafts' tables.  0, or -1 with err. */
+int http_drafts_init(sqlite3 *db, char *err, size_t errlen);
 
 #endif

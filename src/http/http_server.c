@@ -297,7 +297,7 @@ static void audit_read(struct ctx *x)
     (void)ci;
     snprintf(what, sizeof what, "%s %s", x->method, x->url);
     char q[400] = "";
-    const char *keys[] = {"from", "to", "agency", "key", "outcome", "month"};
+    const char *keys[] = {"from", "to", "agency", "key", "outcome", "month", "id"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *v = arg(x, keys[i]);
         if (v && *v) {
@@ -722,18 +722,29 @@ int http_req_filter(struct ctx *x, struct http_filter *f, char *why, size_t len)
 {
     return parse_filter(x, f, why, len);
 }
+/* (http_drafts.c: the upload form reads its multipart body and checks CSRF itself) */
+const char *http_req_header(struct ctx *x, const char *name)
+{
+    return MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, name);
+}
+const char *http_req_body(struct ctx *x, size_t *len)
+{
+    *len = sl_buf_used(&x->rq->body);
+    return *len ? (const char *)sl_buf_head(&x->rq->body) : "";
+}
+int http_req_csrf_ok(struct ctx *x, const char *token)
+{
+    return x->have_session && token && strlen(token) == 64 &&
+           CRYPTO_memcmp(token, x->s.csrf, 64) == 0;
+}
+void http_req_audit_read(struct ctx *x) { audit_read(x); }
 
 /* ---- routing ---- */
 
 enum { R_PUBLIC = 0, R_ANY = 0x3f };
 #define ROLE(r) (1u << (r))
 
-struct route {
-    const char *method, *path;
-    unsigned roles;   /* 0: public; else the roles allowed */
-    int post_csrf;    /* POST that needs the CSRF token */
-    int which;
-};
+#define route http_route /* the same shape for the other files' tables */
 
 enum { W_PUBLIC, W_CSS, W_LOGIN_FORM, W_LOGIN, W_LOGOUT, W_BRIEFING, W_FIGURES, W_CSV,
        W_JSONDL, W_HEALTH, W_VERIFY, W_USERS, W_SESSION,
@@ -793,6 +804,17 @@ static enum MHD_Result dispatch(struct ctx *x)
             (!strcmp(x->method, "HEAD") && !strcmp(routes[i].method, "GET")))
             rt = &routes[i];
     }
+    int drafts = 0; /* the rule drafts' table (http_drafts.c) */
+    for (size_t i = 0; !rt && i < http_draft_nroutes; i++) {
+        if (strcmp(http_draft_routes[i].path, x->url))
+            continue;
+        path_known = 1;
+        if (!strcmp(http_draft_routes[i].method, x->method) ||
+            (!strcmp(x->method, "HEAD") && !strcmp(http_draft_routes[i].method, "GET"))) {
+            rt = &http_draft_routes[i];
+            drafts = 1;
+        }
+    }
     if (!rt)
         return path_known ? fail(x, 405, "method not allowed here")
                           : fail(x, 404, "no such page");
@@ -817,6 +839,8 @@ static enum MHD_Result dispatch(struct ctx *x)
             return fail(x, 403, "CSRF token missing or wrong (form field csrf or header "
                                 "X-CSRF-Token)");
     }
+    if (drafts)
+        return (enum MHD_Result)http_drafts_serve(x, rt->which);
     switch (rt->which) {
     case W_PUBLIC:
         return public_page(x);
@@ -996,6 +1020,10 @@ int sl_http_start(const struct sl_gw_config *cfg, struct sl_policy_slot *slot,
         goto fail;
     }
     http_account_events(h);
+    if (http_drafts_init(h->db, err, errlen) != 0) {
+        freeaddrinfo(ai);
+        goto fail;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
