@@ -328,12 +328,16 @@ static int64_t append_current(struct sl_hub *hub, int final)
     struct hub_audit *A = hub->audit;
     struct sl_audit_entry *e = &A->e;
     entry_reset(e, A->type, A->time_us);
+    char part_text[sizeof A->ctl_text + 16];
     if (A->type == SL_AUDIT_ADMIN) {
         sl_audit_set_str(e, SL_AF_ACTOR, A->actor);
         sl_audit_set_str(e, SL_AF_ACTION, A->action);
         sl_audit_set_str(e, SL_AF_MEMBER, A->member);
         sl_audit_set_int(e, SL_AF_OUTCOME, A->er ? SL_AUDIT_OUT_FAILED : SL_AUDIT_OUT_OK);
-        sl_audit_set_str(e, SL_AF_TEXT, A->ctl_text);
+        /* a status message to more than 32 lines: the parts before the last say so */
+        snprintf(part_text, sizeof part_text, "%s%s%s", A->ctl_text,
+                 A->ctl_text[0] && !final ? " " : "", final ? "" : "(continued)");
+        sl_audit_set_str(e, SL_AF_TEXT, part_text);
     } else {
         sl_audit_set_str(e, SL_AF_REF, A->ref);
         sl_audit_set_str(e, SL_AF_ORI, A->ori);
