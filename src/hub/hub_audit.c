@@ -562,6 +562,26 @@ void hub_audit_system(struct sl_hub *hub, const char *action, const char *text)
     append(hub, e);
 }
 
+void hub_audit_stats(struct sl_hub *hub, struct hub_audit_stats *st)
+{
+    struct hub_audit *A = hub->audit;
+    struct sl_audit_stats ls;
+    sl_audit_get_stats(A->log, &ls);
+    memset(st, 0, sizeof *st);
+    st->entries = sl_audit_size(A->log);
+    st->durable = A->durable;
+    st->batches = ls.batches;
+    st->checkpoints = ls.checkpoints;
+    st->queue_full_waits = ls.queue_full_waits;
+    for (uint32_t s = 0; s < hub->nslots; s++) {
+        struct hub_line *l = hub->slots[s];
+        if (!l || !l->aud || !l->aud->n)
+            continue;
+        st->lines_held++;
+        st->bytes_held += l->app_total - l->aud->ok_end;
+    }
+}
+
 int hub_audit_open(struct sl_hub *hub, char *err, size_t errlen)
 {
     struct sl_hub_config *c = &hub->cfg;

@@ -7,7 +7,9 @@
  *
  *   stats   {"lines": N, "lines_open": N, "uptime_s": N, "frames_in": N, "frames_out": N,
  *            "routed": N, "er": N, "sm": N, "accepted": N, "refused_lines": N,
- *            "reloads": N, "members": N, "draining": false}
+ *            "reloads": N, "members": N, "draining": false, ...; with the audit log on
+ *            "audit": {"entries", "durable", "batches", "checkpoints", "queue_full_waits",
+ *            "lines_held", "bytes_held"}}
  *   lines   {"lines": [{"slot": N, "member": "WA", "role": "answer", "addr": "ip:port",
  *            "transport": "tls", "open": true, "answering": true, "age_s": N,
  *            "frames_in": N, "bytes_in": N, "frames_out": N, "bytes_out": N,
@@ -71,7 +73,7 @@ static json_t *stats_json(struct sl_hub *hub)
     for (uint32_t s = 0; s < hub->nslots; s++)
         if (hub->slots[s] && hub->slots[s]->open)
             open++;
-    return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I, "
+    json_t *o = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I, "
                      "s:I, s:I, s:i}",
                      "lines", hub->nlines, "lines_open", open, "uptime_s",
                      (json_int_t)((sl_now_ms() - hub->started_ms) / 1000), "frames_in",
@@ -85,6 +87,18 @@ static json_t *stats_json(struct sl_hub *hub)
                      (json_int_t)hub->t_archive_lost, "msq", (json_int_t)hub->t_msq,
                      "regional", (json_int_t)hub->t_regional, "msq_active",
                      (int)hub->msq_active);
+    if (hub->audit) {
+        struct hub_audit_stats st;
+        hub_audit_stats(hub, &st);
+        json_object_set_new(
+            o, "audit",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "entries", (json_int_t)st.entries,
+                      "durable", (json_int_t)st.durable, "batches", (json_int_t)st.batches,
+                      "checkpoints", (json_int_t)st.checkpoints, "queue_full_waits",
+                      (json_int_t)st.queue_full_waits, "lines_held", (json_int_t)st.lines_held,
+                      "bytes_held", (json_int_t)st.bytes_held));
+    }
+    return o;
 }
 
 static json_t *lines_json(struct sl_hub *hub)

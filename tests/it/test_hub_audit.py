@@ -94,6 +94,9 @@ def test_routes_logged():
         # an operator command
         res = net.ctl_cmd("line OR down")
         assert res.get("ok"), res
+        st = net.ctl_cmd("stats")["audit"]
+        assert st["entries"] >= 16 and 0 < st["durable"] <= st["entries"], st
+        assert st["batches"] > 0, st
         net.stop()
 
         rc, v, raw = verify(net)
