@@ -11,15 +11,18 @@
  *                addressed, the verified requester from the directory (parent agency,
  *                agency type, state), the outcome (routed, queued, not-queued, rejected +
  *                ER number) and its legs: every frame the switch wrote for it
- *                ("DQ>CA/a#1042": key > receiving member / a(nswering) or t(erminal) line
- *                # output sequence on that line, so ER, SM and acknowledgements too) and
- *                every destination that got no frame ("OR:queued", "NV:refused",
- *                "NV VIA H1:not-taken", "NL:collected").  A message with more than 32
+ *                ("DQ>CA/a#1042 MID/77": key > receiving member / a(nswering) or
+ *                t(erminal) line # output sequence on that line, and the switch message id
+ *                of a query; so ER, SM and acknowledgements too) and every destination
+ *                that got no frame ("OR:queued", "NV:refused", "NV VIA H1:not-taken",
+ *                "NL:collected"); a reply also has the message id it echoed (mid).
+ *                A message with more than 32
  *                legs is split over several entries with the same ref; all but the last
  *                carry text "continued".
  *   hub-deliver  one per frame the switch writes outside a message it is handling: kept
  *                messages delivered when their member returns, archive answers, merged
- *                multi-state replies at their deadline, status messages to every line.
+ *                multi-state replies at their deadline, status messages to every line
+ *                (with the query's message id when it has one).
  *   hub-line     a line up, down or refused (member, role, remote address, reason).
  *   admin        an operator's control command that changes something ("line WA down",
  *                "reload", SIGHUP), with the frames it made as legs.
