@@ -270,6 +270,17 @@ static void print_stay(struct demo *dm, json_t *j)
                             json_sprintf("%s review --config %s/NY/gateway.conf list", dm->self,
                                          dm->dir));
         json_object_set_new(s, "stop", json_string(stop));
+        json_t *desks = json_object();
+        for (int k = 0; k < SL_DEMO_NSTATES; k++)
+            if (dm->desk_port[k] > 0)
+                json_object_set_new(desks, sl_demo_states()[k].code,
+                                    json_sprintf("https://127.0.0.1:%d/", dm->desk_port[k]));
+        json_object_set_new(s, "desks", desks);
+        json_object_set_new(s, "accounts_file", json_sprintf("%s/accounts.txt", dm->dir));
+        json_object_set_new(s, "ca_certificate", json_sprintf("%s/certs/ca.crt", dm->dir));
+        json_object_set_new(s, "desk_code",
+                            json_sprintf("%s gateway users --config %s/WA/gateway.conf code "
+                                         "wa-reviewer", dm->self, dm->dir));
         json_object_set_new(s, "pids_file", json_sprintf("%s/demo.pids", dm->dir));
         json_object_set_new(j, "stay", s);
         return;
@@ -284,9 +295,22 @@ static void print_stay(struct demo *dm, json_t *j)
            "desk:\n\n  %s review --config %s/NY/gateway.conf list\n"
            "  %s review --config %s/NY/gateway.conf approve <ID> --reviewer YOUR-NAME "
            "--reason \"...\"\n\n"
-           "Stop everything with:\n\n  %s\n",
+           "or in the browser, at the state's oversight desk (below).\n\n",
            q1, q2, dm->self, dm->dir, today, today, dm->dir, dm->self, dm->dir, dm->self,
-           dm->dir, stop);
+           dm->dir);
+    printf("Each state's oversight desk (briefing, figures, decisions, review desk, the log's "
+           "health):\n\n");
+    for (int k = 0; k < SL_DEMO_NSTATES; k++)
+        if (dm->desk_port[k] > 0)
+            printf("  %s %-14s https://127.0.0.1:%d/\n", sl_demo_states()[k].code,
+                   sl_demo_states()[k].name, dm->desk_port[k]);
+    printf("\nLog on with a demo account from %s/accounts.txt (one per role per state, with "
+           "its password),\nand the code of the moment, e.g. for Washington's reviewer:\n\n"
+           "  %s gateway users --config %s/WA/gateway.conf code wa-reviewer\n\n"
+           "The desks' certificates are signed by the demo's own CA: the browser warns once "
+           "(or import\n%s/certs/ca.crt as a trusted authority).\n\n"
+           "Stop everything with:\n\n  %s\n",
+           dm->dir, dm->self, dm->dir, dm->dir, stop);
 }
 
 int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
@@ -336,6 +360,20 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
     fprintf(dm->say, "set-up: %.1f s\n", (double)(sl_now_ms() - t_setup) / 1000.0);
     if (demo_start(dm, err, sizeof err) != 0)
         goto fail;
+    /* the oversight desks: accounts, and the address of each */
+    if (demo_desk_accounts(dm, err, sizeof err) != 0)
+        goto fail;
+    fprintf(dm->say, "oversight desks:");
+    for (int d = 0; d < SL_DEMO_NSTATES; d++) {
+        dm->desk_port[d] = demo_desk_port(dm->gw[d].log);
+        if (dm->desk_port[d] > 0)
+            fprintf(dm->say, " %s https://127.0.0.1:%d/", sl_demo_states()[d].code,
+                    dm->desk_port[d]);
+        else
+            fprintf(dm->say, " %s (not started: see %s)", sl_demo_states()[d].code,
+                    dm->gw[d].log);
+    }
+    fprintf(dm->say, "\n");
     if (demo_traffic(dm, err, sizeof err) != 0)
         goto fail;
 

@@ -520,8 +520,12 @@ int demo_write_configs(struct demo *dm, char *err, size_t errlen)
                 "audit_key = audit.key\n"
                 "data = data\n"
                 "answer = DQ DNQ KQ RQ RNQ\n"
-                "layout = text\n",
-                s->code, s->code, dm->hub_port, s->code, s->code, lower);
+                "layout = text\n"
+                "# the oversight desk (docs/http-api.md): HTTPS on a port the kernel picks\n"
+                "http_listen = 127.0.0.1:0\n"
+                "http_cert = ../certs/%s-desk.crt\n"
+                "http_key = ../certs/%s-desk.key\n",
+                s->code, s->code, dm->hub_port, s->code, s->code, lower, s->code, s->code);
         fclose(f);
     }
     return 0;
@@ -541,8 +545,9 @@ int demo_setup(struct demo *dm, char *err, size_t errlen)
     struct sl_certs_opts co = {certs, members, nm, NULL, 365, 0};
     if (sl_certs_generate(&co, NULL, err, errlen) != 0)
         return -1;
-    fprintf(dm->say, "certificates: %s %s (CA, hub, and an answering and a terminal line for "
-            "each of %zu members)\n", had ? "checked and reused" : "made in", certs, nm);
+    fprintf(dm->say, "certificates: %s %s (CA, hub, and an answering line, a terminal line and "
+            "a desk (HTTPS) certificate for each of %zu members)\n",
+            had ? "checked and reused" : "made in", certs, nm);
 
     if (make_directory(dm->dir, dm->o->seed, dm->say, err, errlen) != 0)
         return -1;

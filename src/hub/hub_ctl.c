@@ -7,9 +7,11 @@
  *
  *   stats   {"lines": N, "lines_open": N, "uptime_s": N, "frames_in": N, "frames_out": N,
  *            "routed": N, "er": N, "sm": N, "accepted": N, "refused_lines": N,
- *            "reloads": N, "members": N, "draining": false, ...; with the audit log on
- *            "audit": {"entries", "durable", "batches", "checkpoints", "queue_full_waits",
- *            "lines_held", "bytes_held"}}
+ *            "reloads": N, "members": N, "draining": false, ..., "outstanding": N (queries
+ *            delivered to answering lines, not answered), "requeued": N (kept again when
+ *            their line dropped), "dup_answers": N (second answers dropped); with the
+ *            audit log on "audit": {"entries", "durable", "batches", "checkpoints",
+ *            "queue_full_waits", "lines_held", "bytes_held"}}
  *   lines   {"lines": [{"slot": N, "member": "WA", "role": "answer", "addr": "ip:port",
  *            "transport": "tls", "open": true, "answering": true, "age_s": N,
  *            "frames_in": N, "bytes_in": N, "frames_out": N, "bytes_out": N,
@@ -98,6 +100,13 @@ static json_t *stats_json(struct sl_hub *hub)
                       (json_int_t)st.queue_full_waits, "lines_held", (json_int_t)st.lines_held,
                       "bytes_held", (json_int_t)st.bytes_held));
     }
+    /* queries kept again when their answering line dropped; repeated answers dropped */
+    uint64_t outstanding = 0;
+    for (uint32_t i = 0; i <= hub->members.mask && hub->members.tab; i++)
+        outstanding += hub_out_count(&hub->members.tab[i]);
+    json_object_set_new(o, "outstanding", json_integer((json_int_t)outstanding));
+    json_object_set_new(o, "requeued", json_integer((json_int_t)hub->t_requeued));
+    json_object_set_new(o, "dup_answers", json_integer((json_int_t)hub->t_dup_answers));
     return o;
 }
 
