@@ -8,7 +8,10 @@
  * and, on queries, the verified requester.  Part 2: regions (DQ/RQ to a region as DQG/RQG
  * at lower priority), multi-state queries to NL with one merged reply, store-and-forward
  * for down destinations (SM .02., durable, in order), operator line states, AM/AML, and
- * the message archive with NLQ/NFQ (docs/protocol.md §5-§10).
+ * the message archive with NLQ/NFQ (docs/protocol.md §5-§10).  Every query delivered to
+ * an answering line carries a switch message id (MID/) and is remembered until answered:
+ * when the line drops it is kept again (SM .02.) and delivered when the line returns, and
+ * a second answer to the same id is dropped (docs/protocol.md Part III §7).
  *
  * Configuration (INI, read with inih; examples/hub.conf documents every key):
  *

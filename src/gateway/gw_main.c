@@ -911,6 +911,10 @@ static int64_t dial_timer(struct sl_loop *loop, int64_t id, void *arg)
     g->backoff_ms = cfg->reconnect_min_ms;
     SL_INFO("gateway", "answering line for %s up: hub %s (%s); %zu replies waiting",
             cfg->state, cfg->hub, cfg->tls ? "TLS" : "plain", g->n - g->head);
+    /* The hub writes what it kept for us right behind "AUTH OK" (or the handshake):
+     * frames the dial read with it are in c->in, or inside OpenSSL, and epoll will not say
+     * so.  Read now (a read that finds nothing costs one EAGAIN). */
+    on_line(g->loop, c->fd, g, SL_EV_READ);
     return SL_TIMER_NOMORE;
 }
 

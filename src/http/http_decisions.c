@@ -295,16 +295,16 @@ static void html_decisions(struct sl_buf *b, json_t *j)
         sl_buf_append_str(b, "<p>No decision matches.</p>\n");
         return;
     }
-    sl_buf_append_str(b, "<div class=\"scroll\"><table class=\"decisions\"><caption>Decisions"
+    sl_buf_append_str(b, "<div class=\"scroll\"><table class=\"decisions stack\"><caption>Decisions"
                          "</caption><tr><th scope=\"col\">time (UTC)</th><th scope=\"col\">"
                          "requester</th><th scope=\"col\">key</th><th scope=\"col\">outcome"
                          "</th><th scope=\"col\">rule(s)</th><th scope=\"col\">query</th>"
                          "</tr>\n");
     json_array_foreach(rows, i, v) {
         const char *o = str(v, "outcome");
-        sl_buf_append_str(b, "<tr><td>");
+        sl_buf_append_str(b, "<tr><td data-label=\"time (UTC)\">");
         html_escape(b, str(v, "time"));
-        sl_buf_append_str(b, "</td><td><code>");
+        sl_buf_append_str(b, "</td><td data-label=\"requester\"><code>");
         html_escape(b, str(v, "ori"));
         sl_buf_append_str(b, "</code><br><small>");
         html_escape(b, str(v, "parent")[0] ? str(v, "parent") : "no parent agency");
@@ -312,9 +312,9 @@ static void html_decisions(struct sl_buf *b, json_t *j)
         html_escape(b, str(v, "type"));
         sl_buf_append_str(b, " &middot; ");
         html_escape(b, str(v, "state"));
-        sl_buf_append_str(b, "</small></td><td>");
+        sl_buf_append_str(b, "</small></td><td data-label=\"key\">");
         html_escape(b, str(v, "key"));
-        sl_buf_printf(b, "</td><td class=\"%s\">",
+        sl_buf_printf(b, "</td><td data-label=\"outcome\" class=\"%s\">",
                       !strcmp(o, "timed-out") ? "denied" : o[0] ? o : "held");
         html_escape(b, o[0] ? o : "(no result logged)");
         if (str(v, "review")[0]) {
@@ -326,7 +326,7 @@ static void html_decisions(struct sl_buf *b, json_t *j)
             }
             sl_buf_append_str(b, "</small>");
         }
-        sl_buf_append_str(b, "</td><td>");
+        sl_buf_append_str(b, "</td><td data-label=\"rule(s)\">");
         size_t k;
         json_t *r;
         json_t *rl = json_object_get(v, "rules");
@@ -356,7 +356,7 @@ static void html_decisions(struct sl_buf *b, json_t *j)
             html_escape(b, str(v, "note")[0] ? str(v, "note") : "the policy's default");
             sl_buf_append_str(b, "</small>");
         }
-        sl_buf_append_str(b, "</td><td><small>");
+        sl_buf_append_str(b, "</td><td data-label=\"query\"><small>");
         html_escape(b, str(v, "control"));
         sl_buf_append_str(b, "<br><code>");
         html_escape(b, str(v, "ref"));

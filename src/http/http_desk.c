@@ -234,7 +234,8 @@ static void html_queue(struct sl_buf *b, json_t *j)
     if (!json_array_size(held)) {
         sl_buf_append_str(b, "<p>Nothing is waiting.</p>\n");
     } else {
-        sl_buf_append_str(b, "<div class=\"scroll\"><table><caption>Held requests</caption>"
+        sl_buf_append_str(b, "<div class=\"scroll\"><table class=\"stack\"><caption>Held "
+                             "requests</caption>"
                              "<tr><th scope=\"col\">review</th><th scope=\"col\">deadline"
                              "</th><th scope=\"col\">requester</th><th scope=\"col\">key</th>"
                              "<th scope=\"col\">held by</th><th scope=\"col\">if approved, "
@@ -244,11 +245,12 @@ static void html_queue(struct sl_buf *b, json_t *j)
         json_array_foreach(held, i, o) {
             int over = json_is_true(json_object_get(o, "overdue"));
             int soon = json_is_true(json_object_get(o, "due_within_24h"));
-            sl_buf_append_str(b, "<tr><td><a href=\"/review/item?id=");
+            sl_buf_append_str(b, "<tr><td data-label=\"review\"><a href=\"/review/item?id=");
             html_escape(b, str(o, "id"));
             sl_buf_append_str(b, "\">");
             html_escape(b, str(o, "id"));
-            sl_buf_printf(b, "</a></td><td%s>", over ? " class=\"denied\"" : "");
+            sl_buf_printf(b, "</a></td><td data-label=\"deadline\"%s>",
+                          over ? " class=\"denied\"" : "");
             html_escape(b, str(o, "deadline"));
             sl_buf_append_str(b, "<br><small>");
             if (over)
@@ -260,15 +262,15 @@ static void html_queue(struct sl_buf *b, json_t *j)
             }
             sl_buf_append_str(b, " (then ");
             sl_buf_append_str(b, !strcmp(str(o, "then"), "permit") ? "released" : "denied");
-            sl_buf_append_str(b, ")</small></td><td>");
+            sl_buf_append_str(b, ")</small></td><td data-label=\"requester\">");
             requester_cell(b, o);
-            sl_buf_append_str(b, "</td><td>");
+            sl_buf_append_str(b, "</td><td data-label=\"key\">");
             html_escape(b, str(o, "key"));
-            sl_buf_append_str(b, "</td><td>");
+            sl_buf_append_str(b, "</td><td data-label=\"held by\">");
             rule_links(b, json_object_get(o, "rules"));
-            sl_buf_append_str(b, "</td><td>");
+            sl_buf_append_str(b, "</td><td data-label=\"if approved, released\">");
             join(b, json_object_get(o, "would_release"), "nothing");
-            sl_buf_append_str(b, "</td><td>");
+            sl_buf_append_str(b, "</td><td data-label=\"approvals\">");
             if (json_is_true(json_object_get(o, "two_person"))) {
                 sl_buf_append_str(b, "two needed");
                 if (json_is_string(json_object_get(o, "first_approval_by"))) {
@@ -766,6 +768,8 @@ static void render_notices(struct sl_buf *b, json_t *j, const char *msg, const c
             join(b, json_object_get(o, "released"), "nothing");
             sl_buf_append_str(b, "</td><td><a href=\"/review/letter?id=");
             html_escape(b, str(o, "id"));
+            sl_buf_append_str(b, "\" aria-label=\"the letter of notice ");
+            html_escape(b, str(o, "id"));
             sl_buf_append_str(b, "\">");
             sl_buf_append_str(b, !strcmp(st, "sent") ? "letter sent" : "read the letter");
             sl_buf_append_str(b, "</a></td></tr>\n");
@@ -782,11 +786,6 @@ static void render_notices(struct sl_buf *b, json_t *j, const char *msg, const c
                          "(<code>stateline review notices send</code>).</p><p><button "
                          "type=\"submit\" id=\"send\">Write the letters and mark them sent"
                          "</button></p></form>\n");
-    if (json_is_string(json_object_get(j, "sent_output"))) {
-        sl_buf_append_str(b, "<pre>");
-        html_escape(b, str(j, "sent_output"));
-        sl_buf_append_str(b, "</pre>\n");
-    }
 }
 
 static json_t *notices_json(struct ctx *x, struct sl_gw_desk *d, int which, char *err,

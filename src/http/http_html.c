@@ -55,6 +55,12 @@ const char http_css[] =
     "fieldset{border:1px solid #bbb;margin:.6em 0;max-width:40em}"
     "textarea{font:inherit;width:100%;max-width:40em}button.deny{background:#8b1a1a}"
     "pre.letter{max-width:48em;word-break:normal}"
+    /* table.stack: on a phone each row becomes a block, each cell labelled (data-label) */
+    "@media (max-width:640px){table.stack tr:first-child{display:none}"
+    "table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}"
+    "table.stack tr{border:1px solid #bbb;margin:0 0 10px}table.stack td{border:0;"
+    "border-bottom:1px solid #e3e3e3}table.stack td::before{content:attr(data-label);"
+    "display:block;font-size:13px;font-weight:600;color:#333}}"
     "@media (max-width:640px){body{font-size:15px}header nav a{display:inline-block;"
     "margin:2px 10px 2px 0}}";
 

@@ -402,8 +402,8 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
     }
     /* A reply or AM to an ORI whose own terminal line is connected goes to that line while
      * the member is down: the service state is its answering line's (§7). */
-    /* A query to an answering line is remembered until it is answered (and carries a
-     * message id, hub_outstanding.c); a member with too many unanswered gets it kept. */
+    /* A query to an answering line is remembered until it is answered and carries a
+     * message id (hub_outstanding.c). */
     int query = h->has_req && to && to == dm->answer;
     if (to && (to != dm->answer ? dm->svc != HUB_REMOVED
                                 : dm->svc == HUB_UP && dm->sf_count == 0)) {
@@ -885,6 +885,8 @@ static void process_one(struct sl_hub *hub, struct hub_line *line, const uint8_t
 
     /* an answer to a query the switch delivered: forgotten; a second one is dropped */
     if (line->bound && sl_key_is_reply(ki) && hub_out_answer(hub, line, m)) {
+        if (hub->audit)
+            hub_audit_msg_leg(hub, m->dest[0], "duplicate");
         sl_msg_clear(m);
         return;
     }

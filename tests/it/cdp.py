@@ -425,12 +425,16 @@ class Page:
         return None
 
     def press(self, key="Enter"):
-        """A key press (Enter, Tab...) at the focused element."""
+        """A key press (Enter, Tab, Escape, Space) at the focused element."""
         codes = {"Enter": 13, "Tab": 9, "Escape": 27, "Space": 32}
+        text = {"Enter": "\r", "Space": " "}.get(key, "")
+        self.call("Page.bringToFront")
         for kind in ("keyDown", "keyUp"):
-            self.call("Input.dispatchKeyEvent", type=kind, key=key,
-                      windowsVirtualKeyCode=codes.get(key, 0),
-                      text="\r" if key == "Enter" and kind == "keyDown" else "")
+            params = {"type": kind, "key": " " if key == "Space" else key, "code": key,
+                      "windowsVirtualKeyCode": codes.get(key, 0)}
+            if kind == "keyDown" and text:
+                params["text"] = text
+            self.call("Input.dispatchKeyEvent", **params)
 
     def screenshot(self, path, full_page=True):
         """A PNG of the page (full_page: the whole document, at the viewport's width)."""
@@ -483,7 +487,9 @@ class Page:
         return self.call("Network.getCookies").get("cookies", [])
 
     def fetch(self, url, method="GET", body=None, headers=None):
-        """fetch() from the page (its cookies go along).  Returns {status, text, headers}."""
+        """fetch() from the page (its cookies go along).  Returns {status, text, headers}.
+        A page whose Content-Security-Policy allows no connect-src (the oversight desk's
+        pages) refuses it: open the URL in a tab of its own and read document.body."""
         opts = {"method": method, "credentials": "same-origin", "redirect": "manual"}
         if body is not None:
             opts["body"] = body

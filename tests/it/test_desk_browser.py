@@ -141,6 +141,15 @@ def test_approve_and_the_requester_receives_it():
     shoot("review-item")
     p.fill("#reason", "case checked with the task force lead")
     p.check('input[name="redact_address"]')
+    # the keyboard reaches every control of the form in order: reason, boxes, buttons
+    seen = []
+    for _ in range(20):
+        p.press("Tab")
+        seen.append(p.evaluate("document.activeElement.name || document.activeElement.id"))
+        if seen[-1] == "action":
+            break
+    assert "redact_address" in seen and seen[-1] == "action", seen
+    assert p.evaluate("document.activeElement.id") == "approve", seen
     st = p.click("#approve")
     assert st == 200 and "Decided by rita" in p.text("main"), (st, p.text("main"))
     m = d.wait_ctl(d.wa, c)

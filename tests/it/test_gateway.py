@@ -529,6 +529,93 @@ def test_kill9_under_traffic():
 
 
 
+def test_repeated_message_id_answered_once():
+    """The gateway against a switch played by the test (plain line on loopback): a query
+    delivered again with a switch message id the gateway has answered gets the very reply it
+    made, byte for byte, and no second decision (one query entry in the log); a repeat that
+    arrives while the first is still in the inbox gets nothing more; a new id is a new
+    query.  Every reply echoes the id as its first body line (docs/gateway.md §5)."""
+    import socket
+    import struct
+    ok = False
+    net = h.Network(tls=False, plain=True, start=False, members_conf=MEMBERS)
+    gw = None
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        net.add_oris(ORIS)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        srv.settimeout(20)
+        net.port = srv.getsockname()[1]      # the gateway dials the test, not a hub
+        gw = h.Gateway(net, "WA", policy=WA_POLICY, start=False)
+        gw.start(wait_line=False)
+
+        def frame(sock):
+            head = b""
+            while len(head) < 4:
+                chunk = sock.recv(4 - len(head))
+                assert chunk, "the gateway closed the line"
+                head += chunk
+            (n,) = struct.unpack(">I", head)
+            body = b""
+            while len(body) < n:
+                chunk = sock.recv(n - len(body))
+                assert chunk, "the gateway closed the line"
+                body += chunk
+            return body
+
+        def accept():
+            c, _ = srv.accept()
+            c.settimeout(20)
+            auth = frame(c)
+            assert auth.startswith(b"AUTH WA answer "), auth
+            c.sendall(struct.pack(">I", 7) + b"AUTH OK")
+            return c
+
+        def query(mid, c_field, seq):
+            text = ("DQ.WATEST000\n14:25 11/26/2026 %05d\n14:25 11/26/2026 %05d WA\n"
+                    "CTL/%s\nMID/%d\nVRQ/ORI=WATEST000;MBR=WA;TYP=PD;CAT=ACDZ;PAR=;TAG=test\n"
+                    "TXT\nOLN/WDL0000000" % (seq, seq, c_field, mid)).encode()
+            return struct.pack(">I", len(text)) + text
+
+        c = accept()
+        c.sendall(query(777, "Q1", 1))
+        r1 = frame(c)
+        assert r1.startswith(b"DR.WAOLN0000.WATEST000.Q1.TXT\nMID/777\n"), r1
+        assert b"NOT ON FILE" in r1, r1
+        # the switch's TCP has it; the gateway sees the acknowledgement (10 ms timer)
+        time.sleep(0.5)
+        c.close()
+        # the line comes back; the switch did not see the answer and writes it again
+        c = accept()
+        c.sendall(query(777, "Q1", 2))
+        r2 = frame(c)
+        assert r2 == r1, (r1, r2)
+        gw.wait_log(r"MID 777 delivered again: answered before, the same reply sent again")
+        # two copies of a new id in one read: the second is a repeat of one in the inbox
+        c.sendall(query(778, "Q2", 3) + query(778, "Q2", 4))
+        r3 = frame(c)
+        assert r3.startswith(b"DR.WAOLN0000.WATEST000.Q2.TXT\nMID/778\n"), r3
+        c.settimeout(1.0)
+        try:
+            extra = frame(c)
+            raise AssertionError("a second reply to MID 778: %r" % extra[:120])
+        except socket.timeout:
+            pass
+        gw.wait_log(r"MID 778 delivered again: read before")
+        c.close()
+        gw.stop()
+        es = [e for e in entries(gw) if e.get("type") == "query"]
+        assert sorted(e.get("control") for e in es) == ["Q1", "Q2"], es
+        verify_log(gw)
+        ok = True
+    finally:
+        srv.close()
+        if gw:
+            gw.close()
+        net.close(check=ok)
+
+
 def test_hub_restart():
     ok = False
     net, gw = setup()
@@ -560,4 +647,5 @@ if __name__ == "__main__":
                  test_policy_decisions_and_layouts,
                  test_policy_change_mid_traffic_and_broken_file,
                  test_fail_closed_without_policy, test_default_decision,
-                 test_kill9_under_traffic, test_hub_restart], per_test_timeout=150)
+                 test_kill9_under_traffic, test_repeated_message_id_answered_once,
+                 test_hub_restart], per_test_timeout=150)
