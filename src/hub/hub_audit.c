@@ -11,15 +11,18 @@
  *                addressed, the verified requester from the directory (parent agency,
  *                agency type, state), the outcome (routed, queued, not-queued, rejected +
  *                ER number) and its legs: every frame the switch wrote for it
- *                ("DQ>CA/a#1042": key > receiving member / a(nswering) or t(erminal) line
- *                # output sequence on that line, so ER, SM and acknowledgements too) and
- *                every destination that got no frame ("OR:queued", "NV:refused",
- *                "NV VIA H1:not-taken", "NL:collected").  A message with more than 32
+ *                ("DQ>CA/a#1042 MID/77": key > receiving member / a(nswering) or
+ *                t(erminal) line # output sequence on that line, and the switch message id
+ *                of a query; so ER, SM and acknowledgements too) and every destination
+ *                that got no frame ("OR:queued", "NV:refused", "NV VIA H1:not-taken",
+ *                "NL:collected"); a reply also has the message id it echoed (mid).
+ *                A message with more than 32
  *                legs is split over several entries with the same ref; all but the last
  *                carry text "continued".
  *   hub-deliver  one per frame the switch writes outside a message it is handling: kept
  *                messages delivered when their member returns, archive answers, merged
- *                multi-state replies at their deadline, status messages to every line.
+ *                multi-state replies at their deadline, status messages to every line
+ *                (with the query's message id when it has one).
  *   hub-line     a line up, down or refused (member, role, remote address, reason).
  *   admin        an operator's control command that changes something ("line WA down",
  *                "reload", SIGHUP), with the frames it made as legs.
@@ -328,12 +331,16 @@ static int64_t append_current(struct sl_hub *hub, int final)
     struct hub_audit *A = hub->audit;
     struct sl_audit_entry *e = &A->e;
     entry_reset(e, A->type, A->time_us);
+    char part_text[sizeof A->ctl_text + 16];
     if (A->type == SL_AUDIT_ADMIN) {
         sl_audit_set_str(e, SL_AF_ACTOR, A->actor);
         sl_audit_set_str(e, SL_AF_ACTION, A->action);
         sl_audit_set_str(e, SL_AF_MEMBER, A->member);
         sl_audit_set_int(e, SL_AF_OUTCOME, A->er ? SL_AUDIT_OUT_FAILED : SL_AUDIT_OUT_OK);
-        sl_audit_set_str(e, SL_AF_TEXT, A->ctl_text);
+        /* a status message to more than 32 lines: the parts before the last say so */
+        snprintf(part_text, sizeof part_text, "%s%s%s", A->ctl_text,
+                 A->ctl_text[0] && !final ? " " : "", final ? "" : "(continued)");
+        sl_audit_set_str(e, SL_AF_TEXT, part_text);
     } else {
         sl_audit_set_str(e, SL_AF_REF, A->ref);
         sl_audit_set_str(e, SL_AF_ORI, A->ori);
@@ -556,6 +563,26 @@ void hub_audit_system(struct sl_hub *hub, const char *action, const char *text)
     sl_audit_set_str(e, SL_AF_ACTION, action);
     sl_audit_set_str(e, SL_AF_TEXT, text);
     append(hub, e);
+}
+
+void hub_audit_stats(struct sl_hub *hub, struct hub_audit_stats *st)
+{
+    struct hub_audit *A = hub->audit;
+    struct sl_audit_stats ls;
+    sl_audit_get_stats(A->log, &ls);
+    memset(st, 0, sizeof *st);
+    st->entries = sl_audit_size(A->log);
+    st->durable = A->durable;
+    st->batches = ls.batches;
+    st->checkpoints = ls.checkpoints;
+    st->queue_full_waits = ls.queue_full_waits;
+    for (uint32_t s = 0; s < hub->nslots; s++) {
+        struct hub_line *l = hub->slots[s];
+        if (!l || !l->aud || !l->aud->n)
+            continue;
+        st->lines_held++;
+        st->bytes_held += l->app_total - l->aud->ok_end;
+    }
 }
 
 int hub_audit_open(struct sl_hub *hub, char *err, size_t errlen)

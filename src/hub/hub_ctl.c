@@ -9,7 +9,9 @@
  *            "routed": N, "er": N, "sm": N, "accepted": N, "refused_lines": N,
  *            "reloads": N, "members": N, "draining": false, ..., "outstanding": N (queries
  *            delivered to answering lines, not answered), "requeued": N (kept again when
- *            their line dropped), "dup_answers": N (second answers dropped)}
+ *            their line dropped), "dup_answers": N (second answers dropped); with the
+ *            audit log on "audit": {"entries", "durable", "batches", "checkpoints",
+ *            "queue_full_waits", "lines_held", "bytes_held"}}
  *   lines   {"lines": [{"slot": N, "member": "WA", "role": "answer", "addr": "ip:port",
  *            "transport": "tls", "open": true, "answering": true, "age_s": N,
  *            "frames_in": N, "bytes_in": N, "frames_out": N, "bytes_out": N,
@@ -87,6 +89,17 @@ static json_t *stats_json(struct sl_hub *hub)
                      (json_int_t)hub->t_archive_lost, "msq", (json_int_t)hub->t_msq,
                      "regional", (json_int_t)hub->t_regional, "msq_active",
                      (int)hub->msq_active);
+    if (hub->audit) {
+        struct hub_audit_stats st;
+        hub_audit_stats(hub, &st);
+        json_object_set_new(
+            o, "audit",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "entries", (json_int_t)st.entries,
+                      "durable", (json_int_t)st.durable, "batches", (json_int_t)st.batches,
+                      "checkpoints", (json_int_t)st.checkpoints, "queue_full_waits",
+                      (json_int_t)st.queue_full_waits, "lines_held", (json_int_t)st.lines_held,
+                      "bytes_held", (json_int_t)st.bytes_held));
+    }
     /* queries kept again when their answering line dropped; repeated answers dropped */
     uint64_t outstanding = 0;
     for (uint32_t i = 0; i <= hub->members.mask && hub->members.tab; i++)

@@ -339,6 +339,11 @@ void hub_audit_line_free(struct sl_hub *hub, struct hub_line *l);
 void hub_audit_ctl_begin(struct sl_hub *hub, int fd, const char *cmd, const char *args);
 void hub_audit_ctl_end(struct sl_hub *hub, int ok, const char *error);
 void hub_audit_system(struct sl_hub *hub, const char *action, const char *text);
+/* For `ctl stats`: the log's counters and the output waiting for it now. */
+struct hub_audit_stats {
+    uint64_t entries, durable, batches, checkpoints, queue_full_waits, lines_held, bytes_held;
+};
+void hub_audit_stats(struct sl_hub *hub, struct hub_audit_stats *st);
 
 /* hub_ctl.c */
 int hub_ctl_listen(struct sl_hub *hub, char *err, size_t errlen);

@@ -94,6 +94,9 @@ def test_routes_logged():
         # an operator command
         res = net.ctl_cmd("line OR down")
         assert res.get("ok"), res
+        st = net.ctl_cmd("stats")["audit"]
+        assert st["entries"] >= 16 and 0 < st["durable"] <= st["entries"], st
+        assert st["batches"] > 0, st
         net.stop()
 
         rc, v, raw = verify(net)
@@ -278,6 +281,10 @@ def test_fanout_over_32_legs():
             assert q.key == "DQ" and q.dest == "NL", q
         r = wa.recv(15)  # nobody answers: the merged reply after msq_timeout
         assert r.key == "DR" and r.ctl == "FAN1", r
+        # an operator command whose status message goes to 41 lines: two admin entries
+        assert net.ctl_cmd("line OR down").get("ok")
+        for ln in lines + [wa]:
+            assert ln.recv().key == "SM"
         net.stop()
         assert verify(net)[0] == 0
         es = entries(net)
@@ -289,6 +296,10 @@ def test_fanout_over_32_legs():
         legs = parts[0]["legs"] + parts[1]["legs"]
         got = sorted(re.match(r"^DQ>([A-Z]+)/a#1 MID/\d+$", l).group(1) for l in legs)
         assert got == sorted(states), (got, states)
+        adm = [e for e in es if e["type"] == "admin"]
+        assert len(adm) == 2 and adm[0]["text"] == "OR down (continued)", adm
+        assert adm[1]["text"] == "OR down" and adm[1]["outcome"] == "ok", adm
+        assert len(adm[0]["legs"]) + len(adm[1]["legs"]) == 41, adm
         d = [e for e in es if e["type"] == "hub-deliver" and e.get("control") == "FAN1"]
         assert len(d) == 1 and d[0]["member"] == "WA" and d[0]["key"] == "DR", d
         day = time.strftime("%Y-%m-%d", time.gmtime())
