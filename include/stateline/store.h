@@ -29,6 +29,7 @@
 #ifndef STATELINE_STORE_H
 #define STATELINE_STORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -213,7 +214,7 @@ typedef void (*sl_store_warm_fn)(void *ctx, const char *what, int64_t done, int6
  * polled between reads; when it becomes non-zero the warm-up ends early and returns 1.
  * Returns 0 done, 1 stopped, -1 error with a reason in err.  Allocates nothing that
  * outlives the call. */
-int sl_store_warm_file(const char *path, int what, const volatile int *stop,
+int sl_store_warm_file(const char *path, int what, const atomic_int *stop,
                        sl_store_warm_fn fn, void *ctx, struct sl_store_warm_stats *out,
                        char *err, size_t errlen);
 /* Drop the file's pages from the OS page cache (posix_fadvise DONTNEED, no privilege

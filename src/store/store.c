@@ -119,22 +119,14 @@ void sl_store_opts_default(struct sl_store_opts *o)
 
 int64_t sl_store_mmap_limit(void)
 {
-    /* SQLite clamps every mmap_size to its compile-time SQLITE_MAX_MMAP_SIZE and says
-     * what it kept: ask an in-memory database. */
-    sqlite3 *db;
-    int64_t lim = 0;
-    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) ==
-        SQLITE_OK) {
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(db, "PRAGMA mmap_size=9223372036854775807", -1, &s, NULL) ==
-            SQLITE_OK) {
-            if (sqlite3_step(s) == SQLITE_ROW)
-                lim = sqlite3_column_int64(s, 0);
-            sqlite3_finalize(s);
-        }
-    }
-    sqlite3_close(db);
-    return lim;
+    /* SQLite clamps every mmap_size to its compile-time SQLITE_MAX_MMAP_SIZE, which it
+     * lists among its compile options when the build set it (Debian: 0x7fff0000);
+     * otherwise it is SQLite's default for this platform, the same 0x7fff0000. */
+    const char *o;
+    for (int i = 0; (o = sqlite3_compileoption_get(i)) != NULL; i++)
+        if (!strncmp(o, "MAX_MMAP_SIZE=", 14))
+            return (int64_t)strtoll(o + 14, NULL, 0);
+    return 0x7fff0000;
 }
 
 int64_t sl_store_file_size(const struct sl_store *st)

@@ -97,7 +97,7 @@ int sl_store_size_parse(const char *s, int64_t *out)
 
 static double secs_since(int64_t t0) { return (double)(sl_now_ns() - t0) / 1e9; }
 
-static int warm_all(const char *path, const volatile int *stop, sl_store_warm_fn fn, void *ctx,
+static int warm_all(const char *path, const atomic_int *stop, sl_store_warm_fn fn, void *ctx,
                     struct sl_store_warm_stats *out, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -118,7 +118,7 @@ static int warm_all(const char *path, const volatile int *stop, sl_store_warm_fn
     int64_t done = 0, next_report = total / 20;
     int rc = 0;
     while (done < total) {
-        if (stop && *stop) {
+        if (stop && atomic_load(stop)) {
             rc = 1;
             break;
         }
@@ -145,7 +145,7 @@ static int warm_all(const char *path, const volatile int *stop, sl_store_warm_fn
     return rc;
 }
 
-static int warm_indexes(const char *path, const volatile int *stop, sl_store_warm_fn fn,
+static int warm_indexes(const char *path, const atomic_int *stop, sl_store_warm_fn fn,
                         void *ctx, struct sl_store_warm_stats *out, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
@@ -173,7 +173,7 @@ static int warm_indexes(const char *path, const volatile int *stop, sl_store_war
     }
     int r;
     while ((r = sqlite3_step(names)) == SQLITE_ROW) {
-        if (stop && *stop) {
+        if (stop && atomic_load(stop)) {
             rc = 1;
             goto done;
         }
@@ -205,7 +205,7 @@ done:
     return rc;
 }
 
-int sl_store_warm_file(const char *path, int what, const volatile int *stop,
+int sl_store_warm_file(const char *path, int what, const atomic_int *stop,
                        sl_store_warm_fn fn, void *ctx, struct sl_store_warm_stats *out,
                        char *err, size_t errlen)
 {
