@@ -92,10 +92,9 @@ static void *warm_main(void *arg)
                 "from disk until the pages are in memory)", sl_store_warm_name(r->cfg->store_warm),
                 ws.seconds, err);
     else
-        SL_INFO("gateway", "records warm-up (%s%s) %s: %.1f MB%s%d indexes in %.1f s",
+        SL_INFO("gateway", "records warm-up (%s%s) %s: %.1f MB, %d indexes in %.1f s",
                 sl_store_warm_name(r->cfg->store_warm), ws.fallback ? ", no dbstat: all" : "",
-                rc == 1 ? "stopped" : "done", (double)ws.bytes / 1e6,
-                ws.n_btrees ? ", " : " (", ws.n_btrees, ws.seconds);
+                rc == 1 ? "stopped" : "done", (double)ws.bytes / 1e6, ws.n_btrees, ws.seconds);
     return NULL;
 }
 
