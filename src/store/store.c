@@ -24,7 +24,7 @@
 
 enum {
     Q_BEGIN, Q_COMMIT, Q_DRIVER, Q_OLN, Q_NAME_DOB, Q_NAME, Q_HIST, Q_PLATE, Q_VEHICLE, Q_OWNERS, Q_VIN,
-    Q_VIN8, Q_OWNED, Q_PARTIAL, Q_PHOTO, Q_N
+    Q_VIN8, Q_OWNED, Q_PARTIAL, Q_PREFIX, Q_PHOTO, Q_N
 };
 
 #define DRIVER_COLS                                                                     \
@@ -51,6 +51,10 @@ static const char *const q_sql[Q_N] = {
     [Q_VIN8] = "SELECT id FROM vehicle WHERE substr(vin, 10)=?1 ORDER BY id",
     [Q_OWNED] = "SELECT vehicle_id FROM owner WHERE driver_id=?1 ORDER BY vehicle_id",
     [Q_PARTIAL] = "SELECT rowid FROM plate_fts WHERE plate GLOB ?1 ORDER BY rowid",
+    /* A pattern that starts with 3 or more known characters: a range of the plate index,
+     * which holds far fewer candidates than the trigram postings of those characters. */
+    [Q_PREFIX] = "SELECT id FROM vehicle WHERE plate >= ?2 AND plate < ?3 AND plate GLOB ?1"
+                 " ORDER BY id",
     [Q_PHOTO] = "SELECT sex, hair, eyes FROM driver WHERE id=?1",
 };
 
@@ -854,6 +858,21 @@ static int lk_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
     if (!s) {
         SL_ERROR("store", "partial plate look-up on a store built without the RPQ index");
         return -1;
+    }
+    /* The known characters before the first wildcard.  Three or more: the plate index's
+     * range [prefix, prefix with its last character + 1) holds every plate that can
+     * match, and GLOB on the index entry decides (the same test the trigram index ends
+     * with), so the answer is the same set in the same order. */
+    size_t pre = strcspn(glob, "*?[");
+    if (pre >= 3 && pre < sizeof glob) {
+        char lo[40], hi[40];
+        memcpy(lo, glob, pre);
+        lo[pre] = 0;
+        memcpy(hi, lo, pre + 1);
+        hi[pre - 1] = (char)(hi[pre - 1] + 1);
+        s = st->q[Q_PREFIX];
+        sqlite3_bind_text(s, 2, lo, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 3, hi, -1, SQLITE_TRANSIENT);
     }
     sqlite3_bind_text(s, 1, glob, -1, SQLITE_TRANSIENT);
     return vehicles_from_stmt(st, s, out, cap, total, "partial plate look-up");

@@ -335,6 +335,71 @@ static void test_bench_cold_warm(void **state)
     sl_store_close(st);
 }
 
+/* RPQ: patterns that start with 3 known characters go through the plate index, the
+ * others through the trigram index; both must give exactly what GLOB over every plate
+ * gives (the ground truth here is a full scan), in id order, with the right total. */
+static void test_partial_plate_paths(void **state)
+{
+    struct fx *f = *state;
+    char err[256];
+    struct sl_store *st = sl_store_open(f->path, 1, err, sizeof err);
+    assert_non_null(st);
+    sqlite3 *db;
+    sqlite3_stmt *all, *truth;
+    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT plate FROM vehicle WHERE id % 97 = 1",
+                                        -1, &all, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM vehicle NOT INDEXED WHERE plate"
+                                            " GLOB ?1 ORDER BY id",
+                                        -1, &truth, NULL),
+                     SQLITE_OK);
+    struct sl_vehicle *out = calloc(64, sizeof *out);
+    int checked = 0;
+    while (sqlite3_step(all) == SQLITE_ROW) {
+        char plate[16];
+        snprintf(plate, sizeof plate, "%s", (const char *)sqlite3_column_text(all, 0));
+        size_t n = strlen(plate);
+        if (n < 5)
+            continue;
+        char pats[5][24];
+        snprintf(pats[0], sizeof pats[0], "%.3s*", plate);            /* prefix 3 */
+        snprintf(pats[1], sizeof pats[1], "%.4s*", plate);            /* prefix 4 */
+        snprintf(pats[2], sizeof pats[2], "%.3s?%s", plate, plate + 4); /* one unknown */
+        snprintf(pats[3], sizeof pats[3], "*%s", plate + n - 3);      /* suffix: trigram */
+        snprintf(pats[4], sizeof pats[4], "?%.3s*", plate + 1);       /* leading ?: trigram */
+        for (int p = 0; p < 5; p++) {
+            int total = -1;
+            int k = sl_store_vehicle_by_partial_plate(st, pats[p], out, 64, &total, err,
+                                                      sizeof err);
+            assert_true(k >= 1);
+            sqlite3_bind_text(truth, 1, pats[p], -1, SQLITE_TRANSIENT);
+            int want_total = 0;
+            while (sqlite3_step(truth) == SQLITE_ROW) {
+                if (want_total < k && out[want_total].id != sqlite3_column_int64(truth, 0))
+                    fail_msg("%s: record %d is id %lld, GLOB says %lld", pats[p], want_total,
+                             (long long)out[want_total].id,
+                             (long long)sqlite3_column_int64(truth, 0));
+                want_total++;
+            }
+            sqlite3_reset(truth);
+            assert_int_equal(total, want_total);
+            assert_int_equal(k, want_total < 64 ? want_total : 64);
+            checked++;
+        }
+    }
+    assert_true(checked >= 50);
+    /* No wildcard: the characters anywhere in the plate (trigram). */
+    int total = 0;
+    assert_true(sl_store_vehicle_by_partial_plate(st, "123", out, 64, &total, err, sizeof err) >=
+                0);
+    free(out);
+    sqlite3_finalize(all);
+    sqlite3_finalize(truth);
+    sqlite3_close(db);
+    sl_store_close(st);
+}
+
 /* The gateway keys: defaults, each value, and a clear error for each bad one. */
 static void test_gateway_keys(void **state)
 {
@@ -408,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_warm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bench_cold_warm, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_plate_paths, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
