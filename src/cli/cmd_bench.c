@@ -41,6 +41,8 @@ static const char usage[] =
     "                    when the nats-server program is installed\n"
     "  --peer-search     search nats-server's sustained rate too, for the ratio\n"
     "                    (the time budget is shared: raise --max-seconds)\n"
+    "  --hub-audit       the hub keeps its own audit log (audit_dir in the temporary\n"
+    "                    directory): every message waits for its entry's fdatasync\n"
     "  --keep            keep the temporary directory (logs, configuration)\n"
     "  --json            the report as one JSON object\n"
     "\n"
@@ -100,7 +102,7 @@ static int run(int argc, char **argv)
                 argv[1]);
         return SL_EXIT_USAGE;
     }
-    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0, 0};
+    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0, 0, 0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
@@ -122,6 +124,10 @@ static int run(int argc, char **argv)
         }
         if (!strcmp(a, "--peer-search")) {
             o.peer_search = 1;
+            continue;
+        }
+        if (!strcmp(a, "--hub-audit")) {
+            o.hub_audit = 1;
             continue;
         }
         i++;

@@ -49,6 +49,7 @@ struct demo {
     struct demo_child hub;
     struct demo_child gw[SL_DEMO_NSTATES];
     struct demo_traffic tr;
+    int desk_port[SL_DEMO_NSTATES]; /* each state's oversight desk (HTTPS), 0 unknown */
 };
 
 /* snprintf that always NUL-terminates and returns what snprintf returns; a function of
@@ -71,6 +72,11 @@ int demo_start(struct demo *dm, char *err, size_t errlen);
 void demo_stop_all(struct demo *dm);
 void demo_print_log_tail(FILE *f, const struct demo_child *c);
 int demo_write_pids(struct demo *dm);
+
+/* desk.c: the oversight desks' demo accounts (DIR/accounts.txt, one per role per
+ * state), and a desk's port from its gateway's log.  0 / port, or -1 (with err). */
+int demo_desk_accounts(struct demo *dm, char *err, size_t errlen);
+int demo_desk_port(const char *log);
 
 /* traffic.c */
 int demo_traffic(struct demo *dm, char *err, size_t errlen);

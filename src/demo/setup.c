@@ -428,16 +428,22 @@ static int populations(struct demo *dm, char *err, size_t errlen)
 
 /* ---- keys and configuration files ---- */
 
+/* i < 0: the hub's key, DIR/hub-audit.key and .pub (origin stateline-demo/hub) */
 static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
 {
-    const char *code = sl_demo_states()[i].code;
+    const char *code = i < 0 ? "hub" : sl_demo_states()[i].code;
     char kpath[DEMO_PATH], ppath[DEMO_PATH];
-    demo_fmt(kpath, sizeof kpath, "%s/%s/audit.key", dm->dir, code);
-    demo_fmt(ppath, sizeof ppath, "%s/%s/audit.pub", dm->dir, code);
+    if (i < 0) {
+        demo_fmt(kpath, sizeof kpath, "%s/hub-audit.key", dm->dir);
+        demo_fmt(ppath, sizeof ppath, "%s/hub-audit.pub", dm->dir);
+    } else {
+        demo_fmt(kpath, sizeof kpath, "%s/%s/audit.key", dm->dir, code);
+        demo_fmt(ppath, sizeof ppath, "%s/%s/audit.pub", dm->dir, code);
+    }
     if (exists(kpath) && exists(ppath))
         return 1;
     char name[64], sk[512], vk[512];
-    demo_fmt(name, sizeof name, "stateline-demo/%s-gateway", code);
+    demo_fmt(name, sizeof name, i < 0 ? "stateline-demo/%s" : "stateline-demo/%s-gateway", code);
     for (char *p = name; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
@@ -481,7 +487,10 @@ int demo_write_configs(struct demo *dm, char *err, size_t errlen)
             "key = certs/hub.key\n"
             "ca = certs/ca.crt\n"
             "directory = directory.db\n"
-            "ctl = hub.sock\n",
+            "ctl = hub.sock\n"
+            "# the switch's own audit log: headers and routing decisions, no bodies\n"
+            "audit_dir = hub-audit\n"
+            "audit_key = hub-audit.key\n",
             dm->hub_port);
     fclose(f);
     for (int i = 0; i < SL_DEMO_NSTATES; i++) {
@@ -511,8 +520,12 @@ int demo_write_configs(struct demo *dm, char *err, size_t errlen)
                 "audit_key = audit.key\n"
                 "data = data\n"
                 "answer = DQ DNQ KQ RQ RNQ\n"
-                "layout = text\n",
-                s->code, s->code, dm->hub_port, s->code, s->code, lower);
+                "layout = text\n"
+                "# the oversight desk (docs/http-api.md): HTTPS on a port the kernel picks\n"
+                "http_listen = 127.0.0.1:0\n"
+                "http_cert = ../certs/%s-desk.crt\n"
+                "http_key = ../certs/%s-desk.key\n",
+                s->code, s->code, dm->hub_port, s->code, s->code, lower, s->code, s->code);
         fclose(f);
     }
     return 0;
@@ -532,8 +545,9 @@ int demo_setup(struct demo *dm, char *err, size_t errlen)
     struct sl_certs_opts co = {certs, members, nm, NULL, 365, 0};
     if (sl_certs_generate(&co, NULL, err, errlen) != 0)
         return -1;
-    fprintf(dm->say, "certificates: %s %s (CA, hub, and an answering and a terminal line for "
-            "each of %zu members)\n", had ? "checked and reused" : "made in", certs, nm);
+    fprintf(dm->say, "certificates: %s %s (CA, hub, and an answering line, a terminal line and "
+            "a desk (HTTPS) certificate for each of %zu members)\n",
+            had ? "checked and reused" : "made in", certs, nm);
 
     if (make_directory(dm->dir, dm->o->seed, dm->say, err, errlen) != 0)
         return -1;
@@ -575,7 +589,11 @@ int demo_setup(struct demo *dm, char *err, size_t errlen)
             return -1;
         made += r == 0;
     }
-    fprintf(dm->say, "audit keys: %s (XX/audit.key signs, XX/audit.pub verifies)\n",
-            made ? "made" : "reusing");
+    int r = audit_keys(dm, -1, err, errlen);
+    if (r < 0)
+        return -1;
+    made += r == 0;
+    fprintf(dm->say, "audit keys: %s (XX/audit.key signs, XX/audit.pub verifies; the hub's: "
+            "hub-audit.key, hub-audit.pub)\n", made ? "made" : "reusing");
     return populations(dm, err, errlen);
 }

@@ -155,8 +155,10 @@ int hub_members_build(struct sl_hub *hub, const struct sl_hub_config *cfg,
 
 void hub_members_free(struct hub_members *m)
 {
-    for (uint32_t i = 0; m->tab && i <= m->mask; i++)
+    for (uint32_t i = 0; m->tab && i <= m->mask; i++) {
         free(m->tab[i].flight);
+        hub_out_free(&m->tab[i]);
+    }
     free(m->tab);
     m->tab = NULL;
     m->n = 0;
@@ -224,6 +226,8 @@ void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, cons
     to->bytes_out += n;
     hub->t_frames_out++;
     hub_line_mark_pending(hub, to);
+    if (hub->audit)
+        hub_audit_emit(hub, to, h, src_mbr); /* its entry, and the hold until durable */
     if (hub->archive) {
         /* S-9: every message the switch sends, as it leaves; a copy into the archive's
          * bounded queue (no SQLite here).  A full queue loses the record, not the message. */
@@ -263,6 +267,8 @@ void hub_send_er(struct sl_hub *hub, struct hub_line *line, enum sl_er code, con
     e.code = code;
     sl_strlcpy(e.detail, detail ? detail : "", sizeof e.detail);
     struct sl_outhdr h;
+    if (hub->audit)
+        hub_audit_msg_er(hub, (int)code);
     hub_switch_header(hub, &h, "ER", dest, ctl, rx_seq);
     sl_buf_reset(&hub->scratch);
     sl_msg_format_er_body(&e, key_for_sets, (const char *)orig, orig_len, &hub->scratch);
@@ -289,6 +295,8 @@ void hub_send_sm(struct sl_hub *hub, struct hub_line *line, const struct sl_msg 
                  unsigned rx_seq)
 {
     struct sl_outhdr h;
+    if (hub->audit)
+        hub_audit_msg_leg(hub, dest, num == 2 ? "queued" : num == 4 ? "refused" : "not-taken");
     hub_switch_header(hub, &h, "SM", m->ori, m->ctl, rx_seq);
     struct sl_buf *b = &hub->scratch;
     sl_buf_reset(b);
@@ -394,13 +402,30 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
     }
     /* A reply or AM to an ORI whose own terminal line is connected goes to that line while
      * the member is down: the service state is its answering line's (§7). */
+    /* A query to an answering line is remembered until it is answered and carries a
+     * message id (hub_outstanding.c). */
+    int query = h->has_req && to && to == dm->answer;
     if (to && (to != dm->answer ? dm->svc != HUB_REMOVED
                                 : dm->svc == HUB_UP && dm->sf_count == 0)) {
         if (sl_buf_used(&to->c->out) >= hub->cfg.out_cap) {
             why = "NOT ACCEPTING TRAFFIC (ITS OUTPUT QUEUE IS FULL)";
             goto refuse;
         }
-        hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
+        /* a member that leaves too many queries unanswered gets backpressure, as one
+         * that does not read: its senders are told, nothing is held for it */
+        if (query && !hub_out_room(hub, dm, body_len)) {
+            why = "NOT ACCEPTING TRAFFIC (TOO MANY QUERIES WAITING FOR ITS ANSWER)";
+            goto refuse;
+        }
+        if (query) {
+            hub_out_emit(hub, dm, to, h, body, body_len, dv ? dv->src_mbr : NULL, 0);
+        } else {
+            hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
+            hub->routed = 1;
+            hub->routed_slot = to->slot;
+            hub->routed_gen = to->gen;
+            hub->routed_end = to->app_total;
+        }
         hub->t_routed++;
         return 0;
     }
@@ -416,8 +441,8 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
     if (dv && dv->from && dv->m)
         hub_send_sm(hub, dv->from, dv->m, 2, dest_name(dm, h, dname, sizeof dname),
                     dm->svc == HUB_DOWN ? "SET OUT OF SERVICE BY THE NETWORK OPERATOR"
-                    : dm->answer        ? "MESSAGES WAITING FOR IT ARE DELIVERED FIRST"
-                                        : "NO ANSWERING LINE CONNECTED",
+                    : dm->answer ? "MESSAGES WAITING FOR IT ARE DELIVERED FIRST"
+                                 : "NO ANSWERING LINE CONNECTED",
                     dv->orig, dv->orig_len, h->rx_seq);
     hub_sf_pump(hub, dm);
     return 0;
@@ -642,8 +667,24 @@ void hub_process_frame(struct sl_hub *hub, struct hub_line *line, const uint8_t 
     process(hub, line, p, len, rx_seq);
 }
 
+static void process_one(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
+                        uint32_t len, unsigned rx_seq);
+
+/* With the audit log on, a message's hub-route entry is built around its handling. */
 static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p, uint32_t len,
                     unsigned rx_seq)
+{
+    if (!hub->audit) {
+        process_one(hub, line, p, len, rx_seq);
+        return;
+    }
+    hub_audit_msg_begin(hub, line, rx_seq);
+    process_one(hub, line, p, len, rx_seq);
+    hub_audit_msg_end(hub);
+}
+
+static void process_one(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
+                        uint32_t len, unsigned rx_seq)
 {
     struct sl_msg *m = &hub->msg;
     struct sl_msg_err e;
@@ -659,6 +700,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
         sl_msg_clear(m);
         return;
     }
+    if (hub->audit)
+        hub_audit_msg_header(hub, m);
     const struct sl_key_info *ki = sl_key_lookup(m->key);
     const char *ctl = m->ctl;
     enum sl_er code = SL_ER_NONE;
@@ -697,6 +740,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
                  m->key, ki->category, so->cats[0] ? so->cats : "NONE");
         goto refuse;
     }
+    if (hub->audit)
+        hub_audit_msg_requester(hub, so);
 
     /* 4. destinations: each exists and its member takes the key; regions expand to their
      *    members (de-duplicated, first mention wins); NL is the switch's own services. */
@@ -832,6 +877,16 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
     }
     /* a state's answer to one copy of a multi-state query is the switch's to merge */
     if (hub->msq_active && !ki->reply && hub_msq_reply(hub, line, m)) {
+        if (hub->audit)
+            hub_audit_msg_leg(hub, "NL", "collected");
+        sl_msg_clear(m);
+        return;
+    }
+
+    /* an answer to a query the switch delivered: forgotten; a second one is dropped */
+    if (line->bound && sl_key_is_reply(ki) && hub_out_answer(hub, line, m)) {
+        if (hub->audit)
+            hub_audit_msg_leg(hub, m->dest[0], "duplicate");
         sl_msg_clear(m);
         return;
     }
@@ -858,6 +913,7 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
         blen = sl_buf_used(&aml);
     }
     struct hub_delivery dv = {line, m, p, len, so->member};
+    hub->routed = 0;
     for (int i = 0; i < nroutes; i++) {
         struct route *rt = &routes[i];
         struct hub_line *to = rt->to ? rt->to : rt->dm->answer;
@@ -874,6 +930,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
             hub_fill_requester(&h, so);
         hub_deliver(hub, rt->dm, to, &h, body, blen, &dv);
     }
+    if (hub->forget_id)
+        hub_out_routed(hub);
     if (aml.data)
         sl_buf_free(&aml);
     sl_msg_clear(m);
