@@ -63,6 +63,11 @@ struct sl_gw_config {
     int policy_poll_ms;            /* how often the policy file is looked at (250) */
     int reconnect_min_ms, reconnect_max_ms; /* back-off between dials (100 .. 5000) */
     int list_cap;                  /* records in a list answer (20) */
+    /* The records store's memory and warm-up (store.h sl_store_opts, docs/gateway.md §1). */
+    int64_t store_mmap;            /* mmap window, bytes; -1 (auto) = the whole file */
+    int store_cache_mib;           /* SQLite page cache, MiB (64) */
+    int store_warm;                /* SL_STORE_WARM_*: 0 no, 1 indexes (default), 2 all */
+    int store_warm_wait;           /* 1: warm before dialling the hub; 0: in the background */
     /* The oversight desk in the browser (src/http, http.h, docs/http-api.md). */
     char http_listen[128];         /* host:port, "" = no HTTP server */
     int http_tls;                  /* 1: HTTPS (default); 0 only on loopback (tests) */

@@ -29,6 +29,7 @@
 #ifndef STATELINE_STORE_H
 #define STATELINE_STORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -156,9 +157,71 @@ struct sl_store;
 
 /* Open a population file.  readonly: open read-only (a gateway).  Returns NULL with a
  * reason in err when the file cannot be opened or is not a stateline store.  The
- * handle is the caller's; close it with sl_store_close. */
+ * handle is the caller's; close it with sl_store_close.  Same as sl_store_open_opts with
+ * the default options. */
 struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t errlen);
 void sl_store_close(struct sl_store *st);
+
+/* How a handle uses memory (docs/records.md §3 "Memory and warm-up"; the gateway's
+ * store_mmap and store_cache keys).  The defaults suit a gateway: the whole file mapped
+ * (as far as SQLite allows, see sl_store_mmap_limit) and a 64 MiB page cache. */
+#define SL_STORE_MMAP_AUTO (-1)           /* map the whole file */
+#define SL_STORE_CACHE_DEFAULT_KIB 65536  /* 64 MiB */
+struct sl_store_opts {
+    int64_t mmap_bytes; /* SL_STORE_MMAP_AUTO, 0 (no mmap: read() only) or a byte count */
+    int64_t cache_kib;  /* SQLite page cache per handle, KiB; 0 = the default */
+};
+/* A byte count as configured: digits with an optional suffix k, M, G, T (powers of
+ * 1024), any case.  0, or -1 when it is not that. */
+int sl_store_size_parse(const char *s, int64_t *out);
+/* Fill o with the defaults. */
+void sl_store_opts_default(struct sl_store_opts *o);
+/* sl_store_open with options (o NULL: the defaults). */
+struct sl_store *sl_store_open_opts(const char *path, int readonly, const struct sl_store_opts *o,
+                                    char *err, size_t errlen);
+/* The mmap window in force on the handle, in bytes (after SQLite's cap). */
+int64_t sl_store_mmap_size(const struct sl_store *st);
+/* The largest mmap window this SQLite library allows (its SQLITE_MAX_MMAP_SIZE: 2 GiB
+ * on Debian); pages beyond it are read with pread from the OS page cache. */
+int64_t sl_store_mmap_limit(void);
+/* The page cache size in force on the handle, KiB. */
+int64_t sl_store_cache_kib(const struct sl_store *st);
+/* The file's size in bytes, -1 if it cannot be read. */
+int64_t sl_store_file_size(const struct sl_store *st);
+
+/* ---- warm-up: read the file into the OS page cache before the look-ups need it ---- */
+enum sl_store_warm {
+    SL_STORE_WARM_NO = 0,
+    SL_STORE_WARM_INDEXES = 1, /* every index b-tree (and the RPQ index), in key order */
+    SL_STORE_WARM_ALL = 2,     /* the whole file, sequentially */
+};
+/* "no" / "indexes" / "all" -> SL_STORE_WARM_*, -1 for anything else. */
+int sl_store_warm_parse(const char *s);
+const char *sl_store_warm_name(int what);
+struct sl_store_warm_stats {
+    int64_t bytes;  /* bytes read */
+    int64_t pages;  /* b-tree pages visited (indexes) or file pages read (all) */
+    int n_btrees;   /* indexes walked (0 for all) */
+    double seconds; /* wall time */
+    int fallback;   /* 1: indexes asked but this SQLite has no dbstat, so all was read */
+};
+/* Called about every 5% (all) or after each index (indexes): what was just read
+ * ("file", or an index name), bytes read so far, and the total (-1 when not known
+ * ahead, as for indexes). */
+typedef void (*sl_store_warm_fn)(void *ctx, const char *what, int64_t done, int64_t total);
+/* Warm the store file at path: read it (all) or its indexes through a connection of
+ * its own, so this may run on a thread other than the handle's.  *stop (may be NULL) is
+ * polled between reads; when it becomes non-zero the warm-up ends early and returns 1.
+ * Returns 0 done, 1 stopped, -1 error with a reason in err.  Allocates nothing that
+ * outlives the call. */
+int sl_store_warm_file(const char *path, int what, const atomic_int *stop,
+                       sl_store_warm_fn fn, void *ctx, struct sl_store_warm_stats *out,
+                       char *err, size_t errlen);
+/* Drop the file's pages from the OS page cache (posix_fadvise DONTNEED, no privilege
+ * needed) and the handle's own cache, by closing and reopening its connection with the
+ * same options: what `store bench --cold` measures from.  0, or -1 with a reason (the
+ * handle is then good only for sl_store_close). */
+int sl_store_drop_cache(struct sl_store *st, char *err, size_t errlen);
 
 /* The store's state code ("WA") and the seed and as-of date it was generated with
  * (0 when loaded by other means). */
@@ -230,6 +293,18 @@ int sl_store_photo(struct sl_store *st, int64_t driver_id, unsigned char *buf, s
 /* `stateline store bench`: time n look-ups of every query form against drivers and
  * vehicles sampled with seed; print a table (or JSON when json) to out.  0 or -1. */
 int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int json);
+/* The same with the page cache state chosen after the sample is drawn (the sample's own
+ * reads would otherwise warm what they touch): cold drops the file's pages
+ * (sl_store_drop_cache) before timing, warm (SL_STORE_WARM_*) warms it.  Both are
+ * reported in the output (`cold`, `warm`, `warm_s`, `mmap_bytes`, `cache_kib`). */
+struct sl_store_bench_cfg {
+    int n;
+    uint64_t seed;
+    int json;
+    int cold;
+    int warm;
+};
+int sl_store_bench_run(struct sl_store *st, const struct sl_store_bench_cfg *c, FILE *out);
 
 /* ISO 3779 VIN check digit of a 17-character VIN: '0'..'9' or 'X'; 0 when the VIN has
  * a character outside the VIN alphabet (I, O, Q are not used). */

@@ -18,6 +18,10 @@
  *   standard_for = CA NYSP00000   requesters (members or ORIs) given the standard layout
  *   name = WASHINGTON          the state's name in reply titles (default from the code)
  *   policy_poll_ms = 250, reconnect_max_ms = 5000, list_cap = 20
+ *   store_mmap = auto          | a size (2G, 512M, 0): the store's mmap window
+ *   store_cache = 64           MiB of SQLite page cache for the store
+ *   store_warm = indexes       | all | no: read the store into the OS page cache at start
+ *   store_warm_wait = no       | yes: warm before dialling the hub (else in the background)
  *   http_listen = 127.0.0.1:8443   the oversight desk (src/http); http_tls = yes | no
  *   http_cert, http_key        the desk's server certificate;  http_session_minutes = 30
  *   audit_pub = audit.pub      the log's verifier key (default: audit_key with .pub)
@@ -38,6 +42,7 @@
 #include "gw_int.h"
 #include "stateline/core.h"
 #include "stateline/dir.h"
+#include "stateline/store.h"
 
 struct conf_ctx {
     struct sl_gw_config *cfg;
@@ -245,6 +250,23 @@ static int on_value(void *user, const char *section, const char *name, const cha
     } else if (!strcmp(name, "list_cap")) {
         if (parse_int(value, 1, 64, &c->list_cap))
             snprintf(why, sizeof why, "records in a list answer, 1 to 64");
+    } else if (!strcmp(name, "store_mmap")) {
+        if (!strcasecmp(value, "auto"))
+            c->store_mmap = SL_STORE_MMAP_AUTO;
+        else if (sl_store_size_parse(value, &c->store_mmap))
+            snprintf(why, sizeof why, "auto, or a size such as 2G, 512M or 0 (no mmap)");
+    } else if (!strcmp(name, "store_cache")) {
+        if (parse_int(value, 1, 1048576, &c->store_cache_mib))
+            snprintf(why, sizeof why, "MiB of page cache, 1 to 1048576");
+    } else if (!strcmp(name, "store_warm")) {
+        int w = sl_store_warm_parse(value);
+        if (w < 0)
+            snprintf(why, sizeof why, "indexes, all or no");
+        else
+            c->store_warm = w;
+    } else if (!strcmp(name, "store_warm_wait")) {
+        if (sl_conf_yesno(value, &c->store_warm_wait))
+            snprintf(why, sizeof why, "yes or no");
     } else if (!strcmp(name, "http_listen")) {
         sl_strlcpy(c->http_listen, value, sizeof c->http_listen);
     } else if (!strcmp(name, "http_tls")) {
@@ -305,7 +327,10 @@ static int parse_common(const char *path, FILE *f, const char *text, struct sl_g
     cfg->http_session_s = 1800;
     cfg->reconnect_min_ms = 100;
     cfg->reconnect_max_ms = 5000;
-    cfg->list_cap = 20; /* SL_STORE_LIST_CAP (store.h is not included here) */
+    cfg->list_cap = SL_STORE_LIST_CAP;
+    cfg->store_mmap = SL_STORE_MMAP_AUTO;
+    cfg->store_cache_mib = SL_STORE_CACHE_DEFAULT_KIB / 1024;
+    cfg->store_warm = SL_STORE_WARM_INDEXES;
     cfg->review_poll_ms = 200;
     cfg->default_effect = -1;
     int rc = f ? ini_parse_file(f, on_value, x) : ini_parse_string(text, on_value, x);

@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "gw_int.h"
@@ -30,6 +33,12 @@
 struct gw_records {
     const struct sl_gw_config *cfg;
     struct sl_store *st;
+    /* The store warm-up (store_warm) on a thread of its own, reading through its own
+     * connection; it shares nothing with the look-ups but the OS page cache. */
+    pthread_t warm_thread;
+    int warm_running;      /* the thread was started and is not joined yet */
+    atomic_int warm_stop;   /* set by gw_records_close: end the warm-up early */
+    int64_t warm_logged_ns; /* progress lines at most every 2 s */
     int64_t retry_after_ms; /* do not try to reopen a missing store more often */
     struct sl_driver drivers[64];
     struct sl_vehicle vehicles[64];
@@ -55,7 +64,68 @@ void gw_class_names(unsigned bits, char *out, size_t len)
     }
 }
 
-static int try_open(struct gw_records *r)
+static void warm_progress(void *ctx, const char *what, int64_t done, int64_t total)
+{
+    struct gw_records *r = ctx;
+    int64_t now = sl_now_ns();
+    if (now - r->warm_logged_ns < 2000000000LL)
+        return;
+    r->warm_logged_ns = now;
+    if (total > 0)
+        SL_INFO("gateway", "records warm-up: %.0f%% of %.0f MB read", 100.0 * (double)done /
+                (double)total, (double)total / 1e6);
+    else
+        SL_INFO("gateway", "records warm-up: %.0f MB of indexes read (now %s)",
+                (double)done / 1e6, what);
+}
+
+static void *warm_main(void *arg)
+{
+    struct gw_records *r = arg;
+    struct sl_store_warm_stats ws;
+    char err[256] = "";
+    r->warm_logged_ns = sl_now_ns();
+    int rc = sl_store_warm_file(r->cfg->records, r->cfg->store_warm, &r->warm_stop,
+                                warm_progress, r, &ws, err, sizeof err);
+    if (rc < 0)
+        SL_WARN("gateway", "records warm-up (%s) failed after %.1f s: %s (look-ups read "
+                "from disk until the pages are in memory)", sl_store_warm_name(r->cfg->store_warm),
+                ws.seconds, err);
+    else
+        SL_INFO("gateway", "records warm-up (%s%s) %s: %.1f MB, %d indexes in %.1f s",
+                sl_store_warm_name(r->cfg->store_warm), ws.fallback ? ", no dbstat: all" : "",
+                rc == 1 ? "stopped" : "done", (double)ws.bytes / 1e6, ws.n_btrees, ws.seconds);
+    return NULL;
+}
+
+/* Start the warm-up (store_warm) once the store has opened: on a thread, or here and
+ * now when store_warm_wait asks that the gateway dial its hub only once it is done. */
+static void warm_start(struct gw_records *r, int wait)
+{
+    if (r->cfg->store_warm == SL_STORE_WARM_NO || r->warm_running)
+        return;
+    SL_INFO("gateway", "records warm-up (%s) of %s %s", sl_store_warm_name(r->cfg->store_warm),
+            r->cfg->records, wait ? "before dialling the hub" : "in the background");
+    if (wait) {
+        warm_main(r);
+        return;
+    }
+    /* The thread takes no signals: the event loop's signalfd reads them all. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&r->warm_thread, NULL, warm_main, r);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        SL_WARN("gateway", "records warm-up: no thread (%s); going on without it", strerror(rc));
+        return;
+    }
+    r->warm_running = 1;
+}
+
+/* at_start: called from gw_records_open, before the hub is dialled (a warm-up may then
+ * wait); later, from a query, it never blocks the loop. */
+static int try_open(struct gw_records *r, int at_start)
 {
     char err[256];
     if (r->st)
@@ -63,7 +133,11 @@ static int try_open(struct gw_records *r)
     int64_t now = sl_now_ms();
     if (now < r->retry_after_ms)
         return -1;
-    r->st = sl_store_open(r->cfg->records, 1, err, sizeof err);
+    struct sl_store_opts so;
+    sl_store_opts_default(&so);
+    so.mmap_bytes = r->cfg->store_mmap;
+    so.cache_kib = (int64_t)r->cfg->store_cache_mib * 1024;
+    r->st = sl_store_open_opts(r->cfg->records, 1, &so, err, sizeof err);
     if (!r->st) {
         r->retry_after_ms = now + 1000;
         SL_ERROR("gateway", "records store %s: %s (answering FILE NOT AVAILABLE)",
@@ -78,6 +152,7 @@ static int try_open(struct gw_records *r)
         r->retry_after_ms = now + 1000;
         return -1;
     }
+    warm_start(r, at_start && r->cfg->store_warm_wait);
     return 0;
 }
 
@@ -85,10 +160,14 @@ struct gw_records *gw_records_open(const struct sl_gw_config *cfg)
 {
     struct gw_records *r = sl_xcalloc(1, sizeof *r);
     r->cfg = cfg;
-    if (try_open(r) == 0) {
+    if (try_open(r, 1) == 0) {
         SL_INFO("gateway", "records %s: state %s, %lld drivers, %lld vehicles", cfg->records,
                 sl_store_state(r->st), (long long)sl_store_count_drivers(r->st),
                 (long long)sl_store_count_vehicles(r->st));
+        SL_INFO("gateway", "records %s: %.1f MB, mmap %.1f MB (SQLite allows %.1f MB), page "
+                "cache %d MiB", cfg->records, (double)sl_store_file_size(r->st) / 1e6,
+                (double)sl_store_mmap_size(r->st) / 1e6, (double)sl_store_mmap_limit() / 1e6,
+                cfg->store_cache_mib);
         if ((cfg->keys & SL_GW_KEY_RPQ) && !sl_store_has_partial_plate(r->st))
             SL_WARN("gateway", "answer has RPQ but %s has no partial-plate index: RPQ gets "
                     "a refusal (generate without --no-partial-plate-index)", cfg->records);
@@ -100,6 +179,10 @@ void gw_records_close(struct gw_records *r)
 {
     if (!r)
         return;
+    if (r->warm_running) {
+        atomic_store(&r->warm_stop, 1);
+        pthread_join(r->warm_thread, NULL);
+    }
     if (r->st)
         sl_store_close(r->st);
     free(r);
@@ -425,7 +508,7 @@ void gw_records_answer(struct gw_records *r, const struct sl_gw_config *cfg,
         rel->outcome = GW_OUT_NOT_ANSWERED;
         return;
     }
-    if (try_open(r) != 0) {
+    if (try_open(r, 0) != 0) {
         sl_buf_append_str(o, "FILE NOT AVAILABLE\n");
         rel->outcome = GW_OUT_NOT_AVAILABLE;
         return;

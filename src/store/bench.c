@@ -45,6 +45,14 @@ static int cmp_i64(const void *a, const void *b)
 
 int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int json)
 {
+    struct sl_store_bench_cfg c = {.n = n, .seed = seed, .json = json};
+    return sl_store_bench_run(st, &c, out);
+}
+
+int sl_store_bench_run(struct sl_store *st, const struct sl_store_bench_cfg *c, FILE *out)
+{
+    int n = c->n, json = c->json;
+    uint64_t seed = c->seed;
     int64_t nd = sl_store_count_drivers(st), nv = sl_store_count_vehicles(st);
     if (nd <= 0 || nv <= 0 || n <= 0) {
         SL_ERROR("store", "bench: empty store");
@@ -67,16 +75,43 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
             goto done;
         }
     }
+    /* The sample's reads warmed the pages of the sampled rows: the page cache state the
+     * run asks for is set up only now. */
+    char err[256];
+    if (c->cold && sl_store_drop_cache(st, err, sizeof err) < 0) {
+        SL_ERROR("store", "bench: %s", err);
+        goto done;
+    }
+    struct sl_store_warm_stats ws;
+    memset(&ws, 0, sizeof ws);
+    if (c->warm && sl_store_warm_file(sl_store_path(st), c->warm, NULL, NULL, NULL, &ws, err,
+                                      sizeof err) < 0) {
+        SL_ERROR("store", "bench: warm-up: %s", err);
+        goto done;
+    }
     if (json) {
         fputs("{\"db\":", out);
         json_str(out, sl_store_path(st));
-        fprintf(out, ",\"drivers\":%lld,\"vehicles\":%lld,\"samples\":%d,\"forms\":[",
+        fprintf(out,
+                ",\"drivers\":%lld,\"vehicles\":%lld,\"samples\":%d,\"file_bytes\":%lld,"
+                "\"mmap_bytes\":%lld,\"cache_kib\":%lld,\"cold\":%s,\"warm\":\"%s\","
+                "\"warm_s\":%.2f,\"warm_bytes\":%lld,\"forms\":[",
+                (long long)nd, (long long)nv, n, (long long)sl_store_file_size(st),
+                (long long)sl_store_mmap_size(st), (long long)sl_store_cache_kib(st),
+                c->cold ? "true" : "false", sl_store_warm_name(c->warm), ws.seconds,
+                (long long)ws.bytes);
+    } else {
+        fprintf(out, "look-ups on %lld drivers, %lld vehicles; %d queries per form\n",
                 (long long)nd, (long long)nv, n);
+        fprintf(out, "file %.1f MB, mmap %.1f MB, page cache %lld KiB, %s",
+                (double)sl_store_file_size(st) / 1e6, (double)sl_store_mmap_size(st) / 1e6,
+                (long long)sl_store_cache_kib(st), c->cold ? "cold (pages dropped)" : "as found");
+        if (c->warm)
+            fprintf(out, ", warmed %s: %.1f MB in %.2f s%s", sl_store_warm_name(c->warm),
+                    (double)ws.bytes / 1e6, ws.seconds, ws.fallback ? " (no dbstat: all)" : "");
+        fprintf(out, "\n%-22s %10s %10s %10s %10s %8s\n", "form", "p50 us", "p90 us", "p99 us",
+                "max us", "found");
     }
-    else
-        fprintf(out, "look-ups on %lld drivers, %lld vehicles; %d queries per form\n"
-                     "%-22s %10s %10s %10s %10s %8s\n",
-                (long long)nd, (long long)nv, n, "form", "p50 us", "p90 us", "p99 us", "max us", "found");
     for (int f = 0; f < F_N; f++) {
         if (f == F_PARTIAL && !sl_store_has_partial_plate(st))
             continue;
@@ -135,9 +170,9 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
             case F_PARTIAL: {
                 /* A dispatcher who saw the first four characters. */
                 snprintf(pat, sizeof pat, "%.4s*", y->plate);
-                char err[128];
-                k = sl_store_vehicle_by_partial_plate(st, pat, vl, SL_STORE_LIST_CAP, &total, err,
-                                                      sizeof err);
+                char perr[128];
+                k = sl_store_vehicle_by_partial_plate(st, pat, vl, SL_STORE_LIST_CAP, &total, perr,
+                                                      sizeof perr);
                 ok = k > 0;
                 break;
             }

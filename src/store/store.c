@@ -8,9 +8,13 @@
  * index and an expression index on the last 8, partial plates through the FTS5
  * trigram index.  Nothing scans a table.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -19,8 +23,8 @@
 #include "stateline/store.h"
 
 enum {
-    Q_DRIVER, Q_OLN, Q_NAME_DOB, Q_NAME, Q_HIST, Q_PLATE, Q_VEHICLE, Q_OWNERS, Q_VIN,
-    Q_VIN8, Q_OWNED, Q_PARTIAL, Q_PHOTO, Q_N
+    Q_BEGIN, Q_COMMIT, Q_DRIVER, Q_OLN, Q_NAME_DOB, Q_NAME, Q_HIST, Q_PLATE, Q_VEHICLE, Q_OWNERS, Q_VIN,
+    Q_VIN8, Q_OWNED, Q_PARTIAL, Q_PREFIX, Q_PHOTO, Q_N
 };
 
 #define DRIVER_COLS                                                                     \
@@ -28,6 +32,8 @@ enum {
     "weight, eyes, hair, class, endorsements, restrictions, status, issued, expires, ssn"
 
 static const char *const q_sql[Q_N] = {
+    [Q_BEGIN] = "BEGIN",
+    [Q_COMMIT] = "COMMIT",
     [Q_DRIVER] = "SELECT " DRIVER_COLS " FROM driver WHERE id=?1",
     [Q_OLN] = "SELECT " DRIVER_COLS " FROM driver WHERE oln=?1",
     [Q_NAME_DOB] = "SELECT id, middle, suffix FROM driver WHERE pair_key=?1 AND dob IN (?2, ?3)"
@@ -45,12 +51,21 @@ static const char *const q_sql[Q_N] = {
     [Q_VIN8] = "SELECT id FROM vehicle WHERE substr(vin, 10)=?1 ORDER BY id",
     [Q_OWNED] = "SELECT vehicle_id FROM owner WHERE driver_id=?1 ORDER BY vehicle_id",
     [Q_PARTIAL] = "SELECT rowid FROM plate_fts WHERE plate GLOB ?1 ORDER BY rowid",
+    /* A pattern that starts with 3 or more known characters: a range of the plate index,
+     * which holds far fewer candidates than the trigram postings of those characters. */
+    [Q_PREFIX] = "SELECT id FROM vehicle WHERE plate >= ?2 AND plate < ?3 AND plate GLOB ?1"
+                 " ORDER BY id",
     [Q_PHOTO] = "SELECT sex, hair, eyes FROM driver WHERE id=?1",
 };
+
+#define SL_STORE_PATH_MAX 4096
 
 struct sl_store {
     sqlite3 *db;
     char *path; /* as given to sl_store_open, owned */
+    int readonly;
+    struct sl_store_opts opts;
+    int64_t mmap_bytes; /* the window SQLite granted */
     sqlite3_stmt *q[Q_N];
     char state[4];
     uint64_t seed;
@@ -100,32 +115,96 @@ static int has_table(sqlite3 *db, const char *name)
 
 int sl_store_has_partial_plate(const struct sl_store *st) { return st->q[Q_PARTIAL] != NULL; }
 
-struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t errlen)
+void sl_store_opts_default(struct sl_store_opts *o)
 {
-    struct sl_store *st = sl_xcalloc(1, sizeof *st);
-    st->path = sl_xstrdup(path);
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    o->mmap_bytes = SL_STORE_MMAP_AUTO;
+    o->cache_kib = SL_STORE_CACHE_DEFAULT_KIB;
+}
+
+int64_t sl_store_mmap_limit(void)
+{
+    /* SQLite clamps every mmap_size to its compile-time SQLITE_MAX_MMAP_SIZE, which it
+     * lists among its compile options when the build set it (Debian: 0x7fff0000);
+     * otherwise it is SQLite's default for this platform, the same 0x7fff0000. */
+    const char *o;
+    for (int i = 0; (o = sqlite3_compileoption_get(i)) != NULL; i++)
+        if (!strncmp(o, "MAX_MMAP_SIZE=", 14))
+            return (int64_t)strtoll(o + 14, NULL, 0);
+    return 0x7fff0000;
+}
+
+int64_t sl_store_file_size(const struct sl_store *st)
+{
+    struct stat sb;
+    return stat(st->path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+static int pragma_i64(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *s;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        if (out)
+            *out = sqlite3_column_int64(s, 0);
+        rc = 0;
+    } else if (r == SQLITE_DONE) {
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Open the connection, set its memory, check the file and prepare the look-ups. */
+static int connect_db(struct sl_store *st, char *err, size_t errlen)
+{
+    const char *path = st->path;
+    int flags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     char buf[64];
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto bad;
+        return -1;
     }
     sqlite3_busy_timeout(st->db, 2000);
-    /* The page cache is the gateway's only memory that grows with the state (F-5):
-     * 64 MiB of cache plus up to 1 GiB mapped read-only. */
-    sqlite3_exec(st->db, "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;", NULL, NULL,
-                 NULL);
+    /* The page cache and the mmap window are the gateway's only memory that grows with
+     * the state (F-5).  The window is address space backed by the file, pages the kernel
+     * can drop; mapping the whole file saves a pread and a copy per page read, but
+     * SQLite caps it (sl_store_mmap_limit), and beyond the cap pages come through
+     * pread into the page cache below. */
+    int64_t want = st->opts.mmap_bytes;
+    if (want == SL_STORE_MMAP_AUTO) {
+        struct stat sb;
+        want = stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+        if (sizeof(void *) < 8 && want > (int64_t)256 << 20)
+            want = (int64_t)256 << 20; /* a 32-bit address space has no room for more */
+    }
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%lld",
+             (long long)(st->opts.cache_kib > 0 ? st->opts.cache_kib
+                                                 : SL_STORE_CACHE_DEFAULT_KIB));
+    if (pragma_i64(st->db, sql, NULL) < 0) {
+        snprintf(err, errlen, "%s: cannot set the page cache: %s", path, sqlite3_errmsg(st->db));
+        return -1;
+    }
+    snprintf(sql, sizeof sql, "PRAGMA mmap_size=%lld", (long long)want);
+    st->mmap_bytes = 0;
+    if (pragma_i64(st->db, sql, &st->mmap_bytes) < 0) {
+        snprintf(err, errlen, "%s: cannot set the mmap window: %s", path, sqlite3_errmsg(st->db));
+        return -1;
+    }
     int m = meta_get(st->db, "schema", buf, sizeof buf);
     if (m <= 0) {
         snprintf(err, errlen, "%s is not a stateline record store (%s)", path,
                  m < 0 ? sqlite3_errmsg(st->db) : "no schema version");
-        goto bad;
+        return -1;
     }
     if (atoi(buf) != SL_STORE_SCHEMA_VERSION) {
         snprintf(err, errlen, "%s has store schema %s, this program reads %d", path, buf,
                  SL_STORE_SCHEMA_VERSION);
-        goto bad;
+        return -1;
     }
     if (meta_get(st->db, "state", buf, sizeof buf) > 0)
         sl_strlcpy(st->state, buf, sizeof st->state);
@@ -145,22 +224,81 @@ struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t
                                NULL) != SQLITE_OK) {
             snprintf(err, errlen, "%s: cannot prepare look-up %d: %s", path, i,
                      sqlite3_errmsg(st->db));
-            goto bad;
+            return -1;
         }
     }
+    return 0;
+}
+
+static void disconnect_db(struct sl_store *st)
+{
+    for (int i = 0; i < Q_N; i++) {
+        sqlite3_finalize(st->q[i]);
+        st->q[i] = NULL;
+    }
+    sqlite3_close(st->db);
+    st->db = NULL;
+}
+
+struct sl_store *sl_store_open_opts(const char *path, int readonly, const struct sl_store_opts *o,
+                                    char *err, size_t errlen)
+{
+    struct sl_store *st = sl_xcalloc(1, sizeof *st);
+    st->path = sl_xstrdup(path);
+    st->readonly = readonly;
+    if (o)
+        st->opts = *o;
+    else
+        sl_store_opts_default(&st->opts);
+    if (connect_db(st, err, errlen) < 0) {
+        sl_store_close(st);
+        return NULL;
+    }
     return st;
-bad:
-    sl_store_close(st);
-    return NULL;
+}
+
+struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t errlen)
+{
+    return sl_store_open_opts(path, readonly, NULL, err, errlen);
+}
+
+int64_t sl_store_mmap_size(const struct sl_store *st) { return st->mmap_bytes; }
+int64_t sl_store_cache_kib(const struct sl_store *st)
+{
+    return st->opts.cache_kib > 0 ? st->opts.cache_kib : SL_STORE_CACHE_DEFAULT_KIB;
+}
+
+/* Drop one file's clean pages from the OS page cache; a missing file is fine (-wal). */
+static int evict_file(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
+    int rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: posix_fadvise: %s", path, strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int sl_store_drop_cache(struct sl_store *st, char *err, size_t errlen)
+{
+    /* The connection's mapping pins the pages it touched: close it first. */
+    disconnect_db(st);
+    char wal[SL_STORE_PATH_MAX + 8];
+    snprintf(wal, sizeof wal, "%s-wal", st->path);
+    if (evict_file(st->path, err, errlen) < 0 || evict_file(wal, err, errlen) < 0)
+        return -1;
+    return connect_db(st, err, errlen);
 }
 
 void sl_store_close(struct sl_store *st)
 {
     if (!st)
         return;
-    for (int i = 0; i < Q_N; i++)
-        sqlite3_finalize(st->q[i]);
-    sqlite3_close(st->db);
+    disconnect_db(st);
     free(st->path);
     free(st);
 }
@@ -377,15 +515,25 @@ static int name_ids(struct sl_store *st, const struct sl_name *nm, const int32_t
                 sqlite3_bind_null(s, 4);
             }
         }
+        /* With no middle name and no suffix in any reading of this key, every row
+         * agrees: the walk then only counts (a common name is thousands of rows at
+         * 30 M drivers), without reading or normalising the middle and suffix. */
+        int filter = nm->suffix[0] != 0;
+        for (int j = i; j < ni && !filter; j++)
+            if (!strcmp(it[j].key, it[i].key) && it[j].mid[0])
+                filter = 1;
         int rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            const unsigned char *rm = sqlite3_column_text(s, 1), *rs = sqlite3_column_text(s, 2);
-            int ok = 0;
-            for (int j = i; j < ni && !ok; j++)
-                if (!strcmp(it[j].key, it[i].key))
-                    ok = agrees(it[j].mid, nm->suffix, rm, rs);
-            if (!ok)
-                continue;
+            if (filter) {
+                const unsigned char *rm = sqlite3_column_text(s, 1),
+                                    *rs = sqlite3_column_text(s, 2);
+                int ok = 0;
+                for (int j = i; j < ni && !ok; j++)
+                    if (!strcmp(it[j].key, it[i].key))
+                        ok = agrees(it[j].mid, nm->suffix, rm, rs);
+                if (!ok)
+                    continue;
+            }
             if (n < cap)
                 ids[n++] = sqlite3_column_int64(s, 0);
             (*total)++;
@@ -405,7 +553,7 @@ static int drivers_from_ids(struct sl_store *st, const int64_t *ids, int n, stru
     return n;
 }
 
-int sl_store_driver_by_name_dob_sex(struct sl_store *st, const char *name, const char *dob,
+static int lk_driver_by_name_dob_sex(struct sl_store *st, const char *name, const char *dob,
                                     char sex, struct sl_driver *out, int cap, int *total)
 {
     struct sl_name nm;
@@ -430,7 +578,7 @@ int sl_store_driver_by_name_dob_sex(struct sl_store *st, const char *name, const
     return n;
 }
 
-int sl_store_driver_by_name(struct sl_store *st, const char *name, struct sl_driver *out, int cap,
+static int lk_driver_by_name(struct sl_store *st, const char *name, struct sl_driver *out, int cap,
                             int *total)
 {
     struct sl_name nm;
@@ -476,7 +624,7 @@ int sl_store_history(struct sl_store *st, int64_t driver_id, struct sl_history *
 }
 
 /* ---- vehicles ------------------------------------------------------------------------- */
-int sl_store_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *v)
+static int lk_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *v)
 {
     sqlite3_stmt *s = st->q[Q_VEHICLE];
     sqlite3_bind_int64(s, 1, id);
@@ -532,7 +680,7 @@ static int plate_year_norm(int y)
     return y;
 }
 
-int sl_store_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
+static int lk_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
                               const char *type, struct sl_vehicle *out, int cap, int *total)
 {
     char p[16], t[8] = "";
@@ -578,7 +726,7 @@ int sl_store_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
             continue;
         (*total)++;
         if (n < cap) {
-            int r = sl_store_vehicle_by_id(st, c[i].id, &out[n]);
+            int r = lk_vehicle_by_id(st, c[i].id, &out[n]);
             if (r < 0)
                 return -1;
             if (r == 1)
@@ -606,14 +754,14 @@ static int vehicles_from_stmt(struct sl_store *st, sqlite3_stmt *s, struct sl_ve
     if (rc != SQLITE_DONE)
         r = fail(st, what);
     for (int i = 0; r >= 0 && i < n; i++)
-        if (sl_store_vehicle_by_id(st, ids[i], &out[i]) != 1)
+        if (lk_vehicle_by_id(st, ids[i], &out[i]) != 1)
             r = fail(st, "vehicle row missing for an index entry");
     if (ids != idbuf)
         free(ids);
     return r;
 }
 
-int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehicle *out,
+static int lk_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehicle *out,
                             int cap, int *total, int *check_ok)
 {
     char v[32];
@@ -640,7 +788,7 @@ int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehi
     return -2; /* neither a VIN nor its last 8 */
 }
 
-int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,
+static int lk_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,
                               int cap, int *total)
 {
     struct sl_name nm;
@@ -682,7 +830,7 @@ int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_v
             break;
         }
         for (int k = 0; k < nv && n < cap; k++) {
-            int got = sl_store_vehicle_by_id(st, vids[k], &out[n]);
+            int got = lk_vehicle_by_id(st, vids[k], &out[n]);
             if (got < 0) {
                 r = -1;
                 break;
@@ -695,7 +843,7 @@ int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_v
     return r < 0 ? -1 : n;
 }
 
-int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
+static int lk_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
                                       struct sl_vehicle *out, int cap, int *total, char *err,
                                       size_t errlen)
 {
@@ -720,6 +868,21 @@ int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
     if (!s) {
         SL_ERROR("store", "partial plate look-up on a store built without the RPQ index");
         return -1;
+    }
+    /* The known characters before the first wildcard.  Three or more: the plate index's
+     * range [prefix, prefix with its last character + 1) holds every plate that can
+     * match, and GLOB on the index entry decides (the same test the trigram index ends
+     * with), so the answer is the same set in the same order. */
+    size_t pre = strcspn(glob, "*?[");
+    if (pre >= 3 && pre < sizeof glob) {
+        char lo[40], hi[40];
+        memcpy(lo, glob, pre);
+        lo[pre] = 0;
+        memcpy(hi, lo, pre + 1);
+        hi[pre - 1] = (char)(hi[pre - 1] + 1);
+        s = st->q[Q_PREFIX];
+        sqlite3_bind_text(s, 2, lo, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 3, hi, -1, SQLITE_TRANSIENT);
     }
     sqlite3_bind_text(s, 1, glob, -1, SQLITE_TRANSIENT);
     return vehicles_from_stmt(st, s, out, cap, total, "partial plate look-up");
@@ -753,4 +916,82 @@ int sl_store_photo(struct sl_store *st, int64_t driver_id, unsigned char *buf, s
             memcpy(buf + a, pix, cap - a < sizeof pix ? cap - a : sizeof pix);
     }
     return (int)total;
+}
+
+/* ---- one read transaction per look-up ---------------------------------------------------
+ * Outside a transaction SQLite takes and drops the file's read locks (fcntl, and the WAL
+ * index's read mark) around every statement; a look-up that runs several (a plate, its
+ * vehicles, their owners; a name list and its 20 drivers) paid that each time.  Each
+ * public look-up of more than one statement runs inside BEGIN ... COMMIT, so it pays it
+ * once, and sees one consistent snapshot of the file besides.  Single-statement look-ups
+ * are their own transaction already. */
+static int read_begin(struct sl_store *st)
+{
+    sqlite3_stmt *s = st->q[Q_BEGIN];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : fail(st, "begin read");
+}
+
+static int read_end(struct sl_store *st, int r)
+{
+    sqlite3_stmt *s = st->q[Q_COMMIT];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        fail(st, "end read");
+        if (!sqlite3_get_autocommit(st->db))
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return r;
+}
+
+#define IN_READ(st, call)                                                                      \
+    do {                                                                                       \
+        if (read_begin(st) < 0)                                                                \
+            return -1;                                                                         \
+        return read_end(st, (call));                                                           \
+    } while (0)
+
+int sl_store_driver_by_name_dob_sex(struct sl_store *st, const char *name, const char *dob,
+                                    char sex, struct sl_driver *out, int cap, int *total)
+{
+    IN_READ(st, lk_driver_by_name_dob_sex(st, name, dob, sex, out, cap, total));
+}
+
+int sl_store_driver_by_name(struct sl_store *st, const char *name, struct sl_driver *out, int cap,
+                            int *total)
+{
+    IN_READ(st, lk_driver_by_name(st, name, out, cap, total));
+}
+
+int sl_store_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *v)
+{
+    IN_READ(st, lk_vehicle_by_id(st, id, v));
+}
+
+int sl_store_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
+                              const char *type, struct sl_vehicle *out, int cap, int *total)
+{
+    IN_READ(st, lk_vehicle_by_plate(st, plate, year, type, out, cap, total));
+}
+
+int sl_store_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_vehicle *out,
+                            int cap, int *total, int *check_ok)
+{
+    IN_READ(st, lk_vehicle_by_vin(st, vin, out, cap, total, check_ok));
+}
+
+int sl_store_vehicle_by_owner(struct sl_store *st, const char *name, struct sl_vehicle *out,
+                              int cap, int *total)
+{
+    IN_READ(st, lk_vehicle_by_owner(st, name, out, cap, total));
+}
+
+int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
+                                      struct sl_vehicle *out, int cap, int *total, char *err,
+                                      size_t errlen)
+{
+    IN_READ(st, lk_vehicle_by_partial_plate(st, pattern, out, cap, total, err, errlen));
 }

@@ -109,6 +109,21 @@ def main():
         check("bench json forms", all(fkeys <= set(f) and f["n"] == 200 and
                                       f["p50_us"] <= f["p90_us"] <= f["p99_us"] <= f["max_us"]
                                       for f in b.get("forms", [])), b)
+        # Cold (pages dropped after the sample is drawn), then warmed: same answers, and
+        # the run says which it was.
+        rc, out, err = run("store", "bench", "--db", db, "--n", "100", "--json", "--cold",
+                           "--warm", "all", "--mmap", "0", "--cache-mib", "8")
+        c = json.loads(out) if rc == 0 else {}
+        check("bench cold warm", rc == 0 and c.get("cold") is True and c.get("warm") == "all"
+              and c.get("warm_bytes") == os.path.getsize(db) and c.get("mmap_bytes") == 0
+              and c.get("cache_kib") == 8192 and c.get("file_bytes") == os.path.getsize(db)
+              and all(f["found"] == 100 for f in c.get("forms", [])), (err, c))
+        rc, out, err = run("store", "bench", "--db", db, "--n", "20", "--warm", "indexes")
+        check("bench table warm", rc == 0 and b"warmed indexes" in out and b"p90 us" in out,
+              (out, err))
+        for bad in (["--warm", "some"], ["--mmap", "lots"], ["--cache-mib", "0"]):
+            rc, _, err = run("store", "bench", "--db", db, "--n", "10", *bad)
+            check("bench bad " + bad[0], rc == 2 and bad[0] in err, err)
         check("bench json form names", [f["form"] for f in b.get("forms", [])][:2] ==
               ["DQ OLN", "DQ NAM+DOB+SEX"], b)
 
