@@ -100,7 +100,7 @@ static int run(int argc, char **argv)
                 argv[1]);
         return SL_EXIT_USAGE;
     }
-    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0, 0};
+    struct sl_bench_opts o = {0, 5, 4, 2, 60, 2, 256, 0, 0, 0, 0, 0, 0};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double d;
