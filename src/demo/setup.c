@@ -186,7 +186,7 @@ static int tag_row(uint64_t seed, struct sl_ori *o)
     return strcmp(before, o->tags) != 0;
 }
 
-static int make_directory(const char *dir, uint64_t seed, FILE *say, char *err, size_t errlen)
+int demo_make_directory(const char *dir, uint64_t seed, FILE *say, char *err, size_t errlen)
 {
     char path[DEMO_PATH], tmp[DEMO_PATH + 8];
     demo_fmt(path, sizeof path, "%s/directory.db", dir);
@@ -428,12 +428,11 @@ static int populations(struct demo *dm, char *err, size_t errlen)
 
 /* ---- keys and configuration files ---- */
 
-static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
+int demo_audit_keypair(const char *sdir, const char *code, char *err, size_t errlen)
 {
-    const char *code = sl_demo_states()[i].code;
     char kpath[DEMO_PATH], ppath[DEMO_PATH];
-    demo_fmt(kpath, sizeof kpath, "%s/%s/audit.key", dm->dir, code);
-    demo_fmt(ppath, sizeof ppath, "%s/%s/audit.pub", dm->dir, code);
+    demo_fmt(kpath, sizeof kpath, "%s/audit.key", sdir);
+    demo_fmt(ppath, sizeof ppath, "%s/audit.pub", sdir);
     if (exists(kpath) && exists(ppath))
         return 1;
     char name[64], sk[512], vk[512];
@@ -463,17 +462,22 @@ static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
     return 0;
 }
 
-int demo_write_configs(struct demo *dm, char *err, size_t errlen)
+static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
 {
-    char path[DEMO_PATH];
-    demo_fmt(path, sizeof path, "%s/hub.conf", dm->dir);
+    char sdir[DEMO_PATH];
+    demo_fmt(sdir, sizeof sdir, "%s/%s", dm->dir, sl_demo_states()[i].code);
+    return demo_audit_keypair(sdir, sl_demo_states()[i].code, err, errlen);
+}
+
+int demo_write_hub_conf(const char *path, int port, const char *by, char *err, size_t errlen)
+{
     FILE *f = fopen(path, "w");
     if (!f) {
         demo_fmt(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     fprintf(f,
-            "# written by stateline demo (rewritten at each start)\n"
+            "# written by %s\n"
             "[hub]\n"
             "listen = 127.0.0.1:%d\n"
             "tls = yes\n"
@@ -482,38 +486,58 @@ int demo_write_configs(struct demo *dm, char *err, size_t errlen)
             "ca = certs/ca.crt\n"
             "directory = directory.db\n"
             "ctl = hub.sock\n",
-            dm->hub_port);
-    fclose(f);
+            by, port);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int demo_write_gateway_conf(const char *path, const char *code, int hub_port,
+                            const char *policy, const char *by, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        demo_fmt(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "# written by %s; keys in\n"
+            "# examples/gateway.conf and docs/gateway.md\n"
+            "[gateway]\n"
+            "state = %s\n"
+            "ori = %sOLN0000\n"
+            "hub = 127.0.0.1:%d\n"
+            "tls = yes\n"
+            "cert = ../certs/%s-answer.crt\n"
+            "key = ../certs/%s-answer.key\n"
+            "ca = ../certs/ca.crt\n"
+            "records = records.db\n"
+            "policy = %s\n"
+            "outage = deny-external\n"
+            "audit = audit\n"
+            "audit_key = audit.key\n"
+            "data = data\n"
+            "answer = DQ DNQ KQ RQ RNQ\n"
+            "layout = text\n",
+            by, code, code, hub_port, code, code, policy);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int demo_write_configs(struct demo *dm, char *err, size_t errlen)
+{
+    char path[DEMO_PATH];
+    demo_fmt(path, sizeof path, "%s/hub.conf", dm->dir);
+    if (demo_write_hub_conf(path, dm->hub_port, "stateline demo (rewritten at each start)",
+                            err, errlen) != 0)
+        return -1;
     for (int i = 0; i < SL_DEMO_NSTATES; i++) {
         const struct sl_demo_state *s = &sl_demo_states()[i];
         char lower[3] = {(char)(s->code[0] - 'A' + 'a'), (char)(s->code[1] - 'A' + 'a'), 0};
+        char pol[64];
         demo_fmt(path, sizeof path, "%s/%s/gateway.conf", dm->dir, s->code);
-        f = fopen(path, "w");
-        if (!f) {
-            demo_fmt(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        demo_fmt(pol, sizeof pol, "../policies/%s.policy", lower);
+        if (demo_write_gateway_conf(path, s->code, dm->hub_port, pol,
+                                    "stateline demo (rewritten at each start)", err,
+                                    errlen) != 0)
             return -1;
-        }
-        fprintf(f,
-                "# written by stateline demo (rewritten at each start); keys in\n"
-                "# examples/gateway.conf and docs/gateway.md\n"
-                "[gateway]\n"
-                "state = %s\n"
-                "ori = %sOLN0000\n"
-                "hub = 127.0.0.1:%d\n"
-                "tls = yes\n"
-                "cert = ../certs/%s-answer.crt\n"
-                "key = ../certs/%s-answer.key\n"
-                "ca = ../certs/ca.crt\n"
-                "records = records.db\n"
-                "policy = ../policies/%s.policy\n"
-                "outage = deny-external\n"
-                "audit = audit\n"
-                "audit_key = audit.key\n"
-                "data = data\n"
-                "answer = DQ DNQ KQ RQ RNQ\n"
-                "layout = text\n",
-                s->code, s->code, dm->hub_port, s->code, s->code, lower);
-        fclose(f);
     }
     return 0;
 }
@@ -535,7 +559,7 @@ int demo_setup(struct demo *dm, char *err, size_t errlen)
     fprintf(dm->say, "certificates: %s %s (CA, hub, and an answering and a terminal line for "
             "each of %zu members)\n", had ? "checked and reused" : "made in", certs, nm);
 
-    if (make_directory(dm->dir, dm->o->seed, dm->say, err, errlen) != 0)
+    if (demo_make_directory(dm->dir, dm->o->seed, dm->say, err, errlen) != 0)
         return -1;
 
     /* policies */
