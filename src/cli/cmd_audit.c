@@ -353,7 +353,7 @@ static int cmd_prove(int argc, char **argv)
     static const char *const valued[] = {"--index", "--size", NULL};
     static const char *const flags[] = {"--tlog-proof", NULL};
     struct args a;
-    uint64_t index = 0, size = 0;
+    uint64_t index = 0, size = 0; /* (gcc -O3 cannot see --size is read whenever it is used) */
     if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1 ||
         parse_u64(opt(&a, "--index"), "--index", &index) < 0 ||
         (!flag(&a, "--tlog-proof") && parse_u64(opt(&a, "--size"), "--size", &size) < 0)) {

@@ -79,6 +79,12 @@ static const char *str(json_t *o, const char *k)
     return s ? s : "";
 }
 
+/* "2026-11" -> "26-11" under a month's bar; anything shorter is shown whole. */
+static const char *month_label(const char *month)
+{
+    return strlen(month) > 2 ? month + 2 : month;
+}
+
 static json_int_t num(json_t *o, const char *k)
 {
     return json_integer_value(json_object_get(o, k));
@@ -261,7 +267,7 @@ void svg_months(struct sl_buf *b, const char *title, json_t *rows, const char *c
                           labels[s], v);
         }
         sl_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s"
-                         "</text>", x + cw / 2 - 2, h - bottom + 14, str(row, "month") + 2);
+                         "</text>", x + cw / 2 - 2, h - bottom + 14, month_label(str(row, "month")));
     }
     int lx = left;
     for (int s = 0; s < nseries; s++) {
