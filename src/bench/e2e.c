@@ -147,34 +147,34 @@ static int make_network(struct e2e *b, char *err, size_t errlen)
         if (!have)
             members[nm++] = m;
     }
-    snprintf(certs, sizeof certs, "%s/certs", b->dir);
+    demo_fmt(certs, sizeof certs, "%s/certs", b->dir);
     struct sl_certs_opts co = {certs, members, nm, NULL, 30, 0};
     if (sl_certs_generate(&co, NULL, err, errlen) != 0)
         return -1;
     if (demo_make_directory(b->dir, 1, b->say, err, errlen) != 0)
         return -1;
     b->hub_port = bench_free_port();
-    snprintf(path, sizeof path, "%s/hub.conf", b->dir);
+    demo_fmt(path, sizeof path, "%s/hub.conf", b->dir);
     if (b->hub_port <= 0 ||
         demo_write_hub_conf(path, b->hub_port, "stateline bench e2e", err, errlen) != 0)
         return -1;
-    snprintf(path, sizeof path, "%s/policies", b->dir);
+    demo_fmt(path, sizeof path, "%s/policies", b->dir);
     mkdir(path, 0700);
     for (int i = 0; i < b->ngw; i++) {
         const char *code = b->gw_state[i];
         char lc[3], sdir[700], from[1200], to[1200], pol[64];
         lower2(code, lc);
-        snprintf(b->gw_ori[i], sizeof b->gw_ori[i], "%sOLN0000", code);
-        snprintf(sdir, sizeof sdir, "%s/%s", b->dir, code);
+        demo_fmt(b->gw_ori[i], sizeof b->gw_ori[i], "%sOLN0000", code);
+        demo_fmt(sdir, sizeof sdir, "%s/%s", b->dir, code);
         if (mkdir(sdir, 0700) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create %s: %s", sdir, strerror(errno));
+            demo_fmt(err, errlen, "cannot create %s: %s", sdir, strerror(errno));
             return -1;
         }
-        snprintf(from, sizeof from, "%s/%s.policy", b->policies, lc);
-        snprintf(to, sizeof to, "%s/policies/%s.policy", b->dir, lc);
+        demo_fmt(from, sizeof from, "%s/%s.policy", b->policies, lc);
+        demo_fmt(to, sizeof to, "%s/policies/%s.policy", b->dir, lc);
         FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
         if (!in || !out) {
-            snprintf(err, errlen, "cannot copy %s to %s", from, to);
+            demo_fmt(err, errlen, "cannot copy %s to %s", from, to);
             if (in)
                 fclose(in);
             return -1;
@@ -185,18 +185,18 @@ static int make_network(struct e2e *b, char *err, size_t errlen)
             fwrite(buf, 1, n, out);
         fclose(in);
         if (fclose(out) != 0) {
-            snprintf(err, errlen, "cannot write %s", to);
+            demo_fmt(err, errlen, "cannot write %s", to);
             return -1;
         }
         if (demo_audit_keypair(sdir, code, err, errlen) < 0)
             return -1;
-        snprintf(path, sizeof path, "%s/gateway.conf", sdir);
-        snprintf(pol, sizeof pol, "../policies/%s.policy", lc);
+        demo_fmt(path, sizeof path, "%s/gateway.conf", sdir);
+        demo_fmt(pol, sizeof pol, "../policies/%s.policy", lc);
         if (demo_write_gateway_conf(path, code, b->hub_port, pol, "stateline bench e2e", err,
                                     errlen) != 0)
             return -1;
         /* the population, in this process (one state at a time) */
-        snprintf(path, sizeof path, "%s/records.db", sdir);
+        demo_fmt(path, sizeof path, "%s/records.db", sdir);
         int64_t t0 = sl_now_ms();
         struct sl_pop_opts po = {.state = code, .drivers = o->drivers, .seed = 1,
                                  .as_of = sl_pop_date_today(), .progress = 0,
@@ -214,24 +214,24 @@ static int make_network(struct e2e *b, char *err, size_t errlen)
 static int start_children(struct e2e *b, char *err, size_t errlen)
 {
     char conf[1200];
-    snprintf(conf, sizeof conf, "%s/hub.conf", b->dir);
+    demo_fmt(conf, sizeof conf, "%s/hub.conf", b->dir);
     b->hub.name = "hub";
-    snprintf(b->hub.log, sizeof b->hub.log, "%s/hub.log", b->dir);
+    demo_fmt(b->hub.log, sizeof b->hub.log, "%s/hub.log", b->dir);
     char *hargv[] = {"stateline", "hub", "--config", conf, NULL};
     if (bench_spawn(&b->oldmask, &b->hub, b->self, hargv, NULL) != 0) {
-        snprintf(err, errlen, "cannot start the hub: %s", strerror(errno));
+        demo_fmt(err, errlen, "cannot start the hub: %s", strerror(errno));
         return -1;
     }
     for (int i = 0; i < b->ngw; i++) {
         static const char *const names[E2E_MAX_GW] = {"gateway 1", "gateway 2", "gateway 3",
                                                       "gateway 4", "gateway 5", "gateway 6"};
         b->gw[i].name = names[i];
-        snprintf(conf, sizeof conf, "%s/%s/gateway.conf", b->dir, b->gw_state[i]);
-        snprintf(b->gw[i].log, sizeof b->gw[i].log, "%s/gateway-%s.log", b->dir,
+        demo_fmt(conf, sizeof conf, "%s/%s/gateway.conf", b->dir, b->gw_state[i]);
+        demo_fmt(b->gw[i].log, sizeof b->gw[i].log, "%s/gateway-%s.log", b->dir,
                  b->gw_state[i]);
         char *gargv[] = {"stateline", "gateway", "--config", conf, NULL};
         if (bench_spawn(&b->oldmask, &b->gw[i], b->self, gargv, NULL) != 0) {
-            snprintf(err, errlen, "cannot start a gateway: %s", strerror(errno));
+            demo_fmt(err, errlen, "cannot start a gateway: %s", strerror(errno));
             return -1;
         }
     }
@@ -267,7 +267,7 @@ static void typo(struct sl_pop_rng *r, char *s)
 /* "LAST,FIRST" when it passes the codec's NAM rule, else "". */
 static void ncic_name(const char *last, const char *first, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s,%s", last, first);
+    demo_fmt(out, cap, "%s,%s", last, first);
     size_t n = strlen(out);
     int ok = n >= 3 && n <= 30 && last[0] && first[0];
     for (size_t i = 0; ok && i < n; i++) {
@@ -301,7 +301,7 @@ static int64_t *requesters(const struct sl_dir_snap *snap, const char *member, s
 static int compose_pools(struct e2e *b, char *err, size_t errlen)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/directory.db", b->dir);
+    demo_fmt(path, sizeof path, "%s/directory.db", b->dir);
     struct sl_dir_snap *snap = NULL;
     if (sl_dir_snapshot_file(path, &snap, err, errlen) != 0)
         return -1;
@@ -309,14 +309,14 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
     int64_t ndrv[E2E_MAX_GW], nveh[E2E_MAX_GW];
     int rc = -1;
     for (int i = 0; i < b->ngw; i++) {
-        snprintf(path, sizeof path, "%s/%s/records.db", b->dir, b->gw_state[i]);
+        demo_fmt(path, sizeof path, "%s/%s/records.db", b->dir, b->gw_state[i]);
         st[i] = sl_store_open(path, 1, err, errlen);
         if (!st[i])
             goto out;
         ndrv[i] = sl_store_count_drivers(st[i]);
         nveh[i] = sl_store_count_vehicles(st[i]);
         if (ndrv[i] <= 0) {
-            snprintf(err, errlen, "%s holds no drivers", path);
+            demo_fmt(err, errlen, "%s holds no drivers", path);
             goto out;
         }
     }
@@ -328,7 +328,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
         size_t nreq = 0;
         int64_t *req = requesters(snap, l->member, &nreq);
         if (nreq == 0) {
-            snprintf(err, errlen, "the directory has no requester ORI of member %s", l->member);
+            demo_fmt(err, errlen, "the directory has no requester ORI of member %s", l->member);
             free(req);
             sl_buf_free(&msg);
             goto out;
@@ -366,7 +366,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
             if (!vehicle && sl_store_driver_by_id(st[g], 1 + (int64_t)sl_pop_rng_below(
                                                                 &rng, (uint64_t)ndrv[g]),
                                                   &drv) != 1) {
-                snprintf(err, errlen, "%s records: a driver id is not on file", to.to);
+                demo_fmt(err, errlen, "%s records: a driver id is not on file", to.to);
                 free(req);
                 sl_buf_free(&msg);
                 goto out;
@@ -380,14 +380,14 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
             case Q_DQ_OLN:
             case Q_KQ:
                 to.cmd = kind == Q_KQ ? "kq" : "dq";
-                snprintf(oln, sizeof oln, "%s", drv.oln);
+                demo_fmt(oln, sizeof oln, "%s", drv.oln);
                 if (miss)
                     typo(&rng, oln);
                 to.field[SL_TF_OLN] = oln;
                 break;
             case Q_DQ_NAME:
                 to.cmd = "dq";
-                snprintf(dob, sizeof dob, "%08d", (int)(drv.dob - (miss ? 10000 : 0)));
+                demo_fmt(dob, sizeof dob, "%08d", (int)(drv.dob - (miss ? 10000 : 0)));
                 sex[0] = drv.sex;
                 to.field[SL_TF_NAM] = name;
                 to.field[SL_TF_DOB] = dob;
@@ -403,18 +403,18 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
             }
             case Q_RQ_PLATE:
                 to.cmd = "rq";
-                snprintf(lic, sizeof lic, "%s", veh.plate);
+                demo_fmt(lic, sizeof lic, "%s", veh.plate);
                 if (miss)
                     typo(&rng, lic);
-                snprintf(liy, sizeof liy, "%04d", veh.plate_year);
-                snprintf(lit, sizeof lit, "%s", veh.plate_type);
+                demo_fmt(liy, sizeof liy, "%04d", veh.plate_year);
+                demo_fmt(lit, sizeof lit, "%s", veh.plate_type);
                 to.field[SL_TF_LIC] = lic;
                 to.field[SL_TF_LIY] = liy;
                 to.field[SL_TF_LIT] = lit;
                 break;
             default:
                 to.cmd = "rq";
-                snprintf(vin, sizeof vin, "%s", veh.vin);
+                demo_fmt(vin, sizeof vin, "%s", veh.vin);
                 if (miss)
                     typo(&rng, vin);
                 to.field[SL_TF_VIN] = vin;
@@ -425,7 +425,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
                 to.field[SL_TF_RSN] = rsn;
             }
             if (fed && chance(&rng, 75)) {
-                snprintf(cas, sizeof cas, "2026-%06llu",
+                demo_fmt(cas, sizeof cas, "2026-%06llu",
                          (unsigned long long)sl_pop_rng_below(&rng, 1000000));
                 to.field[SL_TF_CAS] = cas;
             }
@@ -439,7 +439,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
             size_t mlen = sl_buf_used(&msg);
             const char *at = memmem(m, mlen, "." E2E_CTL_HOLD ".", strlen(E2E_CTL_HOLD) + 2);
             if (!at) {
-                snprintf(err, errlen, "composed query has no control field: %.60s", m);
+                demo_fmt(err, errlen, "composed query has no control field: %.60s", m);
                 free(req);
                 sl_buf_free(&msg);
                 goto out;
@@ -493,18 +493,18 @@ static int e2e_check(void *arg, uint64_t seq, const struct sl_outhdr *h, const c
     b->by_key[q->kind]++;
     if (!strcmp(h->key, "ER") || !strcmp(h->key, "SM")) {
         b->outcomes[h->key[0] == 'E' ? O_ER : O_SM]++;
-        snprintf(why, why_len, "%s: %.*s", h->key, (int)(blen > 100 ? 100 : blen), body);
+        demo_fmt(why, why_len, "%s: %.*s", h->key, (int)(blen > 100 ? 100 : blen), body);
         return -1;
     }
     const struct sl_key_info *ki = sl_key_lookup(qkey);
     if (!ki || !ki->reply || strcmp(h->key, ki->reply) != 0) {
         b->outcomes[O_WRONG]++;
-        snprintf(why, why_len, "%s to a %s", h->key, qkey);
+        demo_fmt(why, why_len, "%s to a %s", h->key, qkey);
         return -1;
     }
     if (strcmp(h->ori, b->gw_ori[q->gw]) != 0 || strcmp(h->dest, q->ori) != 0) {
         b->outcomes[O_WRONG]++;
-        snprintf(why, why_len, "%s from %s to %s, for a %s from %s to %s", h->key, h->ori,
+        demo_fmt(why, why_len, "%s from %s to %s, for a %s from %s to %s", h->key, h->ori,
                  h->dest, qkey, q->ori, b->gw_ori[q->gw]);
         return -1;
     }
@@ -521,9 +521,9 @@ static int e2e_check(void *arg, uint64_t seq, const struct sl_outhdr *h, const c
     if (o == O_NOT_ON_FILE && !q->miss) {
         /* Made from a record on file: it must be found (or refused by the policy). */
         o = O_WRONG;
-        snprintf(why, why_len, "NOT ON FILE for a %s made from a record on file", qkey);
+        demo_fmt(why, why_len, "NOT ON FILE for a %s made from a record on file", qkey);
     } else if (o == O_WRONG) {
-        snprintf(why, why_len, "not an answer: %.*s", (int)(blen > 100 ? 100 : blen), body);
+        demo_fmt(why, why_len, "not an answer: %.*s", (int)(blen > 100 ? 100 : blen), body);
     }
     b->outcomes[o]++;
     return o == O_WRONG ? -1 : 0;
@@ -533,7 +533,7 @@ static int e2e_check(void *arg, uint64_t seq, const struct sl_outhdr *h, const c
 static int connect_lines(struct e2e *b, char *err, size_t errlen)
 {
     char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", b->hub_port);
+    demo_fmt(addr, sizeof addr, "127.0.0.1:%d", b->hub_port);
     bench_gen_close(&b->gen);
     b->gen.tr = &b->tr;
     for (int k = 0; k < b->nlines; k++) {
@@ -542,7 +542,7 @@ static int connect_lines(struct e2e *b, char *err, size_t errlen)
                          &c, err, errlen) != 0)
             return -1;
         if (sl_conn_set_nonblocking(c) != 0) {
-            snprintf(err, errlen, "cannot make a line non-blocking");
+            demo_fmt(err, errlen, "cannot make a line non-blocking");
             sl_conn_free(c);
             return -1;
         }
@@ -558,12 +558,10 @@ static int open_tls(struct e2e *b, char *err, size_t errlen)
 {
     for (int k = 0; k < b->nlines; k++) {
         struct e2e_line *l = &b->lines[k];
-        const char *m = line_member[k % 8];
-        snprintf(l->member, sizeof l->member, "%s", m[0] == '*' ? b->gw_state[0] : m);
         char cert[600], key[600], ca[600];
-        snprintf(cert, sizeof cert, "%s/certs/%s-terminal.crt", b->dir, l->member);
-        snprintf(key, sizeof key, "%s/certs/%s-terminal.key", b->dir, l->member);
-        snprintf(ca, sizeof ca, "%s/certs/ca.crt", b->dir);
+        demo_fmt(cert, sizeof cert, "%s/certs/%s-terminal.crt", b->dir, l->member);
+        demo_fmt(key, sizeof key, "%s/certs/%s-terminal.key", b->dir, l->member);
+        demo_fmt(ca, sizeof ca, "%s/certs/ca.crt", b->dir);
         if (sl_tls_new_client(cert, key, ca, &l->tls, err, errlen) != 0)
             return -1;
     }
@@ -608,23 +606,31 @@ static int wait_gateways(struct e2e *b, struct sl_bench_run *r, char *err, size_
     for (;;) {
         for (int i = 0; i < b->ngw; i++)
             if (!bench_alive(&b->gw[i])) {
-                snprintf(err, errlen, "the %s (%s) stopped as it started", b->gw[i].name,
+                demo_fmt(err, errlen, "the %s (%s) stopped as it started", b->gw[i].name,
                          b->gw_state[i]);
                 return -1;
             }
         if (!bench_alive(&b->hub)) {
-            snprintf(err, errlen, "the hub stopped as it started");
+            demo_fmt(err, errlen, "the hub stopped as it started");
             return -1;
+        }
+        if (b->gen.n < b->nlines && connect_lines(b, err, errlen) != 0) {
+            /* the hub is not listening yet */
+            bench_gen_close(&b->gen);
+            if (sl_now_ms() > until)
+                return -1;
+            usleep(100000);
+            continue;
         }
         int k = one_run(b, 200, 0.5, 0, r);
         if (k == 1) {
-            snprintf(err, errlen, "interrupted");
+            demo_fmt(err, errlen, "interrupted");
             return -1;
         }
         if (k == 0 && r->errors == 0 && r->lost == 0 && r->received == r->sent)
             break;
         if (sl_now_ms() > until) {
-            snprintf(err, errlen, "the gateways did not answer within 30 s (%s)",
+            demo_fmt(err, errlen, "the gateways did not answer within 30 s (%s)",
                      r->first_error[0] ? r->first_error : "no reply");
             return -1;
         }
@@ -766,8 +772,12 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
     b->tr = (struct bench_traffic){e2e_put, e2e_check, b};
     for (int i = 0; i < b->ngw; i++)
         b->gw_state[i] = sl_demo_states()[i].code;
-    for (int k = 0; k < b->nlines; k++)
+    for (int k = 0; k < b->nlines; k++) {
+        const char *m = line_member[k % 8];
         sl_buf_init(&b->lines[k].buf);
+        demo_fmt(b->lines[k].member, sizeof b->lines[k].member, "%s",
+                 m[0] == '*' ? b->gw_state[0] : m);
+    }
     char err[512] = "";
     int rc = 1, print = 0;
     json_t *report = json_object();
@@ -790,7 +800,7 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
                         "STATELINE_POLICIES=DIR)\n");
         goto out;
     }
-    snprintf(b->dir, sizeof b->dir, "%s/stateline-bench-XXXXXX",
+    demo_fmt(b->dir, sizeof b->dir, "%s/stateline-bench-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(b->dir)) {
         fprintf(stderr, "stateline bench: cannot make a temporary directory: %s\n",
@@ -804,7 +814,7 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
         fprintf(stderr, "stateline bench: setting up the network: %s\n", err);
         goto out;
     }
-    if (start_children(b, err, sizeof err) != 0 || connect_lines(b, err, sizeof err) != 0) {
+    if (start_children(b, err, sizeof err) != 0) {
         fprintf(stderr, "stateline bench: %s\n", err);
         bench_print_log_tail(&b->hub);
         goto out;
@@ -831,7 +841,7 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
     for (int i = 0; i < b->ngw; i++) {
         char pol[32], lc[3];
         lower2(b->gw_state[i], lc);
-        snprintf(pol, sizeof pol, "examples/policies/%s.policy", lc);
+        demo_fmt(pol, sizeof pol, "examples/policies/%s.policy", lc);
         json_t *g = json_object();
         json_object_set_new(g, "state", json_string(b->gw_state[i]));
         json_object_set_new(g, "policy", json_string(pol));
