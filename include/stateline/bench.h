@@ -45,6 +45,8 @@ struct sl_bench_opts {
     uint64_t drivers;      /* population of each gateway's state (default 100,000) */
     int gateways;          /* gateways, one per state: WA, NY, IL, CA, AZ, TX (default 1) */
     int at_sustained;      /* also measure at the sustained rate itself (default 1) */
+    double capacity_bound_ms; /* when nothing passes p99_bound_ms: the capacity search's
+                               * bound (default 250: queues do not grow) */
 };
 
 /* The outcome of one fixed-rate run. */

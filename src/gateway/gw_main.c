@@ -875,6 +875,7 @@ static void before_sleep(struct sl_loop *loop, void *arg)
 {
     struct gw *g = arg;
     (void)loop;
+    gw_records_idle(g->rec);
     /* The inbox rows of this iteration are committed before any reply can leave. */
     gw_queue_commit(g->q);
     g->durable = sl_audit_durable_upto(g->audit);

@@ -31,6 +31,7 @@ struct gw_records {
     const struct sl_gw_config *cfg;
     struct sl_store *st;
     int64_t retry_after_ms; /* do not try to reopen a missing store more often */
+    int in_read;            /* a read transaction is open (until gw_records_idle) */
     struct sl_driver drivers[64];
     struct sl_vehicle vehicles[64];
     struct sl_history hist[64];
@@ -96,10 +97,19 @@ struct gw_records *gw_records_open(const struct sl_gw_config *cfg)
     return r;
 }
 
+void gw_records_idle(struct gw_records *r)
+{
+    if (r && r->in_read) {
+        sl_store_read_end(r->st);
+        r->in_read = 0;
+    }
+}
+
 void gw_records_close(struct gw_records *r)
 {
     if (!r)
         return;
+    gw_records_idle(r);
     if (r->st)
         sl_store_close(r->st);
     free(r);
@@ -430,6 +440,10 @@ void gw_records_answer(struct gw_records *r, const struct sl_gw_config *cfg,
         rel->outcome = GW_OUT_NOT_AVAILABLE;
         return;
     }
+    /* The look-ups of one loop pass share one read transaction (gw_records_idle ends
+     * it before the loop sleeps). */
+    if (!r->in_read && sl_store_read_begin(r->st) == 0)
+        r->in_read = 1;
     if (!strcmp(key, "DQ") || !strcmp(key, "DQG"))
         answer_drivers(r, cfg, m, v, lay, o, rel, 0);
     else if (!strcmp(key, "KQ"))
@@ -452,6 +466,7 @@ void gw_records_answer(struct gw_records *r, const struct sl_gw_config *cfg,
         sl_buf_append_str(o, "TEMPORARILY UNAVAILABLE\n");
         sl_store_close(r->st);
         r->st = NULL;
+        r->in_read = 0;
         rel->released = rel->withheld = 0;
         return;
     }

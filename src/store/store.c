@@ -750,3 +750,21 @@ int sl_store_photo(struct sl_store *st, int64_t driver_id, unsigned char *buf, s
     }
     return (int)total;
 }
+
+/* A read transaction around several look-ups (the gateway holds one per loop pass):
+ * without it each statement starts and ends its own, which in WAL mode is a shared-memory
+ * lock, an fcntl and a read-mark per look-up -- a fifth of the gateway's time per query
+ * before it was added (docs/performance.md, "End to end").  BEGIN is deferred: the first
+ * look-up opens the snapshot and it lasts until sl_store_read_end. */
+int sl_store_read_begin(struct sl_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        return 0;
+    return sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void sl_store_read_end(struct sl_store *st)
+{
+    if (st && !sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+}
