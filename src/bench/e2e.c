@@ -32,10 +32,18 @@
  * answered NOT ON FILE (it is released, redacted, denied or held).  Anything else, and
  * every ER or SM, is an error (a search trial with errors fails).
  *
+ * The baseline, in the same run: the switch scenario's stub responder (`stateline bench
+ * responder`, on Guam's answering line) answers a DQ sent to it directly with a 1,024-byte
+ * DR in the switch's output form.  Each measurement interleaves end-to-end and direct
+ * slices of about a second on lines that stay open; "added" is the difference of the two
+ * at each percentile: what the hub and the gateway add, with the generator, TLS, loopback
+ * and the machine's scheduling taken out as far as a difference can.
+ *
  * The JSON report (--json): scenario "e2e", the set-up (drivers, gateways, policy,
  * connections, tls, durable_audit), machine, search [trials], sustained_rate,
- * at_sustained and at_half {run as in the switch scenario + cpu_us_per_query {hub,
- * gateways, generator}}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
+ * disk {fdatasync_p50_ms, fdatasync_p99_ms}, capacity_search, capacity_rate (when no rate
+ * met the bound), at_sustained and at_half (or at_rate) {run as in the switch scenario +
+ * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
  * wrong}, by_key {DQ, KQ, RQ, DNQ}.
  */
 #include <errno.h>
@@ -69,6 +77,9 @@
 #define E2E_MAX_GW 6
 #define E2E_POOL 2048
 #define E2E_CTL_HOLD "Z999999999" /* placeholder control field, patched per query */
+/* The baseline's stub responder answers on Guam's line (no gateway runs for GU). */
+#define RESP_MEMBER "GU"
+#define RESP_ORI "GUDMV0000"
 
 /* The members whose terminal lines send, in order: line k is line_member[k % 8], with
  * the first gateway's state in place of "*" (in-state queries). */
@@ -108,7 +119,10 @@ struct e2e {
     const char *gw_state[E2E_MAX_GW];
     char gw_ori[E2E_MAX_GW][SL_ORI_LEN + 1];
     struct bench_child hub, gw[E2E_MAX_GW];
-    int hub_port;
+    struct bench_child resp;     /* the baseline: the switch's stub responder */
+    int hub_port, resp_port;
+    struct sl_tls *dtls;         /* WA terminal context for the direct lines */
+    struct bench_gen gdir;       /* lines straight to the responder */
     struct e2e_line lines[BENCH_MAX_CONNS];
     int nlines;
     struct bench_gen gen;
@@ -140,6 +154,7 @@ static int make_network(struct e2e *b, char *err, size_t errlen)
     size_t nm = 0;
     for (int i = 0; i < b->ngw; i++)
         members[nm++] = b->gw_state[i];
+    members[nm++] = RESP_MEMBER;
     for (size_t i = 0; i < sizeof line_member / sizeof *line_member; i++) {
         const char *m = line_member[i][0] == '*' ? b->gw_state[0] : line_member[i];
         int have = 0;
@@ -236,7 +251,40 @@ static int start_children(struct e2e *b, char *err, size_t errlen)
             return -1;
         }
     }
+    /* The baseline: `stateline bench responder` (the switch scenario's stub), answering
+     * DQs sent to it directly with a DR of 1,024 bytes in the switch's output form: the
+     * generator, TLS, loopback and the machine's scheduling, without hub or gateway. */
+    char hubaddr[64], certs[600];
+    demo_fmt(hubaddr, sizeof hubaddr, "127.0.0.1:%d", b->hub_port);
+    demo_fmt(certs, sizeof certs, "%s/certs", b->dir);
+    b->resp.name = "responder";
+    demo_fmt(b->resp.log, sizeof b->resp.log, "%s/responder.log", b->dir);
+    char *rargv[] = {"stateline", "bench", "responder", "--hub", hubaddr, "--certs", certs,
+                     "--as", RESP_ORI, "--line", RESP_MEMBER, "--reply-size", "1024", NULL};
+    int rfd = -1;
+    if (bench_spawn(&b->oldmask, &b->resp, b->self, rargv, &rfd) != 0) {
+        demo_fmt(err, errlen, "cannot start the responder: %s", strerror(errno));
+        return -1;
+    }
+    char line[64];
+    if (bench_wait_ready(b->sfd, rfd, &b->hub, &b->resp, line, sizeof line, err, errlen) != 0)
+        return -1;
+    if (sscanf(line, "READY %d", &b->resp_port) != 1) {
+        demo_fmt(err, errlen, "the responder said '%s'", line);
+        return -1;
+    }
     return 0;
+}
+
+/* Lines straight to the responder (the baseline), WA terminal certificates. */
+static int connect_direct(struct e2e *b, char *err, size_t errlen)
+{
+    char addr[64];
+    demo_fmt(addr, sizeof addr, "127.0.0.1:%d", b->resp_port);
+    bench_gen_close(&b->gdir);
+    for (int k = 0; k < b->nlines; k++)
+        demo_fmt(b->gdir.ori[k], sizeof b->gdir.ori[k], "%sBEN%04d", b->gw_state[0], k + 1);
+    return bench_gen_connect(&b->gdir, addr, b->dtls, b->gw_state[0], b->nlines, err, errlen);
 }
 
 /* ---- the traffic ------------------------------------------------------------------- */
@@ -565,6 +613,8 @@ static int open_tls(struct e2e *b, char *err, size_t errlen)
         demo_fmt(ca, sizeof ca, "%s/certs/ca.crt", b->dir);
         if (sl_tls_new_client(cert, key, ca, &l->tls, err, errlen) != 0)
             return -1;
+        if (k == 0 && sl_tls_new_client(cert, key, ca, &b->dtls, err, errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -659,39 +709,104 @@ static void cpu_now(struct e2e *b, struct cpu3 *c)
     c->gen = bench_rusage_s(RUSAGE_SELF);
 }
 
-/* A measurement at `rate` for the configured duration; its JSON (with the CPU per
- * answered query of each side) into report[name], a table row unless --json. */
+/* One direct (baseline) run on the responder's lines. */
+static int direct_run(struct e2e *b, double rate, double secs, double warmup_s,
+                      struct sl_bench_run *res)
+{
+    b->run_id = (b->run_id < 'A' || b->run_id >= 'Y') ? 'A' : (char)(b->run_id + 1);
+    int rc = bench_gen_run(&b->gdir, b->run_id, rate, secs, warmup_s, b->sfd, res);
+    if (rc < 0)
+        fprintf(stderr, "stateline bench: direct: %s\n", res->first_error);
+    return rc;
+}
+
+/* A measurement at `rate` for the configured duration, end to end and directly to the
+ * stub responder at the same rate, interleaved in slices of about a second (e2e, direct,
+ * e2e, ...) so that the machine's other load weighs on both alike.  Its JSON (with the
+ * CPU per answered query of each side, over the e2e slices) into report[name], a table
+ * unless --json. */
 static int measure(struct e2e *b, double rate, const char *name, const char *label,
                    json_t *report, struct sl_bench_run *r)
 {
-    struct cpu3 c0, c1;
-    cpu_now(b, &c0);
-    int k = one_run(b, rate, b->o->duration_s, -1, r);
-    if (k != 0)
-        return k;
-    cpu_now(b, &c1);
-    json_t *j = bench_run_json(r);
+    struct sl_bench_run *acc = sl_xmalloc(sizeof *acc), *dacc = sl_xmalloc(sizeof *dacc);
+    struct cpu3 used = {0, 0, 0};
+    int slices = (int)floor(b->o->duration_s + 0.5), rc = 0, have_dir = 0;
+    if (slices < 1)
+        slices = 1;
+    double slice_s = b->o->duration_s / slices;
+    char err[256];
+    int direct = b->resp_port > 0 && connect_direct(b, err, sizeof err) == 0;
+    if (b->resp_port > 0 && !direct)
+        fprintf(stderr, "stateline bench: no direct baseline: %s\n", err);
+    for (int i = 0; i < slices; i++) {
+        double warm = i == 0 ? (slice_s * 0.1 > 0.5 ? 0.5 : slice_s * 0.1) : 0;
+        struct cpu3 c0, c1;
+        cpu_now(b, &c0);
+        int k = one_run(b, rate, slice_s, warm, r);
+        if (k != 0) {
+            rc = k;
+            goto out;
+        }
+        cpu_now(b, &c1);
+        used.hub += c1.hub - c0.hub;
+        used.gw += c1.gw - c0.gw;
+        used.gen += c1.gen - c0.gen;
+        bench_add_run(acc, r, i == 0);
+        if (!direct)
+            continue;
+        k = direct_run(b, rate, slice_s, warm, r);
+        if (k != 0) {
+            rc = k;
+            goto out;
+        }
+        bench_add_run(dacc, r, i == 0);
+        have_dir = 1;
+    }
+    acc->duration_s = dacc->duration_s = b->o->duration_s;
+    json_t *j = bench_run_json(acc);
     json_t *per = json_object();
-    double n = r->received ? (double)r->received : 1;
-    json_object_set_new(per, "hub", json_real(round((c1.hub - c0.hub) * 1e7 / n) / 10));
-    json_object_set_new(per, "gateways", json_real(round((c1.gw - c0.gw) * 1e7 / n) / 10));
-    json_object_set_new(per, "generator", json_real(round((c1.gen - c0.gen) * 1e7 / n) / 10));
+    double n = acc->received ? (double)acc->received : 1;
+    json_object_set_new(per, "hub", json_real(round(used.hub * 1e7 / n) / 10));
+    json_object_set_new(per, "gateways", json_real(round(used.gw * 1e7 / n) / 10));
+    json_object_set_new(per, "generator", json_real(round(used.gen * 1e7 / n) / 10));
     json_object_set_new(j, "cpu_us_per_query", per);
     double load[1] = {0};
     if (getloadavg(load, 1) == 1)
         json_object_set_new(j, "loadavg_1min", json_real(round(load[0] * 100) / 100));
+    json_object_set_new(j, "slices", json_integer(slices));
+    if (have_dir) {
+        json_object_set_new(j, "direct", bench_run_json(dacc));
+        json_t *add = json_object();
+        for (int i = 0; i < 4; i++)
+            json_object_set_new(add, bench_pct_name[i],
+                                json_integer((json_int_t)sl_hist_percentile(&acc->hist,
+                                                                            bench_pct[i]) -
+                                             (json_int_t)sl_hist_percentile(&dacc->hist,
+                                                                            bench_pct[i])));
+        json_object_set_new(j, "added_us", add);
+    }
     json_object_set_new(report, name, j);
     if (!b->o->json) {
-        printf("\n%s: %.0f queries/s for %.1f s (latency from the intended send time to the "
-               "reply, ms)\n", label, rate, b->o->duration_s);
+        printf("\n%s: %.0f queries/s for %.1f s each way, in %d interleaved slices (latency "
+               "from the intended send time to the reply, ms)\n", label, rate,
+               b->o->duration_s, slices);
         printf("  %-18s %9s %9s %9s %9s %9s\n", "", "p50", "p90", "p99", "p99.9", "max");
-        bench_print_lat_row("end to end", &r->hist);
-        bench_print_counts("", r);
+        bench_print_lat_row("end to end", &acc->hist);
+        if (have_dir) {
+            bench_print_lat_row("direct (stub)", &dacc->hist);
+            bench_print_added_row("added (hub+gw)", &acc->hist, &dacc->hist);
+        }
+        bench_print_counts("end to end", acc);
+        if (have_dir)
+            bench_print_counts("direct (stub)", dacc);
         printf("  CPU per answered query: hub %.1f us, gateway%s %.1f us, generator %.1f us "
-               "(load average %.1f)\n", (c1.hub - c0.hub) * 1e6 / n, b->ngw > 1 ? "s" : "",
-               (c1.gw - c0.gw) * 1e6 / n, (c1.gen - c0.gen) * 1e6 / n, load[0]);
+               "(load average %.1f)\n", used.hub * 1e6 / n, b->ngw > 1 ? "s" : "",
+               used.gw * 1e6 / n, used.gen * 1e6 / n, load[0]);
     }
-    return 0;
+out:
+    free(acc);
+    free(dacc);
+    return rc;
 }
 
 /* The disk's own fdatasync time, in the temporary directory (where the audit logs are):
@@ -964,12 +1079,20 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
     }
 out:
     bench_gen_close(&b->gen);
+    bench_gen_close(&b->gdir);
+    bench_stop(&b->resp);
     for (int i = 0; i < b->ngw; i++)
         bench_stop(&b->gw[i]);
     bench_stop(&b->hub);
+    sl_tls_free(b->dtls);
     for (int k2 = 0; k2 < b->nlines; k2++) {
         sl_tls_free(b->lines[k2].tls);
         sl_buf_free(&b->lines[k2].buf);
+    }
+    if (bench_ended_badly(&b->resp)) {
+        bench_print_log_tail(&b->resp);
+        if (rc == 0)
+            rc = 1;
     }
     if (bench_ended_badly(&b->hub)) {
         bench_print_log_tail(&b->hub);
