@@ -84,7 +84,18 @@ struct sl_msg {
     size_t text_len;
     int nfields;      /* 0 for free-text bodies */
     struct sl_field fields[SL_MSG_MAX_FIELDS];
+    /* The switch message id.  In a reply read by sl_msg_parse: the id the answering line
+     * echoed as the first body line "MID/<id>" (taken out of text); in a query read by
+     * sl_msg_parse_delivered: the id of the hub's MID/ header line.  0 = none. */
+    uint64_t mid;
 };
+
+/* The switch message id line (docs/protocol.md §5 and Part III §7): the hub writes
+ * "MID/<id>" in the output header of every query it delivers to an answering line; an
+ * answering line echoes it as the first line of its reply body.  <id> is 1-20 decimal
+ * digits, no leading zero, 1 .. 2^64-1. */
+#define SL_MID_PREFIX "MID/"
+#define SL_MID_DIGITS 20
 
 /* Parse the input form.  `in` need not be NUL-terminated.  On error returns -1 and fills
  * err (code + detail); the message may be partly filled and must still be cleared.
@@ -93,6 +104,9 @@ struct sl_msg {
  * m must be zeroed or cleared before (its old text is not freed here).  Allocates
  * m->text (the only allocation), owned by m. */
 int sl_msg_parse(const char *in, size_t len, struct sl_msg *m, struct sl_msg_err *err);
+/* A free-text body that begins (after its leading control bytes) with a "MID/" line is
+ * the echo of the switch message id when the key is a reply (m->mid, the line is not part
+ * of m->text) and refused with .01. for every other key: only the switch writes MID/. */
 /* Free m->text and reset m to empty. */
 void sl_msg_clear(struct sl_msg *m);
 /* Check the body against the key's field sets: .14., .05., .10., .16., .22. */
@@ -149,6 +163,9 @@ struct sl_key_info {
 };
 
 const struct sl_key_info *sl_key_lookup(const char *key);
+/* 1 for the keys that answer a query (DR, DRG, DNR, KR, RR, RNR, RPR): priority 1 and not
+ * switch-only.  These may echo a MID/ line. */
+int sl_key_is_reply(const struct sl_key_info *k);
 /* Iterate the table: i from 0 until NULL. */
 const struct sl_key_info *sl_key_at(int i);
 
@@ -182,6 +199,7 @@ struct sl_outhdr {
     char ctl[SL_MSG_CTL_MAX + 1];
     int has_req;
     struct sl_requester req;
+    uint64_t mid;              /* switch message id (MID/ line), 0 = none */
 };
 
 /* Append header + "TXT\n" + body (layout in docs/protocol.md §5):
@@ -189,6 +207,7 @@ struct sl_outhdr {
  *     HH:MM MM/DD/CCYY NNNNN             receive stamp (UTC), rx_seq % 100000
  *     HH:MM MM/DD/CCYY NNNNN DEST        send stamp (UTC), tx_seq % 100000, addressee
  *     CTL/<control field>                only when ctl is not empty
+ *     MID/<switch message id>            only when mid is not 0
  *     VRQ/ORI=..;MBR=..;TYP=..;CAT=..;PAR=..;TAG=..   only when has_req
  *     TXT
  *     <body>
@@ -198,7 +217,8 @@ struct sl_outhdr {
 int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t body_len,
                          struct sl_buf *out);
 /* Parse what sl_msg_format_output wrote; *body points into in.  Only lines before the
- * first line that is exactly "TXT" are header, so a body cannot forge a VRQ line.
+ * first line that is exactly "TXT" are header, so a body cannot forge a VRQ or MID line.
+ * CTL/, MID/, VRQ/ each at most once and in that order.
  * Times come back truncated to the minute; req.state is the ORI's first two characters.
  * 0 or -1 with err (SL_ER_HEADER, detail names the line). */
 int sl_msg_parse_output(const char *in, size_t len, struct sl_outhdr *h, const char **body,

@@ -163,6 +163,8 @@ void sl_store_close(struct sl_store *st);
 /* The store's state code ("WA") and the seed and as-of date it was generated with
  * (0 when loaded by other means). */
 const char *sl_store_state(const struct sl_store *st);
+/* The path the store was opened with (the handle's copy). */
+const char *sl_store_path(const struct sl_store *st);
 uint64_t sl_store_seed(const struct sl_store *st);
 int32_t sl_store_as_of(const struct sl_store *st);
 int64_t sl_store_count_drivers(struct sl_store *st);

@@ -126,6 +126,9 @@ static void line_close(struct sl_hub *hub, struct hub_line *l, const char *why)
              * they go again, from the first one not deleted, when the line returns */
             if (m->nflight)
                 m->sf_last = m->flight[0].id - 1;
+            /* and what it was given and did not answer is kept again, before them */
+            hub_out_line_down(hub, m, 1);
+            hub_msq_line_down(hub, m->code);
             m->nflight = 0;
         }
     }
@@ -181,6 +184,7 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
              * go again on the new line (at worst twice, docs/protocol.md §7) */
             if (m->nflight)
                 m->sf_last = m->flight[0].id - 1;
+            hub_out_line_down(hub, m, 0);
             m->nflight = 0;
             SL_INFO("hub", "answering line of %s from %s replaces the one from %s", p->member,
                     l->addr, old->addr);
@@ -298,6 +302,7 @@ static void line_flush(struct sl_hub *hub, struct hub_line *l)
         line_close(hub, l, l->c->err[0] ? l->c->err : "write failed");
         return;
     }
+    hub_out_written(hub, l); /* first: its commit is the next thing after the write */
     hub_sf_written(hub, l);
     line_watch_write(hub, l, r == 1 && l->c->want_write);
     /* give back what a burst made the buffers grow to: memory follows the load */
@@ -660,6 +665,8 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
         nm->nflight = old->nflight;
         nm->flight = old->flight;
         old->flight = NULL;
+        nm->out = old->out;
+        old->out = NULL;
     }
     hub_members_free(&hub->members);
     hub->members = members;
@@ -822,6 +829,7 @@ void sl_hub_free(struct sl_hub *hub)
         free(hub->deferred[i].p);
     free(hub->deferred);
     hub_msq_free(hub);
+    free(hub->forgets);
     hub_sf_close(hub);
     if (hub->lfd >= 0)
         close(hub->lfd);

@@ -20,6 +20,9 @@
 #define HUB_SF_INFLIGHT 64   /* stored messages in a line's output buffer, not yet deleted */
 #define HUB_DEFER_MAX 4096   /* regional messages held for the end of an iteration */
 #define HUB_MSQ_STATES 64
+#define HUB_OUT_DONE 4096           /* answered message ids remembered per member */
+#define HUB_OUT_HDR_MAX 1024        /* bound of an output header (msg_out.c) */
+#define HUB_MID_SEQ_BITS 40         /* message id = epoch << 40 | sequence in the epoch */
 
 /* A member's service state, set by the operator (`hub ctl line`) and persisted. */
 enum hub_svc { HUB_UP = 0, HUB_DOWN = 1, HUB_REMOVED = 2 };
@@ -46,6 +49,7 @@ struct hub_line {
     uint64_t app_total;   /* bytes emit() appended to c->out since the line opened */
     uint64_t iter;        /* hub iteration of iter_normal */
     size_t iter_normal;   /* bytes of non-SM frames appended in that iteration */
+    int mid_echo;         /* an answering line that echoes MID/: no fallback matching */
 };
 
 /* A stored message written into a line's output buffer, deleted once written out. */
@@ -66,6 +70,7 @@ struct hub_member {
     int64_t sf_last;          /* highest queue id written into its line's output */
     int nflight;
     struct hub_sf_inflight *flight; /* [HUB_SF_INFLIGHT], allocated at first delivery */
+    struct hub_out *out;      /* queries delivered to its line, not answered (hub_outstanding.c) */
 };
 
 struct hub_members {
@@ -82,6 +87,7 @@ struct hub_req_entry {
 };
 
 struct ctl_client;
+struct hub_out;
 struct hub_sf;
 struct hub_msq;
 struct sl_archive;
@@ -144,11 +150,26 @@ struct sl_hub {
     uint32_t ndeferred;
     int in_deferred;
     uint64_t iter;                /* loop iterations (before_sleep calls) */
+    uint64_t mid_epoch, mid_seq;  /* switch message ids (hub_outstanding.c) */
+    /* a kept query answered: its row goes once the answer has left (hub_outstanding.c) */
+    int64_t forget_id;            /* the row of the answer being routed, 0 = none */
+    int routed;                   /* the answer went into a line's output: */
+    uint32_t routed_slot, routed_gen;
+    uint64_t routed_end;          /*   that line's app_total just after it */
+    struct hub_forget *forgets;   /* rows to delete once their answers are written */
+    uint32_t nforgets;
 
     /* totals */
     uint64_t t_frames_in, t_frames_out, t_routed, t_er, t_sm, t_accepted, t_refused_lines;
     uint64_t t_reloads;
     uint64_t t_queued, t_forwarded, t_archive_lost, t_msq, t_regional;
+    uint64_t t_requeued, t_dup_answers;
+};
+
+struct hub_forget {
+    int64_t id;
+    uint32_t slot, gen;
+    uint64_t end;
 };
 
 struct hub_nlq {
@@ -221,6 +242,47 @@ void hub_sf_written(struct sl_hub *hub, struct hub_line *l);
 int hub_sf_set_svc(struct sl_hub *hub, const char *member, int svc, char *err, size_t errlen);
 void hub_sf_load(struct sl_hub *hub); /* states and counts into hub->members */
 
+/* hub_sf.c, for hub_outstanding.c */
+/* Keep a message with an explicit queue id (0 = the next one): requeued queries go before
+ * what is kept (ids below every id in the queue, hub_sf_front). */
+int hub_sf_put_id(struct sl_hub *hub, struct hub_member *dm, const struct sl_outhdr *h,
+                  const char *body, size_t body_len, const char *src_mbr, int64_t id);
+/* Delete a kept query whose answer was routed (in the iteration's transaction). */
+int hub_sf_forget(struct sl_hub *hub, int64_t id);
+/* The lowest queue id in use, or 1 when the queue is empty (ids below it are free). */
+int64_t hub_sf_front(struct sl_hub *hub);
+/* A message kept for dm and not yet written to its line, with this message id: delete it
+ * (its answer arrived first).  1 deleted, 0 none. */
+int hub_sf_take(struct sl_hub *hub, struct hub_member *dm, uint64_t mid);
+/* Read and advance the persisted message-id epoch (meta 'mid_epoch').  0 or -1. */
+int hub_sf_next_epoch(struct sl_hub *hub);
+
+/* hub_outstanding.c: queries delivered to an answering line and not yet answered
+ * (docs/protocol.md Part III §7) */
+/* The next switch message id: epoch << 40 | sequence, unique across restarts. */
+uint64_t hub_mid_next(struct sl_hub *hub);
+/* 1 when dm's table can take one more query of about body_len bytes. */
+int hub_out_room(const struct sl_hub *hub, const struct hub_member *dm, size_t body_len);
+/* Write a query to dm's answering line `to` with a message id (h->mid, a new one when 0)
+ * and remember it.  sf_id: the queue row it comes from, 0 = none. */
+void hub_out_emit(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
+                  struct sl_outhdr *h, const char *body, size_t body_len, const char *src_mbr,
+                  int64_t sf_id);
+/* A reply read from an answering line: forget the query it answers.  1 when it is a
+ * second answer to a query already answered (drop it), 0 route it. */
+int hub_out_answer(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m);
+/* dm's answering line is gone (tell = 1: dropped, the requesters get SM .02.; 0: replaced
+ * by a new line): every outstanding query goes back into the queue, before what is kept. */
+void hub_out_line_down(struct sl_hub *hub, struct hub_member *dm, int tell);
+/* After routing a message: an answer to a kept query has its row deleted once the answer
+ * has been written out (hub_out_written) or, kept or refused, now. */
+void hub_out_routed(struct sl_hub *hub);
+/* After a flush of l: delete the rows of kept queries whose answers l has written. */
+void hub_out_written(struct sl_hub *hub, struct hub_line *l);
+/* Outstanding queries of dm (for `hub ctl queue`). */
+uint32_t hub_out_count(const struct hub_member *dm);
+void hub_out_free(struct hub_member *dm);
+
 /* hub_msq.c: multi-state queries (NL) */
 int hub_msq_init(struct sl_hub *hub);
 void hub_msq_free(struct sl_hub *hub);
@@ -230,6 +292,8 @@ int hub_msq_start(struct sl_hub *hub, struct hub_line *line, const struct sl_msg
                   unsigned rx_seq);
 /* A reply that belongs to a collection: taken (1) or not (0). */
 int hub_msq_reply(struct sl_hub *hub, struct hub_line *line, const struct sl_msg *m);
+/* member's answering line dropped: its pending copies count as NO ANSWER now. */
+void hub_msq_line_down(struct sl_hub *hub, const char *member);
 
 /* hub_route.c: archive searches */
 void hub_archive_drain(struct sl_hub *hub);

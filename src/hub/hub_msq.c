@@ -12,6 +12,11 @@
  * "NOT ON FILE", "NO HIT" or "NO RECORD": counted, left out of the body.  "FILE NOT
  * AVAILABLE" and "TEMPORARILY UNAVAILABLE" are shown and counted as NO ANSWER (the state
  * could not search).  Anything else is a HIT and shown.
+ *
+ * Each copy carries a switch message id (MID/) like every query to an answering line, but
+ * is not in the line's outstanding table: the collection itself waits for it.  A copy whose
+ * line drops counts as NO ANSWER (OUT OF SERVICE) at once; nothing is kept for a
+ * multi-state query (the requester wants the answer now).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +205,9 @@ int hub_msq_start(struct sl_hub *hub, struct hub_line *line, const struct sl_msg
         }
         q->status[i] = ST_PENDING;
         q->pending++;
+        /* a message id like every query to an answering line; a copy is not kept again
+         * when the line drops (hub_msq_line_down: NO ANSWER), so it is not tracked */
+        h.mid = hub_mid_next(hub);
         hub_emit(hub, to, &h, m->text, m->text_len, so->member);
         hub->t_routed++;
     }
@@ -273,4 +281,24 @@ int hub_msq_reply(struct sl_hub *hub, struct hub_line *line, const struct sl_msg
     if (--q->pending == 0)
         finish(hub, q);
     return 1;
+}
+
+void hub_msq_line_down(struct sl_hub *hub, const char *member)
+{
+    /* A copy whose line dropped will not be answered in time: it is NO ANSWER (OUT OF
+     * SERVICE) now, and a collection waiting only for it ends at once.  (Its answer, if the
+     * gateway recovers it, comes after the merged reply and is routed as any reply.) */
+    for (uint32_t k = 0; hub->msq_active && k < hub->cfg.msq_max; k++) {
+        struct hub_msq *q = &hub->msq[k];
+        if (!q->id)
+            continue;
+        for (int i = 0; i < q->n; i++) {
+            if (q->status[i] != ST_PENDING || strcmp(q->st[i], member) != 0)
+                continue;
+            q->status[i] = ST_DOWN;
+            if (--q->pending == 0)
+                finish(hub, q);
+            break;
+        }
+    }
 }

@@ -155,8 +155,10 @@ int hub_members_build(struct sl_hub *hub, const struct sl_hub_config *cfg,
 
 void hub_members_free(struct hub_members *m)
 {
-    for (uint32_t i = 0; m->tab && i <= m->mask; i++)
+    for (uint32_t i = 0; m->tab && i <= m->mask; i++) {
         free(m->tab[i].flight);
+        hub_out_free(&m->tab[i]);
+    }
     free(m->tab);
     m->tab = NULL;
     m->n = 0;
@@ -394,13 +396,30 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
     }
     /* A reply or AM to an ORI whose own terminal line is connected goes to that line while
      * the member is down: the service state is its answering line's (§7). */
+    /* A query to an answering line is remembered until it is answered (and carries a
+     * message id, hub_outstanding.c); a member with too many unanswered gets it kept. */
+    int query = h->has_req && to && to == dm->answer;
     if (to && (to != dm->answer ? dm->svc != HUB_REMOVED
                                 : dm->svc == HUB_UP && dm->sf_count == 0)) {
         if (sl_buf_used(&to->c->out) >= hub->cfg.out_cap) {
             why = "NOT ACCEPTING TRAFFIC (ITS OUTPUT QUEUE IS FULL)";
             goto refuse;
         }
-        hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
+        /* a member that leaves too many queries unanswered gets backpressure, as one
+         * that does not read: its senders are told, nothing is held for it */
+        if (query && !hub_out_room(hub, dm, body_len)) {
+            why = "NOT ACCEPTING TRAFFIC (TOO MANY QUERIES WAITING FOR ITS ANSWER)";
+            goto refuse;
+        }
+        if (query) {
+            hub_out_emit(hub, dm, to, h, body, body_len, dv ? dv->src_mbr : NULL, 0);
+        } else {
+            hub_emit(hub, to, h, body, body_len, dv ? dv->src_mbr : NULL);
+            hub->routed = 1;
+            hub->routed_slot = to->slot;
+            hub->routed_gen = to->gen;
+            hub->routed_end = to->app_total;
+        }
         hub->t_routed++;
         return 0;
     }
@@ -416,8 +435,8 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
     if (dv && dv->from && dv->m)
         hub_send_sm(hub, dv->from, dv->m, 2, dest_name(dm, h, dname, sizeof dname),
                     dm->svc == HUB_DOWN ? "SET OUT OF SERVICE BY THE NETWORK OPERATOR"
-                    : dm->answer        ? "MESSAGES WAITING FOR IT ARE DELIVERED FIRST"
-                                        : "NO ANSWERING LINE CONNECTED",
+                    : dm->answer ? "MESSAGES WAITING FOR IT ARE DELIVERED FIRST"
+                                 : "NO ANSWERING LINE CONNECTED",
                     dv->orig, dv->orig_len, h->rx_seq);
     hub_sf_pump(hub, dm);
     return 0;
@@ -836,6 +855,12 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
         return;
     }
 
+    /* an answer to a query the switch delivered: forgotten; a second one is dropped */
+    if (line->bound && sl_key_is_reply(ki) && hub_out_answer(hub, line, m)) {
+        sl_msg_clear(m);
+        return;
+    }
+
     /* 7. deliver */
     req_note(hub, m->ori, line);
     if (regional)
@@ -858,6 +883,7 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
         blen = sl_buf_used(&aml);
     }
     struct hub_delivery dv = {line, m, p, len, so->member};
+    hub->routed = 0;
     for (int i = 0; i < nroutes; i++) {
         struct route *rt = &routes[i];
         struct hub_line *to = rt->to ? rt->to : rt->dm->answer;
@@ -874,6 +900,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
             hub_fill_requester(&h, so);
         hub_deliver(hub, rt->dm, to, &h, body, blen, &dv);
     }
+    if (hub->forget_id)
+        hub_out_routed(hub);
     if (aml.data)
         sl_buf_free(&aml);
     sl_msg_clear(m);

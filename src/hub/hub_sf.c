@@ -12,11 +12,19 @@
  *       src_mbr TEXT,                           -- member of the originating ORI
  *       req TEXT,                               -- verified requester, tab-separated
  *                                               --   ORI MBR TYP CAT PAR TAG, or NULL
- *       body BLOB)                              -- the text after TXT
+ *       body BLOB,                              -- the text after TXT
+ *       mid INTEGER)                            -- switch message id of a query (MID/),
+ *                                               --   given when kept, NULL otherwise
  *     INDEX q_member ON q(member, id)
  *     svc(member TEXT PRIMARY KEY, state TEXT, since INTEGER)   -- 'down' / 'removed';
  *                                               --   no row = up
- *     meta(key TEXT PRIMARY KEY, value)         -- 'schema' = '1'
+ *     meta(key TEXT PRIMARY KEY, value)         -- 'schema' = '2'; 'mid_epoch': the
+ *                                               --   message-id epoch, +1 at every start
+ *
+ * Ids: AUTOINCREMENT for what is kept; queries an answering line had not answered when it
+ * dropped are kept again *before* everything (hub_outstanding.c) with ids below the lowest
+ * in use (negative ones), so `ORDER BY id` stays the delivery order.  Schema 1 files get
+ * the mid column at open (mid = id for the queries in them: below every epoch's ids).
  *
  * Nothing here runs while every destination is up and drained: the normal path never
  * touches SQLite.  Keeping a message opens one transaction for the loop iteration; it is
@@ -25,9 +33,16 @@
  * on disk.
  *
  * Delivery: rows are written into the answering line's output buffer in id order, at most
- * HUB_SF_INFLIGHT at a time and only while the buffer is under half of out_cap; a row is
- * deleted once the socket has taken all its bytes (the line's byte count says so).  While
- * a member has rows, new messages for it are kept too, so order holds.
+ * HUB_SF_INFLIGHT at a time, only while the buffer is under half of out_cap and the
+ * member's outstanding table has room.  Once the socket has taken all of a row's bytes
+ * (the line's byte count says so) it counts as written: a row without a message id (AM,
+ * SM, a reply) is deleted then; a query's row stays until its answer has been routed
+ * (hub_outstanding.c deletes it in the iteration that routes the answer, committed before
+ * that answer leaves).  So a hub killed at any point finds every kept query whose answer
+ * it had not passed on, and writes it again with the same message id: the gateway
+ * recognises the id and sends the reply it already made, without deciding again
+ * (docs/gateway.md §5).  While a member has rows, new messages for it are kept too, so
+ * order holds.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -39,7 +54,7 @@
 
 struct hub_sf {
     sqlite3 *db;
-    sqlite3_stmt *ins, *sel, *del, *svc_set, *svc_del;
+    sqlite3_stmt *ins, *sel, *del, *svc_set, *svc_del, *take, *front, *forget;
     int txn;
 };
 
@@ -55,6 +70,30 @@ static const char schema[] =
     " since INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
     "INSERT OR IGNORE INTO meta VALUES('schema', '1');";
+
+/* schema 1 -> 2: the message id of kept queries */
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    char *e = NULL;
+    if (sqlite3_exec(db, "ALTER TABLE q ADD COLUMN mid INTEGER", NULL, NULL, &e) ==
+        SQLITE_OK) {
+        if (sqlite3_exec(db, "UPDATE q SET mid = id WHERE req IS NOT NULL", NULL, NULL, &e) !=
+            SQLITE_OK)
+            goto fail;
+    } else if (!e || !strstr(e, "duplicate column")) {
+        goto fail;
+    }
+    sqlite3_free(e);
+    e = NULL;
+    if (sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'schema'", NULL, NULL, &e) ==
+        SQLITE_OK)
+        return 0;
+fail:
+    snprintf(err, errlen, "queue: adding the message id column: %s",
+             e ? e : sqlite3_errmsg(db));
+    sqlite3_free(e);
+    return -1;
+}
 
 static int prep(struct hub_sf *sf, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
 {
@@ -82,20 +121,34 @@ int hub_sf_open(struct sl_hub *hub, char *err, size_t errlen)
         sqlite3_free(emsg);
         goto fail;
     }
+    if (migrate(sf->db, err, errlen))
+        goto fail;
     if (prep(sf,
-             "INSERT INTO q(member, key, ori, dest, ctl, rx_time, rx_seq, src_mbr, req, body)"
-             " VALUES(?,?,?,?,?,?,?,?,?,?)",
+             "INSERT INTO q(member, key, ori, dest, ctl, rx_time, rx_seq, src_mbr, req, body,"
+             " mid, id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
              &sf->ins, err, errlen) ||
         prep(sf,
-             "SELECT id, key, ori, dest, ctl, rx_time, rx_seq, src_mbr, req, body FROM q"
+             "SELECT id, key, ori, dest, ctl, rx_time, rx_seq, src_mbr, req, body, mid FROM q"
              " WHERE member = ? AND id > ? ORDER BY id LIMIT ?",
              &sf->sel, err, errlen) ||
-        prep(sf, "DELETE FROM q WHERE member = ? AND id <= ?", &sf->del, err, errlen) ||
+        prep(sf, "DELETE FROM q WHERE member = ? AND mid = ? AND id > ?", &sf->take, err,
+             errlen) ||
+        prep(sf, "SELECT min(id) FROM q", &sf->front, err, errlen) ||
+        prep(sf, "DELETE FROM q WHERE member = ? AND id <= ? AND mid IS NULL", &sf->del, err,
+             errlen) ||
+        prep(sf, "DELETE FROM q WHERE id = ?", &sf->forget, err, errlen) ||
         prep(sf, "INSERT OR REPLACE INTO svc(member, state, since) VALUES(?,?,?)",
              &sf->svc_set, err, errlen) ||
         prep(sf, "DELETE FROM svc WHERE member = ?", &sf->svc_del, err, errlen))
         goto fail;
     hub->sf = sf;
+    /* a new message-id epoch for this run, on disk before the first id */
+    if (hub_sf_next_epoch(hub) != 0) {
+        snprintf(err, errlen, "queue = %s: cannot record the message-id epoch",
+                 hub->cfg.queue);
+        hub_sf_close(hub);
+        return -1;
+    }
     return 0;
 fail:
     hub->sf = sf;
@@ -114,6 +167,9 @@ void hub_sf_close(struct sl_hub *hub)
     sqlite3_finalize(sf->del);
     sqlite3_finalize(sf->svc_set);
     sqlite3_finalize(sf->svc_del);
+    sqlite3_finalize(sf->take);
+    sqlite3_finalize(sf->front);
+    sqlite3_finalize(sf->forget);
     sqlite3_close(sf->db);
     free(sf);
     hub->sf = NULL;
@@ -187,6 +243,12 @@ static void req_parse(const char *s, struct sl_outhdr *h)
 int hub_sf_put(struct sl_hub *hub, struct hub_member *dm, const struct sl_outhdr *h,
                const char *body, size_t body_len, const char *src_mbr)
 {
+    return hub_sf_put_id(hub, dm, h, body, body_len, src_mbr, 0);
+}
+
+int hub_sf_put_id(struct sl_hub *hub, struct hub_member *dm, const struct sl_outhdr *h,
+                  const char *body, size_t body_len, const char *src_mbr, int64_t id)
+{
     struct hub_sf *sf = hub->sf;
     if (!sf || begin(sf))
         return -1;
@@ -207,6 +269,16 @@ int hub_sf_put(struct sl_hub *hub, struct hub_member *dm, const struct sl_outhdr
         sqlite3_bind_null(st, 9);
     }
     sqlite3_bind_blob(st, 10, body_len ? body : "", (int)body_len, SQLITE_STATIC);
+    /* a query keeps the id it was first delivered with; a new one gets one now, so that
+     * every delivery of it carries the same id */
+    if (h->has_req)
+        sqlite3_bind_int64(st, 11, (sqlite3_int64)(h->mid ? h->mid : hub_mid_next(hub)));
+    else
+        sqlite3_bind_null(st, 11);
+    if (id)
+        sqlite3_bind_int64(st, 12, id);
+    else
+        sqlite3_bind_null(st, 12);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -234,7 +306,8 @@ void hub_sf_pump(struct sl_hub *hub, struct hub_member *dm)
         return;
     if (!dm->flight)
         dm->flight = sl_xcalloc(HUB_SF_INFLIGHT, sizeof *dm->flight);
-    while (dm->nflight < HUB_SF_INFLIGHT && dm->sf_count > dm->nflight &&
+    int blocked = 0;
+    while (!blocked && dm->nflight < HUB_SF_INFLIGHT && dm->sf_count > dm->nflight &&
            sl_buf_used(&l->c->out) < hub->cfg.out_cap / 2) {
         sqlite3_stmt *st = sf->sel;
         sqlite3_bind_text(st, 1, dm->code, -1, SQLITE_STATIC);
@@ -257,8 +330,18 @@ void hub_sf_pump(struct sl_hub *hub, struct hub_member *dm)
                 req_parse(col_text(st, 8), &h);
             const char *body = sqlite3_column_blob(st, 9);
             size_t blen = (size_t)sqlite3_column_bytes(st, 9);
-            /* the requester lines go only to answering lines (they are) */
-            hub_emit(hub, l, &h, body ? body : "", blen, src_mbr);
+            /* the requester lines go only to answering lines (they are); a query is
+             * remembered until answered, with the id it was kept with */
+            if (h.has_req) {
+                if (!hub_out_room(hub, dm, blen)) {
+                    blocked = 1; /* an answer frees room and pumps again */
+                    break;
+                }
+                h.mid = (uint64_t)sqlite3_column_int64(st, 10);
+                hub_out_emit(hub, dm, l, &h, body ? body : "", blen, src_mbr, id);
+            } else {
+                hub_emit(hub, l, &h, body ? body : "", blen, src_mbr);
+            }
             dm->flight[dm->nflight].id = id;
             dm->flight[dm->nflight].end = l->app_total;
             dm->nflight++;
@@ -271,7 +354,7 @@ void hub_sf_pump(struct sl_hub *hub, struct hub_member *dm)
                      sqlite3_errmsg(sf->db));
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        if (!got) {
+        if (!got && !blocked) {
             /* the count was off (a failed commit): trust the table */
             dm->sf_count = dm->nflight;
             break;
@@ -319,6 +402,89 @@ void hub_sf_written(struct sl_hub *hub, struct hub_line *l)
     hub_sf_pump(hub, dm);
 }
 
+int64_t hub_sf_front(struct sl_hub *hub)
+{
+    struct hub_sf *sf = hub->sf;
+    int64_t lo = 1;
+    if (sqlite3_step(sf->front) == SQLITE_ROW && sqlite3_column_type(sf->front, 0) != SQLITE_NULL)
+        lo = sqlite3_column_int64(sf->front, 0);
+    sqlite3_reset(sf->front);
+    return lo < 1 ? lo : 1;
+}
+
+int hub_sf_forget(struct sl_hub *hub, int64_t id)
+{
+    struct hub_sf *sf = hub->sf;
+    if (!sf || begin(sf))
+        return -1;
+    sqlite3_bind_int64(sf->forget, 1, id);
+    int rc = sqlite3_step(sf->forget);
+    sqlite3_reset(sf->forget);
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("hub", "queue: deleting answered message %lld: %s", (long long)id,
+                 sqlite3_errmsg(sf->db));
+        return -1;
+    }
+    return 0;
+}
+
+int hub_sf_take(struct sl_hub *hub, struct hub_member *dm, uint64_t mid)
+{
+    struct hub_sf *sf = hub->sf;
+    if (!sf || begin(sf))
+        return 0;
+    sqlite3_stmt *st = sf->take;
+    sqlite3_bind_text(st, 1, dm->code, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)mid);
+    sqlite3_bind_int64(st, 3, dm->sf_last);
+    int rc = sqlite3_step(st);
+    int n = rc == SQLITE_DONE ? sqlite3_changes(sf->db) : 0;
+    if (rc != SQLITE_DONE)
+        SL_ERROR("hub", "queue: taking MID %llu out of %s's queue: %s",
+                 (unsigned long long)mid, dm->code, sqlite3_errmsg(sf->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    dm->sf_count -= n;
+    if (dm->sf_count < 0)
+        dm->sf_count = 0;
+    return n > 0;
+}
+
+int hub_sf_next_epoch(struct sl_hub *hub)
+{
+    struct hub_sf *sf = hub->sf;
+    /* outside the iteration's transaction, committed (fsync) before any id of it exists */
+    hub_sf_commit(hub);
+    sqlite3_stmt *st;
+    int64_t epoch = 0;
+    if (sqlite3_prepare_v2(sf->db, "SELECT value FROM meta WHERE key = 'mid_epoch'", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        epoch = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if ((uint64_t)epoch < hub->mid_epoch)
+        epoch = (int64_t)hub->mid_epoch;
+    epoch++;
+    if (sqlite3_prepare_v2(sf->db, "INSERT OR REPLACE INTO meta VALUES('mid_epoch', ?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, epoch);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    hub->mid_epoch = (uint64_t)epoch;
+    hub->mid_seq = 0;
+    return 0;
+fail:
+    /* the ids of this epoch could repeat an earlier run's: say so, and still move on */
+    SL_ERROR("hub", "queue: cannot record the message-id epoch: %s", sqlite3_errmsg(sf->db));
+    hub->mid_epoch++;
+    hub->mid_seq = 0;
+    return -1;
+}
+
 int hub_sf_set_svc(struct sl_hub *hub, const char *member, int svc, char *err, size_t errlen)
 {
     struct hub_sf *sf = hub->sf;
@@ -354,7 +520,7 @@ void hub_sf_load(struct sl_hub *hub)
         m->sf_count = 0;
         m->svc = HUB_UP;
         m->nflight = 0;
-        m->sf_last = 0;
+        m->sf_last = INT64_MIN; /* requeued queries have negative ids */
     }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(sf->db, "SELECT member, count(*) FROM q GROUP BY member", -1, &st,

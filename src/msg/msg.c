@@ -153,6 +153,7 @@ void sl_msg_clear(struct sl_msg *m)
     m->text = NULL;
     m->text_len = 0;
     m->nfields = 0;
+    m->mid = 0;
 }
 
 /* Copy the body without control bytes.  Free text keeps LF (not leading ones). */
@@ -226,6 +227,8 @@ static int split_fields(struct sl_msg *m, struct sl_msg_err *err)
     }
     return 0;
 }
+
+static int take_mid_echo(const struct sl_key_info *k, struct sl_msg_err *err, struct sl_msg *m);
 
 int sl_msg_parse(const char *in, size_t len, struct sl_msg *m, struct sl_msg_err *err)
 {
@@ -361,7 +364,63 @@ int sl_msg_parse(const char *in, size_t len, struct sl_msg *m, struct sl_msg_err
             if (strcmp(m->dest[i], "NL") == 0)
                 return set_err(err, SL_ER_DEST, "NL MUST BE THE ONLY DESTINATION");
 
-    return sl_msg_take_body(k, in + p, len - p, p, m, err);
+    m->mid = 0;
+    if (sl_msg_take_body(k, in + p, len - p, p, m, err) < 0)
+        return -1;
+    return k->body == SL_BODY_TEXT ? take_mid_echo(k, err, m) : 0;
+}
+
+/* "MID/<id>" at b[0..n), n the line's length without its end: the id, or 0 when the line
+ * is not 1-20 digits without a leading zero that fit in 64 bits. */
+static uint64_t mid_value(const char *b, size_t n)
+{
+    if (n < 5 || n > 4 + SL_MID_DIGITS || memcmp(b, SL_MID_PREFIX, 4) != 0 || b[4] == '0')
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 4; i < n; i++) {
+        if (!sl_msg_is_digit((unsigned char)b[i]))
+            return 0;
+        uint64_t d = (uint64_t)(b[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+uint64_t sl_msg_mid_parse(const char *s, size_t n)
+{
+    return mid_value(s, n);
+}
+
+/* A free-text body whose first line (once cleaned) is MID/...: the echo of a switch
+ * message id on a reply, taken out of the text; refused on anything else. */
+static int take_mid_echo(const struct sl_key_info *k, struct sl_msg_err *err, struct sl_msg *m)
+{
+    if (!m->text || m->text_len < 4 || memcmp(m->text, SL_MID_PREFIX, 4) != 0)
+        return 0;
+    if (!sl_key_is_reply(k))
+        return set_err(err, SL_ER_HEADER,
+                       "MID/ IS WRITTEN BY THE SWITCH; ONLY A REPLY MAY ECHO IT AS ITS FIRST "
+                       "LINE");
+    const char *nl = memchr(m->text, '\n', m->text_len);
+    size_t n = nl ? (size_t)(nl - m->text) : m->text_len;
+    uint64_t v = mid_value(m->text, n);
+    if (!v) {
+        char show[40];
+        sl_msg_show(show, sizeof show, m->text, n, 24);
+        return set_err(err, SL_ER_HEADER,
+                       "MID/ ECHO '%s' MUST BE 1-20 DIGITS WITHOUT A LEADING ZERO", show);
+    }
+    m->mid = v;
+    /* the rest, without the line breaks that followed (a cleaned text never starts with
+     * a control byte) */
+    size_t skip = n;
+    while (skip < m->text_len && m->text[skip] == '\n')
+        skip++;
+    memmove(m->text, m->text + skip, m->text_len - skip + 1);
+    m->text_len -= skip;
+    return 0;
 }
 
 int sl_msg_take_body(const struct sl_key_info *k, const char *b, size_t n, size_t off,
@@ -405,8 +464,13 @@ int sl_msg_format(const struct sl_msg *m, struct sl_buf *out)
     size_t cl = strnlen(m->ctl, sizeof m->ctl);
     if (cl && (!sl_msg_ctl_valid(m->ctl, cl) || !sl_msg_last_is_ctl(k, m->ctl, cl)))
         return -1;
-    /* The body must come back unchanged from the parser. */
+    /* The body must come back unchanged from the parser: a MID/ echo only on a reply, and
+     * no text that would read as one. */
     int textmode = k->body == SL_BODY_TEXT;
+    if (m->mid && !sl_key_is_reply(k))
+        return -1;
+    if (!m->mid && m->text && m->text_len >= 4 && memcmp(m->text, SL_MID_PREFIX, 4) == 0)
+        return -1;
     if (m->text) {
         for (size_t i = 0; i < m->text_len; i++) {
             unsigned char c = (unsigned char)m->text[i];
@@ -442,6 +506,8 @@ int sl_msg_format(const struct sl_msg *m, struct sl_buf *out)
         sl_buf_append(out, m->ctl, cl);
     }
     sl_buf_append(out, ".TXT\n", 5);
+    if (m->mid)
+        sl_buf_printf(out, SL_MID_PREFIX "%llu\n", (unsigned long long)m->mid);
     if (m->text) {
         sl_buf_append(out, m->text, m->text_len);
     } else {

@@ -42,6 +42,9 @@ int sl_msg_ctl_valid(const char *s, size_t n);
 int sl_msg_take_body(const struct sl_key_info *k, const char *b, size_t n, size_t off,
                      struct sl_msg *m, struct sl_msg_err *err);
 
+/* "MID/<id>" (the whole line, without its end) -> id, 0 when malformed. */
+uint64_t sl_msg_mid_parse(const char *s, size_t n);
+
 /* Days since 1970-01-01 <-> proleptic Gregorian date (H. Hinnant's algorithms).  Our own
  * because glibc's gmtime_r/timegm take the time zone lock on every call. */
 int64_t sl_msg_days_from_civil(int y, int m, int d);

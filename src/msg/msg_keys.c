@@ -165,6 +165,11 @@ uint32_t sl_msg_pfx_mask_str(const char *s)
     return m;
 }
 
+int sl_key_is_reply(const struct sl_key_info *k)
+{
+    return k && k->priority == 1 && !k->switch_only;
+}
+
 /* ---- ER texts ---- */
 
 const char *sl_er_text(enum sl_er code)

@@ -7,6 +7,8 @@
  *     14:25 11/26/2026 01239             receive stamp HH:MM MM/DD/CCYY (UTC), input number
  *     14:25 11/26/2026 01233 CA          send stamp, output number, addressee (2-9 chars)
  *     CTL/LTN2000157                     only when the sender gave a control field
+ *     MID/1099511627777                  switch message id: only on a query the hub hands
+ *                                        to an answering line (echoed in the reply)
  *     VRQ/ORI=WASP00000;MBR=WA;TYP=SA;CAT=ACDZ;PAR=;TAG=task-force
  *                                        only on what the hub hands to an answering line
  *     TXT
@@ -150,6 +152,7 @@ int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t bod
     /* Every piece has a bound, so the header is written in one reservation. */
     const struct sl_requester *r = &h->req;
     size_t max = 4 + 1 + SL_ORI_LEN + 1 + 23 + 23 + SL_ORI_LEN + 1 + 4 + SL_MSG_CTL_MAX + 1 +
+                 4 + SL_MID_DIGITS + 1 +
                  4 + 6 * 5 + 3 * (sizeof r->ori + sizeof r->member + sizeof r->type +
                                   sizeof r->cats + sizeof r->parent + sizeof r->tags) +
                  1 + 4;
@@ -172,6 +175,17 @@ int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t bod
         memcpy(p, "CTL/", 4);
         memcpy(p + 4, h->ctl, cl);
         p += 4 + cl;
+        *p++ = '\n';
+    }
+    if (h->mid) {
+        char digits[SL_MID_DIGITS];
+        int nd = 0;
+        for (uint64_t v = h->mid; v; v /= 10)
+            digits[nd++] = (char)('0' + v % 10);
+        memcpy(p, SL_MID_PREFIX, 4);
+        p += 4;
+        while (nd)
+            *p++ = digits[--nd];
         *p++ = '\n';
     }
     if (h->has_req) {
@@ -343,11 +357,18 @@ int sl_msg_parse_output(const char *in, size_t len, struct sl_outhdr *h, const c
             return set_err(err, "TXT LINE MISSING AFTER LINE %d", c.line);
         if (n == 3 && memcmp(l, "TXT", 3) == 0)
             break;
-        if (n >= 4 && memcmp(l, "CTL/", 4) == 0 && !seen_ctl && !h->has_req) {
+        if (n >= 4 && memcmp(l, "CTL/", 4) == 0 && !seen_ctl && !h->mid && !h->has_req) {
             if (!sl_msg_ctl_valid(l + 4, n - 4))
                 return set_err(err, "LINE %d: CONTROL FIELD MUST BE 1-10 OF A-Z 0-9 -", c.line);
             memcpy(h->ctl, l + 4, n - 4);
             seen_ctl = 1;
+            continue;
+        }
+        if (n >= 4 && memcmp(l, SL_MID_PREFIX, 4) == 0 && !h->mid && !h->has_req) {
+            h->mid = sl_msg_mid_parse(l, n);
+            if (!h->mid)
+                return set_err(err, "LINE %d: MID MUST BE 1-20 DIGITS WITHOUT A LEADING ZERO",
+                               c.line);
             continue;
         }
         if (n >= 4 && memcmp(l, "VRQ/", 4) == 0 && !h->has_req) {
@@ -367,7 +388,7 @@ int sl_msg_parse_output(const char *in, size_t len, struct sl_outhdr *h, const c
             h->has_req = 1;
             continue;
         }
-        return set_err(err, "LINE %d: UNEXPECTED HEADER LINE (CTL/, VRQ/ OR TXT EXPECTED)",
+        return set_err(err, "LINE %d: UNEXPECTED HEADER LINE (CTL/, MID/, VRQ/ OR TXT EXPECTED)",
                        c.line);
     }
     *body = in + c.p;
@@ -385,6 +406,7 @@ int sl_msg_parse_delivered(const char *in, size_t len, struct sl_outhdr *h, stru
     m->text = NULL;
     m->text_len = 0;
     m->nfields = 0;
+    m->mid = 0;
     if (sl_msg_parse_output(in, len, h, &body, &blen, err) < 0)
         return -1;
     const struct sl_key_info *k = sl_key_lookup(h->key);
@@ -395,6 +417,7 @@ int sl_msg_parse_delivered(const char *in, size_t len, struct sl_outhdr *h, stru
     memcpy(m->dest[0], h->dest, sizeof m->dest[0]);
     m->ndest = 1;
     memcpy(m->ctl, h->ctl, sizeof m->ctl);
+    m->mid = h->mid;
     return sl_msg_take_body(k, body, blen, (size_t)(body - in), m, err);
 }
 

@@ -22,6 +22,21 @@ static const char *const form_name[F_N] = {
     "RQ LIC only", "RQ VIN", "RQ VIN last 8", "RNQ owner (list 20)", "RPQ partial plate",
     "photo (derived)"};
 
+/* A JSON string: the path is the only text here that is not a fixed ASCII name. */
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -52,13 +67,16 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
             goto done;
         }
     }
-    if (json)
-        fprintf(out, "{\"drivers\":%lld,\"vehicles\":%lld,\"n\":%d,\"forms\":[",
+    if (json) {
+        fputs("{\"db\":", out);
+        json_str(out, sl_store_path(st));
+        fprintf(out, ",\"drivers\":%lld,\"vehicles\":%lld,\"samples\":%d,\"forms\":[",
                 (long long)nd, (long long)nv, n);
+    }
     else
         fprintf(out, "look-ups on %lld drivers, %lld vehicles; %d queries per form\n"
-                     "%-22s %10s %10s %10s %8s\n",
-                (long long)nd, (long long)nv, n, "form", "p50 us", "p99 us", "max us", "found");
+                     "%-22s %10s %10s %10s %10s %8s\n",
+                (long long)nd, (long long)nv, n, "form", "p50 us", "p90 us", "p99 us", "max us", "found");
     for (int f = 0; f < F_N; f++) {
         if (f == F_PARTIAL && !sl_store_has_partial_plate(st))
             continue;
@@ -131,14 +149,14 @@ int sl_store_bench(struct sl_store *st, int n, uint64_t seed, FILE *out, int jso
             found += ok;
         }
         qsort(lat, (size_t)n, sizeof *lat, cmp_i64);
-        double p50 = (double)lat[n / 2] / 1e3, p99 = (double)lat[(size_t)n * 99 / 100] / 1e3,
-               mx = (double)lat[n - 1] / 1e3;
+        double p50 = (double)lat[n / 2] / 1e3, p90 = (double)lat[(size_t)n * 90 / 100] / 1e3,
+               p99 = (double)lat[(size_t)n * 99 / 100] / 1e3, mx = (double)lat[n - 1] / 1e3;
         if (json)
-            fprintf(out, "%s{\"form\":\"%s\",\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
-                         "\"found\":%d}",
-                    f ? "," : "", form_name[f], p50, p99, mx, found);
+            fprintf(out, "%s{\"form\":\"%s\",\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+                         "\"max_us\":%.1f,\"found\":%d,\"n\":%d}",
+                    f ? "," : "", form_name[f], p50, p90, p99, mx, found, n);
         else
-            fprintf(out, "%-22s %10.1f %10.1f %10.1f %7.1f%%\n", form_name[f], p50, p99, mx,
+            fprintf(out, "%-22s %10.1f %10.1f %10.1f %10.1f %7.1f%%\n", form_name[f], p50, p90, p99, mx,
                     100.0 * found / n);
     }
     if (json)

@@ -50,6 +50,7 @@ static const char *const q_sql[Q_N] = {
 
 struct sl_store {
     sqlite3 *db;
+    char *path; /* as given to sl_store_open, owned */
     sqlite3_stmt *q[Q_N];
     char state[4];
     uint64_t seed;
@@ -102,6 +103,7 @@ int sl_store_has_partial_plate(const struct sl_store *st) { return st->q[Q_PARTI
 struct sl_store *sl_store_open(const char *path, int readonly, char *err, size_t errlen)
 {
     struct sl_store *st = sl_xcalloc(1, sizeof *st);
+    st->path = sl_xstrdup(path);
     int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     char buf[64];
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -159,10 +161,12 @@ void sl_store_close(struct sl_store *st)
     for (int i = 0; i < Q_N; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    free(st->path);
     free(st);
 }
 
 const char *sl_store_state(const struct sl_store *st) { return st->state; }
+const char *sl_store_path(const struct sl_store *st) { return st->path; }
 uint64_t sl_store_seed(const struct sl_store *st) { return st->seed; }
 int32_t sl_store_as_of(const struct sl_store *st) { return st->as_of; }
 

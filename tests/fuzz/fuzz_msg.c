@@ -10,7 +10,9 @@
  *   3. sl_msg_parse_output on the raw input; when it succeeds, formatting the result and
  *      parsing again must give the same header and body;
  *   4. the ER body for any error is printable ASCII and LF only;
- *   5. sl_msg_parse_delivered agrees with sl_msg_parse_output, and its message checks.
+ *   5. sl_msg_parse_delivered agrees with sl_msg_parse_output (the MID too), and its
+ *      message checks.
+ * A reply's MID/ echo and the output header's MID/ line take part in every round trip.
  * A broken invariant is __builtin_trap().
  */
 #include <stddef.h>
@@ -36,6 +38,7 @@ static void same_msg(const struct sl_msg *a, const struct sl_msg *b)
     for (int i = 0; i < a->ndest; i++)
         CHECK(strcmp(a->dest[i], b->dest[i]) == 0);
     CHECK(strcmp(a->ctl, b->ctl) == 0);
+    CHECK(a->mid == b->mid);
     CHECK(a->text_len == b->text_len);
     CHECK(memcmp(a->text, b->text, a->text_len) == 0);
     CHECK(a->nfields == b->nfields);
@@ -55,6 +58,7 @@ static void same_hdr(const struct sl_outhdr *a, const struct sl_outhdr *b)
     CHECK(strcmp(a->dest, b->dest) == 0);
     CHECK(strcmp(a->ctl, b->ctl) == 0);
     CHECK(a->has_req == b->has_req);
+    CHECK(a->mid == b->mid);
     if (a->has_req) {
         CHECK(strcmp(a->req.ori, b->req.ori) == 0);
         CHECK(strcmp(a->req.member, b->req.member) == 0);
@@ -123,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h.rx_seq = (unsigned)size * 31u % 100000u;
         h.tx_seq = (unsigned)size % 100000u;
         h.has_req = size & 1;
+        h.mid = m.mid ? m.mid : (size & 2 ? (uint64_t)size * 2654435761u : 0);
         memcpy(h.req.ori, m.ori, sizeof h.req.ori);
         memcpy(h.req.state, m.ori, 2);
         fill(h.req.member, sizeof h.req.member, data, size, 1);
@@ -168,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(sl_msg_parse_output(in, size, &h, &body, &blen, &e2) == 0);
         same_hdr(&h, &h3);
         CHECK(m.ndest == 1 && strcmp(m.dest[0], h3.dest) == 0);
+        CHECK(m.mid == h3.mid);
         (void)sl_msg_check(&m, &e);
     }
     sl_msg_clear(&m);

@@ -103,10 +103,13 @@ class Out:
             raise ValueError("bad send stamp line %r" % lines[2])
         self.tx_stamp, self.tx_seq, self.dest = m.group(1), int(m.group(2)), m.group(3)
         self.ctl = ""
+        self.mid = 0
         self.vrq = None
         for extra in lines[3:]:
             if extra.startswith("CTL/"):
                 self.ctl = extra[4:]
+            elif extra.startswith("MID/"):
+                self.mid = int(extra[4:])
             elif extra.startswith("VRQ/"):
                 self.vrq = {}
                 for item in extra[4:].split(";"):

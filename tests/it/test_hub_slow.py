@@ -30,7 +30,10 @@ def test_slow_reader_costs_the_others_nothing():
                     p = wa.recv_frame(15)
                     if p is None:
                         return
-                    if b".04. USER OUT OF SERVICE" in p and b"QUEUE IS FULL" in p:
+                    # backpressure: its output buffer is full, or it has as many queries
+                    # unanswered as the switch keeps track of (both SM .04.)
+                    if b".04. USER OUT OF SERVICE" in p and (
+                            b"QUEUE IS FULL" in p or b"TOO MANY QUERIES WAITING" in p):
                         m = re.search(rb"OLN/S(\d{7})", p)
                         refused.append(int(m.group(1)))
                     else:

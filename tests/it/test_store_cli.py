@@ -101,6 +101,16 @@ def main():
         b = json.loads(out) if rc == 0 else {}
         check("bench", rc == 0 and len(b.get("forms", [])) == 11 and
               all(f["found"] == 200 for f in b["forms"]), err)
+        # The documented shape (docs/records.md "store bench --json"): `stateline bench
+        # lookup` reads these keys.
+        check("bench json top", b.get("db") == db and b.get("drivers") == 2000 and
+              isinstance(b.get("vehicles"), int) and b.get("samples") == 200, b)
+        fkeys = {"form", "p50_us", "p90_us", "p99_us", "max_us", "found", "n"}
+        check("bench json forms", all(fkeys <= set(f) and f["n"] == 200 and
+                                      f["p50_us"] <= f["p90_us"] <= f["p99_us"] <= f["max_us"]
+                                      for f in b.get("forms", [])), b)
+        check("bench json form names", [f["form"] for f in b.get("forms", [])][:2] ==
+              ["DQ OLN", "DQ NAM+DOB+SEX"], b)
 
         # A state without RPQ: no partial-plate index, the rest unchanged.
         db3 = os.path.join(tmp, "norpq.db")
