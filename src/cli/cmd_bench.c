@@ -237,10 +237,25 @@ static int scenario_lookup(int argc, char **argv)
 
 /* ---- all: each scenario briefly, as a child with --json ---- */
 
-/* Run self with argv, stdout captured into *out (sl_xmalloc'd), stderr passed through. */
+/* Run self with argv and wait: stdout captured into *out (sl_xmalloc'd) when out is not
+ * NULL, else passed through like stderr.  Returns the exit status. */
 static int capture(const char *self, char *const argv[], char **out)
 {
     int pfd[2];
+    if (!out) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            execv(self, argv);
+            _exit(127);
+        }
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    }
     *out = NULL;
     if (pipe2(pfd, O_CLOEXEC) != 0)
         return -1;
@@ -324,25 +339,26 @@ static int run_all(int argc, char **argv, int first)
         argv2[n++] = (char *)"bench";
         for (int i = 0; set[s][i]; i++)
             argv2[n++] = (char *)set[s][i];
-        argv2[n++] = (char *)"--json";
+        if (json)
+            argv2[n++] = (char *)"--json";
         argv2[n] = NULL;
         if (!json) {
-            printf("== stateline bench");
-            for (int i = 2; i < n - 1; i++)
+            /* for a person: each scenario's own table, as it goes */
+            printf("%s== stateline bench", s ? "\n" : "");
+            for (int i = 2; i < n; i++)
                 printf(" %s", argv2[i]);
-            printf("\n");
+            printf("\n\n");
         }
         char *out = NULL;
-        int rc = capture(self, argv2, &out);
+        int rc = capture(self, argv2, json ? &out : NULL);
         json_error_t je;
         json_t *r = out ? json_loads(out, 0, &je) : NULL;
         if (!r) {
             r = json_object();
-            json_object_set_new(r, "error", json_string(rc == 0 ? "the report is not JSON"
-                                                                : "the scenario failed"));
+            json_object_set_new(r, "error", json_string(!json        ? "not asked (no --json)"
+                                                        : rc == 0   ? "the report is not JSON"
+                                                                    : "the scenario failed"));
         }
-        if (!json && out)
-            fputs(out, stdout);
         free(out);
         json_object_set_new(sc, set[s][0], r);
         json_object_set_new(ex, set[s][0], json_integer(rc));
@@ -357,6 +373,12 @@ static int run_all(int argc, char **argv, int first)
         char *t = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(t);
         free(t);
+    } else {
+        printf("\n== exit status:");
+        for (int k = 0; k < 5; k++)
+            printf(" %s %lld", set[k][0],
+                   (long long)json_integer_value(json_object_get(ex, set[k][0])));
+        printf("\n");
     }
     json_decref(all);
     return worst;
