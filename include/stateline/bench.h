@@ -47,6 +47,7 @@ struct sl_bench_opts {
     int at_sustained;      /* also measure at the sustained rate itself (default 1) */
     double capacity_bound_ms; /* when nothing passes p99_bound_ms: the capacity search's
                                * bound (default 250: queues do not grow) */
+    int no_archive;        /* the hub without its message archive (to measure its cost) */
 };
 
 /* The outcome of one fixed-rate run. */

@@ -174,6 +174,14 @@ static int make_network(struct e2e *b, char *err, size_t errlen)
     if (b->hub_port <= 0 ||
         demo_write_hub_conf(path, b->hub_port, "stateline bench e2e", err, errlen) != 0)
         return -1;
+    if (o->no_archive) {
+        /* --no-archive: what the hub costs without its message archive (issue 3) */
+        FILE *f = fopen(path, "a");
+        if (!f || fputs("archive = none\n", f) < 0 || fclose(f) != 0) {
+            demo_fmt(err, errlen, "cannot write %s", path);
+            return -1;
+        }
+    }
     demo_fmt(path, sizeof path, "%s/policies", b->dir);
     mkdir(path, 0700);
     for (int i = 0; i < b->ngw; i++) {
@@ -1055,6 +1063,7 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
     json_object_set_new(setup, "terminal_lines", lines);
     json_object_set_new(setup, "tls", json_true());
     json_object_set_new(setup, "durable_audit", json_true());
+    json_object_set_new(setup, "hub_archive", json_boolean(!o->no_archive));
     json_object_set_new(setup, "mix", json_string("DQ by OLN 40%, DQ by name+DOB+sex 10%, "
                                                   "KQ 10%, RQ by plate 20%, RQ by VIN 10%, "
                                                   "DNQ 10%; 10% with a one-character typo"));

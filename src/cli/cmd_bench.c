@@ -79,6 +79,8 @@ static const char usage[] =
     "  --drivers N       drivers in each gateway's state (default 100000)\n"
     "  --gateways N      gateways, one state each: WA, NY, IL, CA, AZ, TX (default 1)\n"
     "  --no-sustained    after a search, measure at half the sustained rate only\n"
+    "  --no-archive      the hub without its message archive (archive = none): what\n"
+    "                    the archive costs, by difference; not the network as deployed\n"
     "  --capacity-bound MS  when no rate keeps p99 under --p99-bound (the disk's\n"
     "                    fdatasync is measured first: every reply waits for one), search\n"
     "                    the capacity instead: p99 under MS (default 250)\n"
@@ -443,6 +445,10 @@ static int run(int argc, char **argv)
         }
         if (e2e && !strcmp(a, "--no-sustained")) {
             o.at_sustained = 0;
+            continue;
+        }
+        if (e2e && !strcmp(a, "--no-archive")) {
+            o.no_archive = 1;
             continue;
         }
         i++;
