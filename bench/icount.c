@@ -12,6 +12,8 @@
  *      against the directory snapshot, routes it to CA's answering line and writes the
  *      output header into that line's buffer; the CA line then sends the DR
  *      "DR.CATEST000.WATEST000.<ctl>.TXT LF <200 bytes>", routed back by requester ORI.
+ *      Each DQ is remembered as outstanding (with its MID/) and the DR, which does not
+ *      echo the id, is matched to it by requester ORI + control field; none may be left.
  *      Every delivered frame is read back from the line buffers with sl_frame_peek.
  *   2. 10,000 policy decisions (sl_policy_decide) over the generated 100-rule policy of
  *      `stateline policy bench` (the same rule mix: 80% one ORI, 15% a parent agency, 5%
@@ -189,6 +191,11 @@ static uint64_t run_hub(void)
         delivered += (uint64_t)drain(wa, "DR");
         hub->npending = 0;
     }
+    /* every DR answered its DQ: nothing is left outstanding on CA's line (else the gate
+     * would measure a table that only grows) */
+    struct hub_member *cm = hub_member_find(&hub->members, "CA");
+    if (!cm || hub_out_count(cm) != 0)
+        delivered = 0;
     free_hub(hub);
     return delivered;
 }

@@ -43,7 +43,11 @@
 
 /* ---- entries ----------------------------------------------------------------------- */
 
+/* Version 1: types 1..15, tags 1..35.  Version 2 adds the hub's fields and its line
+ * events (tags 36.., type 16).  An entry is written with the lowest version that can
+ * carry it, so every entry has one encoding and version-1 entries are unchanged. */
 #define SL_AUDIT_VERSION 1
+#define SL_AUDIT_VERSION_MAX 2
 #define SL_AUDIT_HASH_LEN 32
 #define SL_AUDIT_MAX_ENTRY 65535 /* tlog-tiles entry bundles use u16 lengths */
 #define SL_AUDIT_MAX_LIST 32     /* items in a list field (rule ids, destinations ...) */
@@ -64,8 +68,10 @@ enum sl_audit_type {
     SL_AUDIT_SYSTEM = 13,        /* start, stop, recovery, fail-closed outage */
     SL_AUDIT_HUB_ROUTE = 14,     /* hub: header received and the routing decision */
     SL_AUDIT_HUB_DELIVER = 15,   /* hub: message delivered on a line (line sequence) */
+    SL_AUDIT_HUB_LINE = 16,      /* hub: a line up, down or refused (version 2) */
 };
-#define SL_AUDIT_TYPE_MAX 15
+#define SL_AUDIT_TYPE_MAX 16
+#define SL_AUDIT_TYPE_MAX_V1 15
 
 /* What happened, in the words of the transparency report (P-23) and of the hub. */
 enum sl_audit_outcome {
@@ -156,8 +162,13 @@ enum sl_audit_field {
     SL_AF_LINE_SEQ,         /* u64 per-line sequence number (hub) */
     SL_AF_REMOTE,           /* remote address of a log-on */
     SL_AF_BASIS,            /* legal basis of a policy change */
+    /* version 2 */
+    SL_AF_LINE,             /* hub: the line's role, "answer" or "terminal" */
+    SL_AF_LEGS,             /* hub: what the switch did for each destination (list) */
+    SL_AF_MID,              /* hub: switch message id (MID/) a reply echoed or a frame had */
 };
-#define SL_AF_MAX SL_AF_BASIS
+#define SL_AF_MAX SL_AF_MID
+#define SL_AF_MAX_V1 SL_AF_BASIS
 #define SL_AF_BIT(f) (UINT64_C(1) << ((f) - 1))
 
 struct sl_audit_entry {
@@ -168,12 +179,12 @@ struct sl_audit_entry {
 
     struct sl_audit_str ref, ori, member, parent, agency_type, req_state, user, terminal, key,
         control, reason, purpose, case_ref, legal, actor, action, text, approver, notice_id,
-        remote, basis;
-    struct sl_audit_list dest, search, rules;
+        remote, basis, line;
+    struct sl_audit_list dest, search, rules, legs;
     uint8_t effect, outcome;
     uint32_t released, withheld;
     uint16_t error;
-    uint64_t line_seq;
+    uint64_t line_seq, mid;
     int64_t due_us;
     uint8_t policy_hash[SL_AUDIT_HASH_LEN], personal_hash[SL_AUDIT_HASH_LEN],
         policy_before[SL_AUDIT_HASH_LEN], policy_after[SL_AUDIT_HASH_LEN];

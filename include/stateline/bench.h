@@ -40,6 +40,7 @@ struct sl_bench_opts {
     int no_direct;         /* skip the direct (no hub) baseline */
     int no_peer;           /* skip the nats-server peer even when it is installed */
     int peer_search;       /* also search nats-server's sustained rate (the ratio) */
+    int hub_audit;         /* the hub keeps its audit log (durable before forward) */
     double start_rate;     /* search: first trial's rate (0 = 5,000/s) */
     /* e2e only */
     uint64_t drivers;      /* population of each gateway's state (default 100,000) */

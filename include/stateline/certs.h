@@ -7,9 +7,12 @@
  *                                     SAN DNS:localhost, IP:127.0.0.1, IP:::1 (+ hub_host)
  *     <M>-answer.crt, <M>-answer.key  member M's answering line: CN=M, OU=answer
  *     <M>-terminal.crt, .key          member M's terminal line: CN=M, OU=terminal
+ *     <M>-desk.crt, <M>-desk.key      member M's oversight desk (HTTPS server): CN=M,
+ *                                     OU=desk, serverAuth, the hub's SANs
  *     tokens                          "M ROLE TOKEN" per line certificate, TOKEN = 64 hex
  *                                     digits from the CSPRNG (plain loopback lines)
- * Line certificates carry extendedKeyUsage clientAuth; the hub's serverAuth+clientAuth.
+ * Line certificates carry extendedKeyUsage clientAuth; the hub's serverAuth+clientAuth;
+ * the desks' serverAuth.
  *
  * Idempotent: a file set that is still valid (parses, key matches, signed by the CA in the
  * directory, within its validity period, right subject and SANs) is kept, unless force.

@@ -102,6 +102,11 @@ int sl_conn_read(struct sl_conn *c);
  * 0 all flushed (or the handshake waits for the peer: nothing to do until readable),
  * 1 some left: watch for writable when c->want_write, -1 failed (c->err). */
 int sl_conn_flush(struct sl_conn *c);
+/* The same for the first `limit` bytes of c->out only (the rest stays, e.g. output held
+ * until the hub's audit entries are durable).  Returns 0 when those bytes are written.
+ * A later call may pass a larger limit over the same bytes (a TLS write retried with more
+ * data is allowed: SSL_MODE_ENABLE_PARTIAL_WRITE). */
+int sl_conn_flush_upto(struct sl_conn *c, size_t limit);
 /* Sends a TLS close_notify (best effort, never waits), closes the fd, frees all. */
 void sl_conn_free(struct sl_conn *c);
 

@@ -133,6 +133,12 @@ int sl_gw_desk_notices(struct sl_gw_desk *d, int which, int json, int64_t now_s,
  * with err (notices already written stay sent). */
 int sl_gw_desk_send(struct sl_gw_desk *d, const char *outbox, const char *sender,
                     struct sl_buf *out, int *nsent, char *err, size_t errlen);
+/* The text of notice id's letter ("WA-N7" or "7"): the letter sent (read back from the
+ * outbox; returns 1), or for an unsent notice the letter `notices send` would write now,
+ * with the person's name and address from the records store (returns 0).  Appends to txt.
+ * -1 with err (no such notice, record no longer on file, letter file gone). */
+int sl_gw_desk_letter(struct sl_gw_desk *d, const char *id, const char *sender,
+                      struct sl_buf *txt, char *err, size_t errlen);
 /* `stateline policy apply`: remember who applied the text with this hash, for the
  * gateway's policy-change entry.  0 or -1. */
 int sl_gw_desk_policy_applied(struct sl_gw_desk *d, const char *author, const char *file,

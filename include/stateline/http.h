@@ -50,6 +50,17 @@ void sl_http_free(struct sl_http *h);
 /* `stateline gateway users --config FILE add|list|remove|passwd ...` (argv[0] =
  * "users").  Returns a process exit code (SL_EXIT_*). */
 int sl_http_users_cmd(int argc, char **argv);
+/* Add an account to cfg's DATA/gateway.db (as `users add`): role by name, password of at
+ * least 12 characters; replace = 1 removes an account of that name first (and its
+ * sessions).  The new TOTP secret (base32) goes to secret.  The change reaches the audit
+ * log as the CLI's do (http_account_event).  0, or -1 with err.  For `stateline demo`. */
+int sl_http_user_add(const struct sl_gw_config *cfg, const char *name, const char *role,
+                     const char *password, int replace, char *secret, size_t seclen,
+                     char *err, size_t errlen);
+/* The account's TOTP code at now_s (6 digits + NUL); *valid_s (may be NULL): seconds left
+ * in its step.  0, or -1 with err (no such account).  For `users code`. */
+int sl_http_user_code(const struct sl_gw_config *cfg, const char *name, int64_t now_s,
+                      char code[7], int *valid_s, char *err, size_t errlen);
 
 /* ---- parsers of HTTP input (http_parse.c; fuzzed by tests/fuzz/fuzz_http_input.c) ---- */
 

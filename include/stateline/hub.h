@@ -8,7 +8,10 @@
  * and, on queries, the verified requester.  Part 2: regions (DQ/RQ to a region as DQG/RQG
  * at lower priority), multi-state queries to NL with one merged reply, store-and-forward
  * for down destinations (SM .02., durable, in order), operator line states, AM/AML, and
- * the message archive with NLQ/NFQ (docs/protocol.md §5-§10).
+ * the message archive with NLQ/NFQ (docs/protocol.md §5-§10).  Every query delivered to
+ * an answering line carries a switch message id (MID/) and is remembered until answered:
+ * when the line drops it is kept again (SM .02.) and delivered when the line returns, and
+ * a second answer to the same id is dropped (docs/protocol.md Part III §7).
  *
  * Configuration (INI, read with inih; examples/hub.conf documents every key):
  *
@@ -34,6 +37,11 @@
  *     archive_sync_full = no
  *     msq_timeout = 60              seconds a multi-state query waits for the states
  *     msq_max = 4096                multi-state queries collecting at once
+ *     audit_dir = audit             the hub's own audit log (docs/audit-format.md §11);
+ *                                   unset: no log (the default)
+ *     audit_key = audit.key         its note signer key (`stateline audit keygen`)
+ *     audit_checkpoint_ms = 1000    sign a checkpoint at most this long after new entries
+ *     audit_checkpoint_every = 0    ... or after this many new entries (0 = by time only)
  *     [member WA]
  *     takes = DQ DNQ KQ RQ RNQ RPQ AM
  *     [region H1]                   the region table (without [region] sections: ours,
@@ -101,6 +109,11 @@ struct sl_hub_config {
     uint32_t msq_max;
     int nregions;
     struct sl_hub_region_conf regions[SL_HUB_MAX_REGIONS];
+    /* the hub's audit log (hub_audit.c); audit_dir "" = off */
+    char audit_dir[SL_HUB_PATH_MAX];
+    char audit_key[SL_HUB_PATH_MAX];
+    int64_t audit_checkpoint_ms;
+    uint64_t audit_checkpoint_every;
 };
 
 /* Read and validate a configuration file into *cfg (caller-owned storage, no heap).

@@ -1,10 +1,11 @@
 /*
  * entry.c - the canonical binary encoding of an audit entry, and its strict decoder.
  *
- * Format (version 1; all integers big-endian; docs/audit-format.md §2 has an example):
+ * Format (all integers big-endian; docs/audit-format.md §2 has an example):
  *
- *     u8  version      = 1
- *     u8  type         enum sl_audit_type, 1..15
+ *     u8  version      1, or 2 when the entry has a type (16) or a field (tags 36..38)
+ *                      that version 1 does not know: the lowest version that can carry it
+ *     u8  type         enum sl_audit_type, 1..16
  *     u64 seq          the entry's index in the log
  *     i64 time         microseconds since 1970-01-01T00:00:00Z, >= 0
  *     then fields, each   u8 tag | u16 length | value,   tags strictly ascending
@@ -82,6 +83,9 @@ static const struct field_desc fields[SL_AF_MAX + 1] = {
     [SL_AF_LINE_SEQ] = F("line_seq", K_U64, 0, line_seq),
     [SL_AF_REMOTE] = F("remote", K_STR, 64, remote),
     [SL_AF_BASIS] = F("legal_basis", K_TEXT, 256, basis),
+    [SL_AF_LINE] = F("line", K_STR, 16, line),
+    [SL_AF_LEGS] = F("legs", K_LIST, 64, legs),
+    [SL_AF_MID] = F("mid", K_U64, 0, mid),
 };
 #undef F
 
@@ -101,15 +105,27 @@ static const uint64_t required[SL_AUDIT_TYPE_MAX + 1] = {
     [SL_AUDIT_LOG_READ] = B(ACTOR),
     [SL_AUDIT_ADMIN] = B(ACTOR) | B(ACTION),
     [SL_AUDIT_SYSTEM] = B(TEXT),
-    [SL_AUDIT_HUB_ROUTE] = B(ORI) | B(KEY) | B(OUTCOME),
+    /* a message the hub could not parse has no ORI or key: the line it came on and what
+     * was done (an ER) are what is known */
+    [SL_AUDIT_HUB_ROUTE] = B(MEMBER) | B(OUTCOME),
     [SL_AUDIT_HUB_DELIVER] = B(KEY) | B(LINE_SEQ),
+    [SL_AUDIT_HUB_LINE] = B(ACTION),
 };
+
+/* Field bits version 1 cannot carry. */
+#define V2_FIELDS (~((UINT64_C(1) << SL_AF_MAX_V1) - 1))
+
+/* The one version an entry is written with: the lowest that knows its type and fields. */
+static int entry_version(uint8_t type, uint64_t present)
+{
+    return type > SL_AUDIT_TYPE_MAX_V1 || (present & V2_FIELDS) ? 2 : 1;
+}
 #undef B
 
 static const char *const type_names[SL_AUDIT_TYPE_MAX + 1] = {
     NULL, "query", "decision", "release", "hold", "review", "notice-created", "notice-sent",
     "policy-change", "logon", "logon-failed", "log-read", "admin", "system", "hub-route",
-    "hub-deliver"};
+    "hub-deliver", "hub-line"};
 static const char *const outcome_names[SL_AUDIT_OUT_MAX + 1] = {
     "none", "released", "denied", "held", "redacted", "noticed", "timed-out", "routed",
     "rejected", "queued", "not-queued", "ok", "failed"};
@@ -324,7 +340,7 @@ int sl_audit_encode(const struct sl_audit_entry *e, uint8_t *out, size_t cap, ch
     size_t cap16 = cap < SL_AUDIT_MAX_ENTRY ? cap : SL_AUDIT_MAX_ENTRY;
     if (cap16 < HDR_LEN)
         goto toolong;
-    out[0] = SL_AUDIT_VERSION;
+    out[0] = (uint8_t)entry_version(e->type, e->present);
     out[1] = e->type;
     put64(out + 2, e->seq);
     put64(out + 10, (uint64_t)e->time_us);
@@ -449,7 +465,7 @@ int sl_audit_decode(const uint8_t *buf, size_t len, struct sl_audit_entry *e, ch
     /* Zero everything but the list item arrays (1.5 KiB that only n items of are read):
      * verification decodes every entry, and this memset was a fifth of its time. */
     memset(e, 0, offsetof(struct sl_audit_entry, dest));
-    e->dest.n = e->search.n = e->rules.n = 0;
+    e->dest.n = e->search.n = e->rules.n = e->legs.n = 0;
     memset(&e->effect, 0, sizeof *e - offsetof(struct sl_audit_entry, effect));
     if (len < HDR_LEN) {
         seterr(err, errlen, "entry of %zu bytes is shorter than its header", len);
@@ -459,14 +475,16 @@ int sl_audit_decode(const uint8_t *buf, size_t len, struct sl_audit_entry *e, ch
         seterr(err, errlen, "entry of %zu bytes is longer than %d", len, SL_AUDIT_MAX_ENTRY);
         return -1;
     }
-    if (buf[0] != SL_AUDIT_VERSION) {
+    int version = buf[0];
+    if (version < SL_AUDIT_VERSION || version > SL_AUDIT_VERSION_MAX) {
         seterr(err, errlen, "unsupported entry version %u", buf[0]);
         return -1;
     }
-    if (buf[1] < 1 || buf[1] > SL_AUDIT_TYPE_MAX) {
-        seterr(err, errlen, "unknown entry type %u", buf[1]);
+    if (buf[1] < 1 || buf[1] > (version == 1 ? SL_AUDIT_TYPE_MAX_V1 : SL_AUDIT_TYPE_MAX)) {
+        seterr(err, errlen, "unknown entry type %u in a version %d entry", buf[1], version);
         return -1;
     }
+    int maxtag = version == 1 ? SL_AF_MAX_V1 : SL_AF_MAX;
     e->type = buf[1];
     e->seq = get64(buf + 2);
     uint64_t t = get64(buf + 10);
@@ -485,8 +503,9 @@ int sl_audit_decode(const uint8_t *buf, size_t len, struct sl_audit_entry *e, ch
         int tag = buf[i];
         size_t vlen = get16(buf + i + 1);
         const uint8_t *v = buf + i + 3;
-        if (tag < 1 || tag > SL_AF_MAX) {
-            seterr(err, errlen, "unknown field tag %d at byte %zu", tag, i);
+        if (tag < 1 || tag > maxtag) {
+            seterr(err, errlen, "unknown field tag %d at byte %zu in a version %d entry", tag,
+                   i, version);
             return -1;
         }
         if (tag <= last) {
@@ -573,6 +592,12 @@ int sl_audit_decode(const uint8_t *buf, size_t len, struct sl_audit_entry *e, ch
                 seterr(err, errlen, "%s entry without %s", type_names[e->type], fields[f].name);
                 break;
             }
+        return -1;
+    }
+    if (version != entry_version(e->type, e->present)) {
+        /* canonical: a version-2 entry must need version 2 */
+        seterr(err, errlen, "version %d entry carries nothing of version %d (must be version 1)",
+               version, version);
         return -1;
     }
     return 0;

@@ -11,7 +11,11 @@
  *     the same dimensions;
  *   - data classes released / withheld: per class, over entries with those fields;
  *   - a monthly series of entries, queries and each outcome.
- * Hub routing outcomes (routed, rejected, queued, not queued) are counted separately.
+ * A switch's log (docs/audit-format.md §11) has no query entries, so none of the figures
+ * above moves; its own tables count its hub-route entries (one per message it read; the
+ * "continued" parts of a message with more than 32 legs are not counted): by outcome
+ * (routed, rejected, queued, not queued), by the sending member, by key, by ER number,
+ * and the frames it wrote, by receiving member (legs and hub-deliver entries).
  * Nothing personal is read: the report uses only the entries' coded fields.
  *
  * The result is a jansson object (format in docs/audit-format.md §9); the CLI prints it
@@ -120,7 +124,30 @@ static int rep_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
             incr(sub(root, name), s->p, s->len);
         }
     }
-    if (e.present & SL_AF_BIT(SL_AF_OUTCOME)) {
+    int part = e.type == SL_AUDIT_HUB_ROUTE && (e.present & SL_AF_BIT(SL_AF_TEXT)) &&
+               e.text.len == 9 && !memcmp(e.text.p, "continued", 9);
+    if (e.type == SL_AUDIT_HUB_ROUTE && !part) {
+        json_object_set_new(
+            root, "hub_messages",
+            json_integer(json_integer_value(json_object_get(root, "hub_messages")) + 1));
+        incr(sub(root, "hub_messages_by_member"), e.member.p, e.member.len);
+        incr(sub(root, "hub_messages_by_key"), e.key.p, e.key.len);
+        if (e.present & SL_AF_BIT(SL_AF_ERROR)) {
+            char n[8];
+            snprintf(n, sizeof n, ".%02u.", (unsigned)e.error);
+            incr_s(sub(root, "hub_errors"), n);
+        }
+    }
+    if (e.type == SL_AUDIT_HUB_DELIVER)
+        incr(sub(root, "hub_frames_by_member"), e.member.p, e.member.len);
+    for (int i = 0; i < e.legs.n && (e.present & SL_AF_BIT(SL_AF_LEGS)); i++) {
+        /* "DQ>CA/a#17": a frame written to CA's line */
+        const char *gt = memchr(e.legs.item[i].p, '>', e.legs.item[i].len);
+        const char *sl = gt ? memchr(gt, '/', e.legs.item[i].len - (size_t)(gt - e.legs.item[i].p)) : NULL;
+        if (gt && sl)
+            incr(sub(root, "hub_frames_by_member"), gt + 1, (size_t)(sl - gt - 1));
+    }
+    if ((e.present & SL_AF_BIT(SL_AF_OUTCOME)) && !part) {
         const char *on = sl_audit_outcome_name(e.outcome);
         if (is_in(e.outcome, report_outcomes, sizeof report_outcomes / sizeof report_outcomes[0])) {
             incr_s(sub(root, "outcomes"), on);
@@ -165,6 +192,11 @@ json_t *sl_audit_report(const char *dir, int64_t from_us, int64_t to_us, char *e
     }
     sub(r.root, "outcomes");
     sub(r.root, "hub_outcomes");
+    json_object_set_new(r.root, "hub_messages", json_integer(0));
+    sub(r.root, "hub_messages_by_member");
+    sub(r.root, "hub_messages_by_key");
+    sub(r.root, "hub_errors");
+    sub(r.root, "hub_frames_by_member");
     sub(r.root, "data_classes_released");
     sub(r.root, "data_classes_withheld");
     sub(r.root, "monthly_map");

@@ -172,8 +172,17 @@ static int make_network(struct e2e *b, char *err, size_t errlen)
     b->hub_port = bench_free_port();
     demo_fmt(path, sizeof path, "%s/hub.conf", b->dir);
     if (b->hub_port <= 0 ||
-        demo_write_hub_conf(path, b->hub_port, "stateline bench e2e", err, errlen) != 0)
+        demo_write_hub_conf(path, b->hub_port, o->hub_audit, "stateline bench e2e", err,
+                            errlen) != 0)
         return -1;
+    if (o->hub_audit) {
+        /* --hub-audit: the switch's own log, as the demo keeps it */
+        char kp[700], pp[700];
+        demo_fmt(kp, sizeof kp, "%s/hub-audit.key", b->dir);
+        demo_fmt(pp, sizeof pp, "%s/hub-audit.pub", b->dir);
+        if (demo_audit_keypair(kp, pp, "stateline-bench/hub", err, errlen) < 0)
+            return -1;
+    }
     if (o->no_archive) {
         /* --no-archive: what the hub costs without its message archive (issue 3) */
         FILE *f = fopen(path, "a");
@@ -212,11 +221,15 @@ static int make_network(struct e2e *b, char *err, size_t errlen)
             demo_fmt(err, errlen, "cannot write %s", to);
             return -1;
         }
-        if (demo_audit_keypair(sdir, code, err, errlen) < 0)
+        char kp[800], pp[800], origin[64];
+        demo_fmt(kp, sizeof kp, "%s/audit.key", sdir);
+        demo_fmt(pp, sizeof pp, "%s/audit.pub", sdir);
+        demo_fmt(origin, sizeof origin, "stateline-bench/%s-gateway", code);
+        if (demo_audit_keypair(kp, pp, origin, err, errlen) < 0)
             return -1;
         demo_fmt(path, sizeof path, "%s/gateway.conf", sdir);
         demo_fmt(pol, sizeof pol, "../policies/%s.policy", lc);
-        if (demo_write_gateway_conf(path, code, b->hub_port, pol, "stateline bench e2e", err,
+        if (demo_write_gateway_conf(path, code, b->hub_port, pol, 0, "stateline bench e2e", err,
                                     errlen) != 0)
             return -1;
         /* the population, in this process (one state at a time) */
@@ -1064,6 +1077,7 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
     json_object_set_new(setup, "tls", json_true());
     json_object_set_new(setup, "durable_audit", json_true());
     json_object_set_new(setup, "hub_archive", json_boolean(!o->no_archive));
+    json_object_set_new(setup, "hub_audit", json_boolean(o->hub_audit));
     json_object_set_new(setup, "mix", json_string("DQ by OLN 40%, DQ by name+DOB+sex 10%, "
                                                   "KQ 10%, RQ by plate 20%, RQ by VIN 10%, "
                                                   "DNQ 10%; 10% with a one-character typo"));

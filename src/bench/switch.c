@@ -41,6 +41,7 @@
 #include <openssl/ssl.h>
 
 #include "bench/bench_int.h"
+#include "stateline/audit.h"
 #include "stateline/certs.h"
 #include "stateline/core.h"
 #include "stateline/dir.h"
@@ -131,10 +132,26 @@ static int make_network(struct bench *b, char *err, size_t errlen)
             "ca = certs/ca.crt\n"
             "directory = directory.db\n"
             "ctl = hub.sock\n"
+            "%s"
             "[member CA]\n"
             "takes = DQ\n",
-            b->hub_port);
+            b->hub_port, b->o->hub_audit ? "audit_dir = audit\naudit_key = audit.key\n" : "");
     fclose(f);
+    if (b->o->hub_audit) {
+        /* --hub-audit: the hub's own log in the temporary directory */
+        char sk[512], vk[512];
+        if (sl_audit_keygen("bench.stateline.test/hub", sk, sizeof sk, vk, sizeof vk, err,
+                            errlen) != 0)
+            return -1;
+        snprintf(path, sizeof path, "%s/audit.key", b->dir);
+        f = fopen(path, "w");
+        if (!f) {
+            snprintf(err, errlen, "cannot write %.200s", path);
+            return -1;
+        }
+        fprintf(f, "%s\n", sk);
+        fclose(f);
+    }
     return 0;
 }
 
@@ -339,9 +356,10 @@ static int scenario(struct bench *b, json_t *report)
         goto out;
     }
     if (!o->json)
-        printf("stateline bench switch: %d terminal lines -> hub (TLS) -> CA answering line; "
+        printf("stateline bench switch: %d terminal lines -> hub (TLS%s) -> CA answering line; "
                "DQ %zu bytes, DR text %d bytes\n\n",
-               o->conns, bench_query_bytes(), o->reply_size);
+               o->conns, o->hub_audit ? ", audit log on" : "", bench_query_bytes(),
+               o->reply_size);
 
     if (o->rate <= 0) {
         /* The hub's search; then, with --peer-search, nats-server's, each with its share of
@@ -590,6 +608,7 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     json_object_set_new(report, "mode", json_string(o->rate > 0 ? "fixed" : "search"));
     json_object_set_new(report, "connections", json_integer(o->conns));
     json_object_set_new(report, "tls", json_true());
+    json_object_set_new(report, "hub_audit", json_boolean(o->hub_audit));
     json_object_set_new(report, "query_bytes", json_integer((json_int_t)bench_query_bytes()));
     json_object_set_new(report, "reply_text_bytes", json_integer(o->reply_size));
     json_object_set_new(report, "p99_bound_ms", json_real(o->p99_bound_ms));

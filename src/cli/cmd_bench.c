@@ -68,6 +68,8 @@ static const char usage[] =
     "                    the set-up)\n"
     "  --step S          search: length of one trial (default 2)\n"
     "  --start-rate R    search: the first trial's rate (default 5000)\n"
+    "  --hub-audit       the hub keeps its own audit log (audit_dir in the temporary\n"
+    "                    directory): every message waits for its entry's fdatasync\n"
     "  --keep            keep the temporary directory (logs, configuration)\n"
     "  --json            the report as one JSON object\n"
     "switch only:\n"
@@ -445,6 +447,10 @@ static int run(int argc, char **argv)
         }
         if (e2e && !strcmp(a, "--no-sustained")) {
             o.at_sustained = 0;
+            continue;
+        }
+        if (!strcmp(a, "--hub-audit")) {
+            o.hub_audit = 1;
             continue;
         }
         if (e2e && !strcmp(a, "--no-archive")) {

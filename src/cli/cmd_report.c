@@ -69,6 +69,9 @@ static void print_csv(json_t *r)
     printf("table,key,count\n");
     printf("total,entries,%" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(r, "entries")));
     printf("total,queries,%" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(r, "queries")));
+    if (json_integer_value(json_object_get(r, "hub_messages")) > 0) /* a switch's log */
+        printf("total,hub_messages,%" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(r, "hub_messages")));
     const char *k;
     json_t *v;
     json_object_foreach(r, k, v)
@@ -149,7 +152,16 @@ static void print_text(json_t *r, const char *from, const char *to)
     text_table("Data classes released (count of entries releasing each)",
                json_object_get(r, "data_classes_released"));
     text_table("Data classes withheld", json_object_get(r, "data_classes_withheld"));
-    text_table("Hub routing outcomes", json_object_get(r, "hub_outcomes"));
+    if (json_integer_value(json_object_get(r, "hub_messages")) > 0) {
+        printf("\nThe switch (a hub's log): %" JSON_INTEGER_FORMAT " messages read from lines\n",
+               json_integer_value(json_object_get(r, "hub_messages")));
+        text_table("Hub routing outcomes", json_object_get(r, "hub_outcomes"));
+        text_table("Hub messages by sending member", json_object_get(r, "hub_messages_by_member"));
+        text_table("Hub messages by key", json_object_get(r, "hub_messages_by_key"));
+        text_table("Hub ER sent, by error number", json_object_get(r, "hub_errors"));
+        text_table("Hub frames written, by receiving member",
+                   json_object_get(r, "hub_frames_by_member"));
+    }
     text_table("Entries by event type", json_object_get(r, "by_event"));
     json_t *m = json_object_get(r, "monthly");
     if (json_array_size(m)) {

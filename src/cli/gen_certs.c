@@ -1,6 +1,7 @@
 /*
  * gen_certs.c - `stateline gen certs`: the CA, the hub's certificate, an answering-line
- * and a terminal-line certificate per member, and the tokens file of plain loopback lines
+ * and a terminal-line certificate per member, a desk (HTTPS server) certificate per member,
+ * and the tokens file of plain loopback lines
  * (files and subjects: include/stateline/certs.h; docs/protocol.md §3).
  */
 #include <stdio.h>
@@ -23,6 +24,8 @@ static const char usage[] =
     "                                  ::1 and HOST\n"
     "  M-answer.crt M-answer.key       member M's answering line (CN=M OU=answer)\n"
     "  M-terminal.crt M-terminal.key   member M's terminal line (CN=M OU=terminal)\n"
+    "  M-desk.crt M-desk.key           member M's oversight desk, an HTTPS server\n"
+    "                                  certificate (CN=M OU=desk, serverAuth, the hub's SANs)\n"
     "  tokens                          'M ROLE TOKEN' per line, for plain loopback lines\n"
     "Private keys and tokens are mode 0600.  Valid existing files are kept.\n"
     "\n"

@@ -48,6 +48,29 @@ static void verify_report(int64_t index, const char *text, void *arg)
         json_array_append_new(d, json_string(line));
 }
 
+/* The switch's own log, DIR/hub-audit, verified with DIR/hub-audit.pub.  Returns the
+ * number of problems, -1 when it cannot be read (err). */
+static int64_t check_hub_log(struct demo *dm, struct sl_audit_verify_result *v, json_t *diffs,
+                             char *err, size_t errlen)
+{
+    char dir[DEMO_PATH + 16], pub[DEMO_PATH + 16], key[1024] = "";
+    demo_fmt(dir, sizeof dir, "%s/hub-audit", dm->dir);
+    demo_fmt(pub, sizeof pub, "%s/hub-audit.pub", dm->dir);
+    struct sl_audit_verifier ver;
+    memset(&ver, 0, sizeof ver);
+    FILE *f = fopen(pub, "r");
+    int have = f && fgets(key, sizeof key, f) && sl_audit_verifier_parse(&ver, key, err, errlen) == 0;
+    if (f)
+        fclose(f);
+    if (!have) {
+        demo_fmt(err, errlen, "no verifier key %s", pub);
+        return -1;
+    }
+    int64_t n = sl_audit_verify_dir(dir, &ver, verify_report, diffs, v, err, errlen);
+    sl_audit_verifier_free(&ver);
+    return n;
+}
+
 static void diff(json_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void diff(json_t *d, const char *fmt, ...)
 {
@@ -247,6 +270,17 @@ static void print_stay(struct demo *dm, json_t *j)
                             json_sprintf("%s review --config %s/NY/gateway.conf list", dm->self,
                                          dm->dir));
         json_object_set_new(s, "stop", json_string(stop));
+        json_t *desks = json_object();
+        for (int k = 0; k < SL_DEMO_NSTATES; k++)
+            if (dm->desk_port[k] > 0)
+                json_object_set_new(desks, sl_demo_states()[k].code,
+                                    json_sprintf("https://127.0.0.1:%d/", dm->desk_port[k]));
+        json_object_set_new(s, "desks", desks);
+        json_object_set_new(s, "accounts_file", json_sprintf("%s/accounts.txt", dm->dir));
+        json_object_set_new(s, "ca_certificate", json_sprintf("%s/certs/ca.crt", dm->dir));
+        json_object_set_new(s, "desk_code",
+                            json_sprintf("%s gateway users --config %s/WA/gateway.conf code "
+                                         "wa-reviewer", dm->self, dm->dir));
         json_object_set_new(s, "pids_file", json_sprintf("%s/demo.pids", dm->dir));
         json_object_set_new(j, "stay", s);
         return;
@@ -261,9 +295,22 @@ static void print_stay(struct demo *dm, json_t *j)
            "desk:\n\n  %s review --config %s/NY/gateway.conf list\n"
            "  %s review --config %s/NY/gateway.conf approve <ID> --reviewer YOUR-NAME "
            "--reason \"...\"\n\n"
-           "Stop everything with:\n\n  %s\n",
+           "or in the browser, at the state's oversight desk (below).\n\n",
            q1, q2, dm->self, dm->dir, today, today, dm->dir, dm->self, dm->dir, dm->self,
-           dm->dir, stop);
+           dm->dir);
+    printf("Each state's oversight desk (briefing, figures, decisions, review desk, the log's "
+           "health):\n\n");
+    for (int k = 0; k < SL_DEMO_NSTATES; k++)
+        if (dm->desk_port[k] > 0)
+            printf("  %s %-14s https://127.0.0.1:%d/\n", sl_demo_states()[k].code,
+                   sl_demo_states()[k].name, dm->desk_port[k]);
+    printf("\nLog on with a demo account from %s/accounts.txt (one per role per state, with "
+           "its password),\nand the code of the moment, e.g. for Washington's reviewer:\n\n"
+           "  %s gateway users --config %s/WA/gateway.conf code wa-reviewer\n\n"
+           "The desks' certificates are signed by the demo's own CA: the browser warns once "
+           "(or import\n%s/certs/ca.crt as a trusted authority).\n\n"
+           "Stop everything with:\n\n  %s\n",
+           dm->dir, dm->self, dm->dir, dm->dir, stop);
 }
 
 int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
@@ -313,6 +360,20 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
     fprintf(dm->say, "set-up: %.1f s\n", (double)(sl_now_ms() - t_setup) / 1000.0);
     if (demo_start(dm, err, sizeof err) != 0)
         goto fail;
+    /* the oversight desks: accounts, and the address of each */
+    if (demo_desk_accounts(dm, err, sizeof err) != 0)
+        goto fail;
+    fprintf(dm->say, "oversight desks:");
+    for (int d = 0; d < SL_DEMO_NSTATES; d++) {
+        dm->desk_port[d] = demo_desk_port(dm->gw[d].log);
+        if (dm->desk_port[d] > 0)
+            fprintf(dm->say, " %s https://127.0.0.1:%d/", sl_demo_states()[d].code,
+                    dm->desk_port[d]);
+        else
+            fprintf(dm->say, " %s (not started: see %s)", sl_demo_states()[d].code,
+                    dm->gw[d].log);
+    }
+    fprintf(dm->say, "\n");
     if (demo_traffic(dm, err, sizeof err) != 0)
         goto fail;
 
@@ -342,6 +403,12 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
         all_agree &= res[d].agree;
         all_intact &= res[d].problems == 0;
     }
+    struct sl_audit_verify_result hub_v;
+    memset(&hub_v, 0, sizeof hub_v);
+    char hub_err[256] = "";
+    json_t *hub_diffs = json_array();
+    int64_t hub_problems = check_hub_log(dm, &hub_v, hub_diffs, hub_err, sizeof hub_err);
+    all_intact &= hub_problems == 0;
 
     if (o->json) {
         j = json_object();
@@ -418,6 +485,12 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
             json_object_set_new(states, sl_demo_states()[d].code, s);
         }
         json_object_set_new(j, "states", states);
+        json_object_set_new(j, "hub_log",
+                            json_pack("{s:s,s:b,s:I,s:I,s:I,s:o}", "dir", "hub-audit", "intact",
+                                      hub_problems == 0, "entries", (json_int_t)hub_v.entries,
+                                      "checkpoints", (json_int_t)hub_v.checkpoints, "problems",
+                                      (json_int_t)hub_problems, "differences",
+                                      json_incref(hub_diffs)));
         json_object_set_new(j, "all_agree", json_boolean(all_agree));
         json_object_set_new(j, "all_logs_intact", json_boolean(all_intact));
         if (o->stay)
@@ -430,6 +503,15 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
                "every cell against the replies it received):\n");
         for (int d = 0; d < SL_DEMO_NSTATES; d++)
             print_state_text(dm, d, &res[d]);
+        if (hub_problems == 0)
+            printf("\nThe switch's own log %s/hub-audit: %llu entries (what it routed: headers "
+                   "and routing decisions, no bodies), %llu checkpoints, verifies with "
+                   "hub-audit.pub.\n", dm->dir, (unsigned long long)hub_v.entries,
+                   (unsigned long long)hub_v.checkpoints);
+        else
+            printf("\nThe switch's own log %s/hub-audit: LOG NOT INTACT (%lld problems%s%s; "
+                   "stateline audit verify %s/hub-audit --key %s/hub-audit.pub)\n", dm->dir,
+                   (long long)hub_problems, hub_err[0] ? ": " : "", hub_err, dm->dir, dm->dir);
         printf("\n%llu queries in %.1f s on %d terminal lines; %s; %s.\n",
                (unsigned long long)dm->tr.sent, dm->tr.seconds, dm->tr.lines,
                all_agree ? "every total adds up" : "SOME TOTALS DIFFER (see above)",
@@ -438,6 +520,7 @@ int sl_demo_run(const struct sl_demo_opts *o, const char *self_exe)
             print_stay(dm, NULL);
     }
     fflush(stdout);
+    json_decref(hub_diffs);
     rc = all_agree && all_intact ? 0 : 1;
     if (o->stay) {
         demo_write_pids(dm);

@@ -49,6 +49,7 @@ struct demo {
     struct demo_child hub;
     struct demo_child gw[SL_DEMO_NSTATES];
     struct demo_traffic tr;
+    int desk_port[SL_DEMO_NSTATES]; /* each state's oversight desk (HTTPS), 0 unknown */
 };
 
 /* snprintf that always NUL-terminates and returns what snprintf returns; a function of
@@ -65,15 +66,20 @@ int demo_setup(struct demo *dm, char *err, size_t errlen);
 int demo_write_configs(struct demo *dm, char *err, size_t errlen);
 /* The pieces `stateline bench e2e` shares with the demo (it builds the same network):
  * the national directory with the demo's certification tags at DIR/directory.db (kept
- * when it exists; progress on say); the audit key pair SDIR/audit.key, SDIR/audit.pub of
- * state `code` (1: both existed); hub.conf and a gateway.conf (paths relative to their
- * folders as the demo lays them out: certs/ beside hub.conf, ../certs from a state's
- * folder; policy as written into the file; `by` goes into the first comment line). */
+ * when it exists; progress on say); an audit key pair at kpath / ppath with the log
+ * origin `origin` (1: both existed); hub.conf (hub_audit: the switch's own log in
+ * hub-audit/, key hub-audit.key) and a gateway.conf (paths relative to their folders as
+ * the demo lays them out: certs/ beside hub.conf, ../certs from a state's folder; policy
+ * as written into the file; desk: the HTTPS desk on a kernel-chosen port; `by` goes into
+ * the first comment line). */
 int demo_make_directory(const char *dir, uint64_t seed, FILE *say, char *err, size_t errlen);
-int demo_audit_keypair(const char *sdir, const char *code, char *err, size_t errlen);
-int demo_write_hub_conf(const char *path, int port, const char *by, char *err, size_t errlen);
+int demo_audit_keypair(const char *kpath, const char *ppath, const char *origin, char *err,
+                       size_t errlen);
+int demo_write_hub_conf(const char *path, int port, int hub_audit, const char *by, char *err,
+                        size_t errlen);
 int demo_write_gateway_conf(const char *path, const char *code, int hub_port,
-                            const char *policy, const char *by, char *err, size_t errlen);
+                            const char *policy, int desk, const char *by, char *err,
+                            size_t errlen);
 
 /* proc.c */
 void prctl_pdeathsig(void);
@@ -82,6 +88,11 @@ int demo_start(struct demo *dm, char *err, size_t errlen);
 void demo_stop_all(struct demo *dm);
 void demo_print_log_tail(FILE *f, const struct demo_child *c);
 int demo_write_pids(struct demo *dm);
+
+/* desk.c: the oversight desks' demo accounts (DIR/accounts.txt, one per role per
+ * state), and a desk's port from its gateway's log.  0 / port, or -1 (with err). */
+int demo_desk_accounts(struct demo *dm, char *err, size_t errlen);
+int demo_desk_port(const char *log);
 
 /* traffic.c */
 int demo_traffic(struct demo *dm, char *err, size_t errlen);

@@ -428,15 +428,13 @@ static int populations(struct demo *dm, char *err, size_t errlen)
 
 /* ---- keys and configuration files ---- */
 
-int demo_audit_keypair(const char *sdir, const char *code, char *err, size_t errlen)
+int demo_audit_keypair(const char *kpath, const char *ppath, const char *origin, char *err,
+                       size_t errlen)
 {
-    char kpath[DEMO_PATH], ppath[DEMO_PATH];
-    demo_fmt(kpath, sizeof kpath, "%s/audit.key", sdir);
-    demo_fmt(ppath, sizeof ppath, "%s/audit.pub", sdir);
     if (exists(kpath) && exists(ppath))
         return 1;
     char name[64], sk[512], vk[512];
-    demo_fmt(name, sizeof name, "stateline-demo/%s-gateway", code);
+    demo_fmt(name, sizeof name, "%s", origin);
     for (char *p = name; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
@@ -462,14 +460,25 @@ int demo_audit_keypair(const char *sdir, const char *code, char *err, size_t err
     return 0;
 }
 
+/* i < 0: the hub's key, DIR/hub-audit.key and .pub (origin stateline-demo/hub) */
 static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
 {
-    char sdir[DEMO_PATH];
-    demo_fmt(sdir, sizeof sdir, "%s/%s", dm->dir, sl_demo_states()[i].code);
-    return demo_audit_keypair(sdir, sl_demo_states()[i].code, err, errlen);
+    const char *code = i < 0 ? "hub" : sl_demo_states()[i].code;
+    char kpath[DEMO_PATH], ppath[DEMO_PATH], origin[64];
+    if (i < 0) {
+        demo_fmt(kpath, sizeof kpath, "%s/hub-audit.key", dm->dir);
+        demo_fmt(ppath, sizeof ppath, "%s/hub-audit.pub", dm->dir);
+    } else {
+        demo_fmt(kpath, sizeof kpath, "%s/%s/audit.key", dm->dir, code);
+        demo_fmt(ppath, sizeof ppath, "%s/%s/audit.pub", dm->dir, code);
+    }
+    demo_fmt(origin, sizeof origin, i < 0 ? "stateline-demo/%s" : "stateline-demo/%s-gateway",
+             code);
+    return demo_audit_keypair(kpath, ppath, origin, err, errlen);
 }
 
-int demo_write_hub_conf(const char *path, int port, const char *by, char *err, size_t errlen)
+int demo_write_hub_conf(const char *path, int port, int hub_audit, const char *by, char *err,
+                        size_t errlen)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -485,13 +494,19 @@ int demo_write_hub_conf(const char *path, int port, const char *by, char *err, s
             "key = certs/hub.key\n"
             "ca = certs/ca.crt\n"
             "directory = directory.db\n"
-            "ctl = hub.sock\n",
-            by, port);
+            "ctl = hub.sock\n"
+            "%s",
+            by, port,
+            hub_audit ? "# the switch's own audit log: headers and routing decisions, no bodies\n"
+                        "audit_dir = hub-audit\n"
+                        "audit_key = hub-audit.key\n"
+                      : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 
 int demo_write_gateway_conf(const char *path, const char *code, int hub_port,
-                            const char *policy, const char *by, char *err, size_t errlen)
+                            const char *policy, int desk, const char *by, char *err,
+                            size_t errlen)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -518,6 +533,13 @@ int demo_write_gateway_conf(const char *path, const char *code, int hub_port,
             "answer = DQ DNQ KQ RQ RNQ\n"
             "layout = text\n",
             by, code, code, hub_port, code, code, policy);
+    if (desk)
+        fprintf(f,
+                "# the oversight desk (docs/http-api.md): HTTPS on a port the kernel picks\n"
+                "http_listen = 127.0.0.1:0\n"
+                "http_cert = ../certs/%s-desk.crt\n"
+                "http_key = ../certs/%s-desk.key\n",
+                code, code);
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -525,7 +547,7 @@ int demo_write_configs(struct demo *dm, char *err, size_t errlen)
 {
     char path[DEMO_PATH];
     demo_fmt(path, sizeof path, "%s/hub.conf", dm->dir);
-    if (demo_write_hub_conf(path, dm->hub_port, "stateline demo (rewritten at each start)",
+    if (demo_write_hub_conf(path, dm->hub_port, 1, "stateline demo (rewritten at each start)",
                             err, errlen) != 0)
         return -1;
     for (int i = 0; i < SL_DEMO_NSTATES; i++) {
@@ -534,7 +556,7 @@ int demo_write_configs(struct demo *dm, char *err, size_t errlen)
         char pol[64];
         demo_fmt(path, sizeof path, "%s/%s/gateway.conf", dm->dir, s->code);
         demo_fmt(pol, sizeof pol, "../policies/%s.policy", lower);
-        if (demo_write_gateway_conf(path, s->code, dm->hub_port, pol,
+        if (demo_write_gateway_conf(path, s->code, dm->hub_port, pol, 1,
                                     "stateline demo (rewritten at each start)", err,
                                     errlen) != 0)
             return -1;
@@ -556,8 +578,9 @@ int demo_setup(struct demo *dm, char *err, size_t errlen)
     struct sl_certs_opts co = {certs, members, nm, NULL, 365, 0};
     if (sl_certs_generate(&co, NULL, err, errlen) != 0)
         return -1;
-    fprintf(dm->say, "certificates: %s %s (CA, hub, and an answering and a terminal line for "
-            "each of %zu members)\n", had ? "checked and reused" : "made in", certs, nm);
+    fprintf(dm->say, "certificates: %s %s (CA, hub, and an answering line, a terminal line and "
+            "a desk (HTTPS) certificate for each of %zu members)\n",
+            had ? "checked and reused" : "made in", certs, nm);
 
     if (demo_make_directory(dm->dir, dm->o->seed, dm->say, err, errlen) != 0)
         return -1;
@@ -599,7 +622,11 @@ int demo_setup(struct demo *dm, char *err, size_t errlen)
             return -1;
         made += r == 0;
     }
-    fprintf(dm->say, "audit keys: %s (XX/audit.key signs, XX/audit.pub verifies)\n",
-            made ? "made" : "reusing");
+    int r = audit_keys(dm, -1, err, errlen);
+    if (r < 0)
+        return -1;
+    made += r == 0;
+    fprintf(dm->say, "audit keys: %s (XX/audit.key signs, XX/audit.pub verifies; the hub's: "
+            "hub-audit.key, hub-audit.pub)\n", made ? "made" : "reusing");
     return populations(dm, err, errlen);
 }

@@ -232,6 +232,15 @@ static void frame_body(const void *frame, size_t len, struct sl_buf *out)
         sl_buf_append(out, txt, (size_t)(end - txt));
 }
 
+/* o[k] = det[k] (a new reference), or an empty array when det has none.  (Setting a new
+ * json_array() with json_object_set would leak it: the desk in the browser calls this in a
+ * long-running process.) */
+static void set_array(json_t *o, const char *k, json_t *det)
+{
+    json_t *v = json_object_get(det, k);
+    json_object_set_new(o, k, v ? json_incref(v) : json_array());
+}
+
 static json_t *row_json(const struct sl_gw_config *cfg, sqlite3_stmt *s, int full)
 {
     json_error_t je;
@@ -251,8 +260,7 @@ static json_t *row_json(const struct sl_gw_config *cfg, sqlite3_stmt *s, int ful
                           "ATN", "IMQ", "tags", "categories", "withheld_by"};
     for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
         json_object_set_new(o, copy[i], json_string(jget(det, copy[i])));
-    json_object_set(o, "rules", json_object_get(det, "rules") ? json_object_get(det, "rules")
-                                                               : json_array());
+    set_array(o, "rules", det);
     json_object_set_new(o, "would_release", class_array(carried & ~redact));
     json_object_set_new(o, "policy_withholds", class_array(redact & carried));
     json_object_set_new(o, "two_person", json_boolean(json_is_true(json_object_get(det,
@@ -269,13 +277,9 @@ static json_t *row_json(const struct sl_gw_config *cfg, sqlite3_stmt *s, int ful
     }
     if (full) {
         json_object_set_new(o, "control", json_string(ctext(s, 5)));
-        json_object_set(o, "fields", json_object_get(det, "fields") ? json_object_get(det, "fields")
-                                                                     : json_array());
-        json_object_set(o, "marks", json_object_get(det, "marks") ? json_object_get(det, "marks")
-                                                                   : json_array());
-        json_object_set(o, "notices", json_object_get(det, "notices")
-                                          ? json_object_get(det, "notices")
-                                          : json_array());
+        set_array(o, "fields", det);
+        set_array(o, "marks", det);
+        set_array(o, "notices", det);
         struct sl_buf b = SL_BUF_INIT;
         frame_body(sqlite3_column_blob(s, 16), (size_t)sqlite3_column_bytes(s, 16), &b);
         json_object_set_new(o, "request_text",
@@ -981,5 +985,66 @@ int sl_gw_desk_policy_applied(struct sl_gw_desk *d, const char *author, const ch
     }
     if (rc != 0)
         snprintf(err, errlen, "gateway.db: %s", sqlite3_errmsg(d->db));
+    return rc;
+}
+
+/* The letter of one notice, for the desk in the browser (docs/review.md §3): the letter
+ * written when it was sent (the .txt file in the outbox, as the person received it), or,
+ * for an unsent notice, the letter as `notices send` would write it now (the name and
+ * address looked up in the records store now). */
+int sl_gw_desk_letter(struct sl_gw_desk *d, const char *id, const char *sender,
+                      struct sl_buf *txt, char *err, size_t errlen)
+{
+    const struct sl_gw_config *cfg = d->cfg;
+    int64_t n = parse_id(cfg->state, id, 'N');
+    if (n <= 0) {
+        snprintf(err, errlen, "'%s' is not a notice number (%s-N12 or 12)", id, cfg->state);
+        return -1;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(d->db, "SELECT " NOTICE_COLS " FROM notice WHERE id = ?", -1, &s,
+                           NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "gateway.db: %s", sqlite3_errmsg(d->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, n);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        snprintf(err, errlen, "no notice %s", id);
+        return -1;
+    }
+    int rc = -1;
+    if (!strcmp(ctext(s, 16), "sent")) {
+        char path[SL_GW_PATH_MAX + 64];
+        sl_strlcpy(path, ctext(s, 19), sizeof path);
+        sqlite3_finalize(s);
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            snprintf(err, errlen, "the letter of %s was sent as %s, which cannot be read now: "
+                     "%s", id, path, strerror(errno));
+            return -1;
+        }
+        char buf[4096];
+        size_t k;
+        while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+            sl_buf_append(txt, buf, k);
+        fclose(f);
+        return 1;
+    }
+    struct sl_store *store = sl_store_open(cfg->records, 1, err, errlen);
+    if (store) {
+        struct sl_driver p;
+        if (sl_store_driver_by_oln(store, ctext(s, 15), &p) == 1) {
+            struct sl_buf html = SL_BUF_INIT;
+            letter(cfg, s, &p, sender, txt, &html);
+            sl_buf_free(&html);
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "%s: the person's record is no longer on file: no letter "
+                     "can be written (handle the notice by hand)", id);
+        }
+        sl_store_close(store);
+    }
+    sqlite3_finalize(s);
     return rc;
 }

@@ -117,7 +117,14 @@ void gw_queue_close(struct gw_queue *q);
  * transaction per loop iteration: begin/commit around the adds. */
 int gw_queue_begin(struct gw_queue *q);
 int gw_queue_commit(struct gw_queue *q);
-int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len);
+int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len, uint64_t mid);
+/* Has a query with this switch message id been read before?  0 no; 1 it is in the inbox
+ * (its reply is on its way); 2 it was answered: *reply (sl_xmalloc'd, the caller frees) is
+ * the reply frame sent then. */
+int gw_queue_mid_seen(struct gw_queue *q, uint64_t mid, uint8_t **reply, size_t *len);
+/* The reply to the query with this id has been acknowledged by the hub: keep it (in the
+ * inbox transaction) for a repeat of the query. */
+int gw_queue_answered(struct gw_queue *q, uint64_t mid, const void *reply, size_t len);
 int gw_queue_inbox_done(struct gw_queue *q, int64_t id);
 /* Every inbox frame left by an earlier run, oldest first: fn(id, frame, len, arg). */
 int gw_queue_inbox_each(struct gw_queue *q,

@@ -46,6 +46,7 @@ struct gw_item {
     uint64_t need;     /* audit entries [0, need) must be durable before it leaves */
     int64_t inbox_id;  /* inbox row to delete once the line has taken the reply */
     int64_t review_id; /* review whose reply this is: marked sent once acknowledged */
+    uint64_t mid;      /* switch message id of the query it answers (kept once acked) */
     uint8_t *frame;    /* reply payload (sl_xmalloc'd, owned by the item) */
     uint32_t len;
     uint64_t mark;     /* bytes of the connection the peer must have acked for this reply
@@ -155,7 +156,7 @@ static void set_policy_hash(struct gw *g, struct sl_audit_entry *e, enum sl_audi
 /* ---- the reply FIFO ---- */
 
 static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, int64_t review_id,
-                       const struct sl_buf *f)
+                       uint64_t mid, const struct sl_buf *f)
 {
     if (g->head > 0 && g->n == g->cap) {
         memmove(g->items, g->items + g->head, (g->n - g->head) * sizeof *g->items);
@@ -170,6 +171,7 @@ static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, int64_t re
     it->need = need;
     it->inbox_id = inbox_id;
     it->review_id = review_id;
+    it->mid = mid;
     it->mark = 0;
     it->len = (uint32_t)sl_buf_used(f);
     it->frame = sl_xmalloc(it->len ? it->len : 1);
@@ -183,7 +185,8 @@ static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, int64_t re
  * yet.  A reply counts as delivered when the hub's TCP has acknowledged its last byte
  * (tcp_info.tcpi_bytes_acked, cumulative and still readable after a reset); only then is
  * its inbox row deleted.  Until then a restart answers the query again, and a new line
- * resends it: a duplicate answer is possible, a lost one is not.
+ * resends it: a lost answer is not possible, and a repeat carries the query's switch
+ * message id (MID/ echo), which the hub drops when it has seen that id answered.
  */
 static int tcp_acked(int fd, uint64_t *acked)
 {
@@ -227,6 +230,10 @@ static void ack_check(struct gw *g)
             break;
         if (gw_queue_begin(g->q) == 0) {
             gw_queue_inbox_done(g->q, it->inbox_id);
+            /* a repeat of this query (same id, after a crash of either side) gets this
+             * very reply again */
+            if (it->mid && it->inbox_id > 0)
+                gw_queue_answered(g->q, it->mid, it->frame, it->len);
             if (it->review_id > 0)
                 gw_queue_review_sent(g->q, it->review_id);
         }
@@ -247,11 +254,17 @@ static const char *reply_key(const char *key)
     return ki && ki->reply ? ki->reply : "AM";
 }
 
-static void start_reply(struct gw *g, const struct sl_outhdr *h)
+/* The reply's header; echo: the first answer to a delivered query echoes its switch
+ * message id (MID/ as the first body line), which is how the hub knows it is answered
+ * (docs/protocol.md Part III §7).  A later reply to the same query (after review) does not:
+ * the hub would take it for a repeat. */
+static void start_reply(struct gw *g, const struct sl_outhdr *h, int echo)
 {
     sl_buf_reset(&g->frame);
     sl_buf_printf(&g->frame, "%s.%s.%s%s%s.TXT\n", reply_key(h->key), g->cfg->ori, h->ori,
                   h->ctl[0] ? "." : "", h->ctl);
+    if (echo && h->mid)
+        sl_buf_printf(&g->frame, SL_MID_PREFIX "%llu\n", (unsigned long long)h->mid);
 }
 
 static void utc_text(int64_t us, char *out, size_t len)
@@ -606,7 +619,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
         goto out;
 
     sl_buf_reset(&g->body);
-    start_reply(g, &h);
+    start_reply(g, &h, 1);
     if (!parsed) {
         /* The hub checked it; a body the codec still refuses gets its reason. */
         sl_buf_printf(&g->frame, "QUERY NOT USABLE: %s %s\n", sl_er_text(merr.code),
@@ -730,7 +743,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
 
 queue:
     if (last >= 0)
-        push_reply(g, (uint64_t)last + 1, inbox_id, 0, &g->frame);
+        push_reply(g, (uint64_t)last + 1, inbox_id, 0, h.mid, &g->frame);
 out:
     sl_msg_clear(&m);
 }
@@ -747,6 +760,49 @@ static void schedule_dial(struct gw *g)
     g->dial_timer = sl_loop_add_timer(g->loop, g->backoff_ms, dial_timer, g);
     g->backoff_ms = g->backoff_ms * 2 > g->cfg->reconnect_max_ms ? g->cfg->reconnect_max_ms
                                                                   : g->backoff_ms * 2;
+}
+
+#define GW_REPEAT (-2) /* an inbox id that says: a repeat, handled, no work */
+
+/*
+ * A frame read from the line goes into the inbox, unless it is a query the switch has
+ * delivered before (the same switch message id): its line dropped, or the hub restarted,
+ * before the hub saw the answer (docs/gateway.md §5).  Then:
+ *   - still in the inbox: its reply is made or on its way (a new line resends what the hub
+ *     did not acknowledge): nothing to do;
+ *   - answered: the reply made then goes again, as it was (no second decision, no second
+ *     set of audit entries; the hub routes it, or drops it if it had it already).
+ * Returns the inbox id, GW_REPEAT, or -1 (not stored: the work is still done).
+ */
+static int64_t inbox_take(struct gw *g, const uint8_t *p, uint32_t len)
+{
+    struct sl_outhdr h;
+    struct sl_msg_err e;
+    const char *body;
+    size_t blen;
+    uint64_t mid = sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &e) == 0
+                       ? h.mid : 0;
+    if (gw_queue_begin(g->q) != 0)
+        return -1;
+    if (mid) {
+        uint8_t *reply;
+        size_t rlen;
+        int seen = gw_queue_mid_seen(g->q, mid, &reply, &rlen);
+        if (seen == 1) {
+            SL_INFO("gateway", "%s.%s MID %llu delivered again: read before, its reply is on "
+                    "its way", h.key, h.ori, (unsigned long long)mid);
+            return GW_REPEAT;
+        }
+        if (seen == 2) {
+            SL_INFO("gateway", "%s.%s MID %llu delivered again: answered before, the same "
+                    "reply sent again", h.key, h.ori, (unsigned long long)mid);
+            struct sl_buf f = {.data = reply, .off = 0, .len = rlen, .cap = rlen};
+            push_reply(g, 0, -1, 0, 0, &f);
+            free(reply);
+            return GW_REPEAT;
+        }
+    }
+    return gw_queue_inbox_add(g->q, p, len, mid);
 }
 
 static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
@@ -792,9 +848,7 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
                 g->ids_cap = g->ids_cap ? g->ids_cap * 2 : 64;
                 g->ids = sl_xrealloc(g->ids, g->ids_cap * sizeof *g->ids);
             }
-            g->ids[nids++] = len && gw_queue_begin(g->q) == 0
-                                 ? gw_queue_inbox_add(g->q, base + off + SL_FRAME_HDR, len)
-                                 : -1;
+            g->ids[nids++] = len ? inbox_take(g, base + off + SL_FRAME_HDR, len) : -1;
             off += SL_FRAME_HDR + len;
         }
         gw_queue_commit(g->q);
@@ -809,7 +863,7 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
             line_down(g, "the hub announced a frame over 1 MiB");
             return;
         }
-        if (len > 0)
+        if (len > 0 && (i >= nids || g->ids[i] != GW_REPEAT))
             handle_frame(g, i < nids ? g->ids[i] : -1, p, len, 0);
         sl_buf_consume(&g->c->in, SL_FRAME_HDR + len);
         if (g->failed || !g->c)
@@ -860,6 +914,10 @@ static int64_t dial_timer(struct sl_loop *loop, int64_t id, void *arg)
     g->backoff_ms = cfg->reconnect_min_ms;
     SL_INFO("gateway", "answering line for %s up: hub %s (%s); %zu replies waiting",
             cfg->state, cfg->hub, cfg->tls ? "TLS" : "plain", g->n - g->head);
+    /* The hub writes what it kept for us right behind "AUTH OK" (or the handshake):
+     * frames the dial read with it are in c->in, or inside OpenSSL, and epoll will not say
+     * so.  Read now (a read that finds nothing costs one EAGAIN). */
+    on_line(g->loop, c->fd, g, SL_EV_READ);
     return SL_TIMER_NOMORE;
 }
 
@@ -1012,7 +1070,7 @@ static void answer_review(struct gw *g, struct gw_decided *d)
     int timed_out = !strcmp(d->status, "timed-out");
     int release = !strcmp(d->status, "approved") || (timed_out && !strcmp(d->then, "permit"));
     int64_t last;
-    start_reply(g, &h);
+    start_reply(g, &h, 0);
     if (!release) {
         struct sl_audit_entry e;
         char text[300];
@@ -1089,7 +1147,7 @@ static void answer_review(struct gw *g, struct gw_decided *d)
     }
     json_decref(det);
     if (last >= 0) {
-        push_reply(g, (uint64_t)last + 1, 0, d->id, &g->frame);
+        push_reply(g, (uint64_t)last + 1, 0, d->id, 0, &g->frame);
         gw_queue_review_queued(g->q, d->id, g->run);
         SL_INFO("gateway", "review %s: %s; reply queued", idtxt,
                 release ? (timed_out ? "timed out, released" : "approved")

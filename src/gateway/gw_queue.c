@@ -1,11 +1,19 @@
 /*
  * gw_queue.c - the gateway's own durable state: DATA/gateway.db (SQLite, WAL).
  *
- *   inbox(id INTEGER PRIMARY KEY, received_us INTEGER, frame BLOB)
+ *   inbox(id INTEGER PRIMARY KEY, received_us INTEGER, frame BLOB, mid INTEGER)
  *       every query read from the hub line, until its reply has been handed to the line
  *       (R-1: a gateway killed between reading a query and sending its reply answers it
  *       after the restart).  WAL with synchronous = NORMAL: a commit survives the process
  *       being killed (it is in the OS's page cache); one commit per loop iteration.
+ *       mid: the switch message id of the query (its MID/ header line), NULL without one.
+ *
+ *   answered(seq INTEGER PRIMARY KEY, mid INTEGER UNIQUE, at_us INTEGER, reply BLOB)
+ *       the reply to each query with a message id, written in the transaction that deletes
+ *       its inbox row (the hub's TCP acknowledged it).  A query the switch delivers again
+ *       with an id found here gets this reply again, never a second decision
+ *       (docs/gateway.md §5).  The last GW_ANSWERED_KEEP rows are kept: a repeat comes
+ *       right after a line returns, ahead of anything new.
  *
  *   review(id INTEGER PRIMARY KEY, received_us, deadline_us, ori, key, ctl, rules, why,
  *          policy_hash, then_effect, frame BLOB, audit_index, status)
@@ -47,10 +55,13 @@
 #include "gw_int.h"
 #include "stateline/core.h"
 
+#define GW_ANSWERED_KEEP 20000
+
 struct gw_queue {
     sqlite3 *db;
-    sqlite3_stmt *add, *done, *hold;
+    sqlite3_stmt *add, *done, *hold, *seen_inbox, *seen_answered, *answered, *prune;
     int in_tx;
+    unsigned answered_n;   /* inserts since the last prune */
 };
 
 static const char schema[] =
@@ -78,7 +89,9 @@ static const char schema[] =
     " rules TEXT NOT NULL, why TEXT NOT NULL, policy_hash TEXT NOT NULL,"
     " then_effect TEXT NOT NULL, frame BLOB NOT NULL, audit_index INTEGER NOT NULL,"
     " status TEXT NOT NULL DEFAULT 'held');"
-    "CREATE INDEX IF NOT EXISTS review_status ON review(status, deadline_us);";
+    "CREATE INDEX IF NOT EXISTS review_status ON review(status, deadline_us);"
+    "CREATE TABLE IF NOT EXISTS answered(seq INTEGER PRIMARY KEY, mid INTEGER NOT NULL UNIQUE,"
+    " at_us INTEGER NOT NULL, reply BLOB NOT NULL);";
 
 /* Columns added to `review` after its first version (an older gateway.db gets them). */
 static const char *const review_columns[] = {
@@ -92,6 +105,23 @@ int gw_queue_schema_apply(sqlite3 *db, char *err, size_t errlen)
     char *e = NULL;
     if (sqlite3_exec(db, schema, NULL, NULL, &e) != SQLITE_OK) {
         snprintf(err, errlen, "%s", e ? e : sqlite3_errmsg(db));
+        sqlite3_free(e);
+        return -1;
+    }
+    /* the inbox's message id (files of earlier versions have no column) */
+    if (sqlite3_exec(db, "ALTER TABLE inbox ADD COLUMN mid INTEGER", NULL, NULL, &e) !=
+        SQLITE_OK) {
+        int dup = e && strstr(e, "duplicate column");
+        if (!dup)
+            snprintf(err, errlen, "inbox: %s", e ? e : sqlite3_errmsg(db));
+        sqlite3_free(e);
+        e = NULL;
+        if (!dup)
+            return -1;
+    }
+    if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS inbox_mid ON inbox(mid)", NULL, NULL,
+                     &e) != SQLITE_OK) {
+        snprintf(err, errlen, "inbox: %s", e ? e : sqlite3_errmsg(db));
         sqlite3_free(e);
         return -1;
     }
@@ -128,8 +158,19 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
     char serr[300] = "";
     if (gw_queue_schema_apply(q->db, serr, sizeof serr) != 0)
         e = sqlite3_mprintf("%s", serr);
-    if (e || sqlite3_prepare_v2(q->db, "INSERT INTO inbox(received_us, frame) VALUES(?,?)", -1,
-                           &q->add, NULL) != SQLITE_OK ||
+    if (e ||
+        sqlite3_prepare_v2(q->db, "INSERT INTO inbox(received_us, frame, mid) VALUES(?,?,?)",
+                           -1, &q->add, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "SELECT id FROM inbox WHERE mid = ? LIMIT 1", -1,
+                           &q->seen_inbox, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "SELECT reply FROM answered WHERE mid = ?", -1,
+                           &q->seen_answered, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db,
+                           "INSERT OR REPLACE INTO answered(mid, at_us, reply) VALUES(?,?,?)",
+                           -1, &q->answered, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db,
+                           "DELETE FROM answered WHERE seq <= (SELECT max(seq) FROM answered)"
+                           " - ?", -1, &q->prune, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db, "DELETE FROM inbox WHERE id = ?", -1, &q->done, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
@@ -154,6 +195,10 @@ void gw_queue_close(struct gw_queue *q)
     sqlite3_finalize(q->add);
     sqlite3_finalize(q->done);
     sqlite3_finalize(q->hold);
+    sqlite3_finalize(q->seen_inbox);
+    sqlite3_finalize(q->seen_answered);
+    sqlite3_finalize(q->answered);
+    sqlite3_finalize(q->prune);
     sqlite3_close(q->db);
     free(q);
 }
@@ -182,10 +227,14 @@ int gw_queue_commit(struct gw_queue *q)
     return 0;
 }
 
-int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len)
+int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len, uint64_t mid)
 {
     sqlite3_bind_int64(q->add, 1, sl_wall_us());
     sqlite3_bind_blob(q->add, 2, frame, (int)len, SQLITE_STATIC);
+    if (mid)
+        sqlite3_bind_int64(q->add, 3, (sqlite3_int64)mid);
+    else
+        sqlite3_bind_null(q->add, 3);
     int rc = sqlite3_step(q->add);
     sqlite3_reset(q->add);
     sqlite3_clear_bindings(q->add);
@@ -206,6 +255,59 @@ int gw_queue_inbox_done(struct gw_queue *q, int64_t id)
     if (rc != SQLITE_DONE) {
         SL_ERROR("gateway", "gateway.db: inbox done: %s", sqlite3_errmsg(q->db));
         return -1;
+    }
+    return 0;
+}
+
+int gw_queue_mid_seen(struct gw_queue *q, uint64_t mid, uint8_t **reply, size_t *len)
+{
+    *reply = NULL;
+    *len = 0;
+    sqlite3_bind_int64(q->seen_inbox, 1, (sqlite3_int64)mid);
+    int rc = sqlite3_step(q->seen_inbox);
+    sqlite3_reset(q->seen_inbox);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_bind_int64(q->seen_answered, 1, (sqlite3_int64)mid);
+    rc = sqlite3_step(q->seen_answered);
+    if (rc == SQLITE_ROW) {
+        *len = (size_t)sqlite3_column_bytes(q->seen_answered, 0);
+        *reply = sl_xmalloc(*len ? *len : 1);
+        if (*len)
+            memcpy(*reply, sqlite3_column_blob(q->seen_answered, 0), *len);
+    }
+    sqlite3_reset(q->seen_answered);
+    if (rc == SQLITE_ROW)
+        return 2;
+    if (rc == SQLITE_DONE)
+        return 0;
+fail:
+    /* Unknown: answer it (a repeat is dropped by the hub; a query is never lost). */
+    SL_ERROR("gateway", "gateway.db: looking up MID %llu: %s", (unsigned long long)mid,
+             sqlite3_errmsg(q->db));
+    return 0;
+}
+
+int gw_queue_answered(struct gw_queue *q, uint64_t mid, const void *reply, size_t len)
+{
+    sqlite3_bind_int64(q->answered, 1, (sqlite3_int64)mid);
+    sqlite3_bind_int64(q->answered, 2, sl_wall_us());
+    sqlite3_bind_blob(q->answered, 3, reply, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(q->answered);
+    sqlite3_reset(q->answered);
+    sqlite3_clear_bindings(q->answered);
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("gateway", "gateway.db: answered: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    if (++q->answered_n >= 1000) {
+        q->answered_n = 0;
+        sqlite3_bind_int64(q->prune, 1, GW_ANSWERED_KEEP);
+        if (sqlite3_step(q->prune) != SQLITE_DONE)
+            SL_ERROR("gateway", "gateway.db: pruning answered: %s", sqlite3_errmsg(q->db));
+        sqlite3_reset(q->prune);
     }
     return 0;
 }

@@ -311,18 +311,136 @@ static void account_event(sqlite3 *db, const char *action, const char *name, con
     sqlite3_finalize(st);
 }
 
+/* Insert an account (the caller has checked name and role).  0, or -1 with err. */
+static int user_insert(sqlite3 *db, const struct sl_gw_config *cfg, const char *name, int r,
+                       const char *password, char *secret, size_t seclen, char *err,
+                       size_t errlen)
+{
+    char ph[160];
+    if (strlen(password) < 12) {
+        snprintf(err, errlen, "a password of at least 12 characters is required");
+        return -1;
+    }
+    if (sl_http_password_hash(password, ph, sizeof ph) != 0) {
+        snprintf(err, errlen, "scrypt failed");
+        return -1;
+    }
+    uint8_t key[20];
+    if (RAND_bytes(key, sizeof key) != 1) {
+        snprintf(err, errlen, "no random bytes for the TOTP secret");
+        return -1;
+    }
+    sl_http_base32_encode(key, sizeof key, secret, seclen);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO http_user(name, role, pwhash, totp, created) "
+                           "VALUES (?,?,?,?,strftime('%s','now'))", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, http_role_name(r), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ph, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, secret, -1, SQLITE_STATIC);
+    int ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (!ok) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    account_event(db, "account-add", name, http_role_name(r));
+    (void)cfg;
+    return 0;
+}
+
+static int valid_name(const char *s);
+
+int sl_http_user_add(const struct sl_gw_config *cfg, const char *name, const char *role,
+                     const char *password, int replace, char *secret, size_t seclen,
+                     char *err, size_t errlen)
+{
+    int r = http_role_parse(role);
+    if (r < 0 || !valid_name(name)) {
+        snprintf(err, errlen, r < 0 ? "role: one of official, reviewer, author, approver, "
+                                      "auditor, admin"
+                                    : "name: 1 to 63 characters a-z 0-9 . - _");
+        return -1;
+    }
+    sqlite3 *db = http_db_open(cfg->data_dir, err, errlen);
+    if (!db)
+        return -1;
+    int rc = -1;
+    struct http_user u;
+    int exists = http_db_user(db, name, &u);
+    if (exists == 0 && !replace) {
+        snprintf(err, errlen, "%s exists", name);
+    } else if (exists < 0) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    } else {
+        if (exists == 0) {
+            sqlite3_stmt *st;
+            if (sqlite3_prepare_v2(db, "DELETE FROM http_user WHERE name = ?", -1, &st,
+                                   NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+                sqlite3_step(st);
+                sqlite3_finalize(st);
+            }
+            if (sqlite3_prepare_v2(db, "DELETE FROM http_session WHERE user = ?", -1, &st,
+                                   NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+                sqlite3_step(st);
+                sqlite3_finalize(st);
+            }
+            account_event(db, "account-remove", name, http_role_name(u.role));
+        }
+        rc = user_insert(db, cfg, name, r, password, secret, seclen, err, errlen);
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+int sl_http_user_code(const struct sl_gw_config *cfg, const char *name, int64_t now_s,
+                      char code[7], int *valid_s, char *err, size_t errlen)
+{
+    sqlite3 *db = http_db_open(cfg->data_dir, err, errlen);
+    if (!db)
+        return -1;
+    struct http_user u;
+    int found = http_db_user(db, name, &u);
+    sqlite3_close(db);
+    if (found != 0) {
+        snprintf(err, errlen, found == 1 ? "no account %s" : "cannot read the account %s",
+                 name);
+        return -1;
+    }
+    uint8_t key[64];
+    int kl = sl_http_base32_decode(u.totp, key, sizeof key);
+    if (kl <= 0) {
+        snprintf(err, errlen, "the account %s has no usable TOTP secret", name);
+        return -1;
+    }
+    snprintf(code, 7, "%06u", (unsigned)sl_http_totp(key, (size_t)kl, (uint64_t)(now_s / 30)));
+    if (valid_s)
+        *valid_s = (int)(30 - now_s % 30);
+    return 0;
+}
+
 static const char users_usage[] =
     "usage: stateline gateway users --config FILE add NAME --role ROLE [--password-stdin]\n"
     "       stateline gateway users --config FILE passwd NAME [--password-stdin]\n"
     "       stateline gateway users --config FILE remove NAME\n"
     "       stateline gateway users --config FILE list\n"
+    "       stateline gateway users --config FILE code NAME\n"
     "\n"
     "Accounts of the oversight desk (docs/http-api.md).  ROLE: official (read-only),\n"
     "reviewer, author (rule author), approver (rule approver), auditor, admin.  The\n"
     "password is read from the terminal, or one line from stdin with --password-stdin\n"
     "(at least 12 characters).  add prints the account's TOTP secret as an otpauth:// URI\n"
     "for an authenticator app; the code is required at log-on for reviewer, author,\n"
-    "approver and admin (roles that can release data or change rules).\n";
+    "approver and admin (roles that can release data or change rules).\n"
+    "code prints the account's current TOTP code (what its authenticator app shows now;\n"
+    "a code is accepted once, and for 30 s either side): for test and demo accounts, or\n"
+    "a person without their phone.  Whoever can run it can read gateway.db, and so the\n"
+    "secret itself: it gives nothing they do not have already.\n";
 
 static int valid_name(const char *s)
 {
@@ -393,7 +511,7 @@ int sl_http_users_cmd(int argc, char **argv)
     }
     int needs_name = strcmp(verb, "list") != 0;
     if (strcmp(verb, "add") && strcmp(verb, "list") && strcmp(verb, "remove") &&
-        strcmp(verb, "passwd")) {
+        strcmp(verb, "passwd") && strcmp(verb, "code")) {
         fprintf(stderr, "stateline gateway users: unknown command '%s'\n%s", verb,
                 users_usage);
         return SL_EXIT_USAGE;
@@ -420,6 +538,21 @@ int sl_http_users_cmd(int argc, char **argv)
     db = http_db_open(cfg->data_dir, err, sizeof err);
     if (!db) {
         fprintf(stderr, "stateline gateway users: %s\n", err);
+        goto out;
+    }
+    if (!strcmp(verb, "code")) {
+        char code[7];
+        int left = 0;
+        if (sl_http_user_code(cfg, name, (int64_t)time(NULL), code, &left, err,
+                              sizeof err) != 0) {
+            fprintf(stderr, "stateline gateway users code: %s\n", err);
+            goto out;
+        }
+        printf("%s\n", code);
+        if (isatty(1))
+            fprintf(stderr, "(the code of %s for the next %d s; it is accepted once)\n", name,
+                    left);
+        rc = SL_EXIT_OK;
         goto out;
     }
     if (!strcmp(verb, "list")) {
@@ -474,12 +607,12 @@ int sl_http_users_cmd(int argc, char **argv)
         rc = SL_EXIT_USAGE;
         goto out;
     }
-    if (sl_http_password_hash(pw, ph, sizeof ph) != 0) {
-        fprintf(stderr, "stateline gateway users: scrypt failed\n");
-        goto out;
-    }
     sqlite3_stmt *st;
     if (!strcmp(verb, "passwd")) {
+        if (sl_http_password_hash(pw, ph, sizeof ph) != 0) {
+            fprintf(stderr, "stateline gateway users: scrypt failed\n");
+            goto out;
+        }
         sqlite3_prepare_v2(db, "UPDATE http_user SET pwhash = ?, failures = 0, "
                            "locked_until = 0 WHERE name = ?", -1, &st, NULL);
         sqlite3_bind_text(st, 1, ph, -1, SQLITE_STATIC);
@@ -490,28 +623,15 @@ int sl_http_users_cmd(int argc, char **argv)
         printf("password of %s changed\n", name);
         goto out;
     }
-    uint8_t key[20];
     char secret[64], issuer[64], label[160], lab[80];
-    if (RAND_bytes(key, sizeof key) != 1)
+    if (user_insert(db, cfg, name, r, pw, secret, sizeof secret, err, sizeof err) != 0) {
+        fprintf(stderr, "stateline gateway users add: %s\n", err);
         goto out;
-    sl_http_base32_encode(key, sizeof key, secret, sizeof secret);
+    }
     snprintf(lab, sizeof lab, "stateline %s", cfg->state);
     pct(lab, issuer, sizeof issuer);
     snprintf(lab, sizeof lab, "stateline %s:%s", cfg->state, name);
     pct(lab, label, sizeof label);
-    sqlite3_prepare_v2(db, "INSERT INTO http_user(name, role, pwhash, totp, created) "
-                       "VALUES (?,?,?,?,strftime('%s','now'))", -1, &st, NULL);
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, http_role_name(r), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, ph, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, secret, -1, SQLITE_STATIC);
-    int ok = sqlite3_step(st) == SQLITE_DONE;
-    sqlite3_finalize(st);
-    if (!ok) {
-        fprintf(stderr, "stateline gateway users add: %s\n", sqlite3_errmsg(db));
-        goto out;
-    }
-    account_event(db, "account-add", name, http_role_name(r));
     printf("added %s (%s%s)\n", name, http_role_name(r),
            http_role_needs_totp(r) ? ", password and TOTP code at every log-on" : "");
     printf("otpauth://totp/%s?secret=%s&issuer=%s&algorithm=SHA1&digits=6&period=30\n",

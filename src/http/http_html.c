@@ -49,6 +49,18 @@ const char http_css[] =
     "button{background:#12355b;color:#fff;border:0;padding:6px 14px;cursor:pointer}"
     ".rule{border-left:4px solid #12355b;padding:4px 12px;margin:10px 0}"
     ".rule .eff{font-weight:700}.muted{color:#4a4a4a}"
+    /* the review desk's forms (http_desk.c) */
+    "label.check{display:inline-flex;flex-direction:row;align-items:center;gap:6px;"
+    "font-weight:400;margin:4px 18px 4px 0}"
+    "fieldset{border:1px solid #bbb;margin:.6em 0;max-width:40em}"
+    "textarea{font:inherit;width:100%;max-width:40em}button.deny{background:#8b1a1a}"
+    "pre.letter{max-width:48em;word-break:normal}"
+    /* table.stack: on a phone each row becomes a block, each cell labelled (data-label) */
+    "@media (max-width:640px){table.stack tr:first-child{display:none}"
+    "table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}"
+    "table.stack tr{border:1px solid #bbb;margin:0 0 10px}table.stack td{border:0;"
+    "border-bottom:1px solid #e3e3e3}table.stack td::before{content:attr(data-label);"
+    "display:block;font-size:13px;font-weight:600;color:#333}}"
     "@media (max-width:640px){body{font-size:15px}header nav a{display:inline-block;"
     "margin:2px 10px 2px 0}}";
 
@@ -105,9 +117,13 @@ void html_begin(struct sl_buf *b, const struct sl_gw_config *cfg, const char *ti
     html_escape(b, cfg->state_name);
     sl_buf_append_str(b, " &middot; who reads our driver records</strong>\n"
                          "<nav aria-label=\"pages\"><a href=\"/\">Public figures</a>");
-    if (s)
+    if (s) {
         sl_buf_append_str(b, "<a href=\"/briefing\">Briefing</a><a href=\"/figures\">"
-                             "Figures</a><a href=\"/health\">The log's health</a>");
+                             "Figures</a><a href=\"/decisions\">Decisions</a>"
+                             "<a href=\"/health\">The log's health</a>");
+        if (s->role == HR_REVIEWER || s->role == HR_ADMIN)
+            sl_buf_append_str(b, "<a href=\"/review\">Review desk</a>");
+    }
     sl_buf_append_str(b, "</nav><span class=\"who\">");
     if (s) {
         html_escape(b, s->user);
@@ -436,7 +452,10 @@ void html_briefing(struct sl_buf *b, json_t *j)
     }
     sl_buf_append_str(b, ".</p>\n<h2 id=\"rules\">The rules in plain language</h2>\n");
     json_array_foreach(json_object_get(p, "rules"), i, row) {
-        sl_buf_append_str(b, "<div class=\"rule\"><p><span class=\"eff\">");
+        /* id="rule-ID": the decisions page links each rule id here */
+        sl_buf_append_str(b, "<div class=\"rule\" id=\"rule-");
+        html_escape(b, str(row, "id"));
+        sl_buf_append_str(b, "\"><p><span class=\"eff\">");
         html_escape(b, str(row, "in_words"));
         sl_buf_append_str(b, "</span> &mdash; when <code>");
         html_escape(b, str(row, "when"));

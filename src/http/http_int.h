@@ -146,4 +146,38 @@ void svg_months(struct sl_buf *b, const char *title, json_t *rows, const char *c
                 const char *const *labels, int nseries);
 extern const char http_css[];
 
+/* ---- handlers in other files than http_server.c ----
+ * A request (http_server.c's struct ctx) seen through these calls; every http_req_*
+ * that answers returns the libmicrohttpd result (MHD_YES/MHD_NO) to return from the
+ * handler.  The route table in http_server.c has already checked the session, the role,
+ * the Origin and, for a POST, the CSRF token. */
+struct ctx;
+struct sl_http *http_req_server(struct ctx *x);
+int http_req_api(const struct ctx *x);                        /* under /api/ */
+const struct http_session *http_req_session(const struct ctx *x); /* NULL: public */
+const char *http_req_arg(struct ctx *x, const char *name);    /* query string */
+/* A body field: 1 found, 0 absent, -1 bad (duplicate, undecodable). */
+int http_req_field(struct ctx *x, const char *name, char *out, size_t cap);
+int http_req_json(struct ctx *x, unsigned status, json_t *j); /* takes j */
+int http_req_html(struct ctx *x, unsigned status, struct sl_buf *b); /* frees b */
+int http_req_send(struct ctx *x, unsigned status, const char *ctype, const struct sl_buf *b);
+int http_req_fail(struct ctx *x, unsigned status, const char *why);
+int http_req_redirect(struct ctx *x, const char *to);        /* 303 */
+/* An audit entry of this type by the session's user (action, outcome 0 = none, text). */
+void http_req_audit(struct ctx *x, int type, const char *action, int outcome,
+                    const char *text);
+/* from/to/agency/key/outcome of the query string; -1 with why (a 400). */
+int http_req_filter(struct ctx *x, struct http_filter *f, char *why, size_t len);
+
+/* ---- http_desk.c: the review desk and notices (docs/http-api.md §9) ---- */
+int http_desk_queue(struct ctx *x);   /* GET /review, /api/review */
+int http_desk_item(struct ctx *x);    /* GET /review/item?id= */
+int http_desk_decide(struct ctx *x);  /* POST /review/decide */
+int http_desk_notices(struct ctx *x); /* GET /review/notices?which= */
+int http_desk_letter(struct ctx *x);  /* GET /review/letter?id= */
+int http_desk_send(struct ctx *x);    /* POST /review/notices/send */
+
+/* ---- http_decisions.c: decisions and their rules (docs/http-api.md §10) ---- */
+int http_decisions(struct ctx *x);    /* GET /decisions, /api/decisions */
+
 #endif

@@ -164,7 +164,10 @@ static enum MHD_Result send_buf(struct ctx *x, unsigned status, const char *ctyp
     MHD_add_response_header(r, "Content-Type", ctype);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    /* same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with
+     * every form POST (Fetch: "append a request Origin header"), and origin_ok could not
+     * tell our own forms from another site's; nothing leaves for other sites either way */
+    MHD_add_response_header(r, "Referrer-Policy", "same-origin");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'none'; style-src 'self'; img-src 'self' data:; "
@@ -681,6 +684,45 @@ static enum MHD_Result session_info(struct ctx *x)
                                        "expires", (json_int_t)x->s.expires), NULL);
 }
 
+/* ---- for the handlers in other files (http_int.h: http_desk.c, http_decisions.c) ---- */
+
+struct sl_http *http_req_server(struct ctx *x) { return x->h; }
+int http_req_api(const struct ctx *x) { return x->api; }
+const struct http_session *http_req_session(const struct ctx *x)
+{
+    return x->have_session ? &x->s : NULL;
+}
+const char *http_req_arg(struct ctx *x, const char *name) { return arg(x, name); }
+int http_req_field(struct ctx *x, const char *name, char *out, size_t cap)
+{
+    return field(x, name, out, cap);
+}
+int http_req_json(struct ctx *x, unsigned status, json_t *j)
+{
+    return send_json(x, status, j, NULL);
+}
+int http_req_html(struct ctx *x, unsigned status, struct sl_buf *b)
+{
+    return send_html(x, status, b, NULL);
+}
+int http_req_send(struct ctx *x, unsigned status, const char *ctype, const struct sl_buf *b)
+{
+    return send_buf(x, status, ctype, b, NULL, NULL, NULL);
+}
+int http_req_fail(struct ctx *x, unsigned status, const char *why)
+{
+    return fail(x, status, why);
+}
+int http_req_redirect(struct ctx *x, const char *to) { return redirect(x, to, NULL); }
+void http_req_audit(struct ctx *x, int type, const char *action, int outcome, const char *text)
+{
+    audit_simple(x, type, x->s.user, action, outcome, text);
+}
+int http_req_filter(struct ctx *x, struct http_filter *f, char *why, size_t len)
+{
+    return parse_filter(x, f, why, len);
+}
+
 /* ---- routing ---- */
 
 enum { R_PUBLIC = 0, R_ANY = 0x3f };
@@ -694,7 +736,11 @@ struct route {
 };
 
 enum { W_PUBLIC, W_CSS, W_LOGIN_FORM, W_LOGIN, W_LOGOUT, W_BRIEFING, W_FIGURES, W_CSV,
-       W_JSONDL, W_HEALTH, W_VERIFY, W_USERS, W_SESSION };
+       W_JSONDL, W_HEALTH, W_VERIFY, W_USERS, W_SESSION,
+       /* http_desk.c, http_decisions.c */
+       W_REVIEW, W_REVIEW_ITEM, W_REVIEW_DECIDE, W_NOTICES, W_LETTER, W_NOTICES_SEND,
+       W_DECISIONS };
+#define DESK (ROLE(HR_REVIEWER) | ROLE(HR_ADMIN))
 
 static const struct route routes[] = {
     {"GET", "/", R_PUBLIC, 0, W_PUBLIC},
@@ -717,6 +763,22 @@ static const struct route routes[] = {
     {"POST", "/health/verify", ROLE(HR_AUDITOR) | ROLE(HR_ADMIN), 1, W_VERIFY},
     {"POST", "/api/verify", ROLE(HR_AUDITOR) | ROLE(HR_ADMIN), 1, W_VERIFY},
     {"GET", "/api/users", ROLE(HR_ADMIN), 0, W_USERS},
+    /* the review desk and notices (http_desk.c) */
+    {"GET", "/review", DESK, 0, W_REVIEW},
+    {"GET", "/api/review", DESK, 0, W_REVIEW},
+    {"GET", "/review/item", DESK, 0, W_REVIEW_ITEM},
+    {"GET", "/api/review/item", DESK, 0, W_REVIEW_ITEM},
+    {"POST", "/review/decide", DESK, 1, W_REVIEW_DECIDE},
+    {"POST", "/api/review/decide", DESK, 1, W_REVIEW_DECIDE},
+    {"GET", "/review/notices", DESK, 0, W_NOTICES},
+    {"GET", "/api/review/notices", DESK, 0, W_NOTICES},
+    {"GET", "/review/letter", DESK, 0, W_LETTER},
+    {"GET", "/api/review/letter", DESK, 0, W_LETTER},
+    {"POST", "/review/notices/send", DESK, 1, W_NOTICES_SEND},
+    {"POST", "/api/review/notices/send", DESK, 1, W_NOTICES_SEND},
+    /* decisions and the rules that made them (http_decisions.c) */
+    {"GET", "/decisions", R_ANY, 0, W_DECISIONS},
+    {"GET", "/api/decisions", R_ANY, 0, W_DECISIONS},
 };
 
 static enum MHD_Result dispatch(struct ctx *x)
@@ -788,6 +850,20 @@ static enum MHD_Result dispatch(struct ctx *x)
         return verify(x);
     case W_USERS:
         return users(x);
+    case W_REVIEW:
+        return (enum MHD_Result)http_desk_queue(x);
+    case W_REVIEW_ITEM:
+        return (enum MHD_Result)http_desk_item(x);
+    case W_REVIEW_DECIDE:
+        return (enum MHD_Result)http_desk_decide(x);
+    case W_NOTICES:
+        return (enum MHD_Result)http_desk_notices(x);
+    case W_LETTER:
+        return (enum MHD_Result)http_desk_letter(x);
+    case W_NOTICES_SEND:
+        return (enum MHD_Result)http_desk_send(x);
+    case W_DECISIONS:
+        return (enum MHD_Result)http_decisions(x);
     }
     return fail(x, 500, "unrouted");
 }

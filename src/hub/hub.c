@@ -118,6 +118,10 @@ static void line_close(struct sl_hub *hub, struct hub_line *l, const char *why)
         SL_INFO("hub", "line refused: %s: %s", l->addr, why);
     if (!l->open)
         hub->t_refused_lines++;
+    if (hub->audit) {
+        hub_audit_line(hub, l, l->open ? "down" : "refused", why);
+        hub_audit_line_free(hub, l);
+    }
     if (l->bound) {
         struct hub_member *m = hub_member_find(&hub->members, p->member);
         if (m && m->answer == l) {
@@ -172,6 +176,8 @@ static int line_opened(struct sl_hub *hub, struct hub_line *l)
         return -1;
     }
     l->open = 1;
+    if (hub->audit)
+        hub_audit_line(hub, l, "up", NULL);
     if (p->role == SL_ROLE_ANSWER) {
         if (m->answer) {
             /* A gateway that reconnects after a network failure must not wait for the old,
@@ -237,9 +243,13 @@ static int line_process(struct sl_hub *hub, struct hub_line *l)
                      hub->cfg.max_frame);
             size_t have = sl_buf_used(&l->c->in) - SL_FRAME_HDR;
             l->in_count++;
+            if (hub->audit)
+                hub_audit_msg_begin(hub, l, (unsigned)(l->in_count % HUB_SEQ_MOD));
             hub_send_er(hub, l, SL_ER_FORMAT, detail, l->c->peer.member, NULL, NULL,
                         sl_buf_head(&l->c->in) + SL_FRAME_HDR, have < 100 ? have : 100,
                         (unsigned)(l->in_count % HUB_SEQ_MOD));
+            if (hub->audit)
+                hub_audit_msg_end(hub);
             snprintf(detail, sizeof detail, "frame of %u bytes over max_frame %u", len,
                      hub->cfg.max_frame);
             sl_buf_reset(&l->c->in);
@@ -297,7 +307,8 @@ static void line_flush(struct sl_hub *hub, struct hub_line *l)
 {
     /* what this iteration kept is on disk before any SM .02. about it leaves */
     hub_sf_commit(hub);
-    int r = sl_conn_flush(l->c);
+    /* with the audit log on, only what its entries made durable leaves (hub_audit.c) */
+    int r = hub->audit ? hub_audit_flush(hub, l) : sl_conn_flush(l->c);
     if (r < 0) {
         line_close(hub, l, l->c->err[0] ? l->c->err : "write failed");
         return;
@@ -562,9 +573,14 @@ static void on_signal(struct sl_loop *loop, int signo, void *cd)
     struct sl_hub *hub = cd;
     (void)loop;
     if (signo == SIGHUP) {
-        char err[512];
-        if (hub_reload(hub, err, sizeof err) != 0)
+        char err[512] = "";
+        if (hub->audit)
+            hub_audit_ctl_begin(hub, -1, "SIGHUP", NULL);
+        int rc = hub_reload(hub, err, sizeof err);
+        if (rc != 0)
             SL_ERROR("hub", "reload refused, the running configuration stays: %s", err);
+        if (hub->audit)
+            hub_audit_ctl_end(hub, rc == 0, err);
         return;
     }
     start_drain(hub);
@@ -623,6 +639,11 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
         fixed = "queue/archive";
     else if (cfg->msq_max != hub->cfg.msq_max)
         fixed = "msq_max";
+    else if (strcmp(cfg->audit_dir, hub->cfg.audit_dir) ||
+             strcmp(cfg->audit_key, hub->cfg.audit_key) ||
+             cfg->audit_checkpoint_ms != hub->cfg.audit_checkpoint_ms ||
+             cfg->audit_checkpoint_every != hub->cfg.audit_checkpoint_every)
+        fixed = "audit_dir/audit_key/audit_checkpoint_*";
     if (fixed)
         SL_WARN("hub", "reload: a change of %s takes effect at the next restart", fixed);
     sl_strlcpy(cfg->listen, hub->cfg.listen, sizeof cfg->listen);
@@ -639,6 +660,10 @@ int hub_reload(struct sl_hub *hub, char *err, size_t errlen)
     cfg->archive_queue = hub->cfg.archive_queue;
     cfg->archive_sync_full = hub->cfg.archive_sync_full;
     cfg->msq_max = hub->cfg.msq_max;
+    sl_strlcpy(cfg->audit_dir, hub->cfg.audit_dir, sizeof cfg->audit_dir);
+    sl_strlcpy(cfg->audit_key, hub->cfg.audit_key, sizeof cfg->audit_key);
+    cfg->audit_checkpoint_ms = hub->cfg.audit_checkpoint_ms;
+    cfg->audit_checkpoint_every = hub->cfg.audit_checkpoint_every;
 
     hub_members_build(hub, cfg, snap, &members);
     /* carry the answering lines over; a line whose member left the directory stays up
@@ -745,6 +770,8 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
         goto fail;
     hub_sf_load(hub);
     hub_msq_init(hub);
+    if (hub->cfg.audit_dir[0] && hub_audit_open(hub, err, errlen) != 0)
+        goto fail;
     if (hub->cfg.archive[0]) {
         /* The archive's threads inherit this mask: the stop and reload signals must reach
          * the loop's signal descriptor, never a worker thread (default action: exit). */
@@ -813,8 +840,10 @@ void sl_hub_free(struct sl_hub *hub)
     for (uint32_t s = 0; s < hub->nslots; s++)
         if (hub->slots[s]) {
             sl_conn_free(hub->slots[s]->c);
+            free(hub->slots[s]->aud);
             free(hub->slots[s]);
         }
+    hub_audit_close(hub); /* flush, sign the last checkpoint */
     free(hub->slots);
     free(hub->free_slots);
     free(hub->pending);

@@ -249,6 +249,24 @@ static int on_value(void *user, const char *section, const char *name, const cha
                 snprintf(why, sizeof why, "expected a number from 1 to 1048576");
             else
                 c->msq_max = (uint32_t)n;
+        } else if (!strcmp(name, "audit_dir") || !strcmp(name, "audit")) {
+            /* "audit" as in the gateway's configuration */
+            if (!strcasecmp(value, "none") || !value[0])
+                c->audit_dir[0] = '\0';
+            else
+                set_path(x, c->audit_dir, value);
+        } else if (!strcmp(name, "audit_key")) {
+            set_path(x, c->audit_key, value);
+        } else if (!strcmp(name, "audit_checkpoint_ms")) {
+            if (parse_int(value, 10, 3600000, &n))
+                snprintf(why, sizeof why, "expected milliseconds from 10 to 3600000");
+            else
+                c->audit_checkpoint_ms = n;
+        } else if (!strcmp(name, "audit_checkpoint_every")) {
+            if (parse_int(value, 0, 1000000000, &n))
+                snprintf(why, sizeof why, "expected a number of entries from 0 to 1000000000");
+            else
+                c->audit_checkpoint_every = (uint64_t)n;
         } else if (!strcmp(name, "shutdown_timeout")) {
             if (parse_int(value, 0, 3600, &n))
                 snprintf(why, sizeof why, "expected seconds from 0 to 3600");
@@ -353,6 +371,7 @@ int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, s
     cfg->archive_queue = 65536;
     cfg->msq_timeout_s = 60;
     cfg->msq_max = 4096;
+    cfg->audit_checkpoint_ms = 1000;
     {
         /* defaults relative to the file's folder, like every other path */
         char tmp[SL_HUB_PATH_MAX + 16];
@@ -429,6 +448,13 @@ int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, s
     }
     if (!cfg->queue[0]) {
         snprintf(err, errlen, "%s: [hub] queue is empty (the store-and-forward database)",
+                 path);
+        return -1;
+    }
+    if (cfg->audit_dir[0] && !cfg->audit_key[0]) {
+        snprintf(err, errlen,
+                 "%s: [hub] audit_dir is set but audit_key is not (the log's signer key, "
+                 "`stateline audit keygen`)",
                  path);
         return -1;
     }

@@ -7,7 +7,9 @@
  *
  *   stats   {"lines": N, "lines_open": N, "uptime_s": N, "frames_in": N, "frames_out": N,
  *            "routed": N, "er": N, "sm": N, "accepted": N, "refused_lines": N,
- *            "reloads": N, "members": N, "draining": false}
+ *            "reloads": N, "members": N, "draining": false, ..., "outstanding": N (queries
+ *            delivered to answering lines, not answered), "requeued": N (kept again when
+ *            their line dropped), "dup_answers": N (second answers dropped)}
  *   lines   {"lines": [{"slot": N, "member": "WA", "role": "answer", "addr": "ip:port",
  *            "transport": "tls", "open": true, "answering": true, "age_s": N,
  *            "frames_in": N, "bytes_in": N, "frames_out": N, "bytes_out": N,
@@ -71,7 +73,7 @@ static json_t *stats_json(struct sl_hub *hub)
     for (uint32_t s = 0; s < hub->nslots; s++)
         if (hub->slots[s] && hub->slots[s]->open)
             open++;
-    return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I, "
+    json_t *o = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b, s:I, s:I, s:I, "
                      "s:I, s:I, s:i}",
                      "lines", hub->nlines, "lines_open", open, "uptime_s",
                      (json_int_t)((sl_now_ms() - hub->started_ms) / 1000), "frames_in",
@@ -85,6 +87,14 @@ static json_t *stats_json(struct sl_hub *hub)
                      (json_int_t)hub->t_archive_lost, "msq", (json_int_t)hub->t_msq,
                      "regional", (json_int_t)hub->t_regional, "msq_active",
                      (int)hub->msq_active);
+    /* queries kept again when their answering line dropped; repeated answers dropped */
+    uint64_t outstanding = 0;
+    for (uint32_t i = 0; i <= hub->members.mask && hub->members.tab; i++)
+        outstanding += hub_out_count(&hub->members.tab[i]);
+    json_object_set_new(o, "outstanding", json_integer((json_int_t)outstanding));
+    json_object_set_new(o, "requeued", json_integer((json_int_t)hub->t_requeued));
+    json_object_set_new(o, "dup_answers", json_integer((json_int_t)hub->t_dup_answers));
+    return o;
 }
 
 static json_t *lines_json(struct sl_hub *hub)
@@ -180,7 +190,13 @@ static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
     cmd[n] = '\0';
     json_t *reply;
     if (!strcmp(cmd, "line")) {
+        if (hub->audit)
+            hub_audit_ctl_begin(hub, cc->fd, cmd, args);
         reply = line_cmd(hub, args);
+        if (hub->audit) {
+            const char *e = json_string_value(json_object_get(reply, "error"));
+            hub_audit_ctl_end(hub, e == NULL, e);
+        }
     } else if (!strcmp(cmd, "queue")) {
         reply = queue_json(hub);
     } else if (!strcmp(cmd, "stats")) {
@@ -189,12 +205,17 @@ static void ctl_answer(struct sl_hub *hub, struct ctl_client *cc)
         reply = lines_json(hub);
     } else if (!strcmp(cmd, "reload")) {
         char err[512] = "";
-        if (hub_reload(hub, err, sizeof err) == 0) {
+        if (hub->audit)
+            hub_audit_ctl_begin(hub, cc->fd, cmd, NULL);
+        int rc = hub_reload(hub, err, sizeof err);
+        if (rc == 0) {
             reply = json_pack("{s:b}", "ok", 1);
         } else {
             SL_ERROR("hub", "reload refused, the running configuration stays: %s", err);
             reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
         }
+        if (hub->audit)
+            hub_audit_ctl_end(hub, rc == 0, err);
     } else {
         char msg[CTL_MAX_CMD + 64];
         snprintf(msg, sizeof msg, "unknown command '%s' (stats, lines, reload, line, queue)", cmd);

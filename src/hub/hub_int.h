@@ -50,6 +50,7 @@ struct hub_line {
     uint64_t iter;        /* hub iteration of iter_normal */
     size_t iter_normal;   /* bytes of non-SM frames appended in that iteration */
     int mid_echo;         /* an answering line that echoes MID/: no fallback matching */
+    struct hub_aud_line *aud; /* output held for the audit log (hub_audit.c), or NULL */
 };
 
 /* A stored message written into a line's output buffer, deleted once written out. */
@@ -88,6 +89,8 @@ struct hub_req_entry {
 
 struct ctl_client;
 struct hub_out;
+struct hub_audit;
+struct hub_aud_line;
 struct hub_sf;
 struct hub_msq;
 struct sl_archive;
@@ -158,6 +161,8 @@ struct sl_hub {
     uint64_t routed_end;          /*   that line's app_total just after it */
     struct hub_forget *forgets;   /* rows to delete once their answers are written */
     uint32_t nforgets;
+
+    struct hub_audit *audit;      /* the hub's audit log (hub_audit.c); NULL = off */
 
     /* totals */
     uint64_t t_frames_in, t_frames_out, t_routed, t_er, t_sm, t_accepted, t_refused_lines;
@@ -303,6 +308,37 @@ void hub_nlq_free_all(struct sl_hub *hub);
 void hub_line_mark_pending(struct sl_hub *hub, struct hub_line *line);
 struct hub_line *hub_line_get(const struct sl_hub *hub, uint32_t slot, uint32_t gen);
 int hub_reload(struct sl_hub *hub, char *err, size_t errlen);
+
+/* hub_audit.c: the hub's own audit log (docs/audit-format.md §11).  Every function is
+ * called only when hub->audit is set (the call sites test it: nothing costs anything with
+ * the log off).  A message's hub-route entry is built between _msg_begin and _msg_end;
+ * whatever hub_emit writes meanwhile is one of its legs, and anything emitted outside a
+ * message gets a hub-deliver entry of its own.  Output leaves a line only when the entries
+ * it depends on are durable (hub_audit_flush instead of sl_conn_flush). */
+int hub_audit_open(struct sl_hub *hub, char *err, size_t errlen);
+void hub_audit_close(struct sl_hub *hub);
+void hub_audit_msg_begin(struct sl_hub *hub, struct hub_line *line, unsigned rx_seq);
+void hub_audit_msg_header(struct sl_hub *hub, const struct sl_msg *m);
+void hub_audit_msg_requester(struct sl_hub *hub, const struct sl_ori *so);
+/* a destination's result without output to it: "queued", "refused", "not-taken", ... */
+void hub_audit_msg_leg(struct sl_hub *hub, const char *dest, const char *result);
+void hub_audit_msg_er(struct sl_hub *hub, int code);
+void hub_audit_msg_end(struct sl_hub *hub);
+/* hub_emit: a frame was appended to to's output (to->out_count is its sequence). */
+void hub_audit_emit(struct sl_hub *hub, struct hub_line *to, const struct sl_outhdr *h,
+                    const char *src_mbr);
+/* line_flush: write what may leave (same returns as sl_conn_flush; 1 while held). */
+int hub_audit_flush(struct sl_hub *hub, struct hub_line *l);
+/* a line came up ("up"), went down ("down", why) or was refused ("refused", why) */
+void hub_audit_line(struct sl_hub *hub, struct hub_line *l, const char *action,
+                    const char *why);
+void hub_audit_line_free(struct sl_hub *hub, struct hub_line *l);
+/* An operator's control command that changes something ("line WA down", "reload"):
+ * the frames it makes between _begin and _end are its legs.  fd: the control client
+ * (its uid is the actor), or -1 with cmd "SIGHUP" for a reload by signal. */
+void hub_audit_ctl_begin(struct sl_hub *hub, int fd, const char *cmd, const char *args);
+void hub_audit_ctl_end(struct sl_hub *hub, int ok, const char *error);
+void hub_audit_system(struct sl_hub *hub, const char *action, const char *text);
 
 /* hub_ctl.c */
 int hub_ctl_listen(struct sl_hub *hub, char *err, size_t errlen);

@@ -226,6 +226,8 @@ void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, cons
     to->bytes_out += n;
     hub->t_frames_out++;
     hub_line_mark_pending(hub, to);
+    if (hub->audit)
+        hub_audit_emit(hub, to, h, src_mbr); /* its entry, and the hold until durable */
     if (hub->archive) {
         /* S-9: every message the switch sends, as it leaves; a copy into the archive's
          * bounded queue (no SQLite here).  A full queue loses the record, not the message. */
@@ -265,6 +267,8 @@ void hub_send_er(struct sl_hub *hub, struct hub_line *line, enum sl_er code, con
     e.code = code;
     sl_strlcpy(e.detail, detail ? detail : "", sizeof e.detail);
     struct sl_outhdr h;
+    if (hub->audit)
+        hub_audit_msg_er(hub, (int)code);
     hub_switch_header(hub, &h, "ER", dest, ctl, rx_seq);
     sl_buf_reset(&hub->scratch);
     sl_msg_format_er_body(&e, key_for_sets, (const char *)orig, orig_len, &hub->scratch);
@@ -291,6 +295,8 @@ void hub_send_sm(struct sl_hub *hub, struct hub_line *line, const struct sl_msg 
                  unsigned rx_seq)
 {
     struct sl_outhdr h;
+    if (hub->audit)
+        hub_audit_msg_leg(hub, dest, num == 2 ? "queued" : num == 4 ? "refused" : "not-taken");
     hub_switch_header(hub, &h, "SM", m->ori, m->ctl, rx_seq);
     struct sl_buf *b = &hub->scratch;
     sl_buf_reset(b);
@@ -396,8 +402,8 @@ int hub_deliver(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to,
     }
     /* A reply or AM to an ORI whose own terminal line is connected goes to that line while
      * the member is down: the service state is its answering line's (§7). */
-    /* A query to an answering line is remembered until it is answered (and carries a
-     * message id, hub_outstanding.c); a member with too many unanswered gets it kept. */
+    /* A query to an answering line is remembered until it is answered and carries a
+     * message id (hub_outstanding.c). */
     int query = h->has_req && to && to == dm->answer;
     if (to && (to != dm->answer ? dm->svc != HUB_REMOVED
                                 : dm->svc == HUB_UP && dm->sf_count == 0)) {
@@ -661,8 +667,24 @@ void hub_process_frame(struct sl_hub *hub, struct hub_line *line, const uint8_t 
     process(hub, line, p, len, rx_seq);
 }
 
+static void process_one(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
+                        uint32_t len, unsigned rx_seq);
+
+/* With the audit log on, a message's hub-route entry is built around its handling. */
 static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p, uint32_t len,
                     unsigned rx_seq)
+{
+    if (!hub->audit) {
+        process_one(hub, line, p, len, rx_seq);
+        return;
+    }
+    hub_audit_msg_begin(hub, line, rx_seq);
+    process_one(hub, line, p, len, rx_seq);
+    hub_audit_msg_end(hub);
+}
+
+static void process_one(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
+                        uint32_t len, unsigned rx_seq)
 {
     struct sl_msg *m = &hub->msg;
     struct sl_msg_err e;
@@ -678,6 +700,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
         sl_msg_clear(m);
         return;
     }
+    if (hub->audit)
+        hub_audit_msg_header(hub, m);
     const struct sl_key_info *ki = sl_key_lookup(m->key);
     const char *ctl = m->ctl;
     enum sl_er code = SL_ER_NONE;
@@ -716,6 +740,8 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
                  m->key, ki->category, so->cats[0] ? so->cats : "NONE");
         goto refuse;
     }
+    if (hub->audit)
+        hub_audit_msg_requester(hub, so);
 
     /* 4. destinations: each exists and its member takes the key; regions expand to their
      *    members (de-duplicated, first mention wins); NL is the switch's own services. */
@@ -851,12 +877,16 @@ static void process(struct sl_hub *hub, struct hub_line *line, const uint8_t *p,
     }
     /* a state's answer to one copy of a multi-state query is the switch's to merge */
     if (hub->msq_active && !ki->reply && hub_msq_reply(hub, line, m)) {
+        if (hub->audit)
+            hub_audit_msg_leg(hub, "NL", "collected");
         sl_msg_clear(m);
         return;
     }
 
     /* an answer to a query the switch delivered: forgotten; a second one is dropped */
     if (line->bound && sl_key_is_reply(ki) && hub_out_answer(hub, line, m)) {
+        if (hub->audit)
+            hub_audit_msg_leg(hub, m->dest[0], "duplicate");
         sl_msg_clear(m);
         return;
     }

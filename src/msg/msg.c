@@ -469,7 +469,8 @@ int sl_msg_format(const struct sl_msg *m, struct sl_buf *out)
     int textmode = k->body == SL_BODY_TEXT;
     if (m->mid && !sl_key_is_reply(k))
         return -1;
-    if (!m->mid && m->text && m->text_len >= 4 && memcmp(m->text, SL_MID_PREFIX, 4) == 0)
+    if (!m->mid && textmode && m->text && m->text_len >= 4 &&
+        memcmp(m->text, SL_MID_PREFIX, 4) == 0)
         return -1;
     if (m->text) {
         for (size_t i = 0; i < m->text_len; i++) {

@@ -549,6 +549,19 @@ int sl_certs_generate(const struct sl_certs_opts *o, FILE *report, char *err, si
         }
     }
     int lines_new = (g.written - before) / 2, lines_kept = (g.kept - kept_before) / 2;
+    /* Each member's oversight desk (docs/http-api.md): a web server certificate for
+     * loopback, serverAuth only, so that browsers and Python's ssl accept the desk of a
+     * test or demo network once they trust ca.crt.  A state's real desk uses a
+     * certificate from its usual CA for its own host name. */
+    before = g.written;
+    kept_before = g.kept;
+    for (size_t i = 0; i < o->nmembers; i++) {
+        char base[64];
+        snprintf(base, sizeof base, "%s-desk", o->members[i]);
+        if (load_or_make_leaf(&g, base, o->members[i], "desk", "serverAuth", san, hosts) < 0)
+            goto out;
+    }
+    int desks_new = (g.written - before) / 2, desks_kept = (g.kept - kept_before) / 2;
     int tok_added = 0, tok_total = 0;
     if (write_tokens(&g, &tok_added, &tok_total) < 0)
         goto out;
@@ -560,6 +573,8 @@ int sl_certs_generate(const struct sl_certs_opts *o, FILE *report, char *err, si
                 hub_new ? "written" : "kept");
         fprintf(report, "  <M>-answer/terminal  %zu members, %d line certificates written, %d kept\n",
                 o->nmembers, lines_new, lines_kept);
+        fprintf(report, "  <M>-desk             oversight desk (HTTPS server), SAN %s: %d "
+                "written, %d kept\n", san, desks_new, desks_kept);
         fprintf(report, "  tokens               %d lines (%d new), mode 0600\n", tok_total,
                 tok_added);
     }

@@ -255,7 +255,9 @@ int sl_conn_read(struct sl_conn *c)
     return 0;
 }
 
-int sl_conn_flush(struct sl_conn *c)
+int sl_conn_flush(struct sl_conn *c) { return sl_conn_flush_upto(c, SIZE_MAX); }
+
+int sl_conn_flush_upto(struct sl_conn *c, size_t limit)
 {
     if (c->failed || c->fd < 0)
         return -1;
@@ -267,8 +269,10 @@ int sl_conn_flush(struct sl_conn *c)
             return c->want_write ? 1 : 0;
     }
     c->want_write = 0;
-    while (sl_buf_used(&c->out) > 0) {
+    while (sl_buf_used(&c->out) > 0 && limit > 0) {
         size_t n = sl_buf_used(&c->out);
+        if (n > limit)
+            n = limit;
         if (n > INT_MAX)
             n = INT_MAX;
         if (c->ssl) {
@@ -277,6 +281,7 @@ int sl_conn_flush(struct sl_conn *c)
             int w = SSL_write(c->ssl, sl_buf_head(&c->out), (int)n);
             if (w > 0) {
                 sl_buf_consume(&c->out, (size_t)w);
+                limit -= (size_t)w;
                 continue;
             }
             int e = SSL_get_error(c->ssl, w);
@@ -297,6 +302,7 @@ int sl_conn_flush(struct sl_conn *c)
         ssize_t w = send(c->fd, sl_buf_head(&c->out), n, MSG_NOSIGNAL);
         if (w > 0) {
             sl_buf_consume(&c->out, (size_t)w);
+            limit -= (size_t)w;
             continue;
         }
         if (w < 0 && errno == EINTR)

@@ -77,14 +77,34 @@ class WebSocket:
         if want not in head:
             raise CDPError("websocket handshake: bad Sec-WebSocket-Accept")
 
-    def _recv_exact(self, n):
-        while len(self.rest) < n:
-            chunk = self.sock.recv(max(65536, n - len(self.rest)))
-            if not chunk:
-                raise CDPError("websocket closed by the browser")
-            self.rest += chunk
-        out, self.rest = self.rest[:n], self.rest[n:]
-        return out
+    def _frame(self):
+        """One whole frame from the buffer, (fin, opcode, payload), or None when it is not
+        all there yet.  Nothing is consumed until the frame is whole, so a timeout between
+        reads loses nothing."""
+        b = self.rest
+        if len(b) < 2:
+            return None
+        fin, opcode, n, pos = b[0] & 0x80, b[0] & 0x0F, b[1] & 0x7F, 2
+        if n == 126:
+            if len(b) < 4:
+                return None
+            n, pos = struct.unpack(">H", b[2:4])[0], 4
+        elif n == 127:
+            if len(b) < 10:
+                return None
+            n, pos = struct.unpack(">Q", b[2:10])[0], 10
+        mask = None
+        if b[1] & 0x80:  # a server must not mask, but unmask if it does
+            if len(b) < pos + 4:
+                return None
+            mask, pos = b[pos:pos + 4], pos + 4
+        if len(b) < pos + n:
+            return None
+        data = b[pos:pos + n]
+        self.rest = b[pos + n:]
+        if mask:
+            data = bytes(x ^ mask[i & 3] for i, x in enumerate(data))
+        return fin, opcode, data
 
     def _send_frame(self, opcode, payload):
         hdr = bytearray([0x80 | opcode])
@@ -106,21 +126,18 @@ class WebSocket:
         self._send_frame(0x1, text.encode("utf-8"))
 
     def recv(self):
-        """The next text message (fragments joined; pings answered).  Raises on close."""
+        """The next text message (fragments joined; pings answered).  Raises on close;
+        socket.timeout when nothing whole arrives within the socket's timeout."""
         parts = []
         while True:
-            b0, b1 = self._recv_exact(2)
-            fin, opcode = b0 & 0x80, b0 & 0x0F
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack(">H", self._recv_exact(2))[0]
-            elif n == 127:
-                n = struct.unpack(">Q", self._recv_exact(8))[0]
-            if b1 & 0x80:  # a server must not mask, but unmask if it does
-                mask = self._recv_exact(4)
-                data = bytes(b ^ mask[i & 3] for i, b in enumerate(self._recv_exact(n)))
-            else:
-                data = self._recv_exact(n)
+            f = self._frame()
+            if f is None:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise CDPError("websocket closed by the browser")
+                self.rest += chunk
+                continue
+            fin, opcode, data = f
             if opcode == 0x9:
                 self._send_frame(0xA, data)
                 continue
@@ -252,21 +269,29 @@ class Page:
         self.call("Network.enable")
 
     # -- protocol --
-    def call(self, method, **params):
-        """Send a command and return its result (events that arrive meanwhile are kept)."""
+    def call(self, method, _timeout=None, **params):
+        """Send a command and return its result (events that arrive meanwhile are kept).
+        _timeout: seconds to wait for the answer (default: the browser's timeout)."""
         self.next_id += 1
         mid = self.next_id
         self.ws.send(json.dumps({"id": mid, "method": method, "params": params}))
-        deadline = time.monotonic() + self.timeout
+        wait = _timeout or self.timeout
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            m = json.loads(self.ws.recv())
+            self.ws.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                m = json.loads(self.ws.recv())
+            except socket.timeout:
+                break
+            finally:
+                self.ws.sock.settimeout(self.timeout)
             if m.get("id") == mid:
                 if "error" in m:
                     raise CDPError("%s: %s" % (method, m["error"].get("message", m["error"])))
                 return m.get("result", {})
             if "method" in m:
                 self.events.append(m)
-        raise CDPError("%s: no answer within %gs" % (method, self.timeout))
+        raise CDPError("%s: no answer within %gs" % (method, wait))
 
     def wait_event(self, name, pred=None, timeout=None):
         """The first event `name` (kept or new) for which pred(params) holds; removes it."""
@@ -380,6 +405,7 @@ class Page:
         a person's click does: submit buttons submit, with their name=value).  With
         navigates=True wait for the page that the click loads."""
         self.events = [e for e in self.events if e["method"] != "Page.loadEventFired"]
+        self.call("Page.bringToFront")  # input goes to the tab in front
         box = self.evaluate(
             "(function(){var e=document.querySelector(%s); if(!e) return null;"
             "e.scrollIntoView({block:'center'}); var r=e.getBoundingClientRect();"
@@ -399,15 +425,21 @@ class Page:
         return None
 
     def press(self, key="Enter"):
-        """A key press (Enter, Tab...) at the focused element."""
+        """A key press (Enter, Tab, Escape, Space) at the focused element."""
         codes = {"Enter": 13, "Tab": 9, "Escape": 27, "Space": 32}
+        text = {"Enter": "\r", "Space": " "}.get(key, "")
+        self.call("Page.bringToFront")
         for kind in ("keyDown", "keyUp"):
-            self.call("Input.dispatchKeyEvent", type=kind, key=key,
-                      windowsVirtualKeyCode=codes.get(key, 0),
-                      text="\r" if key == "Enter" and kind == "keyDown" else "")
+            params = {"type": kind, "key": " " if key == "Space" else key, "code": key,
+                      "windowsVirtualKeyCode": codes.get(key, 0)}
+            if kind == "keyDown" and text:
+                params["text"] = text
+            self.call("Input.dispatchKeyEvent", **params)
 
     def screenshot(self, path, full_page=True):
         """A PNG of the page (full_page: the whole document, at the viewport's width)."""
+        # a tab in the background renders no frames, and the capture would wait for one
+        self.call("Page.bringToFront")
         params = {"format": "png"}
         if full_page:
             m = self.call("Page.getLayoutMetrics")
@@ -416,7 +448,8 @@ class Page:
             params["clip"] = {"x": 0, "y": 0, "width": self.width, "height": min(h, 16000),
                               "scale": 1}
             params["captureBeyondViewport"] = True
-        r = self.call("Page.captureScreenshot", **params)
+        # a tall page rendered in software on a busy machine can take a while
+        r = self.call("Page.captureScreenshot", _timeout=max(90, self.timeout), **params)
         d = os.path.dirname(path)
         if d:
             os.makedirs(d, exist_ok=True)
@@ -424,11 +457,39 @@ class Page:
             f.write(base64.b64decode(r["data"]))
         return path
 
+    def allow_downloads(self, directory):
+        """Save downloads (a link with Content-Disposition: attachment) into directory."""
+        os.makedirs(directory, exist_ok=True)
+        try:
+            self.call("Browser.setDownloadBehavior", behavior="allow",
+                      downloadPath=os.path.abspath(directory), eventsEnabled=True)
+        except CDPError:
+            self.call("Page.setDownloadBehavior", behavior="allow",
+                      downloadPath=os.path.abspath(directory))
+        self.download_dir = directory
+        self.downloads_seen = set(os.listdir(directory))
+
+    def wait_download(self, timeout=None):
+        """The path of the next finished download in the allow_downloads directory (one
+        not returned before)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while time.monotonic() < deadline:
+            now = set(os.listdir(self.download_dir)) - self.downloads_seen
+            done = [f for f in now if not f.endswith(".crdownload")]
+            if done:
+                f = sorted(done)[0]
+                self.downloads_seen.add(f)
+                return os.path.join(self.download_dir, f)
+            time.sleep(0.1)
+        raise CDPError("no download finished within %gs" % (timeout or self.timeout))
+
     def cookies(self):
         return self.call("Network.getCookies").get("cookies", [])
 
     def fetch(self, url, method="GET", body=None, headers=None):
-        """fetch() from the page (its cookies go along).  Returns {status, text, headers}."""
+        """fetch() from the page (its cookies go along).  Returns {status, text, headers}.
+        A page whose Content-Security-Policy allows no connect-src (the oversight desk's
+        pages) refuses it: open the URL in a tab of its own and read document.body."""
         opts = {"method": method, "credentials": "same-origin", "redirect": "manual"}
         if body is not None:
             opts["body"] = body

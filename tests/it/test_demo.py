@@ -4,13 +4,16 @@ One temporary folder serves every test, in order: a first run builds everything,
 run reuses it, a third stays up, is queried by hand and stopped.  After each run no
 process may be left that runs from the folder.
 """
+import http.client
 import json
 import os
 import shlex
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
+import urllib.parse
 
 from slharness import STATELINE, run, run_tests
 
@@ -78,6 +81,11 @@ def check_tables(j, queries, minimums=True):
             if minimums:
                 assert s["sent_by_class"][c] >= 3, (st, c, s["sent_by_class"])
     assert total_sent == queries
+    # the switch's own log (docs/audit-format.md §11): intact, and a hub-route entry for at
+    # least every query it routed
+    h = j["hub_log"]
+    assert h["intact"] is True and h["problems"] == 0, h
+    assert h["entries"] > queries and h["checkpoints"] > 0, (h, queries)
     assert j["all_agree"] is True and j["all_logs_intact"] is True
     # Washington's stance: ICE ERO is denied, every time
     wa = j["states"]["WA"]
@@ -130,6 +138,7 @@ def test_second_run_reuses():
     for st in STATES:
         assert "population %s: reusing" % st in err, err[:2000]
     assert "populations: generating" not in err
+    assert "desk accounts: %s/accounts.txt (0 made, 36 kept" % DIR in err, err[:3000]
     # the logs grew, but this run's table counts this run only
     check_tables(json.loads(p.stdout), 300, minimums=False)
     assert procs_in_dir() == [], procs_in_dir()
@@ -149,6 +158,34 @@ def test_stay_query_by_hand_and_stop():
         reply = json.loads(q.stdout.strip().splitlines()[-1])
         assert reply["key"] == "DR", reply
         assert "NOT ON FILE" not in reply["text"], reply
+        # each state's desk over HTTPS: Python accepts its certificate (the demo CA, name
+        # 127.0.0.1); a demo account logs on with the code the printed command gives
+        assert sorted(stay["desks"]) == sorted(STATES), stay
+        acc = stay["accounts_file"]
+        assert os.stat(acc).st_mode & 0o077 == 0, oct(os.stat(acc).st_mode)
+        rows = [l.split() for l in open(acc) if l.strip() and not l.startswith("#")]
+        assert len(rows) == 6 * len(STATES), rows
+        pw = [r[3] for r in rows if r[1] == "wa-reviewer"][0]
+        ctx = ssl.create_default_context(cafile=stay["ca_certificate"])
+        port = int(stay["desks"]["WA"].rstrip("/").rsplit(":", 1)[1])
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+        c.request("GET", "/")
+        assert c.getresponse().status == 200
+        code = subprocess.run(shlex.split(stay["desk_code"]), capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+        assert len(code) == 6 and code.isdigit(), code
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+        c.request("POST", "/api/login", body=urllib.parse.urlencode(
+            {"user": "wa-reviewer", "password": pw, "code": code}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        r = c.getresponse()
+        lj = json.loads(r.read())
+        assert r.status == 200 and lj["role"] == "reviewer", lj
+        cookie = r.getheader("Set-Cookie").split(";")[0]
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+        c.request("GET", "/api/review", headers={"Cookie": cookie})
+        r = c.getresponse()
+        assert r.status == 200 and "held" in json.loads(r.read())
         # a second demo in the same folder refuses to start beside it
         p2 = demo("--drivers", "2000", "--queries", "10")
         assert p2.returncode != 0 and "already running" in p2.stderr, p2.stderr[-2000:]

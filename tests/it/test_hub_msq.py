@@ -102,6 +102,27 @@ def test_participation_follows_takes():
         assert s["HIT"] == ["NONE"], s
 
 
+def test_dropped_copy_is_no_answer_at_once():
+    """A state whose answering line drops after it got its copy: NO ANSWER (OUT OF SERVICE)
+    at once, and the merged reply does not wait for the timeout (60 s here); nothing is kept
+    for it.  Each copy carries a switch message id like every query to an answering line."""
+    with Network(extra_conf="msq_timeout = 60\n") as net:
+        ca, orl = net.answer_line("CA"), net.answer_line("OR")
+        wa = net.line("WA")
+        wa.send("DQ.WATEST000.NL.MYCASE2.TXTOLN/A1234567")
+        qc, qo = ca.recv(), orl.recv()
+        assert qc.mid and qo.mid and qc.mid != qo.mid, (qc.mid, qo.mid)
+        answer(orl, qo, "NOT ON FILE")
+        ca.close()
+        r = wa.recv(20)                                       # long before msq_timeout
+        assert r.key == "DR" and r.ctl == "MYCASE2", r
+        s = summary(r.body)
+        assert s["NO HIT"] == ["OR"], s
+        assert "CA(OUT" in " ".join(s["NO ANSWER"]), s
+        assert net.ctl_cmd("queue")["members"] == [], "nothing kept for a multi-state copy"
+        wa.expect_nothing(0.3)
+
+
 if __name__ == "__main__":
     run_tests([test_one_state_silent, test_all_answer_before_the_timeout,
-               test_participation_follows_takes])
+               test_participation_follows_takes, test_dropped_copy_is_no_answer_at_once])

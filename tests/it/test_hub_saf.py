@@ -265,6 +265,8 @@ def test_unanswered_queries_come_back_when_the_line_returns():
         assert all(a.key == "DR" for a in ans), ans
         wa.expect_nothing(0.3)
         net.wait_log(r"answers MID %d a second time: dropped" % mids[0])
+        st = net.ctl_cmd("stats")
+        assert (st["dup_answers"], st["requeued"], st["outstanding"]) == (1, n - 4, 0), st
 
         # software that does not echo the id: matched by requester ORI + control field
         ca.close()

@@ -208,6 +208,49 @@ static void test_part2_keys_and_regions(void **state)
     free(cfg);
 }
 
+/* The audit log keys: off by default, paths relative to the file, both keys or none. */
+static void test_audit_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct sl_hub_config *cfg = malloc(sizeof *cfg);
+    char err[512] = "", want[600], buf[1024];
+    const char *base = "[hub]\nlisten = 127.0.0.1:0\ndirectory = d.db\ncert = c\nkey = k\nca = a\n";
+    assert_int_equal(load(f, base, cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->audit_dir, "");
+    assert_int_equal(cfg->audit_checkpoint_ms, 1000);
+    assert_int_equal(cfg->audit_checkpoint_every, 0);
+    snprintf(buf, sizeof buf,
+             "%saudit_dir = hub-audit\naudit_key = keys/hub.key\naudit_checkpoint_ms = 250\n"
+             "audit_checkpoint_every = 5000\n", base);
+    assert_int_equal(load(f, buf, cfg, err, sizeof err), 0);
+    snprintf(want, sizeof want, "%s/hub-audit", f->dir);
+    assert_string_equal(cfg->audit_dir, want);
+    snprintf(want, sizeof want, "%s/keys/hub.key", f->dir);
+    assert_string_equal(cfg->audit_key, want);
+    assert_int_equal(cfg->audit_checkpoint_ms, 250);
+    assert_int_equal(cfg->audit_checkpoint_every, 5000);
+    /* "audit", the gateway's name for it, is the same key; "none" turns it off */
+    snprintf(buf, sizeof buf, "%saudit = /var/log/hub\naudit_key = k.key\n", base);
+    assert_int_equal(load(f, buf, cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->audit_dir, "/var/log/hub");
+    snprintf(buf, sizeof buf, "%saudit_dir = none\n", base);
+    assert_int_equal(load(f, buf, cfg, err, sizeof err), 0);
+    assert_string_equal(cfg->audit_dir, "");
+    const char *bad[][2] = {
+        {"audit_dir = a\n", "audit_key is not"},
+        {"audit_dir = a\naudit_key = k\naudit_checkpoint_ms = 5\n", "audit_checkpoint_ms"},
+        {"audit_checkpoint_every = -1\n", "audit_checkpoint_every"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, "%s%s", base, bad[i][0]);
+        err[0] = '\0';
+        assert_int_not_equal(load(f, buf, cfg, err, sizeof err), 0);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("config %zu: '%s' not in '%s'", i, bad[i][1], err);
+    }
+    free(cfg);
+}
+
 static void test_default_takes(void **state)
 {
     (void)state;
@@ -224,6 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test(test_default_takes),
         cmocka_unit_test_setup_teardown(test_part2_keys_and_regions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

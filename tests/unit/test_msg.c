@@ -972,6 +972,172 @@ static void test_key_table(void **state)
     assert_int_equal(sl_msg_dest_kind("WASP0000", 8), 0);
 }
 
+/* ---- switch message ids (MID/) ---- */
+
+/* 1 when the buffer's bytes hold needle (a buffer is not NUL-terminated). */
+static int buf_has(const struct sl_buf *b, const char *needle)
+{
+    size_t n = strlen(needle), used = sl_buf_used(b);
+    const uint8_t *p = sl_buf_head(b);
+    for (size_t i = 0; i + n <= used; i++)
+        if (memcmp(p + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_mid_output_header(void **state)
+{
+    (void)state;
+    struct sl_outhdr h, h2;
+    memset(&h, 0, sizeof h);
+    memcpy(h.key, "DQ", 3);
+    memcpy(h.ori, "WASP00000", 10);
+    memcpy(h.dest, "CA", 3);
+    memcpy(h.ctl, "LTN2000157", 11);
+    h.rx_time = h.tx_time = 1764168300;
+    h.mid = UINT64_MAX;
+    h.has_req = 1;
+    memcpy(h.req.ori, "WASP00000", 10);
+    memcpy(h.req.member, "WA", 3);
+    struct sl_buf b = SL_BUF_INIT;
+    assert_int_equal(sl_msg_format_output(&h, "OLN/A1", 6, &b), 0);
+    /* a NUL-terminated copy for strstr (a buffer holds no NUL) */
+    char *text = calloc(1, sl_buf_used(&b) + 1);
+    assert_non_null(text);
+    memcpy(text, sl_buf_head(&b), sl_buf_used(&b));
+    /* CTL, then MID, then VRQ */
+    const char *ctl = strstr(text, "\nCTL/LTN2000157\n");
+    const char *mid = strstr(text, "\nMID/18446744073709551615\n");
+    const char *vrq = strstr(text, "\nVRQ/");
+    assert_non_null(ctl);
+    assert_non_null(mid);
+    assert_non_null(vrq);
+    assert_true(ctl < mid && mid < vrq);
+    const char *body;
+    size_t blen;
+    struct sl_msg_err e;
+    assert_int_equal(sl_msg_parse_output(text, strlen(text), &h2, &body, &blen, &e), 0);
+    assert_true(h2.mid == UINT64_MAX);
+    /* the receiver's view carries it into the message */
+    struct sl_msg m;
+    memset(&m, 0, sizeof m);
+    assert_int_equal(sl_msg_parse_delivered(text, strlen(text), &h2, &m, &e), 0);
+    assert_true(m.mid == UINT64_MAX);
+    field_is(&m, "OLN", "A1");
+    sl_msg_clear(&m);
+    assert_true(m.mid == 0);
+    /* no id: no line */
+    sl_buf_reset(&b);
+    h.mid = 0;
+    assert_int_equal(sl_msg_format_output(&h, "OLN/A1", 6, &b), 0);
+    assert_false(buf_has(&b, "MID/"));
+    sl_buf_free(&b);
+    free(text);
+}
+
+static void mid_refused(const char *in, const char *detail)
+{
+    struct sl_outhdr h;
+    const char *body;
+    size_t blen;
+    struct sl_msg_err e;
+    assert_int_equal(sl_msg_parse_output(in, strlen(in), &h, &body, &blen, &e), -1);
+    if (!strstr(e.detail, detail))
+        print_error("expected '%s', got '%s'\n", detail, e.detail);
+    assert_non_null(strstr(e.detail, detail));
+}
+
+static void test_mid_output_malformed(void **state)
+{
+    (void)state;
+#define HDR "DQ.WASP00000\n14:25 11/26/2026 01239\n14:25 11/26/2026 01233 CA\n"
+    mid_refused(HDR "MID/0\nTXT\nOLN/A1", "MID MUST BE");
+    mid_refused(HDR "MID/012\nTXT\nOLN/A1", "MID MUST BE");
+    mid_refused(HDR "MID/\nTXT\nOLN/A1", "MID MUST BE");
+    mid_refused(HDR "MID/12A\nTXT\nOLN/A1", "MID MUST BE");
+    mid_refused(HDR "MID/18446744073709551616\nTXT\nOLN/A1", "MID MUST BE"); /* 2^64 */
+    mid_refused(HDR "MID/123456789012345678901\nTXT\nOLN/A1", "MID MUST BE");
+    /* once, and before VRQ, after CTL */
+    mid_refused(HDR "MID/1\nMID/2\nTXT\nOLN/A1", "UNEXPECTED HEADER LINE");
+    mid_refused(HDR "MID/1\nCTL/X1\nTXT\nOLN/A1", "UNEXPECTED HEADER LINE");
+    mid_refused(HDR "VRQ/ORI=WASP00000;MBR=WA;TYP=PD;CAT=D;PAR=;TAG=\nMID/1\nTXT\nOLN/A1",
+                "UNEXPECTED HEADER LINE");
+    /* a sender's body cannot make one: after TXT it is body */
+    const char *in = HDR "TXT\nMID/77\nOLN/A1";
+    struct sl_outhdr h;
+    const char *body;
+    size_t blen;
+    struct sl_msg_err e;
+    assert_int_equal(sl_msg_parse_output(in, strlen(in), &h, &body, &blen, &e), 0);
+    assert_true(h.mid == 0);
+#undef HDR
+}
+
+static void test_mid_echo_in_reply(void **state)
+{
+    (void)state;
+    struct sl_msg m;
+    struct sl_msg_err e;
+    memset(&m, 0, sizeof m);
+    const char *in = "DR.CAOLN0000.WASP00000.LTN2000157.TXT\r\nMID/1099511627777\r\n"
+                     "NOT ON FILE\nSEARCHED: OLN/A1";
+    assert_int_equal(run(in, strlen(in), &m, &e), SL_ER_NONE);
+    assert_true(m.mid == 1099511627777ull);
+    assert_string_equal(m.text, "NOT ON FILE\nSEARCHED: OLN/A1");
+    assert_string_equal(m.ctl, "LTN2000157");
+    /* format writes it back as the first body line; reads back the same */
+    struct sl_buf b = SL_BUF_INIT;
+    assert_int_equal(sl_msg_format(&m, &b), 0);
+    assert_true(buf_has(&b, ".TXT\nMID/1099511627777\nNOT ON"));
+    struct sl_msg m2;
+    memset(&m2, 0, sizeof m2);
+    assert_int_equal(sl_msg_parse((const char *)sl_buf_head(&b), sl_buf_used(&b), &m2, &e), 0);
+    assert_true(m2.mid == m.mid);
+    assert_string_equal(m2.text, m.text);
+    sl_msg_clear(&m2);
+    sl_buf_free(&b);
+    sl_msg_clear(&m);
+    /* only the echo line, nothing else: an empty reply body */
+    ok("DR.CAOLN0000.WASP00000.TXTMID/5");
+    /* a second MID/ line stays text */
+    in = "KR.CAOLN0000.WASP00000.TXT\nMID/5\nMID/6";
+    assert_int_equal(run(in, strlen(in), &m, &e), SL_ER_NONE);
+    assert_true(m.mid == 5);
+    assert_string_equal(m.text, "MID/6");
+    /* and a message without mid cannot carry text that would read as one */
+    struct sl_msg f = m;
+    f.mid = 0;
+    sl_buf_init(&b);
+    assert_int_equal(sl_msg_format(&f, &b), -1);
+    sl_buf_free(&b);
+    sl_msg_clear(&m);
+    /* malformed echoes and MID/ anywhere but a reply: refused (.01.) */
+    expect("DR.CAOLN0000.WASP00000.TXT\nMID/0\nX", SL_ER_HEADER, "MID/ ECHO 'MID/0'");
+    expect("DR.CAOLN0000.WASP00000.TXT\nMID/1A\nX", SL_ER_HEADER, "MUST BE 1-20 DIGITS");
+    expect("DR.CAOLN0000.WASP00000.TXT\nMID/99999999999999999999\nX", SL_ER_HEADER,
+           "MUST BE 1-20 DIGITS");
+    expect("AM.WASP00000.CA.TXTMID/12\nHELLO", SL_ER_HEADER,
+           "MID/ IS WRITTEN BY THE SWITCH");
+    expect("SM.WASP00000.CA.TXT\r\nMID/12", SL_ER_HEADER, "MID/ IS WRITTEN BY THE SWITCH");
+    /* a field key: MID is no prefix of DQ (.22. at the check) */
+    memset(&m, 0, sizeof m);
+    in = "DQ.WASP00000.CA.TXTMID/12.OLN/A1";
+    assert_int_equal(sl_msg_parse(in, strlen(in), &m, &e), 0);
+    assert_true(m.mid == 0);
+    assert_int_equal(sl_msg_check(&m, &e), -1);
+    assert_int_equal(e.code, SL_ER_FORMAT22);
+    sl_msg_clear(&m);
+    /* which keys are replies */
+    assert_true(sl_key_is_reply(sl_key_lookup("DR")));
+    assert_true(sl_key_is_reply(sl_key_lookup("DRG")));
+    assert_true(sl_key_is_reply(sl_key_lookup("RPR")));
+    assert_false(sl_key_is_reply(sl_key_lookup("ER")));
+    assert_false(sl_key_is_reply(sl_key_lookup("NLR")));
+    assert_false(sl_key_is_reply(sl_key_lookup("AM")));
+    assert_false(sl_key_is_reply(sl_key_lookup("DQ")));
+    assert_false(sl_key_is_reply(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1001,6 +1167,9 @@ int main(void)
         cmocka_unit_test(test_long_values),
         cmocka_unit_test(test_er_body),
         cmocka_unit_test(test_key_table),
+        cmocka_unit_test(test_mid_output_header),
+        cmocka_unit_test(test_mid_output_malformed),
+        cmocka_unit_test(test_mid_echo_in_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
