@@ -375,6 +375,14 @@ int64_t sl_audit_append(struct sl_audit_log *log, struct sl_audit_entry *e,
 int sl_audit_durable_fd(const struct sl_audit_log *log);
 /* Entries [0, n) are on disk; also drains the eventfd. */
 uint64_t sl_audit_durable_upto(struct sl_audit_log *log);
+/* Group the entries of one pass of the caller's loop into one batch.  Between
+ * sl_audit_cork and sl_audit_uncork an append does not wake the durability thread (a full
+ * slot still does); uncork wakes it once if entries wait.  Without it, the thread, woken
+ * by a query's first entry on the other core, makes that entry durable alone, and the
+ * reply, which needs the query's last entry too, waits for a second batch: two rounds of
+ * syncs instead of one.  Both from the thread that appends. */
+void sl_audit_cork(struct sl_audit_log *log);
+void sl_audit_uncork(struct sl_audit_log *log);
 /* Block until entries [0, n) are durable (tools and tests; the loop uses the eventfd).
  * 0, or -1 if the log failed. */
 int sl_audit_wait(struct sl_audit_log *log, uint64_t n);

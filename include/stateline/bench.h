@@ -41,6 +41,14 @@ struct sl_bench_opts {
     int no_peer;           /* skip the nats-server peer even when it is installed */
     int peer_search;       /* also search nats-server's sustained rate (the ratio) */
     int hub_audit;         /* the hub keeps its audit log (durable before forward) */
+    double start_rate;     /* search: first trial's rate (0 = 5,000/s) */
+    /* e2e only */
+    uint64_t drivers;      /* population of each gateway's state (default 100,000) */
+    int gateways;          /* gateways, one per state: WA, NY, IL, CA, AZ, TX (default 1) */
+    int at_sustained;      /* also measure at the sustained rate itself (default 1) */
+    double capacity_bound_ms; /* when nothing passes p99_bound_ms: the capacity search's
+                               * bound (default 250: queues do not grow) */
+    int no_archive;        /* the hub without its message archive (to measure its cost) */
 };
 
 /* The outcome of one fixed-rate run. */
@@ -64,6 +72,10 @@ struct sl_bench_run {
 /* Run the switch scenario; prints the report (text or JSON) on stdout.  Returns the exit
  * status: 0, 1 when it could not run (the reason on stderr). */
 int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe);
+
+/* The e2e scenario (e2e.c): terminal lines -> hub -> gateway(s) with an example policy,
+ * look-ups in a generated population and durable audit -> hub -> terminal, TLS on. */
+int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe);
 
 /* The responder child: `stateline bench responder --hub HOST:PORT --certs DIR
  * --as ORI --reply-size N`.  Answers every query that arrives on CA's answering line,

@@ -232,6 +232,11 @@ uint64_t sl_store_seed(const struct sl_store *st);
 int32_t sl_store_as_of(const struct sl_store *st);
 int64_t sl_store_count_drivers(struct sl_store *st);
 int64_t sl_store_count_vehicles(struct sl_store *st);
+/* One read transaction (one snapshot) around the look-ups that follow, until
+ * sl_store_read_end: saves a lock round per look-up.  Hold it briefly (a writer's
+ * checkpoint cannot pass it).  0, or -1 (look-ups then run on their own). */
+int sl_store_read_begin(struct sl_store *st);
+void sl_store_read_end(struct sl_store *st);
 
 /*
  * Look-ups.  Returns: 1 found (out filled), 0 not on file, -1 error (logged; the

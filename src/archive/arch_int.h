@@ -46,6 +46,8 @@ struct sl_archive {
     uint64_t next_seq;       /* next sequence number to hand out */
     uint64_t committed;      /* every seq < committed is written (or failed) */
     int writer_waiting;
+    int flushing;            /* sl_archive_flush waits: commit without lingering */
+    int64_t last_commit_ms;  /* the writer's last batch (commit_every_ms), writer-only */
     int stop;
     int failed;              /* a commit failed since the last flush */
     int64_t expire_req;      /* > 0: an sl_archive_expire wants this cutoff */

@@ -53,6 +53,7 @@ void sl_archive_conf_default(struct sl_archive_conf *c)
     c->expire_every_ms = 1000;
     c->count_max = 10000;
     c->search_queue = 64;
+    c->commit_every_ms = 20;
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -364,12 +365,28 @@ static void *writer_main(void *arg)
         }
         if (a->stop && a->count == 0 && a->expire_req == 0)
             break;
+        /* Under load, gather: commit at most every commit_every_ms (a commit is a WAL
+         * write and a full-text segment, whatever its size). */
+        if (a->conf.commit_every_ms > 0 && a->count < (size_t)a->conf.batch_max &&
+            !a->stop && !a->flushing && a->expire_req == 0) {
+            int64_t due = a->last_commit_ms + a->conf.commit_every_ms;
+            int64_t now = sl_now_ms();
+            if (now < due) {
+                struct timespec ts;
+                deadline_after(&ts, due - now);
+                /* writer_waiting stays 0: puts do not wake us (flush and stop do) */
+                pthread_cond_timedwait(&a->wake, &a->mu, &ts);
+                continue;
+            }
+        }
         size_t n = a->count < (size_t)a->conf.batch_max ? a->count : (size_t)a->conf.batch_max;
         size_t h = a->head;
         int64_t ereq = a->expire_req;
         pthread_mutex_unlock(&a->mu);
 
         int wrote = n ? write_batch(a, h, n, &body, &norm) : 0;
+        if (n)
+            a->last_commit_ms = sl_now_ms();
         int64_t expired = 0;
         int step_expired = 0;
         if (ereq) {
@@ -626,9 +643,11 @@ int sl_archive_flush(struct sl_archive *a)
         return 0;
     pthread_mutex_lock(&a->mu);
     uint64_t target = a->next_seq;
+    a->flushing++;
     pthread_cond_signal(&a->wake);
     while (a->committed < target)
         pthread_cond_wait(&a->done, &a->mu);
+    a->flushing--;
     int rc = a->failed ? -1 : 0;
     a->failed = 0;
     pthread_mutex_unlock(&a->mu);

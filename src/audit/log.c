@@ -67,6 +67,7 @@ struct sl_audit_log {
     struct slot *slots;
     int nslots, r, w; /* r: oldest slot for the thread; w: slot being filled */
     int thread_waiting, stop, failed;
+    int corked;            /* sl_audit_cork: appends do not wake the thread */
     atomic_uint_fast64_t durable;
 
     /* producer side */
@@ -908,10 +909,26 @@ int64_t sl_audit_append(struct sl_audit_log *log, struct sl_audit_entry *e, cons
         s->pii_len += pl;
     }
     log->next++;
-    if (log->thread_waiting)
+    if (log->thread_waiting && !log->corked)
         pthread_cond_signal(&log->wake);
     pthread_mutex_unlock(&log->mu);
     return (int64_t)e->seq;
+}
+
+void sl_audit_cork(struct sl_audit_log *log)
+{
+    pthread_mutex_lock(&log->mu);
+    log->corked = 1;
+    pthread_mutex_unlock(&log->mu);
+}
+
+void sl_audit_uncork(struct sl_audit_log *log)
+{
+    pthread_mutex_lock(&log->mu);
+    log->corked = 0;
+    if (log->thread_waiting && slot_has_work(log))
+        pthread_cond_signal(&log->wake);
+    pthread_mutex_unlock(&log->mu);
 }
 
 int sl_audit_durable_fd(const struct sl_audit_log *log) { return log->efd; }
@@ -927,6 +944,10 @@ uint64_t sl_audit_durable_upto(struct sl_audit_log *log)
 int sl_audit_wait(struct sl_audit_log *log, uint64_t n)
 {
     pthread_mutex_lock(&log->mu);
+    /* a corked producer that waits must not wait for a thread nobody woke */
+    log->corked = 0;
+    if (log->thread_waiting && slot_has_work(log))
+        pthread_cond_signal(&log->wake);
     while (atomic_load(&log->durable) < n && !log->failed)
         pthread_cond_wait(&log->freed, &log->mu);
     int rc = atomic_load(&log->durable) >= n ? 0 : -1;

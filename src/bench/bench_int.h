@@ -4,8 +4,11 @@
 #ifndef STATELINE_BENCH_INT_H
 #define STATELINE_BENCH_INT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
 #include "stateline/bench.h"
 #include "stateline/conn.h"
 #include "stateline/msg.h"
@@ -61,11 +64,25 @@ int bench_direct_reply(const char *as, const char *text, size_t text_len, unsign
                        struct sl_msg *scratch, const uint8_t *p, uint32_t len,
                        struct sl_buf *out);
 
+/* What a scenario sends and how it judges the replies (the e2e scenario's mix, e2e.c);
+ * NULL in struct bench_gen: the switch's fixed DQ, answered by a DR.
+ *   put:   append query `seq` of run `run` for line k to out, framed (sl_frame_begin/end);
+ *          its control field must be the run letter and seq in nine digits;
+ *   check: a reply to query `seq` (its control field matched): 0 a good answer, -1 not an
+ *          answer to that query, or an ER / SM (why says what, in at most why_len bytes). */
+struct bench_traffic {
+    void (*put)(void *arg, struct sl_buf *out, int k, char run, uint64_t seq);
+    int (*check)(void *arg, uint64_t seq, const struct sl_outhdr *h, const char *body,
+                 size_t blen, char *why, size_t why_len);
+    void *arg;
+};
+
 /* The generator's lines: each a terminal line with its own sender ORI; either stateline
  * lines (c) or, for the peer, nats lines (nl). */
 struct bench_gen {
     int n;
     int nats;
+    const struct bench_traffic *tr;  /* NULL: the switch's DQ */
     struct sl_conn *c[BENCH_MAX_CONNS];
     struct nats_line *nl[BENCH_MAX_CONNS];
     char ori[BENCH_MAX_CONNS][SL_ORI_LEN + 1];
@@ -89,5 +106,73 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
                   double warmup_s, int sfd, struct sl_bench_run *res);
 /* Size of one DQ as the generator writes it (without the frame header). */
 size_t bench_query_bytes(void);
+
+/* ---- harness.c: what the scenarios share ---- */
+
+/* A child process of the benchmark (the hub, a gateway, a responder). */
+struct bench_child {
+    pid_t pid;
+    const char *name;
+    char log[1100];
+    double cpu_s;      /* user + system CPU seconds, known once it has been reaped */
+    int status;        /* wait status, once reaped */
+    int reaped;
+};
+/* Start prog with argv (signal mask oldmask restored in the child, which gets SIGTERM if
+ * the benchmark dies); stderr into c->log; stdout into *out_fd (a pipe) when asked. */
+int bench_spawn(const sigset_t *oldmask, struct bench_child *c, const char *prog,
+                char *const argv[], int *out_fd);
+/* SIGTERM, wait up to 5 s, then SIGKILL; reaps (c->cpu_s then holds its CPU time). */
+void bench_stop(struct bench_child *c);
+/* Started and not ended with status 0: says so on stderr, returns 1. */
+int bench_ended_badly(const struct bench_child *c);
+void bench_print_log_tail(const struct bench_child *c);
+/* Still running? (reaps it when not) */
+int bench_alive(struct bench_child *c);
+/* A free loopback port (bind 0, read, close), -1 when none. */
+int bench_free_port(void);
+/* Read c's first line from rfd (closed here) while `server` stays up; 15 s; sfd (a
+ * signalfd) interrupts: err "interrupted". */
+int bench_wait_ready(int sfd, int rfd, struct bench_child *server, struct bench_child *c,
+                     char *line, size_t cap, char *err, size_t errlen);
+void bench_rm_tree(const char *path);
+/* CPU seconds (user + system) a running process has used, -1 when it is gone. */
+double bench_proc_cpu_s(pid_t pid);
+
+/* A run passes the search: p99 within bound_us, >= 99% answered, no error, no loss. */
+int bench_passes(const struct sl_bench_run *r, double bound_us);
+json_t *bench_lat_json(const struct sl_hist *h);
+json_t *bench_run_json(const struct sl_bench_run *r);
+extern const double bench_pct[4];           /* 50 90 99 99.9 */
+extern const char *const bench_pct_name[4]; /* "p50" ... */
+void bench_print_lat_row(const char *label, const struct sl_hist *h);
+void bench_print_added_row(const char *label, const struct sl_hist *hub,
+                           const struct sl_hist *dir);
+void bench_print_counts(const char *label, const struct sl_bench_run *r);
+/* Add run r into acc (first: acc is still empty). */
+void bench_add_run(struct sl_bench_run *acc, const struct sl_bench_run *r, int first);
+
+/* CPU ticks of the whole machine (/proc/stat): busy and steal. */
+struct bench_ticks {
+    unsigned long long busy, steal;
+};
+void bench_read_ticks(struct bench_ticks *t);
+double bench_rusage_s(int who);
+/* CPU model and count, kernel, OpenSSL, load average now. */
+json_t *bench_machine_json(void);
+
+/* One path the search can run on: run one trial (0, 1 interrupted, -1 failed; warmup_s
+ * < 0: the default), and open fresh lines after a saturated trial. */
+struct bench_path {
+    int (*run)(void *arg, double rate, double secs, double warmup_s, struct sl_bench_run *r);
+    int (*reconnect)(void *arg, char *err, size_t errlen);
+    void *arg;
+};
+/* The sustained-rate search (docs/performance.md "Switch"), trials appended to `trials`
+ * and printed unless o->json.  *lo: the sustained rate (0 = none passed), *hi: the lowest
+ * failing rate above it.  0, 1 interrupted, -1 failed. */
+int bench_search(const struct sl_bench_opts *o, const struct bench_path *path, int64_t start,
+                 double until_ms, json_t *trials, struct sl_bench_run *r, double *lo,
+                 double *hi);
 
 #endif

@@ -697,7 +697,7 @@ static int cmd_bench(int argc, char **argv)
 {
     static const char *const valued[] = {"--entries", "--key", "--checkpoint-every",
                                          "--segment-bytes", NULL};
-    static const char *const flags[] = {"--personal", "--no-verify", NULL};
+    static const char *const flags[] = {"--personal", "--no-verify", "--json", NULL};
     struct args a;
     uint64_t count = 0, every = 0, segbytes = 0;
     if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1 ||
@@ -707,10 +707,12 @@ static int cmd_bench(int argc, char **argv)
         (opt(&a, "--segment-bytes") &&
          parse_u64(opt(&a, "--segment-bytes"), "--segment-bytes", &segbytes) < 0)) {
         fprintf(stderr, "usage: stateline audit bench DIR --entries N [--key SIGNER] "
-                        "[--checkpoint-every N] [--personal]\n");
+                        "[--checkpoint-every N] [--personal] [--no-verify] [--json]\n");
         return SL_EXIT_USAGE;
     }
     const char *dir = a.pos[0];
+    /* --json: one object at the end instead of the progress lines and sentences. */
+    int json = flag(&a, "--json");
     char keypath[4096], err[400];
     if (opt(&a, "--key")) {
         snprintf(keypath, sizeof keypath, "%s", opt(&a, "--key"));
@@ -745,8 +747,10 @@ static int cmd_bench(int argc, char **argv)
     sl_audit_sha256(h, "bench policy", 12, policy);
     sl_audit_hasher_free(h);
     uint64_t start = sl_audit_size(log), target = start + count, durable = start;
-    printf("start %" PRIu64 "\n", start);
-    fflush(stdout);
+    if (!json) {
+        printf("start %" PRIu64 "\n", start);
+        fflush(stdout);
+    }
     struct pollfd pfd = {sl_audit_durable_fd(log), POLLIN, 0};
     int64_t t0 = sl_now_ns();
     uint64_t i = start;
@@ -773,8 +777,10 @@ static int cmd_bench(int argc, char **argv)
         uint64_t d = sl_audit_durable_upto(log);
         if (d > durable) {
             durable = d;
-            printf("durable %" PRIu64 "\n", durable);
-            fflush(stdout);
+            if (!json) {
+                printf("durable %" PRIu64 "\n", durable);
+                fflush(stdout);
+            }
         }
     }
     int64_t t1 = sl_now_ns();
@@ -785,6 +791,16 @@ static int cmd_bench(int argc, char **argv)
         return SL_EXIT_FAIL;
     }
     double secs = (double)(t1 - t0) / 1e9;
+    if (json) {
+        printf("{\n  \"scenario\": \"audit\",\n  \"entries\": %" PRIu64 ",\n  \"bytes_avg\": %.1f,\n"
+               "  \"seconds\": %.3f,\n  \"durable_entries_per_s\": %.0f,\n  \"batches\": %" PRIu64
+               ",\n  \"entries_per_batch\": %.1f,\n  \"checkpoints\": %" PRIu64 ",\n"
+               "  \"personal\": %s",
+               count, st.entries ? (double)st.bytes / (double)st.entries : 0.0, secs,
+               secs > 0 ? (double)count / secs : 0.0, st.batches,
+               st.batches ? (double)st.entries / (double)st.batches : 0.0, st.checkpoints,
+               personal ? "true" : "false");
+    } else {
     printf("appended %" PRIu64 " entries (%.0f bytes avg) in %.3f s: %.0f durable entries/s; "
            "%" PRIu64 " batches (%.1f entries and one fdatasync each), %" PRIu64
            " checkpoints%s\n",
@@ -792,17 +808,29 @@ static int cmd_bench(int argc, char **argv)
            secs > 0 ? (double)count / secs : 0.0, st.batches,
            st.batches ? (double)st.entries / (double)st.batches : 0.0, st.checkpoints,
            personal ? " (with encrypted personal data)" : "");
-    if (flag(&a, "--no-verify"))
+    }
+    if (flag(&a, "--no-verify")) {
+        if (json)
+            printf(",\n  \"verify\": null\n}\n");
         return SL_EXIT_OK;
+    }
     struct sl_audit_verify_result res;
-    struct vprint p = {0, NULL};
+    struct vprint p = {0, json ? json_array() : NULL}; /* --json: problems not printed */
     int64_t n = sl_audit_verify_dir(dir, NULL, print_problem, &p, &res, err, sizeof err);
+    json_decref(p.json);
     if (n < 0) {
         fprintf(stderr, "stateline audit bench: %s\n", err);
         return SL_EXIT_FAIL;
     }
-    printf("verified %" PRIu64 " entries in %.3f s: %.0f entries/s%s\n", res.entries, res.seconds,
-           res.seconds > 0 ? (double)res.entries / res.seconds : 0.0, n ? " -- FAILED" : "");
+    if (json)
+        printf(",\n  \"verify\": {\"entries\": %" PRIu64 ", \"seconds\": %.3f, "
+               "\"entries_per_s\": %.0f, \"ok\": %s}\n}\n",
+               res.entries, res.seconds,
+               res.seconds > 0 ? (double)res.entries / res.seconds : 0.0, n ? "false" : "true");
+    else
+        printf("verified %" PRIu64 " entries in %.3f s: %.0f entries/s%s\n", res.entries,
+               res.seconds, res.seconds > 0 ? (double)res.entries / res.seconds : 0.0,
+               n ? " -- FAILED" : "");
     return n ? SL_EXIT_FAIL : SL_EXIT_OK;
 }
 
@@ -854,7 +882,8 @@ static const char usage[] =
     "  check-proof --consistency --from M --to N --old-root R1 --root R2 --proof FILE\n"
     "                                      check a proof without the log\n"
     "  show DIR [--from I] [--count N] [--json]   decode entries (JSON: one object a line)\n"
-    "  bench DIR --entries N [--key SIGNER] [--checkpoint-every N] [--personal]\n"
+    "  bench DIR --entries N [--key SIGNER] [--checkpoint-every N] [--personal] [--no-verify]\n"
+    "        [--json]\n"
     "                                      append N synthetic entries through the durability\n"
     "                                      thread, then verify; prints `durable N` lines\n"
     "  shred DIR --period YYYY-MM          destroy a past month's personal-data key\n"

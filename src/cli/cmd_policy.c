@@ -632,7 +632,8 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void bench_one(struct sl_policy *p, const char *label, long iters)
+/* One policy's figures: a line of text, or (out not NULL) an object appended to out. */
+static void bench_one(struct sl_policy *p, const char *label, long iters, json_t *out)
 {
     enum { NREQ = 4096 };
     struct bench_req *reqs = sl_xmalloc(NREQ * sizeof(*reqs));
@@ -662,6 +663,21 @@ static void bench_one(struct sl_policy *p, const char *label, long iters)
     }
     qsort(lat, (size_t)nlat, sizeof(int64_t), cmp_i64);
     double secs = (double)(t1 - t0) / 1e9;
+    if (out) {
+        json_t *o = json_object();
+        json_object_set_new(o, "policy", json_string(label));
+        json_object_set_new(o, "rules", json_integer(sl_policy_nrules(p)));
+        json_object_set_new(o, "decisions_per_s", json_integer((json_int_t)((double)iters / secs)));
+        json_object_set_new(o, "median_ns", json_integer(lat[nlat / 2]));
+        json_object_set_new(o, "p99_ns", json_integer(lat[(long)(nlat * 0.99)]));
+        json_object_set_new(o, "permit", json_integer(counts[0]));
+        json_object_set_new(o, "hold", json_integer(counts[1]));
+        json_object_set_new(o, "forbid", json_integer(counts[2]));
+        json_array_append_new(out, o);
+        free(lat);
+        free(reqs);
+        return;
+    }
     printf("%-28s %8d rules  %10.0f decisions/s  median %6lld ns  p99 %6lld ns  "
            "(permit %ld, hold %ld, forbid %ld)\n",
            label, sl_policy_nrules(p), (double)iters / secs, (long long)lat[nlat / 2],
@@ -675,11 +691,13 @@ static int cmd_bench(int argc, char **argv)
     const char *file = NULL;
     int nrules[4], nn = 0;
     long iters = 2000000;
+    json_t *json = NULL; /* --json: the figures of each policy, printed as one object */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
             int n = atoi(argv[++i]);
             if (n < 1 || n > 1000000 || nn == 4) {
                 fprintf(stderr, "stateline policy bench: --rules takes 1..1000000 (up to 4 times)\n");
+                json_decref(json);
                 return SL_EXIT_USAGE;
             }
             nrules[nn++] = n;
@@ -687,8 +705,11 @@ static int cmd_bench(int argc, char **argv)
             iters = atol(argv[++i]);
             if (iters < 1000)
                 iters = 1000;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = json_array();
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "stateline policy bench: unknown option %s\n", argv[i]);
+            json_decref(json);
             return SL_EXIT_USAGE;
         } else {
             file = argv[i];
@@ -698,9 +719,11 @@ static int cmd_bench(int argc, char **argv)
         struct sl_policy_diags dg = {0};
         struct sl_policy *p = load_policy(file, NULL, 1, &dg);
         sl_policy_diags_free(&dg);
-        if (!p)
+        if (!p) {
+            json_decref(json);
             return SL_EXIT_FAIL;
-        bench_one(p, base_name(file), iters);
+        }
+        bench_one(p, base_name(file), iters, json);
         sl_policy_unref(p);
     }
     if (!file && nn == 0) {
@@ -721,12 +744,22 @@ static int cmd_bench(int argc, char **argv)
         sl_policy_diags_free(&dg);
         if (rc < 0) {
             fprintf(stderr, "stateline policy bench: generated policy did not compile\n");
+            json_decref(json);
             return SL_EXIT_FAIL;
         }
         char label[64];
         snprintf(label, sizeof(label), "generated (compiled %.1f ms)", (double)(c1 - c0) / 1e6);
-        bench_one(p, label, iters);
+        bench_one(p, label, iters, json);
         sl_policy_unref(p);
+    }
+    if (json) {
+        json_t *r = json_object();
+        json_object_set_new(r, "scenario", json_string("policy"));
+        json_object_set_new(r, "policies", json);
+        char *t = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(t);
+        free(t);
+        json_decref(r);
     }
     return SL_EXIT_OK;
 }
@@ -1107,7 +1140,7 @@ const struct sl_cli_cmd sl_cmd_policy = {
     "      Run a table of requests and expected decisions; report failures and rule\n"
     "      coverage.  Exit 1 if a case fails or a rule decides no case.\n"
     "\n"
-    "  bench [FILE] [--rules N]... [--decisions N]\n"
+    "  bench [FILE] [--rules N]... [--decisions N] [--json]\n"
     "      Decisions per second, median and p99 ns, for FILE and/or generated policies\n"
     "      (default: 100 and 10,000 rules).\n"
     "\n"

@@ -64,6 +64,22 @@ int demo_parent_under(const char *parent, const char *p);
 int demo_find_policies(const char *given, const char *self, char *out, size_t outlen);
 int demo_setup(struct demo *dm, char *err, size_t errlen);
 int demo_write_configs(struct demo *dm, char *err, size_t errlen);
+/* The pieces `stateline bench e2e` shares with the demo (it builds the same network):
+ * the national directory with the demo's certification tags at DIR/directory.db (kept
+ * when it exists; progress on say); an audit key pair at kpath / ppath with the log
+ * origin `origin` (1: both existed); hub.conf (hub_audit: the switch's own log in
+ * hub-audit/, key hub-audit.key) and a gateway.conf (paths relative to their folders as
+ * the demo lays them out: certs/ beside hub.conf, ../certs from a state's folder; policy
+ * as written into the file; desk: the HTTPS desk on a kernel-chosen port; `by` goes into
+ * the first comment line). */
+int demo_make_directory(const char *dir, uint64_t seed, FILE *say, char *err, size_t errlen);
+int demo_audit_keypair(const char *kpath, const char *ppath, const char *origin, char *err,
+                       size_t errlen);
+int demo_write_hub_conf(const char *path, int port, int hub_audit, const char *by, char *err,
+                        size_t errlen);
+int demo_write_gateway_conf(const char *path, const char *code, int hub_port,
+                            const char *policy, int desk, const char *by, char *err,
+                            size_t errlen);
 
 /* proc.c */
 void prctl_pdeathsig(void);

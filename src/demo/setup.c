@@ -186,7 +186,7 @@ static int tag_row(uint64_t seed, struct sl_ori *o)
     return strcmp(before, o->tags) != 0;
 }
 
-static int make_directory(const char *dir, uint64_t seed, FILE *say, char *err, size_t errlen)
+int demo_make_directory(const char *dir, uint64_t seed, FILE *say, char *err, size_t errlen)
 {
     char path[DEMO_PATH], tmp[DEMO_PATH + 8];
     demo_fmt(path, sizeof path, "%s/directory.db", dir);
@@ -428,22 +428,13 @@ static int populations(struct demo *dm, char *err, size_t errlen)
 
 /* ---- keys and configuration files ---- */
 
-/* i < 0: the hub's key, DIR/hub-audit.key and .pub (origin stateline-demo/hub) */
-static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
+int demo_audit_keypair(const char *kpath, const char *ppath, const char *origin, char *err,
+                       size_t errlen)
 {
-    const char *code = i < 0 ? "hub" : sl_demo_states()[i].code;
-    char kpath[DEMO_PATH], ppath[DEMO_PATH];
-    if (i < 0) {
-        demo_fmt(kpath, sizeof kpath, "%s/hub-audit.key", dm->dir);
-        demo_fmt(ppath, sizeof ppath, "%s/hub-audit.pub", dm->dir);
-    } else {
-        demo_fmt(kpath, sizeof kpath, "%s/%s/audit.key", dm->dir, code);
-        demo_fmt(ppath, sizeof ppath, "%s/%s/audit.pub", dm->dir, code);
-    }
     if (exists(kpath) && exists(ppath))
         return 1;
     char name[64], sk[512], vk[512];
-    demo_fmt(name, sizeof name, i < 0 ? "stateline-demo/%s" : "stateline-demo/%s-gateway", code);
+    demo_fmt(name, sizeof name, "%s", origin);
     for (char *p = name; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
@@ -469,17 +460,33 @@ static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
     return 0;
 }
 
-int demo_write_configs(struct demo *dm, char *err, size_t errlen)
+/* i < 0: the hub's key, DIR/hub-audit.key and .pub (origin stateline-demo/hub) */
+static int audit_keys(struct demo *dm, int i, char *err, size_t errlen)
 {
-    char path[DEMO_PATH];
-    demo_fmt(path, sizeof path, "%s/hub.conf", dm->dir);
+    const char *code = i < 0 ? "hub" : sl_demo_states()[i].code;
+    char kpath[DEMO_PATH], ppath[DEMO_PATH], origin[64];
+    if (i < 0) {
+        demo_fmt(kpath, sizeof kpath, "%s/hub-audit.key", dm->dir);
+        demo_fmt(ppath, sizeof ppath, "%s/hub-audit.pub", dm->dir);
+    } else {
+        demo_fmt(kpath, sizeof kpath, "%s/%s/audit.key", dm->dir, code);
+        demo_fmt(ppath, sizeof ppath, "%s/%s/audit.pub", dm->dir, code);
+    }
+    demo_fmt(origin, sizeof origin, i < 0 ? "stateline-demo/%s" : "stateline-demo/%s-gateway",
+             code);
+    return demo_audit_keypair(kpath, ppath, origin, err, errlen);
+}
+
+int demo_write_hub_conf(const char *path, int port, int hub_audit, const char *by, char *err,
+                        size_t errlen)
+{
     FILE *f = fopen(path, "w");
     if (!f) {
         demo_fmt(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     fprintf(f,
-            "# written by stateline demo (rewritten at each start)\n"
+            "# written by %s\n"
             "[hub]\n"
             "listen = 127.0.0.1:%d\n"
             "tls = yes\n"
@@ -488,45 +495,71 @@ int demo_write_configs(struct demo *dm, char *err, size_t errlen)
             "ca = certs/ca.crt\n"
             "directory = directory.db\n"
             "ctl = hub.sock\n"
-            "# the switch's own audit log: headers and routing decisions, no bodies\n"
-            "audit_dir = hub-audit\n"
-            "audit_key = hub-audit.key\n",
-            dm->hub_port);
-    fclose(f);
-    for (int i = 0; i < SL_DEMO_NSTATES; i++) {
-        const struct sl_demo_state *s = &sl_demo_states()[i];
-        char lower[3] = {(char)(s->code[0] - 'A' + 'a'), (char)(s->code[1] - 'A' + 'a'), 0};
-        demo_fmt(path, sizeof path, "%s/%s/gateway.conf", dm->dir, s->code);
-        f = fopen(path, "w");
-        if (!f) {
-            demo_fmt(err, errlen, "cannot write %s: %s", path, strerror(errno));
-            return -1;
-        }
+            "%s",
+            by, port,
+            hub_audit ? "# the switch's own audit log: headers and routing decisions, no bodies\n"
+                        "audit_dir = hub-audit\n"
+                        "audit_key = hub-audit.key\n"
+                      : "");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int demo_write_gateway_conf(const char *path, const char *code, int hub_port,
+                            const char *policy, int desk, const char *by, char *err,
+                            size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        demo_fmt(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "# written by %s; keys in\n"
+            "# examples/gateway.conf and docs/gateway.md\n"
+            "[gateway]\n"
+            "state = %s\n"
+            "ori = %sOLN0000\n"
+            "hub = 127.0.0.1:%d\n"
+            "tls = yes\n"
+            "cert = ../certs/%s-answer.crt\n"
+            "key = ../certs/%s-answer.key\n"
+            "ca = ../certs/ca.crt\n"
+            "records = records.db\n"
+            "policy = %s\n"
+            "outage = deny-external\n"
+            "audit = audit\n"
+            "audit_key = audit.key\n"
+            "data = data\n"
+            "answer = DQ DNQ KQ RQ RNQ\n"
+            "layout = text\n",
+            by, code, code, hub_port, code, code, policy);
+    if (desk)
         fprintf(f,
-                "# written by stateline demo (rewritten at each start); keys in\n"
-                "# examples/gateway.conf and docs/gateway.md\n"
-                "[gateway]\n"
-                "state = %s\n"
-                "ori = %sOLN0000\n"
-                "hub = 127.0.0.1:%d\n"
-                "tls = yes\n"
-                "cert = ../certs/%s-answer.crt\n"
-                "key = ../certs/%s-answer.key\n"
-                "ca = ../certs/ca.crt\n"
-                "records = records.db\n"
-                "policy = ../policies/%s.policy\n"
-                "outage = deny-external\n"
-                "audit = audit\n"
-                "audit_key = audit.key\n"
-                "data = data\n"
-                "answer = DQ DNQ KQ RQ RNQ\n"
-                "layout = text\n"
                 "# the oversight desk (docs/http-api.md): HTTPS on a port the kernel picks\n"
                 "http_listen = 127.0.0.1:0\n"
                 "http_cert = ../certs/%s-desk.crt\n"
                 "http_key = ../certs/%s-desk.key\n",
-                s->code, s->code, dm->hub_port, s->code, s->code, lower, s->code, s->code);
-        fclose(f);
+                code, code);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int demo_write_configs(struct demo *dm, char *err, size_t errlen)
+{
+    char path[DEMO_PATH];
+    demo_fmt(path, sizeof path, "%s/hub.conf", dm->dir);
+    if (demo_write_hub_conf(path, dm->hub_port, 1, "stateline demo (rewritten at each start)",
+                            err, errlen) != 0)
+        return -1;
+    for (int i = 0; i < SL_DEMO_NSTATES; i++) {
+        const struct sl_demo_state *s = &sl_demo_states()[i];
+        char lower[3] = {(char)(s->code[0] - 'A' + 'a'), (char)(s->code[1] - 'A' + 'a'), 0};
+        char pol[64];
+        demo_fmt(path, sizeof path, "%s/%s/gateway.conf", dm->dir, s->code);
+        demo_fmt(pol, sizeof pol, "../policies/%s.policy", lower);
+        if (demo_write_gateway_conf(path, s->code, dm->hub_port, pol, 1,
+                                    "stateline demo (rewritten at each start)", err,
+                                    errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -549,7 +582,7 @@ int demo_setup(struct demo *dm, char *err, size_t errlen)
             "a desk (HTTPS) certificate for each of %zu members)\n",
             had ? "checked and reused" : "made in", certs, nm);
 
-    if (make_directory(dm->dir, dm->o->seed, dm->say, err, errlen) != 0)
+    if (demo_make_directory(dm->dir, dm->o->seed, dm->say, err, errlen) != 0)
         return -1;
 
     /* policies */

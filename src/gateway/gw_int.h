@@ -79,6 +79,9 @@ struct gw_records;
  * answers FILE NOT AVAILABLE and tries again on each query. */
 struct gw_records *gw_records_open(const struct sl_gw_config *cfg);
 void gw_records_close(struct gw_records *r);
+/* The loop is about to sleep: end the read transaction the look-ups of this pass shared
+ * (a snapshot is held only while there is work). */
+void gw_records_idle(struct gw_records *r);
 
 /* What a release looked like, for the audit entries. */
 struct gw_release {

@@ -830,6 +830,9 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
         line_down(g, g->c->err[0] ? g->c->err : "closed by the hub");
         return;
     }
+    /* The audit entries of every query of this read go to disk in one batch: the
+     * durability thread is woken once, in before_sleep (sl_audit_cork). */
+    sl_audit_cork(g->audit);
     /* First every whole frame into the inbox, committed, then the work: a kill between
      * reading and answering leaves the queries in the inbox for the next start. */
     size_t nids = 0;
@@ -933,6 +936,8 @@ static void before_sleep(struct sl_loop *loop, void *arg)
 {
     struct gw *g = arg;
     (void)loop;
+    gw_records_idle(g->rec);
+    sl_audit_uncork(g->audit);
     /* The inbox rows of this iteration are committed before any reply can leave. */
     gw_queue_commit(g->q);
     g->durable = sl_audit_durable_upto(g->audit);

@@ -40,6 +40,7 @@ struct gw_records {
     atomic_int warm_stop;   /* set by gw_records_close: end the warm-up early */
     int64_t warm_logged_ns; /* progress lines at most every 2 s */
     int64_t retry_after_ms; /* do not try to reopen a missing store more often */
+    int in_read;            /* a read transaction is open (until gw_records_idle) */
     struct sl_driver drivers[64];
     struct sl_vehicle vehicles[64];
     struct sl_history hist[64];
@@ -175,6 +176,14 @@ struct gw_records *gw_records_open(const struct sl_gw_config *cfg)
     return r;
 }
 
+void gw_records_idle(struct gw_records *r)
+{
+    if (r && r->in_read) {
+        sl_store_read_end(r->st);
+        r->in_read = 0;
+    }
+}
+
 void gw_records_close(struct gw_records *r)
 {
     if (!r)
@@ -183,6 +192,7 @@ void gw_records_close(struct gw_records *r)
         atomic_store(&r->warm_stop, 1);
         pthread_join(r->warm_thread, NULL);
     }
+    gw_records_idle(r);
     if (r->st)
         sl_store_close(r->st);
     free(r);
@@ -513,6 +523,10 @@ void gw_records_answer(struct gw_records *r, const struct sl_gw_config *cfg,
         rel->outcome = GW_OUT_NOT_AVAILABLE;
         return;
     }
+    /* The look-ups of one loop pass share one read transaction (gw_records_idle ends
+     * it before the loop sleeps). */
+    if (!r->in_read && sl_store_read_begin(r->st) == 0)
+        r->in_read = 1;
     if (!strcmp(key, "DQ") || !strcmp(key, "DQG"))
         answer_drivers(r, cfg, m, v, lay, o, rel, 0);
     else if (!strcmp(key, "KQ"))
@@ -535,6 +549,7 @@ void gw_records_answer(struct gw_records *r, const struct sl_gw_config *cfg,
         sl_buf_append_str(o, "TEMPORARILY UNAVAILABLE\n");
         sl_store_close(r->st);
         r->st = NULL;
+        r->in_read = 0;
         rel->released = rel->withheld = 0;
         return;
     }

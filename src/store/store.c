@@ -924,17 +924,24 @@ int sl_store_photo(struct sl_store *st, int64_t driver_id, unsigned char *buf, s
  * vehicles, their owners; a name list and its 20 drivers) paid that each time.  Each
  * public look-up of more than one statement runs inside BEGIN ... COMMIT, so it pays it
  * once, and sees one consistent snapshot of the file besides.  Single-statement look-ups
- * are their own transaction already. */
-static int read_begin(struct sl_store *st)
+ * are their own transaction already.  Inside a caller's read transaction
+ * (sl_store_read_begin: the gateway keeps one per loop pass) they add nothing. */
+static int read_begin(struct sl_store *st, int *began)
 {
+    *began = 0;
+    if (!sqlite3_get_autocommit(st->db))
+        return 0; /* inside the caller's read transaction (sl_store_read_begin) */
+    *began = 1;
     sqlite3_stmt *s = st->q[Q_BEGIN];
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : fail(st, "begin read");
 }
 
-static int read_end(struct sl_store *st, int r)
+static int read_end(struct sl_store *st, int r, int began)
 {
+    if (!began)
+        return r;
     sqlite3_stmt *s = st->q[Q_COMMIT];
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -949,9 +956,10 @@ static int read_end(struct sl_store *st, int r)
 
 #define IN_READ(st, call)                                                                      \
     do {                                                                                       \
-        if (read_begin(st) < 0)                                                                \
+        int began_;                                                                            \
+        if (read_begin(st, &began_) < 0)                                                       \
             return -1;                                                                         \
-        return read_end(st, (call));                                                           \
+        return read_end(st, (call), began_);                                                   \
     } while (0)
 
 int sl_store_driver_by_name_dob_sex(struct sl_store *st, const char *name, const char *dob,
@@ -994,4 +1002,22 @@ int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
                                       size_t errlen)
 {
     IN_READ(st, lk_vehicle_by_partial_plate(st, pattern, out, cap, total, err, errlen));
+}
+
+/* A read transaction around several look-ups (the gateway holds one per loop pass):
+ * without it each statement starts and ends its own, which in WAL mode is a shared-memory
+ * lock, an fcntl and a read-mark per look-up -- a fifth of the gateway's time per query
+ * before it was added (docs/performance.md, "End to end").  BEGIN is deferred: the first
+ * look-up opens the snapshot and it lasts until sl_store_read_end. */
+int sl_store_read_begin(struct sl_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        return 0;
+    return sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void sl_store_read_end(struct sl_store *st)
+{
+    if (st && !sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Smoke test of `stateline bench switch`: a 3-second fixed-rate run at 2,000 queries/s.
+"""Smoke test of `stateline bench`: `switch` (a 3-second fixed-rate run at 2,000
+queries/s), `e2e` (a 2-second run through a hub and a real gateway), and every scenario
+on the quick settings (`stateline bench --quick --json`).
 
 It starts its own hub and responder, so this checks the whole harness: the JSON report
 parses, every query sent was answered (through the hub, directly, and through nats-server
@@ -120,11 +122,109 @@ def policy_scenario():
           p.stdout[-2000:])
 
 
+def e2e_scenario():
+    """`stateline bench e2e`: a hub, WA's gateway with wa.policy, a population of 3,000
+    drivers and durable audit; 800 queries of the mix, every reply checked by the
+    benchmark against its query (the counts say how each was answered)."""
+    tmp = tempfile.mkdtemp(prefix="sl-bench-e2e-")
+    env = dict(os.environ, TMPDIR=tmp)
+    r = subprocess.run([STATELINE, "bench", "e2e", "--rate", "400", "--duration", "2",
+                        "--drivers", "3000", "--json"], capture_output=True, text=True,
+                       timeout=180, env=env)
+    check("e2e: exit 0", r.returncode == 0, r.stderr[-3000:])
+    try:
+        rep = json.loads(r.stdout)
+    except ValueError as e:
+        check("e2e: JSON parses", False, f"{e}: {r.stdout[-2000:]} {r.stderr[-2000:]}")
+        return
+    check("e2e: scenario", rep.get("scenario") == "e2e", r.stdout[:300])
+    setup = rep.get("setup", {})
+    check("e2e: TLS and durable audit on", setup.get("tls") is True
+          and setup.get("durable_audit") is True, json.dumps(setup))
+    check("e2e: one WA gateway with wa.policy",
+          [g.get("state") for g in setup.get("gateways", [])] == ["WA"]
+          and setup["gateways"][0].get("policy", "").endswith("wa.policy"), json.dumps(setup))
+    run = rep.get("at_rate", {})
+    check("e2e: 800 sent, all answered", run.get("sent") == 800 and run.get("received") == 800,
+          json.dumps(run))
+    check("e2e: no errors, no loss", run.get("errors") == 0 and run.get("lost") == 0,
+          json.dumps(run))
+    cpu = run.get("cpu_us_per_query", {})
+    check("e2e: CPU per query of hub and gateway reported",
+          all(isinstance(cpu.get(k), (int, float)) for k in ("hub", "gateways", "generator")),
+          json.dumps(cpu))
+    oc = rep.get("outcomes", {})
+    check("e2e: no wrong answer, no ER, no SM",
+          oc.get("wrong") == 0 and oc.get("ER") == 0 and oc.get("SM") == 0, json.dumps(oc))
+    check("e2e: every reply counted once", sum(oc.values()) == 800, json.dumps(oc))
+    # wa.policy releases in-state queries, redacts photo/SSN out of state, denies ICE ERO
+    # and out-of-state name searches; 10% of queries carry a typo.
+    for k in ("released", "redacted", "denied", "not_on_file"):
+        check(f"e2e: some {k}", oc.get(k, 0) > 0, json.dumps(oc))
+    disk = rep.get("disk", {})
+    check("e2e: the disk's fdatasync measured", disk.get("fdatasync_p50_ms", -1) >= 0,
+          json.dumps(disk))
+    left = glob.glob(os.path.join(tmp, "stateline-bench-*"))
+    check("e2e: temporary directory removed", not left, str(left))
+    os.rmdir(tmp)
+    r = subprocess.run([STATELINE, "bench", "e2e", "--gateways", "9"], capture_output=True,
+                       text=True, timeout=30)
+    check("e2e: --gateways 9 is a usage error", r.returncode == 2, r.stderr)
+    r = subprocess.run([STATELINE, "bench", "nosuch"], capture_output=True, text=True,
+                       timeout=30)
+    check("unknown scenario: exit 2", r.returncode == 2 and "e2e" in r.stderr, r.stderr)
+
+
+def all_quick():
+    """`stateline bench --quick --json`: every scenario, one object with a member each."""
+    tmp = tempfile.mkdtemp(prefix="sl-bench-all-")
+    env = dict(os.environ, TMPDIR=tmp)
+    r = subprocess.run([STATELINE, "bench", "--quick", "--json"], capture_output=True,
+                       text=True, timeout=300, env=env)
+    check("all: exit 0", r.returncode == 0, r.stderr[-3000:])
+    try:
+        rep = json.loads(r.stdout)
+    except ValueError as e:
+        check("all: JSON parses", False, f"{e}: {r.stdout[-2000:]}")
+        return
+    names = ["switch", "e2e", "policy", "audit", "lookup"]
+    sc = rep.get("scenarios", {})
+    check("all: one member per scenario", sorted(sc) == sorted(names), json.dumps(list(sc)))
+    check("all: every scenario exit 0", rep.get("exit") == {n: 0 for n in names},
+          json.dumps(rep.get("exit")))
+    hub = sc.get("switch", {}).get("hub", {})
+    check("all: switch answered every query", hub.get("sent", 0) > 0
+          and hub.get("sent") == hub.get("received") and hub.get("errors") == 0, json.dumps(hub))
+    e2e = sc.get("e2e", {})
+    run = e2e.get("at_rate", {})
+    check("all: e2e answered every query correctly", run.get("sent", 0) > 0
+          and run.get("sent") == run.get("received") and run.get("errors") == 0
+          and e2e.get("outcomes", {}).get("wrong") == 0, json.dumps(run))
+    pol = sc.get("policy", {}).get("policies", [])
+    check("all: policy decisions measured", len(pol) == 1 and pol[0].get("rules") == 100
+          and pol[0].get("median_ns", 0) > 0, json.dumps(pol))
+    aud = sc.get("audit", {})
+    check("all: audit entries made durable and verified", aud.get("entries") == 20000
+          and (aud.get("verify") or {}).get("ok") is True
+          and (aud.get("verify") or {}).get("entries") == 20000, json.dumps(aud))
+    forms = sc.get("lookup", {}).get("forms", [])
+    # each form: found == how many were looked up (`n`, per form or for the whole run)
+    check("all: look-ups found their records", len(forms) > 0
+          and all(f.get("found", -1) > 0
+                  and f.get("found") == f.get("n", sc["lookup"].get("n")) for f in forms),
+          json.dumps(forms))
+    left = glob.glob(os.path.join(tmp, "stateline-bench-*"))
+    check("all: temporary directories removed", not left, str(left))
+    os.rmdir(tmp)
+
+
 if __name__ == "__main__":
     try:
         main()
         interrupted()
         policy_scenario()
+        e2e_scenario()
+        all_quick()
     except Exception as e:
         failed += 1
         print(f"FAIL unexpected: {e!r}")

@@ -188,6 +188,32 @@ static void test_append_reopen(void **state)
     sl_audit_close(log);
 }
 
+/* sl_audit_cork: the entries appended while corked go to disk in one batch, woken by
+ * uncork; a corked producer that waits (sl_audit_wait) is not left waiting. */
+static void test_cork(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f, 0, 0);
+    assert_non_null(log);
+    struct sl_audit_stats st;
+    sl_audit_cork(log);
+    append_n(log, 3, 1795704025000000LL);
+    sl_audit_uncork(log);
+    assert_int_equal(sl_audit_wait(log, 3), 0);
+    sl_audit_get_stats(log, &st);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.entries, 3);
+    sl_audit_cork(log);
+    append_n(log, 2, 1795704026000000LL);
+    assert_int_equal(sl_audit_wait(log, 5), 0); /* no uncork: wait wakes the thread */
+    sl_audit_uncork(log);
+    assert_int_equal(sl_audit_close(log), 0);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 5);
+}
+
 /* The saved tree state: used when it matches the last checkpoint, ignored when damaged or
  * stale, and either way the log reopens at the right size and verifies. */
 static void test_tree_state(void **state)
@@ -484,6 +510,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cork, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tree_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damage_located, setup, teardown),
