@@ -298,8 +298,8 @@ static void print_stay(struct demo *dm, json_t *j)
            "or in the browser, at the state's oversight desk (below).\n\n",
            q1, q2, dm->self, dm->dir, today, today, dm->dir, dm->self, dm->dir, dm->self,
            dm->dir);
-    printf("Each state's oversight desk (briefing, figures, decisions, review desk, the log's "
-           "health):\n\n");
+    printf("Each state's oversight desk (briefing, figures, decisions, review desk, rule "
+           "drafts, the log's health):\n\n");
     for (int k = 0; k < SL_DEMO_NSTATES; k++)
         if (dm->desk_port[k] > 0)
             printf("  %s %-14s https://127.0.0.1:%d/\n", sl_demo_states()[k].code,

@@ -9,7 +9,8 @@
  *     # comments
  *     WA wa-reviewer reviewer <password> <TOTP secret, base32>
  *
- * Accounts: one per role per state, named <xx>-<role>.  An account listed in the file
+ * Accounts: one per role per state, named <xx>-<role>, plus <xx>-reviewer2 and
+ * <xx>-approver2 (two-person rules).  An account listed in the file
  * that still exists in the state's gateway.db is kept (its password is only in the file:
  * the database has its scrypt hash); a missing one is made with a new random password.
  * The current TOTP code of an account: `stateline gateway users --config
@@ -29,8 +30,13 @@
 #include "stateline/gateway.h"
 #include "stateline/http.h"
 
-static const char *const roles[] = {"official", "reviewer", "author", "approver", "auditor",
-                                    "admin"};
+/* One account per role, and a second reviewer and a second approver: the policy's
+ * two-person review and a draft that loosens access each need two different people. */
+static const struct {
+    const char *name, *role;
+} roles[] = {{"official", "official"}, {"reviewer", "reviewer"}, {"reviewer2", "reviewer"},
+             {"author", "author"},     {"approver", "approver"}, {"approver2", "approver"},
+             {"auditor", "auditor"},   {"admin", "admin"}};
 #define NROLES (sizeof roles / sizeof roles[0])
 
 struct acct {
@@ -73,7 +79,7 @@ int demo_desk_accounts(struct demo *dm, char *err, size_t errlen)
 {
     char path[DEMO_PATH + 32];
     demo_fmt(path, sizeof path, "%s/accounts.txt", dm->dir);
-    enum { MAX = SL_DEMO_NSTATES * 8 };
+    enum { MAX = SL_DEMO_NSTATES * NROLES };
     struct acct old[MAX], now[MAX];
     int nold = read_accounts(path, old, MAX), n = 0, made = 0;
     struct sl_gw_config *cfg = sl_xmalloc(sizeof *cfg);
@@ -91,8 +97,8 @@ int demo_desk_accounts(struct demo *dm, char *err, size_t errlen)
             memset(x, 0, sizeof *x);
             demo_fmt(x->state, sizeof x->state, "%s", code);
             demo_fmt(x->name, sizeof x->name, "%c%c-%s", code[0] | 0x20, code[1] | 0x20,
-                     roles[r]);
-            demo_fmt(x->role, sizeof x->role, "%s", roles[r]);
+                     roles[r].name);
+            demo_fmt(x->role, sizeof x->role, "%s", roles[r].role);
             int kept = 0;
             for (int i = 0; i < nold && !kept; i++) {
                 char c[7];
@@ -150,7 +156,7 @@ int demo_desk_accounts(struct demo *dm, char *err, size_t errlen)
         unlink(tmp);
         goto out;
     }
-    fprintf(dm->say, "desk accounts: %s (%d made, %d kept; one per role per state)\n", path,
+    fprintf(dm->say, "desk accounts: %s (%d made, %d kept; one per role per state, two reviewers and two approvers)\n", path,
             made, n - made);
     rc = 0;
 out:

@@ -138,7 +138,7 @@ def test_second_run_reuses():
     for st in STATES:
         assert "population %s: reusing" % st in err, err[:2000]
     assert "populations: generating" not in err
-    assert "desk accounts: %s/accounts.txt (0 made, 36 kept" % DIR in err, err[:3000]
+    assert "desk accounts: %s/accounts.txt (0 made, 48 kept" % DIR in err, err[:3000]
     # the logs grew, but this run's table counts this run only
     check_tables(json.loads(p.stdout), 300, minimums=False)
     assert procs_in_dir() == [], procs_in_dir()
@@ -164,7 +164,7 @@ def test_stay_query_by_hand_and_stop():
         acc = stay["accounts_file"]
         assert os.stat(acc).st_mode & 0o077 == 0, oct(os.stat(acc).st_mode)
         rows = [l.split() for l in open(acc) if l.strip() and not l.startswith("#")]
-        assert len(rows) == 6 * len(STATES), rows
+        assert len(rows) == 8 * len(STATES), rows  # 6 roles + a 2nd reviewer and approver
         pw = [r[3] for r in rows if r[1] == "wa-reviewer"][0]
         ctx = ssl.create_default_context(cafile=stay["ca_certificate"])
         port = int(stay["desks"]["WA"].rstrip("/").rsplit(":", 1)[1])
