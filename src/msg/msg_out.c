@@ -67,36 +67,50 @@ void sl_msg_civil_from_days(int64_t z, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-static char *put_num(char *p, unsigned v, int width)
+/* Two decimal digits at a time: the stamps are on every message the switch writes, and
+ * digit-by-digit division was most of their cost (perf/icount). */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+static char *put2(char *p, unsigned v)
 {
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + width;
+    memcpy(p, digit_pairs + 2 * (v % 100), 2);
+    return p + 2;
 }
 
-/* "HH:MM MM/DD/CCYY NNNNN" into p (22 bytes). */
-static char *put_stamp(char *p, int64_t t, unsigned seq)
+static int64_t clamp_time(int64_t t)
 {
-    if (t < 0)
-        t = 0;
-    if (t > MAX_TIME)
-        t = MAX_TIME;
+    return t < 0 ? 0 : t > MAX_TIME ? MAX_TIME : t;
+}
+
+/* "HH:MM MM/DD/CCYY" into p (16 bytes); t already clamped. */
+static char *put_minute(char *p, int64_t t)
+{
     int y, mo, d;
     sl_msg_civil_from_days(t / 86400, &y, &mo, &d);
     unsigned sec = (unsigned)(t % 86400);
-    p = put_num(p, sec / 3600, 2);
+    p = put2(p, sec / 3600);
     *p++ = ':';
-    p = put_num(p, sec / 60 % 60, 2);
+    p = put2(p, sec / 60 % 60);
     *p++ = ' ';
-    p = put_num(p, (unsigned)mo, 2);
+    p = put2(p, (unsigned)mo);
     *p++ = '/';
-    p = put_num(p, (unsigned)d, 2);
+    p = put2(p, (unsigned)d);
     *p++ = '/';
-    p = put_num(p, (unsigned)y, 4);
+    p = put2(p, (unsigned)y / 100);
+    return put2(p, (unsigned)y);
+}
+
+/* " NNNNN" into p (6 bytes). */
+static char *put_seq(char *p, unsigned seq)
+{
+    seq %= 100000u;
     *p++ = ' ';
-    return put_num(p, seq % 100000u, 5);
+    *p++ = (char)('0' + seq / 10000);
+    p = put2(p, seq / 100);
+    return put2(p, seq);
 }
 
 static int vrq_safe(int c)
@@ -163,9 +177,20 @@ int sl_msg_format_output(const struct sl_outhdr *h, const char *body, size_t bod
     memcpy(p, h->ori, SL_ORI_LEN);
     p += SL_ORI_LEN;
     *p++ = '\n';
-    p = put_stamp(p, h->rx_time, h->rx_seq);
+    /* "HH:MM MM/DD/CCYY NNNNN" twice; the send stamp is nearly always in the receive
+     * stamp's minute, so its date and time are copied rather than computed again. */
+    int64_t rx = clamp_time(h->rx_time), tx = clamp_time(h->tx_time);
+    char *rx_minute = p;
+    p = put_minute(p, rx);
+    p = put_seq(p, h->rx_seq);
     *p++ = '\n';
-    p = put_stamp(p, h->tx_time, h->tx_seq);
+    if (rx / 60 == tx / 60) {
+        memcpy(p, rx_minute, 16);
+        p += 16;
+    } else {
+        p = put_minute(p, tx);
+    }
+    p = put_seq(p, h->tx_seq);
     *p++ = ' ';
     size_t dl = strnlen(h->dest, sizeof h->dest);
     memcpy(p, h->dest, dl);

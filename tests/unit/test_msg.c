@@ -652,6 +652,39 @@ static void test_output_format(void **state)
     sl_buf_free(&b);
 }
 
+/* The two stamps: the send stamp in another minute, day and year than the receive stamp;
+ * sequence numbers of every width (mod 100000); times clamped to 1970..9999. */
+static void test_output_stamps(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t rx, tx;
+        unsigned rx_seq, tx_seq;
+        const char *want;
+    } cases[] = {
+        {1293839999, 1293840000, 0, 7, "23:59 12/31/2010 00000\n00:00 01/01/2011 00007 CA\n"},
+        {1764166800, 1764166859, 123456, 99999,
+         "14:20 11/26/2025 23456\n14:20 11/26/2025 99999 CA\n"},
+        {-5, 253402300799LL + 100, 42, 100000,
+         "00:00 01/01/1970 00042\n23:59 12/31/9999 00000 CA\n"},
+        {951782400, 951868799, 5, 10, "00:00 02/29/2000 00005\n23:59 02/29/2000 00010 CA\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct sl_outhdr h;
+        fill_hdr(&h);
+        h.rx_time = cases[i].rx;
+        h.tx_time = cases[i].tx;
+        h.rx_seq = cases[i].rx_seq;
+        h.tx_seq = cases[i].tx_seq;
+        struct sl_buf b = SL_BUF_INIT;
+        assert_int_equal(sl_msg_format_output(&h, "", 0, &b), 0);
+        sl_buf_append(&b, "", 1);
+        const char *got = strchr((char *)b.data, '\n') + 1;
+        assert_memory_equal(got, cases[i].want, strlen(cases[i].want));
+        sl_buf_free(&b);
+    }
+}
+
 static void test_output_roundtrip(void **state)
 {
     (void)state;
@@ -1146,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_example_help_update),
         cmocka_unit_test(test_example_lpq_unknown),
         cmocka_unit_test(test_example_er_output_header),
+        cmocka_unit_test(test_output_stamps),
         cmocka_unit_test(test_example_help_output_header),
         cmocka_unit_test(test_example_nlq_forms),
         cmocka_unit_test(test_valid_keys),
