@@ -568,8 +568,8 @@ json_t *http_public(struct sl_http *h, int64_t from_us, int64_t to_us, const cha
     static const char *const keep[] = {"queries", "queries_by_parent_agency",
                                        "queries_by_agency_type", "queries_by_requester_state",
                                        "queries_by_key", "outcomes",
-                                       "outcomes_by_parent_agency", "data_classes_released",
-                                       "data_classes_withheld"};
+                                       "outcomes_by_parent_agency", "outcomes_by_agency_type",
+                                       "data_classes_released", "data_classes_withheld"};
     json_t *j = json_pack("{s:s, s:s, s:s}", "state", h->cfg->state, "state_name",
                           h->cfg->state_name, "month", month);
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {

@@ -311,6 +311,41 @@ void svg_months(struct sl_buf *b, const char *title, json_t *rows, const char *c
     sl_buf_append_str(b, "</svg></figure>\n");
 }
 
+/* "What share of federal queries was released?" in one sentence, from the report's
+ * queries_by_agency_type and outcomes_by_agency_type.  Federal = agency type FE or JF (as
+ * the briefing's chart).  A query's final outcome is counted once (released, redacted,
+ * denied or timed-out; a hold is counted besides, and its review's result is the final
+ * one), so the rest have none yet: held now, or not answered. */
+static void federal_summary(struct sl_buf *b, json_t *r)
+{
+    static const char *const fed[] = {"FE", "JF"};
+    json_t *q = json_object_get(r, "queries_by_agency_type"),
+           *o = json_object_get(r, "outcomes_by_agency_type");
+    json_int_t n = 0, rel = 0, red = 0, den = 0, tmo = 0;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *t = json_object_get(o, fed[i]);
+        n += num(q, fed[i]);
+        rel += num(t, "released");
+        red += num(t, "redacted");
+        den += num(t, "denied");
+        tmo += num(t, "timed-out");
+    }
+    json_int_t all = num(r, "queries"), rest = n - rel - red - den - tmo;
+    sl_buf_append_str(b, "<p class=\"federal\"><strong>Federal agencies</strong> (agency type "
+                         "FE or JF): ");
+    if (!n) {
+        sl_buf_append_str(b, "no queries in this period.</p>\n");
+        return;
+    }
+    sl_buf_printf(b, "%" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " queries (%.1f%%). "
+                     "Released in full %" JSON_INTEGER_FORMAT ", with parts withheld %"
+                     JSON_INTEGER_FORMAT ", denied %" JSON_INTEGER_FORMAT ", timed out "
+                     "unreviewed %" JSON_INTEGER_FORMAT ", no result yet %" JSON_INTEGER_FORMAT
+                     ": <strong>%.1f%% released</strong> in full or in part.</p>\n",
+                  n, all, all ? 100.0 * (double)n / (double)all : 0.0, rel, red, den, tmo,
+                  rest > 0 ? rest : 0, 100.0 * (double)(rel + red) / (double)n);
+}
+
 static void table_obj(struct sl_buf *b, const char *caption, const char *col, json_t *obj)
 {
     sl_buf_append_str(b, "<div class=\"scroll\"><table><caption>");
@@ -588,6 +623,7 @@ void html_figures(struct sl_buf *b, json_t *j, const struct http_filter *f)
     sl_buf_printf(b, "%" JSON_INTEGER_FORMAT " queries received; %" JSON_INTEGER_FORMAT
                      " log entries in the period.</p>\n<div class=\"charts\">",
                   num(r, "queries"), num(r, "entries"));
+    federal_summary(b, r);
     svg_bars(b, "Outcomes", json_object_get(r, "outcomes"), 8);
     svg_bars(b, "Queries by parent agency (top 12)",
              json_object_get(r, "queries_by_parent_agency"), 12);
@@ -625,6 +661,7 @@ void html_public(struct sl_buf *b, json_t *j)
                      "names, numbers or addresses are shown here. Same data as JSON: "
                      "<a href=\"/api/public?month=%s\">/api/public</a>.</p>\n<div class=\"charts\">",
                   num(j, "queries"), str(j, "month"));
+    federal_summary(b, j);
     svg_bars(b, "What happened to the queries", json_object_get(j, "outcomes"), 8);
     svg_bars(b, "Who asked (parent agency, top 12)",
              json_object_get(j, "queries_by_parent_agency"), 12);

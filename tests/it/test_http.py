@@ -226,7 +226,18 @@ def test_public_part():
     assert set(j) <= {"state", "state_name", "month", "queries", "queries_by_parent_agency",
                       "queries_by_agency_type", "queries_by_requester_state",
                       "queries_by_key", "outcomes", "outcomes_by_parent_agency",
-                      "data_classes_released", "data_classes_withheld"}, sorted(j)
+                      "outcomes_by_agency_type", "data_classes_released",
+                      "data_classes_withheld"}, sorted(j)
+    # the federal sentence: its numbers are the JSON's, summed over FE and JF
+    fed = sum(j["queries_by_agency_type"].get(t, 0) for t in ("FE", "JF"))
+    got = lambda o: sum(j["outcomes_by_agency_type"].get(t, {}).get(o, 0) for t in ("FE", "JF"))
+    assert fed >= 2, j
+    want = "%d of %d queries (%.1f%%). Released in full %d, with parts withheld %d, denied %d" % (
+        fed, j["queries"], 100.0 * fed / j["queries"], got("released"), got("redacted"),
+        got("denied"))
+    assert want in page, (want, page[:3000])
+    assert "%.1f%% released</strong>" % (100.0 * (got("released") + got("redacted")) / fed) \
+        in page, page[:3000]
     text = json.dumps(j)
     assert d.oln not in text and "OLN" not in text
     r, j = d.req("GET", "/api/public?month=2026-13")
