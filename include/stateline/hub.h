@@ -36,6 +36,8 @@
  *     archive_queue = 65536         messages waiting for the archive's writer
  *     archive_sync_full = no
  *     msq_timeout = 60              seconds a multi-state query waits for the states
+ *     answer_wait = 900             seconds the hub waits for a state to answer a query it
+ *                                   delivered before it stops tracking it (0 = forever)
  *     msq_max = 4096                multi-state queries collecting at once
  *     audit_dir = audit             the hub's own audit log (docs/audit-format.md §11);
  *                                   unset: no log (the default)
@@ -106,6 +108,7 @@ struct sl_hub_config {
     uint32_t archive_queue;
     int archive_sync_full;
     int msq_timeout_s;
+    int answer_wait_s;             /* stop tracking an unanswered delivered query (0 = never) */
     uint32_t msq_max;
     int nregions;
     struct sl_hub_region_conf regions[SL_HUB_MAX_REGIONS];

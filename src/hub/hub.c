@@ -505,6 +505,8 @@ static int64_t on_tick(struct sl_loop *loop, int64_t id, void *cd)
     (void)loop;
     (void)id;
     int64_t now = sl_now_ms();
+    hub->now_s = time(NULL);
+    hub_out_expire(hub);
     for (uint32_t s = 0; s < hub->nslots; s++) {
         struct hub_line *l = hub->slots[s];
         if (!l)

@@ -244,6 +244,11 @@ static int on_value(void *user, const char *section, const char *name, const cha
                 snprintf(why, sizeof why, "expected seconds from 1 to 3600");
             else
                 c->msq_timeout_s = (int)n;
+        } else if (!strcmp(name, "answer_wait")) {
+            if (parse_int(value, 0, 7 * 86400, &n))
+                snprintf(why, sizeof why, "expected seconds from 0 (no limit) to 604800");
+            else
+                c->answer_wait_s = (int)n;
         } else if (!strcmp(name, "msq_max")) {
             if (parse_int(value, 1, 1 << 20, &n))
                 snprintf(why, sizeof why, "expected a number from 1 to 1048576");
@@ -370,6 +375,7 @@ int sl_hub_config_load(const char *path, struct sl_hub_config *cfg, char *err, s
     cfg->archive_retention_days = 365;
     cfg->archive_queue = 65536;
     cfg->msq_timeout_s = 60;
+    cfg->answer_wait_s = 900;
     cfg->msq_max = 4096;
     cfg->audit_checkpoint_ms = 1000;
     {

@@ -9,7 +9,8 @@
  *            "routed": N, "er": N, "sm": N, "accepted": N, "refused_lines": N,
  *            "reloads": N, "members": N, "draining": false, ..., "outstanding": N (queries
  *            delivered to answering lines, not answered), "requeued": N (kept again when
- *            their line dropped), "dup_answers": N (second answers dropped); with the
+ *            their line dropped), "dup_answers": N (second answers dropped),
+ *            "unanswered": N (no longer waited for after answer_wait); with the
  *            audit log on "audit": {"entries", "durable", "batches", "checkpoints",
  *            "queue_full_waits", "lines_held", "bytes_held"}}
  *   lines   {"lines": [{"slot": N, "member": "WA", "role": "answer", "addr": "ip:port",
@@ -107,6 +108,7 @@ static json_t *stats_json(struct sl_hub *hub)
     json_object_set_new(o, "outstanding", json_integer((json_int_t)outstanding));
     json_object_set_new(o, "requeued", json_integer((json_int_t)hub->t_requeued));
     json_object_set_new(o, "dup_answers", json_integer((json_int_t)hub->t_dup_answers));
+    json_object_set_new(o, "unanswered", json_integer((json_int_t)hub->t_unanswered));
     return o;
 }
 

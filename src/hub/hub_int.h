@@ -168,7 +168,7 @@ struct sl_hub {
     uint64_t t_frames_in, t_frames_out, t_routed, t_er, t_sm, t_accepted, t_refused_lines;
     uint64_t t_reloads;
     uint64_t t_queued, t_forwarded, t_archive_lost, t_msq, t_regional;
-    uint64_t t_requeued, t_dup_answers;
+    uint64_t t_requeued, t_dup_answers, t_unanswered;
 };
 
 struct hub_forget {
@@ -286,6 +286,9 @@ void hub_out_routed(struct sl_hub *hub);
 void hub_out_written(struct sl_hub *hub, struct hub_line *l);
 /* Outstanding queries of dm (for `hub ctl queue`). */
 uint32_t hub_out_count(const struct hub_member *dm);
+/* Stop tracking queries delivered more than answer_wait seconds ago and still unanswered
+ * (called every tick; looks at the oldest entry of each table). */
+void hub_out_expire(struct sl_hub *hub);
 void hub_out_free(struct hub_member *dm);
 
 /* hub_msq.c: multi-state queries (NL) */

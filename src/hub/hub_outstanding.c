@@ -32,6 +32,12 @@
  * came from the queue still has its row there (deleted only when answered): that row is
  * replaced by the one at the front, in the same transaction.
  *
+ * Answering software that never answers some query would otherwise keep it here for as long
+ * as its line stays up, and enough of them would end in backpressure for every sender.  So
+ * an entry older than answer_wait (default 900 s) is dropped, oldest first, once a tick:
+ * logged, counted (`unanswered`), its queue row deleted if it came from the queue; its id
+ * is not remembered as answered, so an answer that comes later is routed as usual.
+ *
  * Bounds: a member whose unanswered queries fill either bound gets backpressure as one
  * whose output buffer is full: further queries for it are refused with SM .04. NOT
  * ACCEPTING TRAFFIC (TOO MANY QUERIES WAITING FOR ITS ANSWER), and kept messages wait in
@@ -55,6 +61,7 @@ struct hub_out_ent {
     char ori[SL_ORI_LEN + 1];      /* the requester */
     char ctl[SL_MSG_CTL_MAX + 1];
     char rkey[4];                  /* the reply it waits for */
+    int64_t at_s;                  /* when it was delivered (hub->now_s) */
     uint8_t live;
 };
 
@@ -180,6 +187,7 @@ void hub_out_emit(struct sl_hub *hub, struct hub_member *dm, struct hub_line *to
     memcpy(e->ctl, h->ctl, sizeof e->ctl);
     const struct sl_key_info *ki = sl_key_lookup(h->key);
     sl_strlcpy(e->rkey, ki && ki->reply ? ki->reply : "", sizeof e->rkey);
+    e->at_s = hub->now_s;
     e->live = 1;
     o->tail += len;
     o->live++;
@@ -197,6 +205,38 @@ static void forget(struct hub_out *o, struct hub_out_ent *e)
         o->head++;
     if (o->head == o->n)
         o->head = o->n = 0, o->tail = 0;
+}
+
+void hub_out_expire(struct sl_hub *hub)
+{
+    int wait = hub->cfg.answer_wait_s;
+    if (wait <= 0 || !hub->members.tab)
+        return;
+    for (uint32_t i = 0; i <= hub->members.mask; i++) {
+        struct hub_member *dm = &hub->members.tab[i];
+        struct hub_out *o = dm->code[0] ? dm->out : NULL;
+        if (!o)
+            continue;
+        while (o->head < o->n) {
+            struct hub_out_ent *e = &o->ent[o->head];
+            if (e->live) {
+                if (hub->now_s - e->at_s < wait)
+                    break;
+                SL_WARN("hub", "%s has not answered MID %llu (for %s, control field '%s') in "
+                        "%d s: no longer waited for", dm->code, (unsigned long long)e->mid,
+                        e->ori, e->ctl, wait);
+                if (e->sf_id)
+                    hub_sf_forget(hub, e->sf_id);
+                e->live = 0;
+                o->live--;
+                o->live_bytes -= e->len;
+                hub->t_unanswered++;
+            }
+            o->head++;
+        }
+        if (o->head == o->n)
+            o->head = o->n = 0, o->tail = 0;
+    }
 }
 
 static int answered_lately(const struct hub_out *o, uint64_t mid)

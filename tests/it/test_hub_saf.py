@@ -377,8 +377,33 @@ def test_hub_killed_between_delivery_and_answer():
               "the state again (same ids), each answered once" % (first, n, redelivered))
 
 
+def test_unanswered_query_no_longer_waited_for():
+    """answer_wait: a query the state never answers is dropped from the table after that
+    many seconds (logged, counted), so it cannot end in backpressure nor be kept again when
+    the line drops; an answer that comes later is still routed."""
+    with Network(extra_conf="answer_wait = 1\n") as net:
+        ca = net.answer_line("CA")
+        wa = net.line("WA")
+        for i in range(3):
+            wa.send(dq(i))
+        got = [ca.recv() for _ in range(3)]
+        ca.send(reply(got[0]))
+        assert oln(wa.recv()) == 0
+        assert net.ctl_cmd("stats")["outstanding"] == 2
+        net.wait_log(r"CA has not answered MID %d .* no longer waited for" % got[2].mid)
+        st = net.ctl_cmd("stats")
+        assert (st["outstanding"], st["unanswered"]) == (0, 2), st
+        ca.send(reply(got[1]))                 # late, but routed: its id was not answered
+        late = wa.recv()
+        assert (late.key, oln(late)) == ("DR", 1), late
+        ca.close()                             # nothing left to keep again
+        wa.expect_nothing(0.5)
+        assert net.ctl_cmd("stats")["requeued"] == 0
+
+
 if __name__ == "__main__":
     run_tests([test_kept_across_kill9_delivered_once_in_order, test_line_states_and_broadcast,
                test_replaced_line_loses_no_kept_message, test_queue_cap,
                test_unanswered_queries_come_back_when_the_line_returns,
-               test_hub_killed_between_delivery_and_answer])
+               test_hub_killed_between_delivery_and_answer,
+               test_unanswered_query_no_longer_waited_for])

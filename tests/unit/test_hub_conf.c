@@ -159,6 +159,7 @@ static void test_part2_keys_and_regions(void **state)
     snprintf(want, sizeof want, "%s/archive.db", f->dir);
     assert_string_equal(cfg->archive, want);
     assert_int_equal(cfg->msq_timeout_s, 60);
+    assert_int_equal(cfg->answer_wait_s, 900);
     assert_int_equal(cfg->archive_retention_days, 365);
     assert_int_equal(cfg->queue_cap, 100000);
     /* our table: 8 regions of 6-7 members, each member once, E1 holds WI */
@@ -181,12 +182,13 @@ static void test_part2_keys_and_regions(void **state)
     assert_true(wi_in_e1);
     char buf[1024];
     snprintf(buf, sizeof buf,
-             "%sarchive = none\nmsq_timeout = 2\nqueue = /q/q.db\n[region Z1]\nstates = CA, OR\n",
+             "%sarchive = none\nmsq_timeout = 2\nanswer_wait = 0\nqueue = /q/q.db\n[region Z1]\nstates = CA, OR\n",
              base);
     assert_int_equal(load(f, buf, cfg, err, sizeof err), 0);
     assert_string_equal(cfg->archive, "");
     assert_string_equal(cfg->queue, "/q/q.db");
     assert_int_equal(cfg->msq_timeout_s, 2);
+    assert_int_equal(cfg->answer_wait_s, 0);
     assert_int_equal(cfg->nregions, 1);
     assert_string_equal(cfg->regions[0].states[1], "OR");
     const char *bad[][2] = {
@@ -195,6 +197,8 @@ static void test_part2_keys_and_regions(void **state)
         {"[region Z1]\nstates = C9\n", "not a 2-letter member code"},
         {"[region Z1]\nmembers = CA\n", "unknown setting"},
         {"[hub]\nmsq_timeout = 0\n", "msq_timeout"},
+        {"[hub]\nanswer_wait = -1\n", "answer_wait"},
+        {"[hub]\nanswer_wait = 604801\n", "answer_wait"},
         {"[hub]\nqueue_cap = -1\n", "queue_cap"},
         {"[hub]\narchive_retention_days = 0\n", "archive_retention_days"},
     };
