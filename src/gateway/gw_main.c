@@ -582,6 +582,10 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     fill_requester(&e, &h);
     sl_audit_add_item(&e, SL_AF_DEST, h.dest);
     sl_audit_set_str(&e, SL_AF_CONTROL, h.ctl);
+    /* the switch message id: the key to the switch's own log of this delivery
+     * (docs/audit-format.md §11) */
+    if (h.mid)
+        sl_audit_set_int(&e, SL_AF_MID, (int64_t)h.mid);
     if (parsed) {
         copy_field(&m, "RSN", rsn, sizeof rsn);
         copy_field(&m, "PUR", pur, sizeof pur);

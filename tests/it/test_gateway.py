@@ -607,6 +607,10 @@ def test_repeated_message_id_answered_once():
         gw.stop()
         es = [e for e in entries(gw) if e.get("type") == "query"]
         assert sorted(e.get("control") for e in es) == ["Q1", "Q2"], es
+        # each query entry keeps the switch message id it came with (the key to the
+        # switch's own log of the delivery, docs/audit-format.md §11)
+        assert sorted((e.get("control"), e.get("mid")) for e in es) == \
+            [("Q1", 777), ("Q2", 778)], es
         verify_log(gw)
         ok = True
     finally:
