@@ -44,7 +44,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -128,23 +127,6 @@ struct peer {
 
 /* ---- small things ------------------------------------------------------------------------ */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static int port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -157,14 +139,6 @@ static int port_open(int port)
     if (fd >= 0)
         close(fd);
     return ok;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 /* Start argv[0] (a path) with stdout to *out_fd (a pipe; NULL: the log) and stderr to
@@ -629,39 +603,6 @@ done:;
 
 /* ---- the report (the field names of src/bench/switch.c) ---------------------------------- */
 
-static json_t *lat_json(const struct sl_hist *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "p50", json_integer((json_int_t)sl_hist_percentile(h, 50)));
-    json_object_set_new(o, "p90", json_integer((json_int_t)sl_hist_percentile(h, 90)));
-    json_object_set_new(o, "p99", json_integer((json_int_t)sl_hist_percentile(h, 99)));
-    json_object_set_new(o, "p99.9", json_integer((json_int_t)sl_hist_percentile(h, 99.9)));
-    json_object_set_new(o, "max", json_integer((json_int_t)h->max));
-    json_object_set_new(o, "mean", json_real(round(sl_hist_mean(h) * 10) / 10));
-    json_object_set_new(o, "count", json_integer((json_int_t)h->count));
-    return o;
-}
-
-static json_t *run_json(const struct sl_bench_run *r)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "rate", json_real(r->rate));
-    json_object_set_new(o, "duration_s", json_real(r->duration_s));
-    json_object_set_new(o, "sent", json_integer((json_int_t)r->sent));
-    json_object_set_new(o, "received", json_integer((json_int_t)r->received));
-    json_object_set_new(o, "errors", json_integer((json_int_t)r->errors));
-    json_object_set_new(o, "lost", json_integer((json_int_t)r->lost));
-    json_object_set_new(o, "achieved_rate", json_real(round(r->achieved)));
-    json_object_set_new(o, "overload", json_boolean(r->overload));
-    json_object_set_new(o, "warmup_s", json_real(r->warmup_s));
-    json_object_set_new(o, "sent_late_over_1ms", json_integer((json_int_t)r->sent_late));
-    json_object_set_new(o, "max_send_lag_us", json_integer((json_int_t)r->max_send_lag_us));
-    json_object_set_new(o, "latency_us", lat_json(&r->hist));
-    if (r->first_error[0])
-        json_object_set_new(o, "first_error", json_string(r->first_error));
-    return o;
-}
-
 static void print_run(const char *label, const struct sl_bench_run *r)
 {
     const struct sl_hist *h = &r->hist;
@@ -675,105 +616,29 @@ static void print_run(const char *label, const struct sl_bench_run *r)
         printf("  %-22s first error: %s\n", "", r->first_error);
 }
 
-static json_t *machine_json(void)
+/* ---- the search: the same as stateline bench's (src/bench/harness.c) ------------------------ */
+
+static int path_run(void *arg, double rate, double secs, double warmup_s, struct sl_bench_run *r)
 {
-    json_t *m = json_object();
-    char model[256] = "unknown", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "model name", 10)) {
-            const char *c = strchr(line, ':');
-            if (c) {
-                sl_strlcpy(model, c + 2, sizeof model);
-                model[strcspn(model, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    struct utsname u;
-    json_object_set_new(m, "cpu", json_string(model));
-    json_object_set_new(m, "cpus", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
-    json_object_set_new(m, "kernel", json_string(uname(&u) == 0 ? u.release : "unknown"));
-    json_object_set_new(m, "openssl", json_string(OpenSSL_version(OPENSSL_VERSION)));
-    double load[3];
-    if (getloadavg(load, 3) == 3)
-        json_object_set_new(m, "loadavg_1min_at_start", json_real(round(load[0] * 100) / 100));
-    return m;
+    return one_run(arg, rate, secs, warmup_s < 0 ? fmin(0.5, secs * 0.1) : warmup_s, r);
 }
 
-/* ---- the search (src/bench/switch.c's rules) ----------------------------------------------- */
-
-static int passes(const struct sl_bench_run *r, double bound_us)
+static int path_reconnect(void *arg, char *err, size_t errlen)
 {
-    return !r->overload && !r->errors && !r->lost && r->achieved >= 0.99 * r->rate &&
-           (double)sl_hist_percentile(&r->hist, 99) <= bound_us;
+    return open_lines(arg, err, errlen);
 }
 
 static int search(struct peer *pe, int64_t start, double until_ms, json_t *trials,
                   struct sl_bench_run *r, double *lo_out)
 {
-    const struct opts *o = pe->o;
-    double bound_us = o->p99_bound_ms * 1000.0;
-    double lo = 0, hi = 0, rate = 5000;
-    int climbing = 1, misses = 0;
-    char err[256];
-    if (!o->json)
-        printf("search (trials of %.1f s; pass = p99 <= %.2f ms, >= 99%% of the offered rate "
-               "answered, no error or loss)\n  %10s %12s %9s %9s  %s\n",
-               o->step_s, o->p99_bound_ms, "offered/s", "achieved/s", "p50 ms", "p99 ms",
-               "result");
-    for (;;) {
-        double used = (double)(sl_now_ms() - start);
-        if (used + (o->step_s + 2.5) * 1000 > until_ms)
-            break;
-        int k = one_run(pe, rate, o->step_s, fmin(0.5, o->step_s * 0.1), r);
-        if (k != 0)
-            return k;
-        int ok = passes(r, bound_us);
-        int hard = r->overload || r->errors || r->lost || r->achieved < 0.99 * r->rate;
-        json_t *t = run_json(r);
-        json_object_set_new(t, "pass", json_boolean(ok));
-        json_array_append_new(trials, t);
-        if (!o->json) {
-            printf("  %10.0f %12.0f %9.3f %9.3f  %s\n", rate, r->achieved,
-                   sl_hist_percentile(&r->hist, 50) / 1000.0,
-                   sl_hist_percentile(&r->hist, 99) / 1000.0,
-                   ok ? "pass" : hard ? "fail: saturated" : "fail: p99 over the bound");
-            fflush(stdout);
-        }
-        if (ok && rate > lo)
-            lo = rate;
-        if (!ok && rate > lo && (hi == 0 || rate < hi))
-            hi = rate;
-        if (climbing) {
-            misses = ok ? 0 : misses + 1;
-            if (hard || misses >= 2)
-                climbing = 0;
-            else
-                rate *= 2;
-        }
-        if (!climbing) {
-            if (hi > 0 && hi <= lo)
-                hi = 0;
-            if (lo == 0 && hi == 0)
-                break;
-            if (hi == 0)
-                hi = lo * 2;
-            if (lo > 0 && (hi - lo) / hi < 0.05)
-                break;
-            rate = lo > 0 ? (lo + hi) / 2 : hi / 2;
-            if (rate < 100)
-                break;
-        }
-        if (hard && open_lines(pe, err, sizeof err) != 0) {
-            fprintf(stderr, "stateline-nats-peer: reconnecting: %s\n", err);
-            return -1;
-        }
-    }
-    *lo_out = lo;
-    return 0;
+    struct sl_bench_opts so;
+    memset(&so, 0, sizeof so);
+    so.p99_bound_ms = pe->o->p99_bound_ms;
+    so.step_s = pe->o->step_s;
+    so.json = pe->o->json;
+    const struct bench_path path = {path_run, path_reconnect, pe};
+    double hi;
+    return bench_search(&so, &path, start, until_ms, trials, r, lo_out, &hi);
 }
 
 /* ---- set-up and main -------------------------------------------------------------------------- */
@@ -823,7 +688,7 @@ static int start(struct peer *pe, const char *self, char *err, size_t errlen)
         pclose(v);
     }
 
-    pe->port = free_port();
+    pe->port = bench_free_port();
     char conf[300];
     snprintf(conf, sizeof conf, "%s/nats.conf", pe->dir);
     FILE *f = fopen(conf, "w");
@@ -993,7 +858,7 @@ int main(int argc, char **argv)
     json_object_set_new(report, "query_bytes", json_integer((json_int_t)bench_query_bytes()));
     json_object_set_new(report, "reply_text_bytes", json_integer(o.reply_size));
     json_object_set_new(report, "p99_bound_ms", json_real(o.p99_bound_ms));
-    json_t *machine = machine_json();
+    json_t *machine = bench_machine_json();
 
     int64_t start_ms = sl_now_ms();
     char err[512];
@@ -1056,9 +921,9 @@ int main(int argc, char **argv)
         goto out;
     }
     json_object_set_new(report, "measure_rate", json_real(measure_rate));
-    json_object_set_new(report, "nats", run_json(m));
+    json_object_set_new(report, "nats", bench_run_json(m));
     if (have_m2)
-        json_object_set_new(report, "nats_at_measure_rate", run_json(m2));
+        json_object_set_new(report, "nats_at_measure_rate", bench_run_json(m2));
     if (!o.json) {
         printf("measurement (%.1f s):\n", measure_s);
         print_run("nats-server", m);
@@ -1110,7 +975,7 @@ out:
         if (o.keep)
             fprintf(stderr, "stateline-nats-peer: kept %s\n", pe.dir);
         else
-            nftw(pe.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+            bench_rm_tree(pe.dir);
     }
     for (int i = 0; i < pe.nlines; i++) {
         free(pe.lines[i].seen);

@@ -310,43 +310,6 @@ static int connect_direct(struct e2e *b, char *err, size_t errlen)
 
 /* ---- the traffic ------------------------------------------------------------------- */
 
-static int chance(struct sl_pop_rng *r, int pct)
-{
-    return (int)sl_pop_rng_below(r, 100) < pct;
-}
-
-/* Change one character the way a typo would (digit -> digit, letter -> letter, never
- * I, O or Q). */
-static void typo(struct sl_pop_rng *r, char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0)
-        return;
-    size_t i = n - 1 - (size_t)sl_pop_rng_below(r, n < 3 ? n : 3);
-    char c = s[i];
-    if (c >= '0' && c <= '9')
-        s[i] = (char)('0' + (c - '0' + 1 + (int)sl_pop_rng_below(r, 8)) % 10);
-    else if (c >= 'A' && c <= 'Z') {
-        do
-            c = (char)('A' + (c - 'A' + 1 + (int)sl_pop_rng_below(r, 24)) % 26);
-        while (c == 'I' || c == 'O' || c == 'Q');
-        s[i] = c;
-    }
-}
-
-/* "LAST,FIRST" when it passes the codec's NAM rule, else "". */
-static void ncic_name(const char *last, const char *first, char *out, size_t cap)
-{
-    demo_fmt(out, cap, "%s,%s", last, first);
-    size_t n = strlen(out);
-    int ok = n >= 3 && n <= 30 && last[0] && first[0];
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = out[i];
-        ok = (c >= 'A' && c <= 'Z') || c == ' ' || c == '-' || c == '\'' || c == ',';
-    }
-    if (!ok)
-        out[0] = 0;
-}
 
 /* The requesters of one member line: active ORIs with the D category, of a police or
  * federal type, not tagged for immigration enforcement. */
@@ -424,7 +387,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
             }
             if (kind >= Q_NKIND)
                 kind = Q_DQ_OLN;
-            int miss = chance(&rng, 10);
+            int miss = demo_chance(&rng, 10);
             struct sl_driver drv;
             struct sl_vehicle veh;
             int vehicle = kind == Q_RQ_PLATE || kind == Q_RQ_VIN;
@@ -442,7 +405,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
                 goto out;
             }
             if (kind == Q_DQ_NAME || kind == Q_DNQ) {
-                ncic_name(drv.last, drv.first, name, sizeof name);
+                demo_ncic_name(drv.last, drv.first, name, sizeof name);
                 if (!name[0])
                     kind = Q_DQ_OLN;
             }
@@ -452,7 +415,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
                 to.cmd = kind == Q_KQ ? "kq" : "dq";
                 demo_fmt(oln, sizeof oln, "%s", drv.oln);
                 if (miss)
-                    typo(&rng, oln);
+                    demo_typo(&rng, oln);
                 to.field[SL_TF_OLN] = oln;
                 break;
             case Q_DQ_NAME:
@@ -467,7 +430,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
                 to.cmd = "dnq";
                 char *comma = strchr(name, ',');
                 if (miss && comma && strlen(comma) > 2)
-                    typo(&rng, comma + 1);
+                    demo_typo(&rng, comma + 1);
                 to.field[SL_TF_NAM] = name;
                 break;
             }
@@ -475,7 +438,7 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
                 to.cmd = "rq";
                 demo_fmt(lic, sizeof lic, "%s", veh.plate);
                 if (miss)
-                    typo(&rng, lic);
+                    demo_typo(&rng, lic);
                 demo_fmt(liy, sizeof liy, "%04d", veh.plate_year);
                 demo_fmt(lit, sizeof lit, "%s", veh.plate_type);
                 to.field[SL_TF_LIC] = lic;
@@ -486,15 +449,15 @@ static int compose_pools(struct e2e *b, char *err, size_t errlen)
                 to.cmd = "rq";
                 demo_fmt(vin, sizeof vin, "%s", veh.vin);
                 if (miss)
-                    typo(&rng, vin);
+                    demo_typo(&rng, vin);
                 to.field[SL_TF_VIN] = vin;
                 break;
             }
-            if (chance(&rng, 80)) {
+            if (demo_chance(&rng, 80)) {
                 rsn[0] = "NFVTSHI"[sl_pop_rng_below(&rng, 7)];
                 to.field[SL_TF_RSN] = rsn;
             }
-            if (fed && chance(&rng, 75)) {
+            if (fed && demo_chance(&rng, 75)) {
                 demo_fmt(cas, sizeof cas, "2026-%06llu",
                          (unsigned long long)sl_pop_rng_below(&rng, 1000000));
                 to.field[SL_TF_CAS] = cas;

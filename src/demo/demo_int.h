@@ -96,6 +96,14 @@ int demo_desk_port(const char *log);
 
 /* traffic.c */
 int demo_traffic(struct demo *dm, char *err, size_t errlen);
+/* The pieces of a realistic query that `stateline bench e2e` draws the same way:
+ * demo_chance is 1 with probability pct/100; demo_typo changes one of the last three
+ * characters of s the way a typo would (digit -> digit, letter -> letter, never I, O or
+ * Q); demo_ncic_name writes "LAST,FIRST" when it passes the codec's NAM rule, else "". */
+struct sl_pop_rng;
+int demo_chance(struct sl_pop_rng *r, int pct);
+void demo_typo(struct sl_pop_rng *r, char *s);
+void demo_ncic_name(const char *last, const char *first, char *out, size_t cap);
 
 /* review.c: decide the state's held requests as a demo reviewer (one approved, the next
  * denied, ...), wait for the gateway to send the replies, and write the letters of the

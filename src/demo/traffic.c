@@ -167,7 +167,7 @@ static struct line *line_for(struct gen *g, const char *member, char *err, size_
 
 /* Change one character of s the way a typo would (digit -> digit, letter -> letter,
  * never into I, O or Q, which VINs and many plates do not use). */
-static void typo(struct sl_pop_rng *r, char *s)
+void demo_typo(struct sl_pop_rng *r, char *s)
 {
     size_t n = strlen(s);
     if (n == 0)
@@ -185,7 +185,7 @@ static void typo(struct sl_pop_rng *r, char *s)
 }
 
 /* "LAST,FIRST" when it passes the codec's NAM rule (letters, space, - '; 3-30), else "". */
-static void ncic_name(const char *last, const char *first, char *out, size_t cap)
+void demo_ncic_name(const char *last, const char *first, char *out, size_t cap)
 {
     demo_fmt(out, cap, "%s,%s", last, first);
     size_t n = strlen(out);
@@ -198,7 +198,7 @@ static void ncic_name(const char *last, const char *first, char *out, size_t cap
         out[0] = 0;
 }
 
-static int chance(struct sl_pop_rng *r, int pct) { return (int)sl_pop_rng_below(r, 100) < pct; }
+int demo_chance(struct sl_pop_rng *r, int pct) { return (int)sl_pop_rng_below(r, 100) < pct; }
 
 /* Compose query number seq into g->msg (input form); returns its kind, or -1. */
 static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
@@ -222,7 +222,7 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
     }
     if (kind >= K_N)
         kind = K_DQ_OLN;
-    int miss = chance(r, 12);
+    int miss = demo_chance(r, 12);
     struct sl_driver drv;
     struct sl_vehicle veh;
     int is_vehicle = kind == K_RQ_PLATE || kind == K_RQ_VIN || kind == K_RNQ;
@@ -240,12 +240,12 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
         return -1;
     }
     if (kind == K_DQ_NAME || kind == K_DNQ) {
-        ncic_name(drv.last, drv.first, name, sizeof name);
+        demo_ncic_name(drv.last, drv.first, name, sizeof name);
         if (!name[0])
             kind = K_DQ_OLN;
     }
     if (kind == K_RNQ) {
-        ncic_name(veh.owner[0].last, veh.owner[0].first, name, sizeof name);
+        demo_ncic_name(veh.owner[0].last, veh.owner[0].first, name, sizeof name);
         if (!name[0])
             kind = K_RQ_PLATE;
     }
@@ -255,7 +255,7 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
         o.cmd = kind == K_KQ ? "kq" : "dq";
         demo_fmt(oln, sizeof oln, "%s", drv.oln);
         if (miss)
-            typo(r, oln);
+            demo_typo(r, oln);
         o.field[SL_TF_OLN] = oln;
         break;
     case K_DQ_NAME: {
@@ -275,7 +275,7 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
             /* a misspelt first name */
             char *comma = strchr(name, ',');
             if (comma && strlen(comma) > 2)
-                typo(r, comma + 1);
+                demo_typo(r, comma + 1);
         }
         o.field[SL_TF_NAM] = name;
         break;
@@ -283,7 +283,7 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
         o.cmd = "rq";
         demo_fmt(lic, sizeof lic, "%s", veh.plate);
         if (miss)
-            typo(r, lic);
+            demo_typo(r, lic);
         demo_fmt(liy, sizeof liy, "%04d", veh.plate_year);
         demo_fmt(lit, sizeof lit, "%s", veh.plate_type);
         o.field[SL_TF_LIC] = lic;
@@ -294,26 +294,26 @@ static int compose(struct gen *g, uint64_t seq, const struct sl_demo_slot *s,
         o.cmd = "rq";
         demo_fmt(vin, sizeof vin, "%s", veh.vin);
         if (miss)
-            typo(r, vin);
+            demo_typo(r, vin);
         o.field[SL_TF_VIN] = vin;
         break;
     }
     int fed = s->cls >= SL_DEMO_FBI;
-    if (chance(r, fed ? 60 : 85)) {
+    if (demo_chance(r, fed ? 60 : 85)) {
         rsn[0] = "NFVTSHI"[sl_pop_rng_below(r, 7)];
         o.field[SL_TF_RSN] = rsn;
         g->dm->tr.with_rsn++;
     }
-    if (chance(r, 20)) {
+    if (demo_chance(r, 20)) {
         o.field[SL_TF_PUR] = "C";
         g->dm->tr.with_pur++;
     }
-    if (chance(r, fed ? 75 : 15)) {
+    if (demo_chance(r, fed ? 75 : 15)) {
         demo_fmt(cas, sizeof cas, "2026-%06llu", (unsigned long long)sl_pop_rng_below(r, 1000000));
         o.field[SL_TF_CAS] = cas;
         g->dm->tr.with_cas++;
     }
-    if (fed && chance(r, 25)) {
+    if (fed && demo_chance(r, 25)) {
         demo_fmt(lgp, sizeof lgp, "WARRANT 26-MJ-%05llu",
                  (unsigned long long)sl_pop_rng_below(r, 100000));
         o.field[SL_TF_LGP] = lgp;
