@@ -34,4 +34,8 @@ void sl_buf_printf(struct sl_buf *b, const char *fmt, ...) __attribute__((format
 void sl_buf_consume(struct sl_buf *b, size_t n);
 void sl_buf_reset(struct sl_buf *b);
 
+/* The whole file at path, NUL-terminated (the NUL not counted in *len): malloc'd, the
+ * caller frees it.  NULL when it cannot be opened or read (errno says why). */
+char *sl_read_file(const char *path, size_t *len);
+
 #endif

@@ -32,26 +32,10 @@
 
 static char *read_all(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *text = sl_read_file(path, len);
+    if (!text)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct sl_buf b = SL_BUF_INIT;
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-        sl_buf_append(&b, tmp, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: read error", path);
-        sl_buf_free(&b);
-        return NULL;
-    }
-    sl_buf_append(&b, "", 1);
-    *len = sl_buf_used(&b) - 1;
-    return (char *)b.data; /* off is 0: nothing was consumed */
+    return text;
 }
 
 static const char *base_name(const char *path)

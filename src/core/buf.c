@@ -4,6 +4,7 @@
 #include "stateline/buf.h"
 #include "stateline/core.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,4 +98,26 @@ void sl_buf_reset(struct sl_buf *b)
 {
     b->off = 0;
     b->len = 0;
+}
+
+char *sl_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct sl_buf b = SL_BUF_INIT;
+    char tmp[8192];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        sl_buf_append(&b, tmp, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        sl_buf_free(&b);
+        errno = EIO;
+        return NULL;
+    }
+    *len = sl_buf_used(&b);
+    sl_buf_append(&b, "", 1);
+    return (char *)b.data;
 }

@@ -74,28 +74,6 @@ static void sha256_hex(const char *p, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* The file's text (NUL-terminated, owned by the caller), or NULL. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct sl_buf b = SL_BUF_INIT;
-    char tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        sl_buf_append(&b, tmp, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        sl_buf_free(&b);
-        return NULL;
-    }
-    *len = sl_buf_used(&b);
-    sl_buf_append(&b, "", 1);
-    return (char *)b.data;
-}
-
 static void keep_text(sqlite3 *db, const char *hash, const char *text, size_t len)
 {
     sqlite3_stmt *s;
@@ -130,7 +108,7 @@ static int record(const struct sl_gw_config *cfg, const struct sl_gw_change *who
     }
     if (rc == 0) {
         size_t blen;
-        char *before = cfg->policy[0] ? slurp(cfg->policy, &blen) : NULL;
+        char *before = cfg->policy[0] ? sl_read_file(cfg->policy, &blen) : NULL;
         if (before) {
             char bh[65];
             sha256_hex(before, blen, bh);

@@ -588,23 +588,6 @@ json_t *http_public(struct sl_http *h, int64_t from_us, int64_t to_us, const cha
 
 /* ---- health ---- */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct sl_buf b;
-    sl_buf_init(&b);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        sl_buf_append(&b, tmp, n);
-    fclose(f);
-    *len = sl_buf_used(&b);
-    sl_buf_append(&b, "", 1);
-    return (char *)b.data;
-}
-
 static void on_problem(int64_t index, const char *text, void *arg)
 {
     struct http_verify *v = arg;
@@ -622,7 +605,7 @@ void http_verify_now(struct sl_http *h, const char *by)
     memset(&ver, 0, sizeof ver);
     char err[300];
     size_t len;
-    char *key = slurp(h->cfg->audit_pub, &len);
+    char *key = sl_read_file(h->cfg->audit_pub, &len);
     int have_key = key && sl_audit_verifier_parse(&ver, key, err, sizeof err) == 0;
     if (!have_key)
         snprintf(v.first_problem, sizeof v.first_problem,
@@ -656,7 +639,7 @@ json_t *http_health(struct sl_http *h, char *err, size_t errlen)
     char path[SL_GW_PATH_MAX + 300];
     size_t len = 0;
     snprintf(path, sizeof path, "%s/checkpoint", cfg->audit_dir);
-    char *note = slurp(path, &len);
+    char *note = sl_read_file(path, &len);
     if (note) {
         struct sl_audit_checkpoint c;
         char perr[200], root[65];
@@ -696,7 +679,7 @@ json_t *http_health(struct sl_http *h, char *err, size_t errlen)
     closedir(d);
     json_object_set_new(j, "segments", json_integer(segs));
     json_object_set_new(j, "bytes", json_integer((json_int_t)bytes));
-    char *pub = slurp(cfg->audit_pub, &len);
+    char *pub = sl_read_file(cfg->audit_pub, &len);
     if (pub)
         pub[strcspn(pub, "\r\n")] = 0;
     json_object_set_new(j, "verifier_key", pub ? json_string(pub) : json_null());

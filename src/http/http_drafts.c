@@ -172,21 +172,7 @@ static int utf8_ok(const char *s, size_t n)
 /* The text of the policy file in force (NULL when the gateway runs on its default). */
 static char *policy_file_text(const struct sl_gw_config *cfg, size_t *len)
 {
-    if (!cfg->policy[0])
-        return NULL;
-    FILE *f = fopen(cfg->policy, "rb");
-    if (!f)
-        return NULL;
-    struct sl_buf b;
-    sl_buf_init(&b);
-    char tmp[8192];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        sl_buf_append(&b, tmp, n);
-    fclose(f);
-    *len = sl_buf_used(&b);
-    sl_buf_append(&b, "", 1);
-    return (char *)b.data;
+    return cfg->policy[0] ? sl_read_file(cfg->policy, len) : NULL;
 }
 
 /* ---- diagnostics: the library's, as JSON ---- */

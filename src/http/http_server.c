@@ -950,20 +950,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static char *read_file(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t len;
+    char *text = sl_read_file(path, &len);
+    if (!text)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct sl_buf b;
-    sl_buf_init(&b);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        sl_buf_append(&b, tmp, n);
-    fclose(f);
-    sl_buf_append(&b, "", 1);
-    return (char *)b.data; /* the buffer's storage, owned by the caller */
+    return text;
 }
 
 int sl_http_start(const struct sl_gw_config *cfg, struct sl_policy_slot *slot,
