@@ -104,6 +104,14 @@ void bench_gen_close(struct bench_gen *g);
  * 0 done, 1 interrupted, -1 a line failed (res->first_error says why). */
 int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
                   double warmup_s, int sfd, struct sl_bench_run *res);
+/* One trial on g as the scenarios run it: the next run letter in *run_id (A..Z, so the
+ * control fields of successive trials differ), warmup_s < 0 = a tenth of the trial up to
+ * 0.5 s, the replies added to *answered, a failed line said on stderr.  As bench_gen_run. */
+int bench_gen_trial(struct bench_gen *g, char *run_id, uint64_t *answered, double rate,
+                    double secs, double warmup_s, int sfd, struct sl_bench_run *res);
+/* Say that the run was interrupted (Ctrl-C, SIGTERM) and everything started is being
+ * stopped; returns 130, the exit status. */
+int bench_say_interrupted(void);
 /* Size of one DQ as the generator writes it (without the frame header). */
 size_t bench_query_bytes(void);
 

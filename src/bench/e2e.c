@@ -608,18 +608,8 @@ static int open_tls(struct e2e *b, char *err, size_t errlen)
 static int one_run(struct e2e *b, double rate, double secs, double warmup_s,
                    struct sl_bench_run *res)
 {
-    b->run_id = (b->run_id < 'A' || b->run_id >= 'Y') ? 'A' : (char)(b->run_id + 1);
-    if (warmup_s < 0)
-        warmup_s = secs * 0.1 > 0.5 ? 0.5 : secs * 0.1;
-    int rc = bench_gen_run(&b->gen, b->run_id, rate, secs, warmup_s, b->sfd, res);
-    b->answered += res->received;
-    if (rc == 1)
-        return 1;
-    if (rc < 0) {
-        fprintf(stderr, "stateline bench: %s\n", res->first_error);
-        return -1;
-    }
-    return 0;
+    return bench_gen_trial(&b->gen, &b->run_id, &b->answered, rate, secs, warmup_s, b->sfd,
+                           res);
 }
 
 static int path_run(void *arg, double rate, double secs, double warmup_s,
@@ -697,7 +687,7 @@ static void cpu_now(struct e2e *b, struct cpu3 *c)
 static int direct_run(struct e2e *b, double rate, double secs, double warmup_s,
                       struct sl_bench_run *res)
 {
-    b->run_id = (b->run_id < 'A' || b->run_id >= 'Y') ? 'A' : (char)(b->run_id + 1);
+    b->run_id = (b->run_id < 'A' || b->run_id >= 'Z') ? 'A' : (char)(b->run_id + 1);
     int rc = bench_gen_run(&b->gdir, b->run_id, rate, secs, warmup_s, b->sfd, res);
     if (rc < 0)
         fprintf(stderr, "stateline bench: direct: %s\n", res->first_error);
@@ -939,12 +929,6 @@ out:
     return rc;
 }
 
-static int say_interrupted(void)
-{
-    fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
-    return 130;
-}
-
 int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
 {
     struct e2e *b = sl_xcalloc(1, sizeof *b);
@@ -1010,7 +994,7 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
         free(r);
         if (k != 0) {
             if (!strcmp(err, "interrupted")) {
-                rc = say_interrupted();
+                rc = bench_say_interrupted();
                 goto out;
             }
             fprintf(stderr, "stateline bench: %s\n", err);
@@ -1054,7 +1038,7 @@ int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe)
     if (k == 2)
         rc = 1;
     else if (k == 1)
-        rc = say_interrupted();
+        rc = bench_say_interrupted();
     else if (k < 0) {
         bench_print_log_tail(&b->hub);
         for (int i = 0; i < b->ngw; i++)

@@ -469,3 +469,24 @@ double bench_proc_cpu_s(pid_t pid)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
+
+int bench_gen_trial(struct bench_gen *g, char *run_id, uint64_t *answered, double rate,
+                    double secs, double warmup_s, int sfd, struct sl_bench_run *res)
+{
+    *run_id = (*run_id < 'A' || *run_id >= 'Z') ? 'A' : (char)(*run_id + 1);
+    if (warmup_s < 0)
+        warmup_s = secs * 0.1 > 0.5 ? 0.5 : secs * 0.1;
+    int rc = bench_gen_run(g, *run_id, rate, secs, warmup_s, sfd, res);
+    *answered += res->received;
+    if (rc < 0) {
+        fprintf(stderr, "stateline bench: %s\n", res->first_error);
+        return -1;
+    }
+    return rc;
+}
+
+int bench_say_interrupted(void)
+{
+    fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
+    return 130;
+}

@@ -297,19 +297,9 @@ static int reconnect(struct bench *b, int path, char *err, size_t errlen)
 static int one_run(struct bench *b, int direct, double rate, double secs, double warmup_s,
                    struct sl_bench_run *res)
 {
-    b->run_id = (b->run_id < 'A' || b->run_id >= 'Z') ? 'A' : (char)(b->run_id + 1);
-    if (warmup_s < 0)
-        warmup_s = secs * 0.1 > 0.5 ? 0.5 : secs * 0.1;
     struct bench_gen *g = direct == 2 ? &b->gnats : direct ? &b->gdir : &b->gen;
-    int rc = bench_gen_run(g, b->run_id, rate, secs, warmup_s, b->sfd, res);
-    b->answered[direct] += res->received;
-    if (rc == 1)
-        return 1;
-    if (rc < 0) {
-        fprintf(stderr, "stateline bench: %s\n", res->first_error);
-        return -1;
-    }
-    return 0;
+    return bench_gen_trial(g, &b->run_id, &b->answered[direct], rate, secs, warmup_s, b->sfd,
+                           res);
 }
 
 
@@ -529,13 +519,6 @@ out:
     return rc;
 }
 
-/* Ctrl-C (or SIGTERM) at any point: everything started is stopped on the way out. */
-static int say_interrupted(void)
-{
-    fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
-    return 130;
-}
-
 int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
 {
     struct bench *b = sl_xcalloc(1, sizeof *b);
@@ -573,7 +556,7 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     }
     if (start_children(b, err, sizeof err) != 0) {
         if (strcmp(err, "interrupted") == 0) { /* Ctrl-C while a child was starting */
-            rc = say_interrupted();
+            rc = bench_say_interrupted();
             goto out;
         }
         fprintf(stderr, "stateline bench: %s\n", err);
@@ -593,7 +576,7 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     if (!o->no_peer && find_nats(b->nats_path, sizeof b->nats_path) == 0 &&
         start_peer(b, err, sizeof err) != 0) {
         if (strcmp(err, "interrupted") == 0) {
-            rc = say_interrupted();
+            rc = bench_say_interrupted();
             goto out;
         }
         fprintf(stderr, "stateline bench: the peer (nats-server): %s\n", err);
@@ -618,7 +601,7 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe)
     if (k == 2) {
         rc = 1;
     } else if (k == 1) {
-        rc = say_interrupted();
+        rc = bench_say_interrupted();
     } else if (k < 0) {
         if (!bench_alive(&b->hub))
             bench_print_log_tail(&b->hub);
