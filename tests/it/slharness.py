@@ -504,6 +504,15 @@ class Network:
         try:
             if check:
                 self.stop()
+            elif self.proc and self.proc.poll() is not None:
+                # the test failed and the hub had already ended: say how, since that may be
+                # why (a crash, a sanitizer report)
+                if self.reader:
+                    self.reader.join(5)
+                bad = self.find_log(r"AddressSanitizer|LeakSanitizer|runtime error:")
+                sys.stderr.write("hub had exited %s%s; its log ends:\n%s\n" % (
+                    self.proc.returncode, " with a sanitizer report" if bad else "",
+                    "\n".join(self.log[-60:])))
         finally:
             if self.proc and self.proc.poll() is None:
                 self.proc.kill()
