@@ -109,6 +109,10 @@ int bench_gen_run(struct bench_gen *g, char run, double rate, double duration_s,
  * 0.5 s, the replies added to *answered, a failed line said on stderr.  As bench_gen_run. */
 int bench_gen_trial(struct bench_gen *g, char *run_id, uint64_t *answered, double rate,
                     double secs, double warmup_s, int sfd, struct sl_bench_run *res);
+/* The end of a scenario: its temporary directory dir removed (or kept, and said, when
+ * keep), the signalfd sfd (-1: none) drained and closed, and the signal mask oldmask
+ * restored. */
+void bench_finish(const char *dir, int keep, int sfd, const sigset_t *oldmask);
 /* Say that the run was interrupted (Ctrl-C, SIGTERM) and everything started is being
  * stopped; returns 130, the exit status. */
 int bench_say_interrupted(void);

@@ -76,7 +76,7 @@
 
 #define E2E_MAX_GW 6
 #define E2E_POOL 2048
-#define E2E_CTL_HOLD "Z999999999" /* placeholder control field, patched per query */
+#define E2E_CTL_HOLD "Z999999999" /* the control field's width; each query writes its own */
 /* The baseline's stub responder answers on Guam's line (no gateway runs for GU). */
 #define RESP_MEMBER "GU"
 #define RESP_ORI "GUDMV0000"
@@ -1121,19 +1121,7 @@ out:
                    bench_rusage_s(RUSAGE_SELF));
         }
     }
-    if (b->dir[0]) {
-        if (o->keep)
-            fprintf(stderr, "stateline bench: kept %s\n", b->dir);
-        else
-            bench_rm_tree(b->dir);
-    }
-    if (b->sfd >= 0) {
-        struct signalfd_siginfo si;
-        while (read(b->sfd, &si, sizeof si) == (ssize_t)sizeof si)
-            ;
-        close(b->sfd);
-    }
-    sigprocmask(SIG_SETMASK, &b->oldmask, NULL);
+    bench_finish(b->dir, o->keep, b->sfd, &b->oldmask);
     json_decref(report);
     free(b);
     return rc;

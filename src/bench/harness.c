@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -489,4 +490,22 @@ int bench_say_interrupted(void)
 {
     fprintf(stderr, "stateline bench: interrupted; stopping what it started\n");
     return 130;
+}
+
+void bench_finish(const char *dir, int keep, int sfd, const sigset_t *oldmask)
+{
+    if (dir[0]) {
+        if (keep)
+            fprintf(stderr, "stateline bench: kept %s\n", dir);
+        else
+            bench_rm_tree(dir);
+    }
+    if (sfd >= 0) {
+        /* Take the pending SIGINT/SIGTERM out, or unblocking would deliver it now. */
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+            ;
+        close(sfd);
+    }
+    sigprocmask(SIG_SETMASK, oldmask, NULL);
 }

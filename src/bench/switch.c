@@ -693,20 +693,7 @@ out:
                 printf(" (each query is two messages through the server)\n");
         }
     }
-    if (b->dir[0]) {
-        if (o->keep)
-            fprintf(stderr, "stateline bench: kept %s\n", b->dir);
-        else
-            bench_rm_tree(b->dir);
-    }
-    if (b->sfd >= 0) {
-        /* Take the pending SIGINT/SIGTERM out, or unblocking would deliver it now. */
-        struct signalfd_siginfo si;
-        while (read(b->sfd, &si, sizeof si) == (ssize_t)sizeof si)
-            ;
-        close(b->sfd);
-    }
-    sigprocmask(SIG_SETMASK, &b->oldmask, NULL);
+    bench_finish(b->dir, o->keep, b->sfd, &b->oldmask);
     json_decref(report);
     free(b);
     return rc;

@@ -280,6 +280,31 @@ def _import_csv(db, path, rows):
     run(["dir", "import", "--db", db, path])
 
 
+SANITIZER = r"AddressSanitizer|LeakSanitizer|runtime error:"
+
+
+def stop_checked(child, what, timeout):
+    """SIGTERM child's process (a Network's hub or a Gateway) and check that it stopped
+    cleanly: exit 0 within timeout, and no sanitizer report in its log."""
+    proc = child.proc
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            raise AssertionError("%s did not stop in %s s after SIGTERM" % (what, timeout))
+    if proc:
+        if child.reader:
+            child.reader.join(5)
+        bad = child.find_log(SANITIZER)
+        if bad or proc.returncode != 0:
+            raise AssertionError("%s exited %s%s:\n%s" % (
+                what, proc.returncode, " with a sanitizer report" if bad else "",
+                "\n".join(child.log[-60:])))
+
+
 class Network:
     """A temporary test network: credentials, directory, config and a running hub."""
 
@@ -480,22 +505,7 @@ class Network:
     def stop(self, timeout=20):
         """SIGTERM the hub and check that it stopped cleanly: exit 0, and no sanitizer
         report in its log (ASan/UBSan builds)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                raise AssertionError("hub did not stop in %s s after SIGTERM" % timeout)
-        if self.proc:
-            if self.reader:
-                self.reader.join(5)
-            bad = self.find_log(r"AddressSanitizer|LeakSanitizer|runtime error:")
-            if bad or self.proc.returncode != 0:
-                raise AssertionError("hub exited %s%s:\n%s" % (
-                    self.proc.returncode, " with a sanitizer report" if bad else "",
-                    "\n".join(self.log[-60:])))
+        stop_checked(self, "hub", timeout)
 
     def close(self, check=False):
         """Stop everything and remove the folder.  check: the hub must stop cleanly."""
@@ -509,7 +519,7 @@ class Network:
                 # why (a crash, a sanitizer report)
                 if self.reader:
                     self.reader.join(5)
-                bad = self.find_log(r"AddressSanitizer|LeakSanitizer|runtime error:")
+                bad = self.find_log(SANITIZER)
                 sys.stderr.write("hub had exited %s%s; its log ends:\n%s\n" % (
                     self.proc.returncode, " with a sanitizer report" if bad else "",
                     "\n".join(self.log[-60:])))
@@ -700,21 +710,7 @@ class Gateway:
 
     def stop(self, timeout=20):
         """SIGTERM; the gateway must exit 0 without a sanitizer report."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                raise AssertionError("gateway did not stop in %s s" % timeout)
-        if self.proc:
-            self.reader.join(5)
-            bad = self.find_log(r"AddressSanitizer|LeakSanitizer|runtime error:")
-            if bad or self.proc.returncode != 0:
-                raise AssertionError("gateway exited %s%s:\n%s" % (
-                    self.proc.returncode, " with a sanitizer report" if bad else "",
-                    "\n".join(self.log[-60:])))
+        stop_checked(self, "gateway", timeout)
 
     def close(self):
         if self.proc and self.proc.poll() is None:
