@@ -82,6 +82,7 @@
 struct gw_queue {
     sqlite3 *db;
     sqlite3_stmt *add, *done, *hold, *batch, *reply, *prune;
+    sqlite3_stmt *begin, *commit;  /* once per loop pass: compiled once */
     int in_tx;
 };
 
@@ -451,6 +452,8 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
                            &q->reply, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db, "DELETE FROM answered_batch WHERE id <= ?", -1, &q->prune,
                            NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "BEGIN", -1, &q->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "COMMIT", -1, &q->commit, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
                            "INSERT INTO review(received_us, deadline_us, ori, key, ctl, rules,"
                            " why, policy_hash, then_effect, frame, audit_index, ref, detail)"
@@ -476,6 +479,8 @@ void gw_queue_close(struct gw_queue *q)
     sqlite3_finalize(q->batch);
     sqlite3_finalize(q->reply);
     sqlite3_finalize(q->prune);
+    sqlite3_finalize(q->begin);
+    sqlite3_finalize(q->commit);
     sqlite3_close(q->db);
     free(q);
 }
@@ -484,7 +489,9 @@ int gw_queue_begin(struct gw_queue *q)
 {
     if (q->in_tx)
         return 0;
-    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = sqlite3_step(q->begin);
+    sqlite3_reset(q->begin);
+    if (rc != SQLITE_DONE) {
         SL_ERROR("gateway", "gateway.db: BEGIN: %s", sqlite3_errmsg(q->db));
         return -1;
     }
@@ -496,8 +503,12 @@ int gw_queue_commit(struct gw_queue *q)
 {
     if (!q->in_tx)
         return 0;
-    q->in_tx = 0;
-    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = sqlite3_step(q->commit);
+    sqlite3_reset(q->commit);
+    /* A COMMIT that failed and left the transaction open (SQLITE_BUSY) is tried again by
+     * the next commit; one SQLite rolled back is over. */
+    q->in_tx = !sqlite3_get_autocommit(q->db);
+    if (rc != SQLITE_DONE) {
         SL_ERROR("gateway", "gateway.db: COMMIT: %s", sqlite3_errmsg(q->db));
         return -1;
     }
