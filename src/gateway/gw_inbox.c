@@ -57,7 +57,7 @@ struct gw_inbox {
     size_t tcap, tn;               /* tcap a power of two; tn entries in use */
     size_t ninflight;
     struct row_ent *rows;
-    size_t rhead, rn, rcap;        /* live: rows[rhead, rn) */
+    size_t rhead, rn, rcap;        /* live: rows[rhead, rn), each with pending > 0 */
     int64_t *gone;                 /* rows whose frames are all done: to delete */
     size_t ngone, gcap;
     struct sl_buf blob, one;       /* the current read's row; a row of one frame */
@@ -207,15 +207,22 @@ static struct row_ent *row_find(struct gw_inbox *ib, int64_t id)
     return lo < ib->rn && ib->rows[lo].id == id ? &ib->rows[lo] : NULL;
 }
 
+/* A frame of row id is done; a row with none left leaves the array at once (SQLite gives
+ * a new row the id of a deleted one that had the highest: a finished row left in the
+ * array would be found in its place). */
 static void row_done(struct gw_inbox *ib, int64_t id)
 {
     struct row_ent *r = row_find(ib, id);
-    if (!r || !r->pending)
+    if (!r || --r->pending > 0)
         return;
-    if (--r->pending == 0)
-        gone_push(ib, id);
-    while (ib->rhead < ib->rn && ib->rows[ib->rhead].pending == 0)
+    gone_push(ib, id);
+    size_t at = (size_t)(r - ib->rows);
+    if (at == ib->rhead) { /* the usual case: replies leave in the order read */
         ib->rhead++;
+    } else {
+        memmove(ib->rows + at, ib->rows + at + 1, (ib->rn - at - 1) * sizeof *ib->rows);
+        ib->rn--;
+    }
     if (ib->rhead == ib->rn)
         ib->rhead = ib->rn = 0;
 }
@@ -253,12 +260,19 @@ static void batch_push(struct gw_inbox *ib, int64_t id, uint32_t n)
     ib->bn_rows++;
 }
 
+/* Are GW_PRUNE_STEP ids over GW_ANSWERED_KEEP, and can the oldest row go? */
+static int prunable(const struct gw_inbox *ib)
+{
+    return ib->ring_n >= GW_ANSWERED_KEEP + GW_PRUNE_STEP && ib->bn_rows &&
+           ib->ring_n - ib->batches[ib->bhead].n >= GW_ANSWERED_KEEP;
+}
+
 /* Forget the oldest batches while GW_ANSWERED_KEEP ids stay; returns the id of the last
  * one forgotten (its rows and those before it are to be deleted), 0 if none. */
 static int64_t prune_memory(struct gw_inbox *ib)
 {
     int64_t upto = 0;
-    if (ib->ring_n < GW_ANSWERED_KEEP + GW_PRUNE_STEP)
+    if (!prunable(ib))
         return 0;
     while (ib->bn_rows && ib->ring_n - ib->batches[ib->bhead].n >= GW_ANSWERED_KEEP) {
         struct batch_ent *b = &ib->batches[ib->bhead];
@@ -331,9 +345,7 @@ void gw_inbox_counts(const struct gw_inbox *ib, size_t *inflight, size_t *answer
 {
     *inflight = ib->ninflight;
     *answered = ib->tn - ib->ninflight;
-    *rows = 0;
-    for (size_t i = ib->rhead; i < ib->rn; i++)
-        *rows += ib->rows[i].pending > 0;
+    *rows = ib->rn - ib->rhead;
 }
 
 /* ---- recovery ---- */
@@ -517,7 +529,7 @@ void gw_inbox_done(struct gw_inbox *ib, int64_t id, uint64_t mid, const void *re
 
 int gw_inbox_flush(struct gw_inbox *ib)
 {
-    if (!ib->bn && !ib->ngone && ib->ring_n < GW_ANSWERED_KEEP + GW_PRUNE_STEP)
+    if (!ib->bn && !ib->ngone && !prunable(ib))
         return 0;
     int rc = 0;
     gw_queue_begin(ib->q);

@@ -253,6 +253,50 @@ static void test_recover_row_cut_short(void **state)
     rmdir_all(d);
 }
 
+/* A row finished before an older one (only frames without a reply) is deleted; SQLite
+ * gives the next row its id again (the highest id + 1): that row must still be finished
+ * and deleted when its frames are done. */
+static void test_row_id_reused(void **state)
+{
+    (void)state;
+    char *d = tmpdir();
+    struct opened o = open_dir(d);
+    uint8_t *reply;
+    size_t len;
+    assert_int_equal(take(o.ib, "q1", 1, &reply, &len), GW_INBOX_SHARED);
+    assert_int_equal(take(o.ib, "q2", 2, &reply, &len), GW_INBOX_SHARED);
+    int64_t a = gw_inbox_read_end(o.ib);
+    assert_int_equal(take(o.ib, "am", 3, &reply, &len), GW_INBOX_SHARED);
+    int64_t b = gw_inbox_read_end(o.ib);
+    assert_int_equal(gw_queue_commit(o.q), 0);
+    gw_inbox_done(o.ib, b, 3, NULL, 0); /* not a query: done before a's */
+    assert_int_equal(gw_inbox_flush(o.ib), 0);
+    assert_int_equal(gw_queue_commit(o.q), 0);
+    assert_int_equal(take(o.ib, "q4", 4, &reply, &len), GW_INBOX_SHARED);
+    int64_t c = gw_inbox_read_end(o.ib);
+    assert_int_equal(c, b); /* the id again */
+    assert_int_equal(gw_queue_commit(o.q), 0);
+    gw_inbox_done(o.ib, c, 4, "R4", 2);
+    assert_int_equal(gw_inbox_flush(o.ib), 0);
+    assert_int_equal(gw_queue_commit(o.q), 0);
+    assert_int_equal(count(d, "SELECT count(*) FROM inbox_read"), 1);
+    size_t inflight, answered, rows;
+    gw_inbox_counts(o.ib, &inflight, &answered, &rows);
+    assert_int_equal(rows, 1);
+    assert_int_equal(inflight, 2);
+    gw_inbox_done(o.ib, a, 2, "R2", 2);
+    gw_inbox_done(o.ib, a, 1, "R1", 2);
+    assert_int_equal(gw_inbox_flush(o.ib), 0);
+    assert_int_equal(gw_queue_commit(o.q), 0);
+    assert_int_equal(count(d, "SELECT count(*) FROM inbox_read"), 0);
+    gw_inbox_counts(o.ib, &inflight, &answered, &rows);
+    assert_int_equal(rows, 0);
+    assert_int_equal(inflight, 0);
+    assert_int_equal(answered, 3);
+    stop(&o);
+    rmdir_all(d);
+}
+
 /* Ids in flight and answered in large numbers (the table grows, entries are deleted out
  * of order): every id is where it should be. */
 static void test_many_ids(void **state)
@@ -500,6 +544,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_row_and_ids),
         cmocka_unit_test(test_recover_row_cut_short),
+        cmocka_unit_test(test_row_id_reused),
         cmocka_unit_test(test_many_ids),
         cmocka_unit_test(test_answered_bounded),
         cmocka_unit_test(test_blob_parsers),
