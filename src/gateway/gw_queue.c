@@ -307,8 +307,12 @@ static int migrate_inbox(sqlite3 *db, char *err, size_t errlen)
         goto fail;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
         size_t len = (size_t)sqlite3_column_bytes(sel, 1);
-        if (len > SL_FRAME_DEFAULT_MAX)
-            continue; /* never written so by any version: not a frame the hub can send */
+        if (len > SL_FRAME_DEFAULT_MAX) {
+            /* never written so by any version: not a frame the hub can send */
+            SL_ERROR("gateway", "gateway.db: an inbox row of %zu bytes (over the frame "
+                     "maximum) is not converted", len);
+            continue;
+        }
         sl_buf_reset(&b);
         gw_blob_put_frame(&b, (uint64_t)sqlite3_column_int64(sel, 2),
                           sqlite3_column_blob(sel, 1), (uint32_t)len);
