@@ -793,8 +793,12 @@ static int repair_period(struct sl__audit_personal *p, const char *period, char 
         return -1;
     }
     if (len < SL_AUDIT_PDATA_HDR) {
+        /* torn at creation: pfile_get writes the header again, and no record of it was
+         * ever durable, so the sidecar's entries (if any) point at nothing */
         sl__audit_unmap(img, len);
-        return 0; /* torn at creation; pfile_get writes the header again */
+        if (unlink(xpath) < 0 && errno != ENOENT)
+            SL_WARN("audit", "%s: %s", xpath, strerror(errno));
+        return 0;
     }
     if (sl__audit_pdata_check_header(img, len, period) < 0) {
         sl__audit_unmap(img, len);
