@@ -461,7 +461,7 @@ void sl__audit_personal_close(struct sl__audit_personal *p)
         return;
     if (p->inflight)
         sl__audit_personal_sync_wait(p);
-    if (p->have_aio)
+    if (p->aio)
         syscall(SYS_io_destroy, p->aio);
     for (int i = 0; i < NFILES; i++) {
         struct pfile *f = &p->files[i];
@@ -683,7 +683,13 @@ int sl__audit_personal_sync_start(struct sl__audit_personal *p)
         return 0;
     long r = syscall(SYS_io_submit, p->aio, (long)n, v);
     if (r != n) {
-        /* none or part submitted: sync the rest here */
+        /* none or part submitted: sync the rest here; a file system without AIO fsync
+         * (EINVAL) is not asked again */
+        if (r < 0 && errno == EINVAL) {
+            SL_WARN("audit", "%s: no AIO fdatasync here: personal data and entries synced in a row",
+                    p->pdir);
+            p->have_aio = 0;
+        }
         int done = r > 0 ? (int)r : 0;
         p->inflight = done;
         for (int k = done; k < n; k++)
