@@ -540,7 +540,8 @@ static struct pfile *pfile_get(struct sl__audit_personal *p, const char *period)
             close(fd);
         return NULL;
     }
-    if (st.st_size < SL_AUDIT_PDATA_HDR) {
+    int fresh = st.st_size < SL_AUDIT_PDATA_HDR;
+    if (fresh) {
         /* new (or torn at creation: nothing after a header can exist) */
         uint8_t h[SL_AUDIT_PDATA_HDR];
         sl__audit_pdata_header(period, h);
@@ -553,7 +554,9 @@ static struct pfile *pfile_get(struct sl__audit_personal *p, const char *period)
         st.st_size = SL_AUDIT_PDATA_HDR;
     }
     f->fd = fd;
-    f->xfd = open(xpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* a fresh data file starts a fresh sidecar: entries left from one that was lost would
+     * point into nothing */
+    f->xfd = open(xpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0600);
     if (f->xfd < 0)
         SL_WARN("audit", "%s: %s (reads will scan %s)", xpath, strerror(errno), path);
     f->size = (uint64_t)st.st_size;
@@ -856,9 +859,11 @@ static int repair_period(struct sl__audit_personal *p, const char *period, char 
         char tmp[4400];
         snprintf(tmp, sizeof tmp, "%s.tmp", xpath);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        /* it must be right: trimming at open relies on it */
         if (fd < 0 || write_all(fd, b.x, b.len) < 0 || close(fd) < 0 || rename(tmp, xpath) < 0) {
-            SL_WARN("audit", "%s: %s (reads will scan %s)", xpath, strerror(errno), path);
+            seterr(err, errlen, "%s: %s", xpath, strerror(errno));
             unlink(tmp);
+            rc = -1;
         }
     }
     free(b.x);
@@ -1109,6 +1114,10 @@ static int find_in_period(struct sl__audit_personal *p, const char *per, uint64_
         sl__audit_unmap(xm, xl);
     }
     if (sl__audit_map(path, img, len) < 0) {
+        if (errno == ENOENT && in_x && !is_shredded(p, per)) {
+            seterr(err, errlen, "%s is missing but %s was not shredded", path, per);
+            return -1;
+        }
         if (errno == ENOENT)
             return in_x ? 2 : 0;
         seterr(err, errlen, "%s: %s", path, strerror(errno));

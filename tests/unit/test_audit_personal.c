@@ -363,6 +363,22 @@ static void test_shred_files(void **state)
     assert_int_equal(sl_audit_personal_read(f->logdir, 60, &data, &len, err, sizeof err), 1);
 }
 
+/* A data file removed by hand (not by shredding) is damage, and a read says so rather
+ * than "destroyed". */
+static void test_data_missing(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f);
+    append_range(log, 0, 6, JAN);
+    assert_int_equal(sl_audit_close(log), 0);
+    rm(f, "personal/2025-01.data");
+    char err[300] = "";
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(sl_audit_personal_read(f->logdir, 0, &data, &len, err, sizeof err), -1);
+    assert_non_null(strstr(err, "was not shredded"));
+}
+
 /* ---- a log from before the data files: personal.db ------------------------------------- */
 
 /* Write the rows personal.db held (the former format, docs/audit-format.md §8) for entries
@@ -579,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_between_syncs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_beyond_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shred_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_data_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_db, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
         cmocka_unit_test(test_format),
