@@ -498,6 +498,31 @@ void sl__audit_personal_mac(struct sl__audit_personal *p, const void *data, size
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
+/* Write the records (and sidecar entries) encrypted for f so far: 0 or -1. */
+static int flush_file(struct sl__audit_personal *p, struct pfile *f)
+{
+    if (!f->dlen)
+        return 0;
+    if (write_all(f->fd, f->d, f->dlen) < 0) {
+        SL_ERROR("audit", "write to %s/%.7s.data: %s", p->pdir, f->period, strerror(errno));
+        return -1;
+    }
+    f->size += f->dlen;
+    f->dlen = 0;
+    f->dirty = 1;
+    /* The sidecar after the data it points into; a failure only costs reads a scan. */
+    if (f->xfd >= 0 && write_all(f->xfd, f->x, f->xlen) < 0) {
+        char xpath[4300];
+        pfile_path(p->pdir, f->period, "index", xpath, sizeof xpath);
+        SL_WARN("audit", "%s: %s; removed, rebuilt at the next open", xpath, strerror(errno));
+        close(f->xfd);
+        f->xfd = -1;
+        unlink(xpath);
+    }
+    f->xlen = 0;
+    return 0;
+}
+
 /* The open data file of period, opened or created (header written, directory fsynced so
  * the name is durable before any record in it is called durable).  NULL on error. */
 static struct pfile *pfile_get(struct sl__audit_personal *p, const char *period)
@@ -520,8 +545,18 @@ static struct pfile *pfile_get(struct sl__audit_personal *p, const char *period)
             p->files[i].used < f->used)
             f = &p->files[i];
     if (!f) {
-        SL_ERROR("audit", "personal data of more than %d months in one batch", NFILES);
-        return NULL;
+        /* every file has records of this batch (months going back and forth within one
+         * batch: a clock stepping): write the least recently used one out and sync it now,
+         * since it is closed before the batch's sync */
+        f = &p->files[0];
+        for (int i = 1; i < NFILES; i++)
+            if (p->files[i].used < f->used)
+                f = &p->files[i];
+        if (flush_file(p, f) < 0 || fdatasync(f->fd) < 0) {
+            SL_ERROR("audit", "%s/%.7s.data: %s", p->pdir, f->period, strerror(errno));
+            return NULL;
+        }
+        f->dirty = 0;
     }
     if (f->fd >= 0) {
         close(f->fd);
@@ -633,28 +668,9 @@ int sl__audit_personal_write(struct sl__audit_personal *p, const uint8_t *const 
             f->xlen += 16;
         }
     }
-    for (int i = 0; i < NFILES; i++) {
-        struct pfile *f = &p->files[i];
-        if (!f->dlen)
-            continue;
-        if (write_all(f->fd, f->d, f->dlen) < 0) {
-            SL_ERROR("audit", "write to %s/%.7s.data: %s", p->pdir, f->period, strerror(errno));
+    for (int i = 0; i < NFILES; i++)
+        if (flush_file(p, &p->files[i]) < 0)
             return -1;
-        }
-        f->size += f->dlen;
-        f->dlen = 0;
-        f->dirty = 1;
-        /* The sidecar after the data it points into; a failure only costs reads a scan. */
-        if (f->xfd >= 0 && write_all(f->xfd, f->x, f->xlen) < 0) {
-            char xpath[4300];
-            pfile_path(p->pdir, f->period, "index", xpath, sizeof xpath);
-            SL_WARN("audit", "%s: %s; removed, rebuilt at the next open", xpath, strerror(errno));
-            close(f->xfd);
-            f->xfd = -1;
-            unlink(xpath);
-        }
-        f->xlen = 0;
-    }
     return 0;
 }
 

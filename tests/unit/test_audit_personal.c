@@ -363,6 +363,40 @@ static void test_shred_files(void **state)
     assert_int_equal(sl_audit_personal_read(f->logdir, 60, &data, &len, err, sizeof err), 1);
 }
 
+/* One batch with records of six months (more than the four data files kept open), the
+ * months interleaved: every record lands in its month's file and reads back. */
+static void test_many_months(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_log *log = open_log(f);
+    const int64_t month = 31LL * 86400 * 1000000;
+    char pii[128];
+    sl_audit_cork(log); /* one batch */
+    for (uint64_t i = 0; i < 60; i++) {
+        struct sl_audit_entry e;
+        sl_audit_entry_init(&e, SL_AUDIT_QUERY, JAN + (int64_t)(i % 6) * month + (int64_t)i);
+        sl_audit_set_str(&e, SL_AF_REF, "WA-1");
+        sl_audit_set_str(&e, SL_AF_ORI, "WASP00000");
+        sl_audit_set_str(&e, SL_AF_KEY, "DQ");
+        int n = person(i, pii, sizeof pii);
+        assert_int_equal(sl_audit_append(log, &e, n ? pii : NULL, (size_t)n), (int64_t)i);
+    }
+    sl_audit_uncork(log);
+    assert_int_equal(sl_audit_wait(log, 60), 0);
+    struct sl_audit_stats st;
+    sl_audit_get_stats(log, &st);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(sl_audit_close(log), 0);
+    check_reads(f, 0, 60);
+    assert_true(fsize(f, "personal/2025-06.data") > SL_AUDIT_PDATA_HDR);
+    assert_true(fsize(f, "personal/2025-01.data") > SL_AUDIT_PDATA_HDR);
+    log = open_log(f); /* and the files check out at open */
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 60);
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_true(verifies(f, NULL));
+}
+
 /* A data file removed by hand (not by shredding) is damage, and a read says so rather
  * than "destroyed". */
 static void test_data_missing(void **state)
@@ -596,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_records_beyond_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shred_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_months, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_db, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
         cmocka_unit_test(test_format),
