@@ -23,12 +23,16 @@
 #include "stateline/core.h"
 
 #define SLOT_KEEP (64 * 1024) /* a slot's text buffer above this is freed after use */
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION 2
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS msg("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+/* Schema 2 (archive.h; docs/archive.md §2 says why each choice).  Against schema 1:
+ * no AUTOINCREMENT (the next sequence number is meta 'seq_next', written once per batch,
+ * not sqlite_sequence once per row), no index on t (expiry walks the oldest rows by
+ * seq: tw never decreases along it), and the full-text index keeps no per-row sizes
+ * (columnsize=0: nothing ranks by bm25) and merges its segments 16 at a time. */
+static const char schema_v2_sql[] =
+    "CREATE TABLE msg("
+    " seq INTEGER PRIMARY KEY,"
     " t INTEGER NOT NULL,"
     " tw INTEGER NOT NULL,"
     " key TEXT NOT NULL,"
@@ -36,11 +40,28 @@ static const char schema_sql[] =
     " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
     " ctl TEXT NOT NULL,"
     " body TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS msg_t ON msg(t);"
-    "CREATE VIEW IF NOT EXISTS msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg;"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS msg_fts USING fts5(body, content='msg_norm',"
-    " content_rowid='seq');"
-    "INSERT OR IGNORE INTO meta VALUES('schema', '" SCHEMA_VERSION "');";
+    "CREATE VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg;"
+    "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_norm', content_rowid='seq',"
+    " columnsize=0);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('automerge', 16);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('crisismerge', 64);";
+
+/* Schema 1 -> 2, in the open's transaction: the table is copied without AUTOINCREMENT
+ * (SQLite cannot drop it in place), the next sequence number carried over from
+ * sqlite_sequence, and the full-text index built again with the new options. */
+static const char migrate_v1_sql[] =
+    "INSERT OR REPLACE INTO meta VALUES('seq_next', (SELECT max("
+    " coalesce((SELECT seq FROM sqlite_sequence WHERE name='msg'), 0),"
+    " coalesce((SELECT max(seq) FROM msg), 0)) + 1));"
+    "DROP TABLE msg_fts;"
+    "DROP VIEW msg_norm;"
+    "DROP INDEX IF EXISTS msg_t;"
+    "ALTER TABLE msg RENAME TO msg_v1;";
+static const char migrate_v1_copy_sql[] =
+    "INSERT INTO msg(seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body)"
+    " SELECT seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg_v1 ORDER BY seq;"
+    "DROP TABLE msg_v1;"
+    "INSERT INTO msg_fts(msg_fts) VALUES('rebuild');";
 
 void sl_archive_conf_default(struct sl_archive_conf *c)
 {
@@ -127,6 +148,73 @@ static void load_tail(struct sl_archive *a)
     }
 }
 
+/* Create the schema in a new database, or bring an older one to SCHEMA_VERSION (logged:
+ * schema 1 -> 2 copies the table and rebuilds the full-text index, a few seconds per
+ * million messages), all in one transaction.  A newer schema is refused. */
+static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    sqlite3_stmt *q = NULL;
+    int version = 0, has_msg = 0;
+    if (sqlite3_exec(a->db,
+                     "BEGIN IMMEDIATE;"
+                     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+                     NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema'),"
+                           " EXISTS(SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                           " name='msg')",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        version = sqlite3_column_int(q, 0);
+        has_msg = sqlite3_column_int(q, 1);
+    }
+    sqlite3_finalize(q);
+    if (version == 0 && has_msg)
+        version = 1; /* schema 1 wrote its version after its tables */
+    if (version > SCHEMA_VERSION) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        if (err && errlen)
+            snprintf(err, errlen, "archive: %s has schema %d, newer than this stateline's %d",
+                     a->path, version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (version == 0) {
+        if (sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK)
+            goto fail;
+    } else if (version == 1) {
+        int64_t t0 = sl_now_ms();
+        SL_INFO("archive", "%s: schema 1 -> 2: copying the messages and rebuilding the "
+                "full-text index (one transaction; a few seconds per million messages)",
+                a->path);
+        if (sqlite3_exec(a->db, migrate_v1_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, migrate_v1_copy_sql, NULL, NULL, &msg) != SQLITE_OK)
+            goto fail;
+        int64_t rows = -1;
+        if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM msg", -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW)
+                rows = sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        }
+        SL_INFO("archive", "%s: schema 2 in %.1f s (%lld messages)", a->path,
+                (double)(sl_now_ms() - t0) / 1e3, (long long)rows);
+    }
+    if (sqlite3_exec(a->db,
+                     "INSERT OR REPLACE INTO meta VALUES('schema', '2');"
+                     "COMMIT;",
+                     NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    seterr(err, errlen, "archive: %s: schema: %s", a->path, msg ? msg : sqlite3_errmsg(a->db));
+    sqlite3_free(msg);
+    sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 static int open_writer(struct sl_archive *a, char *err, size_t errlen)
 {
     if (sqlite3_open_v2(a->path, &a->db,
@@ -147,12 +235,13 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
                                          "PRAGMA cache_size=-32768;"
                                        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                                          "PRAGMA cache_size=-32768;",
-                     NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(a->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+                     NULL, NULL, &msg) != SQLITE_OK) {
         seterr(err, errlen, "archive: %s: %s", a->path, msg ? msg : sqlite3_errmsg(a->db));
         sqlite3_free(msg);
         return -1;
     }
+    if (ensure_schema(a, err, errlen) < 0)
+        return -1;
     if (prep(a->db,
              "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -164,18 +253,29 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
              " FROM msg_norm WHERE seq=?1",
              &a->del_fts, err, errlen) < 0 ||
         prep(a->db, "DELETE FROM msg WHERE seq=?1", &a->del_msg, err, errlen) < 0 ||
-        prep(a->db, "SELECT seq FROM msg WHERE t < ?1 ORDER BY t LIMIT ?2", &a->old_rows, err,
+        prep(a->db, "SELECT seq, tw FROM msg ORDER BY seq LIMIT ?1", &a->old_rows, err,
              errlen) < 0 ||
-        prep(a->db, "SELECT seq FROM sqlite_sequence WHERE name='msg'", &a->set_seq, err,
+        prep(a->db, "INSERT OR REPLACE INTO meta VALUES('seq_next', ?1)", &a->set_seq, err,
              errlen) < 0 ||
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('clock_back', '1')", &a->set_back, err,
              errlen) < 0)
         return -1;
     load_tail(a);
+    /* meta seq_next outlives the rows (a year of silence expires them all); max(seq)
+     * covers a batch whose meta row was lost with it */
+    sqlite3_stmt *q;
     a->next_seq = 1;
-    if (sqlite3_step(a->set_seq) == SQLITE_ROW)
-        a->next_seq = (uint64_t)sqlite3_column_int64(a->set_seq, 0) + 1;
-    sqlite3_reset(a->set_seq);
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT max(coalesce((SELECT max(seq) FROM msg), 0) + 1,"
+                           " coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                           " WHERE key='seq_next'), 1))",
+                           -1, &q, NULL) != SQLITE_OK) {
+        seterr(err, errlen, "archive: %s: %s", a->path, sqlite3_errmsg(a->db));
+        return -1;
+    }
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
+        a->next_seq = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
     a->committed = a->next_seq;
     return 0;
 }
@@ -279,6 +379,13 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         a->tw_last = tw;
         written++;
     }
+    /* the next sequence number, once per batch (it outlives expired rows) */
+    sqlite3_bind_int64(a->set_seq, 1, (sqlite3_int64)a->ring[(h + n - 1) % a->cap].seq + 1);
+    int rc = sqlite3_step(a->set_seq);
+    sqlite3_reset(a->set_seq);
+    if (rc != SQLITE_DONE)
+        SL_ERROR("archive", "cannot record the next sequence number: %s",
+                 sqlite3_errmsg(a->db));
     if (exec(a->db, "COMMIT") < 0) {
         exec(a->db, "ROLLBACK");
         load_tail(a);
@@ -294,9 +401,13 @@ static int expire_step(struct sl_archive *a, int64_t cutoff, int limit)
     if (limit > 1024)
         limit = 1024;
     int n = 0;
-    sqlite3_bind_int64(a->old_rows, 1, cutoff);
-    sqlite3_bind_int(a->old_rows, 2, limit);
-    while (n < limit && sqlite3_step(a->old_rows) == SQLITE_ROW)
+    /* The oldest rows by seq whose tw is before the cutoff: tw never decreases along seq,
+     * so they are a prefix, and each has t <= tw.  (A row sent just after a clock step
+     * back has t < tw: it goes when its tw does, at most the size of the step later;
+     * search and fetch hide it from the cutoff on.) */
+    sqlite3_bind_int(a->old_rows, 1, limit);
+    while (n < limit && sqlite3_step(a->old_rows) == SQLITE_ROW &&
+           sqlite3_column_int64(a->old_rows, 1) < cutoff)
         seqs[n++] = (uint64_t)sqlite3_column_int64(a->old_rows, 0);
     sqlite3_reset(a->old_rows);
     if (n == 0)
