@@ -28,8 +28,11 @@
 /* Schema 2 (archive.h; docs/archive.md §2 says why each choice).  Against schema 1:
  * no AUTOINCREMENT (the next sequence number is meta 'seq_next', written once per batch,
  * not sqlite_sequence once per row), no index on t (expiry walks the oldest rows by
- * seq: tw never decreases along it), and the full-text index keeps no per-row sizes
- * (columnsize=0: nothing ranks by bm25) and merges its segments 16 at a time. */
+ * seq: tw never decreases along it), the full-text index keeps no per-row sizes
+ * (columnsize=0: nothing ranks by bm25) and merges its segments 16 at a time, and the
+ * messages no search may find (NLQ, NFQ, NLR, NFR: sl_arch_withheld) are not indexed:
+ * the view leaves them out, so FTS5's 'delete', 'rebuild' and 'integrity-check' agree
+ * with the writer, which skips them. */
 static const char schema_v2_sql[] =
     "CREATE TABLE msg("
     " seq INTEGER PRIMARY KEY,"
@@ -40,7 +43,8 @@ static const char schema_v2_sql[] =
     " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
     " ctl TEXT NOT NULL,"
     " body TEXT NOT NULL);"
-    "CREATE VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg;"
+    "CREATE VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg"
+    " WHERE key NOT IN ('NLQ', 'NFQ', 'NLR', 'NFR');"
     "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_norm', content_rowid='seq',"
     " columnsize=0);"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('automerge', 16);"
@@ -322,6 +326,15 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v, int n)
     sqlite3_bind_text(s, i, v, n, SQLITE_STATIC);
 }
 
+static int index_row(struct sl_archive *a, uint64_t seq, const struct sl_buf *norm)
+{
+    sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)seq);
+    bind_text(a->ins_fts, 2, norm->data ? (const char *)norm->data : "", (int)norm->len);
+    int rc = sqlite3_step(a->ins_fts);
+    sqlite3_reset(a->ins_fts);
+    return rc;
+}
+
 /* Write slots [h, h+n) of the ring in one transaction.  Returns rows written or -1. */
 static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
                        struct sl_buf *norm)
@@ -355,10 +368,8 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
                      (unsigned long long)s->seq, sqlite3_errmsg(a->db));
             continue;
         }
-        sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)s->seq);
-        bind_text(a->ins_fts, 2, norm->data ? (const char *)norm->data : "", (int)norm->len);
-        rc = sqlite3_step(a->ins_fts);
-        sqlite3_reset(a->ins_fts);
+        /* NLQ/NFQ/NLR/NFR are never searched: not indexed (the view msg_norm agrees) */
+        rc = sl_arch_withheld(s->key) ? SQLITE_DONE : index_row(a, s->seq, norm);
         if (rc != SQLITE_DONE) {
             SL_ERROR("archive", "index of message %llu failed: %s", (unsigned long long)s->seq,
                      sqlite3_errmsg(a->db));
