@@ -48,7 +48,8 @@ static const char schema_v2_sql[] =
     "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_norm', content_rowid='seq',"
     " columnsize=0);"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('automerge', 16);"
-    "INSERT INTO msg_fts(msg_fts, rank) VALUES('crisismerge', 64);";
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('crisismerge', 64);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('hashsize', 33554432);";
 
 /* Schema 1 -> 2, in the open's transaction: the table is copied without AUTOINCREMENT
  * (SQLite cannot drop it in place), the next sequence number carried over from
@@ -65,7 +66,8 @@ static const char migrate_v1_copy_sql[] =
     "INSERT INTO msg(seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body)"
     " SELECT seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg_v1 ORDER BY seq;"
     "DROP TABLE msg_v1;"
-    "INSERT INTO msg_fts(msg_fts) VALUES('rebuild');";
+    "INSERT INTO msg_fts(msg_fts) VALUES('rebuild');"
+    "INSERT OR REPLACE INTO meta VALUES('indexed', coalesce((SELECT max(seq) FROM msg), 0));";
 
 void sl_archive_conf_default(struct sl_archive_conf *c)
 {
@@ -79,6 +81,8 @@ void sl_archive_conf_default(struct sl_archive_conf *c)
     c->count_max = 10000;
     c->search_queue = 64;
     c->commit_every_ms = 20;
+    c->index_every_ms = 1000;
+    c->index_batch = 8192;
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -186,7 +190,9 @@ static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
         return -1;
     }
     if (version == 0) {
-        if (sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK)
+        if (sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, "INSERT INTO meta VALUES('indexed', 0)", NULL, NULL, &msg) !=
+                SQLITE_OK)
             goto fail;
     } else if (version == 1) {
         int64_t t0 = sl_now_ms();
@@ -250,7 +256,11 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
              "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
              &a->ins_msg, err, errlen) < 0 ||
-        prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
+        prep(a->db,
+             "INSERT INTO msg_fts(rowid, body) SELECT seq, body FROM msg_norm"
+             " WHERE seq > ?1 AND seq <= ?2",
+             &a->idx_rows, err, errlen) < 0 ||
+        prep(a->db, "INSERT OR REPLACE INTO meta VALUES('indexed', ?1)", &a->set_indexed, err,
              errlen) < 0 ||
         prep(a->db,
              "INSERT INTO msg_fts(msg_fts, rowid, body) SELECT 'delete', seq, body"
@@ -280,7 +290,30 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
         a->next_seq = (uint64_t)sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
+    /* Rows committed but not yet indexed when the last run ended (a crash): indexed at
+     * once by the writer.  No 'indexed' row: everything is (schema 2 before the lag). */
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT coalesce((SELECT max(seq) FROM msg), 0),"
+                           " coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                           " WHERE key='indexed'), (SELECT max(seq) FROM msg), 0)",
+                           -1, &q, NULL) != SQLITE_OK) {
+        seterr(err, errlen, "archive: %s: %s", a->path, sqlite3_errmsg(a->db));
+        return -1;
+    }
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        a->written = (uint64_t)sqlite3_column_int64(q, 0);
+        a->indexed = (uint64_t)sqlite3_column_int64(q, 1);
+    }
+    sqlite3_finalize(q);
+    if (a->indexed > a->written)
+        a->indexed = a->written;
+    if (a->written > a->indexed)
+        SL_INFO("archive", "%s: indexing messages %llu-%llu (committed, not yet indexed when "
+                "the archive last closed)", a->path, (unsigned long long)a->indexed + 1,
+                (unsigned long long)a->written);
+    a->index_due_ms = sl_now_ms();
     a->committed = a->next_seq;
+    a->searchable = a->written > a->indexed ? a->indexed + 1 : a->next_seq;
     return 0;
 }
 
@@ -326,28 +359,64 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v, int n)
     sqlite3_bind_text(s, i, v, n, SQLITE_STATIC);
 }
 
-static int index_row(struct sl_archive *a, uint64_t seq, const struct sl_buf *norm)
+/* Index the rows written after a->indexed, up to a->written, when due: index_batch of
+ * them wait, or the oldest has waited index_every_ms, or `force` (flush, close, expire).
+ * Runs inside the caller's transaction, under a savepoint: when it fails (logged) the
+ * rows stay committed and wait for the next attempt, and expiry does not touch them.
+ * Returns 1 indexed up to *upto (valid once the transaction commits), 0 not due, -1
+ * failed. */
+static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
 {
-    sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)seq);
-    bind_text(a->ins_fts, 2, norm->data ? (const char *)norm->data : "", (int)norm->len);
-    int rc = sqlite3_step(a->ins_fts);
-    sqlite3_reset(a->ins_fts);
-    return rc;
+    if (a->written <= a->indexed)
+        return 0;
+    if (!force && a->conf.index_every_ms > 0 &&
+        a->written - a->indexed < (uint64_t)a->conf.index_batch &&
+        sl_now_ms() < a->index_due_ms)
+        return 0;
+    uint64_t upto = a->written;
+    if (upto - a->indexed > (uint64_t)a->conf.index_batch && !force)
+        upto = a->indexed + (uint64_t)a->conf.index_batch;
+    if (exec(a->db, "SAVEPOINT ix") < 0)
+        return -1;
+    sqlite3_bind_int64(a->idx_rows, 1, (sqlite3_int64)a->indexed);
+    sqlite3_bind_int64(a->idx_rows, 2, (sqlite3_int64)upto);
+    int rc = sqlite3_step(a->idx_rows);
+    sqlite3_reset(a->idx_rows);
+    if (rc == SQLITE_DONE) {
+        sqlite3_bind_int64(a->set_indexed, 1, (sqlite3_int64)upto);
+        rc = sqlite3_step(a->set_indexed);
+        sqlite3_reset(a->set_indexed);
+    }
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("archive", "indexing messages %llu-%llu failed (they stay archived, and "
+                 "are tried again): %s", (unsigned long long)a->indexed + 1,
+                 (unsigned long long)upto, sqlite3_errmsg(a->db));
+        exec(a->db, "ROLLBACK TO ix");
+        exec(a->db, "RELEASE ix");
+        a->index_due_ms = sl_now_ms() + (a->conf.index_every_ms > 0 ? a->conf.index_every_ms
+                                                                     : 1000);
+        return -1;
+    }
+    exec(a->db, "RELEASE ix");
+    *upto_out = upto;
+    return 1;
 }
 
-/* Write slots [h, h+n) of the ring in one transaction.  Returns rows written or -1. */
+/* Write slots [h, h+n) of the ring (n may be 0) in one transaction, and index what is
+ * due (index_due).  Returns rows written or -1; *ix gets index_due's answer. */
 static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
-                       struct sl_buf *norm)
+                       int force, int *ix)
 {
+    *ix = 0;
     if (exec(a->db, "BEGIN") < 0)
         return -1;
     int written = 0;
+    uint64_t prev_written = a->written, prev_indexed = a->indexed;
+    int64_t prev_due = a->index_due_ms;
     for (size_t i = 0; i < n; i++) {
         struct arch_slot *s = &a->ring[(h + i) % a->cap];
         sl_buf_reset(body);
         sl_archive_strip_images(s->text, s->len, body);
-        sl_buf_reset(norm);
-        sl_archive_norm(body->data ? (const char *)body->data : "", body->len, norm);
         sqlite3_stmt *m = a->ins_msg;
         sqlite3_bind_int64(m, 1, (sqlite3_int64)s->seq);
         sqlite3_bind_int64(m, 2, s->t);
@@ -368,17 +437,6 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
                      (unsigned long long)s->seq, sqlite3_errmsg(a->db));
             continue;
         }
-        /* NLQ/NFQ/NLR/NFR are never searched: not indexed (the view msg_norm agrees) */
-        rc = sl_arch_withheld(s->key) ? SQLITE_DONE : index_row(a, s->seq, norm);
-        if (rc != SQLITE_DONE) {
-            SL_ERROR("archive", "index of message %llu failed: %s", (unsigned long long)s->seq,
-                     sqlite3_errmsg(a->db));
-            /* a row the index does not know could never be deleted from it cleanly */
-            sqlite3_bind_int64(a->del_msg, 1, (sqlite3_int64)s->seq);
-            sqlite3_step(a->del_msg);
-            sqlite3_reset(a->del_msg);
-            continue;
-        }
         if (s->t < a->tw_last && !a->clock_back) {
             /* a send time went backwards (clock step): END can no longer bound seq */
             SL_WARN("archive", "send time of message %llu is before the previous message's; "
@@ -390,17 +448,34 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         a->tw_last = tw;
         written++;
     }
-    /* the next sequence number, once per batch (it outlives expired rows) */
-    sqlite3_bind_int64(a->set_seq, 1, (sqlite3_int64)a->ring[(h + n - 1) % a->cap].seq + 1);
-    int rc = sqlite3_step(a->set_seq);
-    sqlite3_reset(a->set_seq);
-    if (rc != SQLITE_DONE)
-        SL_ERROR("archive", "cannot record the next sequence number: %s",
-                 sqlite3_errmsg(a->db));
+    if (n) {
+        uint64_t last = a->ring[(h + n - 1) % a->cap].seq;
+        if (a->written <= a->indexed) /* the first row waiting for the index */
+            a->index_due_ms = sl_now_ms() + a->conf.index_every_ms;
+        a->written = last;
+        /* the next sequence number, once per batch (it outlives expired rows) */
+        sqlite3_bind_int64(a->set_seq, 1, (sqlite3_int64)last + 1);
+        int rc = sqlite3_step(a->set_seq);
+        sqlite3_reset(a->set_seq);
+        if (rc != SQLITE_DONE)
+            SL_ERROR("archive", "cannot record the next sequence number: %s",
+                     sqlite3_errmsg(a->db));
+    }
+    uint64_t upto = 0;
+    *ix = index_due(a, force, &upto);
     if (exec(a->db, "COMMIT") < 0) {
         exec(a->db, "ROLLBACK");
         load_tail(a);
+        a->written = prev_written;
+        a->indexed = prev_indexed;
+        a->index_due_ms = prev_due;
+        *ix = -1;
         return -1;
+    }
+    if (*ix > 0) {
+        a->indexed = upto;
+        if (a->written > a->indexed) /* more waiting: the next batch goes on with them */
+            a->index_due_ms = sl_now_ms();
     }
     return written;
 }
@@ -418,7 +493,8 @@ static int expire_step(struct sl_archive *a, int64_t cutoff, int limit)
      * search and fetch hide it from the cutoff on.) */
     sqlite3_bind_int(a->old_rows, 1, limit);
     while (n < limit && sqlite3_step(a->old_rows) == SQLITE_ROW &&
-           sqlite3_column_int64(a->old_rows, 1) < cutoff)
+           sqlite3_column_int64(a->old_rows, 1) < cutoff &&
+           (uint64_t)sqlite3_column_int64(a->old_rows, 0) <= a->indexed) /* see index_due */
         seqs[n++] = (uint64_t)sqlite3_column_int64(a->old_rows, 0);
     sqlite3_reset(a->old_rows);
     if (n == 0)
@@ -468,29 +544,37 @@ static void deadline_after(struct timespec *ts, int64_t ms)
 static void *writer_main(void *arg)
 {
     struct sl_archive *a = arg;
-    struct sl_buf body = SL_BUF_INIT, norm = SL_BUF_INIT;
+    struct sl_buf body = SL_BUF_INIT;
     int64_t next_expire = a->conf.expire_every_ms > 0 ? sl_now_ms() + a->conf.expire_every_ms
                                                       : INT64_MAX;
+    int index_tries_at_stop = 0;
     pthread_mutex_lock(&a->mu);
     for (;;) {
+        /* rows committed and waiting for the index (writer-only state, read here) */
+        int pending = a->written > a->indexed;
         while (a->count == 0 && !a->stop && a->expire_req == 0 &&
-               sl_now_ms() < next_expire) {
+               sl_now_ms() < next_expire &&
+               !(pending && (a->flushing || sl_now_ms() >= a->index_due_ms))) {
+            int64_t until = next_expire;
+            if (pending && a->index_due_ms < until)
+                until = a->index_due_ms;
             a->writer_waiting = 1;
-            if (next_expire == INT64_MAX) {
+            if (until == INT64_MAX) {
                 pthread_cond_wait(&a->wake, &a->mu);
             } else {
                 struct timespec ts;
-                deadline_after(&ts, next_expire - sl_now_ms());
+                deadline_after(&ts, until - sl_now_ms());
                 pthread_cond_timedwait(&a->wake, &a->mu, &ts);
             }
             a->writer_waiting = 0;
         }
-        if (a->stop && a->count == 0 && a->expire_req == 0)
+        if (a->stop && a->count == 0 && a->expire_req == 0 &&
+            (!pending || index_tries_at_stop > 0))
             break;
         /* Under load, gather: commit at most every commit_every_ms (a commit is a WAL
-         * write and a full-text segment, whatever its size). */
+         * write, whatever its size). */
         if (a->conf.commit_every_ms > 0 && a->count < (size_t)a->conf.batch_max &&
-            !a->stop && !a->flushing && a->expire_req == 0) {
+            a->count > 0 && !a->stop && !a->flushing && a->expire_req == 0) {
             int64_t due = a->last_commit_ms + a->conf.commit_every_ms;
             int64_t now = sl_now_ms();
             if (now < due) {
@@ -504,9 +588,16 @@ static void *writer_main(void *arg)
         size_t n = a->count < (size_t)a->conf.batch_max ? a->count : (size_t)a->conf.batch_max;
         size_t h = a->head;
         int64_t ereq = a->expire_req;
+        /* flush, close and expire want everything searchable (expiry only deletes what
+         * the index holds) */
+        int force = a->flushing || a->stop || ereq != 0;
+        if (a->stop && a->count == 0)
+            index_tries_at_stop++;
         pthread_mutex_unlock(&a->mu);
 
-        int wrote = n ? write_batch(a, h, n, &body, &norm) : 0;
+        int ix = 0, wrote = 0;
+        if (n || (pending && (force || sl_now_ms() >= a->index_due_ms)))
+            wrote = write_batch(a, h, n, &body, force, &ix);
         if (n)
             a->last_commit_ms = sl_now_ms();
         int64_t expired = 0;
@@ -549,7 +640,8 @@ static void *writer_main(void *arg)
         a->head = (h + n) % a->cap;
         a->count -= n;
         a->bytes -= freed;
-        if (wrote < 0 || (size_t)wrote < n)
+        a->searchable = a->written > a->indexed ? a->indexed + 1 : a->committed;
+        if (wrote < 0 || (size_t)wrote < n || ix < 0)
             a->failed = 1;
         if (n) {
             a->st.batches++;
@@ -566,7 +658,6 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&a->mu);
     sl_buf_free(&body);
-    sl_buf_free(&norm);
     return NULL;
 }
 
@@ -582,10 +673,12 @@ int sl_archive_open(const struct sl_archive_conf *c, struct sl_archive **out, ch
     }
     if (c->retention_days < 1 || c->queue_max < 1 || c->queue_bytes_max < 1 ||
         c->batch_max < 1 || c->expire_batch < 1 || c->expire_every_ms < 0 ||
-        c->count_max < SL_ARCHIVE_MAX_HITS || c->search_queue < 0) {
+        c->count_max < SL_ARCHIVE_MAX_HITS || c->search_queue < 0 || c->index_every_ms < 0 ||
+        c->index_batch < 1) {
         seterr(err, errlen,
                "archive: bad configuration (retention_days, queue_max, queue_bytes_max, "
-               "batch_max, expire_batch must be >= 1, count_max >= 100, search_queue >= 0)%s%s",
+               "batch_max, expire_batch, index_batch must be >= 1, count_max >= 100, "
+               "search_queue, index_every_ms >= 0)%s%s",
                "", "");
         return -1;
     }
@@ -643,7 +736,7 @@ void sl_archive_close(struct sl_archive *a)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->writer, NULL);
     }
-    sqlite3_stmt *st[] = {a->ins_msg, a->ins_fts,  a->del_fts, a->del_msg,  a->old_rows,
+    sqlite3_stmt *st[] = {a->ins_msg, a->idx_rows, a->set_indexed, a->del_fts, a->del_msg,  a->old_rows,
                           a->set_seq, a->set_back, a->search, a->fetch,   a->get_back,
                           a->next_row, a->seq_span};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
@@ -743,7 +836,8 @@ int sl_archive_put(struct sl_archive *a, const struct sl_archive_rec *r, uint64_
         *seq = s->seq;
     a->count++;
     a->bytes += r->text_len;
-    if (a->writer_waiting)
+    /* wake the writer when it sleeps, or when it gathers and a full batch is here */
+    if (a->writer_waiting || a->count == (size_t)a->conf.batch_max)
         pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->mu);
     return 0;
@@ -767,7 +861,8 @@ int sl_archive_flush(struct sl_archive *a)
     uint64_t target = a->next_seq;
     a->flushing++;
     pthread_cond_signal(&a->wake);
-    while (a->committed < target)
+    /* committed, and indexed (unless indexing failed: then -1, the rows are archived) */
+    while (a->committed < target || (a->searchable < target && !a->failed))
         pthread_cond_wait(&a->done, &a->mu);
     a->flushing--;
     int rc = a->failed ? -1 : 0;

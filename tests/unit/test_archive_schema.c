@@ -3,7 +3,10 @@
  * docs/archive.md §2): a schema 1 database (AUTOINCREMENT, an index on t, FTS5 with
  * per-row sizes) is migrated at open and keeps its messages, sequence numbers and
  * searches; a newer schema is refused; sequence numbers are never reused, even after every
- * row expired; expiry follows tw along seq; withheld messages stay out of the index.
+ * row expired; expiry follows tw along seq; withheld messages stay out of the index; the
+ * full-text index lags the commits (index_every_ms), flush and close catch it up, a crash
+ * between a commit and its indexing is repaired at the next open, and expiry never
+ * deletes a row the index does not hold yet.
  * Each test uses its own database in a fresh temporary directory.
  */
 #include <setjmp.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -60,15 +64,41 @@ static int teardown(void **state)
     return 0;
 }
 
-static int open_fx(struct fx *f, int readonly, char *err, size_t errlen)
+static int open_conf(struct fx *f, int readonly, int index_every_ms, int expire_every_ms,
+                     char *err, size_t errlen)
 {
     struct sl_archive_conf c;
     sl_archive_conf_default(&c);
     c.path = f->path;
-    c.expire_every_ms = 0;
+    c.expire_every_ms = expire_every_ms;
     c.search_queue = 0;
     c.readonly = readonly;
+    c.index_every_ms = index_every_ms;
     return sl_archive_open(&c, &f->a, err, errlen);
+}
+
+static int open_fx(struct fx *f, int readonly, char *err, size_t errlen)
+{
+    return open_conf(f, readonly, 1000, 0, err, errlen);
+}
+
+/* The index an hour behind: nothing but flush, close or expire indexes. */
+static void open_lagging(struct fx *f, int expire_every_ms)
+{
+    char err[256];
+    int rc = open_conf(f, 0, 3600 * 1000, expire_every_ms, err, sizeof err);
+    if (rc != 0)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+}
+
+/* Wait (bounded) until the writer committed n rows: the first message after a quiet
+ * spell is committed at once. */
+static void wait_rows(struct fx *f, int64_t n)
+{
+    for (int i = 0; i < 1000 && sl_archive_count(f->a) < n; i++)
+        usleep(10000);
+    assert_int_equal(sl_archive_count(f->a), n);
 }
 
 static void open_ok(struct fx *f, int readonly)
@@ -380,6 +410,79 @@ static void t_withheld_not_indexed(void **state)
                      1);
 }
 
+
+/* Committed rows are fetched at once and found by a search once indexed: at the latest
+ * index_every_ms later, or at a flush. */
+static void t_index_lags_commits(void **state)
+{
+    struct fx *f = *state;
+    open_lagging(f, 0);
+    uint64_t s = put(f, T("20261125@0000"), "AM", "LAGGING MESSAGE");
+    wait_rows(f, 1);
+    struct sl_archive_msg m;
+    assert_int_equal(sl_archive_fetch(f->a, s, NULL, f->now, &m), 0);
+    sl_buf_free(&m.body);
+    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='indexed'"), 0);
+    expect_hits(f, "TYP/AM." RANGE ".FND/LAGGING", "");
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    expect_hits(f, "TYP/AM." RANGE ".FND/LAGGING", "1");
+    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='indexed'"), 1);
+    /* close indexes too */
+    put(f, T("20261125@0100"), "AM", "LAGGING TWO");
+    wait_rows(f, 2);
+    reopen(f);
+    expect_hits(f, "TYP/AM." RANGE ".FND/LAGGING", "2,1");
+    integrity(f->path);
+}
+
+/* A crash after a commit and before its indexing: the next open indexes the rest. */
+static void t_index_repaired_at_open(void **state)
+{
+    struct fx *f = *state;
+    open_ok(f, 0);
+    for (int i = 0; i < 5; i++)
+        put(f, T("20261125@0000") + i, "AM", i < 2 ? "EARLY WORDS" : "LATE WORDS");
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    sl_archive_close(f->a);
+    f->a = NULL;
+    /* what a crash leaves: rows 3-5 committed, the index and meta at row 2 */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sl_archive_sql_functions(db), SQLITE_OK);
+    exec_ok(db, "INSERT INTO msg_fts(msg_fts, rowid, body) SELECT 'delete', seq, body "
+                "FROM msg_norm WHERE seq > 2; UPDATE meta SET value='2' WHERE key='indexed'");
+    sqlite3_close(db);
+    integrity(f->path);
+    open_lagging(f, 0); /* even an hour's lag: what the last run left is indexed at once */
+    for (int i = 0; i < 1000 && sql_int(f->path, "SELECT value FROM meta WHERE "
+                                                 "key='indexed'") < 5; i++)
+        usleep(10000);
+    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='indexed'"), 5);
+    expect_hits(f, "TYP/AM." RANGE ".FND/LATE WORDS", "5,4,3");
+    expect_hits(f, "TYP/AM." RANGE ".FND/WORDS", "5,4,3,2,1");
+    integrity(f->path);
+}
+
+/* Expiry deletes from the index what it deletes from msg, so it waits for rows the index
+ * does not hold yet; sl_archive_expire indexes first. */
+static void t_expiry_waits_for_index(void **state)
+{
+    struct fx *f = *state;
+    open_lagging(f, 20);
+    int64_t day = 86400, now = time(NULL);
+    put(f, now - 400 * day, "AM", "OLD ONE");
+    wait_rows(f, 1);
+    usleep(200 * 1000); /* about ten expiry steps of the writer */
+    assert_int_equal(sl_archive_count(f->a), 1);
+    integrity(f->path);
+    put(f, now - 400 * day, "AM", "OLD TWO");
+    put(f, now - day, "AM", "NEW ONE");
+    wait_rows(f, 3);
+    assert_int_equal(sl_archive_expire(f->a, now), 2);
+    assert_int_equal(sl_archive_count(f->a), 1);
+    integrity(f->path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +491,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_seq_after_all_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(t_expiry_follows_tw, setup, teardown),
         cmocka_unit_test_setup_teardown(t_withheld_not_indexed, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_index_lags_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_index_repaired_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_expiry_waits_for_index, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
