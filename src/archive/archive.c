@@ -3,15 +3,22 @@
  * (archive.h; schema there and in docs/archive.md §2).
  *
  * The hub's loop thread calls sl_archive_put: a mutex, a copy into a reused ring slot and,
- * only when the writer sleeps, one condition signal.  The writer takes everything queued
- * (up to batch_max), writes it in one transaction through prepared statements, then
- * releases the slots.  Under load batches grow by themselves, so the commit cost is
- * shared by more rows exactly when it matters (SQLite's form of group commit).
+ * only when the writer sleeps (or a full batch waits), one condition signal.  The writer
+ * takes everything queued (up to batch_max), writes it in one transaction through
+ * prepared statements, then releases the slots.  Under load batches grow by themselves,
+ * so the commit cost is shared by more rows exactly when it matters (SQLite's form of
+ * group commit).
+ *
+ * The full-text index follows the commits instead of riding in each: every
+ * index_every_ms (or index_batch rows), one INSERT ... SELECT in the transaction of the
+ * batch at hand indexes every row committed since (meta 'indexed' moves with it), so
+ * FTS5 writes one large segment then rather than a small one per commit, and merges far
+ * fewer (docs/archive.md §2, "The write path").  flush, close and expire index first.
  *
  * Expiry runs on the writer too, between batches: one step deletes at most expire_batch
- * rows (oldest first, through the index on t) in its own transaction, so a backlog of
- * expired rows (after a long stop) drains in short steps that never hold inserts back
- * for more than one step.
+ * rows (the oldest by seq, while tw is before the cutoff, and only rows the index holds)
+ * in its own transaction, so a backlog of expired rows (after a long stop) drains in
+ * short steps that never hold inserts back for more than one step.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -480,7 +487,8 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
     return written;
 }
 
-/* One expiry step: delete up to `limit` rows with t < cutoff.  Returns rows deleted or -1. */
+/* One expiry step: delete up to `limit` of the oldest rows whose tw is before the cutoff.
+ * Returns rows deleted or -1. */
 static int expire_step(struct sl_archive *a, int64_t cutoff, int limit)
 {
     uint64_t seqs[1024];
