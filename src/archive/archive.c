@@ -164,7 +164,7 @@ static void load_tail(struct sl_archive *a)
 }
 
 /* Create the schema in a new database, or bring an older one to SCHEMA_VERSION (logged:
- * schema 1 -> 2 copies the table and rebuilds the full-text index, a few seconds per
+ * schema 1 -> 2 copies the table and rebuilds the full-text index, some 20 s per
  * million messages), all in one transaction.  A newer schema is refused. */
 static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
 {
@@ -204,7 +204,7 @@ static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
     } else if (version == 1) {
         int64_t t0 = sl_now_ms();
         SL_INFO("archive", "%s: schema 1 -> 2: copying the messages and rebuilding the "
-                "full-text index (one transaction; a few seconds per million messages)",
+                "full-text index (one transaction; some 20 s per million messages)",
                 a->path);
         if (sqlite3_exec(a->db, migrate_v1_sql, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
