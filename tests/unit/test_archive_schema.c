@@ -145,6 +145,7 @@ static void expect_hits(struct fx *f, const char *fields, const char *want)
     struct sl_archive_query q;
     char err[160];
     assert_int_equal(sl_archive_query_parse(&m, &q, err, sizeof err), 0);
+    sl_msg_clear(&m);
     struct sl_buf warn = SL_BUF_INIT;
     assert_int_equal(sl_archive_authorise(&w, &q, &warn), 0);
     sl_buf_free(&warn);
