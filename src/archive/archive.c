@@ -110,6 +110,10 @@ static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_null(ctx);
         return;
     }
+    if (!memchr(t, '\'', (size_t)n)) { /* nearly every message: nothing to remove */
+        sqlite3_result_value(ctx, argv[0]);
+        return;
+    }
     struct sl_buf b = SL_BUF_INIT;
     sl_archive_norm(t, (size_t)n, &b);
     sqlite3_result_text(ctx, b.data ? (const char *)b.data : "", (int)b.len, SQLITE_TRANSIENT);
