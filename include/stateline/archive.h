@@ -84,7 +84,7 @@ struct sl_archive_conf {
                               * (docs/archive.md §2).  An NLQ finds a message this long
                               * after its commit at the latest; NFQ at once; flush and
                               * close index everything.  0 = index in every commit. */
-    int index_batch;         /* rows indexed at most at once (8192) */
+    int index_batch;         /* rows indexed at most at once (16384) */
 };
 
 void sl_archive_conf_default(struct sl_archive_conf *c);

@@ -89,7 +89,7 @@ void sl_archive_conf_default(struct sl_archive_conf *c)
     c->search_queue = 64;
     c->commit_every_ms = 20;
     c->index_every_ms = 1000;
-    c->index_batch = 8192;
+    c->index_batch = 16384;
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)

@@ -54,7 +54,7 @@ static const char usage[] =
     "      archive SRC.db (e.g. the archive.db `stateline bench e2e --keep` leaves), in\n"
     "      order, N of them (default all; cycled, times shifted, when N is larger),\n"
     "      through the writer thread; with --batch, exactly B messages per transaction\n"
-    "      and the full-text index every 8,192 (as under load), so the work is the same\n"
+    "      and the full-text index every 16,384 (as under load), so the work is the same\n"
     "      from run to run (callgrind).  No expiry steps, no searches.\n"
     "\n"
     "Exit status: 0 done, 1 failed (why on stderr), 2 usage.\n";
