@@ -8,20 +8,26 @@
  *
  * Storage: one SQLite database in WAL mode, synchronous=NORMAL, or FULL with sync_full
  * (docs/archive.md §2):
- *     msg(seq INTEGER PRIMARY KEY AUTOINCREMENT, t INTEGER   -- send time, s since epoch UTC
+ *     msg(seq INTEGER PRIMARY KEY, t INTEGER                -- send time, s since epoch UTC
  *         tw INTEGER,                                       -- max(t) of rows up to seq
  *         key, src, src_mbr, dst, dst_mbr, ctl, body)      -- body: text after TXT, no images
- *     INDEX msg_t ON msg(t)                                 -- retention
  *     meta 'clock_back' = '1' once a row's t was below the tw before it (a clock stepped
  *         back): from then on END no longer bounds the sequence range of a search
  *     VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg
- *     msg_fts USING fts5(body, content='msg_norm', content_rowid='seq')
+ *         WHERE key NOT IN ('NLQ', 'NFQ', 'NLR', 'NFR')    -- never searched: not indexed
+ *     msg_fts USING fts5(body, content='msg_norm', content_rowid='seq', columnsize=0)
+ *         automerge 16, crisismerge 64, hashsize 32 MiB
  *         indexes sl_norm(body) = sl_archive_norm: apostrophes between letters removed
  *         (O'BRIEN -> OBRIEN), then FTS5's unicode61 tokens (letters and digits, case
  *         folded).  Any connection touching msg_norm or msg_fts content needs
  *         sl_archive_sql_functions.
- *     meta(key TEXT PRIMARY KEY, value)                     -- 'schema' = '1'
- * Sequence numbers start at 1 and grow by one per message (AUTOINCREMENT: a number once
+ *     meta(key TEXT PRIMARY KEY, value)                     -- 'schema' = '2';
+ *         'seq_next': the next sequence number (written with each batch);
+ *         'indexed': every searchable row with seq <= this is in msg_fts (rows after it
+ *         are indexed within index_every_ms, or at the next open after a crash)
+ * Schema 1 (AUTOINCREMENT, an index on t, FTS5 with per-row sizes) is migrated at the
+ * first read-write open (logged; one transaction).
+ * Sequence numbers start at 1 and grow by one per message (meta 'seq_next': a number once
  * committed is never given again, even after expiry), so they fit NLR's 10 characters for
  * 9,999,999,999 messages (about 16 years of Nlets' DMV traffic with its replies).  A number handed out by sl_archive_put for a message lost in a
  * crash before its commit is handed out again after the restart.
@@ -71,6 +77,14 @@ struct sl_archive_conf {
                               * messages cost the hub three quarters of its CPU.  The first
                               * message after a quiet spell is written at once. 0 = never
                               * wait. */
+    int index_every_ms;      /* full-text indexing lags the commits by at most this (1000):
+                              * rows are indexed in batches of up to index_batch, in the
+                              * transaction of a later commit, so FTS5 writes one large
+                              * segment per second instead of one small one per commit
+                              * (docs/archive.md §2).  An NLQ finds a message this long
+                              * after its commit at the latest; NFQ at once; flush and
+                              * close index everything.  0 = index in every commit. */
+    int index_batch;         /* rows indexed at most at once (16384) */
 };
 
 void sl_archive_conf_default(struct sl_archive_conf *c);

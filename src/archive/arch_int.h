@@ -30,8 +30,12 @@ struct sl_archive {
 
     /* writer side: db is used only by the writer thread once it runs */
     sqlite3 *db;
-    sqlite3_stmt *ins_msg, *ins_fts, *del_fts, *del_msg, *old_rows, *set_seq, *set_back;
+    sqlite3_stmt *ins_msg, *idx_rows, *set_indexed, *del_fts, *del_msg, *old_rows, *set_seq,
+        *set_back;
     int64_t tw_last;         /* tw of the last row written (writer thread) */
+    uint64_t written;        /* the last seq written to msg (writer thread) */
+    uint64_t indexed;        /* every searchable row up to this seq is indexed (writer) */
+    int64_t index_due_ms;    /* rows after `indexed` are indexed by then (writer) */
     int clock_back;          /* a send time went backwards once (writer thread) */
     pthread_t writer;
     int writer_started;
@@ -45,6 +49,7 @@ struct sl_archive {
     size_t bytes;
     uint64_t next_seq;       /* next sequence number to hand out */
     uint64_t committed;      /* every seq < committed is written (or failed) */
+    uint64_t searchable;     /* every seq < searchable is indexed too (or failed) */
     int writer_waiting;
     int flushing;            /* sl_archive_flush waits: commit without lingering */
     int64_t last_commit_ms;  /* the writer's last batch (commit_every_ms), writer-only */

@@ -3,15 +3,22 @@
  * (archive.h; schema there and in docs/archive.md §2).
  *
  * The hub's loop thread calls sl_archive_put: a mutex, a copy into a reused ring slot and,
- * only when the writer sleeps, one condition signal.  The writer takes everything queued
- * (up to batch_max), writes it in one transaction through prepared statements, then
- * releases the slots.  Under load batches grow by themselves, so the commit cost is
- * shared by more rows exactly when it matters (SQLite's form of group commit).
+ * only when the writer sleeps (or a full batch waits), one condition signal.  The writer
+ * takes everything queued (up to batch_max), writes it in one transaction through
+ * prepared statements, then releases the slots.  Under load batches grow by themselves,
+ * so the commit cost is shared by more rows exactly when it matters (SQLite's form of
+ * group commit).
+ *
+ * The full-text index follows the commits instead of riding in each: every
+ * index_every_ms (or index_batch rows), one INSERT ... SELECT in the transaction of the
+ * batch at hand indexes every row committed since (meta 'indexed' moves with it), so
+ * FTS5 writes one large segment then rather than a small one per commit, and merges far
+ * fewer (docs/archive.md §2, "The write path").  flush, close and expire index first.
  *
  * Expiry runs on the writer too, between batches: one step deletes at most expire_batch
- * rows (oldest first, through the index on t) in its own transaction, so a backlog of
- * expired rows (after a long stop) drains in short steps that never hold inserts back
- * for more than one step.
+ * rows (the oldest by seq, while tw is before the cutoff, and only rows the index holds)
+ * in its own transaction, so a backlog of expired rows (after a long stop) drains in
+ * short steps that never hold inserts back for more than one step.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,12 +30,19 @@
 #include "stateline/core.h"
 
 #define SLOT_KEEP (64 * 1024) /* a slot's text buffer above this is freed after use */
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION 2
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS msg("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+/* Schema 2 (archive.h; docs/archive.md §2 says why each choice).  Against schema 1:
+ * no AUTOINCREMENT (the next sequence number is meta 'seq_next', written once per batch,
+ * not sqlite_sequence once per row), no index on t (expiry walks the oldest rows by
+ * seq: tw never decreases along it), the full-text index keeps no per-row sizes
+ * (columnsize=0: nothing ranks by bm25) and merges its segments 16 at a time, and the
+ * messages no search may find (NLQ, NFQ, NLR, NFR: sl_arch_withheld) are not indexed:
+ * the view leaves them out, so FTS5's 'delete', 'rebuild' and 'integrity-check' agree
+ * with the writer, which skips them. */
+static const char schema_v2_sql[] =
+    "CREATE TABLE msg("
+    " seq INTEGER PRIMARY KEY,"
     " t INTEGER NOT NULL,"
     " tw INTEGER NOT NULL,"
     " key TEXT NOT NULL,"
@@ -36,11 +50,31 @@ static const char schema_sql[] =
     " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
     " ctl TEXT NOT NULL,"
     " body TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS msg_t ON msg(t);"
-    "CREATE VIEW IF NOT EXISTS msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg;"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS msg_fts USING fts5(body, content='msg_norm',"
-    " content_rowid='seq');"
-    "INSERT OR IGNORE INTO meta VALUES('schema', '" SCHEMA_VERSION "');";
+    "CREATE VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg"
+    " WHERE key NOT IN ('NLQ', 'NFQ', 'NLR', 'NFR');"
+    "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_norm', content_rowid='seq',"
+    " columnsize=0);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('automerge', 16);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('crisismerge', 64);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('hashsize', 33554432);";
+
+/* Schema 1 -> 2, in the open's transaction: the table is copied without AUTOINCREMENT
+ * (SQLite cannot drop it in place), the next sequence number carried over from
+ * sqlite_sequence, and the full-text index built again with the new options. */
+static const char migrate_v1_sql[] =
+    "INSERT OR REPLACE INTO meta VALUES('seq_next', (SELECT max("
+    " coalesce((SELECT seq FROM sqlite_sequence WHERE name='msg'), 0),"
+    " coalesce((SELECT max(seq) FROM msg), 0)) + 1));"
+    "DROP TABLE msg_fts;"
+    "DROP VIEW msg_norm;"
+    "DROP INDEX IF EXISTS msg_t;"
+    "ALTER TABLE msg RENAME TO msg_v1;";
+static const char migrate_v1_copy_sql[] =
+    "INSERT INTO msg(seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body)"
+    " SELECT seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg_v1 ORDER BY seq;"
+    "DROP TABLE msg_v1;"
+    "INSERT INTO msg_fts(msg_fts) VALUES('rebuild');"
+    "INSERT OR REPLACE INTO meta VALUES('indexed', coalesce((SELECT max(seq) FROM msg), 0));";
 
 void sl_archive_conf_default(struct sl_archive_conf *c)
 {
@@ -54,6 +88,8 @@ void sl_archive_conf_default(struct sl_archive_conf *c)
     c->count_max = 10000;
     c->search_queue = 64;
     c->commit_every_ms = 20;
+    c->index_every_ms = 1000;
+    c->index_batch = 16384;
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -72,6 +108,10 @@ static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     int n = sqlite3_value_bytes(argv[0]);
     if (!t) {
         sqlite3_result_null(ctx);
+        return;
+    }
+    if (!memchr(t, '\'', (size_t)n)) { /* nearly every message: nothing to remove */
+        sqlite3_result_value(ctx, argv[0]);
         return;
     }
     struct sl_buf b = SL_BUF_INIT;
@@ -127,6 +167,75 @@ static void load_tail(struct sl_archive *a)
     }
 }
 
+/* Create the schema in a new database, or bring an older one to SCHEMA_VERSION (logged:
+ * schema 1 -> 2 copies the table and rebuilds the full-text index, some 20 s per
+ * million messages), all in one transaction.  A newer schema is refused. */
+static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    sqlite3_stmt *q = NULL;
+    int version = 0, has_msg = 0;
+    if (sqlite3_exec(a->db,
+                     "BEGIN IMMEDIATE;"
+                     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+                     NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key='schema'),"
+                           " EXISTS(SELECT 1 FROM sqlite_master WHERE type='table' AND"
+                           " name='msg')",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        version = sqlite3_column_int(q, 0);
+        has_msg = sqlite3_column_int(q, 1);
+    }
+    sqlite3_finalize(q);
+    if (version == 0 && has_msg)
+        version = 1; /* schema 1 wrote its version after its tables */
+    if (version > SCHEMA_VERSION) {
+        sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+        if (err && errlen)
+            snprintf(err, errlen, "archive: %s has schema %d, newer than this stateline's %d",
+                     a->path, version, SCHEMA_VERSION);
+        return -1;
+    }
+    if (version == 0) {
+        if (sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, "INSERT INTO meta VALUES('indexed', 0)", NULL, NULL, &msg) !=
+                SQLITE_OK)
+            goto fail;
+    } else if (version == 1) {
+        int64_t t0 = sl_now_ms();
+        SL_INFO("archive", "%s: schema 1 -> 2: copying the messages and rebuilding the "
+                "full-text index (one transaction; some 20 s per million messages)",
+                a->path);
+        if (sqlite3_exec(a->db, migrate_v1_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, migrate_v1_copy_sql, NULL, NULL, &msg) != SQLITE_OK)
+            goto fail;
+        int64_t rows = -1;
+        if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM msg", -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW)
+                rows = sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        }
+        SL_INFO("archive", "%s: schema 2 in %.1f s (%lld messages)", a->path,
+                (double)(sl_now_ms() - t0) / 1e3, (long long)rows);
+    }
+    if (sqlite3_exec(a->db,
+                     "INSERT OR REPLACE INTO meta VALUES('schema', '2');"
+                     "COMMIT;",
+                     NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    seterr(err, errlen, "archive: %s: schema: %s", a->path, msg ? msg : sqlite3_errmsg(a->db));
+    sqlite3_free(msg);
+    sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 static int open_writer(struct sl_archive *a, char *err, size_t errlen)
 {
     if (sqlite3_open_v2(a->path, &a->db,
@@ -147,36 +256,75 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
                                          "PRAGMA cache_size=-32768;"
                                        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                                          "PRAGMA cache_size=-32768;",
-                     NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(a->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+                     NULL, NULL, &msg) != SQLITE_OK) {
         seterr(err, errlen, "archive: %s: %s", a->path, msg ? msg : sqlite3_errmsg(a->db));
         sqlite3_free(msg);
         return -1;
     }
+    if (ensure_schema(a, err, errlen) < 0)
+        return -1;
     if (prep(a->db,
              "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
              &a->ins_msg, err, errlen) < 0 ||
-        prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
+        prep(a->db,
+             "INSERT INTO msg_fts(rowid, body) SELECT seq, body FROM msg_norm"
+             " WHERE seq > ?1 AND seq <= ?2",
+             &a->idx_rows, err, errlen) < 0 ||
+        prep(a->db, "INSERT OR REPLACE INTO meta VALUES('indexed', ?1)", &a->set_indexed, err,
              errlen) < 0 ||
         prep(a->db,
              "INSERT INTO msg_fts(msg_fts, rowid, body) SELECT 'delete', seq, body"
              " FROM msg_norm WHERE seq=?1",
              &a->del_fts, err, errlen) < 0 ||
         prep(a->db, "DELETE FROM msg WHERE seq=?1", &a->del_msg, err, errlen) < 0 ||
-        prep(a->db, "SELECT seq FROM msg WHERE t < ?1 ORDER BY t LIMIT ?2", &a->old_rows, err,
+        prep(a->db, "SELECT seq, tw FROM msg ORDER BY seq LIMIT ?1", &a->old_rows, err,
              errlen) < 0 ||
-        prep(a->db, "SELECT seq FROM sqlite_sequence WHERE name='msg'", &a->set_seq, err,
+        prep(a->db, "INSERT OR REPLACE INTO meta VALUES('seq_next', ?1)", &a->set_seq, err,
              errlen) < 0 ||
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('clock_back', '1')", &a->set_back, err,
              errlen) < 0)
         return -1;
     load_tail(a);
+    /* meta seq_next outlives the rows (a year of silence expires them all); max(seq)
+     * covers a batch whose meta row was lost with it */
+    sqlite3_stmt *q;
     a->next_seq = 1;
-    if (sqlite3_step(a->set_seq) == SQLITE_ROW)
-        a->next_seq = (uint64_t)sqlite3_column_int64(a->set_seq, 0) + 1;
-    sqlite3_reset(a->set_seq);
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT max(coalesce((SELECT max(seq) FROM msg), 0) + 1,"
+                           " coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                           " WHERE key='seq_next'), 1))",
+                           -1, &q, NULL) != SQLITE_OK) {
+        seterr(err, errlen, "archive: %s: %s", a->path, sqlite3_errmsg(a->db));
+        return -1;
+    }
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
+        a->next_seq = (uint64_t)sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    /* Rows committed but not yet indexed when the last run ended (a crash): indexed at
+     * once by the writer.  No 'indexed' row: everything is (schema 2 before the lag). */
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT coalesce((SELECT max(seq) FROM msg), 0),"
+                           " coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                           " WHERE key='indexed'), (SELECT max(seq) FROM msg), 0)",
+                           -1, &q, NULL) != SQLITE_OK) {
+        seterr(err, errlen, "archive: %s: %s", a->path, sqlite3_errmsg(a->db));
+        return -1;
+    }
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        a->written = (uint64_t)sqlite3_column_int64(q, 0);
+        a->indexed = (uint64_t)sqlite3_column_int64(q, 1);
+    }
+    sqlite3_finalize(q);
+    if (a->indexed > a->written)
+        a->indexed = a->written;
+    if (a->written > a->indexed)
+        SL_INFO("archive", "%s: indexing messages %llu-%llu (committed, not yet indexed when "
+                "the archive last closed)", a->path, (unsigned long long)a->indexed + 1,
+                (unsigned long long)a->written);
+    a->index_due_ms = sl_now_ms();
     a->committed = a->next_seq;
+    a->searchable = a->written > a->indexed ? a->indexed + 1 : a->next_seq;
     return 0;
 }
 
@@ -222,19 +370,64 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v, int n)
     sqlite3_bind_text(s, i, v, n, SQLITE_STATIC);
 }
 
-/* Write slots [h, h+n) of the ring in one transaction.  Returns rows written or -1. */
-static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
-                       struct sl_buf *norm)
+/* Index the rows written after a->indexed, up to a->written, when due: index_batch of
+ * them wait, or the oldest has waited index_every_ms, or `force` (flush, close, expire).
+ * Runs inside the caller's transaction, under a savepoint: when it fails (logged) the
+ * rows stay committed and wait for the next attempt, and expiry does not touch them.
+ * Returns 1 indexed up to *upto (valid once the transaction commits), 0 not due, -1
+ * failed. */
+static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
 {
+    if (a->written <= a->indexed)
+        return 0;
+    if (!force && a->conf.index_every_ms > 0 &&
+        a->written - a->indexed < (uint64_t)a->conf.index_batch &&
+        sl_now_ms() < a->index_due_ms)
+        return 0;
+    uint64_t upto = a->written;
+    if (upto - a->indexed > (uint64_t)a->conf.index_batch && !force)
+        upto = a->indexed + (uint64_t)a->conf.index_batch;
+    if (exec(a->db, "SAVEPOINT ix") < 0)
+        return -1;
+    sqlite3_bind_int64(a->idx_rows, 1, (sqlite3_int64)a->indexed);
+    sqlite3_bind_int64(a->idx_rows, 2, (sqlite3_int64)upto);
+    int rc = sqlite3_step(a->idx_rows);
+    sqlite3_reset(a->idx_rows);
+    if (rc == SQLITE_DONE) {
+        sqlite3_bind_int64(a->set_indexed, 1, (sqlite3_int64)upto);
+        rc = sqlite3_step(a->set_indexed);
+        sqlite3_reset(a->set_indexed);
+    }
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("archive", "indexing messages %llu-%llu failed (they stay archived, and "
+                 "are tried again): %s", (unsigned long long)a->indexed + 1,
+                 (unsigned long long)upto, sqlite3_errmsg(a->db));
+        exec(a->db, "ROLLBACK TO ix");
+        exec(a->db, "RELEASE ix");
+        a->index_due_ms = sl_now_ms() + (a->conf.index_every_ms > 0 ? a->conf.index_every_ms
+                                                                     : 1000);
+        return -1;
+    }
+    exec(a->db, "RELEASE ix");
+    *upto_out = upto;
+    return 1;
+}
+
+/* Write slots [h, h+n) of the ring (n may be 0) in one transaction, and index what is
+ * due (index_due).  Returns rows written or -1; *ix gets index_due's answer. */
+static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
+                       int force, int *ix)
+{
+    *ix = 0;
     if (exec(a->db, "BEGIN") < 0)
         return -1;
     int written = 0;
+    uint64_t prev_written = a->written, prev_indexed = a->indexed;
+    int64_t prev_due = a->index_due_ms;
     for (size_t i = 0; i < n; i++) {
         struct arch_slot *s = &a->ring[(h + i) % a->cap];
         sl_buf_reset(body);
         sl_archive_strip_images(s->text, s->len, body);
-        sl_buf_reset(norm);
-        sl_archive_norm(body->data ? (const char *)body->data : "", body->len, norm);
         sqlite3_stmt *m = a->ins_msg;
         sqlite3_bind_int64(m, 1, (sqlite3_int64)s->seq);
         sqlite3_bind_int64(m, 2, s->t);
@@ -255,19 +448,6 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
                      (unsigned long long)s->seq, sqlite3_errmsg(a->db));
             continue;
         }
-        sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)s->seq);
-        bind_text(a->ins_fts, 2, norm->data ? (const char *)norm->data : "", (int)norm->len);
-        rc = sqlite3_step(a->ins_fts);
-        sqlite3_reset(a->ins_fts);
-        if (rc != SQLITE_DONE) {
-            SL_ERROR("archive", "index of message %llu failed: %s", (unsigned long long)s->seq,
-                     sqlite3_errmsg(a->db));
-            /* a row the index does not know could never be deleted from it cleanly */
-            sqlite3_bind_int64(a->del_msg, 1, (sqlite3_int64)s->seq);
-            sqlite3_step(a->del_msg);
-            sqlite3_reset(a->del_msg);
-            continue;
-        }
         if (s->t < a->tw_last && !a->clock_back) {
             /* a send time went backwards (clock step): END can no longer bound seq */
             SL_WARN("archive", "send time of message %llu is before the previous message's; "
@@ -279,24 +459,54 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         a->tw_last = tw;
         written++;
     }
+    if (n) {
+        uint64_t last = a->ring[(h + n - 1) % a->cap].seq;
+        if (a->written <= a->indexed) /* the first row waiting for the index */
+            a->index_due_ms = sl_now_ms() + a->conf.index_every_ms;
+        a->written = last;
+        /* the next sequence number, once per batch (it outlives expired rows) */
+        sqlite3_bind_int64(a->set_seq, 1, (sqlite3_int64)last + 1);
+        int rc = sqlite3_step(a->set_seq);
+        sqlite3_reset(a->set_seq);
+        if (rc != SQLITE_DONE)
+            SL_ERROR("archive", "cannot record the next sequence number: %s",
+                     sqlite3_errmsg(a->db));
+    }
+    uint64_t upto = 0;
+    *ix = index_due(a, force, &upto);
     if (exec(a->db, "COMMIT") < 0) {
         exec(a->db, "ROLLBACK");
         load_tail(a);
+        a->written = prev_written;
+        a->indexed = prev_indexed;
+        a->index_due_ms = prev_due;
+        *ix = -1;
         return -1;
+    }
+    if (*ix > 0) {
+        a->indexed = upto;
+        if (a->written > a->indexed) /* more waiting: the next batch goes on with them */
+            a->index_due_ms = sl_now_ms();
     }
     return written;
 }
 
-/* One expiry step: delete up to `limit` rows with t < cutoff.  Returns rows deleted or -1. */
+/* One expiry step: delete up to `limit` of the oldest rows whose tw is before the cutoff.
+ * Returns rows deleted or -1. */
 static int expire_step(struct sl_archive *a, int64_t cutoff, int limit)
 {
     uint64_t seqs[1024];
     if (limit > 1024)
         limit = 1024;
     int n = 0;
-    sqlite3_bind_int64(a->old_rows, 1, cutoff);
-    sqlite3_bind_int(a->old_rows, 2, limit);
-    while (n < limit && sqlite3_step(a->old_rows) == SQLITE_ROW)
+    /* The oldest rows by seq whose tw is before the cutoff: tw never decreases along seq,
+     * so they are a prefix, and each has t <= tw.  (A row sent just after a clock step
+     * back has t < tw: it goes when its tw does, at most the size of the step later;
+     * search and fetch hide it from the cutoff on.) */
+    sqlite3_bind_int(a->old_rows, 1, limit);
+    while (n < limit && sqlite3_step(a->old_rows) == SQLITE_ROW &&
+           sqlite3_column_int64(a->old_rows, 1) < cutoff &&
+           (uint64_t)sqlite3_column_int64(a->old_rows, 0) <= a->indexed) /* see index_due */
         seqs[n++] = (uint64_t)sqlite3_column_int64(a->old_rows, 0);
     sqlite3_reset(a->old_rows);
     if (n == 0)
@@ -346,29 +556,37 @@ static void deadline_after(struct timespec *ts, int64_t ms)
 static void *writer_main(void *arg)
 {
     struct sl_archive *a = arg;
-    struct sl_buf body = SL_BUF_INIT, norm = SL_BUF_INIT;
+    struct sl_buf body = SL_BUF_INIT;
     int64_t next_expire = a->conf.expire_every_ms > 0 ? sl_now_ms() + a->conf.expire_every_ms
                                                       : INT64_MAX;
+    int index_tries_at_stop = 0;
     pthread_mutex_lock(&a->mu);
     for (;;) {
+        /* rows committed and waiting for the index (writer-only state, read here) */
+        int pending = a->written > a->indexed;
         while (a->count == 0 && !a->stop && a->expire_req == 0 &&
-               sl_now_ms() < next_expire) {
+               sl_now_ms() < next_expire &&
+               !(pending && (a->flushing || sl_now_ms() >= a->index_due_ms))) {
+            int64_t until = next_expire;
+            if (pending && a->index_due_ms < until)
+                until = a->index_due_ms;
             a->writer_waiting = 1;
-            if (next_expire == INT64_MAX) {
+            if (until == INT64_MAX) {
                 pthread_cond_wait(&a->wake, &a->mu);
             } else {
                 struct timespec ts;
-                deadline_after(&ts, next_expire - sl_now_ms());
+                deadline_after(&ts, until - sl_now_ms());
                 pthread_cond_timedwait(&a->wake, &a->mu, &ts);
             }
             a->writer_waiting = 0;
         }
-        if (a->stop && a->count == 0 && a->expire_req == 0)
+        if (a->stop && a->count == 0 && a->expire_req == 0 &&
+            (!pending || index_tries_at_stop > 0))
             break;
         /* Under load, gather: commit at most every commit_every_ms (a commit is a WAL
-         * write and a full-text segment, whatever its size). */
+         * write, whatever its size). */
         if (a->conf.commit_every_ms > 0 && a->count < (size_t)a->conf.batch_max &&
-            !a->stop && !a->flushing && a->expire_req == 0) {
+            a->count > 0 && !a->stop && !a->flushing && a->expire_req == 0) {
             int64_t due = a->last_commit_ms + a->conf.commit_every_ms;
             int64_t now = sl_now_ms();
             if (now < due) {
@@ -382,9 +600,16 @@ static void *writer_main(void *arg)
         size_t n = a->count < (size_t)a->conf.batch_max ? a->count : (size_t)a->conf.batch_max;
         size_t h = a->head;
         int64_t ereq = a->expire_req;
+        /* flush, close and expire want everything searchable (expiry only deletes what
+         * the index holds) */
+        int force = a->flushing || a->stop || ereq != 0;
+        if (a->stop && a->count == 0)
+            index_tries_at_stop++;
         pthread_mutex_unlock(&a->mu);
 
-        int wrote = n ? write_batch(a, h, n, &body, &norm) : 0;
+        int ix = 0, wrote = 0;
+        if (n || (pending && (force || sl_now_ms() >= a->index_due_ms)))
+            wrote = write_batch(a, h, n, &body, force, &ix);
         if (n)
             a->last_commit_ms = sl_now_ms();
         int64_t expired = 0;
@@ -427,7 +652,8 @@ static void *writer_main(void *arg)
         a->head = (h + n) % a->cap;
         a->count -= n;
         a->bytes -= freed;
-        if (wrote < 0 || (size_t)wrote < n)
+        a->searchable = a->written > a->indexed ? a->indexed + 1 : a->committed;
+        if (wrote < 0 || (size_t)wrote < n || ix < 0)
             a->failed = 1;
         if (n) {
             a->st.batches++;
@@ -444,7 +670,6 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&a->mu);
     sl_buf_free(&body);
-    sl_buf_free(&norm);
     return NULL;
 }
 
@@ -460,10 +685,12 @@ int sl_archive_open(const struct sl_archive_conf *c, struct sl_archive **out, ch
     }
     if (c->retention_days < 1 || c->queue_max < 1 || c->queue_bytes_max < 1 ||
         c->batch_max < 1 || c->expire_batch < 1 || c->expire_every_ms < 0 ||
-        c->count_max < SL_ARCHIVE_MAX_HITS || c->search_queue < 0) {
+        c->count_max < SL_ARCHIVE_MAX_HITS || c->search_queue < 0 || c->index_every_ms < 0 ||
+        c->index_batch < 1) {
         seterr(err, errlen,
                "archive: bad configuration (retention_days, queue_max, queue_bytes_max, "
-               "batch_max, expire_batch must be >= 1, count_max >= 100, search_queue >= 0)%s%s",
+               "batch_max, expire_batch, index_batch must be >= 1, count_max >= 100, "
+               "search_queue, index_every_ms >= 0)%s%s",
                "", "");
         return -1;
     }
@@ -521,7 +748,7 @@ void sl_archive_close(struct sl_archive *a)
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->writer, NULL);
     }
-    sqlite3_stmt *st[] = {a->ins_msg, a->ins_fts,  a->del_fts, a->del_msg,  a->old_rows,
+    sqlite3_stmt *st[] = {a->ins_msg, a->idx_rows, a->set_indexed, a->del_fts, a->del_msg,  a->old_rows,
                           a->set_seq, a->set_back, a->search, a->fetch,   a->get_back,
                           a->next_row, a->seq_span};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
@@ -621,7 +848,8 @@ int sl_archive_put(struct sl_archive *a, const struct sl_archive_rec *r, uint64_
         *seq = s->seq;
     a->count++;
     a->bytes += r->text_len;
-    if (a->writer_waiting)
+    /* wake the writer when it sleeps, or when it gathers and a full batch is here */
+    if (a->writer_waiting || a->count == (size_t)a->conf.batch_max)
         pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->mu);
     return 0;
@@ -645,7 +873,8 @@ int sl_archive_flush(struct sl_archive *a)
     uint64_t target = a->next_seq;
     a->flushing++;
     pthread_cond_signal(&a->wake);
-    while (a->committed < target)
+    /* committed, and indexed (unless indexing failed: then -1, the rows are archived) */
+    while (a->committed < target || (a->searchable < target && !a->failed))
         pthread_cond_wait(&a->done, &a->mu);
     a->flushing--;
     int rc = a->failed ? -1 : 0;

@@ -36,10 +36,31 @@ void sl_archive_norm(const char *t, size_t len, struct sl_buf *out)
 
 /* ---- image stripping ---- */
 
-static int is_b64(int c) { return is_alnum(c) || c == '+' || c == '/' || c == '='; }
+/* Byte classes of ASCII, by table (the writer looks at every byte it archives): the
+ * base64 alphabet (letters, digits, + / =); bytes that are neither text nor a line break
+ * (below 0x20 except TAB, LF, CR; 0x7f; and everything above, not in the table); '<'. */
+#define C_B64 1
+#define C_BIN 2
+#define C_LT 4
+static const unsigned char ascii_class[128] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 2, 2, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    ['+'] = 1, ['/'] = 1, ['='] = 1, ['<'] = 4,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+    [0x7f] = 2,
+};
 
-/* Bytes that are neither text nor a line break: dropped, or a mark when 16+ in a row. */
-static int is_bin(int c) { return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x7f; }
+static int byte_class(unsigned char c) { return c < 128 ? ascii_class[c] : C_BIN; }
+static int is_b64(int c) { return byte_class((unsigned char)c) & C_B64; }
+static int is_bin(int c) { return byte_class((unsigned char)c) & C_BIN; }
 
 #define B64_BLOCK_MIN 200 /* base64 characters in a block that is an image */
 #define B64_LINE_MIN 60   /* a wrapped block's lines (MIME 76, PEM 64) are at least this */
@@ -118,24 +139,34 @@ static size_t b64_block(const char *t, size_t len, size_t i, size_t *cnt, size_t
     return end;
 }
 
-static int last_is(const struct sl_buf *out, const char *set)
+/* Is the last character written (the pending verbatim run t[keep, i), else what out
+ * holds) one of set?  Nothing written yet counts as yes. */
+static int last_is(const struct sl_buf *out, const char *t, size_t keep, size_t i,
+                   const char *set)
 {
-    if (out->len == out->off)
+    char c;
+    if (i > keep)
+        c = t[i - 1];
+    else if (out->len == out->off)
         return 1;
-    char c = (char)out->data[out->len - 1];
+    else
+        c = (char)out->data[out->len - 1];
     return c && strchr(set, c) != NULL;
 }
 
-/* Image elements, IMG/ values and base64 blocks of t (which holds no binary bytes). */
+/* Image elements, IMG/ values and base64 blocks of t (which holds no binary bytes).
+ * Text is copied lazily: t[keep, i) is known to be kept verbatim and is appended in one
+ * piece only when a mark follows or the text ends, so a message without images (nearly
+ * all of them) costs one scan and one copy. */
 static int strip_text(const char *t, size_t len, struct sl_buf *out)
 {
     int marks = 0;
-    size_t i = 0;
+    size_t i = 0, keep = 0;
     while (i < len) {
         unsigned char c = (unsigned char)t[i];
         size_t nl, body;
         if (c == '<' && (body = b64_open(t, len, i, &nl)) != 0) {
-            sl_buf_append(out, t + i, body - i);
+            sl_buf_append(out, t + keep, body - keep);
             sl_buf_append_str(out, SL_ARCHIVE_IMAGE_MARK);
             marks++;
             /* find "</" + name + ">" */
@@ -146,42 +177,71 @@ static int strip_text(const char *t, size_t len, struct sl_buf *out)
                     break;
             if (k + 3 + nl > len) /* no end tag: the rest is the image */
                 return marks;
-            i = k;
+            i = keep = k;
             continue;
         }
         if (c == 'I' && i + 4 <= len && memcmp(t + i, "IMG/", 4) == 0 &&
-            last_is(out, ".\n\r ")) {
+            last_is(out, t, keep, i, ".\n\r ")) {
+            sl_buf_append(out, t + keep, i - keep);
             sl_buf_append(out, "IMG/" SL_ARCHIVE_IMAGE_MARK,
                           4 + sizeof SL_ARCHIVE_IMAGE_MARK - 1);
             marks++;
             i += 4;
             while (i < len && t[i] != '.' && t[i] != '\n' && t[i] != '\r')
                 i++;
+            keep = i;
             continue;
         }
         if (is_b64(c)) {
             size_t cnt, first;
             size_t end = b64_block(t, len, i, &cnt, &first);
             if (cnt >= B64_BLOCK_MIN) {
+                sl_buf_append(out, t + keep, i - keep);
                 sl_buf_append_str(out, SL_ARCHIVE_IMAGE_MARK);
                 marks++;
-                i = end;
+                i = keep = end;
             } else {
-                sl_buf_append(out, t + i, first - i);
                 i = first;
             }
             continue;
         }
-        sl_buf_append(out, t + i, 1);
         i++;
     }
+    sl_buf_append(out, t + keep, len - keep);
     return marks;
+}
+
+/* Nothing to strip: no binary byte, no '<', no "IMG/", and no base64 run of
+ * B64_LINE_MIN characters (every block of B64_BLOCK_MIN starts with one).  Then
+ * strip_text would copy t unchanged; this is one pass of a table look-up per byte, for
+ * nearly every message the switch sends. */
+static int plain_text(const char *t, size_t len)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+        int k = byte_class(c);
+        if (k & C_B64) {
+            if (++run >= B64_LINE_MIN ||
+                (c == 'I' && len - i >= 4 && memcmp(t + i, "IMG/", 4) == 0))
+                return 0;
+            continue;
+        }
+        if (k)
+            return 0;
+        run = 0;
+    }
+    return 1;
 }
 
 /* Binary bytes go first (short runs dropped, long ones a mark), so that what is left is
  * judged as the text it will be stored as: this is what makes stripping idempotent. */
 int sl_archive_strip_images(const char *t, size_t len, struct sl_buf *out)
 {
+    if (plain_text(t, len)) {
+        sl_buf_append(out, t, len);
+        return 0;
+    }
     struct sl_buf clean = SL_BUF_INIT;
     int marks = 0;
     size_t i = 0, start = 0;

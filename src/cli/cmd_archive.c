@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 #include "stateline/archive.h"
 #include "stateline/cli.h"
 #include "stateline/core.h"
@@ -47,6 +49,13 @@ static const char usage[] =
     "      the insert rate, then run K (default 200) searches of each form and report\n"
     "      p50/p99/max.  FILE must not exist, unless --search-only (searches only, on a\n"
     "      database an earlier bench run wrote with the same --seed and --days).\n"
+    "  bench --db FILE --from SRC.db [--messages N] [--batch B]\n"
+    "      The write path alone, on real traffic: replay the messages of an existing\n"
+    "      archive SRC.db (e.g. the archive.db `stateline bench e2e --keep` leaves), in\n"
+    "      order, N of them (default all; cycled, times shifted, when N is larger),\n"
+    "      through the writer thread; with --batch, exactly B messages per transaction\n"
+    "      and the full-text index every 16,384 (as under load), so the work is the same\n"
+    "      from run to run (callgrind).  No expiry steps, no searches.\n"
     "\n"
     "Exit status: 0 done, 1 failed (why on stderr), 2 usage.\n";
 
@@ -504,12 +513,171 @@ static int run_searches(struct sl_archive *a, struct gen *g, int k, uint64_t nro
     return 0;
 }
 
+/* ---- bench --from: replay an archive's messages (the write path alone) ---- */
+
+struct replay_msg {
+    int64_t t;
+    char key[4], src[10], src_mbr[3], dst[10], dst_mbr[3], ctl[SL_MSG_CTL_MAX + 1];
+    char *text;
+    size_t len;
+};
+
+static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    sl_strlcpy(dst, t ? (const char *)t : "", cap);
+}
+
+/* Every message of the archive at path, in sequence order.  Returns the array (owned by
+ * the caller: free each text, then the array) and its length in *n; NULL on error. */
+static struct replay_msg *replay_load(const char *path, size_t *n)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    struct replay_msg *m = NULL;
+    size_t k = 0, cap = 0;
+    *n = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT t, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg"
+                           " ORDER BY seq",
+                           -1, &s, NULL) != SQLITE_OK) {
+        fprintf(stderr, "stateline archive: %s: %s\n", path,
+                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (k == cap) {
+            cap = cap ? cap * 2 : 4096;
+            m = sl_xrealloc(m, cap * sizeof *m);
+        }
+        struct replay_msg *x = &m[k++];
+        x->t = sqlite3_column_int64(s, 0);
+        col_copy(s, 1, x->key, sizeof x->key);
+        col_copy(s, 2, x->src, sizeof x->src);
+        col_copy(s, 3, x->src_mbr, sizeof x->src_mbr);
+        col_copy(s, 4, x->dst, sizeof x->dst);
+        col_copy(s, 5, x->dst_mbr, sizeof x->dst_mbr);
+        col_copy(s, 6, x->ctl, sizeof x->ctl);
+        const void *body = sqlite3_column_blob(s, 7);
+        x->len = (size_t)sqlite3_column_bytes(s, 7);
+        x->text = sl_xmalloc(x->len + 1);
+        if (x->len)
+            memcpy(x->text, body, x->len);
+        x->text[x->len] = '\0';
+    }
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "stateline archive: %s: %s\n", path, sqlite3_errmsg(db));
+        for (size_t i = 0; i < k; i++)
+            free(m[i].text);
+        free(m);
+        m = NULL;
+        k = 0;
+    } else if (k == 0) {
+        fprintf(stderr, "stateline archive: %s holds no messages\n", path);
+        free(m);
+        m = NULL;
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    *n = k;
+    return m;
+}
+
+static int replay(const char *db, const char *from, uint64_t n, long batch)
+{
+    size_t nsrc;
+    struct replay_msg *src = replay_load(from, &nsrc);
+    if (!src)
+        return SL_EXIT_FAIL;
+    if (n == 0)
+        n = nsrc;
+    int64_t span = src[nsrc - 1].t - src[0].t + 1;
+    struct sl_archive_conf c;
+    sl_archive_conf_default(&c);
+    c.path = db;
+    c.search_queue = 0;
+    c.expire_every_ms = 0; /* the write path only: the same work whatever the timing */
+    if (batch > 0) {
+        /* exactly `batch` rows per transaction, and the index every index_batch rows, as
+         * the writer does under load (where the clock never says "due" first) */
+        c.batch_max = (int)batch;
+        c.queue_max = (size_t)batch * 4; /* a producer that keeps the writer busy */
+        c.commit_every_ms = 3600 * 1000;
+        c.index_every_ms = 3600 * 1000;
+    }
+    struct sl_archive *a;
+    char err[512];
+    int ret = SL_EXIT_OK;
+    if (sl_archive_open(&c, &a, err, sizeof err) < 0) {
+        fprintf(stderr, "stateline archive: %s\n", err);
+        ret = SL_EXIT_FAIL;
+        goto out;
+    }
+    uint64_t bytes = 0, full = 0;
+    int64_t t1 = sl_now_us();
+    for (uint64_t i = 0; i < n; i++) {
+        const struct replay_msg *x = &src[i % nsrc];
+        struct sl_archive_rec r = {x->t + (int64_t)(i / nsrc) * span,
+                                   x->key, x->src, x->src_mbr, x->dst, x->dst_mbr, x->ctl,
+                                   x->text, x->len};
+        bytes += x->len;
+        int rc;
+        while ((rc = sl_archive_put(a, &r, NULL)) == -1) {
+            full++;
+            struct timespec pause = {0, 200000};
+            nanosleep(&pause, NULL);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "stateline archive: put refused\n");
+            ret = SL_EXIT_FAIL;
+            break;
+        }
+    }
+    /* with --batch, the last flush (which indexes at once) starts when only the last
+     * partial batch waits: the same point in every run */
+    for (size_t q = (size_t)batch; batch > 0 && q >= (size_t)batch;) {
+        sl_archive_queued(a, &q, NULL);
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    if (sl_archive_flush(a) < 0)
+        fprintf(stderr, "stateline archive: some commits failed (see the log)\n");
+    int64_t t2 = sl_now_us();
+    struct sl_archive_stats ast;
+    sl_archive_stats(a, &ast);
+    uint64_t rows = (uint64_t)sl_archive_count(a);
+    sl_archive_close(a); /* the WAL is checkpointed: the size below is the database's */
+    struct stat st;
+    stat(db, &st);
+    printf("replayed %llu messages of %s (%.1f MB of text, %.0f bytes each) in %.2f s\n",
+           (unsigned long long)n, from, (double)bytes / 1e6, (double)bytes / (double)n,
+           (double)(t2 - t1) / 1e6);
+    printf("  writer thread CPU: %.2f us per message, %llu transactions, %.0f messages per "
+           "transaction, %llu queue-full answers\n",
+           (double)ast.writer_cpu_ns / 1e3 / (double)n, (unsigned long long)ast.batches,
+           (double)ast.committed / (double)(ast.batches ? ast.batches : 1),
+           (unsigned long long)full);
+    printf("  database %.1f MB, %llu rows, %.0f bytes/message\n", (double)st.st_size / 1e6,
+           (unsigned long long)rows, (double)st.st_size / (double)(rows ? rows : 1));
+    if (ast.committed != n)
+        ret = SL_EXIT_FAIL;
+out:
+    for (size_t i = 0; i < nsrc; i++)
+        free(src[i].text);
+    free(src);
+    return ret;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     const char *db = NULL;
     uint64_t n = 0, seed = 1;
-    long days = 30, k = 200;
+    long days = 30, k = 200, batch = 0;
     int search_only = 0;
+    const char *from = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -521,7 +689,13 @@ static int cmd_bench(int argc, char **argv)
             return usage_err("an option lacks its value");
         if (!strcmp(argv[i], "--db"))
             db = v;
-        else if (!strcmp(argv[i], "--messages")) {
+        else if (!strcmp(argv[i], "--from"))
+            from = v;
+        else if (!strcmp(argv[i], "--batch")) {
+            batch = strtol(v, &end, 10);
+            if (*end || batch < 1 || batch > 1000000)
+                return usage_err("--batch must be 1..1000000");
+        } else if (!strcmp(argv[i], "--messages")) {
             n = strtoull(v, &end, 10);
             if (*end || n < 1 || n > 1000000000ull)
                 return usage_err("--messages must be 1..1000000000");
@@ -541,9 +715,18 @@ static int cmd_bench(int argc, char **argv)
             return usage_err("unknown option");
         i++;
     }
+    struct stat st;
+    if (from && db && !search_only) {
+        if (stat(db, &st) == 0) {
+            fprintf(stderr, "stateline archive: %s exists: remove it\n", db);
+            return SL_EXIT_FAIL;
+        }
+        return replay(db, from, n, batch);
+    }
+    if (from || batch)
+        return usage_err("--from (with --db, without --search-only) goes with --batch");
     if (!db || !n)
         return usage_err("bench needs --db and --messages");
-    struct stat st;
     if (!search_only && stat(db, &st) == 0) {
         fprintf(stderr, "stateline archive: %s exists: remove it, or use --search-only\n", db);
         return SL_EXIT_FAIL;

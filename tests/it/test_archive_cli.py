@@ -5,7 +5,8 @@ A small archive is written by the benchmark (3,000 messages over 30 days, real w
 thread), then read back: fetch of message 1, a search for a word of it that must list it,
 the same search as a directory ORI without the rand flag (refused) and with it, bad
 input (ER text, exit 1; usage, exit 2), and expiry with a 1-day retention that must delete
-the older rows and make message 1 NOT ON FILE.  Everything runs in a temporary directory
+the older rows and make message 1 NOT ON FILE; `bench --from` replays the archive into a
+second one that answers alike.  Everything runs in a temporary directory
 that is removed.
 """
 import os
@@ -67,6 +68,28 @@ def main():
         check("search finds message 1", r.returncode == 0
               and re.search(r"^1 +%s " % date, r.stdout, re.M)
               and "SEARCH OF ARCHIVE (TIMES UTC)" in r.stdout, q + "\n" + r.stdout + r.stderr)
+
+        # the write path alone: replaying the archive gives the same messages and answers
+        db2 = os.path.join(tmp, "replay.db")
+        r = run("archive", "bench", "--db", db2, "--from", db, "--batch", "100")
+        check("bench --from replays every message", r.returncode == 0
+              and re.search(r"replayed 3000 messages of .*\n  writer thread CPU: [0-9.]+ us "
+                            r"per message, 30 transactions, 100 messages per transaction",
+                            r.stdout), r.stdout + r.stderr)
+        r2 = run("archive", "search", "--db", db2, q)
+        r1 = run("archive", "search", "--db", db, q)
+        check("the replay answers alike", r2.returncode == 0 and r2.stdout == r1.stdout,
+              r1.stdout + "\n---\n" + r2.stdout + r2.stderr)
+        r = run("archive", "fetch", "--db", db2, "1")
+        check("the replay keeps message 1", r.stdout.split("\nTXT\n", 1)[-1] == body,
+              r.stdout + r.stderr)
+        r = run("archive", "bench", "--db", db2, "--from", db)
+        check("bench --from refuses an existing file", r.returncode == 1
+              and "exists" in r.stderr, r.stderr)
+        r = run("archive", "bench", "--db", os.path.join(tmp, "x.db"), "--from",
+                os.path.join(tmp, "none.db"))
+        check("bench --from a missing archive: exit 1", r.returncode == 1
+              and "none.db" in r.stderr, r.stderr)
 
         r = run("archive", "search", "--db", db,
                 "TYP/ALL.BEG/20260101.END/20260102.NAM/ZZQXJW")
