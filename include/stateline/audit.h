@@ -19,9 +19,10 @@
  *     keys in the golang.org/x/mod/sumdb/note text form (docs/audit-format.md §5).
  *
  *  4. The log.  A directory of segment files written by a durability thread with one
- *     fdatasync per batch (group commit), signed checkpoints appended to DIR/checkpoints,
- *     and an encrypted personal-data store (DIR/personal/) with one key per month, destroyed
- *     by sl_audit_shred when retention ends.
+ *     fdatasync wait per batch (group commit), signed checkpoints appended to
+ *     DIR/checkpoints, and an encrypted personal-data store (DIR/personal/: one append-only
+ *     data file and one key per month, synced together with the segment) whose month is
+ *     destroyed by sl_audit_shred when retention ends.
  *
  * Directory layout (all created by sl_audit_open):
  *     DIR/seg-00000001.log ...   entries: records of  u32 length | u32 CRC32C | entry
@@ -29,8 +30,10 @@
  *     DIR/checkpoint             the latest one (replaced atomically)
  *     DIR/lock                   flock'd by the one process that appends
  *     DIR/personal/hmac.key      the per-log secret for the keyed hash (0600)
- *     DIR/personal/personal.db   SQLite, 0600: index -> AES-256-GCM ciphertext
+ *     DIR/personal/YYYY-MM.data  0600: the month's AES-256-GCM records, in index order
+ *     DIR/personal/YYYY-MM.index sidecar: entry index -> record offset (rebuilt if lost)
  *     DIR/personal/keys/YYYY-MM.key   one 32-byte key per month (0600)
+ *     DIR/personal/personal.db   logs begun before the data files only: read, never written
  *
  * Threads: everything except the durability thread's work runs on the caller's thread.
  * sl_audit_append and the accessors are for ONE producer thread (the event loop).
@@ -364,9 +367,10 @@ struct sl_audit_log;
 int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char *err,
                   size_t errlen);
 /* Queue an entry (e->seq is set to its index).  personal/plen: the personal data of the
- * entry (names, numbers, DOB, addresses) or NULL; its keyed hash goes into the entry and the
- * data itself, encrypted, into the personal store.  Returns the index, or -1: the entry is
- * invalid (logged), the queue is full in nonblocking mode (errno EAGAIN), or the log has
+ * entry (names, numbers, DOB, addresses; at most 1 MiB) or NULL; its keyed hash goes into
+ * the entry and the data itself, encrypted, into the personal store, durable with the entry.
+ * Returns the index, or -1: the entry is invalid or its personal data too large (logged,
+ * errno EINVAL), the queue is full in nonblocking mode (errno EAGAIN), or the log has
  * failed (a write or fdatasync error is fatal to the log: nothing after it is durable). */
 int64_t sl_audit_append(struct sl_audit_log *log, struct sl_audit_entry *e,
                         const void *personal, size_t plen);
@@ -409,7 +413,8 @@ int sl_audit_personal_read(const char *dir, uint64_t index, uint8_t **out, size_
 int sl_audit_personal_hash(const char *dir, const void *data, size_t len, uint8_t out[32],
                            char *err, size_t errlen);
 /* Crypto-shredding: destroy the key of period "YYYY-MM" (overwrite, fsync, unlink, fsync
- * the directory) and delete that period's ciphertext rows.  The log still verifies.
+ * the directory) and delete that period's ciphertext (its data file; its rows in a former
+ * log's personal.db).  The log still verifies.
  * 0, or -1 with err (1 if the key was already gone). */
 int sl_audit_shred(const char *dir, const char *period, char *err, size_t errlen);
 

@@ -13,10 +13,14 @@
  * producer waits for the thread (or gets -1/EAGAIN in nonblocking mode): memory stays
  * bounded at queue_bytes and back-pressure reaches the sender.
  *
- * After a batch: write(2) to the current segment, fdatasync, personal data committed to
- * SQLite, leaves hashed into the compact range, the durable count published (atomic +
- * eventfd), and a checkpoint signed if due (checkpoint_ms after the first unsigned entry,
- * or checkpoint_every entries).  A failed write or fdatasync is fatal for the log (as in
+ * A batch: the personal records encrypted and appended to their month's data file
+ * (personal.c), the entries write(2)n to the current segment, then both synced at once:
+ * the data file's fdatasync started through Linux AIO, the segment's fdatasync here, and
+ * the AIO waited for; then the leaves hashed into the compact range, the durable count
+ * published (atomic + eventfd), and a checkpoint signed if due (checkpoint_ms after the
+ * first unsigned entry, or checkpoint_every entries).  A crash between the two syncs can
+ * leave an entry on disk without its personal record: it was never called durable, and
+ * open removes it like a torn record (recover_rec).  A failed write or fdatasync is fatal for the log (as in
  * Redis and PostgreSQL): after an fsync error the kernel may have dropped the dirty pages,
  * so nothing later could be trusted to be durable.
  */
@@ -268,13 +272,14 @@ static int open_segment(struct sl_audit_log *log, uint32_t num)
     return 0;
 }
 
-/* Write slots first..first+n-1 (ring order) as one batch: personal data in one SQLite
- * transaction, the records with write(2), ONE fdatasync, then the leaves into the range. */
+/* Write slots first..first+n-1 (ring order) as one batch: personal records appended to
+ * their data file, the entries with write(2), the two files synced together (one sync's
+ * wait), then the leaves into the range. */
 static int write_batch(struct sl_audit_log *log, int first, int n)
 {
     if (log->segsize >= log->o.segment_bytes && open_segment(log, log->segno + 1) < 0)
         return -1;
-    /* Personal data first: if we crash after it, the rows of entries that never became
+    /* Personal data first: if we crash after it, the records of entries that never became
      * durable are trimmed at the next open. */
     const uint8_t *pv[64];
     size_t pl[64];
@@ -286,7 +291,7 @@ static int write_batch(struct sl_audit_log *log, int first, int n)
             pl[np++] = s->pii_len;
         }
     }
-    if (np && sl__audit_personal_store(log->personal, pv, pl, np) < 0)
+    if (np && sl__audit_personal_write(log->personal, pv, pl, np) < 0)
         return -1;
     for (int k = 0; k < n; k++) {
         struct slot *s = &log->slots[(first + k) % log->nslots];
@@ -296,10 +301,13 @@ static int write_batch(struct sl_audit_log *log, int first, int n)
         }
         log->segsize += s->len;
     }
-    if (fdatasync(log->segfd) < 0) {
-        SL_ERROR("audit", "fdatasync of segment %u: %s", log->segno, strerror(errno));
+    if (np && sl__audit_personal_sync_start(log->personal) < 0)
         return -1;
-    }
+    int segsync = fdatasync(log->segfd);
+    if (segsync < 0)
+        SL_ERROR("audit", "fdatasync of segment %u: %s", log->segno, strerror(errno));
+    if ((np && sl__audit_personal_sync_wait(log->personal) < 0) || segsync < 0)
+        return -1;
     /* Integrate the leaves. */
     for (int k = 0; k < n; k++) {
         struct slot *s = &log->slots[(first + k) % log->nslots];
@@ -455,6 +463,7 @@ static void *durability_thread(void *arg)
 
 struct recover {
     struct sl_audit_log *log;
+    uint64_t pcheck_from; /* entries from here on must have their personal record */
     uint64_t index;
     uint64_t base; /* offset in the segment where the scan started */
     uint64_t bad_off; /* first bad record (checksum or sequence) */
@@ -464,6 +473,22 @@ struct recover {
     int cp_checked;
 };
 
+/* Whether an entry carries a personal hash (tag 23): a walk over its fields. */
+static int has_personal(const uint8_t *e, size_t len)
+{
+    size_t o = SL_AUDIT_ENTRY_MIN;
+    while (o + 3 <= len) {
+        if (e[o] == SL_AF_PERSONAL_HASH)
+            return 1;
+        if (e[o] > SL_AF_PERSONAL_HASH)
+            return 0;
+        o += 3 + ((size_t)e[o + 1] << 8 | e[o + 2]);
+    }
+    return 0;
+}
+
+#define PERSONAL_MISSING "personal data missing"
+
 static int recover_rec(uint64_t off, const uint8_t *e, size_t len, int crc_ok, void *arg)
 {
     struct recover *rc = arg;
@@ -471,6 +496,17 @@ static int recover_rec(uint64_t off, const uint8_t *e, size_t len, int crc_ok, v
         rc->bad = 1;
         rc->bad_off = rc->base + off;
         rc->what = crc_ok ? "wrong sequence number" : "checksum mismatch";
+        return 1;
+    }
+    /* An entry no checkpoint covers may come from the last batch before a crash, whose
+     * segment reached the disk and whose personal records did not (the two syncs run
+     * together): it was never durable, and goes like a torn record.  A checkpoint is
+     * signed only after both syncs, so older entries need no look-up. */
+    if (rc->index >= rc->pcheck_from && has_personal(e, len) &&
+        !sl__audit_personal_has(rc->log->personal, rc->index, sl__audit_entry_time(e))) {
+        rc->bad = 1;
+        rc->bad_off = rc->base + off;
+        rc->what = PERSONAL_MISSING;
         return 1;
     }
     uint8_t leaf[32];
@@ -549,7 +585,8 @@ static int load_last_checkpoint(struct sl_audit_log *log, struct sl_audit_checkp
     return have;
 }
 
-static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, size_t errlen)
+static int recover(struct sl_audit_log *log, uint64_t *truncated, int *missing, char *err,
+                   size_t errlen)
 {
     uint32_t *nums = NULL;
     int nseg = sl__audit_list_segments(log->dir, &nums);
@@ -569,7 +606,9 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, siz
         free(nums);
         return -1;
     }
-    struct recover rc = {log, 0, 0, 0, 0, NULL, have_cp ? &cp : NULL, have_cp && cp.size == 0};
+    struct recover rc = {log, have_cp ? cp.size : 0, 0, 0, 0, 0, NULL, have_cp ? &cp : NULL,
+                         have_cp && cp.size == 0};
+    *missing = 0;
     *truncated = 0;
     for (int i = 0; i < nseg; i++)
         if (nums[i] != (uint32_t)i + 1) {
@@ -629,7 +668,9 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, siz
                                              (uint64_t)img[tail + 2] << 8 | img[tail + 3]);
                 sl__audit_unmap(img, len);
             }
-            if (!last || tail + reclen != len || strcmp(rc.what, "checksum mismatch") != 0) {
+            if (last && strcmp(rc.what, PERSONAL_MISSING) == 0) {
+                *missing = 1; /* cut here: this entry and any after it */
+            } else if (!last || tail + reclen != len || strcmp(rc.what, "checksum mismatch") != 0) {
                 seterr(err, errlen,
                        "%s: entry %llu at byte %llu: %s; the log is damaged, run "
                        "`stateline audit verify %s`",
@@ -645,8 +686,14 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, char *err, siz
             return -1;
         }
         if (r == 1) {
-            SL_WARN("audit", "%s: removing a torn last record (%llu bytes at byte %llu)", path,
-                    (unsigned long long)(len - tail), (unsigned long long)tail);
+            if (*missing)
+                SL_WARN("audit", "%s: removing entries %llu.. (%llu bytes at byte %llu): their "
+                        "personal data did not reach the disk before a crash",
+                        path, (unsigned long long)rc.index, (unsigned long long)(len - tail),
+                        (unsigned long long)tail);
+            else
+                SL_WARN("audit", "%s: removing a torn last record (%llu bytes at byte %llu)", path,
+                        (unsigned long long)(len - tail), (unsigned long long)tail);
             int fd = open(path, O_WRONLY | O_CLOEXEC);
             if (fd < 0 || ftruncate(fd, (off_t)tail) < 0 || fsync(fd) < 0) {
                 seterr(err, errlen, "truncate %s: %s", path, strerror(errno));
@@ -739,6 +786,7 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
     pthread_condattr_destroy(&ca);
     char path[4096];
     uint64_t truncated = 0;
+    int missing = 0;
 
     if (read_key_file(o->signer_key, &log->signer, err, errlen) < 0)
         goto fail;
@@ -760,10 +808,11 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
     log->personal = sl__audit_personal_open(log->dir, 1, err, errlen);
     if (!log->personal)
         goto fail;
-    if (recover(log, &truncated, err, errlen) < 0)
+    if (sl__audit_personal_repair(log->personal, err, errlen) < 0 ||
+        recover(log, &truncated, &missing, err, errlen) < 0)
         goto fail;
     if (sl__audit_personal_trim(log->personal, log->next) < 0) {
-        seterr(err, errlen, "%s/personal: cannot trim rows beyond the log", log->dir);
+        seterr(err, errlen, "%s/personal: cannot trim records beyond the log", log->dir);
         goto fail;
     }
     if (open_segment(log, log->segno ? log->segno : 1) < 0) {
@@ -800,8 +849,12 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
             log->signer.name);
     if (truncated) {
         char text[128];
-        snprintf(text, sizeof text, "recovery: removed a torn last record of %llu bytes",
-                 (unsigned long long)truncated);
+        if (missing)
+            snprintf(text, sizeof text, "recovery: removed the last %llu bytes of entries "
+                     "whose personal data was not on disk", (unsigned long long)truncated);
+        else
+            snprintf(text, sizeof text, "recovery: removed a torn last record of %llu bytes",
+                     (unsigned long long)truncated);
         struct sl_audit_entry e;
         sl_audit_entry_init(&e, SL_AUDIT_SYSTEM, sl_wall_us());
         sl_audit_set_str(&e, SL_AF_TEXT, text);
@@ -858,6 +911,12 @@ int64_t sl_audit_append(struct sl_audit_log *log, struct sl_audit_entry *e, cons
     put32(log->scratch + 4, sl_audit_crc32c(0, log->scratch + SL_AUDIT_REC_HDR, (size_t)n));
     size_t rl = SL_AUDIT_REC_HDR + (size_t)n;
     size_t pl = personal && plen ? 20 + plen : 0;
+    if (plen > SL_AUDIT_MAX_PERSONAL) {
+        SL_ERROR("audit", "entry refused: %zu bytes of personal data (at most %u)", plen,
+                 SL_AUDIT_MAX_PERSONAL);
+        errno = EINVAL;
+        return -1;
+    }
 
     pthread_mutex_lock(&log->mu);
     for (;;) {

@@ -22,6 +22,7 @@
 #include "stateline/audit.h"
 #include "stateline/cli.h"
 #include "stateline/core.h"
+#include "stateline/hist.h"
 
 /* ---- small argument helpers ------------------------------------------------------------ */
 
@@ -693,21 +694,106 @@ static void synth(struct sl_audit_entry *e, uint64_t i, char *ref, size_t refsz,
     }
 }
 
+/* --rate Q: open loop, the gateway's pattern at a fixed rate.  Query i (three entries:
+ * query, decision, release; with --personal the query and the release carry personal data,
+ * as the gateway's do) is due at t0 + i/Q; it is appended corked, as the gateway appends
+ * the entries of one read, and its latency runs from the due time to the moment the
+ * eventfd says its last entry is durable.  What a reply waits for in the gateway, without
+ * the network.  Prints the percentiles (µs) of that latency. */
+static int bench_rate(struct sl_audit_log *log, double rate, uint64_t queries, int personal,
+                      const uint8_t policy[32], int json)
+{
+    struct sl_hist *hist = sl_xmalloc(sizeof *hist);
+    sl_hist_init(hist);
+    uint64_t base = sl_audit_size(log), sent = 0, done = 0;
+    uint64_t *last = sl_xmalloc((size_t)queries * sizeof *last); /* index of each query's last entry */
+    struct pollfd pfd = {sl_audit_durable_fd(log), POLLIN, 0};
+    char ref[32], pii[64];
+    struct sl_audit_entry e;
+    int64_t t0 = sl_now_ns() + 1000000;
+    while (done < queries) {
+        int64_t now = sl_now_ns();
+        if (sent < queries) {
+            int64_t due = t0 + (int64_t)((double)sent * 1e9 / rate);
+            if (due <= now) {
+                sl_audit_cork(log);
+                for (int k = 0; k < 3; k++) {
+                    uint64_t i = base + sent * 3 + (uint64_t)k;
+                    synth(&e, i, ref, sizeof ref, policy);
+                    int pl = personal && k != 1
+                                 ? snprintf(pii, sizeof pii, "NAM/DOE, JANE %" PRIu64 ".DOB/19800101", i)
+                                 : 0;
+                    int64_t idx = sl_audit_append(log, &e, pl ? pii : NULL, (size_t)pl);
+                    if (idx < 0) {
+                        fprintf(stderr, "stateline audit bench: append failed\n");
+                        free(last);
+                        free(hist);
+                        return -1;
+                    }
+                    last[sent] = (uint64_t)idx;
+                }
+                sl_audit_uncork(log);
+                sent++;
+                continue;
+            }
+        }
+        int timeout = 1000;
+        if (sent < queries) {
+            int64_t due = t0 + (int64_t)((double)sent * 1e9 / rate);
+            timeout = (int)((due - now) / 1000000);
+        }
+        if (timeout > 0 && poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+            break;
+        uint64_t d = sl_audit_durable_upto(log);
+        now = sl_now_ns();
+        while (done < sent && last[done] < d) {
+            int64_t due = t0 + (int64_t)((double)done * 1e9 / rate);
+            sl_hist_record(hist, (uint64_t)((now - due) / 1000));
+            done++;
+        }
+    }
+    struct sl_audit_stats st;
+    sl_audit_get_stats(log, &st);
+    if (json)
+        printf("{\n  \"scenario\": \"audit-rate\",\n  \"rate\": %.0f,\n  \"queries\": %" PRIu64
+               ",\n  \"personal\": %s,\n  \"batches\": %" PRIu64 ",\n  \"checkpoints\": %" PRIu64
+               ",\n  \"latency_us\": {\"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64
+               ", \"p99.9\": %" PRIu64 ", \"max\": %" PRIu64 ", \"mean\": %.1f}\n}\n",
+               rate, queries, personal ? "true" : "false", st.batches, st.checkpoints,
+               sl_hist_percentile(hist, 50), sl_hist_percentile(hist, 90),
+               sl_hist_percentile(hist, 99), sl_hist_percentile(hist, 99.9), hist->max,
+               sl_hist_mean(hist));
+    else
+        printf("%" PRIu64 " queries (3 entries each%s) at %.0f/s: %" PRIu64 " batches, %" PRIu64
+               " checkpoints; due -> durable µs: p50 %" PRIu64 " p90 %" PRIu64 " p99 %" PRIu64
+               " p99.9 %" PRIu64 " max %" PRIu64 "\n",
+               queries, personal ? ", personal data on two" : "", rate, st.batches,
+               st.checkpoints, sl_hist_percentile(hist, 50), sl_hist_percentile(hist, 90),
+               sl_hist_percentile(hist, 99), sl_hist_percentile(hist, 99.9), hist->max);
+    free(last);
+    free(hist);
+    return 0;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     static const char *const valued[] = {"--entries", "--key", "--checkpoint-every",
-                                         "--segment-bytes", NULL};
+                                         "--segment-bytes", "--rate", "--checkpoint-ms", NULL};
     static const char *const flags[] = {"--personal", "--no-verify", "--json", NULL};
     struct args a;
-    uint64_t count = 0, every = 0, segbytes = 0;
+    uint64_t count = 0, every = 0, segbytes = 0, rate = 0, cpms = 0;
     if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1 ||
+        (opt(&a, "--rate") && parse_u64(opt(&a, "--rate"), "--rate", &rate) < 0) ||
+        (opt(&a, "--checkpoint-ms") &&
+         parse_u64(opt(&a, "--checkpoint-ms"), "--checkpoint-ms", &cpms) < 0) ||
         parse_u64(opt(&a, "--entries"), "--entries", &count) < 0 ||
         (opt(&a, "--checkpoint-every") &&
          parse_u64(opt(&a, "--checkpoint-every"), "--checkpoint-every", &every) < 0) ||
         (opt(&a, "--segment-bytes") &&
          parse_u64(opt(&a, "--segment-bytes"), "--segment-bytes", &segbytes) < 0)) {
         fprintf(stderr, "usage: stateline audit bench DIR --entries N [--key SIGNER] "
-                        "[--checkpoint-every N] [--personal] [--no-verify] [--json]\n");
+                        "[--checkpoint-every N] [--checkpoint-ms MS] [--rate Q] [--personal] "
+                        "[--no-verify] [--json]\n");
         return SL_EXIT_USAGE;
     }
     const char *dir = a.pos[0];
@@ -735,7 +821,8 @@ static int cmd_bench(int argc, char **argv)
         }
     }
     struct sl_audit_opts o = {.dir = dir, .signer_key = keypath, .checkpoint_every = every,
-                              .segment_bytes = segbytes, .nonblocking = 1};
+                              .segment_bytes = segbytes, .nonblocking = !rate,
+                              .checkpoint_ms = (int64_t)cpms};
     struct sl_audit_log *log;
     if (sl_audit_open(&log, &o, err, sizeof err) < 0) {
         fprintf(stderr, "stateline audit bench: %s\n", err);
@@ -746,6 +833,14 @@ static int cmd_bench(int argc, char **argv)
     struct sl_audit_hasher *h = sl_audit_hasher_new();
     sl_audit_sha256(h, "bench policy", 12, policy);
     sl_audit_hasher_free(h);
+    if (rate) {
+        int r = bench_rate(log, (double)rate, count, personal, policy, json);
+        if (sl_audit_close(log) < 0 || r < 0) {
+            fprintf(stderr, "stateline audit bench: the log failed\n");
+            return SL_EXIT_FAIL;
+        }
+        return SL_EXIT_OK;
+    }
     uint64_t start = sl_audit_size(log), target = start + count, durable = start;
     if (!json) {
         printf("start %" PRIu64 "\n", start);
@@ -882,10 +977,13 @@ static const char usage[] =
     "  check-proof --consistency --from M --to N --old-root R1 --root R2 --proof FILE\n"
     "                                      check a proof without the log\n"
     "  show DIR [--from I] [--count N] [--json]   decode entries (JSON: one object a line)\n"
-    "  bench DIR --entries N [--key SIGNER] [--checkpoint-every N] [--personal] [--no-verify]\n"
-    "        [--json]\n"
+    "  bench DIR --entries N [--key SIGNER] [--checkpoint-every N] [--checkpoint-ms MS]\n"
+    "        [--personal] [--no-verify] [--json]\n"
     "                                      append N synthetic entries through the durability\n"
     "                                      thread, then verify; prints `durable N` lines\n"
+    "  bench DIR --rate Q --entries N [--personal] [--checkpoint-ms MS] [--json]\n"
+    "                                      N queries of 3 entries at Q/s, open loop: latency\n"
+    "                                      percentiles from due time to durable\n"
     "  shred DIR --period YYYY-MM          destroy a past month's personal-data key\n"
     "  personal DIR --index I              decrypt the personal data of one entry\n"
     "  tiles DIR --out WWW                 the log as static C2SP tlog-tiles files\n"

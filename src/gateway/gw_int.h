@@ -111,25 +111,99 @@ void gw_class_names(unsigned store_bits, char *out, size_t len);
 
 /* ---- gw_queue.c: DATA/gateway.db (inbox of unanswered queries, review queue) ---- */
 struct gw_queue;
+/* Open (and create) DATA/gateway.db; a file of an earlier version is converted (the
+ * per-query inbox and answered tables, gw_queue.c).  NULL with err filled on failure. */
 struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen);
 void gw_queue_close(struct gw_queue *q);
-/* Inbox: a query read from the hub line, kept until its reply has left (R-1).  One
- * transaction per loop iteration: begin/commit around the adds. */
+/* One transaction per loop iteration: begin/commit around the inbox's writes. */
 int gw_queue_begin(struct gw_queue *q);
 int gw_queue_commit(struct gw_queue *q);
-int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len, uint64_t mid);
-/* Has a query with this switch message id been read before?  0 no; 1 it is in the inbox
- * (its reply is on its way); 2 it was answered: *reply (sl_xmalloc'd, the caller frees) is
- * the reply frame sent then. */
-int gw_queue_mid_seen(struct gw_queue *q, uint64_t mid, uint8_t **reply, size_t *len);
-/* The reply to the query with this id has been acknowledged by the hub: keep it (in the
- * inbox transaction) for a repeat of the query. */
-int gw_queue_answered(struct gw_queue *q, uint64_t mid, const void *reply, size_t len);
-int gw_queue_inbox_done(struct gw_queue *q, int64_t id);
-/* Every inbox frame left by an earlier run, oldest first: fn(id, frame, len, arg). */
-int gw_queue_inbox_each(struct gw_queue *q,
-                        void (*fn)(int64_t id, const void *frame, size_t len, void *arg),
+/* The inbox's rows (formats: gw_queue.c's header comment).  A row of the frames of one
+ * read: returns its id, -1 on error (logged). */
+int64_t gw_queue_read_add(struct gw_queue *q, const void *frames, size_t len);
+int gw_queue_read_done(struct gw_queue *q, int64_t id);
+/* Every inbox row, oldest first: fn(id, frames, len, arg).  The count, or -1. */
+int gw_queue_reads_each(struct gw_queue *q,
+                        void (*fn)(int64_t id, const uint8_t *frames, size_t len, void *arg),
                         void *arg);
+/* One answered_batch row (n ids, n replies): its id, -1 on error (logged). */
+int64_t gw_queue_answered_add(struct gw_queue *q, const void *mids, size_t mlen,
+                              const void *replies, size_t rlen);
+/* Every answered_batch row's ids, oldest first: fn(id, mids, len, arg). */
+int gw_queue_answered_each(struct gw_queue *q,
+                           void (*fn)(int64_t id, const uint8_t *mids, size_t len, void *arg),
+                           void *arg);
+/* Reply i of answered_batch row `batch` into *reply (sl_xmalloc'd, the caller frees):
+ * 0, or -1 (row gone or damaged; logged). */
+int gw_queue_answered_reply(struct gw_queue *q, int64_t batch, uint32_t i, uint8_t **reply,
+                            size_t *len);
+/* Delete the answered_batch rows with id <= upto. */
+int gw_queue_answered_prune(struct gw_queue *q, int64_t upto);
+
+/* The blobs' records (gw_queue.c's header comment), written and read without SQLite. */
+#define GW_INBOX_REC_HDR 12   /* an inbox record's length (4) and message id (8) */
+void gw_blob_put_frame(struct sl_buf *b, uint64_t mid, const void *frame, uint32_t len);
+void gw_blob_put_reply(struct sl_buf *mids, struct sl_buf *replies, uint64_t mid,
+                       const void *reply, uint32_t len);
+/* The record of an inbox row's frames at *off: 1 with *mid, *frame (into b) and *len
+ * filled and *off moved past it; 0 at the end; -1 when the rest is not a record (a length
+ * past the end or over SL_FRAME_DEFAULT_MAX). */
+int gw_inbox_blob_next(const uint8_t *b, size_t n, size_t *off, uint64_t *mid,
+                       const uint8_t **frame, uint32_t *len);
+/* Id i of a mids blob (the caller checks i < len / 8). */
+uint64_t gw_mids_get(const uint8_t *mids, uint32_t i);
+/* Reply i of a replies blob: 0 with *reply (into b) and *len, -1 if there is none. */
+int gw_answered_blob_get(const uint8_t *b, size_t n, uint32_t i, const uint8_t **reply,
+                         uint32_t *len);
+
+/* ---- gw_inbox.c: the inbox in memory (docs/gateway.md §5) ----
+ * Which switch message ids are in flight (read, reply not acknowledged) and which were
+ * answered (in which answered_batch row), so that no query costs an SQL look-up; how many
+ * frames of each inbox row still wait for their reply; the replies acknowledged in the
+ * current pass.  Rebuilt at start from the tables. */
+#define GW_ANSWERED_KEEP 20000      /* answered ids kept at least (pruned by whole rows) */
+#define GW_INBOX_INFLIGHT (-2)      /* gw_inbox_take: a repeat of a query in the inbox */
+#define GW_INBOX_SHARED (-3)        /* gw_inbox_take: in this read's row (gw_inbox_read_end) */
+#define GW_INBOX_ANSWERED (-4)      /* gw_inbox_take: a repeat of an answered query */
+struct gw_inbox;
+/* The inbox of q with its answered ids read back (the ids only, not the replies).  NULL
+ * (logged) if gateway.db cannot be read.  q stays the caller's; free with gw_inbox_free. */
+struct gw_inbox *gw_inbox_open(struct gw_queue *q);
+void gw_inbox_free(struct gw_inbox *ib);
+/* Every frame of the inbox rows left by an earlier run whose reply was not acknowledged,
+ * oldest first: fn(row id, frame, len, mid, arg), after every row is known (fn may call
+ * gw_inbox_done).  A frame of a row whose id was answered is skipped (its row was cut
+ * short by a kill after some of its replies were acknowledged).  Returns the number of
+ * frames given to fn, -1 if the rows could not be read. */
+int gw_inbox_recover(struct gw_inbox *ib,
+                     void (*fn)(int64_t id, const uint8_t *frame, uint32_t len, uint64_t mid,
+                                void *arg),
+                     void *arg);
+/* A frame of the current read (mid: its switch message id, 0 none).  Returns
+ *   GW_INBOX_SHARED    new: it goes into the read's row at gw_inbox_read_end;
+ *   > 0                new, without an id: a row of its own, written now (its id);
+ *   GW_INBOX_INFLIGHT  a repeat of a query read before and not yet answered;
+ *   GW_INBOX_ANSWERED  a repeat of an answered query: *reply (sl_xmalloc'd, the caller
+ *                      frees) is the reply sent then;
+ *   -1                 not stored (logged): the work is still done.
+ * An answered id whose reply cannot be read back counts as new. */
+int64_t gw_inbox_take(struct gw_inbox *ib, const void *frame, uint32_t len, uint64_t mid,
+                      uint8_t **reply, size_t *rlen);
+/* The read is over: write its row (one INSERT).  Its id, 0 if it has no frame, -1 on
+ * error (logged; its ids are forgotten, its frames still answered). */
+int64_t gw_inbox_read_end(struct gw_inbox *ib);
+/* A frame of row id is done: its reply (mid != 0) was acknowledged by the hub's TCP, or
+ * it has none (reply NULL: not a query, unreadable).  Kept in memory until
+ * gw_inbox_flush. */
+void gw_inbox_done(struct gw_inbox *ib, int64_t id, uint64_t mid, const void *reply,
+                   size_t len);
+/* Write what gw_inbox_done gathered, in the transaction of q it opens if none is open:
+ * one answered_batch row, the deletion of each row whose frames are all done, and the
+ * pruning of the oldest answered rows.  0, or -1 (logged). */
+int gw_inbox_flush(struct gw_inbox *ib);
+/* Counts, for tests and the log: ids in flight, answered ids known, rows open. */
+void gw_inbox_counts(const struct gw_inbox *ib, size_t *inflight, size_t *answered,
+                     size_t *rows);
 /* Review queue: a held request, durably (synchronous = FULL).  Returns the review id. */
 struct gw_hold {
     int64_t received_us, deadline_us;

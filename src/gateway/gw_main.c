@@ -45,7 +45,7 @@
 
 struct gw_item {
     uint64_t need;     /* audit entries [0, need) must be durable before it leaves */
-    int64_t inbox_id;  /* inbox row to delete once the line has taken the reply */
+    int64_t inbox_id;  /* inbox row of the query (gw_inbox_done once the hub has it) */
     int64_t review_id; /* review whose reply this is: marked sent once acknowledged */
     uint64_t mid;      /* switch message id of the query it answers (kept once acked) */
     uint8_t *frame;    /* reply payload (sl_xmalloc'd, owned by the item) */
@@ -65,6 +65,7 @@ struct gw {
     struct gw_policy *pol;
     struct gw_records *rec;
     struct gw_queue *q;
+    struct gw_inbox *ib;   /* the inbox in memory (gw_inbox.c) */
     struct sl_audit_log *audit;
     uint64_t durable;
     /* reply FIFO: items[head, head + nsent) are written to the line (in c->out or in the
@@ -77,7 +78,7 @@ struct gw {
     int64_t stop_deadline_ms;
     uint64_t counter;
     int64_t run;       /* this run's id (start time): reviews queued by it carry it */
-    int64_t *ids;      /* inbox ids of the frames of one read */
+    int64_t *ids;      /* inbox rows of the frames of one read (or GW_REPEAT) */
     size_t ids_cap;
     uint64_t n_queries, n_released, n_denied, n_held, n_notfound;
     struct sl_buf body, frame;
@@ -218,26 +219,25 @@ static void mark_flushed(struct gw *g)
     }
 }
 
-/* Replies the hub's TCP has acknowledged are done: inbox rows deleted, memory freed. */
+/* Replies the hub's TCP has acknowledged are done: their queries leave the inbox, the
+ * replies are kept under their ids (a repeat of the query, after a crash of either side,
+ * gets this very reply again), memory freed.  The SQL of the whole pass is one
+ * gw_inbox_flush: an answered_batch row, a DELETE per inbox row completed. */
 static void ack_check(struct gw *g)
 {
     uint64_t acked;
-    if (!g->c || !g->nsent || tcp_acked(g->c->fd, &acked) != 0)
+    if (!g->c || !g->nsent || tcp_acked(g->c->fd, &acked) != 0) {
+        gw_inbox_flush(g->ib); /* rows finished without a reply (not queries) */
         return;
+    }
     size_t k = 0;
     while (k < g->nsent) {
         struct gw_item *it = &g->items[g->head + k];
         if (!it->mark || it->mark > acked)
             break;
-        if (gw_queue_begin(g->q) == 0) {
-            gw_queue_inbox_done(g->q, it->inbox_id);
-            /* a repeat of this query (same id, after a crash of either side) gets this
-             * very reply again */
-            if (it->mid && it->inbox_id > 0)
-                gw_queue_answered(g->q, it->mid, it->frame, it->len);
-            if (it->review_id > 0)
-                gw_queue_review_sent(g->q, it->review_id);
-        }
+        gw_inbox_done(g->ib, it->inbox_id, it->mid, it->frame, it->len);
+        if (it->review_id > 0 && gw_queue_begin(g->q) == 0)
+            gw_queue_review_sent(g->q, it->review_id);
         free(it->frame);
         k++;
     }
@@ -245,6 +245,7 @@ static void ack_check(struct gw *g)
     g->nsent -= k;
     if (g->head == g->n)
         g->head = g->n = 0;
+    gw_inbox_flush(g->ib);
 }
 
 /* ---- building replies ---- */
@@ -548,7 +549,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     if (sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &perr) != 0) {
         SL_ERROR("gateway", "unreadable frame from the hub (%u bytes): %s; dropped", len,
                  perr.detail);
-        gw_queue_inbox_done(g->q, inbox_id);
+        gw_inbox_done(g->ib, inbox_id, 0, NULL, 0);
         return;
     }
     unsigned kb = key_bit(h.key);
@@ -560,7 +561,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
             first++;
         SL_WARN("gateway", "%s from %s (not a query; logged only): %.*s", h.key, h.ori,
                 (int)first, body);
-        gw_queue_inbox_done(g->q, inbox_id);
+        gw_inbox_done(g->ib, inbox_id, h.mid, NULL, 0);
         return;
     }
     g->n_queries++;
@@ -767,17 +768,19 @@ static void schedule_dial(struct gw *g)
                                                                   : g->backoff_ms * 2;
 }
 
-#define GW_REPEAT (-2) /* an inbox id that says: a repeat, handled, no work */
+#define GW_REPEAT GW_INBOX_INFLIGHT /* an inbox id that says: a repeat, handled, no work */
 
 /*
- * A frame read from the line goes into the inbox, unless it is a query the switch has
- * delivered before (the same switch message id): its line dropped, or the hub restarted,
- * before the hub saw the answer (docs/gateway.md §5).  Then:
+ * A frame read from the line goes into the inbox (this read's row, gw_inbox_read_end),
+ * unless it is a query the switch has delivered before (the same switch message id): its
+ * line dropped, or the hub restarted, before the hub saw the answer (docs/gateway.md §5).
+ * Then, known from the inbox's memory without an SQL look-up:
  *   - still in the inbox: its reply is made or on its way (a new line resends what the hub
  *     did not acknowledge): nothing to do;
  *   - answered: the reply made then goes again, as it was (no second decision, no second
  *     set of audit entries; the hub routes it, or drops it if it had it already).
- * Returns the inbox id, GW_REPEAT, or -1 (not stored: the work is still done).
+ * Returns GW_INBOX_SHARED, an inbox row id (a frame without an id), GW_REPEAT, or -1 (not
+ * stored: the work is still done).
  */
 static int64_t inbox_take(struct gw *g, const uint8_t *p, uint32_t len)
 {
@@ -787,27 +790,23 @@ static int64_t inbox_take(struct gw *g, const uint8_t *p, uint32_t len)
     size_t blen;
     uint64_t mid = sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &e) == 0
                        ? h.mid : 0;
-    if (gw_queue_begin(g->q) != 0)
-        return -1;
-    if (mid) {
-        uint8_t *reply;
-        size_t rlen;
-        int seen = gw_queue_mid_seen(g->q, mid, &reply, &rlen);
-        if (seen == 1) {
-            SL_INFO("gateway", "%s.%s MID %llu delivered again: read before, its reply is on "
-                    "its way", h.key, h.ori, (unsigned long long)mid);
-            return GW_REPEAT;
-        }
-        if (seen == 2) {
-            SL_INFO("gateway", "%s.%s MID %llu delivered again: answered before, the same "
-                    "reply sent again", h.key, h.ori, (unsigned long long)mid);
-            struct sl_buf f = {.data = reply, .off = 0, .len = rlen, .cap = rlen};
-            push_reply(g, 0, -1, 0, 0, &f);
-            free(reply);
-            return GW_REPEAT;
-        }
+    uint8_t *reply;
+    size_t rlen;
+    int64_t id = gw_inbox_take(g->ib, p, len, mid, &reply, &rlen);
+    if (id == GW_INBOX_INFLIGHT) {
+        SL_INFO("gateway", "%s.%s MID %llu delivered again: read before, its reply is on "
+                "its way", h.key, h.ori, (unsigned long long)mid);
+        return GW_REPEAT;
     }
-    return gw_queue_inbox_add(g->q, p, len, mid);
+    if (id == GW_INBOX_ANSWERED) {
+        SL_INFO("gateway", "%s.%s MID %llu delivered again: answered before, the same "
+                "reply sent again", h.key, h.ori, (unsigned long long)mid);
+        struct sl_buf f = {.data = reply, .off = 0, .len = rlen, .cap = rlen};
+        push_reply(g, 0, -1, 0, 0, &f);
+        free(reply);
+        return GW_REPEAT;
+    }
+    return id;
 }
 
 static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
@@ -856,6 +855,11 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
             g->ids[nids++] = len ? inbox_take(g, base + off + SL_FRAME_HDR, len) : -1;
             off += SL_FRAME_HDR + len;
         }
+        /* one row for the read's frames (one INSERT), committed before any work */
+        int64_t row = gw_inbox_read_end(g->ib);
+        for (size_t i = 0; i < nids; i++)
+            if (g->ids[i] == GW_INBOX_SHARED)
+                g->ids[i] = row > 0 ? row : -1;
         gw_queue_commit(g->q);
     }
     for (size_t i = 0;; i++) {
@@ -1277,44 +1281,23 @@ static void on_signal(struct sl_loop *loop, int signo, void *arg)
 
 /* ---- recovery ---- */
 
-struct recovered {
-    int64_t id;
-    uint8_t *frame;
-    size_t len;
-};
-struct recovered_list {
-    struct recovered *v;
-    size_t n, cap;
-};
-
-static void collect(int64_t id, const void *frame, size_t len, void *arg)
+static void recover_one(int64_t id, const uint8_t *frame, uint32_t len, uint64_t mid,
+                        void *arg)
 {
-    struct recovered_list *l = arg;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = sl_xrealloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n].id = id;
-    l->v[l->n].frame = sl_xmalloc(len ? len : 1);
-    memcpy(l->v[l->n].frame, frame, len);
-    l->v[l->n].len = len;
-    l->n++;
+    struct gw *g = arg;
+    (void)mid;
+    if (!g->failed)
+        handle_frame(g, id, frame, len, 1);
 }
 
+/* Every query of the inbox whose reply the hub had not acknowledged when an earlier run
+ * stopped is answered now, before the line is dialled (docs/gateway.md §5). */
 static void recover_inbox(struct gw *g)
 {
-    struct recovered_list l = {0};
-    if (gw_queue_inbox_each(g->q, collect, &l) < 0)
-        SL_ERROR("gateway", "gateway.db: cannot read the inbox");
-    if (l.n)
-        SL_WARN("gateway", "%zu queries read before a stop were not answered: answering "
-                "them now", l.n);
-    for (size_t i = 0; i < l.n; i++) {
-        if (!g->failed)
-            handle_frame(g, l.v[i].id, l.v[i].frame, (uint32_t)l.v[i].len, 1);
-        free(l.v[i].frame);
-    }
-    free(l.v);
+    int n = gw_inbox_recover(g->ib, recover_one, g);
+    if (n > 0)
+        SL_WARN("gateway", "%d queries read before a stop were not answered: answered "
+                "now", n);
 }
 
 /* ---- run ---- */
@@ -1363,6 +1346,9 @@ int sl_gw_run(const struct sl_gw_config *cfg)
         SL_ERROR("gateway", "%s", err);
         goto done;
     }
+    g.ib = gw_inbox_open(g.q);
+    if (!g.ib)
+        goto done;
     g.pol = gw_policy_new(cfg);
     g.rec = gw_records_open(cfg);
 
@@ -1427,6 +1413,9 @@ done:
         free(g.items[i].frame);
     free(g.items);
     free(g.ids);
+    if (g.ib)
+        gw_inbox_flush(g.ib);
+    gw_inbox_free(g.ib);
     if (g.q)
         gw_queue_commit(g.q);
     gw_queue_close(g.q);

@@ -1,19 +1,38 @@
 /*
  * gw_queue.c - the gateway's own durable state: DATA/gateway.db (SQLite, WAL).
  *
- *   inbox(id INTEGER PRIMARY KEY, received_us INTEGER, frame BLOB, mid INTEGER)
+ *   inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER, frames BLOB)
  *       every query read from the hub line, until its reply has been handed to the line
  *       (R-1: a gateway killed between reading a query and sending its reply answers it
- *       after the restart).  WAL with synchronous = NORMAL: a commit survives the process
- *       being killed (it is in the OS's page cache); one commit per loop iteration.
- *       mid: the switch message id of the query (its MID/ header line), NULL without one.
+ *       after the restart).  One row per read of the line (all the frames one read
+ *       brought, one INSERT), committed before any of them is worked on; deleted when the
+ *       replies to all its frames have been acknowledged by the hub's TCP, in the
+ *       transaction that records them in answered_batch.  WAL with synchronous = NORMAL:
+ *       a commit survives the process being killed (it is in the OS's page cache).
+ *       frames: records, each a 4-byte big-endian length L, the 8-byte big-endian switch
+ *       message id of the frame (its MID/ header line; 0 = none), then the L bytes of the
+ *       frame as read (output form).  A query without an id gets a row of its own (one
+ *       record): with an id, a row's answered frames are known by their ids (below);
+ *       without one, only the row's deletion says it was answered.
+ *       (gw_inbox_blob_next parses a record; gw_inbox.c keeps the rows' state in memory.)
  *
- *   answered(seq INTEGER PRIMARY KEY, mid INTEGER UNIQUE, at_us INTEGER, reply BLOB)
- *       the reply to each query with a message id, written in the transaction that deletes
- *       its inbox row (the hub's TCP acknowledged it).  A query the switch delivers again
- *       with an id found here gets this reply again, never a second decision
- *       (docs/gateway.md §5).  The last GW_ANSWERED_KEEP rows are kept: a repeat comes
- *       right after a line returns, ahead of anything new.
+ *   answered_batch(id INTEGER PRIMARY KEY, at_us INTEGER, mids BLOB, replies BLOB)
+ *       the replies to queries with a message id, one row per pass over the hub's
+ *       acknowledgements (ack_check), written in the transaction that deletes the inbox
+ *       rows it completes.  A query the switch delivers again with an id found here gets
+ *       this reply again, never a second decision (docs/gateway.md §5).  Rows are pruned
+ *       oldest first while at least GW_ANSWERED_KEEP ids stay: a repeat comes right after
+ *       a line returns, ahead of anything new.
+ *       mids: n 8-byte big-endian ids.  replies: n records in the same order, each a
+ *       4-byte big-endian length L and the L bytes of the reply frame as sent.  mids comes
+ *       first in the row so that the start, which reads every id into memory, does not
+ *       read the replies (fetched only for a repeat: gw_answered_blob_get).
+ *
+ *   inbox(id, received_us, frame, mid), answered(seq, mid UNIQUE, at_us, reply)
+ *       the one-row-per-query forms of the versions before: a file that has them is
+ *       converted at open (gw_queue_open, one transaction): each inbox row becomes an
+ *       inbox_read row of one record (oldest first), the answered rows become
+ *       answered_batch rows of up to 1,000, and both tables are dropped.
  *
  *   review(id INTEGER PRIMARY KEY, received_us, deadline_us, ori, key, ctl, rules, why,
  *          policy_hash, then_effect, frame BLOB, audit_index, status)
@@ -58,14 +77,13 @@
 
 #include "gw_int.h"
 #include "stateline/core.h"
-
-#define GW_ANSWERED_KEEP 20000
+#include "stateline/frame.h"
 
 struct gw_queue {
     sqlite3 *db;
-    sqlite3_stmt *add, *done, *hold, *seen_inbox, *seen_answered, *answered, *prune;
+    sqlite3_stmt *add, *done, *hold, *batch, *reply, *prune;
+    sqlite3_stmt *begin, *commit;  /* once per loop pass: compiled once */
     int in_tx;
-    unsigned answered_n;   /* inserts since the last prune */
 };
 
 static const char schema[] =
@@ -88,16 +106,16 @@ static const char schema[] =
     " DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS policy_text(hash TEXT PRIMARY KEY, text TEXT NOT NULL,"
     " first_us INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS inbox(id INTEGER PRIMARY KEY, received_us INTEGER NOT NULL,"
-    " frame BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER NOT"
+    " NULL, frames BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS review(id INTEGER PRIMARY KEY, received_us INTEGER NOT NULL,"
     " deadline_us INTEGER NOT NULL, ori TEXT NOT NULL, key TEXT NOT NULL, ctl TEXT NOT NULL,"
     " rules TEXT NOT NULL, why TEXT NOT NULL, policy_hash TEXT NOT NULL,"
     " then_effect TEXT NOT NULL, frame BLOB NOT NULL, audit_index INTEGER NOT NULL,"
     " status TEXT NOT NULL DEFAULT 'held');"
     "CREATE INDEX IF NOT EXISTS review_status ON review(status, deadline_us);"
-    "CREATE TABLE IF NOT EXISTS answered(seq INTEGER PRIMARY KEY, mid INTEGER NOT NULL UNIQUE,"
-    " at_us INTEGER NOT NULL, reply BLOB NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS answered_batch(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
+    " mids BLOB NOT NULL, replies BLOB NOT NULL);";
 
 /* Columns added to `review` after its first version (an older gateway.db gets them). */
 static const char *const review_columns[] = {
@@ -148,23 +166,6 @@ static int gw_queue_schema_apply_v1(sqlite3 *db, char *err, size_t errlen)
         sqlite3_free(e);
         return -1;
     }
-    /* the inbox's message id (files of earlier versions have no column) */
-    if (sqlite3_exec(db, "ALTER TABLE inbox ADD COLUMN mid INTEGER", NULL, NULL, &e) !=
-        SQLITE_OK) {
-        int dup = e && strstr(e, "duplicate column");
-        if (!dup)
-            snprintf(err, errlen, "inbox: %s", e ? e : sqlite3_errmsg(db));
-        sqlite3_free(e);
-        e = NULL;
-        if (!dup)
-            return -1;
-    }
-    if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS inbox_mid ON inbox(mid)", NULL, NULL,
-                     &e) != SQLITE_OK) {
-        snprintf(err, errlen, "inbox: %s", e ? e : sqlite3_errmsg(db));
-        sqlite3_free(e);
-        return -1;
-    }
     for (size_t i = 0; i < sizeof review_columns / sizeof review_columns[0]; i++) {
         char sql[200];
         snprintf(sql, sizeof sql, "ALTER TABLE review ADD COLUMN %s", review_columns[i]);
@@ -177,6 +178,250 @@ static int gw_queue_schema_apply_v1(sqlite3 *db, char *err, size_t errlen)
             if (!dup)
                 return -1;
         }
+    }
+    return 0;
+}
+
+/* ---- blobs (formats in the header comment) ---- */
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+void gw_blob_put_frame(struct sl_buf *b, uint64_t mid, const void *frame, uint32_t len)
+{
+    uint8_t *p = sl_buf_reserve(b, GW_INBOX_REC_HDR + (size_t)len);
+    put32(p, len);
+    put32(p + 4, (uint32_t)(mid >> 32));
+    put32(p + 8, (uint32_t)mid);
+    if (len)
+        memcpy(p + GW_INBOX_REC_HDR, frame, len);
+    sl_buf_commit(b, GW_INBOX_REC_HDR + (size_t)len);
+}
+
+void gw_blob_put_reply(struct sl_buf *mids, struct sl_buf *replies, uint64_t mid,
+                       const void *reply, uint32_t len)
+{
+    uint8_t *p = sl_buf_reserve(mids, 8);
+    put32(p, (uint32_t)(mid >> 32));
+    put32(p + 4, (uint32_t)mid);
+    sl_buf_commit(mids, 8);
+    p = sl_buf_reserve(replies, 4 + (size_t)len);
+    put32(p, len);
+    if (len)
+        memcpy(p + 4, reply, len);
+    sl_buf_commit(replies, 4 + (size_t)len);
+}
+
+int gw_inbox_blob_next(const uint8_t *b, size_t n, size_t *off, uint64_t *mid,
+                       const uint8_t **frame, uint32_t *len)
+{
+    if (*off >= n)
+        return 0;
+    if (n - *off < GW_INBOX_REC_HDR)
+        return -1;
+    const uint8_t *p = b + *off;
+    uint32_t l = get32(p);
+    if (l > SL_FRAME_DEFAULT_MAX || n - *off - GW_INBOX_REC_HDR < l)
+        return -1;
+    *mid = get64(p + 4);
+    *frame = p + GW_INBOX_REC_HDR;
+    *len = l;
+    *off += GW_INBOX_REC_HDR + (size_t)l;
+    return 1;
+}
+
+uint64_t gw_mids_get(const uint8_t *mids, uint32_t i)
+{
+    return get64(mids + (size_t)i * 8);
+}
+
+int gw_answered_blob_get(const uint8_t *b, size_t n, uint32_t i, const uint8_t **reply,
+                         uint32_t *len)
+{
+    size_t off = 0;
+    for (uint32_t k = 0;; k++) {
+        if (n - off < 4)
+            return -1;
+        uint32_t l = get32(b + off);
+        if (n - off - 4 < l)
+            return -1;
+        if (k == i) {
+            *reply = b + off + 4;
+            *len = l;
+            return 0;
+        }
+        off += 4 + (size_t)l;
+    }
+}
+
+/* ---- the forms before inbox_read / answered_batch ---- */
+
+static int table_exists(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *s;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/* Each row of the old per-query inbox (oldest first) becomes an inbox_read row of one
+ * record; a file of the version before that has no mid column (0 then). */
+static int migrate_inbox(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *sel = NULL, *ins = NULL;
+    struct sl_buf b = SL_BUF_INIT;
+    int has_mid = 0, rc, n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('inbox') WHERE name ="
+                           " 'mid'", -1, &sel, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(sel) == SQLITE_ROW)
+        has_mid = sqlite3_column_int(sel, 0) > 0;
+    sqlite3_finalize(sel);
+    sel = NULL;
+    if (sqlite3_prepare_v2(db, has_mid ? "SELECT received_us, frame, mid FROM inbox ORDER BY id"
+                                       : "SELECT received_us, frame, 0 FROM inbox ORDER BY id",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO inbox_read(received_us, frames) VALUES(?,?)", -1,
+                           &ins, NULL) != SQLITE_OK)
+        goto fail;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+        if (len > SL_FRAME_DEFAULT_MAX) {
+            /* never written so by any version: not a frame the hub can send */
+            SL_ERROR("gateway", "gateway.db: an inbox row of %zu bytes (over the frame "
+                     "maximum) is not converted", len);
+            continue;
+        }
+        sl_buf_reset(&b);
+        gw_blob_put_frame(&b, (uint64_t)sqlite3_column_int64(sel, 2),
+                          sqlite3_column_blob(sel, 1), (uint32_t)len);
+        sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_blob(ins, 2, sl_buf_head(&b), (int)sl_buf_used(&b), SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            goto fail;
+        sqlite3_reset(ins);
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sl_buf_free(&b);
+    if (n)
+        SL_INFO("gateway", "gateway.db: %d inbox rows of the per-query form converted", n);
+    return sqlite3_exec(db, "DROP TABLE inbox", NULL, NULL, NULL) == SQLITE_OK ? 0 : -2;
+fail:
+    snprintf(err, errlen, "converting the inbox: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sl_buf_free(&b);
+    return -1;
+}
+
+/* The old answered rows (oldest first) become answered_batch rows of up to 1,000. */
+static int migrate_answered(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *sel = NULL, *ins = NULL;
+    struct sl_buf mids = SL_BUF_INIT, replies = SL_BUF_INIT;
+    int rc, n = 0, k = 0;
+    if (sqlite3_prepare_v2(db, "SELECT mid, reply FROM answered ORDER BY seq", -1, &sel,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO answered_batch(at_us, mids, replies)"
+                           " VALUES(?,?,?)", -1, &ins, NULL) != SQLITE_OK)
+        goto fail;
+    for (;;) {
+        rc = sqlite3_step(sel);
+        if (rc == SQLITE_ROW) {
+            size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+            if (len <= SL_FRAME_DEFAULT_MAX && sqlite3_column_int64(sel, 0) != 0) {
+                gw_blob_put_reply(&mids, &replies, (uint64_t)sqlite3_column_int64(sel, 0),
+                                  sqlite3_column_blob(sel, 1), (uint32_t)len);
+                k++;
+                n++;
+            }
+        } else if (rc != SQLITE_DONE) {
+            goto fail;
+        }
+        if (k && (k == 1000 || rc == SQLITE_DONE)) {
+            sqlite3_bind_int64(ins, 1, sl_wall_us());
+            sqlite3_bind_blob(ins, 2, sl_buf_head(&mids), (int)sl_buf_used(&mids),
+                              SQLITE_STATIC);
+            sqlite3_bind_blob(ins, 3, sl_buf_head(&replies), (int)sl_buf_used(&replies),
+                              SQLITE_STATIC);
+            if (sqlite3_step(ins) != SQLITE_DONE)
+                goto fail;
+            sqlite3_reset(ins);
+            sl_buf_reset(&mids);
+            sl_buf_reset(&replies);
+            k = 0;
+        }
+        if (rc == SQLITE_DONE)
+            break;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sl_buf_free(&mids);
+    sl_buf_free(&replies);
+    if (n)
+        SL_INFO("gateway", "gateway.db: %d answered ids of the per-query form converted", n);
+    return sqlite3_exec(db, "DROP TABLE answered", NULL, NULL, NULL) == SQLITE_OK ? 0 : -2;
+fail:
+    snprintf(err, errlen, "converting the answered ids: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sl_buf_free(&mids);
+    sl_buf_free(&replies);
+    return -1;
+}
+
+/* A file of the versions before: both old tables converted in one transaction, so a kill
+ * during it leaves the file as it was. */
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int old_inbox = table_exists(db, "inbox"), old_answered = table_exists(db, "answered");
+    if (old_inbox < 0 || old_answered < 0) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (!old_inbox && !old_answered)
+        return 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "converting the inbox: BEGIN: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    int rc = 0;
+    if (old_inbox)
+        rc = migrate_inbox(db, err, errlen);
+    if (!rc && old_answered)
+        rc = migrate_answered(db, err, errlen);
+    if (rc == -2)
+        snprintf(err, errlen, "converting the inbox: DROP: %s", sqlite3_errmsg(db));
+    if (rc || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        if (!rc)
+            snprintf(err, errlen, "converting the inbox: COMMIT: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
     }
     return 0;
 }
@@ -196,23 +441,23 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
     sqlite3_busy_timeout(q->db, 2000);
     char *e = NULL;
     char serr[300] = "";
-    if (gw_queue_schema_apply(q->db, serr, sizeof serr) != 0)
+    if (gw_queue_schema_apply(q->db, serr, sizeof serr) != 0 ||
+        migrate(q->db, serr, sizeof serr) != 0)
         e = sqlite3_mprintf("%s", serr);
     if (e ||
-        sqlite3_prepare_v2(q->db, "INSERT INTO inbox(received_us, frame, mid) VALUES(?,?,?)",
+        sqlite3_prepare_v2(q->db, "INSERT INTO inbox_read(received_us, frames) VALUES(?,?)",
                            -1, &q->add, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "SELECT id FROM inbox WHERE mid = ? LIMIT 1", -1,
-                           &q->seen_inbox, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "SELECT reply FROM answered WHERE mid = ?", -1,
-                           &q->seen_answered, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "DELETE FROM inbox_read WHERE id = ?", -1, &q->done,
+                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
-                           "INSERT OR REPLACE INTO answered(mid, at_us, reply) VALUES(?,?,?)",
-                           -1, &q->answered, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db,
-                           "DELETE FROM answered WHERE seq <= (SELECT max(seq) FROM answered)"
-                           " - ?", -1, &q->prune, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "DELETE FROM inbox WHERE id = ?", -1, &q->done, NULL) !=
-            SQLITE_OK ||
+                           "INSERT INTO answered_batch(at_us, mids, replies) VALUES(?,?,?)", -1,
+                           &q->batch, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "SELECT replies FROM answered_batch WHERE id = ?", -1,
+                           &q->reply, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "DELETE FROM answered_batch WHERE id <= ?", -1, &q->prune,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "BEGIN", -1, &q->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "COMMIT", -1, &q->commit, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
                            "INSERT INTO review(received_us, deadline_us, ori, key, ctl, rules,"
                            " why, policy_hash, then_effect, frame, audit_index, ref, detail)"
@@ -235,10 +480,11 @@ void gw_queue_close(struct gw_queue *q)
     sqlite3_finalize(q->add);
     sqlite3_finalize(q->done);
     sqlite3_finalize(q->hold);
-    sqlite3_finalize(q->seen_inbox);
-    sqlite3_finalize(q->seen_answered);
-    sqlite3_finalize(q->answered);
+    sqlite3_finalize(q->batch);
+    sqlite3_finalize(q->reply);
     sqlite3_finalize(q->prune);
+    sqlite3_finalize(q->begin);
+    sqlite3_finalize(q->commit);
     sqlite3_close(q->db);
     free(q);
 }
@@ -247,7 +493,9 @@ int gw_queue_begin(struct gw_queue *q)
 {
     if (q->in_tx)
         return 0;
-    if (sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = sqlite3_step(q->begin);
+    sqlite3_reset(q->begin);
+    if (rc != SQLITE_DONE) {
         SL_ERROR("gateway", "gateway.db: BEGIN: %s", sqlite3_errmsg(q->db));
         return -1;
     }
@@ -259,22 +507,22 @@ int gw_queue_commit(struct gw_queue *q)
 {
     if (!q->in_tx)
         return 0;
-    q->in_tx = 0;
-    if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = sqlite3_step(q->commit);
+    sqlite3_reset(q->commit);
+    /* A COMMIT that failed and left the transaction open (SQLITE_BUSY) is tried again by
+     * the next commit; one SQLite rolled back is over. */
+    q->in_tx = !sqlite3_get_autocommit(q->db);
+    if (rc != SQLITE_DONE) {
         SL_ERROR("gateway", "gateway.db: COMMIT: %s", sqlite3_errmsg(q->db));
         return -1;
     }
     return 0;
 }
 
-int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len, uint64_t mid)
+int64_t gw_queue_read_add(struct gw_queue *q, const void *frames, size_t len)
 {
     sqlite3_bind_int64(q->add, 1, sl_wall_us());
-    sqlite3_bind_blob(q->add, 2, frame, (int)len, SQLITE_STATIC);
-    if (mid)
-        sqlite3_bind_int64(q->add, 3, (sqlite3_int64)mid);
-    else
-        sqlite3_bind_null(q->add, 3);
+    sqlite3_bind_blob(q->add, 2, frames, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(q->add);
     sqlite3_reset(q->add);
     sqlite3_clear_bindings(q->add);
@@ -285,7 +533,7 @@ int64_t gw_queue_inbox_add(struct gw_queue *q, const void *frame, size_t len, ui
     return sqlite3_last_insert_rowid(q->db);
 }
 
-int gw_queue_inbox_done(struct gw_queue *q, int64_t id)
+int gw_queue_read_done(struct gw_queue *q, int64_t id)
 {
     if (id <= 0)
         return 0;
@@ -299,75 +547,97 @@ int gw_queue_inbox_done(struct gw_queue *q, int64_t id)
     return 0;
 }
 
-int gw_queue_mid_seen(struct gw_queue *q, uint64_t mid, uint8_t **reply, size_t *len)
-{
-    *reply = NULL;
-    *len = 0;
-    sqlite3_bind_int64(q->seen_inbox, 1, (sqlite3_int64)mid);
-    int rc = sqlite3_step(q->seen_inbox);
-    sqlite3_reset(q->seen_inbox);
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc != SQLITE_DONE)
-        goto fail;
-    sqlite3_bind_int64(q->seen_answered, 1, (sqlite3_int64)mid);
-    rc = sqlite3_step(q->seen_answered);
-    if (rc == SQLITE_ROW) {
-        *len = (size_t)sqlite3_column_bytes(q->seen_answered, 0);
-        *reply = sl_xmalloc(*len ? *len : 1);
-        if (*len)
-            memcpy(*reply, sqlite3_column_blob(q->seen_answered, 0), *len);
-    }
-    sqlite3_reset(q->seen_answered);
-    if (rc == SQLITE_ROW)
-        return 2;
-    if (rc == SQLITE_DONE)
-        return 0;
-fail:
-    /* Unknown: answer it (a repeat is dropped by the hub; a query is never lost). */
-    SL_ERROR("gateway", "gateway.db: looking up MID %llu: %s", (unsigned long long)mid,
-             sqlite3_errmsg(q->db));
-    return 0;
-}
-
-int gw_queue_answered(struct gw_queue *q, uint64_t mid, const void *reply, size_t len)
-{
-    sqlite3_bind_int64(q->answered, 1, (sqlite3_int64)mid);
-    sqlite3_bind_int64(q->answered, 2, sl_wall_us());
-    sqlite3_bind_blob(q->answered, 3, reply, (int)len, SQLITE_STATIC);
-    int rc = sqlite3_step(q->answered);
-    sqlite3_reset(q->answered);
-    sqlite3_clear_bindings(q->answered);
-    if (rc != SQLITE_DONE) {
-        SL_ERROR("gateway", "gateway.db: answered: %s", sqlite3_errmsg(q->db));
-        return -1;
-    }
-    if (++q->answered_n >= 1000) {
-        q->answered_n = 0;
-        sqlite3_bind_int64(q->prune, 1, GW_ANSWERED_KEEP);
-        if (sqlite3_step(q->prune) != SQLITE_DONE)
-            SL_ERROR("gateway", "gateway.db: pruning answered: %s", sqlite3_errmsg(q->db));
-        sqlite3_reset(q->prune);
-    }
-    return 0;
-}
-
-int gw_queue_inbox_each(struct gw_queue *q,
-                        void (*fn)(int64_t id, const void *frame, size_t len, void *arg),
-                        void *arg)
+/* SELECT id, <blob> ... ORDER BY id: fn(id, blob, len, arg) for each row. */
+static int each_blob(struct gw_queue *q, const char *sql,
+                     void (*fn)(int64_t id, const uint8_t *blob, size_t len, void *arg),
+                     void *arg)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db, "SELECT id, frame FROM inbox ORDER BY id", -1, &s, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
         return -1;
+    }
     int n = 0, rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         fn(sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
            (size_t)sqlite3_column_bytes(s, 1), arg);
         n++;
     }
+    if (rc != SQLITE_DONE)
+        SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? n : -1;
+}
+
+int gw_queue_reads_each(struct gw_queue *q,
+                        void (*fn)(int64_t id, const uint8_t *frames, size_t len, void *arg),
+                        void *arg)
+{
+    return each_blob(q, "SELECT id, frames FROM inbox_read ORDER BY id", fn, arg);
+}
+
+int gw_queue_answered_each(struct gw_queue *q,
+                           void (*fn)(int64_t id, const uint8_t *mids, size_t len, void *arg),
+                           void *arg)
+{
+    return each_blob(q, "SELECT id, mids FROM answered_batch ORDER BY id", fn, arg);
+}
+
+int64_t gw_queue_answered_add(struct gw_queue *q, const void *mids, size_t mlen,
+                              const void *replies, size_t rlen)
+{
+    sqlite3_bind_int64(q->batch, 1, sl_wall_us());
+    sqlite3_bind_blob(q->batch, 2, mids, (int)mlen, SQLITE_STATIC);
+    sqlite3_bind_blob(q->batch, 3, replies, (int)rlen, SQLITE_STATIC);
+    int rc = sqlite3_step(q->batch);
+    sqlite3_reset(q->batch);
+    sqlite3_clear_bindings(q->batch);
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("gateway", "gateway.db: answered: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    return sqlite3_last_insert_rowid(q->db);
+}
+
+int gw_queue_answered_reply(struct gw_queue *q, int64_t batch, uint32_t i, uint8_t **reply,
+                            size_t *len)
+{
+    *reply = NULL;
+    *len = 0;
+    sqlite3_bind_int64(q->reply, 1, batch);
+    int rc = sqlite3_step(q->reply), found = -1;
+    if (rc == SQLITE_ROW) {
+        const uint8_t *p;
+        uint32_t l;
+        if (gw_answered_blob_get(sqlite3_column_blob(q->reply, 0),
+                                 (size_t)sqlite3_column_bytes(q->reply, 0), i, &p, &l) == 0) {
+            *reply = sl_xmalloc(l ? l : 1);
+            if (l)
+                memcpy(*reply, p, l);
+            *len = l;
+            found = 0;
+        } else {
+            SL_ERROR("gateway", "gateway.db: answered row %lld has no reply %u (damaged)",
+                     (long long)batch, i);
+        }
+    } else {
+        SL_ERROR("gateway", "gateway.db: answered row %lld: %s", (long long)batch,
+                 rc == SQLITE_DONE ? "gone" : sqlite3_errmsg(q->db));
+    }
+    sqlite3_reset(q->reply);
+    return found;
+}
+
+int gw_queue_answered_prune(struct gw_queue *q, int64_t upto)
+{
+    sqlite3_bind_int64(q->prune, 1, upto);
+    int rc = sqlite3_step(q->prune);
+    sqlite3_reset(q->prune);
+    if (rc != SQLITE_DONE) {
+        SL_ERROR("gateway", "gateway.db: pruning answered: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    return 0;
 }
 
 int64_t gw_queue_hold(struct gw_queue *q, const struct gw_hold *h)

@@ -500,9 +500,11 @@ static void test_shred(void **state)
     assert_int_equal(access(path, F_OK), -1);
     assert_int_equal(sl_audit_personal_read(f->logdir, 4, &data, &len, err, sizeof err), 1);
     struct stat st;
-    snprintf(path, sizeof path, "%s/personal/personal.db", f->logdir);
+    snprintf(path, sizeof path, "%s/personal/2025-02.data", f->logdir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/personal/2025-01.data", f->logdir); /* shredded */
+    assert_int_equal(access(path, F_OK), -1);
 }
 
 int main(void)
