@@ -107,59 +107,49 @@ int sl_demo_classify(const char *dest, const char *req_state, const char *parent
     return SL_DEMO_OUT_POLICE;
 }
 
-/* Does some line of body[0, len) start with s? */
-static int line_starts(const char *body, size_t len, const char *s)
-{
-    size_t n = strlen(s);
-    for (size_t i = 0; i + n <= len; i++) {
-        if ((i == 0 || body[i - 1] == '\n') && memcmp(body + i, s, n) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int contains(const char *body, size_t len, const char *s)
-{
-    size_t n = strlen(s);
-    for (size_t i = 0; i + n <= len; i++)
-        if (memcmp(body + i, s, n) == 0)
-            return 1;
-    return 0;
-}
+/* Does the line ln[0, ll) start with the literal s? */
+#define STARTS(ln, ll, s) ((ll) >= sizeof(s) - 1 && memcmp((ln), (s), sizeof(s) - 1) == 0)
 
 int sl_demo_reply_outcome(const char *key, const char *body, size_t len)
 {
     if (!key || strcmp(key, "ER") == 0 || strcmp(key, "SM") == 0)
         return SL_DEMO_ERROR;
-    /* The gateway's texts (gw_main.c, gw_records.c), most specific first. */
-    if (line_starts(body, len, "DENIED BY "))
-        return SL_DEMO_DENIED;
-    if (line_starts(body, len, "HELD FOR REVIEW BY "))
-        return SL_DEMO_HELD;
-    if (contains(body, len, " DOES NOT ANSWER "))
-        return SL_DEMO_DENIED; /* a key the gateway does not answer: audited as denied */
-    if (line_starts(body, len, "QUERY NOT USABLE") ||
-        line_starts(body, len, "FILE NOT AVAILABLE") ||
-        line_starts(body, len, "TEMPORARILY UNAVAILABLE"))
-        return SL_DEMO_ERROR;
-    if (line_starts(body, len, "NOT ON FILE"))
-        return SL_DEMO_NOT_ON_FILE;
-    /* Redacted when a field of the record reads WITHHELD (the layouts print that in place
-     * of a withheld value).  The "WITHHELD UNDER ..." line alone does not count: it names
-     * the policy's redactions even when the record has none of those classes (an RR
-     * under a rule that withholds the SSN), and the audit entry then says released. */
+    /* The gateway's texts (gw_main.c, gw_records.c), most specific first; one pass over
+     * the lines notes which of them occur (the benchmark judges every reply with this,
+     * on the cores it measures, so it reads each byte about once). */
+    int denied = 0, held = 0, unusable = 0, not_on_file = 0, redacted = 0;
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(body + i, '\n', len - i);
         size_t e = nl ? (size_t)(nl - body) : len;
         const char *ln = body + i;
         size_t ll = e - i;
-        int policy_line = (ll >= 15 && memcmp(ln, "WITHHELD UNDER ", 15) == 0) ||
-                          (ll >= 17 && memcmp(ln, "WITHHELD-CLASSES:", 17) == 0) ||
-                          (ll >= 14 && memcmp(ln, "WITHHELD-UNDER:", 15) == 0);
-        if (!policy_line && contains(ln, ll, "WITHHELD"))
-            return SL_DEMO_REDACTED;
+        denied |= STARTS(ln, ll, "DENIED BY ");
+        held |= STARTS(ln, ll, "HELD FOR REVIEW BY ");
+        unusable |= STARTS(ln, ll, "QUERY NOT USABLE") || STARTS(ln, ll, "FILE NOT AVAILABLE") ||
+                    STARTS(ln, ll, "TEMPORARILY UNAVAILABLE");
+        not_on_file |= STARTS(ln, ll, "NOT ON FILE");
+        /* Redacted when a field of the record reads WITHHELD (the layouts print that in
+         * place of a withheld value).  The "WITHHELD UNDER ..." line alone does not count:
+         * it names the policy's redactions even when the record has none of those classes
+         * (an RR under a rule that withholds the SSN), and the audit entry then says
+         * released. */
+        if (!redacted && !STARTS(ln, ll, "WITHHELD UNDER ") &&
+            !STARTS(ln, ll, "WITHHELD-CLASSES:") && !STARTS(ln, ll, "WITHHELD-UNDER:"))
+            redacted = memmem(ln, ll, "WITHHELD", 8) != NULL;
         i = e + 1;
     }
+    if (denied)
+        return SL_DEMO_DENIED;
+    if (held)
+        return SL_DEMO_HELD;
+    if (memmem(body, len, " DOES NOT ANSWER ", 17))
+        return SL_DEMO_DENIED; /* a key the gateway does not answer: audited as denied */
+    if (unusable)
+        return SL_DEMO_ERROR;
+    if (not_on_file)
+        return SL_DEMO_NOT_ON_FILE;
+    if (redacted)
+        return SL_DEMO_REDACTED;
     return SL_DEMO_RELEASED;
 }
 

@@ -41,6 +41,7 @@
 #include "stateline/http.h"
 #include "stateline/loop.h"
 #include "stateline/policy.h"
+#include "stateline/sqlcfg.h"
 
 struct gw_item {
     uint64_t need;     /* audit entries [0, need) must be durable before it leaves */
@@ -1306,6 +1307,8 @@ int sl_gw_run(const struct sl_gw_config *cfg)
     struct gw g;
     char err[512];
     int rc = 1;
+    if (sl_sqlite_setup() != 0) /* before the first connection (sqlcfg.h) */
+        SL_DEBUG("gateway", "SQLite was initialised before its settings: defaults kept");
     memset(&g, 0, sizeof g);
     g.cfg = cfg;
     sl_buf_init(&g.body);

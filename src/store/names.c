@@ -364,8 +364,11 @@ const struct sl_field_class *sl_store_field_classes(size_t *n)
 
 int sl_store_field_class(const char *record, const char *field)
 {
+    /* The first characters decide most comparisons without a call: the gateway's
+     * layouts ask this for every field of a reply that withholds something. */
     for (size_t i = 0; i < sizeof field_classes / sizeof field_classes[0]; i++)
-        if (strcmp(field_classes[i].record, record) == 0 &&
+        if (field_classes[i].field[0] == field[0] && field_classes[i].record[0] == record[0] &&
+            strcmp(field_classes[i].record, record) == 0 &&
             strcmp(field_classes[i].field, field) == 0)
             return field_classes[i].dc;
     return -1;

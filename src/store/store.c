@@ -1011,13 +1011,14 @@ int sl_store_vehicle_by_partial_plate(struct sl_store *st, const char *pattern,
  * look-up opens the snapshot and it lasts until sl_store_read_end. */
 int sl_store_read_begin(struct sl_store *st)
 {
-    if (!sqlite3_get_autocommit(st->db))
-        return 0;
-    return sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    int began;
+    /* The prepared BEGIN and COMMIT: sqlite3_exec would compile each again, once per
+     * loop pass of the gateway (a pass per query at low rates). */
+    return read_begin(st, &began) < 0 ? -1 : 0;
 }
 
 void sl_store_read_end(struct sl_store *st)
 {
     if (st && !sqlite3_get_autocommit(st->db))
-        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+        (void)read_end(st, 0, 1);
 }

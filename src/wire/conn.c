@@ -3,11 +3,13 @@
  * tools and tests (see conn.h, docs/protocol.md).
  *
  * Reading.  sl_conn_read loops SSL_read/read until the socket has nothing more
- * (WANT_READ/EAGAIN) or a per-call budget is spent.  OpenSSL reads ahead (many records
- * per read(2)), so bytes can wait inside the SSL where level-triggered epoll cannot see
- * them: the loop only stops early when SSL_has_pending() says the SSL holds nothing, so
- * whatever is left is in the kernel socket and epoll reports it again.  Each SSL_read is
- * given at least READ_ROOM (> one record's 16 KiB of plaintext).
+ * (WANT_READ/EAGAIN, or a plain read shorter than its room) or a per-call budget is
+ * spent.  OpenSSL reads ahead (many records per read(2)), so bytes can wait inside the
+ * SSL where level-triggered epoll cannot see them: the TLS loop stops as soon as
+ * SSL_has_pending() says the SSL holds nothing (whatever is left is in the kernel socket
+ * and epoll reports it again), and never while it holds something, so the budget does
+ * not apply to it.  Each SSL_read is given at least READ_ROOM (> one record's 16 KiB of
+ * plaintext).
  *
  * Closing.  A clean TLS close_notify, an unclean EOF (OpenSSL 3 reports it as
  * SSL_R_UNEXPECTED_EOF_WHILE_READING; we handle it explicitly instead of hiding it with
@@ -188,7 +190,11 @@ int sl_conn_read(struct sl_conn *c)
             if (n > 0) {
                 sl_buf_commit(&c->in, (size_t)n);
                 total += (size_t)n;
-                if (total >= READ_BUDGET && !SSL_has_pending(c->ssl))
+                /* Nothing buffered inside the SSL: whatever else there is waits in the
+                 * kernel socket, where level-triggered epoll sees it.  Stopping here
+                 * saves the read(2) that would only return EAGAIN (one per wake-up of
+                 * every line: a third of the hub's reads at 10,000 queries/s). */
+                if (!SSL_has_pending(c->ssl))
                     break;
                 continue;
             }

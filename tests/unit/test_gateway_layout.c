@@ -258,12 +258,87 @@ static void test_layout_for(void **state)
     assert_int_equal(sl_gw_layout_for(&cfg, "WA0010200", "WA"), SL_GW_LAYOUT_STANDARD);
 }
 
+/* Every formatter, both layouts, three redactions: the bytes a reply carries. */
+static void render_all(struct sl_buf *b)
+{
+    static const unsigned ws[3] = {0, SL_DC_BIT(SL_DC_SSN) | SL_DC_BIT(SL_DC_PHOTO),
+                                   SL_DC_BIT(SL_DC_OWNER_ADDRESS) | SL_DC_BIT(SL_DC_DOB)};
+    for (int lay = 0; lay <= 1; lay++) {
+        for (int k = 0; k < 3; k++) {
+            unsigned w = ws[k];
+            struct sl_driver d;
+            make_driver(&d);
+            strcpy(d.suffix, "JR");
+            sl_store_driver_redact(&d, w);
+            sl_gw_format_driver(b, (enum sl_gw_layout)lay, "WA", "WASHINGTON", &d, w);
+            sl_gw_format_driver_item(b, (enum sl_gw_layout)lay, 3, &d, w);
+            struct sl_history h[3];
+            memset(h, 0, sizeof h);
+            h[0].kind = SL_HIST_VIOLATION;
+            h[0].date = 20220708;
+            strcpy(h[0].code, "S10");
+            strcpy(h[0].text, "SPEEDING 1-10 MPH OVER LIMIT");
+            h[0].conviction = 20220910;
+            h[1].kind = SL_HIST_WITHDRAWAL;
+            h[1].date = 20250427;
+            h[1].ends = 20260101;
+            strcpy(h[1].code, "SUS");
+            strcpy(h[1].text, "FAILURE TO APPEAR OR PAY");
+            h[2].kind = SL_HIST_WITHDRAWAL;
+            h[2].date = 20250501;
+            strcpy(h[2].code, "REV");
+            sl_gw_format_history(b, (enum sl_gw_layout)lay, h, 3, 12, w);
+            struct sl_vehicle v;
+            make_vehicle(&v);
+            v.n_owners = 2;
+            v.owner[1] = v.owner[0];
+            strcpy(v.owner[1].first, "ARCHIBALD");
+            strcpy(v.owner[1].middle, "P");
+            strcpy(v.owner[1].suffix, "III");
+            v.owner[1].dob = 0;
+            v.owner[1].oln[0] = 0;
+            sl_store_vehicle_redact(&v, w);
+            sl_gw_format_vehicle(b, (enum sl_gw_layout)lay, "WA", "WASHINGTON", &v, w);
+            sl_gw_format_vehicle_item(b, (enum sl_gw_layout)lay, 12, &v, w);
+            v.year = 0;
+            v.plate_year = 0;
+            v.n_owners = 0;
+            sl_gw_format_vehicle(b, (enum sl_gw_layout)lay, "WA", "WASHINGTON", &v, w);
+            sl_gw_format_vehicle_item(b, (enum sl_gw_layout)lay, 100, &v, w);
+        }
+    }
+}
+
+#include "layout_golden.inc"
+
+/* Byte for byte what the layouts printed before they had their own formatter (glibc's
+ * printf then): every field, both layouts, redacted and not, dates and numbers of every
+ * width, empty values (NONE), two owners with a middle name and a suffix. */
+static void test_bytes_unchanged(void **state)
+{
+    (void)state;
+    struct sl_buf b = SL_BUF_INIT;
+    render_all(&b);
+    size_t n = sl_buf_used(&b), want = strlen(layout_golden);
+    const char *p = (const char *)sl_buf_head(&b);
+    size_t i = 0;
+    while (i < n && i < want && p[i] == layout_golden[i])
+        i++;
+    if (i != n || i != want) {
+        size_t from = i > 60 ? i - 60 : 0;
+        fail_msg("layouts differ at byte %zu of %zu (golden %zu):\n...%.*s\n--- golden:\n...%.*s",
+                 i, n, want, (int)(n - from > 120 ? 120 : n - from), p + from,
+                 (int)(want - from > 120 ? 120 : want - from), layout_golden + from);
+    }
+    sl_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_driver_every_class), cmocka_unit_test(test_driver_standard_tags),
         cmocka_unit_test(test_history),            cmocka_unit_test(test_vehicle_every_class),
-        cmocka_unit_test(test_layout_for),
+        cmocka_unit_test(test_layout_for),         cmocka_unit_test(test_bytes_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
