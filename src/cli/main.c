@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "stateline/cli.h"
+#include "stateline/sqlcfg.h"
 #include "cli_table.h"
 
 static const struct sl_cli_cmd *const commands[] = {SL_CLI_COMMANDS NULL};
@@ -48,6 +49,9 @@ int main(int argc, char **argv)
 {
     /* A peer closing its socket must surface as EPIPE on the write, not kill the switch. */
     signal(SIGPIPE, SIG_IGN);
+    /* Process-wide SQLite settings, before any command opens a database (sqlcfg.h); the
+     * hub and the gateway apply them again for programs that embed them. */
+    (void)sl_sqlite_setup();
 
     if (argc < 2) {
         print_help(stderr);
