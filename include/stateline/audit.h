@@ -392,12 +392,16 @@ void sl_audit_uncork(struct sl_audit_log *log);
 int sl_audit_wait(struct sl_audit_log *log, uint64_t n);
 /* Entries appended so far (durable or not). */
 uint64_t sl_audit_size(const struct sl_audit_log *log);
-/* Flush, sign a final checkpoint, stop the thread, release everything. */
+/* Flush, sign a final checkpoint (written before this returns), stop both threads,
+ * release everything. */
 int sl_audit_close(struct sl_audit_log *log);
 
-/* Statistics of the durability thread (for metrics and the benchmark). */
+/* Statistics of the durability and checkpoint threads (for metrics and the benchmark).
+ * checkpoints: written so far; checkpoints_coalesced: snapshots replaced by a newer one
+ * because the checkpoint thread was CPQ_LEN (64) behind (0 unless the disk stalls). */
 struct sl_audit_stats {
     uint64_t batches, bytes, entries, checkpoints, queue_full_waits;
+    uint64_t checkpoints_coalesced;
 };
 void sl_audit_get_stats(struct sl_audit_log *log, struct sl_audit_stats *st);
 

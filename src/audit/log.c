@@ -49,6 +49,21 @@
 
 enum { SLOT_FREE, SLOT_FILLING, SLOT_QUEUED, SLOT_WRITING };
 
+/* What a checkpoint needs, taken by the durability thread after the batch that made it due
+ * (its entries are durable): the tree's size and root for the note, and the compact range
+ * with the segment position of the tree's end for DIR/tree-state.  About 2.1 KiB. */
+struct cp_snap {
+    uint64_t size;
+    uint8_t root[32];
+    struct sl_audit_range range;
+    uint32_t segno;
+    uint64_t segsize;
+};
+
+/* Snapshots waiting for the checkpoint thread; when all are taken, the newest is replaced
+ * (docs/audit-format.md §5 "The checkpoint thread"). */
+#define CPQ_LEN 64
+
 struct slot {
     uint8_t *buf;
     size_t len;
@@ -85,10 +100,18 @@ struct sl_audit_log {
     int cpfd;
     struct sl_audit_range range;
     struct sl_audit_hasher *hasher;
-    struct sl_audit_signer signer;
-    uint64_t cp_size;   /* size of the last checkpoint */
-    int have_cp;        /* a checkpoint exists */
-    int64_t cp_pending_ms; /* when the first entry not in a checkpoint became durable */
+    uint64_t snap_size;    /* size of the last checkpoint snapshot taken (or on disk at open) */
+    int64_t cp_pending_ms; /* when the first entry not in a snapshot became durable */
+
+    /* checkpoint thread: signs and writes the snapshots the durability thread queues */
+    pthread_t cpthread;
+    int cpthread_started;
+    pthread_mutex_t cpmu;
+    pthread_cond_t cpwake;
+    struct cp_snap *cpq; /* ring of CPQ_LEN snapshots, oldest at cpq_r */
+    int cpq_r, cpq_n, cp_stop;
+    struct sl_audit_signer signer; /* used by the checkpoint thread only (and open) */
+    int have_cp;        /* a checkpoint exists (set at open) */
 
     struct sl__audit_personal *personal;
     struct sl_audit_stats stats;
@@ -131,16 +154,29 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-static void write_state(struct sl_audit_log *log);
+static void write_state(const struct sl_audit_log *log, const struct cp_snap *sn);
+
+static void deadline_after_ms(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
 
 /* ---- checkpoints --------------------------------------------------------------------- */
 
-static int write_checkpoint(struct sl_audit_log *log)
+/* Sign and write the checkpoint of snapshot sn: appended (then fdatasync) to
+ * DIR/checkpoints, written alone to DIR/checkpoint (tmp + rename), then DIR/tree-state.
+ * Runs on the checkpoint thread (or at open, before the threads start): it touches only
+ * the signer and cpfd, which nothing else uses while the threads run. */
+static int write_checkpoint(struct sl_audit_log *log, const struct cp_snap *sn)
 {
-    uint8_t root[32];
     char note[1024];
-    sl_audit_range_root(&log->range, log->hasher, root);
-    int n = sl_audit_checkpoint_sign(&log->signer, log->range.size, root, note, sizeof note - 1);
+    int n = sl_audit_checkpoint_sign(&log->signer, sn->size, sn->root, note, sizeof note - 1);
     if (n < 0)
         return -1;
     note[n] = '\n'; /* the blank line that separates notes in the history */
@@ -160,13 +196,87 @@ static int write_checkpoint(struct sl_audit_log *log)
             close(fd);
         return -1;
     }
-    log->cp_size = log->range.size;
-    log->cp_pending_ms = 0;
-    write_state(log);
+    write_state(log, sn);
     pthread_mutex_lock(&log->mu);
     log->stats.checkpoints++;
     pthread_mutex_unlock(&log->mu);
     return 0;
+}
+
+/* The snapshot of the tree as it is now (durability thread, or open). */
+static void take_snapshot(struct sl_audit_log *log, struct cp_snap *sn)
+{
+    sn->size = log->range.size;
+    sl_audit_range_root(&log->range, log->hasher, sn->root);
+    sn->range = log->range;
+    sn->segno = log->segno;
+    sn->segsize = log->segsize;
+}
+
+/* Durability thread: queue a checkpoint of the tree as it is now; never waits for the
+ * checkpoint thread.  Snapshots are taken with growing sizes, and the checkpoint thread
+ * writes them in queue order, so checkpoints never go backwards.  When CPQ_LEN are already
+ * waiting (the disk is far behind), the newest waiting one is replaced: it covered fewer
+ * entries, and signing the newest state sooner is what a backlog needs. */
+static void queue_checkpoint(struct sl_audit_log *log)
+{
+    pthread_mutex_lock(&log->cpmu);
+    int i, coalesced = log->cpq_n == CPQ_LEN;
+    if (!coalesced)
+        i = (log->cpq_r + log->cpq_n++) % CPQ_LEN;
+    else
+        i = (log->cpq_r + CPQ_LEN - 1) % CPQ_LEN;
+    take_snapshot(log, &log->cpq[i]);
+    pthread_cond_signal(&log->cpwake);
+    pthread_mutex_unlock(&log->cpmu);
+    if (coalesced) {
+        pthread_mutex_lock(&log->mu);
+        log->stats.checkpoints_coalesced++;
+        pthread_mutex_unlock(&log->mu);
+    }
+    log->snap_size = log->range.size;
+    log->cp_pending_ms = 0;
+}
+
+/* The checkpoint thread: writes the queued snapshots in order.  A failed write is retried
+ * every checkpoint_ms until it succeeds or a newer snapshot (which covers more) is queued.
+ * At stop it writes what is queued (the final checkpoint among it), then returns. */
+static void *checkpoint_thread(void *arg)
+{
+    struct sl_audit_log *log = arg;
+    struct cp_snap *sn = sl_xmalloc(sizeof *sn);
+    pthread_mutex_lock(&log->cpmu);
+    for (;;) {
+        while (!log->cpq_n && !log->cp_stop)
+            pthread_cond_wait(&log->cpwake, &log->cpmu);
+        if (!log->cpq_n)
+            break;
+        *sn = log->cpq[log->cpq_r];
+        int stopping = log->cp_stop;
+        pthread_mutex_unlock(&log->cpmu);
+        int rc = write_checkpoint(log, sn);
+        pthread_mutex_lock(&log->cpmu);
+        if (rc == 0 || log->cpq_n > 1 || stopping) {
+            if (rc < 0)
+                SL_ERROR("audit", "checkpoint of size %llu failed; %s",
+                         (unsigned long long)sn->size,
+                         stopping && log->cpq_n == 1 ? "the log closes without it"
+                                                     : "the next one covers its entries");
+            log->cpq_r = (log->cpq_r + 1) % CPQ_LEN;
+            log->cpq_n--;
+            continue;
+        }
+        SL_ERROR("audit", "checkpoint of size %llu failed; retrying in %lld ms",
+                 (unsigned long long)sn->size, (long long)log->o.checkpoint_ms);
+        struct timespec ts;
+        deadline_after_ms(&ts, log->o.checkpoint_ms);
+        while (log->cpq_n == 1 && !log->cp_stop)
+            if (pthread_cond_timedwait(&log->cpwake, &log->cpmu, &ts) != 0)
+                break;
+    }
+    pthread_mutex_unlock(&log->cpmu);
+    free(sn);
+    return NULL;
 }
 
 /* ---- the tree state, so that open need not rescan the whole log ----------------------- */
@@ -179,19 +289,19 @@ static int write_checkpoint(struct sl_audit_log *log)
  * file can cost time, never correctness. */
 #define STATE_MAGIC "SLTREE01"
 
-static void write_state(struct sl_audit_log *log)
+static void write_state(const struct sl_audit_log *log, const struct cp_snap *sn)
 {
     uint8_t buf[8 + 8 + 4 + 8 + 4 + 64 * 32 + 4];
     size_t n = 0;
     memcpy(buf, STATE_MAGIC, 8);
     n = 8;
-    put64(buf + n, log->range.size);
-    put32(buf + n + 8, log->segno);
-    put64(buf + n + 12, log->segsize);
-    put32(buf + n + 20, (uint32_t)log->range.n);
+    put64(buf + n, sn->range.size);
+    put32(buf + n + 8, sn->segno);
+    put64(buf + n + 12, sn->segsize);
+    put32(buf + n + 20, (uint32_t)sn->range.n);
     n += 24;
-    memcpy(buf + n, log->range.h, (size_t)log->range.n * 32);
-    n += (size_t)log->range.n * 32;
+    memcpy(buf + n, sn->range.h, (size_t)sn->range.n * 32);
+    n += (size_t)sn->range.n * 32;
     put32(buf + n, sl_audit_crc32c(0, buf, n));
     n += 4;
     char tmp[4096], dst[4096];
@@ -238,9 +348,9 @@ static int read_state(const char *dir, struct sl_audit_range *r, uint32_t *segno
 
 static int checkpoint_due(const struct sl_audit_log *log, int64_t now_ms)
 {
-    if (log->range.size == log->cp_size)
+    if (log->range.size == log->snap_size)
         return 0;
-    if (log->o.checkpoint_every && log->range.size - log->cp_size >= log->o.checkpoint_every)
+    if (log->o.checkpoint_every && log->range.size - log->snap_size >= log->o.checkpoint_every)
         return 1;
     return now_ms - log->cp_pending_ms >= log->o.checkpoint_ms;
 }
@@ -324,17 +434,6 @@ static int write_batch(struct sl_audit_log *log, int first, int n)
     return 0;
 }
 
-static void deadline_after_ms(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static int slot_has_work(const struct sl_audit_log *log)
 {
     const struct slot *s = &log->slots[log->r];
@@ -348,15 +447,12 @@ static void *durability_thread(void *arg)
     for (;;) {
         while (!slot_has_work(log) && !log->stop) {
             /* Wake for a due checkpoint even when no entries come. */
-            if (log->range.size > log->cp_size && !log->failed) {
+            if (log->range.size > log->snap_size && !log->failed) {
                 int64_t wait = log->cp_pending_ms + log->o.checkpoint_ms - sl_now_ms();
                 if (wait <= 0) {
+                    /* queue_checkpoint takes cpmu then mu: not under mu */
                     pthread_mutex_unlock(&log->mu);
-                    if (write_checkpoint(log) < 0) {
-                        SL_ERROR("audit", "checkpoint failed; retrying in %lld ms",
-                                 (long long)log->o.checkpoint_ms);
-                        log->cp_pending_ms = sl_now_ms();
-                    }
+                    queue_checkpoint(log);
                     pthread_mutex_lock(&log->mu);
                     continue;
                 }
@@ -421,7 +517,7 @@ static void *durability_thread(void *arg)
 
         int rc = failed ? -1 : write_batch(log, first, n);
         int64_t now = sl_now_ms();
-        if (rc == 0 && log->cp_pending_ms == 0 && log->range.size > log->cp_size)
+        if (rc == 0 && log->cp_pending_ms == 0 && log->range.size > log->snap_size)
             log->cp_pending_ms = now;
 
         pthread_mutex_lock(&log->mu);
@@ -449,13 +545,14 @@ static void *durability_thread(void *arg)
         uint64_t one = 1;
         if (write(log->efd, &one, sizeof one) < 0 && errno != EAGAIN)
             SL_ERROR("audit", "eventfd: %s", strerror(errno));
-        if (rc == 0 && checkpoint_due(log, now) && write_checkpoint(log) < 0)
-            SL_ERROR("audit", "checkpoint failed; retrying with the next batch");
+        if (rc == 0 && checkpoint_due(log, now))
+            queue_checkpoint(log);
         pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
-    if (!log->failed && log->range.size > log->cp_size && write_checkpoint(log) < 0)
-        SL_ERROR("audit", "final checkpoint failed");
+    /* The final checkpoint; sl_audit_close then lets the checkpoint thread drain and joins it. */
+    if (!log->failed && log->range.size > log->snap_size)
+        queue_checkpoint(log);
     return NULL;
 }
 
@@ -728,7 +825,7 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, int *missing, 
             free(nums);
             return -1;
         }
-        log->cp_size = cp.size;
+        log->snap_size = cp.size;
         log->have_cp = 1;
     }
     log->next = rc.index;
@@ -736,6 +833,19 @@ static int recover(struct sl_audit_log *log, uint64_t *truncated, int *missing, 
     log->segno = nseg ? nums[nseg - 1] : 0;
     free(nums);
     return 0;
+}
+
+/* Let the checkpoint thread write what is queued, and join it. */
+static void stop_checkpoint_thread(struct sl_audit_log *log)
+{
+    if (!log->cpthread_started)
+        return;
+    pthread_mutex_lock(&log->cpmu);
+    log->cp_stop = 1;
+    pthread_cond_signal(&log->cpwake);
+    pthread_mutex_unlock(&log->cpmu);
+    pthread_join(log->cpthread, NULL);
+    log->cpthread_started = 0;
 }
 
 /* ---- open / append / close -------------------------------------------------------------- */
@@ -783,7 +893,9 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&log->wake, &ca);
     pthread_cond_init(&log->freed, &ca);
+    pthread_cond_init(&log->cpwake, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&log->cpmu, NULL);
     char path[4096];
     uint64_t truncated = 0;
     int missing = 0;
@@ -827,9 +939,15 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
         goto fail;
     }
     /* A new, empty log gets its checkpoint of size 0 at once, so that it verifies. */
-    if (!log->have_cp && log->next == 0 && write_checkpoint(log) < 0) {
-        seterr(err, errlen, "cannot write the first checkpoint of %s", log->dir);
-        goto fail;
+    if (!log->have_cp && log->next == 0) {
+        struct cp_snap *sn = sl_xmalloc(sizeof *sn);
+        take_snapshot(log, sn);
+        int r = write_checkpoint(log, sn);
+        free(sn);
+        if (r < 0) {
+            seterr(err, errlen, "cannot write the first checkpoint of %s", log->dir);
+            goto fail;
+        }
     }
     log->nslots = (int)(log->o.queue_bytes / BATCH_BYTES);
     if (log->nslots < 2)
@@ -840,6 +958,12 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
     log->slots[0].state = SLOT_FILLING;
     log->slots[0].first = log->next;
     log->scratch = sl_xmalloc(SL_AUDIT_REC_HDR + SL_AUDIT_MAX_ENTRY);
+    log->cpq = sl_xcalloc(CPQ_LEN, sizeof *log->cpq);
+    if (pthread_create(&log->cpthread, NULL, checkpoint_thread, log) != 0) {
+        seterr(err, errlen, "cannot start the checkpoint thread");
+        goto fail;
+    }
+    log->cpthread_started = 1;
     if (pthread_create(&log->thread, NULL, durability_thread, log) != 0) {
         seterr(err, errlen, "cannot start the durability thread");
         goto fail;
@@ -863,6 +987,8 @@ int sl_audit_open(struct sl_audit_log **out, const struct sl_audit_opts *o, char
     }
     return 0;
 fail:
+    stop_checkpoint_thread(log);
+    free(log->cpq);
     if (log->slots) {
         for (int i = 0; i < log->nslots; i++)
             free(log->slots[i].buf);
@@ -886,6 +1012,8 @@ fail:
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake);
     pthread_cond_destroy(&log->freed);
+    pthread_cond_destroy(&log->cpwake);
+    pthread_mutex_destroy(&log->cpmu);
     free(log->dir);
     free(log);
     return -1;
@@ -1032,6 +1160,9 @@ int sl_audit_close(struct sl_audit_log *log)
     pthread_cond_signal(&log->wake);
     pthread_mutex_unlock(&log->mu);
     pthread_join(log->thread, NULL);
+    /* after the durability thread, which queued the final checkpoint */
+    stop_checkpoint_thread(log);
+    free(log->cpq);
     int rc = log->failed ? -1 : 0;
     for (int i = 0; i < log->nslots; i++) {
         free(log->slots[i].buf);
@@ -1050,6 +1181,8 @@ int sl_audit_close(struct sl_audit_log *log)
     pthread_mutex_destroy(&log->mu);
     pthread_cond_destroy(&log->wake);
     pthread_cond_destroy(&log->freed);
+    pthread_cond_destroy(&log->cpwake);
+    pthread_mutex_destroy(&log->cpmu);
     free(log->dir);
     free(log);
     return rc;
