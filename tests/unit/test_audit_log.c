@@ -1,7 +1,8 @@
 /*
  * test_audit_log.c - the appending log on disk: group commit and the durable count, reopen,
  * torn-tail recovery, damage found and located by index, checkpoints checked against a key
- * (and a forged one refused), segment rolling, and crypto-shredding of personal data.
+ * (and a forged one refused), segment rolling, crypto-shredding of personal data, and the
+ * checkpoint thread (checkpoints written while batches flow, in order, the last at close).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -507,6 +508,109 @@ static void test_shred(void **state)
     assert_int_equal(access(path, F_OK), -1);
 }
 
+/* Size of the checkpoint in DIR/checkpoint (the latest alone), or -1 if unreadable. */
+static int64_t latest_checkpoint(struct fx *f)
+{
+    char path[400], buf[1024], err[200];
+    snprintf(path, sizeof path, "%s/checkpoint", f->logdir);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    struct sl_audit_checkpoint c;
+    if (sl_audit_checkpoint_parse(buf, n, &c, err, sizeof err) < 0) {
+        fprintf(stderr, "checkpoint: %s\n", err);
+        return -1;
+    }
+    return (int64_t)c.size;
+}
+
+struct cp_sizes {
+    int n;
+    uint64_t size[128];
+};
+
+static int cp_size_of(const char *note, size_t len, void *arg)
+{
+    struct cp_sizes *s = arg;
+    struct sl_audit_checkpoint c;
+    char err[200];
+    if (sl_audit_checkpoint_parse(note, len, &c, err, sizeof err) < 0 || s->n == 128)
+        return -1;
+    s->size[s->n++] = c.size;
+    return 0;
+}
+
+static void history(struct fx *f, struct cp_sizes *s)
+{
+    char path[400], err[200];
+    snprintf(path, sizeof path, "%s/checkpoints", f->logdir);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    static const size_t cap = 128 * 1024;
+    char *text = malloc(cap);
+    size_t len = fread(text, 1, cap, fp);
+    fclose(fp);
+    size_t bad = 0;
+    memset(s, 0, sizeof *s);
+    assert_true(sl_audit_checkpoints_split(text, len, cp_size_of, s, &bad, err, sizeof err) >= 0);
+    free(text);
+}
+
+/* The checkpoint thread: while batches flow, one checkpoint per due snapshot is written
+ * (checkpoint_every keeps its sizes: one at every 10th entry here, each batch being 10),
+ * the latest never goes back and never covers an entry that is not durable yet, and close
+ * writes the final one (7 entries after the last due one) before it returns. */
+static void test_checkpoint_thread(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_opts o = {.dir = f->logdir, .signer_key = f->key, .checkpoint_every = 10,
+                              .checkpoint_ms = 3600 * 1000};
+    struct sl_audit_log *log = NULL;
+    char err[300];
+    assert_int_equal(sl_audit_open(&log, &o, err, sizeof err), 0);
+    int64_t seen = 0;
+    for (int i = 0; i < 50; i++) {
+        append_n(log, 10, 1795704025000000LL + i * 10);
+        assert_int_equal(sl_audit_wait(log, sl_audit_size(log)), 0);
+        int64_t cp = latest_checkpoint(f);
+        uint64_t durable = sl_audit_durable_upto(log);
+        assert_true(cp >= seen);             /* never backwards */
+        assert_true((uint64_t)cp <= durable); /* only durable entries */
+        seen = cp;
+    }
+    /* they are written while the log stays open: all 50 due ones and the first (size 0) */
+    struct sl_audit_stats st;
+    for (int tries = 0; tries < 3000; tries++) { /* a bound on a hung thread, not a timing */
+        sl_audit_get_stats(log, &st);
+        if (st.checkpoints == 51)
+            break;
+        usleep(10 * 1000);
+    }
+    assert_int_equal(st.checkpoints, 51);
+    assert_int_equal(st.checkpoints_coalesced, 0);
+    assert_int_equal(latest_checkpoint(f), 500);
+    append_n(log, 7, 1795704026000000LL);
+    assert_int_equal(sl_audit_close(log), 0);
+    assert_int_equal(latest_checkpoint(f), 507);
+    struct cp_sizes s;
+    history(f, &s);
+    assert_int_equal(s.n, 52);
+    for (int i = 0; i <= 50; i++)
+        assert_int_equal(s.size[i], (uint64_t)i * 10);
+    assert_int_equal(s.size[51], 507);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 507);
+    /* the tree state written beside the final checkpoint matches it: reopen from it */
+    log = open_log(f, 0, 0);
+    assert_non_null(log);
+    assert_int_equal(sl_audit_size(log), 507);
+    assert_int_equal(sl_audit_close(log), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +623,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments_roll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shred, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
