@@ -17,8 +17,14 @@
  * (personal.c), the entries write(2)n to the current segment, then both synced at once:
  * the data file's fdatasync started through Linux AIO, the segment's fdatasync here, and
  * the AIO waited for; then the leaves hashed into the compact range, the durable count
- * published (atomic + eventfd), and a checkpoint signed if due (checkpoint_ms after the
- * first unsigned entry, or checkpoint_every entries).  A crash between the two syncs can
+ * published (atomic + eventfd), and, if a checkpoint is due (checkpoint_ms after the first
+ * unsigned entry, or checkpoint_every entries), a snapshot of the tree (size, root, compact
+ * range, segment position) queued for the checkpoint thread, which signs and writes it
+ * (DIR/checkpoints + fdatasync, DIR/checkpoint and DIR/tree-state renamed) while the next
+ * batches go on: the durability thread never waits for a checkpoint.  Snapshots are written
+ * in order, one checkpoint each; at most CPQ_LEN wait, beyond that the newest is replaced
+ * (docs/audit-format.md §5).  Locks: mu (slots, stats) and cpmu (the checkpoint queue)
+ * are never held at the same time, so they have no order.  A crash between the two syncs can
  * leave an entry on disk without its personal record: it was never called durable, and
  * open removes it like a torn record (recover_rec).  A failed write or fdatasync is fatal for the log (as in
  * Redis and PostgreSQL): after an fsync error the kernel may have dropped the dirty pages,
