@@ -84,6 +84,7 @@ struct gw_queue {
     sqlite3_stmt *add, *done, *hold, *batch, *reply, *prune;
     sqlite3_stmt *begin, *commit;  /* once per loop pass: compiled once */
     int in_tx;
+    struct gw_ckpt *ck;  /* WAL checkpoints off the loop (gw_ckpt.c); NULL: SQLite's own */
 };
 
 static const char schema[] =
@@ -468,7 +469,13 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
         gw_queue_close(q);
         return NULL;
     }
+    q->ck = gw_ckpt_start(q->db, path);
     return q;
+}
+
+struct gw_ckpt *gw_queue_ckpt(struct gw_queue *q)
+{
+    return q->ck;
 }
 
 void gw_queue_close(struct gw_queue *q)
@@ -477,6 +484,9 @@ void gw_queue_close(struct gw_queue *q)
         return;
     if (q->in_tx)
         gw_queue_commit(q);
+    /* After the last commit: the thread's final checkpoint copies everything; closing the
+     * loop's connection, the last one, then removes the WAL. */
+    gw_ckpt_stop(q->ck);
     sqlite3_finalize(q->add);
     sqlite3_finalize(q->done);
     sqlite3_finalize(q->hold);
