@@ -16,8 +16,9 @@
  *     next write after a checkpoint that copied everything, SQLite starts the WAL again
  *     from its beginning (the WAL stays at about soft pages);
  *   - a PASSIVE checkpoint copies the frames there were when it started; if the loop
- *     committed meanwhile, the WAL cannot start again yet and the loop's next commit asks
- *     for another (a short one).  Under continuous commits that race can be lost every
+ *     committed meanwhile, the WAL cannot start again yet, and the loop asks for another
+ *     once the WAL has grown by step (soft / 8) pages more: each try costs two
+ *     fdatasyncs on the disk the audit log syncs to, so not one per commit.  Under continuous commits that race can be lost every
  *     time: at cap pages the thread runs a FULL checkpoint, which holds the loop's writes
  *     back while it copies the last frames (the loop waits in SQLite's busy handler) so
  *     that the WAL is whole in the file and starts again.  A FULL checkpoint also waits
@@ -55,14 +56,16 @@ struct gw_ckpt {
     pthread_cond_t idle;    /* a request was served (gw_ckpt_wait_idle) */
     int stop;
     int want;               /* WAL pages the loop last reported at or above soft; 0 none */
+    int next;               /* ... and at or above this (the last checkpoint's WAL + step) */
     int busy;               /* the thread is checkpointing */
     int hold;               /* the loop checkpoints itself: the thread waits */
+    int restarted;          /* the loop saw the WAL start again (the loop's own) */
     struct gw_ckpt_limits lim;
     struct gw_ckpt_stats st;
     int64_t full_after_ms;  /* no FULL checkpoint before (a reader held the last up) */
 };
 
-static void run_one(struct gw_ckpt *ck, int pages, int cap)
+static void run_one(struct gw_ckpt *ck, int pages, int cap, int step)
 {
     int mode = SQLITE_CHECKPOINT_PASSIVE;
     int64_t now = sl_now_ms();
@@ -70,6 +73,9 @@ static void run_one(struct gw_ckpt *ck, int pages, int cap)
         mode = SQLITE_CHECKPOINT_FULL;
     int nlog = -1, ncopied = -1;
     int rc = sqlite3_wal_checkpoint_v2(ck->db, "main", mode, &nlog, &ncopied);
+    pthread_mutex_lock(&ck->mu);
+    ck->next = (nlog > 0 ? nlog : pages) + step;
+    pthread_mutex_unlock(&ck->mu);
     int complete = rc == SQLITE_OK && nlog >= 0 && ncopied == nlog;
     if (mode == SQLITE_CHECKPOINT_FULL && !complete) {
         /* A reader on an old snapshot held it up, or the loop's writes kept the lock:
@@ -105,11 +111,11 @@ static void *ckpt_main(void *arg)
             pthread_cond_wait(&ck->wake, &ck->mu);
         if (ck->stop)
             break;
-        int pages = ck->want, cap = ck->lim.cap;
+        int pages = ck->want, cap = ck->lim.cap, step = ck->lim.soft / 8 + 1;
         ck->want = 0;
         ck->busy = 1;
         pthread_mutex_unlock(&ck->mu);
-        run_one(ck, pages, cap);
+        run_one(ck, pages, cap, step);
         pthread_mutex_lock(&ck->mu);
         ck->busy = 0;
         pthread_cond_broadcast(&ck->idle);
@@ -129,6 +135,8 @@ static void *ckpt_main(void *arg)
 static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct gw_ckpt *ck = arg;
+    if (pages < ck->st.wal_pages)
+        ck->restarted = 1;  /* the WAL started again: the next cycle starts at soft */
     ck->st.wal_pages = pages;
     if (pages >= ck->lim.loop_cap) {
         /* The thread does not keep up: what SQLite would have done, on the loop, with the
@@ -153,9 +161,15 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
     }
     if (pages >= ck->lim.soft) {
         pthread_mutex_lock(&ck->mu);
-        if (!ck->want && !ck->busy)
-            pthread_cond_signal(&ck->wake);
-        ck->want = pages;
+        if (ck->restarted) {
+            ck->next = 0;
+            ck->restarted = 0;
+        }
+        if (pages >= ck->next) {
+            if (!ck->want && !ck->busy)
+                pthread_cond_signal(&ck->wake);
+            ck->want = pages;
+        }
         pthread_mutex_unlock(&ck->mu);
     }
     return SQLITE_OK;
