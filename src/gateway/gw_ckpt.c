@@ -224,6 +224,11 @@ void gw_ckpt_stop(struct gw_ckpt *ck)
     pthread_cond_signal(&ck->wake);
     pthread_mutex_unlock(&ck->mu);
     pthread_join(ck->thread, NULL);
+    SL_INFO("gateway", "gateway.db: WAL checkpoints: %llu on their thread (%llu copied the "
+            "whole WAL, %llu FULL), %llu pages; %llu on the loop",
+            (unsigned long long)ck->st.runs, (unsigned long long)ck->st.complete,
+            (unsigned long long)ck->st.fulls, (unsigned long long)ck->st.pages,
+            (unsigned long long)ck->st.loop_runs);
     sqlite3_close(ck->db);
     pthread_cond_destroy(&ck->idle);
     pthread_cond_destroy(&ck->wake);
