@@ -1,6 +1,10 @@
 /*
  * gw_queue.c - the gateway's own durable state: DATA/gateway.db (SQLite, WAL).
  *
+ * The loop's connection does not checkpoint the WAL itself (wal_autocheckpoint = 0): a
+ * thread with its own connection does (gw_ckpt.c, docs/gateway.md §5.1), started at open
+ * and joined at close.
+ *
  *   inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER, frames BLOB)
  *       every query read from the hub line, until its reply has been handed to the line
  *       (R-1: a gateway killed between reading a query and sending its reply answers it
