@@ -62,6 +62,7 @@ struct gw_ckpt {
     int restarted;          /* the loop saw the WAL start again (the loop's own) */
     struct gw_ckpt_limits lim;
     struct gw_ckpt_stats st;
+    int copied;             /* the WAL's frames copied after the last checkpoint */
     int64_t full_after_ms;  /* no FULL checkpoint before (a reader held the last up) */
 };
 
@@ -92,8 +93,11 @@ static void run_one(struct gw_ckpt *ck, int pages, int cap, int step)
         ck->st.runs++;
         if (mode == SQLITE_CHECKPOINT_FULL)
             ck->st.fulls++;
+        /* ncopied counts from the WAL's start: what this one copied is the difference */
         if (ncopied > 0)
-            ck->st.pages += (uint64_t)ncopied;
+            ck->st.pages += (uint64_t)(ncopied >= ck->copied ? ncopied - ck->copied : ncopied);
+        if (ncopied >= 0)
+            ck->copied = ncopied;
         if (complete)
             ck->st.complete++;
     } else {
@@ -135,8 +139,10 @@ static void *ckpt_main(void *arg)
 static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct gw_ckpt *ck = arg;
-    if (pages < ck->st.wal_pages)
+    if (pages < ck->st.wal_pages) {
         ck->restarted = 1;  /* the WAL started again: the next cycle starts at soft */
+        ck->st.restarts++;
+    }
     ck->st.wal_pages = pages;
     if (pages >= ck->lim.loop_cap) {
         /* The thread does not keep up: what SQLite would have done, on the loop, with the
@@ -225,10 +231,11 @@ void gw_ckpt_stop(struct gw_ckpt *ck)
     pthread_mutex_unlock(&ck->mu);
     pthread_join(ck->thread, NULL);
     SL_INFO("gateway", "gateway.db: WAL checkpoints: %llu on their thread (%llu copied the "
-            "whole WAL, %llu FULL), %llu pages; %llu on the loop",
+            "whole WAL as it was when they began, %llu FULL), %llu pages; %llu on the loop; "
+            "the WAL started again %llu times",
             (unsigned long long)ck->st.runs, (unsigned long long)ck->st.complete,
             (unsigned long long)ck->st.fulls, (unsigned long long)ck->st.pages,
-            (unsigned long long)ck->st.loop_runs);
+            (unsigned long long)ck->st.loop_runs, (unsigned long long)ck->st.restarts);
     sqlite3_close(ck->db);
     pthread_cond_destroy(&ck->idle);
     pthread_cond_destroy(&ck->wake);

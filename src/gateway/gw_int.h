@@ -282,11 +282,12 @@ struct gw_ckpt_limits {
 };
 struct gw_ckpt_stats {
     uint64_t runs;        /* checkpoints the thread ran */
-    uint64_t complete;    /* ... that copied the whole WAL (it starts again) */
+    uint64_t complete;    /* ... that copied the whole WAL as it was when they began */
     uint64_t pages;       /* pages copied by the thread */
     uint64_t fulls;       /* FULL checkpoints (over cap) */
     uint64_t loop_runs;   /* checkpoints the loop ran itself (over loop_cap) */
     uint64_t failures;
+    uint64_t restarts;    /* the loop's commits saw the WAL start again (loop's field) */
     int wal_pages;        /* the WAL's pages after the loop's last commit */
 };
 /* Take the checkpoints of loop_db (its connection to path) off its thread: its automatic
