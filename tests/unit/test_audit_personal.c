@@ -385,7 +385,12 @@ static void test_many_months(void **state)
     assert_int_equal(sl_audit_wait(log, 60), 0);
     struct sl_audit_stats st;
     sl_audit_get_stats(log, &st);
-    assert_int_equal(st.batches, 1);
+    /* The cork keeps the 60 in one batch as a rule, but the durability thread may already
+     * be awake when the cork is set (a loaded CI machine split it in two once).  What this
+     * test needs is a batch holding more months than the files kept open: any 6
+     * consecutive entries hold all six months, and 60 entries in at most 10 batches
+     * always put 6 in one. */
+    assert_true(st.batches >= 1 && st.batches <= 10);
     assert_int_equal(sl_audit_close(log), 0);
     check_reads(f, 0, 60);
     assert_true(fsize(f, "personal/2025-06.data") > SL_AUDIT_PDATA_HDR);
