@@ -17,7 +17,7 @@
  *     from its beginning (the WAL stays at about soft pages);
  *   - a PASSIVE checkpoint copies the frames there were when it started; if the loop
  *     committed meanwhile, the WAL cannot start again yet, and the loop asks for another
- *     once the WAL has grown by step (soft / 8) pages more: each try costs two
+ *     once the WAL has grown by step (soft / 2) pages more: each try costs two
  *     fdatasyncs on the disk the audit log syncs to, so not one per commit.  Under continuous commits that race can be lost every
  *     time: at cap pages the thread runs a FULL checkpoint, which holds the loop's writes
  *     back while it copies the last frames (the loop waits in SQLite's busy handler) so
@@ -115,7 +115,7 @@ static void *ckpt_main(void *arg)
             pthread_cond_wait(&ck->wake, &ck->mu);
         if (ck->stop)
             break;
-        int pages = ck->want, cap = ck->lim.cap, step = ck->lim.soft / 8 + 1;
+        int pages = ck->want, cap = ck->lim.cap, step = ck->lim.soft / 2 + 1;
         ck->want = 0;
         ck->busy = 1;
         pthread_mutex_unlock(&ck->mu);
