@@ -1,6 +1,10 @@
 /*
  * gw_queue.c - the gateway's own durable state: DATA/gateway.db (SQLite, WAL).
  *
+ * The loop's connection does not checkpoint the WAL itself (wal_autocheckpoint = 0): a
+ * thread with its own connection does (gw_ckpt.c, docs/gateway.md §5.1), started at open
+ * and joined at close.
+ *
  *   inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER, frames BLOB)
  *       every query read from the hub line, until its reply has been handed to the line
  *       (R-1: a gateway killed between reading a query and sending its reply answers it
@@ -84,6 +88,7 @@ struct gw_queue {
     sqlite3_stmt *add, *done, *hold, *batch, *reply, *prune;
     sqlite3_stmt *begin, *commit;  /* once per loop pass: compiled once */
     int in_tx;
+    struct gw_ckpt *ck;  /* WAL checkpoints off the loop (gw_ckpt.c); NULL: SQLite's own */
 };
 
 static const char schema[] =
@@ -468,7 +473,13 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
         gw_queue_close(q);
         return NULL;
     }
+    q->ck = gw_ckpt_start(q->db, path);
     return q;
+}
+
+struct gw_ckpt *gw_queue_ckpt(struct gw_queue *q)
+{
+    return q->ck;
 }
 
 void gw_queue_close(struct gw_queue *q)
@@ -477,6 +488,9 @@ void gw_queue_close(struct gw_queue *q)
         return;
     if (q->in_tx)
         gw_queue_commit(q);
+    /* After the last commit: the thread's final checkpoint copies everything; closing the
+     * loop's connection, the last one, then removes the WAL. */
+    gw_ckpt_stop(q->ck);
     sqlite3_finalize(q->add);
     sqlite3_finalize(q->done);
     sqlite3_finalize(q->hold);
