@@ -263,11 +263,20 @@ void bench_print_lat_row(const char *label, const struct sl_hist *h)
 void bench_print_added_row(const char *label, const struct sl_hist *hub,
                             const struct sl_hist *dir)
 {
+    int negative = 0;
     printf("  %-18s", label);
-    for (int i = 0; i < 4; i++)
-        printf(" %9.3f", ((double)sl_hist_percentile(hub, bench_pct[i]) -
-                          (double)sl_hist_percentile(dir, bench_pct[i])) / 1000.0);
+    for (int i = 0; i < 4; i++) {
+        double d = ((double)sl_hist_percentile(hub, bench_pct[i]) -
+                    (double)sl_hist_percentile(dir, bench_pct[i])) / 1000.0;
+        negative |= d < 0;
+        printf(" %9.3f", d);
+    }
     printf(" %9s\n", "-");
+    /* A difference of two percentiles is not a percentile of differences: when the
+     * direct slices met a worse stall than the others, it goes below zero. */
+    if (negative)
+        printf("  %-18s below zero: the direct run's tail was the longer one there (the "
+               "machine's stalls, not a gain)\n", "");
 }
 
 void bench_print_counts(const char *label, const struct sl_bench_run *r)
