@@ -38,4 +38,8 @@ void sl_buf_reset(struct sl_buf *b);
  * caller frees it.  NULL when it cannot be opened or read (errno says why). */
 char *sl_read_file(const char *path, size_t *len);
 
+/* Write all n bytes of p to fd, going on after short writes and EINTR.  0, or -1 with
+ * errno set by the write that failed. */
+int sl_write_all(int fd, const void *p, size_t n);
+
 #endif

@@ -49,6 +49,7 @@
 #include "stateline/audit.h"
 #include "stateline/core.h"
 #include "audit/internal.h"
+#include "stateline/buf.h"
 
 #define BATCH_BYTES (256 * 1024)
 #define SLOT_CAP (BATCH_BYTES + SL_AUDIT_REC_HDR + SL_AUDIT_MAX_ENTRY)
@@ -145,21 +146,6 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)v);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void write_state(const struct sl_audit_log *log, const struct cp_snap *sn);
 
 static void deadline_after_ms(struct timespec *ts, int64_t ms)
@@ -186,7 +172,7 @@ static int write_checkpoint(struct sl_audit_log *log, const struct cp_snap *sn)
     if (n < 0)
         return -1;
     note[n] = '\n'; /* the blank line that separates notes in the history */
-    if (write_all(log->cpfd, (const uint8_t *)note, (size_t)n + 1) < 0 || fdatasync(log->cpfd) < 0) {
+    if (sl_write_all(log->cpfd, (const uint8_t *)note, (size_t)n + 1) < 0 || fdatasync(log->cpfd) < 0) {
         SL_ERROR("audit", "%s/checkpoints: %s", log->dir, strerror(errno));
         return -1;
     }
@@ -195,7 +181,7 @@ static int write_checkpoint(struct sl_audit_log *log, const struct cp_snap *sn)
     snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", log->dir);
     snprintf(dst, sizeof dst, "%s/checkpoint", log->dir);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, (const uint8_t *)note, (size_t)n) < 0 || close(fd) < 0 ||
+    if (fd < 0 || sl_write_all(fd, (const uint8_t *)note, (size_t)n) < 0 || close(fd) < 0 ||
         rename(tmp, dst) < 0) {
         SL_ERROR("audit", "%s: %s", dst, strerror(errno));
         if (fd >= 0)
@@ -314,7 +300,7 @@ static void write_state(const struct sl_audit_log *log, const struct cp_snap *sn
     snprintf(tmp, sizeof tmp, "%s/tree-state.tmp", log->dir);
     snprintf(dst, sizeof dst, "%s/tree-state", log->dir);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, buf, n) < 0 || close(fd) < 0 || rename(tmp, dst) < 0) {
+    if (fd < 0 || sl_write_all(fd, buf, n) < 0 || close(fd) < 0 || rename(tmp, dst) < 0) {
         SL_WARN("audit", "%s: %s (the next open will scan the whole log)", dst, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -411,7 +397,7 @@ static int write_batch(struct sl_audit_log *log, int first, int n)
         return -1;
     for (int k = 0; k < n; k++) {
         struct slot *s = &log->slots[(first + k) % log->nslots];
-        if (write_all(log->segfd, s->buf, s->len) < 0) {
+        if (sl_write_all(log->segfd, s->buf, s->len) < 0) {
             SL_ERROR("audit", "write to segment %u: %s", log->segno, strerror(errno));
             return -1;
         }

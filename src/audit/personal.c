@@ -70,6 +70,7 @@
 #include "stateline/audit.h"
 #include "stateline/core.h"
 #include "audit/internal.h"
+#include "stateline/buf.h"
 
 static const char AAD_TAG[] = "stateline-audit-personal-v1";
 #define NFILES 4 /* data files kept open by the writer (the month, and a clock step) */
@@ -141,21 +142,6 @@ static uint32_t be32(const uint8_t *p)
 static uint64_t be64(const uint8_t *b)
 {
     return (uint64_t)be32(b) << 32 | be32(b + 4);
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 static int fsync_dir(const char *path)
@@ -503,7 +489,7 @@ static int flush_file(struct sl__audit_personal *p, struct pfile *f)
 {
     if (!f->dlen)
         return 0;
-    if (write_all(f->fd, f->d, f->dlen) < 0) {
+    if (sl_write_all(f->fd, f->d, f->dlen) < 0) {
         SL_ERROR("audit", "write to %s/%.7s.data: %s", p->pdir, f->period, strerror(errno));
         return -1;
     }
@@ -511,7 +497,7 @@ static int flush_file(struct sl__audit_personal *p, struct pfile *f)
     f->dlen = 0;
     f->dirty = 1;
     /* The sidecar after the data it points into; a failure only costs reads a scan. */
-    if (f->xfd >= 0 && write_all(f->xfd, f->x, f->xlen) < 0) {
+    if (f->xfd >= 0 && sl_write_all(f->xfd, f->x, f->xlen) < 0) {
         char xpath[4300];
         pfile_path(p->pdir, f->period, "index", xpath, sizeof xpath);
         SL_WARN("audit", "%s: %s; removed, rebuilt at the next open", xpath, strerror(errno));
@@ -580,7 +566,7 @@ static struct pfile *pfile_get(struct sl__audit_personal *p, const char *period)
         /* new (or torn at creation: nothing after a header can exist) */
         uint8_t h[SL_AUDIT_PDATA_HDR];
         sl__audit_pdata_header(period, h);
-        if (ftruncate(fd, 0) < 0 || write_all(fd, h, sizeof h) < 0 || fdatasync(fd) < 0 ||
+        if (ftruncate(fd, 0) < 0 || sl_write_all(fd, h, sizeof h) < 0 || fdatasync(fd) < 0 ||
             fsync_dir(p->pdir) < 0) {
             SL_ERROR("audit", "%s: %s", path, strerror(errno));
             close(fd);
@@ -876,7 +862,7 @@ static int repair_period(struct sl__audit_personal *p, const char *period, char 
         snprintf(tmp, sizeof tmp, "%s.tmp", xpath);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         /* it must be right: trimming at open relies on it */
-        if (fd < 0 || write_all(fd, b.x, b.len) < 0 || close(fd) < 0 || rename(tmp, xpath) < 0) {
+        if (fd < 0 || sl_write_all(fd, b.x, b.len) < 0 || close(fd) < 0 || rename(tmp, xpath) < 0) {
             seterr(err, errlen, "%s: %s", xpath, strerror(errno));
             unlink(tmp);
             rc = -1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void sl_buf_init(struct sl_buf *b)
 {
@@ -120,4 +121,20 @@ char *sl_read_file(const char *path, size_t *len)
     *len = sl_buf_used(&b);
     sl_buf_append(&b, "", 1);
     return (char *)b.data;
+}
+
+int sl_write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *q = p;
+    while (n) {
+        ssize_t w = write(fd, q, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        q += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }
