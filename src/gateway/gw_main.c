@@ -1308,7 +1308,8 @@ int sl_gw_run(const struct sl_gw_config *cfg)
     char err[512];
     int rc = 1;
     if (sl_sqlite_setup() != 0) /* before the first connection (sqlcfg.h) */
-        SL_DEBUG("gateway", "SQLite was initialised before its settings: defaults kept");
+        SL_DEBUG("gateway", "SQLite already initialised: its settings stay as set "
+                 "(stateline's main sets them first)");
     memset(&g, 0, sizeof g);
     g.cfg = cfg;
     sl_buf_init(&g.body);

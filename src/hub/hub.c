@@ -737,7 +737,8 @@ static void on_archive_event(struct sl_loop *loop, int fd, void *cd, int mask)
 int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t errlen)
 {
     if (sl_sqlite_setup() != 0) /* before the first connection (sqlcfg.h) */
-        SL_DEBUG("hub", "SQLite was initialised before its settings: defaults kept");
+        SL_DEBUG("hub", "SQLite already initialised: its settings stay as set "
+                 "(stateline's main sets them first)");
     struct sl_hub *hub = sl_xcalloc(1, sizeof *hub);
     hub->lfd = -1;
     hub->ctl_fd = -1;
