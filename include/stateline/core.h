@@ -41,6 +41,10 @@ int64_t sl_now_us(void);
 int64_t sl_now_ns(void);
 /* Wall clock, microseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t sl_wall_us(void);
+/* *ts = CLOCK_MONOTONIC now + ms: the deadline of a pthread_cond_timedwait on a
+ * condition variable whose clock was set to CLOCK_MONOTONIC. */
+struct timespec;
+void sl_deadline_after_ms(struct timespec *ts, int64_t ms);
 
 /* Copy at most dstsize-1 bytes and NUL-terminate; returns strlen(src) (BSD strlcpy). */
 size_t sl_strlcpy(char *dst, const char *src, size_t dstsize);

@@ -542,17 +542,6 @@ static int64_t cutoff_at(const struct sl_archive *a, int64_t now)
     return now - (int64_t)a->conf.retention_days * 86400;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 static void *writer_main(void *arg)
 {
     struct sl_archive *a = arg;
@@ -575,7 +564,7 @@ static void *writer_main(void *arg)
                 pthread_cond_wait(&a->wake, &a->mu);
             } else {
                 struct timespec ts;
-                deadline_after(&ts, until - sl_now_ms());
+                sl_deadline_after_ms(&ts, until - sl_now_ms());
                 pthread_cond_timedwait(&a->wake, &a->mu, &ts);
             }
             a->writer_waiting = 0;
@@ -591,7 +580,7 @@ static void *writer_main(void *arg)
             int64_t now = sl_now_ms();
             if (now < due) {
                 struct timespec ts;
-                deadline_after(&ts, due - now);
+                sl_deadline_after_ms(&ts, due - now);
                 /* writer_waiting stays 0: puts do not wake us (flush and stop do) */
                 pthread_cond_timedwait(&a->wake, &a->mu, &ts);
                 continue;

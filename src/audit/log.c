@@ -148,17 +148,6 @@ static void put64(uint8_t *p, uint64_t v)
 
 static void write_state(const struct sl_audit_log *log, const struct cp_snap *sn);
 
-static void deadline_after_ms(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 /* ---- checkpoints --------------------------------------------------------------------- */
 
 /* Sign and write the checkpoint of snapshot sn: appended (then fdatasync) to
@@ -261,7 +250,7 @@ static void *checkpoint_thread(void *arg)
         SL_ERROR("audit", "checkpoint of size %llu failed; retrying in %lld ms",
                  (unsigned long long)sn->size, (long long)log->o.checkpoint_ms);
         struct timespec ts;
-        deadline_after_ms(&ts, log->o.checkpoint_ms);
+        sl_deadline_after_ms(&ts, log->o.checkpoint_ms);
         while (log->cpq_n == 1 && !log->cp_stop)
             if (pthread_cond_timedwait(&log->cpwake, &log->cpmu, &ts) != 0)
                 break;
@@ -449,7 +438,7 @@ static void *durability_thread(void *arg)
                     continue;
                 }
                 struct timespec ts;
-                deadline_after_ms(&ts, wait);
+                sl_deadline_after_ms(&ts, wait);
                 log->thread_waiting = 1;
                 pthread_cond_timedwait(&log->wake, &log->mu, &ts);
                 log->thread_waiting = 0;

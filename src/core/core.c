@@ -124,6 +124,17 @@ int64_t sl_now_us(void) { return clock_ns(CLOCK_MONOTONIC) / 1000; }
 int64_t sl_now_ms(void) { return clock_ns(CLOCK_MONOTONIC) / 1000000; }
 int64_t sl_wall_us(void) { return clock_ns(CLOCK_REALTIME) / 1000; }
 
+void sl_deadline_after_ms(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
 size_t sl_strlcpy(char *dst, const char *src, size_t dstsize)
 {
     size_t len = strlen(src);
