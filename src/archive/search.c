@@ -15,12 +15,7 @@
 
 #include "arch_int.h"
 #include "stateline/core.h"
-
-static void col_text(sqlite3_stmt *s, int i, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    sl_strlcpy(dst, t ? (const char *)t : "", cap);
-}
+#include "stateline/sqlcfg.h"
 
 /* The first seq whose tw is >= t, in [lo, hi] (hi + 1 when none): tw never decreases
  * along seq, so a binary search over the primary key (gaps allowed) finds it in about 35
@@ -127,9 +122,9 @@ int sl_archive_search(struct sl_archive *a, const struct sl_archive_query *q, in
         struct sl_archive_hit *h = &out->hit[out->n++];
         h->seq = (uint64_t)sqlite3_column_int64(s, 0);
         h->time = sqlite3_column_int64(s, 1);
-        col_text(s, 2, h->key, sizeof h->key);
-        col_text(s, 3, h->src, sizeof h->src);
-        col_text(s, 4, h->dst, sizeof h->dst);
+        sl_sqlite_text(s, 2, h->key, sizeof h->key);
+        sl_sqlite_text(s, 3, h->src, sizeof h->src);
+        sl_sqlite_text(s, 4, h->dst, sizeof h->dst);
         const unsigned char *b = sqlite3_column_text(s, 5);
         size_t bl = (size_t)sqlite3_column_bytes(s, 5), o = 0;
         /* the first 80 characters, line breaks and tabs shown as one space each */
@@ -169,12 +164,12 @@ int sl_archive_fetch(struct sl_archive *a, uint64_t seq, const struct sl_ori *wh
     if (rc == SQLITE_ROW) {
         out->seq = seq;
         out->time = sqlite3_column_int64(s, 1);
-        col_text(s, 2, out->key, sizeof out->key);
-        col_text(s, 3, out->src, sizeof out->src);
-        col_text(s, 4, out->src_mbr, sizeof out->src_mbr);
-        col_text(s, 5, out->dst, sizeof out->dst);
-        col_text(s, 6, out->dst_mbr, sizeof out->dst_mbr);
-        col_text(s, 7, out->ctl, sizeof out->ctl);
+        sl_sqlite_text(s, 2, out->key, sizeof out->key);
+        sl_sqlite_text(s, 3, out->src, sizeof out->src);
+        sl_sqlite_text(s, 4, out->src_mbr, sizeof out->src_mbr);
+        sl_sqlite_text(s, 5, out->dst, sizeof out->dst);
+        sl_sqlite_text(s, 6, out->dst_mbr, sizeof out->dst_mbr);
+        sl_sqlite_text(s, 7, out->ctl, sizeof out->ctl);
         if (out->time >= cutoff && (who ? sl_arch_key_visible(who, out->key) : 1)) {
             const void *b = sqlite3_column_text(s, 8);
             sl_buf_append(&out->body, b ? b : "", (size_t)sqlite3_column_bytes(s, 8));

@@ -23,6 +23,7 @@
 #include "stateline/archive.h"
 #include "stateline/cli.h"
 #include "stateline/core.h"
+#include "stateline/sqlcfg.h"
 #include "stateline/dir.h"
 #include "stateline/hist.h"
 #include "stateline/msg.h"
@@ -522,12 +523,6 @@ struct replay_msg {
     size_t len;
 };
 
-static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    sl_strlcpy(dst, t ? (const char *)t : "", cap);
-}
-
 /* Every message of the archive at path, in sequence order.  Returns the array (owned by
  * the caller: free each text, then the array) and its length in *n; NULL on error. */
 static struct replay_msg *replay_load(const char *path, size_t *n)
@@ -555,12 +550,12 @@ static struct replay_msg *replay_load(const char *path, size_t *n)
         }
         struct replay_msg *x = &m[k++];
         x->t = sqlite3_column_int64(s, 0);
-        col_copy(s, 1, x->key, sizeof x->key);
-        col_copy(s, 2, x->src, sizeof x->src);
-        col_copy(s, 3, x->src_mbr, sizeof x->src_mbr);
-        col_copy(s, 4, x->dst, sizeof x->dst);
-        col_copy(s, 5, x->dst_mbr, sizeof x->dst_mbr);
-        col_copy(s, 6, x->ctl, sizeof x->ctl);
+        sl_sqlite_text(s, 1, x->key, sizeof x->key);
+        sl_sqlite_text(s, 2, x->src, sizeof x->src);
+        sl_sqlite_text(s, 3, x->src_mbr, sizeof x->src_mbr);
+        sl_sqlite_text(s, 4, x->dst, sizeof x->dst);
+        sl_sqlite_text(s, 5, x->dst_mbr, sizeof x->dst_mbr);
+        sl_sqlite_text(s, 6, x->ctl, sizeof x->ctl);
         const void *body = sqlite3_column_blob(s, 7);
         x->len = (size_t)sqlite3_column_bytes(s, 7);
         x->text = sl_xmalloc(x->len + 1);

@@ -13,7 +13,15 @@
 
 #include <sqlite3.h>
 
+#include "stateline/core.h"
+
 int sl_sqlite_setup(void)
 {
     return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? 0 : 1;
+}
+
+void sl_sqlite_text(sqlite3_stmt *s, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    sl_strlcpy(dst, t ? (const char *)t : "", cap);
 }

@@ -81,6 +81,7 @@
 
 #include "gw_int.h"
 #include "stateline/core.h"
+#include "stateline/sqlcfg.h"
 #include "stateline/frame.h"
 
 struct gw_queue {
@@ -713,12 +714,6 @@ static int exec1(struct gw_queue *q, const char *sql)
     return 0;
 }
 
-static void col_text(sqlite3_stmt *s, int i, char *out, size_t len)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-    sl_strlcpy(out, t ? (const char *)t : "", len);
-}
-
 int gw_queue_expire(struct gw_queue *q, int64_t now_us)
 {
     /* Outside the inbox's per-iteration transaction: commit that first. */
@@ -786,14 +781,14 @@ int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap)
         a->id = sqlite3_column_int64(s, 0);
         a->review_id = sqlite3_column_int64(s, 1);
         a->at_us = sqlite3_column_int64(s, 2);
-        col_text(s, 3, a->reviewer, sizeof a->reviewer);
-        col_text(s, 4, a->action, sizeof a->action);
-        col_text(s, 5, a->reason, sizeof a->reason);
+        sl_sqlite_text(s, 3, a->reviewer, sizeof a->reviewer);
+        sl_sqlite_text(s, 4, a->action, sizeof a->action);
+        sl_sqlite_text(s, 5, a->reason, sizeof a->reason);
         a->redact = (uint32_t)sqlite3_column_int64(s, 6);
-        col_text(s, 7, a->ref, sizeof a->ref);
-        col_text(s, 8, a->ori, sizeof a->ori);
-        col_text(s, 9, a->key, sizeof a->key);
-        col_text(s, 10, a->rules, sizeof a->rules);
+        sl_sqlite_text(s, 7, a->ref, sizeof a->ref);
+        sl_sqlite_text(s, 8, a->ori, sizeof a->ori);
+        sl_sqlite_text(s, 9, a->key, sizeof a->key);
+        sl_sqlite_text(s, 10, a->rules, sizeof a->rules);
         a->policy_redact = (uint32_t)sqlite3_column_int64(s, 11);
     }
     sqlite3_finalize(s);
@@ -841,11 +836,11 @@ int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, in
     while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct gw_decided *d = &out[n++];
         d->id = sqlite3_column_int64(s, 0);
-        col_text(s, 1, d->status, sizeof d->status);
-        col_text(s, 2, d->by, sizeof d->by);
-        col_text(s, 3, d->reason, sizeof d->reason);
-        col_text(s, 4, d->then, sizeof d->then);
-        col_text(s, 5, d->ref, sizeof d->ref);
+        sl_sqlite_text(s, 1, d->status, sizeof d->status);
+        sl_sqlite_text(s, 2, d->by, sizeof d->by);
+        sl_sqlite_text(s, 3, d->reason, sizeof d->reason);
+        sl_sqlite_text(s, 4, d->then, sizeof d->then);
+        sl_sqlite_text(s, 5, d->ref, sizeof d->ref);
         d->extra = (uint32_t)sqlite3_column_int64(s, 6);
         const unsigned char *t = sqlite3_column_text(s, 7);
         d->detail = sl_xstrdup(t ? (const char *)t : "{}");
@@ -853,7 +848,7 @@ int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, in
         d->frame = sl_xmalloc(d->frame_len ? d->frame_len : 1);
         if (d->frame_len)
             memcpy(d->frame, sqlite3_column_blob(s, 8), d->frame_len);
-        col_text(s, 9, d->policy_hash, sizeof d->policy_hash);
+        sl_sqlite_text(s, 9, d->policy_hash, sizeof d->policy_hash);
     }
     sqlite3_finalize(s);
     return n;
@@ -915,10 +910,10 @@ int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap)
         struct gw_sent *x = &out[n++];
         x->id = sqlite3_column_int64(s, 0);
         x->sent_us = sqlite3_column_int64(s, 1);
-        col_text(s, 2, x->by, sizeof x->by);
-        col_text(s, 3, x->ref, sizeof x->ref);
-        col_text(s, 4, x->ori, sizeof x->ori);
-        col_text(s, 5, x->key, sizeof x->key);
+        sl_sqlite_text(s, 2, x->by, sizeof x->by);
+        sl_sqlite_text(s, 3, x->ref, sizeof x->ref);
+        sl_sqlite_text(s, 4, x->ori, sizeof x->ori);
+        sl_sqlite_text(s, 5, x->key, sizeof x->key);
     }
     sqlite3_finalize(s);
     return n;
@@ -943,10 +938,10 @@ int gw_queue_policy_author(struct gw_queue *q, const char *hash, struct gw_appli
     int64_t id = 0;
     if (sqlite3_step(s) == SQLITE_ROW) {
         id = sqlite3_column_int64(s, 0);
-        col_text(s, 1, a->author, sizeof a->author);
-        col_text(s, 2, a->approver, sizeof a->approver);
-        col_text(s, 3, a->basis, sizeof a->basis);
-        col_text(s, 4, a->note, sizeof a->note);
+        sl_sqlite_text(s, 1, a->author, sizeof a->author);
+        sl_sqlite_text(s, 2, a->approver, sizeof a->approver);
+        sl_sqlite_text(s, 3, a->basis, sizeof a->basis);
+        sl_sqlite_text(s, 4, a->note, sizeof a->note);
         found = 1;
     }
     sqlite3_finalize(s);

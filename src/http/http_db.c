@@ -29,6 +29,7 @@
 #include "http_int.h"
 #include "stateline/cli.h"
 #include "stateline/core.h"
+#include "stateline/sqlcfg.h"
 
 static const char *const role_names[HR_COUNT] = {"official", "reviewer", "author",
                                                   "approver", "auditor", "admin"};
@@ -90,12 +91,6 @@ sqlite3 *http_db_open(const char *data_dir, char *err, size_t errlen)
     return db;
 }
 
-static void copy_col(sqlite3_stmt *st, int i, char *out, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    sl_strlcpy(out, t ? (const char *)t : "", cap);
-}
-
 int http_db_user(sqlite3 *db, const char *name, struct http_user *u)
 {
     sqlite3_stmt *st;
@@ -109,11 +104,11 @@ int http_db_user(sqlite3 *db, const char *name, struct http_user *u)
     int ret = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
     if (rc == SQLITE_ROW) {
         char role[32];
-        copy_col(st, 0, u->name, sizeof u->name);
-        copy_col(st, 1, role, sizeof role);
+        sl_sqlite_text(st, 0, u->name, sizeof u->name);
+        sl_sqlite_text(st, 1, role, sizeof role);
         u->role = http_role_parse(role);
-        copy_col(st, 2, u->pwhash, sizeof u->pwhash);
-        copy_col(st, 3, u->totp, sizeof u->totp);
+        sl_sqlite_text(st, 2, u->pwhash, sizeof u->pwhash);
+        sl_sqlite_text(st, 3, u->totp, sizeof u->totp);
         u->last_step = sqlite3_column_int64(st, 4);
         u->failures = sqlite3_column_int(st, 5);
         u->locked_until = sqlite3_column_int64(st, 6);
@@ -204,10 +199,10 @@ int http_db_session_get(sqlite3 *db, const char *token, int lifetime_s,
     sqlite3_bind_int64(st, 3, now);
     int rc = sqlite3_step(st), ret = 1;
     if (rc == SQLITE_ROW) {
-        copy_col(st, 0, s->user, sizeof s->user);
-        copy_col(st, 1, role, sizeof role);
+        sl_sqlite_text(st, 0, s->user, sizeof s->user);
+        sl_sqlite_text(st, 1, role, sizeof role);
         s->role = http_role_parse(role);
-        copy_col(st, 2, s->csrf, sizeof s->csrf);
+        sl_sqlite_text(st, 2, s->csrf, sizeof s->csrf);
         s->expires = sqlite3_column_int64(st, 3);
         ret = s->role >= 0 ? 0 : -1;
         sqlite3_step(st);
@@ -242,8 +237,8 @@ json_t *http_db_users_json(sqlite3 *db)
     int64_t now = (int64_t)time(NULL);
     while (sqlite3_step(st) == SQLITE_ROW) {
         char name[64], role[32];
-        copy_col(st, 0, name, sizeof name);
-        copy_col(st, 1, role, sizeof role);
+        sl_sqlite_text(st, 0, name, sizeof name);
+        sl_sqlite_text(st, 1, role, sizeof role);
         json_array_append_new(
             a, json_pack("{s:s, s:s, s:b, s:i, s:b}", "name", name, "role", role,
                          "totp_required", http_role_needs_totp(http_role_parse(role)),
@@ -270,10 +265,10 @@ int http_db_account_events(sqlite3 *db,
     int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         char actor[80], action[40], name[64], role[32];
-        copy_col(st, 1, actor, sizeof actor);
-        copy_col(st, 2, action, sizeof action);
-        copy_col(st, 3, name, sizeof name);
-        copy_col(st, 4, role, sizeof role);
+        sl_sqlite_text(st, 1, actor, sizeof actor);
+        sl_sqlite_text(st, 2, action, sizeof action);
+        sl_sqlite_text(st, 3, name, sizeof name);
+        sl_sqlite_text(st, 4, role, sizeof role);
         fn(sqlite3_column_int64(st, 0), actor, action, name, role, arg);
         n++;
     }

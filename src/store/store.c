@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "stateline/core.h"
+#include "stateline/sqlcfg.h"
 #include "stateline/population.h"
 #include "stateline/store.h"
 
@@ -73,12 +74,6 @@ struct sl_store {
     int64_t n_drivers, n_vehicles;
 };
 
-static void text(sqlite3_stmt *s, int col, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(s, col);
-    sl_strlcpy(dst, t ? (const char *)t : "", cap);
-}
-
 static int fail(struct sl_store *st, const char *what)
 {
     SL_ERROR("store", "%s: %s", what, sqlite3_errmsg(st->db));
@@ -93,7 +88,7 @@ static int meta_get(sqlite3 *db, const char *key, char *out, size_t cap)
         return -1;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_ROW) {
-        text(s, 0, out, cap);
+        sl_sqlite_text(s, 0, out, cap);
         found = 1;
     }
     sqlite3_finalize(s);
@@ -339,29 +334,29 @@ static void read_driver(sqlite3_stmt *s, struct sl_driver *d)
 {
     memset(d, 0, sizeof *d);
     d->id = sqlite3_column_int64(s, 0);
-    text(s, 1, d->oln, sizeof d->oln);
-    text(s, 2, d->last, sizeof d->last);
-    text(s, 3, d->first, sizeof d->first);
-    text(s, 4, d->middle, sizeof d->middle);
-    text(s, 5, d->suffix, sizeof d->suffix);
+    sl_sqlite_text(s, 1, d->oln, sizeof d->oln);
+    sl_sqlite_text(s, 2, d->last, sizeof d->last);
+    sl_sqlite_text(s, 3, d->first, sizeof d->first);
+    sl_sqlite_text(s, 4, d->middle, sizeof d->middle);
+    sl_sqlite_text(s, 5, d->suffix, sizeof d->suffix);
     d->dob = sqlite3_column_int(s, 6);
     const unsigned char *sx = sqlite3_column_text(s, 7);
     d->sex = sx ? (char)sx[0] : 0;
-    text(s, 8, d->street, sizeof d->street);
-    text(s, 9, d->city, sizeof d->city);
-    text(s, 10, d->state, sizeof d->state);
-    text(s, 11, d->zip, sizeof d->zip);
+    sl_sqlite_text(s, 8, d->street, sizeof d->street);
+    sl_sqlite_text(s, 9, d->city, sizeof d->city);
+    sl_sqlite_text(s, 10, d->state, sizeof d->state);
+    sl_sqlite_text(s, 11, d->zip, sizeof d->zip);
     d->height_in = sqlite3_column_int(s, 12);
     d->weight_lb = sqlite3_column_int(s, 13);
-    text(s, 14, d->eyes, sizeof d->eyes);
-    text(s, 15, d->hair, sizeof d->hair);
-    text(s, 16, d->lic_class, sizeof d->lic_class);
-    text(s, 17, d->endorsements, sizeof d->endorsements);
-    text(s, 18, d->restrictions, sizeof d->restrictions);
-    text(s, 19, d->status, sizeof d->status);
+    sl_sqlite_text(s, 14, d->eyes, sizeof d->eyes);
+    sl_sqlite_text(s, 15, d->hair, sizeof d->hair);
+    sl_sqlite_text(s, 16, d->lic_class, sizeof d->lic_class);
+    sl_sqlite_text(s, 17, d->endorsements, sizeof d->endorsements);
+    sl_sqlite_text(s, 18, d->restrictions, sizeof d->restrictions);
+    sl_sqlite_text(s, 19, d->status, sizeof d->status);
     d->issued = sqlite3_column_int(s, 20);
     d->expires = sqlite3_column_int(s, 21);
-    text(s, 22, d->ssn, sizeof d->ssn);
+    sl_sqlite_text(s, 22, d->ssn, sizeof d->ssn);
 }
 
 /* Run a one-row driver statement already bound. */
@@ -610,8 +605,8 @@ int sl_store_history(struct sl_store *st, int64_t driver_id, struct sl_history *
             const unsigned char *k = sqlite3_column_text(s, 0);
             h->kind = k ? (char)k[0] : 0;
             h->date = sqlite3_column_int(s, 1);
-            text(s, 2, h->code, sizeof h->code);
-            text(s, 3, h->text, sizeof h->text);
+            sl_sqlite_text(s, 2, h->code, sizeof h->code);
+            sl_sqlite_text(s, 3, h->text, sizeof h->text);
             h->conviction = sqlite3_column_int(s, 4);
             h->ends = sqlite3_column_int(s, 5);
         }
@@ -635,15 +630,15 @@ static int lk_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *
     }
     memset(v, 0, sizeof *v);
     v->id = sqlite3_column_int64(s, 0);
-    text(s, 1, v->plate, sizeof v->plate);
+    sl_sqlite_text(s, 1, v->plate, sizeof v->plate);
     v->plate_year = sqlite3_column_int(s, 2);
-    text(s, 3, v->plate_type, sizeof v->plate_type);
-    text(s, 4, v->vin, sizeof v->vin);
-    text(s, 5, v->make, sizeof v->make);
-    text(s, 6, v->model, sizeof v->model);
+    sl_sqlite_text(s, 3, v->plate_type, sizeof v->plate_type);
+    sl_sqlite_text(s, 4, v->vin, sizeof v->vin);
+    sl_sqlite_text(s, 5, v->make, sizeof v->make);
+    sl_sqlite_text(s, 6, v->model, sizeof v->model);
     v->year = sqlite3_column_int(s, 7);
-    text(s, 8, v->colour, sizeof v->colour);
-    text(s, 9, v->style, sizeof v->style);
+    sl_sqlite_text(s, 8, v->colour, sizeof v->colour);
+    sl_sqlite_text(s, 9, v->style, sizeof v->style);
     v->reg_expires = sqlite3_column_int(s, 10);
     sqlite3_reset(s);
 
@@ -654,16 +649,16 @@ static int lk_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *
             continue;
         struct sl_owner *o = &v->owner[v->n_owners++];
         o->driver_id = sqlite3_column_int64(s, 0);
-        text(s, 1, o->oln, sizeof o->oln);
-        text(s, 2, o->last, sizeof o->last);
-        text(s, 3, o->first, sizeof o->first);
-        text(s, 4, o->middle, sizeof o->middle);
-        text(s, 5, o->suffix, sizeof o->suffix);
+        sl_sqlite_text(s, 1, o->oln, sizeof o->oln);
+        sl_sqlite_text(s, 2, o->last, sizeof o->last);
+        sl_sqlite_text(s, 3, o->first, sizeof o->first);
+        sl_sqlite_text(s, 4, o->middle, sizeof o->middle);
+        sl_sqlite_text(s, 5, o->suffix, sizeof o->suffix);
         o->dob = sqlite3_column_int(s, 6);
-        text(s, 7, o->street, sizeof o->street);
-        text(s, 8, o->city, sizeof o->city);
-        text(s, 9, o->state, sizeof o->state);
-        text(s, 10, o->zip, sizeof o->zip);
+        sl_sqlite_text(s, 7, o->street, sizeof o->street);
+        sl_sqlite_text(s, 8, o->city, sizeof o->city);
+        sl_sqlite_text(s, 9, o->state, sizeof o->state);
+        sl_sqlite_text(s, 10, o->zip, sizeof o->zip);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -900,8 +895,8 @@ int sl_store_photo(struct sl_store *st, int64_t driver_id, unsigned char *buf, s
     const unsigned char *sx = sqlite3_column_text(s, 0);
     char sex = sx ? (char)sx[0] : 'U';
     char hair[8], eyes[8];
-    text(s, 1, hair, sizeof hair);
-    text(s, 2, eyes, sizeof eyes);
+    sl_sqlite_text(s, 1, hair, sizeof hair);
+    sl_sqlite_text(s, 2, eyes, sizeof eyes);
     sqlite3_reset(s);
 
     unsigned char pix[SL_STORE_PHOTO_W * SL_STORE_PHOTO_H];
