@@ -38,13 +38,15 @@
 #include <stdint.h>
 #include "stateline/msg.h"
 
+/* The fields the switch checks on every message (ori, member, type, cats, status) come
+ * first, so that a snapshot look-up touches one cache line of the row, usually. */
 struct sl_ori {
     char ori[SL_ORI_LEN + 1];
     char member[8];
-    char name[96];
     char type[3];     /* PD SO SA LE FE JA JC JG JJ JF CJ NJ */
     char cats[5];     /* subset of "ACDZ", in that order */
     char status;      /* 'A' active, 'I' inactive */
+    char name[96];
     char parent[48];  /* "DHS/ICE/ERO", "" for none */
     char tags[160];   /* space-separated */
     int rand;         /* may search the message archive */

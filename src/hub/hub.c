@@ -41,6 +41,7 @@
 #include "stateline/archive.h"
 #include "stateline/core.h"
 #include "stateline/frame.h"
+#include "stateline/hugemem.h"
 #include "stateline/sqlcfg.h"
 
 #define HUB_TICK_MS 250
@@ -750,7 +751,8 @@ int sl_hub_new(const char *config_path, struct sl_hub **out, char *err, size_t e
     if (load_snapshot(hub->cfg.directory, &hub->snap, err, errlen) != 0)
         goto fail;
     hub_members_build(hub, &hub->cfg, hub->snap, &hub->members);
-    hub->reqmap = sl_xcalloc(hub->cfg.requester_map, sizeof *hub->reqmap);
+    /* 2 MB by default, one bucket read at random per message: huge pages (hugemem.h) */
+    hub->reqmap = sl_huge_zalloc(hub->cfg.requester_map * sizeof *hub->reqmap);
     hub->reqmap_mask = hub->cfg.requester_map - 1;
     if (!hub->cfg.tls && access(hub->cfg.tokens, R_OK) != 0) {
         snprintf(err, errlen, "tokens = %s: %s (plain lines authenticate with it)",

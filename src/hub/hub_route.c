@@ -174,11 +174,19 @@ static struct hub_req_entry *req_bucket(const struct sl_hub *hub, const char *or
     return &hub->reqmap[(h & hub->reqmap_mask) & ~3u];
 }
 
+/* a and b: ORI fields (SL_ORI_LEN + 1 bytes, NUL-terminated): one fixed-size compare the
+ * compiler inlines, rather than a call to strcmp per entry */
+static int ori_eq(const char *a, const char *b)
+{
+    return memcmp(a, b, SL_ORI_LEN + 1) == 0;
+}
+
+/* ori: an ORI field of SL_ORI_LEN + 1 bytes (every caller's is one). */
 static void req_note(struct sl_hub *hub, const char *ori, const struct hub_line *line)
 {
     struct hub_req_entry *b = req_bucket(hub, ori), *victim = &b[0];
     for (int i = 0; i < 4; i++) {
-        if (!strcmp(b[i].ori, ori)) {
+        if (ori_eq(b[i].ori, ori)) {
             victim = &b[i];
             break;
         }
@@ -191,11 +199,12 @@ static void req_note(struct sl_hub *hub, const char *ori, const struct hub_line 
     victim->stamp = ++hub->req_stamp;
 }
 
+/* ori: as req_note. */
 static struct hub_line *req_line(const struct sl_hub *hub, const char *ori)
 {
     struct hub_req_entry *b = req_bucket(hub, ori);
     for (int i = 0; i < 4; i++)
-        if (b[i].ori[0] && !strcmp(b[i].ori, ori))
+        if (b[i].ori[0] && ori_eq(b[i].ori, ori))
             return hub_line_get(hub, b[i].slot, b[i].gen);
     return NULL;
 }
