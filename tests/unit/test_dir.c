@@ -691,6 +691,50 @@ static struct sl_dir *generate(struct fx *f, const char *name, uint64_t seed, in
     return d;
 }
 
+/* The national directory's snapshot (18,000 rows, the huge-page rows and tagged slots of
+ * dir.c): every ORI finds its own row, with the same fields the database has, and
+ * near-misses of every ORI (one character changed, one dropped) find nothing. */
+struct snap_walk {
+    const struct sl_dir_snap *s;
+    int64_t n, bad;
+};
+
+static int snap_check_row(void *ctx, const struct sl_ori *o)
+{
+    struct snap_walk *w = ctx;
+    w->n++;
+    const struct sl_ori *f = sl_dir_snap_find(w->s, o->ori);
+    if (!f || strcmp(f->ori, o->ori) || strcmp(f->member, o->member) ||
+        strcmp(f->type, o->type) || strcmp(f->cats, o->cats) || f->status != o->status ||
+        strcmp(f->name, o->name) || strcmp(f->parent, o->parent) || strcmp(f->tags, o->tags))
+        w->bad++;
+    char near[SL_ORI_LEN + 1];
+    memcpy(near, o->ori, sizeof near);
+    near[SL_ORI_LEN - 1] = near[SL_ORI_LEN - 1] == '~' ? '!' : '~'; /* never in an ORI */
+    if (sl_dir_snap_find(w->s, near))
+        w->bad++;
+    if (sl_dir_snap_find_n(w->s, o->ori, SL_ORI_LEN - 1))
+        w->bad++;
+    return 0;
+}
+
+static void test_snapshot_national(void **state)
+{
+    struct fx *f = *state;
+    struct sl_dir *d = generate(f, "n.db", 7, 18000);
+    struct sl_dir_snap *s;
+    assert_int_equal(sl_dir_snapshot(d, &s), 0);
+    assert_int_equal(sl_dir_snap_count(s), 18000);
+    struct snap_walk w = {s, 0, 0};
+    assert_int_equal(sl_dir_foreach(d, NULL, snap_check_row, &w), 0);
+    assert_int_equal(w.n, 18000);
+    assert_int_equal(w.bad, 0);
+    for (int64_t i = 0; i < 18000; i += 997)
+        assert_ptr_equal(sl_dir_snap_find(s, sl_dir_snap_at(s, i)->ori), sl_dir_snap_at(s, i));
+    sl_dir_snap_free(s);
+    sl_dir_close(d);
+}
+
 /* The documented proportions (docs/directory.md, "Proportions"), with tolerances wide
  * enough for any seed and narrow enough to catch a broken model. */
 static void test_generate_model(void **state)
@@ -846,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_csv_bad_lines, setup, teardown),
         cmocka_unit_test(test_csv_split),
         cmocka_unit_test_setup_teardown(test_snapshot_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_national, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generate_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generate_reproducible, setup, teardown),
     };
