@@ -896,6 +896,7 @@ void sl_archive_stats(struct sl_archive *a, struct sl_archive_stats *out)
 {
     pthread_mutex_lock(&a->mu);
     *out = a->st;
+    out->behind = a->next_seq > a->searchable ? a->next_seq - a->searchable : 0;
     pthread_mutex_unlock(&a->mu);
     out->writer_cpu_ns = 0;
     clockid_t cid;
