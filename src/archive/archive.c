@@ -283,6 +283,8 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('seq_next', ?1)", &a->set_seq, err,
              errlen) < 0 ||
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('clock_back', '1')", &a->set_back, err,
+             errlen) < 0 ||
+        prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
              errlen) < 0)
         return -1;
     load_tail(a);
@@ -323,6 +325,7 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
                 "the archive last closed)", a->path, (unsigned long long)a->indexed + 1,
                 (unsigned long long)a->written);
     a->index_due_ms = sl_now_ms();
+    a->pend_ok = a->written == a->indexed; /* else the view until the index catches up */
     a->committed = a->next_seq;
     a->searchable = a->written > a->indexed ? a->indexed + 1 : a->next_seq;
     return 0;
@@ -385,14 +388,28 @@ static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
         sl_now_ms() < a->index_due_ms)
         return 0;
     uint64_t upto = a->written;
-    if (upto - a->indexed > (uint64_t)a->conf.index_batch && !force)
+    if (upto - a->indexed > (uint64_t)a->conf.index_batch && !force && !a->pend_ok)
         upto = a->indexed + (uint64_t)a->conf.index_batch;
     if (exec(a->db, "SAVEPOINT ix") < 0)
         return -1;
-    sqlite3_bind_int64(a->idx_rows, 1, (sqlite3_int64)a->indexed);
-    sqlite3_bind_int64(a->idx_rows, 2, (sqlite3_int64)upto);
-    int rc = sqlite3_step(a->idx_rows);
-    sqlite3_reset(a->idx_rows);
+    int rc = SQLITE_DONE;
+    if (a->pend_ok) {
+        /* the rows from memory, exactly what the view would give (pend_add) */
+        for (size_t i = 0; i < a->npend && rc == SQLITE_DONE; i++) {
+            const struct arch_pend *p = &a->pend[i];
+            sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)p->seq);
+            sqlite3_bind_text(a->ins_fts, 2,
+                              p->len ? (const char *)a->pend_text.data + p->off : "",
+                              (int)p->len, SQLITE_STATIC);
+            rc = sqlite3_step(a->ins_fts);
+            sqlite3_reset(a->ins_fts);
+        }
+    } else {
+        sqlite3_bind_int64(a->idx_rows, 1, (sqlite3_int64)a->indexed);
+        sqlite3_bind_int64(a->idx_rows, 2, (sqlite3_int64)upto);
+        rc = sqlite3_step(a->idx_rows);
+        sqlite3_reset(a->idx_rows);
+    }
     if (rc == SQLITE_DONE) {
         sqlite3_bind_int64(a->set_indexed, 1, (sqlite3_int64)upto);
         rc = sqlite3_step(a->set_indexed);
@@ -413,6 +430,42 @@ static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
     return 1;
 }
 
+/* Keep a written row for the next index step (pend_ok): its text as the view msg_norm
+ * gives it (sl_norm), unless no search may find it (the view leaves it out). */
+static void pend_add(struct sl_archive *a, const struct arch_slot *s, const char *text,
+                     size_t len)
+{
+    if (sl_arch_withheld(s->key))
+        return;
+    if (a->npend == a->pend_cap) {
+        a->pend_cap = a->pend_cap ? a->pend_cap * 2 : 1024;
+        a->pend = sl_xrealloc(a->pend, a->pend_cap * sizeof *a->pend);
+    }
+    struct arch_pend *p = &a->pend[a->npend++];
+    p->seq = s->seq;
+    p->off = a->pend_text.len;
+    if (memchr(text, '\'', len))
+        sl_archive_norm(text, len, &a->pend_text);
+    else
+        sl_buf_append(&a->pend_text, text, len);
+    p->len = a->pend_text.len - p->off;
+}
+
+/* Forget the rows kept for the index: after they were indexed (then pend_ok again), or
+ * when the index step must read the view instead (ok = 0). */
+static void pend_reset(struct sl_archive *a, int ok)
+{
+    a->npend = 0;
+    sl_buf_reset(&a->pend_text);
+    a->pend_ok = ok;
+    if (!ok) { /* memory back: the view path may run for a while */
+        free(a->pend);
+        a->pend = NULL;
+        a->pend_cap = 0;
+        sl_buf_free(&a->pend_text);
+    }
+}
+
 /* Write slots [h, h+n) of the ring (n may be 0) in one transaction, and index what is
  * due (index_due).  Returns rows written or -1; *ix gets index_due's answer. */
 static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
@@ -422,6 +475,7 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
     if (exec(a->db, "BEGIN") < 0)
         return -1;
     int written = 0;
+    size_t prev_npend = a->npend, prev_pend_len = a->pend_text.len;
     uint64_t prev_written = a->written, prev_indexed = a->indexed;
     int64_t prev_due = a->index_due_ms;
     for (size_t i = 0; i < n; i++) {
@@ -457,6 +511,8 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
             sqlite3_reset(a->set_back);
         }
         a->tw_last = tw;
+        if (a->pend_ok)
+            pend_add(a, s, body->data ? (const char *)body->data : "", body->len);
         written++;
     }
     if (n) {
@@ -480,6 +536,8 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         a->written = prev_written;
         a->indexed = prev_indexed;
         a->index_due_ms = prev_due;
+        a->npend = prev_npend; /* the batch's rows are not in msg */
+        a->pend_text.len = prev_pend_len;
         *ix = -1;
         return -1;
     }
@@ -488,6 +546,10 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         if (a->written > a->indexed) /* more waiting: the next batch goes on with them */
             a->index_due_ms = sl_now_ms();
     }
+    if (a->indexed == a->written)
+        pend_reset(a, 1);
+    else if (*ix < 0 && a->npend > 4 * (size_t)a->conf.index_batch)
+        pend_reset(a, 0); /* indexing keeps failing: do not hold the rows in memory too */
     return written;
 }
 
@@ -738,7 +800,7 @@ void sl_archive_close(struct sl_archive *a)
         pthread_join(a->writer, NULL);
     }
     sqlite3_stmt *st[] = {a->ins_msg, a->idx_rows, a->set_indexed, a->del_fts, a->del_msg,  a->old_rows,
-                          a->set_seq, a->set_back, a->search, a->fetch,   a->get_back,
+                          a->set_seq, a->set_back, a->ins_fts, a->search, a->fetch,   a->get_back,
                           a->next_row, a->seq_span};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
         sqlite3_finalize(st[i]);
@@ -746,6 +808,8 @@ void sl_archive_close(struct sl_archive *a)
         SL_ERROR("archive", "close: %s", sqlite3_errmsg(a->db));
     if (a->rdb)
         sqlite3_close(a->rdb);
+    free(a->pend);
+    sl_buf_free(&a->pend_text);
     for (size_t i = 0; i < a->cap; i++)
         free(a->ring[i].text);
     free(a->ring);
