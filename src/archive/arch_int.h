@@ -24,6 +24,8 @@ struct arch_slot {
     size_t len, cap;
 };
 
+#define INS_ROWS 16 /* msg rows per insert statement (ins_msgs) */
+
 /* A row written and not yet indexed, as the index step feeds it to FTS5: its text in
  * sl_archive.pend_text at [off, off + len). */
 struct arch_pend {
@@ -38,7 +40,7 @@ struct sl_archive {
     /* writer side: db is used only by the writer thread once it runs */
     sqlite3 *db;
     sqlite3_stmt *ins_msg, *idx_rows, *set_indexed, *del_fts, *del_msg, *old_rows, *set_seq,
-        *set_back, *ins_fts;
+        *set_back, *ins_fts, *ins_msgs;
     int64_t tw_last;         /* tw of the last row written (writer thread) */
     uint64_t written;        /* the last seq written to msg (writer thread) */
     uint64_t indexed;        /* every searchable row up to this seq is indexed (writer) */
@@ -52,6 +54,7 @@ struct sl_archive {
     size_t npend, pend_cap;
     struct sl_buf pend_text;
     int pend_ok;
+    struct sl_buf strip[INS_ROWS]; /* stripped texts of the rows of one insert (writer) */
     pthread_t writer;
     int writer_started;
 
@@ -99,5 +102,7 @@ void sl_arch_async_stop(struct sl_archive *a);
 /* query.c */
 int sl_arch_key_visible(const struct sl_ori *who, const char *key);
 int sl_arch_withheld(const char *key);
+/* 1: sl_archive_strip_images would copy t[0, len) unchanged (nearly every message). */
+int sl_arch_plain(const char *t, size_t len);
 
 #endif

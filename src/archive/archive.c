@@ -287,6 +287,17 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
         prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
              errlen) < 0)
         return -1;
+    /* the same two, many rows to a statement */
+    struct sl_buf sql = SL_BUF_INIT;
+    sl_buf_append_str(&sql, "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
+                          " VALUES");
+    for (int i = 0; i < INS_ROWS; i++)
+        sl_buf_append_str(&sql, i ? ",(?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?)");
+    sl_buf_append(&sql, "", 1);
+    int bad = prep(a->db, (const char *)sql.data, &a->ins_msgs, err, errlen) < 0;
+    sl_buf_free(&sql);
+    if (bad)
+        return -1;
     load_tail(a);
     /* meta seq_next outlives the rows (a year of silence expires them all); max(seq)
      * covers a batch whose meta row was lost with it */
@@ -395,6 +406,8 @@ static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
     int rc = SQLITE_DONE;
     if (a->pend_ok) {
         /* the rows from memory, exactly what the view would give (pend_add) */
+        /* one row to a statement: a statement of several rows opens a statement
+         * savepoint, and FTS5 writes a segment at every savepoint */
         for (size_t i = 0; i < a->npend && rc == SQLITE_DONE; i++) {
             const struct arch_pend *p = &a->pend[i];
             sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)p->seq);
@@ -466,10 +479,44 @@ static void pend_reset(struct sl_archive *a, int ok)
     }
 }
 
+/* The text of slot s as archived: images stripped (sl_archive_strip_images).  Nearly every
+ * message has nothing to strip; its text is then the slot's own, not a copy. */
+static void row_text(const struct arch_slot *s, struct sl_buf *b, const char **text,
+                     size_t *len)
+{
+    if (sl_arch_plain(s->text, s->len)) {
+        *text = s->text;
+        *len = s->len;
+        return;
+    }
+    sl_buf_reset(b);
+    sl_archive_strip_images(s->text, s->len, b);
+    *text = b->data ? (const char *)b->data : "";
+    *len = b->len;
+}
+
+/* The ten values of one msg row, from parameter base + 1 (the column order of ins_msg). */
+static void bind_row(sqlite3_stmt *m, int base, const struct arch_slot *s, const char *text,
+                     size_t len, int64_t tw)
+{
+    sqlite3_bind_int64(m, base + 1, (sqlite3_int64)s->seq);
+    sqlite3_bind_int64(m, base + 2, s->t);
+    bind_text(m, base + 3, s->key, -1);
+    bind_text(m, base + 4, s->src, SL_ORI_LEN);
+    bind_text(m, base + 5, s->src_mbr, 2);
+    bind_text(m, base + 6, s->dst, -1);
+    bind_text(m, base + 7, s->dst_mbr, 2);
+    bind_text(m, base + 8, s->ctl, -1);
+    bind_text(m, base + 9, text, (int)len);
+    sqlite3_bind_int64(m, base + 10, tw);
+}
+
 /* Write slots [h, h+n) of the ring (n may be 0) in one transaction, and index what is
- * due (index_due).  Returns rows written or -1; *ix gets index_due's answer. */
-static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
-                       int force, int *ix)
+ * due (index_due).  Rows go INS_ROWS to a statement (ins_msgs: one statement start and
+ * end, one B-tree seek, for INS_ROWS rows); a group that fails is written again a row at
+ * a time, so that one bad row loses only itself.  Returns rows written or -1; *ix gets
+ * index_due's answer. */
+static int write_batch(struct sl_archive *a, size_t h, size_t n, int force, int *ix)
 {
     *ix = 0;
     if (exec(a->db, "BEGIN") < 0)
@@ -478,42 +525,51 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
     size_t prev_npend = a->npend, prev_pend_len = a->pend_text.len;
     uint64_t prev_written = a->written, prev_indexed = a->indexed;
     int64_t prev_due = a->index_due_ms;
-    for (size_t i = 0; i < n; i++) {
-        struct arch_slot *s = &a->ring[(h + i) % a->cap];
-        sl_buf_reset(body);
-        sl_archive_strip_images(s->text, s->len, body);
-        sqlite3_stmt *m = a->ins_msg;
-        sqlite3_bind_int64(m, 1, (sqlite3_int64)s->seq);
-        sqlite3_bind_int64(m, 2, s->t);
-        bind_text(m, 3, s->key, -1);
-        bind_text(m, 4, s->src, -1);
-        bind_text(m, 5, s->src_mbr, -1);
-        bind_text(m, 6, s->dst, -1);
-        bind_text(m, 7, s->dst_mbr, -1);
-        bind_text(m, 8, s->ctl, -1);
-        bind_text(m, 9, body->data ? (const char *)body->data : "", (int)body->len);
+    size_t single_until = 0; /* rows before this go one at a time (a group failed) */
+    for (size_t i = 0; i < n;) {
+        size_t k = i >= single_until && n - i >= INS_ROWS ? INS_ROWS : 1;
+        sqlite3_stmt *m = k == 1 ? a->ins_msg : a->ins_msgs;
+        const char *text[INS_ROWS];
+        size_t len[INS_ROWS];
+        int64_t tws[INS_ROWS];
         /* tw never decreases along seq: search turns BEG/END into a seq range with it */
-        int64_t tw = s->t > a->tw_last ? s->t : a->tw_last;
-        sqlite3_bind_int64(m, 10, tw);
+        int64_t tw = a->tw_last;
+        for (size_t j = 0; j < k; j++) {
+            const struct arch_slot *s = &a->ring[(h + i + j) % a->cap];
+            row_text(s, &a->strip[j], &text[j], &len[j]);
+            tw = s->t > tw ? s->t : tw;
+            tws[j] = tw;
+            bind_row(m, (int)j * 10, s, text[j], len[j], tw);
+        }
         int rc = sqlite3_step(m);
         sqlite3_reset(m);
         if (rc != SQLITE_DONE) {
+            if (k > 1) { /* the statement wrote none of them: again, one at a time */
+                single_until = i + k;
+                continue;
+            }
             SL_ERROR("archive", "insert of message %llu failed: %s",
-                     (unsigned long long)s->seq, sqlite3_errmsg(a->db));
+                     (unsigned long long)a->ring[(h + i) % a->cap].seq, sqlite3_errmsg(a->db));
+            i++;
             continue;
         }
-        if (s->t < a->tw_last && !a->clock_back) {
-            /* a send time went backwards (clock step): END can no longer bound seq */
-            SL_WARN("archive", "send time of message %llu is before the previous message's; "
-                    "searches stop using END as a sequence bound", (unsigned long long)s->seq);
-            if (sqlite3_step(a->set_back) == SQLITE_DONE)
-                a->clock_back = 1;
-            sqlite3_reset(a->set_back);
+        for (size_t j = 0; j < k; j++) {
+            const struct arch_slot *s = &a->ring[(h + i + j) % a->cap];
+            if (s->t < a->tw_last && !a->clock_back) {
+                /* a send time went backwards (clock step): END can no longer bound seq */
+                SL_WARN("archive", "send time of message %llu is before the previous "
+                        "message's; searches stop using END as a sequence bound",
+                        (unsigned long long)s->seq);
+                if (sqlite3_step(a->set_back) == SQLITE_DONE)
+                    a->clock_back = 1;
+                sqlite3_reset(a->set_back);
+            }
+            a->tw_last = tws[j];
+            if (a->pend_ok)
+                pend_add(a, s, text[j], len[j]);
+            written++;
         }
-        a->tw_last = tw;
-        if (a->pend_ok)
-            pend_add(a, s, body->data ? (const char *)body->data : "", body->len);
-        written++;
+        i += k;
     }
     if (n) {
         uint64_t last = a->ring[(h + n - 1) % a->cap].seq;
@@ -607,7 +663,6 @@ static int64_t cutoff_at(const struct sl_archive *a, int64_t now)
 static void *writer_main(void *arg)
 {
     struct sl_archive *a = arg;
-    struct sl_buf body = SL_BUF_INIT;
     int64_t next_expire = a->conf.expire_every_ms > 0 ? sl_now_ms() + a->conf.expire_every_ms
                                                       : INT64_MAX;
     int index_tries_at_stop = 0;
@@ -660,7 +715,7 @@ static void *writer_main(void *arg)
 
         int ix = 0, wrote = 0;
         if (n || (pending && (force || sl_now_ms() >= a->index_due_ms)))
-            wrote = write_batch(a, h, n, &body, force, &ix);
+            wrote = write_batch(a, h, n, force, &ix);
         if (n)
             a->last_commit_ms = sl_now_ms();
         int64_t expired = 0;
@@ -720,7 +775,6 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&a->done);
     }
     pthread_mutex_unlock(&a->mu);
-    sl_buf_free(&body);
     return NULL;
 }
 
@@ -800,7 +854,7 @@ void sl_archive_close(struct sl_archive *a)
         pthread_join(a->writer, NULL);
     }
     sqlite3_stmt *st[] = {a->ins_msg, a->idx_rows, a->set_indexed, a->del_fts, a->del_msg,  a->old_rows,
-                          a->set_seq, a->set_back, a->ins_fts, a->search, a->fetch,   a->get_back,
+                          a->set_seq, a->set_back, a->ins_fts, a->ins_msgs, a->search, a->fetch,   a->get_back,
                           a->next_row, a->seq_span};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
         sqlite3_finalize(st[i]);
@@ -810,6 +864,8 @@ void sl_archive_close(struct sl_archive *a)
         sqlite3_close(a->rdb);
     free(a->pend);
     sl_buf_free(&a->pend_text);
+    for (int i = 0; i < INS_ROWS; i++)
+        sl_buf_free(&a->strip[i]);
     for (size_t i = 0; i < a->cap; i++)
         free(a->ring[i].text);
     free(a->ring);
