@@ -99,6 +99,11 @@ struct arch_job;
 int sl_arch_async_start(struct sl_archive *a, char *err, size_t errlen);
 void sl_arch_async_stop(struct sl_archive *a);
 
+/* tokenize.c: the FTS5 tokenizer of schema 3, SL_ARCHIVE_TOKENIZER, on db.  SQLITE_OK or
+ * an SQLite error code.  (sl_archive_sql_functions calls it.) */
+#define SL_ARCHIVE_TOKENIZER "stateline"
+int sl_arch_tokenizer_register(sqlite3 *db);
+
 /* query.c */
 int sl_arch_key_visible(const struct sl_ori *who, const char *key);
 int sl_arch_withheld(const char *key);

@@ -30,17 +30,19 @@
 #include "stateline/core.h"
 
 #define SLOT_KEEP (64 * 1024) /* a slot's text buffer above this is freed after use */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
-/* Schema 2 (archive.h; docs/archive.md §2 says why each choice).  Against schema 1:
+/* Schema 3 (archive.h; docs/archive.md §2 says why each choice).  Against schema 1:
  * no AUTOINCREMENT (the next sequence number is meta 'seq_next', written once per batch,
  * not sqlite_sequence once per row), no index on t (expiry walks the oldest rows by
  * seq: tw never decreases along it), the full-text index keeps no per-row sizes
  * (columnsize=0: nothing ranks by bm25) and merges its segments 16 at a time, and the
  * messages no search may find (NLQ, NFQ, NLR, NFR: sl_arch_withheld) are not indexed:
  * the view leaves them out, so FTS5's 'delete', 'rebuild' and 'integrity-check' agree
- * with the writer, which skips them. */
-static const char schema_v2_sql[] =
+ * with the writer, which skips them.  Against schema 2: the index cuts its terms with
+ * the archive's own tokenizer (tokenize.c: the same terms unicode61 cut from
+ * sl_norm(body), at a fraction of the cost), so the view hands the body over as it is. */
+static const char schema_msg_sql[] =
     "CREATE TABLE msg("
     " seq INTEGER PRIMARY KEY,"
     " t INTEGER NOT NULL,"
@@ -49,16 +51,17 @@ static const char schema_v2_sql[] =
     " src TEXT NOT NULL, src_mbr TEXT NOT NULL,"
     " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
     " ctl TEXT NOT NULL,"
-    " body TEXT NOT NULL);"
-    "CREATE VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg"
+    " body TEXT NOT NULL);";
+static const char schema_index_sql[] =
+    "CREATE VIEW msg_text(seq, body) AS SELECT seq, body FROM msg"
     " WHERE key NOT IN ('NLQ', 'NFQ', 'NLR', 'NFR');"
-    "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_norm', content_rowid='seq',"
-    " columnsize=0);"
+    "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_text', content_rowid='seq',"
+    " columnsize=0, tokenize='" SL_ARCHIVE_TOKENIZER "');"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('automerge', 16);"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('crisismerge', 64);"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('hashsize', 33554432);";
 
-/* Schema 1 -> 2, in the open's transaction: the table is copied without AUTOINCREMENT
+/* Schema 1 -> 3, in the open's transaction: the table is copied without AUTOINCREMENT
  * (SQLite cannot drop it in place), the next sequence number carried over from
  * sqlite_sequence, and the full-text index built again with the new options. */
 static const char migrate_v1_sql[] =
@@ -72,7 +75,13 @@ static const char migrate_v1_sql[] =
 static const char migrate_v1_copy_sql[] =
     "INSERT INTO msg(seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body)"
     " SELECT seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg_v1 ORDER BY seq;"
-    "DROP TABLE msg_v1;"
+    "DROP TABLE msg_v1;";
+/* Schema 2 -> 3: the index again, with the tokenizer (the table stays as it is). */
+static const char migrate_v2_sql[] =
+    "DROP TABLE msg_fts;"
+    "DROP VIEW msg_norm;";
+/* Both, last: every row indexed (rows schema 2 had not indexed yet too). */
+static const char migrate_rebuild_sql[] =
     "INSERT INTO msg_fts(msg_fts) VALUES('rebuild');"
     "INSERT OR REPLACE INTO meta VALUES('indexed', coalesce((SELECT max(seq) FROM msg), 0));";
 
@@ -98,9 +107,10 @@ static void seterr(char *err, size_t errlen, const char *fmt, const char *a, con
         snprintf(err, errlen, fmt, a, b);
 }
 
-/* sl_norm(text): the indexed form of a body (sl_archive_norm), as an SQL function: the
- * view msg_norm is the FTS5 table's content, so the 'delete' of an expired row, FTS5's
- * 'rebuild' and 'integrity-check' all see exactly what was indexed. */
+/* sl_norm(text): the indexed form of a body (sl_archive_norm), as an SQL function: in
+ * schemas 1 and 2 the view msg_norm applied it for the FTS5 table (unicode61), so it is
+ * still registered for a read-only open of such an archive and for tools.  Schema 3
+ * does the same inside its tokenizer (tokenize.c). */
 static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -122,9 +132,10 @@ static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int sl_archive_sql_functions(sqlite3 *db)
 {
-    return sqlite3_create_function(db, "sl_norm", 1,
-                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                   sql_norm, NULL, NULL);
+    int rc = sqlite3_create_function(db, "sl_norm", 1,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                     NULL, sql_norm, NULL, NULL);
+    return rc == SQLITE_OK ? sl_arch_tokenizer_register(db) : rc;
 }
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **s, char *err, size_t errlen)
@@ -168,8 +179,9 @@ static void load_tail(struct sl_archive *a)
 }
 
 /* Create the schema in a new database, or bring an older one to SCHEMA_VERSION (logged:
- * schema 1 -> 2 copies the table and rebuilds the full-text index, some 20 s per
- * million messages), all in one transaction.  A newer schema is refused. */
+ * schema 1 -> 3 copies the table and rebuilds the full-text index, some 20 s per
+ * million messages; 2 -> 3 rebuilds the index), all in one transaction.  A newer schema
+ * is refused. */
 static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -201,18 +213,28 @@ static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
         return -1;
     }
     if (version == 0) {
-        if (sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
+        if (sqlite3_exec(a->db, schema_msg_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, schema_index_sql, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(a->db, "INSERT INTO meta VALUES('indexed', 0)", NULL, NULL, &msg) !=
                 SQLITE_OK)
             goto fail;
-    } else if (version == 1) {
+    } else if (version < SCHEMA_VERSION) {
         int64_t t0 = sl_now_ms();
-        SL_INFO("archive", "%s: schema 1 -> 2: copying the messages and rebuilding the "
-                "full-text index (one transaction; some 20 s per million messages)",
-                a->path);
-        if (sqlite3_exec(a->db, migrate_v1_sql, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(a->db, migrate_v1_copy_sql, NULL, NULL, &msg) != SQLITE_OK)
+        if (version == 1)
+            SL_INFO("archive", "%s: schema 1 -> 3: copying the messages and rebuilding the "
+                    "full-text index (one transaction; some 20 s per million messages)",
+                    a->path);
+        else
+            SL_INFO("archive", "%s: schema 2 -> 3: rebuilding the full-text index with the "
+                    "archive's tokenizer (one transaction; some 10 s per million messages)",
+                    a->path);
+        if ((version == 1 && (sqlite3_exec(a->db, migrate_v1_sql, NULL, NULL, &msg) != SQLITE_OK ||
+                              sqlite3_exec(a->db, schema_msg_sql, NULL, NULL, &msg) != SQLITE_OK ||
+                              sqlite3_exec(a->db, migrate_v1_copy_sql, NULL, NULL, &msg) !=
+                                  SQLITE_OK)) ||
+            (version == 2 && sqlite3_exec(a->db, migrate_v2_sql, NULL, NULL, &msg) != SQLITE_OK) ||
+            sqlite3_exec(a->db, schema_index_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, migrate_rebuild_sql, NULL, NULL, &msg) != SQLITE_OK)
             goto fail;
         int64_t rows = -1;
         if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM msg", -1, &q, NULL) == SQLITE_OK) {
@@ -220,11 +242,11 @@ static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
                 rows = sqlite3_column_int64(q, 0);
             sqlite3_finalize(q);
         }
-        SL_INFO("archive", "%s: schema 2 in %.1f s (%lld messages)", a->path,
+        SL_INFO("archive", "%s: schema 3 in %.1f s (%lld messages)", a->path,
                 (double)(sl_now_ms() - t0) / 1e3, (long long)rows);
     }
     if (sqlite3_exec(a->db,
-                     "INSERT OR REPLACE INTO meta VALUES('schema', '2');"
+                     "INSERT OR REPLACE INTO meta VALUES('schema', '3');"
                      "COMMIT;",
                      NULL, NULL, &msg) != SQLITE_OK)
         goto fail;
@@ -268,14 +290,14 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
              &a->ins_msg, err, errlen) < 0 ||
         prep(a->db,
-             "INSERT INTO msg_fts(rowid, body) SELECT seq, body FROM msg_norm"
+             "INSERT INTO msg_fts(rowid, body) SELECT seq, body FROM msg_text"
              " WHERE seq > ?1 AND seq <= ?2",
              &a->idx_rows, err, errlen) < 0 ||
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('indexed', ?1)", &a->set_indexed, err,
              errlen) < 0 ||
         prep(a->db,
              "INSERT INTO msg_fts(msg_fts, rowid, body) SELECT 'delete', seq, body"
-             " FROM msg_norm WHERE seq=?1",
+             " FROM msg_text WHERE seq=?1",
              &a->del_fts, err, errlen) < 0 ||
         prep(a->db, "DELETE FROM msg WHERE seq=?1", &a->del_msg, err, errlen) < 0 ||
         prep(a->db, "SELECT seq, tw FROM msg ORDER BY seq LIMIT ?1", &a->old_rows, err,
@@ -443,8 +465,8 @@ static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
     return 1;
 }
 
-/* Keep a written row for the next index step (pend_ok): its text as the view msg_norm
- * gives it (sl_norm), unless no search may find it (the view leaves it out). */
+/* Keep a written row for the next index step (pend_ok): its text as the view msg_text
+ * gives it, unless no search may find it (the view leaves it out). */
 static void pend_add(struct sl_archive *a, const struct arch_slot *s, const char *text,
                      size_t len)
 {
@@ -457,10 +479,7 @@ static void pend_add(struct sl_archive *a, const struct arch_slot *s, const char
     struct arch_pend *p = &a->pend[a->npend++];
     p->seq = s->seq;
     p->off = a->pend_text.len;
-    if (memchr(text, '\'', len))
-        sl_archive_norm(text, len, &a->pend_text);
-    else
-        sl_buf_append(&a->pend_text, text, len);
+    sl_buf_append(&a->pend_text, text, len);
     p->len = a->pend_text.len - p->off;
 }
 
