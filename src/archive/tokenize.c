@@ -152,21 +152,21 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
     }
     unsigned char *term = t->term;
     size_t i = 0;
+    uint64_t next = 0; /* letters/digits at i and on, as the last word loaded showed them */
     for (;;) {
-        uint64_t m;
-        for (;;) { /* to the next letter or digit */
+        uint64_t m = next;
+        while (!m) { /* to the next letter or digit */
             if (i >= n)
                 return SQLITE_OK;
             m = alnum_bits(word_at(s, i, n));
-            if (m)
-                break;
-            i += 8;
+            if (!m)
+                i += 8;
         }
         i += (size_t)__builtin_ctzll(m) >> 3;
         size_t start = i, len = 0;
         for (;;) {
             uint64_t w = word_at(s, i, n);
-            uint64_t end = ~alnum_bits(w) & HIGH;
+            uint64_t in = alnum_bits(w), end = ~in & HIGH;
             w |= FOLD; /* lower case, for the letters and digits it keeps */
             memcpy(term + len, &w, 8);
             if (!end) {
@@ -182,11 +182,16 @@ static int tok_tokenize(Fts5Tokenizer *p, void *ctx, int flags, const char *text
                 i++;
                 continue;
             }
+            /* s[i] ends the term; the rest of this word tells where the next one starts */
+            next = k < 7 ? in >> (8 * (k + 1)) : 0;
             break;
         }
         int rc = emit(ctx, 0, (const char *)term, (int)len, (int)start, (int)i);
         if (rc != SQLITE_OK)
             return rc;
+        if (i >= n)
+            return SQLITE_OK;
+        i++;
     }
 }
 
