@@ -239,14 +239,10 @@ static const unsigned char plain_class[256] = {
     [0x80] = P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16,
 };
 
-/* Nothing to strip: no binary byte, no '<', no "IMG/", and no base64 run of
- * B64_LINE_MIN characters (every block of B64_BLOCK_MIN starts with one).  Then
- * strip_text would copy t unchanged.  Every message the switch sends passes here:
- * letters and digits cost a table look-up each, a run is measured when it ends, and
- * "IMG/" is looked for only at a '/'. */
-int sl_arch_plain(const char *t, size_t len)
+/* sl_arch_plain's answer a byte at a time: letters and digits cost a table look-up each,
+ * a run is measured when it ends, and "IMG/" is looked for only at a '/'. */
+static int plain_bytes(const unsigned char *p, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)t;
     size_t i = 0, run = 0; /* the current base64 run starts at run */
     for (;;) {
         while (i < len && plain_class[p[i]] == P_B64)
@@ -267,6 +263,61 @@ int sl_arch_plain(const char *t, size_t len)
         i++;
     }
     return len - run < B64_LINE_MIN;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define W_ONES 0x0101010101010101ull
+#define W_HIGH 0x8080808080808080ull
+/* Nonzero when a byte of w is zero (exact as a yes/no, not as to which byte). */
+#define W_ZERO(w) (((w) - W_ONES) & ~(w) & W_HIGH)
+/* Nonzero when a byte of w equals c. */
+#define W_HAS(w, c) W_ZERO((w) ^ ((c) * W_ONES))
+#endif
+
+/* Nothing to strip: no binary byte, no '<', no "IMG/", and no base64 run of
+ * B64_LINE_MIN characters (every block of B64_BLOCK_MIN starts with one).  Then
+ * strip_text would copy t unchanged.  Every message the switch sends passes here, so it
+ * reads eight bytes at a time: a byte above 0x7e or a '<' answers no at once; a word
+ * with a byte below 0x20 or a '/' is looked at byte by byte (TAB, CR, LF are text;
+ * "IMG/"); and a run of base64 characters is bounded by words: a run of 60 spans at
+ * least five whole words (seven bytes may stand before the first, seven after the
+ * last), so while no five words in a row lack a space and a byte below 0x20, there is
+ * none, and when five do, plain_bytes decides. */
+int sl_arch_plain(const char *t, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)t;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len < 8)
+        return plain_bytes(p, len);
+    unsigned dense = 0; /* words in a row with neither a space nor a byte below 0x20 */
+    for (size_t i = 0;; i += 8) {
+        if (i + 8 > len)
+            i = len - 8; /* the last word: overlaps the one before, judged again alike */
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if ((w & W_HIGH) || W_HAS(w, 0x7f) || W_HAS(w, '<'))
+            return 0;
+        uint64_t ctl = (w - 0x20 * W_ONES) & ~w & W_HIGH; /* a byte below 0x20 */
+        if (ctl || W_HAS(w, '/')) {
+            for (size_t j = i; j < i + 8; j++) {
+                unsigned char c = p[j];
+                if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                    return 0;
+                if (c == '/' && j >= 3 && p[j - 3] == 'I' && p[j - 2] == 'M' &&
+                    p[j - 1] == 'G')
+                    return 0;
+            }
+        }
+        if (ctl || W_HAS(w, ' '))
+            dense = 0;
+        else if (++dense >= 5)
+            return plain_bytes(p, len);
+        if (i + 8 >= len)
+            return 1;
+    }
+#else
+    return plain_bytes(p, len);
+#endif
 }
 
 /* Binary bytes go first (short runs dropped, long ones a mark), so that what is left is
