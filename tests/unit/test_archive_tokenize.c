@@ -206,7 +206,7 @@ static void t_edges(void **state)
         "", " ", "'", "A", "a", "AB'", "'AB", "O'BRIEN", "O''BRIEN", "A'B'C", "D'ANGELO-SMITH",
         "X'1", "1'X", "' '", "A' B", "A 'B", "12345678", "ABCDEFGH", "ABCDEFG", "ABCDEFGHI",
         "ABCDEFGH IJKLMNOP", "ABCDEFGH'IJKLMNOP", "A.B,C;D:E/F", "NAM/SMITH,JOHN.DOB/19800101",
-        "@[`{/:", "\x10\x19" "09", "P\x10Q", "MIXED case Text", "tab\tsep\rcr\nlf",
+        "@[`{/:", "\x10\x19\060\071", "P\x10Q", "MIXED case Text", "tab\tsep\rcr\nlf",
         "CAF\xc3\x89 NO\xc3\x8bL", "IT\xe2\x80\x99S", "bad \xff\xfe utf8", "O'\xc3\x89TIENNE",
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
