@@ -5,9 +5,9 @@
  * Safety of the FTS5 expression: the user's text never reaches FTS5 as syntax.  Every
  * value is cut into terms of [a-z0-9] here (the same cut the index's tokenizer makes of
  * the indexed text: tokenize.c, equal to unicode61 after sl_archive_norm), and each term
- * is written inside double
- * quotes; the only syntax in the expression is what this file writes: AND, OR,
- * parentheses and a '*' after a closing quote.  tests/fuzz/fuzz_archive_query.c checks it.
+ * is written inside double quotes; the only syntax in the expression is what this file
+ * writes: AND, OR, parentheses and a '*' after a closing quote.
+ * tests/fuzz/fuzz_archive_query.c checks it.
  */
 #include <stdio.h>
 #include <string.h>
