@@ -273,13 +273,18 @@ static int slurp(const char *path, uint8_t **out, size_t *len)
 
 /* ---- open ---- */
 
-static int start_segment(struct gw_ilog *lg, uint32_t num, const char *recycle)
+static void scrub(const char *path, uint64_t size);
+
+/* Start segment num (from the file recycle, of recycle_size bytes, if not NULL). */
+static int start_segment(struct gw_ilog *lg, uint32_t num, const char *recycle,
+                         uint64_t recycle_size)
 {
     char path[sizeof lg->dir + 32];
     seg_path(lg, num, path, sizeof path);
     if (recycle && rename(recycle, path) != 0) {
+        /* it must not stay under its old number: a scan would take its records as live */
         SL_ERROR("gateway", "inbox: rename %s %s: %s", recycle, path, strerror(errno));
-        recycle = NULL;
+        scrub(recycle, recycle_size);
     }
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -397,7 +402,7 @@ struct gw_ilog *gw_ilog_open(const char *dir, void (*fn)(const struct gw_ilog_re
             recycle = old;
             lg->nseg--;
         }
-        if (start_segment(lg, num, recycle) != 0) {
+        if (start_segment(lg, num, recycle, 0) != 0) {
             snprintf(err, errlen, "%s: cannot start a segment", dir);
             gw_ilog_close(lg);
             return NULL;
@@ -527,8 +532,10 @@ int gw_ilog_rotate(struct gw_ilog *lg, uint32_t keep_from)
     while (retire + 1 < lg->nseg && lg->segs[retire].num < keep_from)
         retire++;
     char recycle[sizeof lg->dir + 32];
+    uint64_t recycle_size = 0;
     if (retire) {
         seg_path(lg, lg->segs[0].num, recycle, sizeof recycle);
+        recycle_size = lg->segs[0].size;
         for (size_t i = 1; i < retire; i++) {
             char path[sizeof lg->dir + 32];
             seg_path(lg, lg->segs[i].num, path, sizeof path);
@@ -541,7 +548,7 @@ int gw_ilog_rotate(struct gw_ilog *lg, uint32_t keep_from)
         memmove(lg->segs, lg->segs + retire, (lg->nseg - retire) * sizeof *lg->segs);
         lg->nseg -= retire;
     }
-    return start_segment(lg, num, retire ? recycle : NULL);
+    return start_segment(lg, num, retire ? recycle : NULL, recycle_size);
 }
 
 /* ---- reading back ---- */
