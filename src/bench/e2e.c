@@ -44,7 +44,8 @@
  * search [trials under --p99-bound], p99_bound_rate, capacity_search [trials],
  * capacity_p99_bound_ms, capacity_rate (F-1), at_capacity and at_half (F-2) (or at_rate,
  * with --rate) {run as in the switch scenario +
- * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
+ * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us,
+ * disk_during {syncs, p50_ms, p99_ms, max_ms, over_2ms, over_20ms}}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
  * wrong}, by_key {DQ, KQ, RQ, DNQ}.
  */
 #include <errno.h>
@@ -713,6 +714,12 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
     int direct = b->resp_port > 0 && connect_direct(b, err, sizeof err) == 0;
     if (b->resp_port > 0 && !direct)
         fprintf(stderr, "stateline bench: no direct baseline: %s\n", err);
+    /* The disk's flush time while this runs (diskwatch.c): a p99 made by the disk is then
+     * told from one made by our code in the same report. */
+    struct bench_diskwatch *dw = NULL;
+    struct bench_disk_stats *ds = sl_xcalloc(1, sizeof *ds);
+    if (bench_diskwatch_start(b->dir, 50, &dw) != 0)
+        fprintf(stderr, "stateline bench: no disk watch in %s: %s\n", b->dir, strerror(errno));
     for (int i = 0; i < slices; i++) {
         double warm = i == 0 ? (slice_s * 0.1 > 0.5 ? 0.5 : slice_s * 0.1) : 0;
         struct cpu3 c0, c1;
@@ -737,6 +744,8 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
         bench_add_run(dacc, r, i == 0);
         have_dir = 1;
     }
+    bench_diskwatch_stop(dw, ds);
+    dw = NULL;
     acc->duration_s = dacc->duration_s = b->o->duration_s;
     json_t *j = bench_run_json(acc);
     json_t *per = json_object();
@@ -760,6 +769,8 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
                                                                             bench_pct[i])));
         json_object_set_new(j, "added_us", add);
     }
+    if (ds->syncs || ds->errors)
+        json_object_set_new(j, "disk_during", bench_disk_stats_json(ds));
     json_object_set_new(report, name, j);
     if (!b->o->json) {
         printf("\n%s: %.0f queries/s for %.1f s each way, in %d interleaved slices (latency "
@@ -777,8 +788,17 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
         printf("  CPU per answered query: hub %.1f us, gateway%s %.1f us, generator %.1f us "
                "(load average %.1f)\n", used.hub * 1e6 / n, b->ngw > 1 ? "s" : "",
                used.gw * 1e6 / n, used.gen * 1e6 / n, load[0]);
+        if (ds->syncs)
+            printf("  the disk meanwhile (a 200-byte fdatasync every 50 ms beside the gateway's): "
+                   "p50 %.2f ms, p99 %.2f ms, max %.1f ms; %llu of %llu over 20 ms\n",
+                   (double)sl_hist_percentile(&ds->hist, 50) / 1000,
+                   (double)sl_hist_percentile(&ds->hist, 99) / 1000,
+                   (double)sl_hist_percentile(&ds->hist, 100) / 1000,
+                   (unsigned long long)ds->over_20ms, (unsigned long long)ds->syncs);
     }
 out:
+    bench_diskwatch_stop(dw, NULL);
+    free(ds);
     free(acc);
     free(dacc);
     return rc;
