@@ -328,6 +328,12 @@ static int64_t prune_memory(struct gw_inbox *ib)
 }
 
 
+/* The bytes of b (NULL when it never held any: no pointer arithmetic on NULL). */
+static uint8_t *bytes(const struct sl_buf *b)
+{
+    return b->data ? sl_buf_head(b) : NULL;
+}
+
 static int64_t u64_at(const uint8_t *p)
 {
     return (int64_t)gw_ilog_u64(p, 0);
@@ -750,7 +756,7 @@ static void rotate(struct gw_inbox *ib)
                 continue; /* answered, and that is on disk */
             gw_blob_put_frame(&copy, mid, f, fl);
         }
-        struct iovec v = {sl_buf_head(&copy), sl_buf_used(&copy)};
+        struct iovec v = {bytes(&copy), sl_buf_used(&copy)};
         struct at where;
         where.seq = gw_ilog_append(ib->lg, GW_ILOG_READ, &v, 1, &where.seg, &where.off);
         if (where.seq > 0)
@@ -816,7 +822,7 @@ static int batch_reply(struct gw_inbox *ib, int64_t id, uint32_t i, uint8_t **re
 static int64_t write_row(struct gw_inbox *ib, const struct sl_buf *b, uint32_t n)
 {
     static const uint8_t own_id[8];
-    struct iovec v[2] = {{(void *)own_id, 8}, {sl_buf_head(b), sl_buf_used(b)}};
+    struct iovec v[2] = {{(void *)own_id, 8}, {bytes(b), sl_buf_used(b)}};
     struct at where;
     int64_t id = append(ib, GW_ILOG_READ, v, 2, &where);
     if (id > 0) {
@@ -837,7 +843,7 @@ int64_t gw_inbox_take(struct gw_inbox *ib, const void *frame, uint32_t len, uint
     if (e && e->batch == GW_PENDING) {
         const uint8_t *p;
         uint32_t l;
-        if (gw_answered_blob_get(sl_buf_head(&ib->breplies), sl_buf_used(&ib->breplies),
+        if (gw_answered_blob_get(bytes(&ib->breplies), sl_buf_used(&ib->breplies),
                                  e->idx, &p, &l) == 0) {
             *reply = sl_xmalloc(l ? l : 1);
             if (l)
@@ -878,7 +884,7 @@ int64_t gw_inbox_read_end(struct gw_inbox *ib)
     uint64_t mid;
     const uint8_t *f;
     uint32_t len;
-    while (gw_inbox_blob_next(sl_buf_head(&ib->blob), sl_buf_used(&ib->blob), &off, &mid, &f,
+    while (gw_inbox_blob_next(bytes(&ib->blob), sl_buf_used(&ib->blob), &off, &mid, &f,
                               &len) == 1) {
         struct mid_ent *e = mid_find(ib, mid);
         if (e && e->batch == 0)
@@ -928,12 +934,12 @@ int gw_inbox_flush(struct gw_inbox *ib)
     for (size_t i = 0; i < ib->ngone; i++)
         put64(done + i * 8, (uint64_t)ib->gone[i]);
     struct iovec v[4] = {{h, 8},
-                         {sl_buf_head(&ib->bmids), sl_buf_used(&ib->bmids)},
+                         {bytes(&ib->bmids), sl_buf_used(&ib->bmids)},
                          {done, ib->ngone * 8},
-                         {sl_buf_head(&ib->breplies), sl_buf_used(&ib->breplies)}};
+                         {bytes(&ib->breplies), sl_buf_used(&ib->breplies)}};
     struct at where;
     int64_t id = append(ib, GW_ILOG_BATCH, v, 4, &where);
-    const uint8_t *mids = sl_buf_head(&ib->bmids);
+    const uint8_t *mids = bytes(&ib->bmids);
     for (uint32_t i = 0; i < ib->bn; i++) {
         uint64_t mid = gw_mids_get(mids, i);
         struct mid_ent *e = mid_find(ib, mid);
