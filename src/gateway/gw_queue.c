@@ -5,39 +5,29 @@
  * thread with its own connection does (gw_ckpt.c, docs/gateway.md §5.1), started at open
  * and joined at close.
  *
+ * The inbox is not here: it is a log of its own, DATA/inbox/ (gw_ilog.c, gw_inbox.c,
+ * docs/gateway.md §5.1).  The tables it had in the versions before are read once, to
+ * convert them into the log, and dropped (gw_queue_old_inbox, gw_queue_old_inbox_drop):
+ *
  *   inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER, frames BLOB)
- *       every query read from the hub line, until its reply has been handed to the line
- *       (R-1: a gateway killed between reading a query and sending its reply answers it
- *       after the restart).  One row per read of the line (all the frames one read
- *       brought, one INSERT), committed before any of them is worked on; deleted when the
- *       replies to all its frames have been acknowledged by the hub's TCP, in the
- *       transaction that records them in answered_batch.  WAL with synchronous = NORMAL:
- *       a commit survives the process being killed (it is in the OS's page cache).
- *       frames: records, each a 4-byte big-endian length L, the 8-byte big-endian switch
- *       message id of the frame (its MID/ header line; 0 = none), then the L bytes of the
- *       frame as read (output form).  A query without an id gets a row of its own (one
- *       record): with an id, a row's answered frames are known by their ids (below);
- *       without one, only the row's deletion says it was answered.
- *       (gw_inbox_blob_next parses a record; gw_inbox.c keeps the rows' state in memory.)
+ *       one row per read of the hub line, until the replies to all its frames had been
+ *       acknowledged.  frames: records, each a 4-byte big-endian length L, the 8-byte
+ *       big-endian switch message id of the frame (0 = none), then the L bytes of the
+ *       frame as read (gw_inbox_blob_next parses a record; the log's READ records hold
+ *       the same).
  *
  *   answered_batch(id INTEGER PRIMARY KEY, at_us INTEGER, mids BLOB, replies BLOB)
  *       the replies to queries with a message id, one row per pass over the hub's
- *       acknowledgements (ack_check), written in the transaction that deletes the inbox
- *       rows it completes.  A query the switch delivers again with an id found here gets
- *       this reply again, never a second decision (docs/gateway.md §5).  Rows are pruned
- *       oldest first while at least GW_ANSWERED_KEEP ids stay: a repeat comes right after
- *       a line returns, ahead of anything new.
- *       mids: n 8-byte big-endian ids.  replies: n records in the same order, each a
- *       4-byte big-endian length L and the L bytes of the reply frame as sent.  mids comes
- *       first in the row so that the start, which reads every id into memory, does not
- *       read the replies (fetched only for a repeat: gw_answered_blob_get).
+ *       acknowledgements.  mids: n 8-byte big-endian ids.  replies: n records in the same
+ *       order, each a 4-byte big-endian length L and the L bytes of the reply frame as
+ *       sent (gw_answered_blob_get; the log's BATCH records hold the same).
  *
  *   inbox(id, received_us, frame, mid), answered(seq, mid UNIQUE, at_us, reply)
- *       the one-row-per-query forms of the versions before: a file that has them is
- *       converted at open (gw_queue_open, one transaction): each inbox row becomes an
- *       inbox_read row of one record (oldest first), the answered rows become
- *       answered_batch rows of up to 1,000, and both tables are dropped.
- *
+ *       the one-row-per-query forms of the versions before those: a file that has them
+ *       is converted at open (gw_queue_open, one transaction) into inbox_read rows of one
+ *       record (oldest first) and answered_batch rows of up to 1,000, which then go into
+ *       the log like any.
+
  *   review(id INTEGER PRIMARY KEY, received_us, deadline_us, ori, key, ctl, rules, why,
  *          policy_hash, then_effect, frame BLOB, audit_index, status)
  *       requests held for review (policy `hold`).  Written with synchronous = FULL:
@@ -579,6 +569,9 @@ int gw_queue_old_inbox(struct gw_queue *q,
 
 int gw_queue_old_inbox_drop(struct gw_queue *q)
 {
+    int a = table_exists(q->db, "inbox_read"), b = table_exists(q->db, "answered_batch");
+    if (a == 0 && b == 0)
+        return 0; /* the usual case: no write transaction at each start */
     if (gw_queue_commit(q) != 0)
         return -1;
     char *e = NULL;
