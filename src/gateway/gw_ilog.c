@@ -307,26 +307,20 @@ static int start_segment(struct gw_ilog *lg, uint32_t num, const char *recycle,
     return 0;
 }
 
-struct gw_ilog *gw_ilog_open(const char *dir, void (*fn)(const struct gw_ilog_rec *r, void *arg),
-                             void *arg, char *err, size_t errlen)
+/* Read every segment of lg->dir in order: fn for each record, lg->segs filled (a segment
+ * taken as empty has size 0), lg->next_seq set; *last_salt the last valid segment's;
+ * seg(report, arg) for each file after its records, when given; what is not in order is
+ * logged unless quiet.  Writes nothing.  0, or -1 with err. */
+static int scan(struct gw_ilog *lg, void (*fn)(const struct gw_ilog_rec *r, void *arg),
+                void *arg, void (*seg)(const struct gw_ilog_seg_report *s, void *arg),
+                int quiet, uint64_t *last_salt, char *err, size_t errlen)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return NULL;
-    }
-    struct gw_ilog *lg = sl_xcalloc(1, sizeof *lg);
-    snprintf(lg->dir, sizeof lg->dir, "%s", dir);
-    lg->fd = lg->rfd = -1;
-    lg->seg_max = GW_ILOG_SEG_MAX;
-    lg->next_seq = 1;
     uint32_t *nums;
-    int n = list_segs(dir, &nums);
+    int n = list_segs(lg->dir, &nums);
     if (n < 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        free(lg);
-        return NULL;
+        snprintf(err, errlen, "%s: %s", lg->dir, strerror(errno));
+        return -1;
     }
-    uint64_t last_salt = 0;
     for (int i = 0; i < n; i++) {
         char path[sizeof lg->dir + 32];
         seg_path(lg, nums[i], path, sizeof path);
@@ -335,25 +329,32 @@ struct gw_ilog *gw_ilog_open(const char *dir, void (*fn)(const struct gw_ilog_re
         if (slurp(path, &b, &len) != 0) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             free(nums);
-            gw_ilog_close(lg);
-            return NULL;
+            return -1;
         }
+        struct gw_ilog_seg_report rep = {nums[i], 0, 0, 0, 0, len, GW_ILOG_SEG_OK};
         int64_t first;
         uint64_t salt;
         if (gw_ilog_seg_header_parse(b, len, &first, &salt) != 0 ||
             (lg->nseg && first < lg->next_seq)) {
             /* not a segment (yet): a recycled file whose header was not written, or a
              * header damaged.  Its records cannot be told from old ones. */
-            if (i + 1 < n || len > SEG_HDR)
+            if (!quiet && (i + 1 < n || len > SEG_HDR))
                 SL_ERROR("gateway", "inbox: %s has no valid header for seq %lld: taken as "
                          "empty", path, (long long)lg->next_seq);
+            rep.status = GW_ILOG_SEG_NO_HEADER;
+            if (seg)
+                seg(&rep, arg);
             seg_push(lg, nums[i], 0);
             free(b);
             continue;
         }
-        if (lg->nseg && first > lg->next_seq)
-            SL_ERROR("gateway", "inbox: records %lld to %lld are missing before %s",
-                     (long long)lg->next_seq, (long long)first - 1, path);
+        rep.first_seq = first;
+        if (lg->nseg && first > lg->next_seq) {
+            if (!quiet)
+                SL_ERROR("gateway", "inbox: records %lld to %lld are missing before %s",
+                         (long long)lg->next_seq, (long long)first - 1, path);
+            rep.gap = first - lg->next_seq;
+        }
         size_t off = SEG_HDR;
         int64_t seq = first;
         for (;;) {
@@ -367,19 +368,62 @@ struct gw_ilog *gw_ilog_open(const char *dir, void (*fn)(const struct gw_ilog_re
             off += GW_ILOG_REC_HDR + l;
             seq++;
         }
-        if (off < len && i + 1 < n)
-            SL_ERROR("gateway", "inbox: %s is damaged at byte %zu (of %zu): the records after "
-                     "it are lost", path, off, len);
-        else if (off < len)
-            SL_INFO("gateway", "inbox: %s ends at byte %zu; the %zu bytes after it (a write cut "
-                    "short, or a recycled file's old contents) are written over", path, off,
-                    len - off);
+        rep.records = seq - first;
+        rep.valid = off;
+        if (off < len && i + 1 < n) {
+            rep.status = GW_ILOG_SEG_DAMAGED;
+            if (!quiet)
+                SL_ERROR("gateway", "inbox: %s is damaged at byte %zu (of %zu): the records "
+                         "after it are lost", path, off, len);
+        } else if (off < len) {
+            rep.status = GW_ILOG_SEG_TAIL;
+            if (!quiet)
+                SL_INFO("gateway", "inbox: %s ends at byte %zu; the %zu bytes after it (a "
+                        "write cut short, or a recycled file's old contents) are written "
+                        "over", path, off, len - off);
+        }
+        if (seg)
+            seg(&rep, arg);
         seg_push(lg, nums[i], off);
         lg->next_seq = seq;
-        last_salt = salt;
+        *last_salt = salt;
         free(b);
     }
     free(nums);
+    return 0;
+}
+
+int gw_ilog_inspect(const char *dir, void (*fn)(const struct gw_ilog_rec *r, void *arg),
+                    void (*seg)(const struct gw_ilog_seg_report *s, void *arg), void *arg,
+                    char *err, size_t errlen)
+{
+    struct gw_ilog *lg = sl_xcalloc(1, sizeof *lg);
+    snprintf(lg->dir, sizeof lg->dir, "%s", dir);
+    lg->fd = lg->rfd = -1;
+    lg->next_seq = 1;
+    uint64_t salt = 0;
+    int rc = scan(lg, fn, arg, seg, 1, &salt, err, errlen);
+    gw_ilog_close(lg);
+    return rc;
+}
+
+struct gw_ilog *gw_ilog_open(const char *dir, void (*fn)(const struct gw_ilog_rec *r, void *arg),
+                             void *arg, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    struct gw_ilog *lg = sl_xcalloc(1, sizeof *lg);
+    snprintf(lg->dir, sizeof lg->dir, "%s", dir);
+    lg->fd = lg->rfd = -1;
+    lg->seg_max = GW_ILOG_SEG_MAX;
+    lg->next_seq = 1;
+    uint64_t last_salt = 0;
+    if (scan(lg, fn, arg, NULL, 0, &last_salt, err, errlen) != 0) {
+        gw_ilog_close(lg);
+        return NULL;
+    }
     if (lg->nseg && lg->segs[lg->nseg - 1].size >= SEG_HDR) {
         struct seg *s = &lg->segs[lg->nseg - 1];
         char path[sizeof lg->dir + 32];

@@ -188,6 +188,26 @@ size_t gw_ilog_segments(const struct gw_ilog *lg);
 int gw_ilog_rotate(struct gw_ilog *lg, uint32_t keep_from);
 /* For tests: segments of another size. */
 void gw_ilog_set_seg_max(struct gw_ilog *lg, uint64_t bytes);
+/* What the scan found in one segment file (`stateline inbox`, tests). */
+enum gw_ilog_seg_status {
+    GW_ILOG_SEG_OK = 0,         /* records up to the file's end */
+    GW_ILOG_SEG_TAIL,           /* the last segment: bytes after its records (written over) */
+    GW_ILOG_SEG_DAMAGED,        /* an older segment: a record that does not hold; the rest lost */
+    GW_ILOG_SEG_NO_HEADER,      /* no valid header (or one from before): taken as empty */
+};
+struct gw_ilog_seg_report {
+    uint32_t num;
+    int64_t first_seq;          /* 0 when no header */
+    int64_t records;
+    int64_t gap;                /* sequence numbers missing before it (a segment lost) */
+    uint64_t valid, size;       /* bytes of header and whole records; the file's */
+    enum gw_ilog_seg_status status;
+};
+/* The log in dir read as gw_ilog_open reads it, writing and logging nothing: fn for each
+ * record, then seg (may be NULL) for each segment file after its records.  0, or -1 with err (dir or a file cannot be read). */
+int gw_ilog_inspect(const char *dir, void (*fn)(const struct gw_ilog_rec *r, void *arg),
+                    void (*seg)(const struct gw_ilog_seg_report *s, void *arg), void *arg,
+                    char *err, size_t errlen);
 /* The parsers, for the scan, the read-back and the fuzz target.  A record at b (n bytes
  * there) of a segment with salt whose seq must be want_seq: 0 with its type and payload
  * (into b), -1 if it is not one. */

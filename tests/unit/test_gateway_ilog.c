@@ -6,7 +6,8 @@
  * without a valid header (a recycled one whose header was not written) is taken as empty;
  * with small segments the log stays bounded while a row left open for long is written
  * forward and survives restarts, and the kept replies stay readable; a conversion of
- * gateway.db cut short is done again, one that finished is not repeated.
+ * gateway.db cut short is done again, one that finished is not repeated; the read-only
+ * inspection (`stateline inbox`) reports each segment as the scan sees it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -234,6 +235,70 @@ static void test_stale_and_damaged(void **state)
     assert_string_equal(s.text[1], "b5");
     assert_int_equal(put(lg, "b6"), 6);
     gw_ilog_close(lg);
+    rmdir_all(d);
+}
+
+/* What gw_ilog_inspect reports (`stateline inbox`), and that it writes nothing. */
+struct reports {
+    int n;
+    struct gw_ilog_seg_report r[8];
+    int records;
+};
+
+static void rep_seg(const struct gw_ilog_seg_report *s, void *arg)
+{
+    struct reports *x = arg;
+    assert_true(x->n < 8);
+    x->r[x->n++] = *s;
+}
+
+static void rep_rec(const struct gw_ilog_rec *r, void *arg)
+{
+    (void)r;
+    ((struct reports *)arg)->records++;
+}
+
+static void test_inspect(void **state)
+{
+    (void)state;
+    char *d = tmpdir(), p1[128], p2[128], err[256];
+    struct seen s;
+    struct gw_ilog *lg = open_log(d, &s);
+    gw_ilog_set_seg_max(lg, 64);
+    put(lg, "a1");
+    put(lg, "a2");
+    assert_int_equal(gw_ilog_rotate(lg, 0), 0);
+    put(lg, "b3");
+    gw_ilog_close(lg);
+    seg_file(d, 1, p1, sizeof p1);
+    seg_file(d, 2, p2, sizeof p2);
+    append_bytes(p2, "tail", 4);
+    struct reports x = {0};
+    assert_int_equal(gw_ilog_inspect(d, rep_rec, rep_seg, &x, err, sizeof err), 0);
+    assert_int_equal(x.n, 2);
+    assert_int_equal(x.records, 3);
+    assert_int_equal(x.r[0].status, GW_ILOG_SEG_OK);
+    assert_int_equal(x.r[0].first_seq, 1);
+    assert_int_equal(x.r[0].records, 2);
+    assert_int_equal(x.r[1].status, GW_ILOG_SEG_TAIL);
+    assert_int_equal(x.r[1].size, x.r[1].valid + 4);
+    assert_int_equal(file_size(p2), (long long)x.r[1].size); /* nothing written */
+    /* damage in the first: the second is then missing records */
+    FILE *io = fopen(p1, "r+b");
+    assert_non_null(io);
+    assert_int_equal(fseek(io, 32 + GW_ILOG_REC_HDR, SEEK_SET), 0);
+    fputc('!', io);
+    fclose(io);
+    memset(&x, 0, sizeof x);
+    assert_int_equal(gw_ilog_inspect(d, rep_rec, rep_seg, &x, err, sizeof err), 0);
+    assert_int_equal(x.r[0].status, GW_ILOG_SEG_DAMAGED);
+    assert_int_equal(x.r[0].records, 0);
+    assert_int_equal(x.r[1].gap, 2);
+    assert_int_equal(x.records, 1);
+    /* a folder that is not there */
+    char nd[160];
+    snprintf(nd, sizeof nd, "%s/none", d);
+    assert_int_equal(gw_ilog_inspect(nd, rep_rec, rep_seg, &x, err, sizeof err), -1);
     rmdir_all(d);
 }
 
@@ -479,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_stale_and_damaged),
         cmocka_unit_test(test_header_missing),
+        cmocka_unit_test(test_inspect),
         cmocka_unit_test(test_rotation_bounded),
         cmocka_unit_test(test_convert_once),
     };
