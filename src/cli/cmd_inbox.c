@@ -128,8 +128,8 @@ static void on_rec(const struct gw_ilog_rec *r, void *arg)
 
 static const char *const status_text[] = {
     "ok",
-    "bytes after the last record (a write cut short, or a recycled file's old contents): "
-    "written over at the next start",
+    ("bytes after the last record (a write cut short, or a recycled file's old contents): "
+     "written over at the next start"),
     "DAMAGED: a record that does not hold; the records after it in this file are lost",
     "no valid header (a recycled file not yet started, or damage): taken as empty",
 };
