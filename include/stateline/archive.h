@@ -133,6 +133,9 @@ struct sl_archive_stats {
     uint64_t expired;        /* messages deleted by retention */
     uint64_t queue_full;     /* puts answered -1 */
     int64_t writer_cpu_ns;   /* CPU time of the writer thread */
+    uint64_t behind;         /* messages put and not yet searchable (queued, or written
+                              * and waiting for the index: about a second's worth when
+                              * the writer keeps up, index_every_ms) */
 };
 void sl_archive_stats(struct sl_archive *a, struct sl_archive_stats *out);
 /* Rows in the archive (committed), -1 on error. */
