@@ -41,8 +41,9 @@ static const char *const q_sql[Q_N] = {
     [Q_COMMIT] = "COMMIT",
     [Q_DRIVER] = "SELECT " DRIVER_COLS " FROM driver WHERE id=?1",
     [Q_OLN] = "SELECT " DRIVER_COLS " FROM driver WHERE oln=?1",
-    [Q_NAME_DOB] = "SELECT id, middle, suffix FROM driver WHERE pair_key=?1 AND dob IN (?2, ?3)"
-                   " AND (?4 IS NULL OR sex=?4) ORDER BY dob, id",
+    /* ordered by (dob, id) in name_ids: a sorter per probe cost more than the few rows */
+    [Q_NAME_DOB] = "SELECT id, middle, suffix, dob FROM driver WHERE pair_key=?1 AND dob IN (?2, ?3)"
+                   " AND (?4 IS NULL OR sex=?4)",
     [Q_NAME] = "SELECT id, middle, suffix FROM driver WHERE pair_key=?1 ORDER BY dob, id",
     [Q_HIST] = "SELECT kind, date, code, text, conviction, ends FROM history"
                " WHERE driver_id=?1 ORDER BY seq",
@@ -487,6 +488,19 @@ static int agrees(const char *qmid, const char *qsfx, const unsigned char *rmid_
     return strcmp(qmid, rmid) == 0;
 }
 
+struct dob_id {
+    int32_t dob;
+    int64_t id;
+};
+
+static int by_dob_id(const void *a, const void *b)
+{
+    const struct dob_id *x = a, *y = b;
+    if (x->dob != y->dob)
+        return x->dob < y->dob ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 /* The name search under every look-up by name: ids of matching drivers, the first cap
  * into ids, the count into *total.  dobs NULL: any DOB. */
 static int name_ids(struct sl_store *st, const struct sl_name *nm, const int32_t *dobs, int ndob,
@@ -524,6 +538,10 @@ static int name_ids(struct sl_store *st, const struct sl_name *nm, const int32_t
             if (!strcmp(it[j].key, it[i].key) && it[j].mid[0])
                 filter = 1;
         int rc;
+        /* With a DOB the probe has no ORDER BY: its rows (one or two DOBs of one name: a
+         * handful) are gathered and put in (dob, id) order here. */
+        struct dob_id rbuf[32], *rows = rbuf;
+        int nr = 0, rcap = 32;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             if (filter) {
                 const unsigned char *rm = sqlite3_column_text(s, 1),
@@ -535,11 +553,35 @@ static int name_ids(struct sl_store *st, const struct sl_name *nm, const int32_t
                 if (!ok)
                     continue;
             }
+            if (dobs) {
+                if (nr == rcap) {
+                    rcap *= 2;
+                    if (rows == rbuf) {
+                        rows = sl_xmalloc(sizeof *rows * (size_t)rcap);
+                        memcpy(rows, rbuf, sizeof rbuf);
+                    } else {
+                        rows = sl_xrealloc(rows, sizeof *rows * (size_t)rcap);
+                    }
+                }
+                rows[nr].dob = sqlite3_column_int(s, 3);
+                rows[nr++].id = sqlite3_column_int64(s, 0);
+                continue;
+            }
             if (n < cap)
                 ids[n++] = sqlite3_column_int64(s, 0);
             (*total)++;
         }
         sqlite3_reset(s);
+        if (rc == SQLITE_DONE && nr) {
+            qsort(rows, (size_t)nr, sizeof *rows, by_dob_id);
+            for (int k = 0; k < nr; k++) {
+                if (n < cap)
+                    ids[n++] = rows[k].id;
+                (*total)++;
+            }
+        }
+        if (rows != rbuf)
+            free(rows);
         if (rc != SQLITE_DONE)
             return fail(st, "name look-up");
     }
