@@ -46,6 +46,15 @@ int64_t sl_wall_us(void);
 struct timespec;
 void sl_deadline_after_ms(struct timespec *ts, int64_t ms);
 
+/* Name the calling thread (at most 15 characters are kept), so that `top -H`, `ps -L`,
+ * perf and gdb tell the loop from the durability, archive and checkpoint threads.
+ * background: the thread does work no message waits for (the archive's writer, the
+ * checkpoint threads): its nice value is raised by 10 (Linux: per thread), so that on a
+ * busy machine the loops and the audit durability thread, which replies wait for, run
+ * first, and it catches up in the gaps.  Failures are ignored: a name and a priority are
+ * help, not function. */
+void sl_thread_role(const char *name, int background);
+
 /* Copy at most dstsize-1 bytes and NUL-terminate; returns strlen(src) (BSD strlcpy). */
 size_t sl_strlcpy(char *dst, const char *src, size_t dstsize);
 

@@ -225,6 +225,7 @@ static void queue_checkpoint(struct sl_audit_log *log)
 static void *checkpoint_thread(void *arg)
 {
     struct sl_audit_log *log = arg;
+    sl_thread_role("sl-audit-ckpt", 1); /* no batch waits for it */
     struct cp_snap *sn = sl_xmalloc(sizeof *sn);
     pthread_mutex_lock(&log->cpmu);
     for (;;) {
@@ -424,6 +425,7 @@ static int slot_has_work(const struct sl_audit_log *log)
 static void *durability_thread(void *arg)
 {
     struct sl_audit_log *log = arg;
+    sl_thread_role("sl-audit-sync", 0); /* replies wait for it: normal priority */
     pthread_mutex_lock(&log->mu);
     for (;;) {
         while (!slot_has_work(log) && !log->stop) {

@@ -187,4 +187,19 @@ int bench_search(const struct sl_bench_opts *o, const struct bench_path *path, i
                  double until_ms, json_t *trials, struct sl_bench_run *r, double *lo,
                  double *hi);
 
+/* The disk's flush time while a measurement runs (diskwatch.c): a thread appending 200
+ * bytes to DIR/disk-watch and fdatasyncing them every period_ms.  Stats in µs. */
+struct bench_disk_stats {
+    struct sl_hist hist;
+    uint64_t syncs, over_2ms, over_20ms, errors;
+};
+struct bench_diskwatch;
+/* 0 and *out (owned: bench_diskwatch_stop frees it), or -1 (the file could not be made). */
+int bench_diskwatch_start(const char *dir, int period_ms, struct bench_diskwatch **out);
+/* Stop and join the thread, copy its stats into *st (when not NULL), remove the file, free
+ * w.  w NULL: nothing. */
+void bench_diskwatch_stop(struct bench_diskwatch *w, struct bench_disk_stats *st);
+/* {syncs, p50_ms, p99_ms, max_ms, over_2ms, over_20ms[, errors]}: a new reference. */
+json_t *bench_disk_stats_json(const struct bench_disk_stats *st);
+
 #endif

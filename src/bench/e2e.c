@@ -44,7 +44,9 @@
  * search [trials under --p99-bound], p99_bound_rate, capacity_search [trials],
  * capacity_p99_bound_ms, capacity_rate (F-1), at_capacity and at_half (F-2) (or at_rate,
  * with --rate) {run as in the switch scenario +
- * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
+ * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us,
+ * disk_during {syncs, p50_ms, p99_ms, max_ms, over_2ms, over_20ms}, archive_lost (messages
+ * the hub's archive dropped: also counted as errors)}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
  * wrong}, by_key {DQ, KQ, RQ, DNQ}.
  */
 #include <errno.h>
@@ -70,6 +72,7 @@
 #include "stateline/demo.h"
 #include "stateline/dir.h"
 #include "stateline/frame.h"
+#include "stateline/hub.h"
 #include "stateline/msg.h"
 #include "stateline/population.h"
 #include "stateline/store.h"
@@ -131,6 +134,8 @@ struct e2e {
     uint64_t outcomes[O_N];
     uint64_t by_key[Q_NKIND];
     uint64_t answered;
+    uint64_t archive_lost;       /* messages the hub's archive dropped, all runs so far */
+    int archive_unknown;         /* the hub's control socket did not answer once: said */
     char run_id;
     FILE *say;
 };
@@ -606,11 +611,53 @@ static int open_tls(struct e2e *b, char *err, size_t errlen)
 
 /* ---- runs ---------------------------------------------------------------------------- */
 
+/* The hub's count of messages its archive dropped (`archive_lost` of the control
+ * socket's stats: the writer thread fell a whole queue behind), or -1 if the socket did
+ * not answer. */
+static int64_t hub_archive_lost(struct e2e *b)
+{
+    char sock[300], err[200];
+    struct sl_buf out = SL_BUF_INIT;
+    demo_fmt(sock, sizeof sock, "%s/hub.sock", b->dir);
+    int64_t n = -1;
+    if (sl_hub_ctl_request(sock, "stats", &out, 2000, err, sizeof err) == 0) {
+        json_t *j = json_loadb((const char *)out.data, out.len, 0, NULL);
+        json_t *v = j ? json_object_get(j, "archive_lost") : NULL;
+        if (json_is_integer(v))
+            n = (int64_t)json_integer_value(v);
+        json_decref(j);
+    }
+    sl_buf_free(&out);
+    return n;
+}
+
+/* One end-to-end run.  A message the hub's archive dropped during it (its writer could not
+ * keep up) is an error of the run: a rate is not sustained if the archive loses what it
+ * must keep, so the searches cannot pass a rate by shedding the archive's work. */
 static int one_run(struct e2e *b, double rate, double secs, double warmup_s,
                    struct sl_bench_run *res)
 {
-    return bench_gen_trial(&b->gen, &b->run_id, &b->answered, rate, secs, warmup_s, b->sfd,
-                           res);
+    int64_t lost0 = b->o->no_archive ? 0 : hub_archive_lost(b);
+    int rc = bench_gen_trial(&b->gen, &b->run_id, &b->answered, rate, secs, warmup_s, b->sfd,
+                             res);
+    if (rc != 0 || b->o->no_archive)
+        return rc;
+    int64_t lost1 = hub_archive_lost(b);
+    if (lost0 < 0 || lost1 < 0) {
+        if (!b->archive_unknown)
+            fprintf(stderr, "stateline bench: the hub's control socket did not answer: "
+                            "messages its archive dropped are not counted\n");
+        b->archive_unknown = 1;
+    } else if (lost1 > lost0) {
+        uint64_t d = (uint64_t)(lost1 - lost0);
+        b->archive_lost += d;
+        res->errors += d;
+        if (!res->first_error[0])
+            snprintf(res->first_error, sizeof res->first_error,
+                     "the hub's archive dropped %llu messages (its writer fell behind)",
+                     (unsigned long long)d);
+    }
+    return rc;
 }
 
 static int path_run(void *arg, double rate, double secs, double warmup_s,
@@ -705,6 +752,7 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
 {
     struct sl_bench_run *acc = sl_xmalloc(sizeof *acc), *dacc = sl_xmalloc(sizeof *dacc);
     struct cpu3 used = {0, 0, 0};
+    uint64_t lost_before = b->archive_lost;
     int slices = (int)floor(b->o->duration_s + 0.5), rc = 0, have_dir = 0;
     if (slices < 1)
         slices = 1;
@@ -713,6 +761,12 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
     int direct = b->resp_port > 0 && connect_direct(b, err, sizeof err) == 0;
     if (b->resp_port > 0 && !direct)
         fprintf(stderr, "stateline bench: no direct baseline: %s\n", err);
+    /* The disk's flush time while this runs (diskwatch.c): a p99 made by the disk is then
+     * told from one made by our code in the same report. */
+    struct bench_diskwatch *dw = NULL;
+    struct bench_disk_stats *ds = sl_xcalloc(1, sizeof *ds);
+    if (bench_diskwatch_start(b->dir, 50, &dw) != 0)
+        fprintf(stderr, "stateline bench: no disk watch in %s: %s\n", b->dir, strerror(errno));
     for (int i = 0; i < slices; i++) {
         double warm = i == 0 ? (slice_s * 0.1 > 0.5 ? 0.5 : slice_s * 0.1) : 0;
         struct cpu3 c0, c1;
@@ -737,6 +791,8 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
         bench_add_run(dacc, r, i == 0);
         have_dir = 1;
     }
+    bench_diskwatch_stop(dw, ds);
+    dw = NULL;
     acc->duration_s = dacc->duration_s = b->o->duration_s;
     json_t *j = bench_run_json(acc);
     json_t *per = json_object();
@@ -760,6 +816,11 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
                                                                             bench_pct[i])));
         json_object_set_new(j, "added_us", add);
     }
+    if (ds->syncs || ds->errors)
+        json_object_set_new(j, "disk_during", bench_disk_stats_json(ds));
+    if (!b->o->no_archive && !b->archive_unknown)
+        json_object_set_new(j, "archive_lost",
+                            json_integer((json_int_t)(b->archive_lost - lost_before)));
     json_object_set_new(report, name, j);
     if (!b->o->json) {
         printf("\n%s: %.0f queries/s for %.1f s each way, in %d interleaved slices (latency "
@@ -777,8 +838,17 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
         printf("  CPU per answered query: hub %.1f us, gateway%s %.1f us, generator %.1f us "
                "(load average %.1f)\n", used.hub * 1e6 / n, b->ngw > 1 ? "s" : "",
                used.gw * 1e6 / n, used.gen * 1e6 / n, load[0]);
+        if (ds->syncs)
+            printf("  the disk meanwhile (a 200-byte fdatasync every 50 ms beside the gateway's): "
+                   "p50 %.2f ms, p99 %.2f ms, max %.1f ms; %llu of %llu over 20 ms\n",
+                   (double)sl_hist_percentile(&ds->hist, 50) / 1000,
+                   (double)sl_hist_percentile(&ds->hist, 99) / 1000,
+                   (double)sl_hist_percentile(&ds->hist, 100) / 1000,
+                   (unsigned long long)ds->over_20ms, (unsigned long long)ds->syncs);
     }
 out:
+    bench_diskwatch_stop(dw, NULL);
+    free(ds);
     free(acc);
     free(dacc);
     return rc;

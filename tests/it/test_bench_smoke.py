@@ -164,6 +164,14 @@ def e2e_scenario():
     disk = rep.get("disk", {})
     check("e2e: the disk's fdatasync measured", disk.get("fdatasync_p50_ms", -1) >= 0,
           json.dumps(disk))
+    # The disk watch runs through the measurement: a 2 s run at one sync per 50 ms makes
+    # tens of syncs (at least one even on a stalled disk), each counted in the histogram.
+    dd = run.get("disk_during", {})
+    check("e2e: the disk watched during the run", dd.get("syncs", 0) >= 1
+          and dd.get("max_ms", -1) >= dd.get("p50_ms", 0) >= 0
+          and dd.get("over_20ms", -1) <= dd.get("syncs", 0), json.dumps(dd))
+    check("e2e: the hub's archive kept every message", run.get("archive_lost") == 0,
+          json.dumps({k: run.get(k) for k in ("archive_lost", "errors", "first_error")}))
     left = glob.glob(os.path.join(tmp, "stateline-bench-*"))
     check("e2e: temporary directory removed", not left, str(left))
     os.rmdir(tmp)

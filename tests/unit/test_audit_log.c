@@ -2,7 +2,8 @@
  * test_audit_log.c - the appending log on disk: group commit and the durable count, reopen,
  * torn-tail recovery, damage found and located by index, checkpoints checked against a key
  * (and a forged one refused), segment rolling, crypto-shredding of personal data, and the
- * checkpoint thread (checkpoints written while batches flow, in order, the last at close).
+ * checkpoint thread (checkpoints written while batches flow, in order, the last at close;
+ * and far behind them: 64 snapshots wait, newer ones replace the newest waiting).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -611,6 +612,92 @@ static void test_checkpoint_thread(void **state)
     assert_int_equal(sl_audit_close(log), 0);
 }
 
+/* A checkpoint thread far behind the batches (the disk slow for the checkpoint files):
+ * DIR/checkpoint.tmp is made a FIFO, so the thread's next checkpoint blocks in open()
+ * until the test reads it.  Meanwhile 100 batches of one entry each become durable (a
+ * slow checkpoint never holds a batch back), each queueing a snapshot (checkpoint_every 1:
+ * one per batch, whatever the timing): 64 wait, the one being written among them, and the
+ * 36 beyond replace the newest waiting one (checkpoints_coalesced).  Once unblocked, the
+ * thread writes what waits, in order: sizes 1 to 63, then 100, never backwards. */
+static void test_checkpoint_backlog(void **state)
+{
+    struct fx *f = *state;
+    struct sl_audit_opts o = {.dir = f->logdir, .signer_key = f->key, .checkpoint_every = 1,
+                              .checkpoint_ms = 3600 * 1000};
+    struct sl_audit_log *log = NULL;
+    char err[300], fifo[400];
+    assert_int_equal(sl_audit_open(&log, &o, err, sizeof err), 0);
+    struct sl_audit_stats st;
+    for (int tries = 0; tries < 3000; tries++) { /* the first checkpoint (size 0) */
+        sl_audit_get_stats(log, &st);
+        if (st.checkpoints == 1)
+            break;
+        usleep(10 * 1000);
+    }
+    assert_int_equal(st.checkpoints, 1);
+    snprintf(fifo, sizeof fifo, "%s/checkpoint.tmp", f->logdir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    for (int i = 0; i < 100; i++) {
+        append_n(log, 1, 1795704025000000LL + i);
+        assert_int_equal(sl_audit_wait(log, sl_audit_size(log)), 0);
+    }
+    assert_int_equal(sl_audit_durable_upto(log), 100);
+    /* the last batch's snapshot is queued just after its waiters are woken */
+    for (int tries = 0; tries < 3000; tries++) {
+        sl_audit_get_stats(log, &st);
+        if (st.checkpoints_coalesced == 36)
+            break;
+        usleep(1000);
+    }
+    assert_int_equal(st.checkpoints, 1);
+    assert_int_equal(st.checkpoints_coalesced, 36);
+    assert_int_equal(latest_checkpoint(f), 0); /* still the regular file of size 0 */
+    /* Unblock: read the FIFO until its writer closes it (EOF after data). */
+    int rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(rfd >= 0);
+    char buf[2048];
+    size_t got = 0;
+    for (int tries = 0; tries < 30000; tries++) { /* a bound on a hung thread */
+        ssize_t r = read(rfd, buf + got, sizeof buf - got);
+        if (r > 0)
+            got += (size_t)r;
+        else if (r == 0 && got > 0)
+            break; /* the writer wrote its note and closed */
+        else
+            usleep(1000); /* not opened by the writer yet (0), or nothing yet (EAGAIN) */
+    }
+    close(rfd);
+    struct sl_audit_checkpoint c;
+    assert_true(got > 0);
+    assert_int_equal(sl_audit_checkpoint_parse(buf, got, &c, err, sizeof err), 0);
+    assert_int_equal(c.size, 1);
+    for (int tries = 0; tries < 3000; tries++) {
+        sl_audit_get_stats(log, &st);
+        if (st.checkpoints == 65)
+            break;
+        usleep(10 * 1000);
+    }
+    assert_int_equal(st.checkpoints, 65); /* size 0, then the 64 that waited */
+    struct stat sb;
+    char path[400];
+    snprintf(path, sizeof path, "%s/checkpoint", f->logdir); /* the FIFO replaced since */
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(latest_checkpoint(f), 100);
+    assert_int_equal(sl_audit_close(log), 0);
+    struct cp_sizes s;
+    history(f, &s);
+    assert_true(s.n >= 65);
+    for (int i = 0; i <= 63; i++)
+        assert_int_equal(s.size[i], (uint64_t)i);
+    for (int i = 64; i < s.n; i++) /* 100, and again at close if it signs once more */
+        assert_int_equal(s.size[i], 100);
+    struct problems p;
+    uint64_t n;
+    assert_int_equal(verify(f, &p, &n), 0);
+    assert_int_equal(n, 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +711,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_segments_roll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_backlog, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

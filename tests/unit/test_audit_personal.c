@@ -3,7 +3,9 @@
  * the appender writes, reads by entry index (through the sidecar, without it, with it
  * damaged), a torn tail, a crash between the data file's sync and the segment's (the entry
  * without its record goes), shredding, and logs whose older entries are in personal.db.
- * Also the format functions the fuzz target drives, on hand-made bytes.
+ * Also the format functions the fuzz target drives, on hand-made bytes, and the fallback
+ * to plain fdatasyncs where the kernel has no AIO (a seccomp filter refuses io_setup, or
+ * io_submit, in a child process: what a container's profile does).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +17,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -402,6 +410,121 @@ static void test_many_months(void **state)
     assert_true(verifies(f, NULL));
 }
 
+#if defined(__x86_64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef TEST_AUDIT_ARCH
+/* Make syscall nr fail with errno err in this process from now on (seccomp, as a
+ * container's profile does); every other syscall as before.  0 or -1. */
+static int refuse_syscall(int nr, int err)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = (unsigned short)(sizeof f / sizeof f[0]), .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* In a child with syscall nr refused (errno err) and its stderr in DIR/stderr: open the
+ * log, append 600 entries over two months (personal data on two of three), close.  The
+ * child uses no cmocka assertion (they would jump into the parent's copy of the runner);
+ * the parent checks what is on disk and what was logged.  Returns the child's exit status. */
+static int run_without(struct fx *f, int nr, int err)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/stderr", f->dir);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 2) < 0 || refuse_syscall(nr, err) != 0)
+            _exit(10);
+        struct sl_audit_log *log = open_log(f);
+        if (!log)
+            _exit(11);
+        char pii[128];
+        for (uint64_t i = 0; i < 600; i++) {
+            struct sl_audit_entry e;
+            sl_audit_entry_init(&e, SL_AUDIT_QUERY, (i < 300 ? JAN : FEB) + (int64_t)i);
+            sl_audit_set_str(&e, SL_AF_REF, "WA-1");
+            sl_audit_set_str(&e, SL_AF_ORI, "WASP00000");
+            sl_audit_set_str(&e, SL_AF_KEY, "DQ");
+            int n = person(i, pii, sizeof pii);
+            if (sl_audit_append(log, &e, n ? pii : NULL, (size_t)n) != (int64_t)i)
+                _exit(12);
+            if (i % 50 == 49 && sl_audit_wait(log, i + 1) != 0) /* many batches */
+                _exit(13);
+        }
+        _exit(sl_audit_close(log) == 0 ? 0 : 14);
+    }
+    assert_true(pid > 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static int logged(struct fx *f, const char *what)
+{
+    char path[400], buf[8192];
+    snprintf(path, sizeof path, "%s/stderr", f->dir);
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    buf[n] = 0;
+    return strstr(buf, what) != NULL;
+}
+#endif
+
+/* No Linux AIO at all (io_setup refused, as seccomp profiles that predate io_uring do):
+ * the log says so once, syncs the data files with plain fdatasyncs before the segment's,
+ * and everything is durable, readable and verifies as with AIO. */
+static void test_no_aio(void **state)
+{
+#ifdef TEST_AUDIT_ARCH
+    struct fx *f = *state;
+    assert_int_equal(run_without(f, SYS_io_setup, ENOSYS), 0);
+    assert_true(logged(f, "no Linux AIO"));
+    check_reads(f, 0, 600);
+    uint64_t n;
+    assert_true(verifies(f, &n));
+    assert_int_equal(n, 600);
+#else
+    skip();
+#endif
+}
+
+/* AIO present but no AIO fsync on this file system (io_submit: EINVAL, as on file systems
+ * without it): the first batch falls back and says so, the later ones sync in a row from
+ * the start; nothing is lost. */
+static void test_no_aio_fsync(void **state)
+{
+#ifdef TEST_AUDIT_ARCH
+    struct fx *f = *state;
+    assert_int_equal(run_without(f, SYS_io_submit, EINVAL), 0);
+    assert_true(logged(f, "no AIO fdatasync here"));
+    assert_false(logged(f, "no Linux AIO"));
+    check_reads(f, 0, 600);
+    uint64_t n;
+    assert_true(verifies(f, &n));
+    assert_int_equal(n, 600);
+#else
+    skip();
+#endif
+}
+
 /* A data file removed by hand (not by shredding) is damage, and a read says so rather
  * than "destroyed". */
 static void test_data_missing(void **state)
@@ -638,6 +761,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_months, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_db, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_aio, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_aio_fsync, setup, teardown),
         cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
