@@ -37,24 +37,9 @@ static size_t lay_vfmt(char *dst, size_t cap, const char *fmt, va_list ap)
 {
     size_t n = 0;
 #define PUT(ch) do { if (n + 1 < cap) dst[n] = (ch); n++; } while (0)
-    /* len bytes of s: those that fit before cap - 1 (as PUT would, byte by byte), all
-     * counted.  Literal runs and %s go in whole: a byte at a time was most of the cost. */
-#define PUTS(s, len)                                                                     \
-    do {                                                                                 \
-        size_t l_ = (len);                                                               \
-        if (n + 1 < cap) {                                                               \
-            size_t room_ = cap - 1 - n;                                                  \
-            memcpy(dst + n, (s), l_ < room_ ? l_ : room_);                               \
-        }                                                                                \
-        n += l_;                                                                         \
-    } while (0)
     for (const char *f = fmt; *f; f++) {
         if (*f != '%') {
-            const char *e = f + 1;
-            while (*e && *e != '%')
-                e++;
-            PUTS(f, (size_t)(e - f));
-            f = e - 1;
+            PUT(*f);
             continue;
         }
         f++;
@@ -63,8 +48,8 @@ static size_t lay_vfmt(char *dst, size_t cap, const char *fmt, va_list ap)
             continue;
         }
         if (*f == 's') {
-            const char *v = va_arg(ap, const char *);
-            PUTS(v, strlen(v));
+            for (const char *v = va_arg(ap, const char *); *v; v++)
+                PUT(*v);
             continue;
         }
         int zero = *f == '0', width = 0;
@@ -94,7 +79,6 @@ static size_t lay_vfmt(char *dst, size_t cap, const char *fmt, va_list ap)
         while (nd > 0)
             PUT(digits[--nd]);
     }
-#undef PUTS
 #undef PUT
     if (cap)
         dst[n < cap ? n : cap - 1] = '\0';
@@ -115,19 +99,19 @@ __attribute__((format(printf, 3, 4))) static size_t lay_snprintf(char *dst, size
 __attribute__((format(printf, 2, 3))) static void lay_printf(struct sl_buf *o, const char *fmt,
                                                              ...)
 {
-    /* Straight into the buffer's free room (a line is under 256 bytes as a rule); a
-     * longer one is formatted again into room of its size. */
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    char *dst = (char *)sl_buf_reserve(o, 256);
-    size_t n = lay_vfmt(dst, 256, fmt, ap);
+    char small[256];
+    size_t n = lay_vfmt(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n >= 256) {
-        dst = (char *)sl_buf_reserve(o, n + 1);
-        lay_vfmt(dst, n + 1, fmt, ap2);
+    if (n < sizeof small) {
+        sl_buf_append(o, small, n);
+    } else {
+        uint8_t *dst = sl_buf_reserve(o, n + 1);
+        lay_vfmt((char *)dst, n + 1, fmt, ap2);
+        sl_buf_commit(o, n);
     }
-    sl_buf_commit(o, n);
     va_end(ap2);
 }
 
