@@ -646,7 +646,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     }
 
     int parsed = pp->parsed;
-    const struct sl_msg_err merr = pp->err;
+    const struct sl_msg_err *merr = &pp->err; /* when !parsed */
 
     /* 1. query received */
     struct sl_audit_entry e;
@@ -704,8 +704,8 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     start_reply(g, &h, 1);
     if (!parsed) {
         /* The hub checked it; a body the codec still refuses gets its reason. */
-        sl_buf_printf(&g->frame, "QUERY NOT USABLE: %s %s\n", sl_er_text(merr.code),
-                      merr.detail);
+        sl_buf_printf(&g->frame, "QUERY NOT USABLE: %s %s\n", sl_er_text(merr->code),
+                      merr->detail);
         sl_audit_entry_init(&e, SL_AUDIT_DECISION, sl_wall_us());
         sl_audit_set_str(&e, SL_AF_REF, ref);
         fill_requester(&e, &h);
