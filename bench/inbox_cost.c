@@ -4,19 +4,22 @@
  *
  *   stateline-inbox-cost [--queries N] [--read K] [--ack A] [--dir DIR]
  *
- * Drives src/gateway/gw_inbox.c and gw_queue.c (a real gateway.db in DIR, default a new
- * temporary folder, removed afterwards) the way the gateway's loop does: reads of K frames
- * of 300 bytes, each taken with its switch message id and committed as the read's row;
- * every A queries an acknowledgement pass: each reply (1,024 bytes) done, the pass flushed
- * and committed.  Prints the CPU time (user + system) per query: the cost of keeping a
+ * Drives src/gateway/gw_inbox.c and gw_ilog.c (a real inbox log DATA/inbox/ and
+ * gateway.db in DIR, default a new temporary folder, removed afterwards) the way the
+ * gateway's loop does: reads of K frames of 300 bytes, each taken with its switch message
+ * id and written as the read's row (one READ record); every A queries an acknowledgement
+ * pass: each reply (1,024 bytes) done, the pass flushed (one BATCH record).  The
+ * gw_queue_commit calls are the loop's (gateway.db's transaction of the pass: nothing to
+ * commit here since the inbox left gateway.db).  Prints the CPU time (user + system) per query: the cost of keeping a
  * query durable from its read to its acknowledged reply, without the rest of the gateway.
  * Defaults: 40,000 queries, K = 8, A = 8.  `bench e2e` at 10,000 queries/s reads about 4
  * queries per read and acknowledges about 80 per pass (counted with uprobes).
  *
  * The same workload against the per-query tables of the version before (one INSERT and two
  * look-ups per frame, a DELETE and an INSERT per reply, commits as above) is how the
- * "before" figures were taken (commit 01280fc, its gw_queue_inbox_add, _mid_seen,
- * _inbox_done, _answered).
+ * "before" figures of the first pass were taken (commit 01280fc, its gw_queue_inbox_add,
+ * _mid_seen, _inbox_done, _answered); this very file built at f5f16ce (gateway.db's
+ * inbox_read and answered_batch rows) is the "before" of the log (docs/performance.md).
  */
 #include <stdint.h>
 #include <stdio.h>

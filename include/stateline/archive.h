@@ -13,20 +13,22 @@
  *         key, src, src_mbr, dst, dst_mbr, ctl, body)      -- body: text after TXT, no images
  *     meta 'clock_back' = '1' once a row's t was below the tw before it (a clock stepped
  *         back): from then on END no longer bounds the sequence range of a search
- *     VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg
+ *     VIEW msg_text(seq, body) AS SELECT seq, body FROM msg
  *         WHERE key NOT IN ('NLQ', 'NFQ', 'NLR', 'NFR')    -- never searched: not indexed
- *     msg_fts USING fts5(body, content='msg_norm', content_rowid='seq', columnsize=0)
+ *     msg_fts USING fts5(body, content='msg_text', content_rowid='seq', columnsize=0,
+ *                        tokenize='stateline')
  *         automerge 16, crisismerge 64, hashsize 32 MiB
- *         indexes sl_norm(body) = sl_archive_norm: apostrophes between letters removed
- *         (O'BRIEN -> OBRIEN), then FTS5's unicode61 tokens (letters and digits, case
- *         folded).  Any connection touching msg_norm or msg_fts content needs
- *         sl_archive_sql_functions.
- *     meta(key TEXT PRIMARY KEY, value)                     -- 'schema' = '2';
+ *         the tokenizer 'stateline' (src/archive/tokenize.c) cuts the terms unicode61 cuts
+ *         from sl_archive_norm(body): runs of letters and digits, case folded, an
+ *         apostrophe between two of them removed (O'BRIEN -> obrien).  Any connection
+ *         touching msg_fts needs sl_archive_sql_functions (it registers the tokenizer).
+ *     meta(key TEXT PRIMARY KEY, value)                     -- 'schema' = '3';
  *         'seq_next': the next sequence number (written with each batch);
  *         'indexed': every searchable row with seq <= this is in msg_fts (rows after it
  *         are indexed within index_every_ms, or at the next open after a crash)
- * Schema 1 (AUTOINCREMENT, an index on t, FTS5 with per-row sizes) is migrated at the
- * first read-write open (logged; one transaction).
+ * Schema 1 (AUTOINCREMENT, an index on t, FTS5 with per-row sizes) and schema 2 (the view
+ * msg_norm applying sl_norm(), unicode61) are migrated at the first read-write open
+ * (logged; one transaction; the index rebuilt).
  * Sequence numbers start at 1 and grow by one per message (meta 'seq_next': a number once
  * committed is never given again, even after expiry), so they fit NLR's 10 characters for
  * 9,999,999,999 messages (about 16 years of Nlets' DMV traffic with its replies).  A number handed out by sl_archive_put for a message lost in a
@@ -133,6 +135,9 @@ struct sl_archive_stats {
     uint64_t expired;        /* messages deleted by retention */
     uint64_t queue_full;     /* puts answered -1 */
     int64_t writer_cpu_ns;   /* CPU time of the writer thread */
+    uint64_t behind;         /* messages put and not yet searchable (queued, or written
+                              * and waiting for the index: about a second's worth when
+                              * the writer keeps up, index_every_ms) */
 };
 void sl_archive_stats(struct sl_archive *a, struct sl_archive_stats *out);
 /* Rows in the archive (committed), -1 on error. */
@@ -283,8 +288,9 @@ int sl_archive_drain(struct sl_archive *a, sl_archive_done_fn fn, void *ctx);
 int sl_archive_strip_images(const char *text, size_t len, struct sl_buf *out);
 /* Text as the index sees it: an apostrophe between two letters/digits is removed. */
 void sl_archive_norm(const char *text, size_t len, struct sl_buf *out);
-/* Register sl_norm() on a SQLite connection (sqlite3 *), for tools that open the database
- * themselves (FTS5 'integrity-check', 'rebuild').  SQLITE_OK or an SQLite error code. */
+/* Register sl_norm() and the FTS5 tokenizer 'stateline' on a SQLite connection
+ * (sqlite3 *), for tools that open the database themselves (FTS5 'integrity-check',
+ * 'rebuild', fts5vocab, any MATCH).  SQLITE_OK or an SQLite error code. */
 struct sqlite3;
 int sl_archive_sql_functions(struct sqlite3 *db);
 /* ccyymmdd[@hhmm] -> seconds UTC; end_of = 1 gives the last second of the day/minute. */

@@ -24,6 +24,15 @@ struct arch_slot {
     size_t len, cap;
 };
 
+#define INS_ROWS 16 /* msg rows per insert statement (ins_msgs) */
+
+/* A row written and not yet indexed, as the index step feeds it to FTS5: its text in
+ * sl_archive.pend_text at [off, off + len). */
+struct arch_pend {
+    uint64_t seq;
+    size_t off, len;
+};
+
 struct sl_archive {
     struct sl_archive_conf conf;
     char *path;
@@ -31,12 +40,21 @@ struct sl_archive {
     /* writer side: db is used only by the writer thread once it runs */
     sqlite3 *db;
     sqlite3_stmt *ins_msg, *idx_rows, *set_indexed, *del_fts, *del_msg, *old_rows, *set_seq,
-        *set_back;
+        *set_back, *ins_fts, *ins_msgs;
     int64_t tw_last;         /* tw of the last row written (writer thread) */
     uint64_t written;        /* the last seq written to msg (writer thread) */
     uint64_t indexed;        /* every searchable row up to this seq is indexed (writer) */
     int64_t index_due_ms;    /* rows after `indexed` are indexed by then (writer) */
     int clock_back;          /* a send time went backwards once (writer thread) */
+    /* The searchable rows after `indexed` up to `written`, kept in memory so that the index
+     * step hands them to FTS5 directly instead of reading them back through the view
+     * (writer thread).  Valid only when pend_ok; otherwise (after an open that found rows
+     * to index, or a failure) the step reads the view until the index has caught up. */
+    struct arch_pend *pend;
+    size_t npend, pend_cap;
+    struct sl_buf pend_text;
+    int pend_ok;
+    struct sl_buf strip[INS_ROWS]; /* stripped texts of the rows of one insert (writer) */
     pthread_t writer;
     int writer_started;
 
@@ -81,8 +99,15 @@ struct arch_job;
 int sl_arch_async_start(struct sl_archive *a, char *err, size_t errlen);
 void sl_arch_async_stop(struct sl_archive *a);
 
+/* tokenize.c: the FTS5 tokenizer of schema 3, SL_ARCHIVE_TOKENIZER, on db.  SQLITE_OK or
+ * an SQLite error code.  (sl_archive_sql_functions calls it.) */
+#define SL_ARCHIVE_TOKENIZER "stateline"
+int sl_arch_tokenizer_register(sqlite3 *db);
+
 /* query.c */
 int sl_arch_key_visible(const struct sl_ori *who, const char *key);
 int sl_arch_withheld(const char *key);
+/* 1: sl_archive_strip_images would copy t[0, len) unchanged (nearly every message). */
+int sl_arch_plain(const char *t, size_t len);
 
 #endif

@@ -30,17 +30,19 @@
 #include "stateline/core.h"
 
 #define SLOT_KEEP (64 * 1024) /* a slot's text buffer above this is freed after use */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
-/* Schema 2 (archive.h; docs/archive.md §2 says why each choice).  Against schema 1:
+/* Schema 3 (archive.h; docs/archive.md §2 says why each choice).  Against schema 1:
  * no AUTOINCREMENT (the next sequence number is meta 'seq_next', written once per batch,
  * not sqlite_sequence once per row), no index on t (expiry walks the oldest rows by
  * seq: tw never decreases along it), the full-text index keeps no per-row sizes
  * (columnsize=0: nothing ranks by bm25) and merges its segments 16 at a time, and the
  * messages no search may find (NLQ, NFQ, NLR, NFR: sl_arch_withheld) are not indexed:
  * the view leaves them out, so FTS5's 'delete', 'rebuild' and 'integrity-check' agree
- * with the writer, which skips them. */
-static const char schema_v2_sql[] =
+ * with the writer, which skips them.  Against schema 2: the index cuts its terms with
+ * the archive's own tokenizer (tokenize.c: the same terms unicode61 cut from
+ * sl_norm(body), at a fraction of the cost), so the view hands the body over as it is. */
+static const char schema_msg_sql[] =
     "CREATE TABLE msg("
     " seq INTEGER PRIMARY KEY,"
     " t INTEGER NOT NULL,"
@@ -49,16 +51,17 @@ static const char schema_v2_sql[] =
     " src TEXT NOT NULL, src_mbr TEXT NOT NULL,"
     " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
     " ctl TEXT NOT NULL,"
-    " body TEXT NOT NULL);"
-    "CREATE VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg"
+    " body TEXT NOT NULL);";
+static const char schema_index_sql[] =
+    "CREATE VIEW msg_text(seq, body) AS SELECT seq, body FROM msg"
     " WHERE key NOT IN ('NLQ', 'NFQ', 'NLR', 'NFR');"
-    "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_norm', content_rowid='seq',"
-    " columnsize=0);"
+    "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_text', content_rowid='seq',"
+    " columnsize=0, tokenize='" SL_ARCHIVE_TOKENIZER "');"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('automerge', 16);"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('crisismerge', 64);"
     "INSERT INTO msg_fts(msg_fts, rank) VALUES('hashsize', 33554432);";
 
-/* Schema 1 -> 2, in the open's transaction: the table is copied without AUTOINCREMENT
+/* Schema 1 -> 3, in the open's transaction: the table is copied without AUTOINCREMENT
  * (SQLite cannot drop it in place), the next sequence number carried over from
  * sqlite_sequence, and the full-text index built again with the new options. */
 static const char migrate_v1_sql[] =
@@ -72,7 +75,13 @@ static const char migrate_v1_sql[] =
 static const char migrate_v1_copy_sql[] =
     "INSERT INTO msg(seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body)"
     " SELECT seq, t, tw, key, src, src_mbr, dst, dst_mbr, ctl, body FROM msg_v1 ORDER BY seq;"
-    "DROP TABLE msg_v1;"
+    "DROP TABLE msg_v1;";
+/* Schema 2 -> 3: the index again, with the tokenizer (the table stays as it is). */
+static const char migrate_v2_sql[] =
+    "DROP TABLE msg_fts;"
+    "DROP VIEW msg_norm;";
+/* Both, last: every row indexed (rows schema 2 had not indexed yet too). */
+static const char migrate_rebuild_sql[] =
     "INSERT INTO msg_fts(msg_fts) VALUES('rebuild');"
     "INSERT OR REPLACE INTO meta VALUES('indexed', coalesce((SELECT max(seq) FROM msg), 0));";
 
@@ -98,9 +107,10 @@ static void seterr(char *err, size_t errlen, const char *fmt, const char *a, con
         snprintf(err, errlen, fmt, a, b);
 }
 
-/* sl_norm(text): the indexed form of a body (sl_archive_norm), as an SQL function: the
- * view msg_norm is the FTS5 table's content, so the 'delete' of an expired row, FTS5's
- * 'rebuild' and 'integrity-check' all see exactly what was indexed. */
+/* sl_norm(text): the indexed form of a body (sl_archive_norm), as an SQL function: in
+ * schemas 1 and 2 the view msg_norm applied it for the FTS5 table (unicode61), so it is
+ * still registered for a read-only open of such an archive and for tools.  Schema 3
+ * does the same inside its tokenizer (tokenize.c). */
 static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -122,9 +132,10 @@ static void sql_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int sl_archive_sql_functions(sqlite3 *db)
 {
-    return sqlite3_create_function(db, "sl_norm", 1,
-                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                   sql_norm, NULL, NULL);
+    int rc = sqlite3_create_function(db, "sl_norm", 1,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                     NULL, sql_norm, NULL, NULL);
+    return rc == SQLITE_OK ? sl_arch_tokenizer_register(db) : rc;
 }
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **s, char *err, size_t errlen)
@@ -168,8 +179,9 @@ static void load_tail(struct sl_archive *a)
 }
 
 /* Create the schema in a new database, or bring an older one to SCHEMA_VERSION (logged:
- * schema 1 -> 2 copies the table and rebuilds the full-text index, some 20 s per
- * million messages), all in one transaction.  A newer schema is refused. */
+ * schema 1 -> 3 copies the table and rebuilds the full-text index, some 20 s per
+ * million messages; 2 -> 3 rebuilds the index), all in one transaction.  A newer schema
+ * is refused. */
 static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -201,18 +213,28 @@ static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
         return -1;
     }
     if (version == 0) {
-        if (sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
+        if (sqlite3_exec(a->db, schema_msg_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, schema_index_sql, NULL, NULL, &msg) != SQLITE_OK ||
             sqlite3_exec(a->db, "INSERT INTO meta VALUES('indexed', 0)", NULL, NULL, &msg) !=
                 SQLITE_OK)
             goto fail;
-    } else if (version == 1) {
+    } else if (version < SCHEMA_VERSION) {
         int64_t t0 = sl_now_ms();
-        SL_INFO("archive", "%s: schema 1 -> 2: copying the messages and rebuilding the "
-                "full-text index (one transaction; some 20 s per million messages)",
-                a->path);
-        if (sqlite3_exec(a->db, migrate_v1_sql, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(a->db, schema_v2_sql, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(a->db, migrate_v1_copy_sql, NULL, NULL, &msg) != SQLITE_OK)
+        if (version == 1)
+            SL_INFO("archive", "%s: schema 1 -> 3: copying the messages and rebuilding the "
+                    "full-text index (one transaction; some 20 s per million messages)",
+                    a->path);
+        else
+            SL_INFO("archive", "%s: schema 2 -> 3: rebuilding the full-text index with the "
+                    "archive's tokenizer (one transaction; some 10 s per million messages)",
+                    a->path);
+        if ((version == 1 && (sqlite3_exec(a->db, migrate_v1_sql, NULL, NULL, &msg) != SQLITE_OK ||
+                              sqlite3_exec(a->db, schema_msg_sql, NULL, NULL, &msg) != SQLITE_OK ||
+                              sqlite3_exec(a->db, migrate_v1_copy_sql, NULL, NULL, &msg) !=
+                                  SQLITE_OK)) ||
+            (version == 2 && sqlite3_exec(a->db, migrate_v2_sql, NULL, NULL, &msg) != SQLITE_OK) ||
+            sqlite3_exec(a->db, schema_index_sql, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(a->db, migrate_rebuild_sql, NULL, NULL, &msg) != SQLITE_OK)
             goto fail;
         int64_t rows = -1;
         if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM msg", -1, &q, NULL) == SQLITE_OK) {
@@ -220,11 +242,11 @@ static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
                 rows = sqlite3_column_int64(q, 0);
             sqlite3_finalize(q);
         }
-        SL_INFO("archive", "%s: schema 2 in %.1f s (%lld messages)", a->path,
+        SL_INFO("archive", "%s: schema 3 in %.1f s (%lld messages)", a->path,
                 (double)(sl_now_ms() - t0) / 1e3, (long long)rows);
     }
     if (sqlite3_exec(a->db,
-                     "INSERT OR REPLACE INTO meta VALUES('schema', '2');"
+                     "INSERT OR REPLACE INTO meta VALUES('schema', '3');"
                      "COMMIT;",
                      NULL, NULL, &msg) != SQLITE_OK)
         goto fail;
@@ -268,14 +290,14 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
              &a->ins_msg, err, errlen) < 0 ||
         prep(a->db,
-             "INSERT INTO msg_fts(rowid, body) SELECT seq, body FROM msg_norm"
+             "INSERT INTO msg_fts(rowid, body) SELECT seq, body FROM msg_text"
              " WHERE seq > ?1 AND seq <= ?2",
              &a->idx_rows, err, errlen) < 0 ||
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('indexed', ?1)", &a->set_indexed, err,
              errlen) < 0 ||
         prep(a->db,
              "INSERT INTO msg_fts(msg_fts, rowid, body) SELECT 'delete', seq, body"
-             " FROM msg_norm WHERE seq=?1",
+             " FROM msg_text WHERE seq=?1",
              &a->del_fts, err, errlen) < 0 ||
         prep(a->db, "DELETE FROM msg WHERE seq=?1", &a->del_msg, err, errlen) < 0 ||
         prep(a->db, "SELECT seq, tw FROM msg ORDER BY seq LIMIT ?1", &a->old_rows, err,
@@ -283,7 +305,20 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('seq_next', ?1)", &a->set_seq, err,
              errlen) < 0 ||
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('clock_back', '1')", &a->set_back, err,
+             errlen) < 0 ||
+        prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
              errlen) < 0)
+        return -1;
+    /* the same two, many rows to a statement */
+    struct sl_buf sql = SL_BUF_INIT;
+    sl_buf_append_str(&sql, "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
+                          " VALUES");
+    for (int i = 0; i < INS_ROWS; i++)
+        sl_buf_append_str(&sql, i ? ",(?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?)");
+    sl_buf_append(&sql, "", 1);
+    int bad = prep(a->db, (const char *)sql.data, &a->ins_msgs, err, errlen) < 0;
+    sl_buf_free(&sql);
+    if (bad)
         return -1;
     load_tail(a);
     /* meta seq_next outlives the rows (a year of silence expires them all); max(seq)
@@ -323,6 +358,7 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
                 "the archive last closed)", a->path, (unsigned long long)a->indexed + 1,
                 (unsigned long long)a->written);
     a->index_due_ms = sl_now_ms();
+    a->pend_ok = a->written == a->indexed; /* else the view until the index catches up */
     a->committed = a->next_seq;
     a->searchable = a->written > a->indexed ? a->indexed + 1 : a->next_seq;
     return 0;
@@ -385,14 +421,30 @@ static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
         sl_now_ms() < a->index_due_ms)
         return 0;
     uint64_t upto = a->written;
-    if (upto - a->indexed > (uint64_t)a->conf.index_batch && !force)
+    if (upto - a->indexed > (uint64_t)a->conf.index_batch && !force && !a->pend_ok)
         upto = a->indexed + (uint64_t)a->conf.index_batch;
     if (exec(a->db, "SAVEPOINT ix") < 0)
         return -1;
-    sqlite3_bind_int64(a->idx_rows, 1, (sqlite3_int64)a->indexed);
-    sqlite3_bind_int64(a->idx_rows, 2, (sqlite3_int64)upto);
-    int rc = sqlite3_step(a->idx_rows);
-    sqlite3_reset(a->idx_rows);
+    int rc = SQLITE_DONE;
+    if (a->pend_ok) {
+        /* the rows from memory, exactly what the view would give (pend_add) */
+        /* one row to a statement: a statement of several rows opens a statement
+         * savepoint, and FTS5 writes a segment at every savepoint */
+        for (size_t i = 0; i < a->npend && rc == SQLITE_DONE; i++) {
+            const struct arch_pend *p = &a->pend[i];
+            sqlite3_bind_int64(a->ins_fts, 1, (sqlite3_int64)p->seq);
+            sqlite3_bind_text(a->ins_fts, 2,
+                              p->len ? (const char *)a->pend_text.data + p->off : "",
+                              (int)p->len, SQLITE_STATIC);
+            rc = sqlite3_step(a->ins_fts);
+            sqlite3_reset(a->ins_fts);
+        }
+    } else {
+        sqlite3_bind_int64(a->idx_rows, 1, (sqlite3_int64)a->indexed);
+        sqlite3_bind_int64(a->idx_rows, 2, (sqlite3_int64)upto);
+        rc = sqlite3_step(a->idx_rows);
+        sqlite3_reset(a->idx_rows);
+    }
     if (rc == SQLITE_DONE) {
         sqlite3_bind_int64(a->set_indexed, 1, (sqlite3_int64)upto);
         rc = sqlite3_step(a->set_indexed);
@@ -413,51 +465,130 @@ static int index_due(struct sl_archive *a, int force, uint64_t *upto_out)
     return 1;
 }
 
+/* Keep a written row for the next index step (pend_ok): its text as the view msg_text
+ * gives it, unless no search may find it (the view leaves it out). */
+static void pend_add(struct sl_archive *a, const struct arch_slot *s, const char *text,
+                     size_t len)
+{
+    if (sl_arch_withheld(s->key))
+        return;
+    if (a->npend == a->pend_cap) {
+        a->pend_cap = a->pend_cap ? a->pend_cap * 2 : 1024;
+        a->pend = sl_xrealloc(a->pend, a->pend_cap * sizeof *a->pend);
+    }
+    struct arch_pend *p = &a->pend[a->npend++];
+    p->seq = s->seq;
+    p->off = a->pend_text.len;
+    sl_buf_append(&a->pend_text, text, len);
+    p->len = a->pend_text.len - p->off;
+}
+
+/* Forget the rows kept for the index: after they were indexed (then pend_ok again), or
+ * when the index step must read the view instead (ok = 0). */
+static void pend_reset(struct sl_archive *a, int ok)
+{
+    a->npend = 0;
+    sl_buf_reset(&a->pend_text);
+    a->pend_ok = ok;
+    if (!ok) { /* memory back: the view path may run for a while */
+        free(a->pend);
+        a->pend = NULL;
+        a->pend_cap = 0;
+        sl_buf_free(&a->pend_text);
+    }
+}
+
+/* The text of slot s as archived: images stripped (sl_archive_strip_images).  Nearly every
+ * message has nothing to strip; its text is then the slot's own, not a copy. */
+static void row_text(const struct arch_slot *s, struct sl_buf *b, const char **text,
+                     size_t *len)
+{
+    if (sl_arch_plain(s->text, s->len)) {
+        *text = s->text;
+        *len = s->len;
+        return;
+    }
+    sl_buf_reset(b);
+    sl_archive_strip_images(s->text, s->len, b);
+    *text = b->data ? (const char *)b->data : "";
+    *len = b->len;
+}
+
+/* The ten values of one msg row, from parameter base + 1 (the column order of ins_msg). */
+static void bind_row(sqlite3_stmt *m, int base, const struct arch_slot *s, const char *text,
+                     size_t len, int64_t tw)
+{
+    sqlite3_bind_int64(m, base + 1, (sqlite3_int64)s->seq);
+    sqlite3_bind_int64(m, base + 2, s->t);
+    bind_text(m, base + 3, s->key, -1);
+    bind_text(m, base + 4, s->src, SL_ORI_LEN);
+    bind_text(m, base + 5, s->src_mbr, 2);
+    bind_text(m, base + 6, s->dst, -1);
+    bind_text(m, base + 7, s->dst_mbr, 2);
+    bind_text(m, base + 8, s->ctl, -1);
+    bind_text(m, base + 9, text, (int)len);
+    sqlite3_bind_int64(m, base + 10, tw);
+}
+
 /* Write slots [h, h+n) of the ring (n may be 0) in one transaction, and index what is
- * due (index_due).  Returns rows written or -1; *ix gets index_due's answer. */
-static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *body,
-                       int force, int *ix)
+ * due (index_due).  Rows go INS_ROWS to a statement (ins_msgs: one statement start and
+ * end, one B-tree seek, for INS_ROWS rows); a group that fails is written again a row at
+ * a time, so that one bad row loses only itself.  Returns rows written or -1; *ix gets
+ * index_due's answer. */
+static int write_batch(struct sl_archive *a, size_t h, size_t n, int force, int *ix)
 {
     *ix = 0;
     if (exec(a->db, "BEGIN") < 0)
         return -1;
     int written = 0;
+    size_t prev_npend = a->npend, prev_pend_len = a->pend_text.len;
     uint64_t prev_written = a->written, prev_indexed = a->indexed;
     int64_t prev_due = a->index_due_ms;
-    for (size_t i = 0; i < n; i++) {
-        struct arch_slot *s = &a->ring[(h + i) % a->cap];
-        sl_buf_reset(body);
-        sl_archive_strip_images(s->text, s->len, body);
-        sqlite3_stmt *m = a->ins_msg;
-        sqlite3_bind_int64(m, 1, (sqlite3_int64)s->seq);
-        sqlite3_bind_int64(m, 2, s->t);
-        bind_text(m, 3, s->key, -1);
-        bind_text(m, 4, s->src, -1);
-        bind_text(m, 5, s->src_mbr, -1);
-        bind_text(m, 6, s->dst, -1);
-        bind_text(m, 7, s->dst_mbr, -1);
-        bind_text(m, 8, s->ctl, -1);
-        bind_text(m, 9, body->data ? (const char *)body->data : "", (int)body->len);
+    size_t single_until = 0; /* rows before this go one at a time (a group failed) */
+    for (size_t i = 0; i < n;) {
+        size_t k = i >= single_until && n - i >= INS_ROWS ? INS_ROWS : 1;
+        sqlite3_stmt *m = k == 1 ? a->ins_msg : a->ins_msgs;
+        const char *text[INS_ROWS];
+        size_t len[INS_ROWS];
+        int64_t tws[INS_ROWS];
         /* tw never decreases along seq: search turns BEG/END into a seq range with it */
-        int64_t tw = s->t > a->tw_last ? s->t : a->tw_last;
-        sqlite3_bind_int64(m, 10, tw);
+        int64_t tw = a->tw_last;
+        for (size_t j = 0; j < k; j++) {
+            const struct arch_slot *s = &a->ring[(h + i + j) % a->cap];
+            row_text(s, &a->strip[j], &text[j], &len[j]);
+            tw = s->t > tw ? s->t : tw;
+            tws[j] = tw;
+            bind_row(m, (int)j * 10, s, text[j], len[j], tw);
+        }
         int rc = sqlite3_step(m);
         sqlite3_reset(m);
         if (rc != SQLITE_DONE) {
+            if (k > 1) { /* the statement wrote none of them: again, one at a time */
+                single_until = i + k;
+                continue;
+            }
             SL_ERROR("archive", "insert of message %llu failed: %s",
-                     (unsigned long long)s->seq, sqlite3_errmsg(a->db));
+                     (unsigned long long)a->ring[(h + i) % a->cap].seq, sqlite3_errmsg(a->db));
+            i++;
             continue;
         }
-        if (s->t < a->tw_last && !a->clock_back) {
-            /* a send time went backwards (clock step): END can no longer bound seq */
-            SL_WARN("archive", "send time of message %llu is before the previous message's; "
-                    "searches stop using END as a sequence bound", (unsigned long long)s->seq);
-            if (sqlite3_step(a->set_back) == SQLITE_DONE)
-                a->clock_back = 1;
-            sqlite3_reset(a->set_back);
+        for (size_t j = 0; j < k; j++) {
+            const struct arch_slot *s = &a->ring[(h + i + j) % a->cap];
+            if (s->t < a->tw_last && !a->clock_back) {
+                /* a send time went backwards (clock step): END can no longer bound seq */
+                SL_WARN("archive", "send time of message %llu is before the previous "
+                        "message's; searches stop using END as a sequence bound",
+                        (unsigned long long)s->seq);
+                if (sqlite3_step(a->set_back) == SQLITE_DONE)
+                    a->clock_back = 1;
+                sqlite3_reset(a->set_back);
+            }
+            a->tw_last = tws[j];
+            if (a->pend_ok)
+                pend_add(a, s, text[j], len[j]);
+            written++;
         }
-        a->tw_last = tw;
-        written++;
+        i += k;
     }
     if (n) {
         uint64_t last = a->ring[(h + n - 1) % a->cap].seq;
@@ -480,6 +611,8 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         a->written = prev_written;
         a->indexed = prev_indexed;
         a->index_due_ms = prev_due;
+        a->npend = prev_npend; /* the batch's rows are not in msg */
+        a->pend_text.len = prev_pend_len;
         *ix = -1;
         return -1;
     }
@@ -488,6 +621,10 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, struct sl_buf *
         if (a->written > a->indexed) /* more waiting: the next batch goes on with them */
             a->index_due_ms = sl_now_ms();
     }
+    if (a->indexed == a->written)
+        pend_reset(a, 1);
+    else if (*ix < 0 && a->npend > 4 * (size_t)a->conf.index_batch)
+        pend_reset(a, 0); /* indexing keeps failing: do not hold the rows in memory too */
     return written;
 }
 
@@ -546,7 +683,6 @@ static void *writer_main(void *arg)
 {
     struct sl_archive *a = arg;
     sl_thread_role("sl-archive", 1); /* no message waits for it; it catches up in the gaps */
-    struct sl_buf body = SL_BUF_INIT;
     int64_t next_expire = a->conf.expire_every_ms > 0 ? sl_now_ms() + a->conf.expire_every_ms
                                                       : INT64_MAX;
     int index_tries_at_stop = 0;
@@ -599,7 +735,7 @@ static void *writer_main(void *arg)
 
         int ix = 0, wrote = 0;
         if (n || (pending && (force || sl_now_ms() >= a->index_due_ms)))
-            wrote = write_batch(a, h, n, &body, force, &ix);
+            wrote = write_batch(a, h, n, force, &ix);
         if (n)
             a->last_commit_ms = sl_now_ms();
         int64_t expired = 0;
@@ -659,7 +795,6 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&a->done);
     }
     pthread_mutex_unlock(&a->mu);
-    sl_buf_free(&body);
     return NULL;
 }
 
@@ -739,7 +874,7 @@ void sl_archive_close(struct sl_archive *a)
         pthread_join(a->writer, NULL);
     }
     sqlite3_stmt *st[] = {a->ins_msg, a->idx_rows, a->set_indexed, a->del_fts, a->del_msg,  a->old_rows,
-                          a->set_seq, a->set_back, a->search, a->fetch,   a->get_back,
+                          a->set_seq, a->set_back, a->ins_fts, a->ins_msgs, a->search, a->fetch,   a->get_back,
                           a->next_row, a->seq_span};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
         sqlite3_finalize(st[i]);
@@ -747,6 +882,10 @@ void sl_archive_close(struct sl_archive *a)
         SL_ERROR("archive", "close: %s", sqlite3_errmsg(a->db));
     if (a->rdb)
         sqlite3_close(a->rdb);
+    free(a->pend);
+    sl_buf_free(&a->pend_text);
+    for (int i = 0; i < INS_ROWS; i++)
+        sl_buf_free(&a->strip[i]);
     for (size_t i = 0; i < a->cap; i++)
         free(a->ring[i].text);
     free(a->ring);
@@ -896,6 +1035,7 @@ void sl_archive_stats(struct sl_archive *a, struct sl_archive_stats *out)
 {
     pthread_mutex_lock(&a->mu);
     *out = a->st;
+    out->behind = a->next_seq > a->searchable ? a->next_seq - a->searchable : 0;
     pthread_mutex_unlock(&a->mu);
     out->writer_cpu_ns = 0;
     clockid_t cid;

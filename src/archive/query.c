@@ -3,10 +3,11 @@
  * the text helpers the writer uses (image stripping, the indexed form).
  *
  * Safety of the FTS5 expression: the user's text never reaches FTS5 as syntax.  Every
- * value is cut into terms of [a-z0-9] here (the same cut FTS5's unicode61 tokenizer makes
- * of the indexed text, after sl_archive_norm), and each term is written inside double
- * quotes; the only syntax in the expression is what this file writes: AND, OR,
- * parentheses and a '*' after a closing quote.  tests/fuzz/fuzz_archive_query.c checks it.
+ * value is cut into terms of [a-z0-9] here (the same cut the index's tokenizer makes of
+ * the indexed text: tokenize.c, equal to unicode61 after sl_archive_norm), and each term
+ * is written inside double quotes; the only syntax in the expression is what this file
+ * writes: AND, OR, parentheses and a '*' after a closing quote.
+ * tests/fuzz/fuzz_archive_query.c checks it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -211,34 +212,120 @@ static int strip_text(const char *t, size_t len, struct sl_buf *out)
     return marks;
 }
 
+/* For sl_arch_plain, by table over all 256 byte values: P_B64 the base64 alphabet but
+ * '/', P_SLASH '/', P_BAD a binary byte (ascii_class C_BIN, and every byte above 0x7f)
+ * or '<', 0 the rest (text that ends a base64 run). */
+#define P_B64 1
+#define P_SLASH 2
+#define P_BAD 4
+#define P_BIN_ROW P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, P_BAD
+#define P_BIN_16 P_BIN_ROW, P_BIN_ROW
+static const unsigned char plain_class[256] = {
+    P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, P_BAD, 0, 0, P_BAD, P_BAD, 0,
+    P_BAD, P_BAD, P_BIN_16,
+    ['+'] = P_B64, ['/'] = P_SLASH, ['='] = P_B64, ['<'] = P_BAD,
+    ['0'] = P_B64, ['1'] = P_B64, ['2'] = P_B64, ['3'] = P_B64, ['4'] = P_B64,
+    ['5'] = P_B64, ['6'] = P_B64, ['7'] = P_B64, ['8'] = P_B64, ['9'] = P_B64,
+    ['A'] = P_B64, ['B'] = P_B64, ['C'] = P_B64, ['D'] = P_B64, ['E'] = P_B64, ['F'] = P_B64,
+    ['G'] = P_B64, ['H'] = P_B64, ['I'] = P_B64, ['J'] = P_B64, ['K'] = P_B64, ['L'] = P_B64,
+    ['M'] = P_B64, ['N'] = P_B64, ['O'] = P_B64, ['P'] = P_B64, ['Q'] = P_B64, ['R'] = P_B64,
+    ['S'] = P_B64, ['T'] = P_B64, ['U'] = P_B64, ['V'] = P_B64, ['W'] = P_B64, ['X'] = P_B64,
+    ['Y'] = P_B64, ['Z'] = P_B64,
+    ['a'] = P_B64, ['b'] = P_B64, ['c'] = P_B64, ['d'] = P_B64, ['e'] = P_B64, ['f'] = P_B64,
+    ['g'] = P_B64, ['h'] = P_B64, ['i'] = P_B64, ['j'] = P_B64, ['k'] = P_B64, ['l'] = P_B64,
+    ['m'] = P_B64, ['n'] = P_B64, ['o'] = P_B64, ['p'] = P_B64, ['q'] = P_B64, ['r'] = P_B64,
+    ['s'] = P_B64, ['t'] = P_B64, ['u'] = P_B64, ['v'] = P_B64, ['w'] = P_B64, ['x'] = P_B64,
+    ['y'] = P_B64, ['z'] = P_B64,
+    [0x7f] = P_BAD,
+    [0x80] = P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16, P_BIN_16,
+};
+
+/* sl_arch_plain's answer a byte at a time: letters and digits cost a table look-up each,
+ * a run is measured when it ends, and "IMG/" is looked for only at a '/'. */
+static int plain_bytes(const unsigned char *p, size_t len)
+{
+    size_t i = 0, run = 0; /* the current base64 run starts at run */
+    for (;;) {
+        while (i < len && plain_class[p[i]] == P_B64)
+            i++;
+        if (i >= len)
+            break;
+        unsigned k = plain_class[p[i]];
+        if (k == 0) {
+            if (i - run >= B64_LINE_MIN)
+                return 0;
+            run = i + 1;
+        } else if (k == P_SLASH) {
+            if (i >= 3 && p[i - 3] == 'I' && p[i - 2] == 'M' && p[i - 1] == 'G')
+                return 0;
+        } else {
+            return 0;
+        }
+        i++;
+    }
+    return len - run < B64_LINE_MIN;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define W_ONES 0x0101010101010101ull
+#define W_HIGH 0x8080808080808080ull
+/* Nonzero when a byte of w is zero (exact as a yes/no, not as to which byte). */
+#define W_ZERO(w) (((w) - W_ONES) & ~(w) & W_HIGH)
+/* Nonzero when a byte of w equals c. */
+#define W_HAS(w, c) W_ZERO((w) ^ ((c) * W_ONES))
+#endif
+
 /* Nothing to strip: no binary byte, no '<', no "IMG/", and no base64 run of
  * B64_LINE_MIN characters (every block of B64_BLOCK_MIN starts with one).  Then
- * strip_text would copy t unchanged; this is one pass of a table look-up per byte, for
- * nearly every message the switch sends. */
-static int plain_text(const char *t, size_t len)
+ * strip_text would copy t unchanged.  Every message the switch sends passes here, so it
+ * reads eight bytes at a time: a byte above 0x7e or a '<' answers no at once; a word
+ * with a byte below 0x20 or a '/' is looked at byte by byte (TAB, CR, LF are text;
+ * "IMG/"); and a run of base64 characters is bounded by words: a run of 60 spans at
+ * least five whole words (seven bytes may stand before the first, seven after the
+ * last), so while no five words in a row lack a space and a byte below 0x20, there is
+ * none, and when five do, plain_bytes decides. */
+int sl_arch_plain(const char *t, size_t len)
 {
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)t[i];
-        int k = byte_class(c);
-        if (k & C_B64) {
-            if (++run >= B64_LINE_MIN ||
-                (c == 'I' && len - i >= 4 && memcmp(t + i, "IMG/", 4) == 0))
-                return 0;
-            continue;
-        }
-        if (k)
+    const unsigned char *p = (const unsigned char *)t;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len < 8)
+        return plain_bytes(p, len);
+    unsigned dense = 0; /* words in a row with neither a space nor a byte below 0x20 */
+    for (size_t i = 0;; i += 8) {
+        if (i + 8 > len)
+            i = len - 8; /* the last word: overlaps the one before, judged again alike */
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if ((w & W_HIGH) || W_HAS(w, 0x7f) || W_HAS(w, '<'))
             return 0;
-        run = 0;
+        uint64_t ctl = (w - 0x20 * W_ONES) & ~w & W_HIGH; /* a byte below 0x20 */
+        if (ctl || W_HAS(w, '/')) {
+            for (size_t j = i; j < i + 8; j++) {
+                unsigned char c = p[j];
+                if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                    return 0;
+                if (c == '/' && j >= 3 && p[j - 3] == 'I' && p[j - 2] == 'M' &&
+                    p[j - 1] == 'G')
+                    return 0;
+            }
+        }
+        if (ctl || W_HAS(w, ' '))
+            dense = 0;
+        else if (++dense >= 5)
+            return plain_bytes(p, len);
+        if (i + 8 >= len)
+            return 1;
     }
-    return 1;
+#else
+    return plain_bytes(p, len);
+#endif
 }
 
 /* Binary bytes go first (short runs dropped, long ones a mark), so that what is left is
  * judged as the text it will be stored as: this is what makes stripping idempotent. */
 int sl_archive_strip_images(const char *t, size_t len, struct sl_buf *out)
 {
-    if (plain_text(t, len)) {
+    if (sl_arch_plain(t, len)) {
         sl_buf_append(out, t, len);
         return 0;
     }

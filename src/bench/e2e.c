@@ -46,7 +46,8 @@
  * with --rate) {run as in the switch scenario +
  * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us,
  * disk_during {syncs, p50_ms, p99_ms, max_ms, over_2ms, over_20ms}, archive_lost (messages
- * the hub's archive dropped: also counted as errors)}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
+ * the hub's archive dropped: also counted as errors), archive_catch_up_ms (from the last
+ * slice until every message is searchable; -1 not within 30 s)}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
  * wrong}, by_key {DQ, KQ, RQ, DNQ}.
  */
 #include <errno.h>
@@ -135,6 +136,7 @@ struct e2e {
     uint64_t by_key[Q_NKIND];
     uint64_t answered;
     uint64_t archive_lost;       /* messages the hub's archive dropped, all runs so far */
+    int64_t archive_behind;      /* its backlog at the end of the last run */
     int archive_unknown;         /* the hub's control socket did not answer once: said */
     char run_id;
     FILE *say;
@@ -611,44 +613,62 @@ static int open_tls(struct e2e *b, char *err, size_t errlen)
 
 /* ---- runs ---------------------------------------------------------------------------- */
 
-/* The hub's count of messages its archive dropped (`archive_lost` of the control
- * socket's stats: the writer thread fell a whole queue behind), or -1 if the socket did
- * not answer. */
-static int64_t hub_archive_lost(struct e2e *b)
+/* The hub's archive, from its control socket's stats: *lost, the messages it dropped
+ * (`archive_lost`: the writer a whole queue behind), and *behind, the messages not yet
+ * searchable (`archive_behind`).  0, or -1 if the socket did not answer. */
+static int hub_archive_state(struct e2e *b, int64_t *lost, int64_t *behind)
 {
     char sock[300], err[200];
     struct sl_buf out = SL_BUF_INIT;
     demo_fmt(sock, sizeof sock, "%s/hub.sock", b->dir);
-    int64_t n = -1;
+    int rc = -1;
     if (sl_hub_ctl_request(sock, "stats", &out, 2000, err, sizeof err) == 0) {
         json_t *j = json_loadb((const char *)out.data, out.len, 0, NULL);
-        json_t *v = j ? json_object_get(j, "archive_lost") : NULL;
-        if (json_is_integer(v))
-            n = (int64_t)json_integer_value(v);
+        json_t *l = j ? json_object_get(j, "archive_lost") : NULL;
+        json_t *h = j ? json_object_get(j, "archive_behind") : NULL;
+        if (json_is_integer(l) && json_is_integer(h)) {
+            *lost = (int64_t)json_integer_value(l);
+            *behind = (int64_t)json_integer_value(h);
+            rc = 0;
+        }
         json_decref(j);
     }
     sl_buf_free(&out);
-    return n;
+    return rc;
 }
 
-/* One end-to-end run.  A message the hub's archive dropped during it (its writer could not
- * keep up) is an error of the run: a rate is not sustained if the archive loses what it
- * must keep, so the searches cannot pass a rate by shedding the archive's work. */
+static void archive_unknown(struct e2e *b)
+{
+    if (!b->archive_unknown)
+        fprintf(stderr, "stateline bench: the hub's control socket did not answer: whether "
+                        "its archive keeps up is not checked\n");
+    b->archive_unknown = 1;
+}
+
+/* One end-to-end run.  The hub's archive must keep up with it, or the rate is not
+ * sustained: a message it dropped during the run, or a backlog at the end of more than
+ * 1.5 s of the run's messages (two a query; when the writer keeps up, the backlog is at
+ * most about one second's, the full-text index's lag), makes the run fail with an error,
+ * so that no search can pass a rate by leaving the archive's work for later. */
 static int one_run(struct e2e *b, double rate, double secs, double warmup_s,
                    struct sl_bench_run *res)
 {
-    int64_t lost0 = b->o->no_archive ? 0 : hub_archive_lost(b);
+    int64_t lost0 = 0, lost1 = 0, behind = 0;
+    int check = !b->o->no_archive && !b->archive_unknown;
+    if (check && hub_archive_state(b, &lost0, &behind) != 0) {
+        archive_unknown(b);
+        check = 0;
+    }
     int rc = bench_gen_trial(&b->gen, &b->run_id, &b->answered, rate, secs, warmup_s, b->sfd,
                              res);
-    if (rc != 0 || b->o->no_archive)
+    if (rc != 0 || !check)
         return rc;
-    int64_t lost1 = hub_archive_lost(b);
-    if (lost0 < 0 || lost1 < 0) {
-        if (!b->archive_unknown)
-            fprintf(stderr, "stateline bench: the hub's control socket did not answer: "
-                            "messages its archive dropped are not counted\n");
-        b->archive_unknown = 1;
-    } else if (lost1 > lost0) {
+    if (hub_archive_state(b, &lost1, &behind) != 0) {
+        archive_unknown(b);
+        return rc;
+    }
+    b->archive_behind = behind;
+    if (lost1 > lost0) {
         uint64_t d = (uint64_t)(lost1 - lost0);
         b->archive_lost += d;
         res->errors += d;
@@ -656,8 +676,30 @@ static int one_run(struct e2e *b, double rate, double secs, double warmup_s,
             snprintf(res->first_error, sizeof res->first_error,
                      "the hub's archive dropped %llu messages (its writer fell behind)",
                      (unsigned long long)d);
+    } else if ((double)behind > 3.0 * rate) {
+        res->errors++;
+        if (!res->first_error[0])
+            snprintf(res->first_error, sizeof res->first_error,
+                     "the hub's archive is %lld messages (%.1f s of this run's) behind at "
+                     "its end: its writer does not keep up", (long long)behind,
+                     (double)behind / (2.0 * rate));
     }
     return rc;
+}
+
+/* After a measurement: how long the hub's archive takes to make every message searchable
+ * (ms, polled every 20 ms, at most 30 s; -1 unknown or not done by then). */
+static int64_t archive_catch_up_ms(struct e2e *b)
+{
+    int64_t t0 = sl_now_ms(), lost, behind;
+    while (sl_now_ms() - t0 < 30000) {
+        if (hub_archive_state(b, &lost, &behind) != 0)
+            return -1;
+        if (behind == 0)
+            return sl_now_ms() - t0;
+        usleep(20 * 1000);
+    }
+    return -1;
 }
 
 static int path_run(void *arg, double rate, double secs, double warmup_s,
@@ -745,7 +787,8 @@ static int direct_run(struct e2e *b, double rate, double secs, double warmup_s,
 /* A measurement at `rate` for the configured duration, end to end and directly to the
  * stub responder at the same rate, interleaved in slices of about a second (e2e, direct,
  * e2e, ...) so that the machine's other load weighs on both alike.  Its JSON (with the
- * CPU per answered query of each side, over the e2e slices) into report[name], a table
+ * CPU per answered query of each side: the hub and gateways from the first slice to the
+ * archive's catch-up, the generator over the e2e slices) into report[name], a table
  * unless --json. */
 static int measure(struct e2e *b, double rate, const char *name, const char *label,
                    json_t *report, struct sl_bench_run *r)
@@ -767,6 +810,13 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
     struct bench_disk_stats *ds = sl_xcalloc(1, sizeof *ds);
     if (bench_diskwatch_start(b->dir, 50, &dw) != 0)
         fprintf(stderr, "stateline bench: no disk watch in %s: %s\n", b->dir, strerror(errno));
+    /* The hub's and the gateways' CPU is counted from the first slice to the archive's
+     * catch-up after the last, direct slices included: work they put off (the archive's
+     * writer and index, the checkpoint threads) and did while the direct traffic ran, which
+     * does not touch them, is still the end-to-end traffic's.  The generator's is counted
+     * over the end-to-end slices only: it sends the direct traffic too. */
+    struct cpu3 start;
+    cpu_now(b, &start);
     for (int i = 0; i < slices; i++) {
         double warm = i == 0 ? (slice_s * 0.1 > 0.5 ? 0.5 : slice_s * 0.1) : 0;
         struct cpu3 c0, c1;
@@ -777,8 +827,6 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
             goto out;
         }
         cpu_now(b, &c1);
-        used.hub += c1.hub - c0.hub;
-        used.gw += c1.gw - c0.gw;
         used.gen += c1.gen - c0.gen;
         bench_add_run(acc, r, i == 0);
         if (!direct)
@@ -793,6 +841,11 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
     }
     bench_diskwatch_stop(dw, ds);
     dw = NULL;
+    int64_t catch_up = b->o->no_archive || b->archive_unknown ? -2 : archive_catch_up_ms(b);
+    struct cpu3 end;
+    cpu_now(b, &end);
+    used.hub = end.hub - start.hub;
+    used.gw = end.gw - start.gw;
     acc->duration_s = dacc->duration_s = b->o->duration_s;
     json_t *j = bench_run_json(acc);
     json_t *per = json_object();
@@ -818,9 +871,11 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
     }
     if (ds->syncs || ds->errors)
         json_object_set_new(j, "disk_during", bench_disk_stats_json(ds));
-    if (!b->o->no_archive && !b->archive_unknown)
+    if (catch_up != -2) {
         json_object_set_new(j, "archive_lost",
                             json_integer((json_int_t)(b->archive_lost - lost_before)));
+        json_object_set_new(j, "archive_catch_up_ms", json_integer((json_int_t)catch_up));
+    }
     json_object_set_new(report, name, j);
     if (!b->o->json) {
         printf("\n%s: %.0f queries/s for %.1f s each way, in %d interleaved slices (latency "
@@ -838,6 +893,12 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
         printf("  CPU per answered query: hub %.1f us, gateway%s %.1f us, generator %.1f us "
                "(load average %.1f)\n", used.hub * 1e6 / n, b->ngw > 1 ? "s" : "",
                used.gw * 1e6 / n, used.gen * 1e6 / n, load[0]);
+        if (catch_up >= 0)
+            printf("  the hub's archive: %llu messages dropped; every message searchable %lld ms "
+                   "after the last slice (its index lags by up to a second by design)\n",
+                   (unsigned long long)(b->archive_lost - lost_before), (long long)catch_up);
+        else if (catch_up == -1)
+            printf("  the hub's archive: not caught up 30 s after the last slice\n");
         if (ds->syncs)
             printf("  the disk meanwhile (a 200-byte fdatasync every 50 ms beside the gateway's): "
                    "p50 %.2f ms, p99 %.2f ms, max %.1f ms; %llu of %llu over 20 ms\n",

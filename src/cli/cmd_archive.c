@@ -50,13 +50,13 @@ static const char usage[] =
     "      the insert rate, then run K (default 200) searches of each form and report\n"
     "      p50/p99/max.  FILE must not exist, unless --search-only (searches only, on a\n"
     "      database an earlier bench run wrote with the same --seed and --days).\n"
-    "  bench --db FILE --from SRC.db [--messages N] [--batch B]\n"
+    "  bench --db FILE --from SRC.db [--messages N] [--batch B [--index-batch I]]\n"
     "      The write path alone, on real traffic: replay the messages of an existing\n"
     "      archive SRC.db (e.g. the archive.db `stateline bench e2e --keep` leaves), in\n"
     "      order, N of them (default all; cycled, times shifted, when N is larger),\n"
     "      through the writer thread; with --batch, exactly B messages per transaction\n"
-    "      and the full-text index every 16,384 (as under load), so the work is the same\n"
-    "      from run to run (callgrind).  No expiry steps, no searches.\n"
+    "      and the full-text index every 16,384 (or I) rows (as under load), so the work\n"
+    "      is the same from run to run (callgrind).  No expiry steps, no searches.\n"
     "\n"
     "Exit status: 0 done, 1 failed (why on stderr), 2 usage.\n";
 
@@ -581,7 +581,7 @@ static struct replay_msg *replay_load(const char *path, size_t *n)
     return m;
 }
 
-static int replay(const char *db, const char *from, uint64_t n, long batch)
+static int replay(const char *db, const char *from, uint64_t n, long batch, long index_batch)
 {
     size_t nsrc;
     struct replay_msg *src = replay_load(from, &nsrc);
@@ -602,6 +602,8 @@ static int replay(const char *db, const char *from, uint64_t n, long batch)
         c.queue_max = (size_t)batch * 4; /* a producer that keeps the writer busy */
         c.commit_every_ms = 3600 * 1000;
         c.index_every_ms = 3600 * 1000;
+        if (index_batch > 0)
+            c.index_batch = (int)index_batch;
     }
     struct sl_archive *a;
     char err[512];
@@ -670,7 +672,7 @@ static int cmd_bench(int argc, char **argv)
 {
     const char *db = NULL;
     uint64_t n = 0, seed = 1;
-    long days = 30, k = 200, batch = 0;
+    long days = 30, k = 200, batch = 0, index_batch = 0;
     int search_only = 0;
     const char *from = NULL;
     for (int i = 1; i < argc; i++) {
@@ -686,7 +688,11 @@ static int cmd_bench(int argc, char **argv)
             db = v;
         else if (!strcmp(argv[i], "--from"))
             from = v;
-        else if (!strcmp(argv[i], "--batch")) {
+        else if (!strcmp(argv[i], "--index-batch")) {
+            index_batch = strtol(v, &end, 10);
+            if (*end || index_batch < 1 || index_batch > 10000000)
+                return usage_err("--index-batch must be 1..10000000");
+        } else if (!strcmp(argv[i], "--batch")) {
             batch = strtol(v, &end, 10);
             if (*end || batch < 1 || batch > 1000000)
                 return usage_err("--batch must be 1..1000000");
@@ -716,7 +722,7 @@ static int cmd_bench(int argc, char **argv)
             fprintf(stderr, "stateline archive: %s exists: remove it\n", db);
             return SL_EXIT_FAIL;
         }
-        return replay(db, from, n, batch);
+        return replay(db, from, n, batch, index_batch);
     }
     if (from || batch)
         return usage_err("--from (with --db, without --search-only) goes with --batch");

@@ -2,7 +2,10 @@
  * gw_ckpt.c - gateway.db's WAL checkpoints, off the loop thread (docs/gateway.md §5.1,
  * "Checkpoints").
  *
- * The loop commits the inbox once per read.  With SQLite's automatic checkpoint (every
+ * (Written when the inbox was in gateway.db and the loop committed once per read; since
+ * the inbox is a log of its own, gw_ilog.c, gateway.db is written only for held requests,
+ * notices and review actions, and this thread rarely has work.  It stays: the loop still
+ * commits gateway.db.)  With SQLite's automatic checkpoint (every
  * 1,000 WAL pages) the commit that crosses the mark copies the WAL into the database file
  * and fdatasyncs both, 2-5 ms on the loop thread, a few times a second at 400 queries/s:
  * the p99 of F-2.  Instead:

@@ -1,31 +1,45 @@
 /*
- * gw_inbox.c - the gateway's inbox in memory (docs/gateway.md §5).  The durable side is
- * gw_queue.c: tables inbox_read (one row per read of the hub line) and answered_batch (one
- * row per pass over the acknowledgements), formats in its header comment.
+ * gw_inbox.c - the gateway's inbox (docs/gateway.md §5, §5.1): what it keeps in memory,
+ * and what it writes to its log (gw_ilog.c: DATA/inbox/, records READ and BATCH, format
+ * in that file's header comment).
  *
- * Before this, every query cost five SQL statements (an inbox INSERT with an index, two
- * look-ups of its id, a DELETE and an INSERT into answered with a UNIQUE index); now a
- * read costs one INSERT and a pass over the acknowledgements one INSERT and a DELETE per
- * row it completes.  What SQLite answered per query is held here:
+ * A read of the hub line costs one READ record (all the new frames it brought), written
+ * before any of them is worked on; a pass over the hub's acknowledgements costs one BATCH
+ * record (the replies acknowledged, and the rows whose frames are now all done).  One
+ * write(2) each, no fsync (a record in the page cache survives a kill).  What the log says
+ * is held here, rebuilt by the scan at open:
  *
- *   ids      switch message id -> in flight (0) or the answered_batch row (and position)
- *            of its reply (GW_PENDING: in this pass's batch, not yet written).  Open
+ *   ids      switch message id -> in flight (0) or the BATCH (its seq, and position) of
+ *            its reply (GW_PENDING: in this pass's batch, not yet written).  Open
  *            addressing, linear probing, deletion by backward shift; at most half full.
- *   rows     the inbox rows not yet deleted, ascending by id (SQLite gives each new row
- *            max(id) + 1, and rows are deleted only here), each with the number of its
- *            frames whose reply has not been acknowledged.
- *   batches  the answered_batch rows, oldest first, with their count of ids, and the
- *            ids themselves in a ring in the same order: pruning drops whole rows from
- *            the front while at least GW_ANSWERED_KEEP ids stay.
+ *   rows     the rows (reads) not yet done, ascending by id (a row's id is the seq of its
+ *            READ record), each with the number of its frames whose reply has not been
+ *            acknowledged and where its READ record is (segment, offset, seq).
+ *   batches  the BATCH records whose ids are kept, oldest first, with their count of ids
+ *            and where they are, and the ids themselves in a ring in the same order:
+ *            pruning forgets whole batches from the front while at least
+ *            GW_ANSWERED_KEEP ids stay.
  *
- * Invariant (R-1): a frame read is in an inbox row until its reply is acknowledged; the
- * reply is then in an answered_batch row written in the transaction that deletes the
- * inbox row, or in one written before it (a row with several frames).  So after a kill
- * each query is in a row (answered at start, unless its id is answered), or answered
- * (a repeat gets the same reply), or was never stored (the hub delivers it again).
+ * Segments: when the one written is full (GW_ILOG_SEG_MAX), those older than the oldest
+ * kept batch are retired (gw_ilog_rotate); a row still open in one of them is first
+ * written again (its frames not known answered, under the same row id) into the current
+ * segment.  So the log holds the kept replies, the open rows, and at most a segment more.
+ *
+ * Invariant (R-1): a frame read is in a READ record of a row not done until its reply is
+ * acknowledged; the reply is then in a BATCH record, the one that says the row is done or
+ * one before it (a row with several frames).  So after a kill each query is in an open
+ * row (answered at start, unless its id is answered), or answered (a repeat gets the same
+ * reply), or was never stored (the hub delivers it again).
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "gw_int.h"
 #include "stateline/core.h"
@@ -41,18 +55,38 @@ struct mid_ent {
                                       has given the frame to its handler) */
 };
 
+/* Where a record is in the log. */
+struct at {
+    uint32_t seg;
+    uint64_t off;
+    int64_t seq;
+};
+
 struct row_ent {
     int64_t id;
     uint32_t pending;              /* frames whose reply is not acknowledged */
+    struct at at;                  /* its READ record (the latest copy) */
 };
 
 struct batch_ent {
-    int64_t id;
+    int64_t id;                    /* the seq of its BATCH record */
     uint32_t n;
+    struct at at;
+};
+
+/* A row found by the scan at open, until gw_inbox_recover. */
+struct load_ent {
+    int64_t id;
+    struct at at;
+    int done;
 };
 
 struct gw_inbox {
     struct gw_queue *q;
+    struct gw_ilog *lg;
+    struct sl_buf rd;              /* a record read back */
+    struct load_ent *load;         /* rows found at open, ascending by id */
+    size_t nload, loadcap;
     struct mid_ent *tab;
     size_t tcap, tn;               /* tcap a power of two; tn entries in use */
     size_t ninflight;
@@ -166,7 +200,7 @@ static void gone_push(struct gw_inbox *ib, int64_t id)
     ib->gone[ib->ngone++] = id;
 }
 
-static void row_add(struct gw_inbox *ib, int64_t id, uint32_t pending)
+static void row_add(struct gw_inbox *ib, int64_t id, uint32_t pending, struct at where)
 {
     if (!pending) {
         gone_push(ib, id);
@@ -183,14 +217,15 @@ static void row_add(struct gw_inbox *ib, int64_t id, uint32_t pending)
             ib->rows = sl_xrealloc(ib->rows, ib->rcap * sizeof *ib->rows);
         }
     }
-    /* ascending by id: new rows have the highest id, so this is an append (a row given a
-     * lower id would be a surprise, and is put in its place all the same) */
+    /* ascending by id: a new row's id is the seq of its record, the highest, so this is an
+     * append (at start the rows come in order too) */
     size_t at = ib->rn;
     while (at > ib->rhead && ib->rows[at - 1].id > id)
         at--;
     memmove(ib->rows + at + 1, ib->rows + at, (ib->rn - at) * sizeof *ib->rows);
     ib->rows[at].id = id;
     ib->rows[at].pending = pending;
+    ib->rows[at].at = where;
     ib->rn++;
 }
 
@@ -207,9 +242,8 @@ static struct row_ent *row_find(struct gw_inbox *ib, int64_t id)
     return lo < ib->rn && ib->rows[lo].id == id ? &ib->rows[lo] : NULL;
 }
 
-/* A frame of row id is done; a row with none left leaves the array at once (SQLite gives
- * a new row the id of a deleted one that had the highest: a finished row left in the
- * array would be found in its place). */
+/* A frame of row id is done; a row with none left leaves the array at once, and goes into
+ * the next BATCH record's list of rows done. */
 static void row_done(struct gw_inbox *ib, int64_t id)
 {
     struct row_ent *r = row_find(ib, id);
@@ -244,7 +278,7 @@ static void ring_push(struct gw_inbox *ib, uint64_t mid)
     ib->ring[(ib->ring_head + ib->ring_n++) & (ib->ring_cap - 1)] = mid;
 }
 
-static void batch_push(struct gw_inbox *ib, int64_t id, uint32_t n)
+static void batch_push(struct gw_inbox *ib, int64_t id, uint32_t n, struct at where)
 {
     if (ib->bhead + ib->bn_rows == ib->bcap) {
         if (ib->bhead) {
@@ -257,6 +291,7 @@ static void batch_push(struct gw_inbox *ib, int64_t id, uint32_t n)
     }
     ib->batches[ib->bhead + ib->bn_rows].id = id;
     ib->batches[ib->bhead + ib->bn_rows].n = n;
+    ib->batches[ib->bhead + ib->bn_rows].at = where;
     ib->bn_rows++;
 }
 
@@ -267,8 +302,8 @@ static int prunable(const struct gw_inbox *ib)
            ib->ring_n - ib->batches[ib->bhead].n >= GW_ANSWERED_KEEP;
 }
 
-/* Forget the oldest batches while GW_ANSWERED_KEEP ids stay; returns the id of the last
- * one forgotten (its rows and those before it are to be deleted), 0 if none. */
+/* Forget the oldest batches while GW_ANSWERED_KEEP ids stay (their segments can then be
+ * retired); returns the id of the last one forgotten, 0 if none. */
 static int64_t prune_memory(struct gw_inbox *ib)
 {
     int64_t upto = 0;
@@ -292,35 +327,267 @@ static int64_t prune_memory(struct gw_inbox *ib)
     return upto;
 }
 
-static void load_batch(int64_t id, const uint8_t *mids, size_t len, void *arg)
+
+/* The bytes of b (NULL when it never held any: no pointer arithmetic on NULL). */
+static uint8_t *bytes(const struct sl_buf *b)
 {
-    struct gw_inbox *ib = arg;
-    uint32_t n = (uint32_t)(len / 8);
-    if (len % 8)
-        SL_ERROR("gateway", "gateway.db: answered row %lld: ids of %zu bytes (damaged); "
-                 "the whole ones kept", (long long)id, len);
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t mid = gw_mids_get(mids, i);
+    return b->data ? sl_buf_head(b) : NULL;
+}
+
+static int64_t u64_at(const uint8_t *p)
+{
+    return (int64_t)gw_ilog_u64(p, 0);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* ---- the scan at open ---- */
+
+static struct load_ent *load_find(struct gw_inbox *ib, int64_t id, size_t *pos)
+{
+    size_t lo = 0, hi = ib->nload;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (ib->load[m].id < id)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    *pos = lo;
+    return lo < ib->nload && ib->load[lo].id == id ? &ib->load[lo] : NULL;
+}
+
+static void load_read(struct gw_inbox *ib, const struct gw_ilog_rec *r)
+{
+    if (r->len < 8) {
+        SL_ERROR("gateway", "inbox: READ record %lld has no row id (damaged): skipped",
+                 (long long)r->seq);
+        return;
+    }
+    int64_t id = u64_at(r->payload);
+    if (id == 0)
+        id = r->seq;
+    struct at where = {r->seg, r->off, r->seq};
+    size_t pos;
+    struct load_ent *e = load_find(ib, id, &pos);
+    if (e) { /* a copy written forward: the latest is read at recovery */
+        e->at = where;
+        return;
+    }
+    if (ib->nload == ib->loadcap) {
+        ib->loadcap = ib->loadcap ? ib->loadcap * 2 : 64;
+        ib->load = sl_xrealloc(ib->load, ib->loadcap * sizeof *ib->load);
+    }
+    memmove(ib->load + pos + 1, ib->load + pos, (ib->nload - pos) * sizeof *ib->load);
+    ib->load[pos].id = id;
+    ib->load[pos].at = where;
+    ib->load[pos].done = 0;
+    ib->nload++;
+}
+
+static void load_batch(struct gw_inbox *ib, const struct gw_ilog_rec *r)
+{
+    struct gw_ilog_batch b;
+    if (gw_ilog_batch_parse(r->payload, r->len, &b) != 0) {
+        SL_ERROR("gateway", "inbox: BATCH record %lld: counts past its end (damaged): "
+                 "skipped", (long long)r->seq);
+        return;
+    }
+    for (uint32_t i = 0; i < b.n; i++) {
+        uint64_t mid = gw_ilog_u64(b.mids, i);
         ring_push(ib, mid); /* (an id 0, never written, is only counted) */
         if (mid)
-            set_batch(ib, mid_put(ib, mid), id, i);
+            set_batch(ib, mid_put(ib, mid), r->seq, i);
     }
-    batch_push(ib, id, n);
+    if (b.n) {
+        struct at where = {r->seg, r->off, r->seq};
+        batch_push(ib, r->seq, b.n, where);
+    }
+    for (uint32_t i = 0; i < b.ndone; i++) {
+        size_t pos;
+        struct load_ent *e = load_find(ib, (int64_t)gw_ilog_u64(b.done, i), &pos);
+        if (e)
+            e->done = 1;
+    }
+}
+
+static void on_record(const struct gw_ilog_rec *r, void *arg)
+{
+    struct gw_inbox *ib = arg;
+    if (r->type == GW_ILOG_READ)
+        load_read(ib, r);
+    else
+        load_batch(ib, r);
+}
+
+/* ---- converting the tables of gateway.db's versions before the log ---- */
+
+struct conv {
+    struct gw_ilog *lg;
+    int n, failed;
+};
+
+static void conv_append(struct conv *c, uint32_t type, struct iovec *v, int nv)
+{
+    uint32_t seg;
+    uint64_t off;
+    if (c->failed)
+        return;
+    if (gw_ilog_append(c->lg, type, v, nv, &seg, &off) < 0) {
+        c->failed = 1;
+        return;
+    }
+    c->n++;
+    if (gw_ilog_full(c->lg) && gw_ilog_rotate(c->lg, 0) != 0)
+        c->failed = 1;
+}
+
+static void conv_batch(const uint8_t *mids, size_t mlen, const uint8_t *replies, size_t rlen,
+                       void *arg)
+{
+    uint8_t h[8];
+    uint32_t n = (uint32_t)(mlen / 8);
+    if (mlen % 8)
+        SL_ERROR("gateway", "gateway.db: an answered row with ids of %zu bytes (damaged); "
+                 "the whole ones converted", mlen);
+    h[0] = (uint8_t)(n >> 24), h[1] = (uint8_t)(n >> 16), h[2] = (uint8_t)(n >> 8);
+    h[3] = (uint8_t)n, h[4] = h[5] = h[6] = h[7] = 0;
+    struct iovec v[3] = {{h, 8}, {(void *)mids, (size_t)n * 8}, {(void *)replies, rlen}};
+    conv_append(arg, GW_ILOG_BATCH, v, 3);
+}
+
+static void conv_read(const uint8_t *frames, size_t len, void *arg)
+{
+    uint8_t id[8] = {0}; /* 0: the row's id is its record's seq */
+    struct iovec v[2] = {{id, 8}, {(void *)frames, len}};
+    conv_append(arg, GW_ILOG_READ, v, 2);
+}
+
+static void ignore_rec(const struct gw_ilog_rec *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+}
+
+/* Remove dir and the files in it (a conversion cut short). */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[SL_GW_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Sync every file in dir and dir itself (once, at a conversion). */
+static int sync_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[SL_GW_PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fdatasync(fd) != 0)
+            rc = -1;
+        if (fd >= 0)
+            close(fd);
+    }
+    closedir(d);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = -1;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* No log yet: the rows of gateway.db's inbox tables (if any) are written into a new one
+ * in DATA/inbox.new, synced, and that is renamed DATA/inbox: the log appears whole or
+ * not at all.  The tables are dropped after (gw_inbox_open): a kill in between finds the
+ * log there and only drops them. */
+static int convert(struct gw_queue *q, const char *dir)
+{
+    char tmp[SL_GW_PATH_MAX + 32], err[300];
+    snprintf(tmp, sizeof tmp, "%s.new", dir);
+    remove_dir(tmp);
+    struct conv c = {0};
+    c.lg = gw_ilog_open(tmp, ignore_rec, NULL, err, sizeof err);
+    if (!c.lg) {
+        SL_ERROR("gateway", "inbox: converting gateway.db's inbox: %s", err);
+        return -1;
+    }
+    int rows = gw_queue_old_inbox(q, conv_batch, conv_read, &c);
+    gw_ilog_close(c.lg);
+    if (rows < 0 || c.failed) {
+        SL_ERROR("gateway", "inbox: converting gateway.db's inbox into %s failed: nothing "
+                 "changed", tmp);
+        remove_dir(tmp);
+        return -1;
+    }
+    if (!rows) { /* nothing to convert: the log starts empty */
+        remove_dir(tmp);
+        return 0;
+    }
+    char parent[SL_GW_PATH_MAX + 32];
+    snprintf(parent, sizeof parent, "%s", gw_queue_dir(q));
+    if (sync_dir(tmp) != 0 || rename(tmp, dir) != 0 || sync_dir(parent) != 0) {
+        SL_ERROR("gateway", "inbox: converting gateway.db's inbox: %s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    SL_INFO("gateway", "inbox: %d rows of gateway.db's inbox tables (inbox_read, "
+            "answered_batch) written into %s as %d records", rows, dir, c.n);
+    return 0;
 }
 
 struct gw_inbox *gw_inbox_open(struct gw_queue *q)
 {
+    char dir[SL_GW_PATH_MAX + 16], err[300];
+    snprintf(dir, sizeof dir, "%s/inbox", gw_queue_dir(q));
+    struct stat st;
+    if (stat(dir, &st) != 0 && convert(q, dir) != 0)
+        return NULL;
+    if (gw_queue_old_inbox_drop(q) != 0)
+        return NULL;
     struct gw_inbox *ib = sl_xcalloc(1, sizeof *ib);
     ib->q = q;
     sl_buf_init(&ib->blob);
     sl_buf_init(&ib->one);
     sl_buf_init(&ib->bmids);
     sl_buf_init(&ib->breplies);
-    if (gw_queue_answered_each(q, load_batch, ib) < 0) {
-        SL_ERROR("gateway", "gateway.db: cannot read the answered ids");
+    sl_buf_init(&ib->rd);
+    ib->lg = gw_ilog_open(dir, on_record, ib, err, sizeof err);
+    if (!ib->lg) {
+        SL_ERROR("gateway", "inbox: %s", err);
         gw_inbox_free(ib);
         return NULL;
     }
+    /* the rows done are gone; the answered ids over the bound are forgotten as they would
+     * have been at the next pass */
+    size_t k = 0;
+    for (size_t i = 0; i < ib->nload; i++)
+        if (!ib->load[i].done)
+            ib->load[k++] = ib->load[i];
+    ib->nload = k;
+    prune_memory(ib);
     return ib;
 }
 
@@ -328,15 +595,18 @@ void gw_inbox_free(struct gw_inbox *ib)
 {
     if (!ib)
         return;
+    gw_ilog_close(ib->lg);
     free(ib->tab);
     free(ib->rows);
     free(ib->gone);
     free(ib->batches);
     free(ib->ring);
+    free(ib->load);
     sl_buf_free(&ib->blob);
     sl_buf_free(&ib->one);
     sl_buf_free(&ib->bmids);
     sl_buf_free(&ib->breplies);
+    sl_buf_free(&ib->rd);
     free(ib);
 }
 
@@ -345,58 +615,69 @@ void gw_inbox_counts(const struct gw_inbox *ib, size_t *inflight, size_t *answer
 {
     *inflight = ib->ninflight;
     *answered = ib->tn - ib->ninflight;
-    *rows = ib->rn - ib->rhead;
+    *rows = ib->rn - ib->rhead + ib->nload;
+}
+
+size_t gw_inbox_segments(const struct gw_inbox *ib)
+{
+    return gw_ilog_segments(ib->lg);
+}
+
+void gw_inbox_set_seg_max(struct gw_inbox *ib, uint64_t bytes)
+{
+    gw_ilog_set_seg_max(ib->lg, bytes);
 }
 
 /* ---- recovery ---- */
 
 struct rec_row {
     int64_t id;
+    struct at at;
     uint8_t *blob;
     size_t len;
 };
-struct rec_list {
-    struct rec_row *v;
-    size_t n, cap;
-};
-
-static void collect_row(int64_t id, const uint8_t *blob, size_t len, void *arg)
-{
-    struct rec_list *l = arg;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = sl_xrealloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n].id = id;
-    l->v[l->n].blob = sl_xmalloc(len ? len : 1);
-    if (len)
-        memcpy(l->v[l->n].blob, blob, len);
-    l->v[l->n].len = len;
-    l->n++;
-}
 
 int gw_inbox_recover(struct gw_inbox *ib,
                      void (*fn)(int64_t id, const uint8_t *frame, uint32_t len, uint64_t mid,
                                 void *arg),
                      void *arg)
 {
-    struct rec_list l = {0};
-    if (gw_queue_reads_each(ib->q, collect_row, &l) < 0) {
-        SL_ERROR("gateway", "gateway.db: cannot read the inbox");
-        return -1;
+    size_t n = ib->nload;
+    struct rec_row *l = sl_xcalloc(n ? n : 1, sizeof *l);
+    for (size_t r = 0; r < n; r++) {
+        uint32_t type;
+        const uint8_t *p;
+        size_t len;
+        l[r].id = ib->load[r].id;
+        l[r].at = ib->load[r].at;
+        if (gw_ilog_read(ib->lg, l[r].at.seg, l[r].at.off, l[r].at.seq, &ib->rd, &type, &p,
+                         &len) != 0 ||
+            type != GW_ILOG_READ || len < 8) {
+            SL_ERROR("gateway", "inbox: row %lld cannot be read back: its frames are lost "
+                     "(the hub delivers again what it has not seen answered)",
+                     (long long)l[r].id);
+            len = 8;
+        }
+        l[r].len = len - 8;
+        l[r].blob = sl_xmalloc(l[r].len ? l[r].len : 1);
+        if (l[r].len)
+            memcpy(l[r].blob, p + 8, l[r].len);
     }
+    free(ib->load);
+    ib->load = NULL;
+    ib->nload = ib->loadcap = 0;
     /* First pass: every row and every id in flight becomes known, since the work (second
      * pass) may finish a frame at once and must find its row.  A frame with an id already
      * known is no work: answered (its reply was acknowledged before the stop, in a row
      * with frames that were not), or a second copy of an id in flight. */
     size_t skipped = 0;
-    for (size_t r = 0; r < l.n; r++) {
+    for (size_t r = 0; r < n; r++) {
         size_t off = 0;
         uint64_t mid;
         const uint8_t *f;
         uint32_t len, pending = 0;
         int rc;
-        while ((rc = gw_inbox_blob_next(l.v[r].blob, l.v[r].len, &off, &mid, &f, &len)) == 1) {
+        while ((rc = gw_inbox_blob_next(l[r].blob, l[r].len, &off, &mid, &f, &len)) == 1) {
             if (mid && mid_find(ib, mid)) {
                 skipped++;
                 continue;
@@ -406,21 +687,20 @@ int gw_inbox_recover(struct gw_inbox *ib,
             pending++;
         }
         if (rc < 0)
-            SL_ERROR("gateway", "gateway.db: inbox row %lld is damaged after %zu bytes: the "
-                     "frames before are answered, the rest is lost",
-                     (long long)l.v[r].id, off);
-        row_add(ib, l.v[r].id, pending);
+            SL_ERROR("gateway", "inbox: row %lld is damaged after %zu bytes: the frames "
+                     "before are answered, the rest is lost", (long long)l[r].id, off);
+        row_add(ib, l[r].id, pending, l[r].at);
     }
     /* Second pass: the frames counted above, in order.  With an id: the first record of
      * an id in flight whose idx is still 0 (set to 1 when given: a second copy in the
      * same row is skipped; an id fn has finished is no longer there). */
     int given = 0;
-    for (size_t r = 0; r < l.n; r++) {
+    for (size_t r = 0; r < n; r++) {
         size_t off = 0;
         uint64_t mid;
         const uint8_t *f;
         uint32_t len;
-        while (gw_inbox_blob_next(l.v[r].blob, l.v[r].len, &off, &mid, &f, &len) == 1) {
+        while (gw_inbox_blob_next(l[r].blob, l[r].len, &off, &mid, &f, &len) == 1) {
             if (mid) {
                 struct mid_ent *e = mid_find(ib, mid);
                 if (!e || e->batch != 0 || e->idx != 0)
@@ -428,33 +708,142 @@ int gw_inbox_recover(struct gw_inbox *ib,
                 e->idx = 1;
             }
             given++;
-            fn(l.v[r].id, f, len, mid, arg);
+            fn(l[r].id, f, len, mid, arg);
         }
-        free(l.v[r].blob);
+        free(l[r].blob);
     }
-    free(l.v);
+    free(l);
     if (skipped)
         SL_INFO("gateway", "inbox: %zu frames of rows cut short by the stop were answered "
                 "before it: not answered again", skipped);
     return given;
 }
 
+/* ---- segments ---- */
+
+/* The segment written is full: rows open in segments older than the oldest kept batch
+ * are written again into it (only their frames not known answered, under the same row
+ * id), then those segments are retired and a new one starts. */
+static void rotate(struct gw_inbox *ib)
+{
+    uint32_t keep = ib->bn_rows ? ib->batches[ib->bhead].at.seg : gw_ilog_current(ib->lg);
+    struct sl_buf copy = SL_BUF_INIT;
+    for (size_t i = ib->rhead; i < ib->rn; i++) {
+        struct row_ent *r = &ib->rows[i];
+        if (r->at.seg >= keep)
+            continue;
+        uint32_t type;
+        const uint8_t *p;
+        size_t len;
+        if (gw_ilog_read(ib->lg, r->at.seg, r->at.off, r->at.seq, &ib->rd, &type, &p, &len) !=
+                0 ||
+            len < 8) {
+            /* cannot be copied: its segment stays (the next rotation tries again) */
+            keep = r->at.seg;
+            continue;
+        }
+        sl_buf_reset(&copy);
+        uint8_t *h = sl_buf_reserve(&copy, 8);
+        put64(h, (uint64_t)r->id);
+        sl_buf_commit(&copy, 8);
+        size_t off = 8;
+        uint64_t mid;
+        const uint8_t *f;
+        uint32_t fl;
+        while (gw_inbox_blob_next(p, len, &off, &mid, &f, &fl) == 1) {
+            struct mid_ent *e = mid ? mid_find(ib, mid) : NULL;
+            if (e && e->batch > 0)
+                continue; /* answered, and that is on disk */
+            gw_blob_put_frame(&copy, mid, f, fl);
+        }
+        struct iovec v = {bytes(&copy), sl_buf_used(&copy)};
+        struct at where;
+        where.seq = gw_ilog_append(ib->lg, GW_ILOG_READ, &v, 1, &where.seg, &where.off);
+        if (where.seq > 0)
+            r->at = where;
+        else
+            keep = r->at.seg;
+    }
+    sl_buf_free(&copy);
+    gw_ilog_rotate(ib->lg, keep);
+}
+
+static int64_t append(struct gw_inbox *ib, uint32_t type, const struct iovec *v, int nv,
+                      struct at *where)
+{
+    where->seq = gw_ilog_append(ib->lg, type, v, nv, &where->seg, &where->off);
+    return where->seq;
+}
+
+static void maybe_rotate(struct gw_inbox *ib)
+{
+    if (gw_ilog_full(ib->lg))
+        rotate(ib);
+}
+
 /* ---- a read ---- */
+
+/* The reply i of the BATCH record id into *reply (sl_xmalloc'd): 0, or -1 (logged). */
+static int batch_reply(struct gw_inbox *ib, int64_t id, uint32_t i, uint8_t **reply,
+                       size_t *rlen)
+{
+    size_t lo = ib->bhead, hi = ib->bhead + ib->bn_rows;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (ib->batches[m].id < id)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    if (lo == ib->bhead + ib->bn_rows || ib->batches[lo].id != id)
+        return -1;
+    struct at *a = &ib->batches[lo].at;
+    uint32_t type;
+    const uint8_t *p, *r;
+    size_t len;
+    uint32_t l;
+    struct gw_ilog_batch b;
+    if (gw_ilog_read(ib->lg, a->seg, a->off, a->seq, &ib->rd, &type, &p, &len) != 0 ||
+        type != GW_ILOG_BATCH || gw_ilog_batch_parse(p, len, &b) != 0 ||
+        gw_answered_blob_get(b.replies, b.rlen, i, &r, &l) != 0) {
+        SL_ERROR("gateway", "inbox: BATCH record %lld has no reply %u (damaged)",
+                 (long long)id, i);
+        return -1;
+    }
+    *reply = sl_xmalloc(l ? l : 1);
+    if (l)
+        memcpy(*reply, r, l);
+    *rlen = l;
+    return 0;
+}
+
+/* A READ record of the frames in b (a row id 0 in its payload: the row's id is the
+ * record's seq).  Its id, -1 on error. */
+static int64_t write_row(struct gw_inbox *ib, const struct sl_buf *b, uint32_t n)
+{
+    static const uint8_t own_id[8];
+    struct iovec v[2] = {{(void *)own_id, 8}, {bytes(b), sl_buf_used(b)}};
+    struct at where;
+    int64_t id = append(ib, GW_ILOG_READ, v, 2, &where);
+    if (id > 0) {
+        row_add(ib, id, n, where);
+        maybe_rotate(ib);
+    }
+    return id;
+}
 
 int64_t gw_inbox_take(struct gw_inbox *ib, const void *frame, uint32_t len, uint64_t mid,
                       uint8_t **reply, size_t *rlen)
 {
     *reply = NULL;
     *rlen = 0;
-    if (gw_queue_begin(ib->q) != 0)
-        return -1;
     struct mid_ent *e = mid_find(ib, mid);
     if (e && e->batch == 0)
         return GW_INBOX_INFLIGHT;
     if (e && e->batch == GW_PENDING) {
         const uint8_t *p;
         uint32_t l;
-        if (gw_answered_blob_get(sl_buf_head(&ib->breplies), sl_buf_used(&ib->breplies),
+        if (gw_answered_blob_get(bytes(&ib->breplies), sl_buf_used(&ib->breplies),
                                  e->idx, &p, &l) == 0) {
             *reply = sl_xmalloc(l ? l : 1);
             if (l)
@@ -462,7 +851,7 @@ int64_t gw_inbox_take(struct gw_inbox *ib, const void *frame, uint32_t len, uint
             *rlen = l;
             return GW_INBOX_ANSWERED;
         }
-    } else if (e && gw_queue_answered_reply(ib->q, e->batch, e->idx, reply, rlen) == 0) {
+    } else if (e && batch_reply(ib, e->batch, e->idx, reply, rlen) == 0) {
         return GW_INBOX_ANSWERED;
     }
     /* new (or an answer that cannot be read back: answered again, and a second answer is
@@ -470,9 +859,7 @@ int64_t gw_inbox_take(struct gw_inbox *ib, const void *frame, uint32_t len, uint
     if (!mid) {
         sl_buf_reset(&ib->one);
         gw_blob_put_frame(&ib->one, 0, frame, len);
-        int64_t id = gw_queue_read_add(ib->q, sl_buf_head(&ib->one), sl_buf_used(&ib->one));
-        if (id > 0)
-            row_add(ib, id, 1);
+        int64_t id = write_row(ib, &ib->one, 1);
         return id > 0 ? id : -1;
     }
     if (!ib->blob_n)
@@ -489,17 +876,15 @@ int64_t gw_inbox_read_end(struct gw_inbox *ib)
         return 0;
     uint32_t n = ib->blob_n;
     ib->blob_n = 0;
-    int64_t id = gw_queue_read_add(ib->q, sl_buf_head(&ib->blob), sl_buf_used(&ib->blob));
-    if (id > 0) {
-        row_add(ib, id, n);
+    int64_t id = write_row(ib, &ib->blob, n);
+    if (id > 0)
         return id;
-    }
     /* not stored: its ids are not in flight (a repeat would find nothing to wait for) */
     size_t off = 0;
     uint64_t mid;
     const uint8_t *f;
     uint32_t len;
-    while (gw_inbox_blob_next(sl_buf_head(&ib->blob), sl_buf_used(&ib->blob), &off, &mid, &f,
+    while (gw_inbox_blob_next(bytes(&ib->blob), sl_buf_used(&ib->blob), &off, &mid, &f,
                               &len) == 1) {
         struct mid_ent *e = mid_find(ib, mid);
         if (e && e->batch == 0)
@@ -525,51 +910,61 @@ void gw_inbox_done(struct gw_inbox *ib, int64_t id, uint64_t mid, const void *re
         mid_del(ib, e);
     }
     row_done(ib, id);
+    /* a pass of very many replies is written in more than one record */
+    if (sl_buf_used(&ib->breplies) >= GW_ILOG_REC_MAX / 2)
+        gw_inbox_flush(ib);
 }
 
 int gw_inbox_flush(struct gw_inbox *ib)
 {
-    if (!ib->bn && !ib->ngone && !prunable(ib))
+    if (!ib->bn && !ib->ngone) {
+        prune_memory(ib);
         return 0;
-    int rc = 0;
-    gw_queue_begin(ib->q);
-    if (ib->bn) {
-        /* the batch first: should the deletions below be committed without it (no
-         * transaction), a kill in between leaves rows whose ids are answered, which the
-         * start skips */
-        int64_t id = gw_queue_answered_add(ib->q, sl_buf_head(&ib->bmids),
-                                           sl_buf_used(&ib->bmids), sl_buf_head(&ib->breplies),
-                                           sl_buf_used(&ib->breplies));
-        const uint8_t *mids = sl_buf_head(&ib->bmids);
-        for (uint32_t i = 0; i < ib->bn; i++) {
-            uint64_t mid = gw_mids_get(mids, i);
-            struct mid_ent *e = mid_find(ib, mid);
-            if (id > 0) {
-                if (e && e->batch == GW_PENDING)
-                    e->batch = id;
-                ring_push(ib, mid);
-            } else if (e && e->batch == GW_PENDING) {
-                mid_del(ib, e); /* not kept: a repeat is answered anew */
-            }
-        }
-        if (id > 0) {
-            batch_push(ib, id, ib->bn);
-        } else {
-            /* The replies are not on disk: the rows stay, so a kill now makes the start
-             * answer them again (the hub drops an answer it had), never lose one. */
-            rc = -1;
-            ib->ngone = 0;
-        }
-        ib->bn = 0;
-        sl_buf_reset(&ib->bmids);
-        sl_buf_reset(&ib->breplies);
     }
+    int rc = 0;
+    /* one record: the replies acknowledged and the rows now done, whole or not at all */
+    uint8_t h[8];
+    uint32_t nd = (uint32_t)ib->ngone;
+    h[0] = (uint8_t)(ib->bn >> 24), h[1] = (uint8_t)(ib->bn >> 16);
+    h[2] = (uint8_t)(ib->bn >> 8), h[3] = (uint8_t)ib->bn;
+    h[4] = (uint8_t)(nd >> 24), h[5] = (uint8_t)(nd >> 16), h[6] = (uint8_t)(nd >> 8);
+    h[7] = (uint8_t)nd;
+    /* the row ids, big-endian, in place of the array (it is emptied below) */
+    uint8_t *done = (uint8_t *)ib->gone;
     for (size_t i = 0; i < ib->ngone; i++)
-        if (gw_queue_read_done(ib->q, ib->gone[i]) != 0)
-            rc = -1;
-    ib->ngone = 0;
-    int64_t upto = prune_memory(ib);
-    if (upto > 0 && gw_queue_answered_prune(ib->q, upto) != 0)
+        put64(done + i * 8, (uint64_t)ib->gone[i]);
+    struct iovec v[4] = {{h, 8},
+                         {bytes(&ib->bmids), sl_buf_used(&ib->bmids)},
+                         {done, ib->ngone * 8},
+                         {bytes(&ib->breplies), sl_buf_used(&ib->breplies)}};
+    struct at where;
+    int64_t id = append(ib, GW_ILOG_BATCH, v, 4, &where);
+    const uint8_t *mids = bytes(&ib->bmids);
+    for (uint32_t i = 0; i < ib->bn; i++) {
+        uint64_t mid = gw_mids_get(mids, i);
+        struct mid_ent *e = mid_find(ib, mid);
+        if (id > 0) {
+            if (e && e->batch == GW_PENDING)
+                e->batch = id;
+            ring_push(ib, mid);
+        } else if (e && e->batch == GW_PENDING) {
+            mid_del(ib, e); /* not kept: a repeat is answered anew */
+        }
+    }
+    if (id > 0 && ib->bn) {
+        batch_push(ib, id, ib->bn, where);
+    } else if (id <= 0) {
+        /* The replies are not on disk: the rows are not done there either, so a kill now
+         * makes the start answer them again (the hub drops an answer it had), never lose
+         * one. */
         rc = -1;
+    }
+    ib->bn = 0;
+    ib->ngone = 0;
+    sl_buf_reset(&ib->bmids);
+    sl_buf_reset(&ib->breplies);
+    prune_memory(ib);
+    if (id > 0)
+        maybe_rotate(ib);
     return rc;
 }

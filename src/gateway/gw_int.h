@@ -118,27 +118,19 @@ void gw_queue_close(struct gw_queue *q);
 /* One transaction per loop iteration: begin/commit around the inbox's writes. */
 int gw_queue_begin(struct gw_queue *q);
 int gw_queue_commit(struct gw_queue *q);
-/* The inbox's rows (formats: gw_queue.c's header comment).  A row of the frames of one
- * read: returns its id, -1 on error (logged). */
-int64_t gw_queue_read_add(struct gw_queue *q, const void *frames, size_t len);
-int gw_queue_read_done(struct gw_queue *q, int64_t id);
-/* Every inbox row, oldest first: fn(id, frames, len, arg).  The count, or -1. */
-int gw_queue_reads_each(struct gw_queue *q,
-                        void (*fn)(int64_t id, const uint8_t *frames, size_t len, void *arg),
-                        void *arg);
-/* One answered_batch row (n ids, n replies): its id, -1 on error (logged). */
-int64_t gw_queue_answered_add(struct gw_queue *q, const void *mids, size_t mlen,
-                              const void *replies, size_t rlen);
-/* Every answered_batch row's ids, oldest first: fn(id, mids, len, arg). */
-int gw_queue_answered_each(struct gw_queue *q,
-                           void (*fn)(int64_t id, const uint8_t *mids, size_t len, void *arg),
-                           void *arg);
-/* Reply i of answered_batch row `batch` into *reply (sl_xmalloc'd, the caller frees):
- * 0, or -1 (row gone or damaged; logged). */
-int gw_queue_answered_reply(struct gw_queue *q, int64_t batch, uint32_t i, uint8_t **reply,
-                            size_t *len);
-/* Delete the answered_batch rows with id <= upto. */
-int gw_queue_answered_prune(struct gw_queue *q, int64_t upto);
+/* The directory gateway.db is in (the inbox's log is DATA/inbox, gw_ilog.c). */
+const char *gw_queue_dir(const struct gw_queue *q);
+/* The inbox as gateway.db held it before the log (tables inbox_read and answered_batch,
+ * gw_queue.c's header comment; a file of the per-query form was converted to them at
+ * open): every answered_batch row, oldest first, then every inbox_read row:
+ * batch(mids, mlen, replies, rlen, arg), read(frames, len, arg).  The number of rows, 0
+ * when there are no such tables, -1 on error (logged). */
+int gw_queue_old_inbox(struct gw_queue *q,
+                       void (*batch)(const uint8_t *mids, size_t mlen, const uint8_t *replies,
+                                     size_t rlen, void *arg),
+                       void (*read)(const uint8_t *frames, size_t len, void *arg), void *arg);
+/* Drop those tables (their contents are in the log).  0 or -1 (logged). */
+int gw_queue_old_inbox_drop(struct gw_queue *q);
 
 /* The blobs' records (gw_queue.c's header comment), written and read without SQLite. */
 #define GW_INBOX_REC_HDR 12   /* an inbox record's length (4) and message id (8) */
@@ -156,18 +148,102 @@ uint64_t gw_mids_get(const uint8_t *mids, uint32_t i);
 int gw_answered_blob_get(const uint8_t *b, size_t n, uint32_t i, const uint8_t **reply,
                          uint32_t *len);
 
-/* ---- gw_inbox.c: the inbox in memory (docs/gateway.md §5) ----
+/* ---- gw_ilog.c: the inbox's log, DATA/inbox/seg-NNNNNNNN.log (format there) ---- */
+#define GW_ILOG_REC_HDR 24
+#define GW_ILOG_REC_MAX (64u << 20)   /* a record's payload at most */
+#define GW_ILOG_SEG_MAX (4u << 20)    /* a segment is finished once this long */
+#define GW_ILOG_READ 1
+#define GW_ILOG_BATCH 2
+struct iovec;
+struct gw_ilog;
+/* A record found by the scan at open (payload points into a buffer valid during fn). */
+struct gw_ilog_rec {
+    uint32_t seg;          /* segment number */
+    uint64_t off;          /* byte offset of the record in it */
+    int64_t seq;
+    uint32_t type;         /* GW_ILOG_READ, GW_ILOG_BATCH */
+    const uint8_t *payload;
+    size_t len;
+};
+/* Open the log in dir (created): fn(record, arg) for every record, oldest first; a
+ * damaged or cut record ends its segment (logged).  NULL with err on failure.  Free with
+ * gw_ilog_close. */
+struct gw_ilog *gw_ilog_open(const char *dir, void (*fn)(const struct gw_ilog_rec *r, void *arg),
+                             void *arg, char *err, size_t errlen);
+void gw_ilog_close(struct gw_ilog *lg);
+/* Append one record of the niov (at most 7) parts: its seq, and where it is (*seg,
+ * *off); -1 on error (logged; nothing that fails its check is left before the next). */
+int64_t gw_ilog_append(struct gw_ilog *lg, uint32_t type, const struct iovec *iov, int niov,
+                       uint32_t *seg, uint64_t *off);
+/* The record seq at seg/off read back into buf: 0 with *type and *payload (into buf),
+ * -1 (logged) if it is not there whole. */
+int gw_ilog_read(struct gw_ilog *lg, uint32_t seg, uint64_t off, int64_t seq,
+                 struct sl_buf *buf, uint32_t *type, const uint8_t **payload, size_t *len);
+/* The segment written is at its size: time to rotate. */
+int gw_ilog_full(const struct gw_ilog *lg);
+uint32_t gw_ilog_current(const struct gw_ilog *lg);
+size_t gw_ilog_segments(const struct gw_ilog *lg);
+/* Start a new segment; the segments numbered below keep_from are retired (the oldest
+ * becomes the new one, the others are zeroed and removed).  0 or -1 (logged). */
+int gw_ilog_rotate(struct gw_ilog *lg, uint32_t keep_from);
+/* For tests: segments of another size. */
+void gw_ilog_set_seg_max(struct gw_ilog *lg, uint64_t bytes);
+/* What the scan found in one segment file (`stateline inbox`, tests). */
+enum gw_ilog_seg_status {
+    GW_ILOG_SEG_OK = 0,         /* records up to the file's end */
+    GW_ILOG_SEG_TAIL,           /* the last segment: bytes after its records (written over) */
+    GW_ILOG_SEG_DAMAGED,        /* an older segment: a record that does not hold; the rest lost */
+    GW_ILOG_SEG_NO_HEADER,      /* no valid header (or one from before): taken as empty */
+};
+struct gw_ilog_seg_report {
+    uint32_t num;
+    int64_t first_seq;          /* 0 when no header */
+    int64_t records;
+    int64_t gap;                /* sequence numbers missing before it (a segment lost) */
+    uint64_t valid, size;       /* bytes of header and whole records; the file's */
+    enum gw_ilog_seg_status status;
+};
+/* The log in dir read as gw_ilog_open reads it, writing and logging nothing: fn for each
+ * record, then seg (may be NULL) for each segment file after its records.  0, or -1 with err (dir or a file cannot be read). */
+int gw_ilog_inspect(const char *dir, void (*fn)(const struct gw_ilog_rec *r, void *arg),
+                    void (*seg)(const struct gw_ilog_seg_report *s, void *arg), void *arg,
+                    char *err, size_t errlen);
+/* The parsers, for the scan, the read-back and the fuzz target.  A record at b (n bytes
+ * there) of a segment with salt whose seq must be want_seq: 0 with its type and payload
+ * (into b), -1 if it is not one. */
+int gw_ilog_rec_parse(const uint8_t *b, size_t n, uint64_t salt, int64_t want_seq,
+                      uint32_t *type, const uint8_t **payload, size_t *len);
+/* The header of a record of the iov parts (the writer's, and tests'). */
+void gw_ilog_rec_header(uint8_t h[GW_ILOG_REC_HDR], uint64_t salt, int64_t seq, uint32_t type,
+                        const struct iovec *iov, int niov);
+/* A segment's header: 0 with its first seq and salt, -1 if it is none. */
+int gw_ilog_seg_header_parse(const uint8_t *b, size_t n, int64_t *first_seq, uint64_t *salt);
+/* A BATCH payload's parts: n ids, ndone row ids (8 bytes each, gw_ilog_u64), the replies
+ * (gw_answered_blob_get).  0, or -1 if the counts do not fit in len. */
+struct gw_ilog_batch {
+    uint32_t n, ndone;
+    const uint8_t *mids, *done, *replies;
+    size_t rlen;
+};
+int gw_ilog_batch_parse(const uint8_t *p, size_t len, struct gw_ilog_batch *b);
+uint64_t gw_ilog_u64(const uint8_t *p, uint32_t i);
+
+/* ---- gw_inbox.c: the inbox (docs/gateway.md §5.1) ----
  * Which switch message ids are in flight (read, reply not acknowledged) and which were
- * answered (in which answered_batch row), so that no query costs an SQL look-up; how many
- * frames of each inbox row still wait for their reply; the replies acknowledged in the
- * current pass.  Rebuilt at start from the tables. */
+ * answered (in which BATCH record of the log), so that no query costs a look-up on disk;
+ * how many frames of each row (read) still wait for their reply; the replies
+ * acknowledged in the current pass.  Rebuilt at start from the log, DATA/inbox/
+ * (gw_ilog.c); the log is where gateway.db's tables inbox_read and answered_batch were
+ * (converted at the first open). */
 #define GW_ANSWERED_KEEP 20000      /* answered ids kept at least (pruned by whole rows) */
 #define GW_INBOX_INFLIGHT (-2)      /* gw_inbox_take: a repeat of a query in the inbox */
 #define GW_INBOX_SHARED (-3)        /* gw_inbox_take: in this read's row (gw_inbox_read_end) */
 #define GW_INBOX_ANSWERED (-4)      /* gw_inbox_take: a repeat of an answered query */
 struct gw_inbox;
-/* The inbox of q with its answered ids read back (the ids only, not the replies).  NULL
- * (logged) if gateway.db cannot be read.  q stays the caller's; free with gw_inbox_free. */
+/* The inbox in DATA/inbox/ (DATA: q's directory), its log scanned: the answered ids and
+ * the open rows known (the replies and frames stay on disk).  A gateway.db with the
+ * inbox's tables of the versions before is converted first.  NULL (logged) if the log
+ * cannot be read or written.  q stays the caller's; free with gw_inbox_free. */
 struct gw_inbox *gw_inbox_open(struct gw_queue *q);
 void gw_inbox_free(struct gw_inbox *ib);
 /* Every frame of the inbox rows left by an earlier run whose reply was not acknowledged,
@@ -189,21 +265,24 @@ int gw_inbox_recover(struct gw_inbox *ib,
  * An answered id whose reply cannot be read back counts as new. */
 int64_t gw_inbox_take(struct gw_inbox *ib, const void *frame, uint32_t len, uint64_t mid,
                       uint8_t **reply, size_t *rlen);
-/* The read is over: write its row (one INSERT).  Its id, 0 if it has no frame, -1 on
- * error (logged; its ids are forgotten, its frames still answered). */
+/* The read is over: write its row (one READ record).  Its id, 0 if it has no frame, -1
+ * on error (logged; its ids are forgotten, its frames still answered). */
 int64_t gw_inbox_read_end(struct gw_inbox *ib);
 /* A frame of row id is done: its reply (mid != 0) was acknowledged by the hub's TCP, or
  * it has none (reply NULL: not a query, unreadable).  Kept in memory until
  * gw_inbox_flush. */
 void gw_inbox_done(struct gw_inbox *ib, int64_t id, uint64_t mid, const void *reply,
                    size_t len);
-/* Write what gw_inbox_done gathered, in the transaction of q it opens if none is open:
- * one answered_batch row, the deletion of each row whose frames are all done, and the
- * pruning of the oldest answered rows.  0, or -1 (logged). */
+/* Write what gw_inbox_done gathered: one BATCH record (the replies, and the rows whose
+ * frames are all done); forget the oldest answered ids over the bound.  0, or -1
+ * (logged). */
 int gw_inbox_flush(struct gw_inbox *ib);
 /* Counts, for tests and the log: ids in flight, answered ids known, rows open. */
 void gw_inbox_counts(const struct gw_inbox *ib, size_t *inflight, size_t *answered,
                      size_t *rows);
+/* The log's segment files; for tests, another segment size (call before writing). */
+size_t gw_inbox_segments(const struct gw_inbox *ib);
+void gw_inbox_set_seg_max(struct gw_inbox *ib, uint64_t bytes);
 /* Review queue: a held request, durably (synchronous = FULL).  Returns the review id. */
 struct gw_hold {
     int64_t received_us, deadline_us;

@@ -5,39 +5,29 @@
  * thread with its own connection does (gw_ckpt.c, docs/gateway.md §5.1), started at open
  * and joined at close.
  *
+ * The inbox is not here: it is a log of its own, DATA/inbox/ (gw_ilog.c, gw_inbox.c,
+ * docs/gateway.md §5.1).  The tables it had in the versions before are read once, to
+ * convert them into the log, and dropped (gw_queue_old_inbox, gw_queue_old_inbox_drop):
+ *
  *   inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER, frames BLOB)
- *       every query read from the hub line, until its reply has been handed to the line
- *       (R-1: a gateway killed between reading a query and sending its reply answers it
- *       after the restart).  One row per read of the line (all the frames one read
- *       brought, one INSERT), committed before any of them is worked on; deleted when the
- *       replies to all its frames have been acknowledged by the hub's TCP, in the
- *       transaction that records them in answered_batch.  WAL with synchronous = NORMAL:
- *       a commit survives the process being killed (it is in the OS's page cache).
- *       frames: records, each a 4-byte big-endian length L, the 8-byte big-endian switch
- *       message id of the frame (its MID/ header line; 0 = none), then the L bytes of the
- *       frame as read (output form).  A query without an id gets a row of its own (one
- *       record): with an id, a row's answered frames are known by their ids (below);
- *       without one, only the row's deletion says it was answered.
- *       (gw_inbox_blob_next parses a record; gw_inbox.c keeps the rows' state in memory.)
+ *       one row per read of the hub line, until the replies to all its frames had been
+ *       acknowledged.  frames: records, each a 4-byte big-endian length L, the 8-byte
+ *       big-endian switch message id of the frame (0 = none), then the L bytes of the
+ *       frame as read (gw_inbox_blob_next parses a record; the log's READ records hold
+ *       the same).
  *
  *   answered_batch(id INTEGER PRIMARY KEY, at_us INTEGER, mids BLOB, replies BLOB)
  *       the replies to queries with a message id, one row per pass over the hub's
- *       acknowledgements (ack_check), written in the transaction that deletes the inbox
- *       rows it completes.  A query the switch delivers again with an id found here gets
- *       this reply again, never a second decision (docs/gateway.md §5).  Rows are pruned
- *       oldest first while at least GW_ANSWERED_KEEP ids stay: a repeat comes right after
- *       a line returns, ahead of anything new.
- *       mids: n 8-byte big-endian ids.  replies: n records in the same order, each a
- *       4-byte big-endian length L and the L bytes of the reply frame as sent.  mids comes
- *       first in the row so that the start, which reads every id into memory, does not
- *       read the replies (fetched only for a repeat: gw_answered_blob_get).
+ *       acknowledgements.  mids: n 8-byte big-endian ids.  replies: n records in the same
+ *       order, each a 4-byte big-endian length L and the L bytes of the reply frame as
+ *       sent (gw_answered_blob_get; the log's BATCH records hold the same).
  *
  *   inbox(id, received_us, frame, mid), answered(seq, mid UNIQUE, at_us, reply)
- *       the one-row-per-query forms of the versions before: a file that has them is
- *       converted at open (gw_queue_open, one transaction): each inbox row becomes an
- *       inbox_read row of one record (oldest first), the answered rows become
- *       answered_batch rows of up to 1,000, and both tables are dropped.
- *
+ *       the one-row-per-query forms of the versions before those: a file that has them
+ *       is converted at open (gw_queue_open, one transaction) into inbox_read rows of one
+ *       record (oldest first) and answered_batch rows of up to 1,000, which then go into
+ *       the log like any.
+
  *   review(id INTEGER PRIMARY KEY, received_us, deadline_us, ori, key, ctl, rules, why,
  *          policy_hash, then_effect, frame BLOB, audit_index, status)
  *       requests held for review (policy `hold`).  Written with synchronous = FULL:
@@ -86,10 +76,11 @@
 
 struct gw_queue {
     sqlite3 *db;
-    sqlite3_stmt *add, *done, *hold, *batch, *reply, *prune;
+    sqlite3_stmt *hold;
     sqlite3_stmt *begin, *commit;  /* once per loop pass: compiled once */
     int in_tx;
     struct gw_ckpt *ck;  /* WAL checkpoints off the loop (gw_ckpt.c); NULL: SQLite's own */
+    char dir[SL_GW_PATH_MAX];
 };
 
 static const char schema[] =
@@ -112,14 +103,18 @@ static const char schema[] =
     " DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS policy_text(hash TEXT PRIMARY KEY, text TEXT NOT NULL,"
     " first_us INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER NOT"
-    " NULL, frames BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS review(id INTEGER PRIMARY KEY, received_us INTEGER NOT NULL,"
     " deadline_us INTEGER NOT NULL, ori TEXT NOT NULL, key TEXT NOT NULL, ctl TEXT NOT NULL,"
     " rules TEXT NOT NULL, why TEXT NOT NULL, policy_hash TEXT NOT NULL,"
     " then_effect TEXT NOT NULL, frame BLOB NOT NULL, audit_index INTEGER NOT NULL,"
     " status TEXT NOT NULL DEFAULT 'held');"
-    "CREATE INDEX IF NOT EXISTS review_status ON review(status, deadline_us);"
+    "CREATE INDEX IF NOT EXISTS review_status ON review(status, deadline_us);";
+
+/* The inbox's tables of the versions before the log (gw_ilog.c): created only to convert
+ * a file of the per-query form, whose rows then go into the log. */
+static const char old_inbox_schema[] =
+    "CREATE TABLE IF NOT EXISTS inbox_read(id INTEGER PRIMARY KEY, received_us INTEGER NOT"
+    " NULL, frames BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS answered_batch(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
     " mids BLOB NOT NULL, replies BLOB NOT NULL);";
 
@@ -417,7 +412,11 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
         return -1;
     }
     int rc = 0;
-    if (old_inbox)
+    if (sqlite3_exec(db, old_inbox_schema, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "converting the inbox: %s", sqlite3_errmsg(db));
+        rc = -1;
+    }
+    if (!rc && old_inbox)
         rc = migrate_inbox(db, err, errlen);
     if (!rc && old_answered)
         rc = migrate_answered(db, err, errlen);
@@ -438,6 +437,7 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
     mkdir(data_dir, 0700);
     snprintf(path, sizeof path, "%s/gateway.db", data_dir);
     struct gw_queue *q = sl_xcalloc(1, sizeof *q);
+    snprintf(q->dir, sizeof q->dir, "%s", data_dir);
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, q->db ? sqlite3_errmsg(q->db) : "out of memory");
@@ -451,17 +451,6 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
         migrate(q->db, serr, sizeof serr) != 0)
         e = sqlite3_mprintf("%s", serr);
     if (e ||
-        sqlite3_prepare_v2(q->db, "INSERT INTO inbox_read(received_us, frames) VALUES(?,?)",
-                           -1, &q->add, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "DELETE FROM inbox_read WHERE id = ?", -1, &q->done,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db,
-                           "INSERT INTO answered_batch(at_us, mids, replies) VALUES(?,?,?)", -1,
-                           &q->batch, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "SELECT replies FROM answered_batch WHERE id = ?", -1,
-                           &q->reply, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(q->db, "DELETE FROM answered_batch WHERE id <= ?", -1, &q->prune,
-                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db, "BEGIN", -1, &q->begin, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db, "COMMIT", -1, &q->commit, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(q->db,
@@ -492,12 +481,7 @@ void gw_queue_close(struct gw_queue *q)
     /* After the last commit: the thread's final checkpoint copies everything; closing the
      * loop's connection, the last one, then removes the WAL. */
     gw_ckpt_stop(q->ck);
-    sqlite3_finalize(q->add);
-    sqlite3_finalize(q->done);
     sqlite3_finalize(q->hold);
-    sqlite3_finalize(q->batch);
-    sqlite3_finalize(q->reply);
-    sqlite3_finalize(q->prune);
     sqlite3_finalize(q->begin);
     sqlite3_finalize(q->commit);
     sqlite3_close(q->db);
@@ -534,122 +518,70 @@ int gw_queue_commit(struct gw_queue *q)
     return 0;
 }
 
-int64_t gw_queue_read_add(struct gw_queue *q, const void *frames, size_t len)
+const char *gw_queue_dir(const struct gw_queue *q)
 {
-    sqlite3_bind_int64(q->add, 1, sl_wall_us());
-    sqlite3_bind_blob(q->add, 2, frames, (int)len, SQLITE_STATIC);
-    int rc = sqlite3_step(q->add);
-    sqlite3_reset(q->add);
-    sqlite3_clear_bindings(q->add);
-    if (rc != SQLITE_DONE) {
-        SL_ERROR("gateway", "gateway.db: inbox: %s", sqlite3_errmsg(q->db));
-        return -1;
-    }
-    return sqlite3_last_insert_rowid(q->db);
+    return q->dir;
 }
 
-int gw_queue_read_done(struct gw_queue *q, int64_t id)
+int gw_queue_old_inbox(struct gw_queue *q,
+                       void (*batch)(const uint8_t *mids, size_t mlen, const uint8_t *replies,
+                                     size_t rlen, void *arg),
+                       void (*read)(const uint8_t *frames, size_t len, void *arg), void *arg)
 {
-    if (id <= 0)
-        return 0;
-    sqlite3_bind_int64(q->done, 1, id);
-    int rc = sqlite3_step(q->done);
-    sqlite3_reset(q->done);
-    if (rc != SQLITE_DONE) {
-        SL_ERROR("gateway", "gateway.db: inbox done: %s", sqlite3_errmsg(q->db));
-        return -1;
-    }
-    return 0;
-}
-
-/* SELECT id, <blob> ... ORDER BY id: fn(id, blob, len, arg) for each row. */
-static int each_blob(struct gw_queue *q, const char *sql,
-                     void (*fn)(int64_t id, const uint8_t *blob, size_t len, void *arg),
-                     void *arg)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    int has_reads = table_exists(q->db, "inbox_read"),
+        has_batches = table_exists(q->db, "answered_batch");
+    if (has_reads < 0 || has_batches < 0) {
         SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
         return -1;
     }
-    int n = 0, rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        fn(sqlite3_column_int64(s, 0), sqlite3_column_blob(s, 1),
-           (size_t)sqlite3_column_bytes(s, 1), arg);
-        n++;
-    }
-    if (rc != SQLITE_DONE)
-        SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? n : -1;
-}
-
-int gw_queue_reads_each(struct gw_queue *q,
-                        void (*fn)(int64_t id, const uint8_t *frames, size_t len, void *arg),
-                        void *arg)
-{
-    return each_blob(q, "SELECT id, frames FROM inbox_read ORDER BY id", fn, arg);
-}
-
-int gw_queue_answered_each(struct gw_queue *q,
-                           void (*fn)(int64_t id, const uint8_t *mids, size_t len, void *arg),
-                           void *arg)
-{
-    return each_blob(q, "SELECT id, mids FROM answered_batch ORDER BY id", fn, arg);
-}
-
-int64_t gw_queue_answered_add(struct gw_queue *q, const void *mids, size_t mlen,
-                              const void *replies, size_t rlen)
-{
-    sqlite3_bind_int64(q->batch, 1, sl_wall_us());
-    sqlite3_bind_blob(q->batch, 2, mids, (int)mlen, SQLITE_STATIC);
-    sqlite3_bind_blob(q->batch, 3, replies, (int)rlen, SQLITE_STATIC);
-    int rc = sqlite3_step(q->batch);
-    sqlite3_reset(q->batch);
-    sqlite3_clear_bindings(q->batch);
-    if (rc != SQLITE_DONE) {
-        SL_ERROR("gateway", "gateway.db: answered: %s", sqlite3_errmsg(q->db));
-        return -1;
-    }
-    return sqlite3_last_insert_rowid(q->db);
-}
-
-int gw_queue_answered_reply(struct gw_queue *q, int64_t batch, uint32_t i, uint8_t **reply,
-                            size_t *len)
-{
-    *reply = NULL;
-    *len = 0;
-    sqlite3_bind_int64(q->reply, 1, batch);
-    int rc = sqlite3_step(q->reply), found = -1;
-    if (rc == SQLITE_ROW) {
-        const uint8_t *p;
-        uint32_t l;
-        if (gw_answered_blob_get(sqlite3_column_blob(q->reply, 0),
-                                 (size_t)sqlite3_column_bytes(q->reply, 0), i, &p, &l) == 0) {
-            *reply = sl_xmalloc(l ? l : 1);
-            if (l)
-                memcpy(*reply, p, l);
-            *len = l;
-            found = 0;
-        } else {
-            SL_ERROR("gateway", "gateway.db: answered row %lld has no reply %u (damaged)",
-                     (long long)batch, i);
+    int n = 0;
+    const char *const sql[2] = {
+        has_batches ? "SELECT mids, replies FROM answered_batch ORDER BY id" : NULL,
+        has_reads ? "SELECT frames, NULL FROM inbox_read ORDER BY id" : NULL,
+    };
+    for (int k = 0; k < 2; k++) {
+        sqlite3_stmt *s;
+        if (!sql[k])
+            continue;
+        if (sqlite3_prepare_v2(q->db, sql[k], -1, &s, NULL) != SQLITE_OK) {
+            SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
+            return -1;
         }
-    } else {
-        SL_ERROR("gateway", "gateway.db: answered row %lld: %s", (long long)batch,
-                 rc == SQLITE_DONE ? "gone" : sqlite3_errmsg(q->db));
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            const uint8_t *a = sqlite3_column_blob(s, 0);
+            size_t al = (size_t)sqlite3_column_bytes(s, 0);
+            if (k == 0)
+                batch(a, al, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
+                      arg);
+            else
+                read(a, al, arg);
+            n++;
+        }
+        if (rc != SQLITE_DONE)
+            SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return -1;
     }
-    sqlite3_reset(q->reply);
-    return found;
+    return n;
 }
 
-int gw_queue_answered_prune(struct gw_queue *q, int64_t upto)
+int gw_queue_old_inbox_drop(struct gw_queue *q)
 {
-    sqlite3_bind_int64(q->prune, 1, upto);
-    int rc = sqlite3_step(q->prune);
-    sqlite3_reset(q->prune);
-    if (rc != SQLITE_DONE) {
-        SL_ERROR("gateway", "gateway.db: pruning answered: %s", sqlite3_errmsg(q->db));
+    int a = table_exists(q->db, "inbox_read"), b = table_exists(q->db, "answered_batch");
+    if (a == 0 && b == 0)
+        return 0; /* the usual case: no write transaction at each start */
+    if (gw_queue_commit(q) != 0)
+        return -1;
+    char *e = NULL;
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE; DROP TABLE IF EXISTS inbox_read;"
+                     " DROP TABLE IF EXISTS answered_batch; COMMIT", NULL, NULL,
+                     &e) != SQLITE_OK) {
+        SL_ERROR("gateway", "gateway.db: dropping the inbox's old tables: %s",
+                 e ? e : sqlite3_errmsg(q->db));
+        sqlite3_free(e);
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
     return 0;
@@ -869,6 +801,8 @@ int gw_queue_review_sent(struct gw_queue *q, int64_t id)
 int64_t gw_queue_notice_add(struct gw_queue *q, const struct gw_notice *n)
 {
     sqlite3_stmt *s;
+    /* in the loop pass's transaction (committed with the pass), not a commit of its own */
+    gw_queue_begin(q);
     if (sqlite3_prepare_v2(q->db,
                            "INSERT INTO notice(created_us, due, days, business, rule, ref,"
                            " review, ori, member, agency_type, parent, req_state, key, classes,"

@@ -8,7 +8,8 @@
  *   stats   {"lines": N, "lines_open": N, "uptime_s": N, "frames_in": N, "frames_out": N,
  *            "routed": N, "er": N, "sm": N, "accepted": N, "refused_lines": N,
  *            "reloads": N, "members": N, "draining": false, ..., "outstanding": N (queries
- *            delivered to answering lines, not answered), "requeued": N (kept again when
+ *            delivered to answering lines, not answered), "archive_behind": N (with the
+ *            archive: messages not yet searchable), "requeued": N (kept again when
  *            their line dropped), "dup_answers": N (second answers dropped),
  *            "unanswered": N (no longer waited for after answer_wait); with the
  *            audit log on "audit": {"entries", "durable", "batches", "checkpoints",
@@ -42,6 +43,7 @@
 #include <unistd.h>
 
 #include "hub/hub_int.h"
+#include "stateline/archive.h"
 #include "stateline/core.h"
 
 #define CTL_MAX_CMD 256
@@ -100,6 +102,12 @@ static json_t *stats_json(struct sl_hub *hub)
                       "checkpoints", (json_int_t)st.checkpoints, "queue_full_waits",
                       (json_int_t)st.queue_full_waits, "lines_held", (json_int_t)st.lines_held,
                       "bytes_held", (json_int_t)st.bytes_held));
+    }
+    if (hub->archive) {
+        /* messages not yet searchable: the writer's backlog (benchmarks, monitoring) */
+        struct sl_archive_stats as;
+        sl_archive_stats(hub->archive, &as);
+        json_object_set_new(o, "archive_behind", json_integer((json_int_t)as.behind));
     }
     /* queries kept again when their answering line dropped; repeated answers dropped */
     uint64_t outstanding = 0;

@@ -529,6 +529,48 @@ def test_kill9_under_traffic():
 
 
 
+def test_inbox_log_after_kill():
+    """The inbox's log (DATA/inbox/, docs/gateway.md §5.1) after a kill -9: a torn record
+    at the end of its last segment (what a write cut short leaves) is written over and the
+    gateway answers as before, and the log says what it found (so does `stateline inbox`,
+    read only, before the start); gateway.db holds no inbox table."""
+    ok = False
+    net, gw = setup()
+    try:
+        line = net.line("WA")
+        first = q(line, "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+        assert first.body.startswith("NOT ON FILE"), first.body
+        time.sleep(0.5)   # the hub's acknowledgement seen (checked every 10 ms): answered
+        gw.kill9()
+        inbox = os.path.join(gw.dir, "data", "inbox")
+        segs = sorted(f for f in os.listdir(inbox) if f.startswith("seg-"))
+        assert segs, os.listdir(inbox)
+        p = h.run(["inbox", os.path.join(gw.dir, "data")])
+        assert "rows open (read, not all answered; the gateway answers them at start): 0" \
+            in p.stdout and p.stdout.rstrip().endswith("ok"), p.stdout
+        answered = re.search(r"answered ids in the log: (\d+)", p.stdout)
+        assert answered and int(answered.group(1)) >= 1, p.stdout
+        with open(os.path.join(inbox, segs[-1]), "ab") as f:
+            f.write(b"\x00\x00\x01\x00" + b"\xa5" * 57)   # a record's start, cut short
+        # `stateline inbox` tells the engineer what the start will do with it
+        p = h.run(["inbox", os.path.join(gw.dir, "data"), "--records"])
+        assert "written over at the next start" in p.stdout, p.stdout
+        assert "BATCH" in p.stdout and "READ" in p.stdout, p.stdout
+        gw.start()
+        m = q(net.line("WA"), "DQ.WATEST000.WA.TXT OLN/WDL0000000")
+        assert m.body.startswith("NOT ON FILE"), m.body
+        assert gw.count_log(r"inbox: .*seg-\d+\.log ends at byte") >= 1
+        con = sqlite3.connect(os.path.join(gw.dir, "data", "gateway.db"))
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        con.close()
+        assert not tables & {"inbox", "answered", "inbox_read", "answered_batch"}, tables
+        gw.stop()
+        verify_log(gw)
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
 def test_repeated_message_id_answered_once():
     """The gateway against a switch played by the test (plain line on loopback): a query
     delivered again with a switch message id the gateway has answered gets the very reply it
@@ -651,5 +693,6 @@ if __name__ == "__main__":
                  test_policy_decisions_and_layouts,
                  test_policy_change_mid_traffic_and_broken_file,
                  test_fail_closed_without_policy, test_default_decision,
-                 test_kill9_under_traffic, test_repeated_message_id_answered_once,
+                 test_kill9_under_traffic, test_inbox_log_after_kill,
+                 test_repeated_message_id_answered_once,
                  test_hub_restart], per_test_timeout=150)

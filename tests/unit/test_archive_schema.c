@@ -277,7 +277,7 @@ static void t_migrate_v1(void **state)
     assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='schema'"), 1);
 
     open_ok(f, 0); /* migrates */
-    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='schema'"), 2);
+    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='schema'"), 3);
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM msg"), 4);
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE "
                                       "name IN ('msg_t', 'msg_v1', 'msg_fts_docsize')"),
@@ -307,11 +307,116 @@ static void t_migrate_v1(void **state)
     assert_int_equal(s, 7);
     assert_int_equal(sl_archive_flush(f->a), 0);
     expect_hits(f, "TYP/ALL." RANGE ".FND/MAIN ST", "7,4,1");
-    /* and a second open finds schema 2: nothing more to do */
+    /* and a second open finds schema 3: nothing more to do */
     reopen(f);
     assert_int_equal(put(f, T("20261125@0100"), "AM", "ONE MORE"), 8);
     assert_int_equal(sl_archive_flush(f->a), 0);
     integrity(f->path);
+}
+
+/* Schema 2 exactly as stateline wrote it until schema 3 (archive.c): unicode61 over the
+ * view's sl_norm(body), the withheld keys left out. */
+static const char v2_schema[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE msg("
+    " seq INTEGER PRIMARY KEY,"
+    " t INTEGER NOT NULL,"
+    " tw INTEGER NOT NULL,"
+    " key TEXT NOT NULL,"
+    " src TEXT NOT NULL, src_mbr TEXT NOT NULL,"
+    " dst TEXT NOT NULL, dst_mbr TEXT NOT NULL,"
+    " ctl TEXT NOT NULL,"
+    " body TEXT NOT NULL);"
+    "CREATE VIEW msg_norm(seq, body) AS SELECT seq, sl_norm(body) FROM msg"
+    " WHERE key NOT IN ('NLQ', 'NFQ', 'NLR', 'NFR');"
+    "CREATE VIRTUAL TABLE msg_fts USING fts5(body, content='msg_norm', content_rowid='seq',"
+    " columnsize=0);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('automerge', 16);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('crisismerge', 64);"
+    "INSERT INTO msg_fts(msg_fts, rank) VALUES('hashsize', 33554432);"
+    "INSERT INTO meta VALUES('schema', '2');";
+
+/* A schema 2 archive of rows 1-5, rows 1-3 indexed (meta 'indexed' 3: a crash before
+ * the index step of rows 4 and 5), 'seq_next' 9 (rows 6-8 expired). */
+static void make_v2(struct fx *f)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sl_archive_sql_functions(db), SQLITE_OK);
+    exec_ok(db, "PRAGMA journal_mode=WAL");
+    exec_ok(db, v2_schema);
+    static const char *const keys[] = {"DR", "DR", "NLQ", "AM", "RR"};
+    static const char *const bodies[] = {
+        "NAM/SMITH,JOHN ALLEN.DOB/19800101.SEX/M\nADDR/123 MAIN ST SACRAMENTO CA",
+        "OWNER/O'BRIEN,MARY-KATE 44 ELM ST SEATTLE\nLIC/ABC123 VIN/1HGCM82633A004352",
+        "TYP/ALL.FND/MAIN ST",
+        "MEETING AT 10 AM, 9 MAIN ST AUSTIN",
+        "LIC/XYZ987 OWNER: D'ANGELO, RAY 5 ELM ST RENO",
+    };
+    sqlite3_stmt *ins;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO msg(seq, t, tw, key, src, src_mbr, dst, "
+                                        "dst_mbr, ctl, body) VALUES(?1, ?2, ?2, ?3, "
+                                        "'CADMV0000', 'CA', 'WASP00000', 'WA', '', ?4)",
+                                        -1, &ins, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < 5; i++) {
+        sqlite3_bind_int64(ins, 1, i + 1);
+        sqlite3_bind_int64(ins, 2, T("20261120@0800") + i * 3600);
+        sqlite3_bind_text(ins, 3, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, bodies[i], -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    exec_ok(db, "INSERT INTO msg_fts(rowid, body) SELECT seq, body FROM msg_norm WHERE seq <= 3;"
+                "INSERT INTO meta VALUES('indexed', '3');"
+                "INSERT INTO meta VALUES('seq_next', '9');"
+                "INSERT INTO msg_fts(msg_fts) VALUES('integrity-check');");
+    sqlite3_close(db);
+}
+
+static void t_migrate_v2(void **state)
+{
+    struct fx *f = *state;
+    make_v2(f);
+    /* the read-only tools read a schema 2 archive as it is (rows 4, 5 not indexed yet) */
+    open_ok(f, 1);
+    expect_hits(f, "TYP/ALL." RANGE ".FND/MAIN ST", "1");
+    expect_hits(f, "TYP/ALL." RANGE ".NAM/O'BRIEN,MARY", "2");
+    sl_archive_close(f->a);
+    f->a = NULL;
+    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='schema'"), 2);
+
+    open_ok(f, 0); /* migrates: the index again, every row in it */
+    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='schema'"), 3);
+    assert_int_equal(sql_int(f->path, "SELECT value FROM meta WHERE key='indexed'"), 5);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM msg"), 5);
+    assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE "
+                                      "name = 'msg_norm'"),
+                     0);
+    assert_int_equal(sql_int(f->path, "SELECT instr(sql, 'stateline') > 0 FROM sqlite_master "
+                                      "WHERE name='msg_fts'"),
+                     1);
+    integrity(f->path);
+    /* the same answers as schema 2 gave, and the rows it had not indexed found too */
+    expect_hits(f, "TYP/ALL." RANGE ".FND/MAIN ST", "4,1");
+    expect_hits(f, "TYP/ALL." RANGE ".FND/ST MAIN", "");
+    expect_hits(f, "TYP/ALL." RANGE ".NAM/O'BRIEN,MARY", "2");
+    expect_hits(f, "TYP/ALL." RANGE ".NAM/OBRI*", "2");
+    expect_hits(f, "TYP/ALL." RANGE ".NAM/DANGELO", "5");
+    expect_hits(f, "TYP/ALL." RANGE ".FND/ALLEN DOB 19800101", "1");
+    expect_hits(f, "TYP/ALL." RANGE ".FND/ABC123", "2");
+    expect_hits(f, "TYP/ALL." RANGE ".FND/TYP", ""); /* the NLQ: withheld, not indexed */
+    /* numbers go on after seq_next */
+    assert_int_equal(put(f, T("20261125@0000"), "AM", "MAIN ST AGAIN"), 9);
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    expect_hits(f, "TYP/ALL." RANGE ".FND/MAIN ST", "9,4,1");
+    assert_int_equal(sl_archive_expire(f->a, T("20261120@0800") + 365 * 86400 + 1800), 1);
+    integrity(f->path);
+    reopen(f);
+    integrity(f->path);
+    expect_hits(f, "TYP/ALL." RANGE ".FND/MAIN ST", "9,4");
 }
 
 static void t_newer_schema_refused(void **state)
@@ -320,12 +425,12 @@ static void t_newer_schema_refused(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     exec_ok(db, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                "INSERT INTO meta VALUES('schema', '3');");
+                "INSERT INTO meta VALUES('schema', '4');");
     sqlite3_close(db);
     char err[256] = "";
     assert_int_equal(open_fx(f, 0, err, sizeof err), -1);
     assert_null(f->a);
-    assert_non_null(strstr(err, "schema 3, newer"));
+    assert_non_null(strstr(err, "schema 4, newer"));
     /* and nothing was changed */
     assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master"), 2);
 }
@@ -451,7 +556,7 @@ static void t_index_repaired_at_open(void **state)
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sl_archive_sql_functions(db), SQLITE_OK);
     exec_ok(db, "INSERT INTO msg_fts(msg_fts, rowid, body) SELECT 'delete', seq, body "
-                "FROM msg_norm WHERE seq > 2; UPDATE meta SET value='2' WHERE key='indexed'");
+                "FROM msg_text WHERE seq > 2; UPDATE meta SET value='2' WHERE key='indexed'");
     sqlite3_close(db);
     integrity(f->path);
     open_lagging(f, 0); /* even an hour's lag: what the last run left is indexed at once */
@@ -488,6 +593,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(t_migrate_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_migrate_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(t_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(t_seq_after_all_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(t_expiry_follows_tw, setup, teardown),
