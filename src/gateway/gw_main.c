@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "gw_int.h"
+#include "gw_text.h"
 #include "stateline/audit.h"
 #include "stateline/conn.h"
 #include "stateline/core.h"
@@ -79,10 +80,15 @@ struct gw {
     uint64_t counter;
     int64_t run;       /* this run's id (start time): reviews queued by it carry it */
     int64_t *ids;      /* inbox rows of the frames of one read (or GW_REPEAT) */
+    struct gw_pre *pre; /* those frames parsed (ids_cap of them) */
     size_t ids_cap;
     uint64_t n_queries, n_released, n_denied, n_held, n_notfound;
     struct sl_buf body, frame;
     struct sl_http *http;  /* the oversight desk, when http_listen is set */
+    /* the policy hash of the last verdict, as text and as bytes: every query's decision
+     * and release entries carry it, and it changes only with the policy */
+    char hash_hex[65];
+    uint8_t hash_bin[32];
 };
 
 /* The unread bytes of b, NULL for a buffer that never held any (sl_buf_head would do
@@ -136,6 +142,16 @@ static void hex_to_hash(const char *hex, uint8_t out[32])
 {
     if (strlen(hex) != 64 || sl_audit_unhex(hex, 64, out) != 0)
         memset(out, 0, 32);
+}
+
+/* hex_to_hash of a verdict's policy hash, converted once per policy in force. */
+static void verdict_hash(struct gw *g, const char *hex, uint8_t out[32])
+{
+    if (strcmp(hex, g->hash_hex) != 0) {
+        hex_to_hash(hex, g->hash_bin);
+        sl_strlcpy(g->hash_hex, hex, sizeof g->hash_hex);
+    }
+    memcpy(out, g->hash_bin, 32);
 }
 
 /* "policy-file:wa.policy": who changed the policy, as far as the gateway knows (the file;
@@ -262,11 +278,24 @@ static const char *reply_key(const char *key)
  * the hub would take it for a repeat. */
 static void start_reply(struct gw *g, const struct sl_outhdr *h, int echo)
 {
-    sl_buf_reset(&g->frame);
-    sl_buf_printf(&g->frame, "%s.%s.%s%s%s.TXT\n", reply_key(h->key), g->cfg->ori, h->ori,
-                  h->ctl[0] ? "." : "", h->ctl);
-    if (echo && h->mid)
-        sl_buf_printf(&g->frame, SL_MID_PREFIX "%llu\n", (unsigned long long)h->mid);
+    struct sl_buf *f = &g->frame;
+    sl_buf_reset(f);
+    /* "%s.%s.%s%s%s.TXT\n" and SL_MID_PREFIX "%llu\n", without printf (gw_text.h) */
+    gw_cat(f, reply_key(h->key));
+    gw_cat_c(f, '.');
+    gw_cat(f, g->cfg->ori);
+    gw_cat_c(f, '.');
+    gw_cat(f, h->ori);
+    if (h->ctl[0]) {
+        gw_cat_c(f, '.');
+        gw_cat(f, h->ctl);
+    }
+    gw_cat_n(f, ".TXT\n", 5);
+    if (echo && h->mid) {
+        gw_cat_n(f, SL_MID_PREFIX, sizeof SL_MID_PREFIX - 1);
+        gw_cat_u64(f, h->mid);
+        gw_cat_c(f, '\n');
+    }
 }
 
 static void utc_text(int64_t us, char *out, size_t len)
@@ -466,7 +495,7 @@ static int64_t do_release(struct gw *g, const char *ref, const struct sl_outhdr 
     struct sl_audit_entry e;
     char t[200];
     uint8_t hash[32];
-    hex_to_hash(v->hash, hash);
+    verdict_hash(g, v->hash, hash);
     struct gw_release rel;
     memset(&rel, 0, sizeof rel);
     sl_buf_init(&rel.personal);
@@ -537,43 +566,87 @@ static int64_t do_release(struct gw *g, const char *ref, const struct sl_outhdr 
     return last;
 }
 
-/* One delivered frame.  recovered: it comes from the inbox of an earlier run. */
+/* A frame of one read, parsed once (on_line): for the inbox's look-up of its switch
+ * message id and for handle_frame.  Before, the header was parsed three times and the
+ * body once per query (inbox_take, handle_frame, sl_msg_parse_delivered), 6,000
+ * instructions of the gateway loop's ~80,000 per query (docs/performance.md). */
+struct gw_pre {
+    int hdr_ok;             /* h is the frame's header (else err says why not) */
+    int parsed;             /* m is the frame's message (else err says why not) */
+    struct sl_outhdr h;
+    struct sl_msg m;        /* owns m.text (also when not parsed): sl_msg_clear */
+    struct sl_msg_err err;
+};
+
+static void pre_parse(struct gw_pre *pp, const uint8_t *p, uint32_t len)
+{
+    memset(&pp->m, 0, sizeof pp->m);
+    pp->parsed = sl_msg_parse_delivered((const char *)p, len, &pp->h, &pp->m, &pp->err) == 0;
+    pp->hdr_ok = pp->parsed;
+    if (!pp->parsed) {
+        /* Which failed, the header or the body?  (rare: the hub checked the query) */
+        const char *body;
+        size_t blen;
+        struct sl_msg_err herr;
+        pp->hdr_ok = sl_msg_parse_output((const char *)p, len, &pp->h, &body, &blen,
+                                         &herr) == 0;
+        if (!pp->hdr_ok)
+            pp->err = herr;
+    }
+}
+
+/* One delivered frame.  recovered: it comes from the inbox of an earlier run.  pp: the
+ * frame parsed by on_line (its m is cleared by the caller), or NULL: parsed here. */
 static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint32_t len,
-                         int recovered)
+                         int recovered, struct gw_pre *pp)
 {
     const struct sl_gw_config *cfg = g->cfg;
-    struct sl_outhdr h;
-    struct sl_msg_err perr;
-    const char *body;
-    size_t blen;
-    if (sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &perr) != 0) {
-        SL_ERROR("gateway", "unreadable frame from the hub (%u bytes): %s; dropped", len,
-                 perr.detail);
-        gw_inbox_done(g->ib, inbox_id, 0, NULL, 0);
-        return;
+    struct gw_pre local;
+    int own = !pp;
+    if (own) {
+        pp = &local;
+        pre_parse(pp, p, len);
     }
+    struct sl_msg *mp = &pp->m;
+    if (!pp->hdr_ok) {
+        SL_ERROR("gateway", "unreadable frame from the hub (%u bytes): %s; dropped", len,
+                 pp->err.detail);
+        gw_inbox_done(g->ib, inbox_id, 0, NULL, 0);
+        goto out;
+    }
+    const struct sl_outhdr h = pp->h;
     unsigned kb = key_bit(h.key);
     const struct sl_key_info *ki = sl_key_lookup(h.key);
     if (!ki || !ki->reply) {
         /* AM, SM, ER and replies: messages to the state, not queries. */
-        size_t first = 0;
+        const char *body = "";
+        size_t blen = 0, first = 0;
+        struct sl_outhdr h2;
+        struct sl_msg_err perr;
+        if (sl_msg_parse_output((const char *)p, len, &h2, &body, &blen, &perr) != 0)
+            blen = 0;
         while (first < blen && first < 200 && body[first] != '\n')
             first++;
         SL_WARN("gateway", "%s from %s (not a query; logged only): %.*s", h.key, h.ori,
                 (int)first, body);
         gw_inbox_done(g->ib, inbox_id, h.mid, NULL, 0);
-        return;
+        goto out;
     }
     g->n_queries++;
     int64_t now_us = sl_wall_us();
+    /* "%s-%lld-%llu": state, time, counter (gw_text.h: no printf) */
     char ref[64];
-    snprintf(ref, sizeof ref, "%s-%lld-%llu", cfg->state, (long long)now_us,
-             (unsigned long long)++g->counter);
+    {
+        size_t n = strlen(cfg->state);
+        memcpy(ref, cfg->state, n);
+        ref[n++] = '-';
+        n += gw_i64_dec(ref + n, now_us);
+        ref[n++] = '-';
+        gw_u64_dec(ref + n, ++g->counter);
+    }
 
-    struct sl_msg m;
-    memset(&m, 0, sizeof m);
-    struct sl_msg_err merr;
-    int parsed = sl_msg_parse_delivered((const char *)p, len, &h, &m, &merr) == 0;
+    int parsed = pp->parsed;
+    const struct sl_msg_err *merr = &pp->err; /* when !parsed */
 
     /* 1. query received */
     struct sl_audit_entry e;
@@ -589,32 +662,35 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     if (h.mid)
         sl_audit_set_int(&e, SL_AF_MID, (int64_t)h.mid);
     if (parsed) {
-        copy_field(&m, "RSN", rsn, sizeof rsn);
-        copy_field(&m, "PUR", pur, sizeof pur);
-        copy_field(&m, "CAS", cas, sizeof cas);
-        copy_field(&m, "LGP", lgp, sizeof lgp);
-        copy_field(&m, "ATN", atn, sizeof atn);
+        copy_field(mp, "RSN", rsn, sizeof rsn);
+        copy_field(mp, "PUR", pur, sizeof pur);
+        copy_field(mp, "CAS", cas, sizeof cas);
+        copy_field(mp, "LGP", lgp, sizeof lgp);
+        copy_field(mp, "ATN", atn, sizeof atn);
         sl_audit_set_str(&e, SL_AF_REASON, rsn);
         sl_audit_set_str(&e, SL_AF_PURPOSE, pur);
         sl_audit_set_str(&e, SL_AF_CASE, cas);
         sl_audit_set_str(&e, SL_AF_LEGAL, lgp);
         sl_audit_set_str(&e, SL_AF_USER, atn);
-        for (int i = 0; i < m.nfields; i++) {
+        for (int i = 0; i < mp->nfields; i++) {
             static const char *const personal[] = {"OLN", "NAM", "DOB", "SEX", "LIC", "LIY",
                                                    "LIT", "VIN", "VMA", "VYR", "SOC", NULL};
             int is_personal = 0;
             for (int k = 0; personal[k]; k++)
-                is_personal |= !strcmp(m.fields[i].pfx, personal[k]);
+                is_personal |= !strcmp(mp->fields[i].pfx, personal[k]);
             if (!is_personal) {
                 /* IMQ (image requested) is no personal data, but a policy may test it:
                  * its presence is kept with the search fields (policy simulate). */
-                if (!strcmp(m.fields[i].pfx, "IMQ"))
+                if (!strcmp(mp->fields[i].pfx, "IMQ"))
                     sl_audit_add_item(&e, SL_AF_SEARCH, "IMQ");
                 continue;
             }
-            sl_audit_add_item(&e, SL_AF_SEARCH, m.fields[i].pfx);
-            sl_buf_printf(&pers, "%s%s/%.*s", sl_buf_used(&pers) ? "." : "", m.fields[i].pfx,
-                          (int)m.fields[i].len, m.fields[i].val);
+            sl_audit_add_item(&e, SL_AF_SEARCH, mp->fields[i].pfx);
+            if (sl_buf_used(&pers))
+                gw_cat_c(&pers, '.');
+            gw_cat(&pers, mp->fields[i].pfx);
+            gw_cat_c(&pers, '/');
+            gw_cat_prec(&pers, mp->fields[i].val, mp->fields[i].len);
         }
     }
     if (recovered)
@@ -628,8 +704,8 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     start_reply(g, &h, 1);
     if (!parsed) {
         /* The hub checked it; a body the codec still refuses gets its reason. */
-        sl_buf_printf(&g->frame, "QUERY NOT USABLE: %s %s\n", sl_er_text(merr.code),
-                      merr.detail);
+        sl_buf_printf(&g->frame, "QUERY NOT USABLE: %s %s\n", sl_er_text(merr->code),
+                      merr->detail);
         sl_audit_entry_init(&e, SL_AUDIT_DECISION, sl_wall_us());
         sl_audit_set_str(&e, SL_AF_REF, ref);
         fill_requester(&e, &h);
@@ -644,7 +720,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
 
     /* 2. the one decision, before any record is read */
     struct gw_verdict v;
-    gw_policy_decide(g->pol, &h, &m, (time_t)(now_us / 1000000), &v);
+    gw_policy_decide(g->pol, &h, mp, (time_t)(now_us / 1000000), &v);
     int key_refused = !(cfg->keys & kb);
 
     sl_audit_entry_init(&e, SL_AUDIT_DECISION, sl_wall_us());
@@ -657,7 +733,7 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
         sl_audit_add_item(&e, SL_AF_RULES, v.rules[i]);
     /* No policy in force: the all-zero hash says so (docs/gateway.md §4). */
     uint8_t hash[32];
-    hex_to_hash(v.hash, hash);
+    verdict_hash(g, v.hash, hash);
     sl_audit_set_hash(&e, SL_AF_POLICY_HASH, hash);
     /* Strings set into an entry must live until it is appended. */
     char text[300] = "", idtxt[32];
@@ -706,8 +782,8 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
         }
         int64_t deadline_us = now_us + v.hold_deadline_s * 1000000;
         char imq[8];
-        copy_field(&m, "IMQ", imq, sizeof imq);
-        char *detail = hold_detail(g, &h, &m, &v, rsn, pur, cas, lgp, atn, imq);
+        copy_field(mp, "IMQ", imq, sizeof imq);
+        char *detail = hold_detail(g, &h, mp, &v, rsn, pur, cas, lgp, atn, imq);
         struct gw_hold hold = {now_us, deadline_us, h.ori, h.key, h.ctl, rules, v.why,
                                v.hash, v.hold_then == GW_PERMIT ? "permit" : "forbid",
                                ref, detail, p, len, (uint64_t)last};
@@ -745,13 +821,14 @@ static void handle_frame(struct gw *g, int64_t inbox_id, const uint8_t *p, uint3
     }
 
     /* 3. permit */
-    last = do_release(g, ref, &h, &m, &v, key_refused, NULL);
+    last = do_release(g, ref, &h, mp, &v, key_refused, NULL);
 
 queue:
     if (last >= 0)
         push_reply(g, (uint64_t)last + 1, inbox_id, 0, h.mid, &g->frame);
 out:
-    sl_msg_clear(&m);
+    if (own)
+        sl_msg_clear(mp);
 }
 
 /* ---- the line ---- */
@@ -782,25 +859,22 @@ static void schedule_dial(struct gw *g)
  * Returns GW_INBOX_SHARED, an inbox row id (a frame without an id), GW_REPEAT, or -1 (not
  * stored: the work is still done).
  */
-static int64_t inbox_take(struct gw *g, const uint8_t *p, uint32_t len)
+static int64_t inbox_take(struct gw *g, const uint8_t *p, uint32_t len,
+                          const struct gw_pre *pp)
 {
-    struct sl_outhdr h;
-    struct sl_msg_err e;
-    const char *body;
-    size_t blen;
-    uint64_t mid = sl_msg_parse_output((const char *)p, len, &h, &body, &blen, &e) == 0
-                       ? h.mid : 0;
+    const struct sl_outhdr *hp = &pp->h;
+    uint64_t mid = pp->hdr_ok ? hp->mid : 0;
     uint8_t *reply;
     size_t rlen;
     int64_t id = gw_inbox_take(g->ib, p, len, mid, &reply, &rlen);
     if (id == GW_INBOX_INFLIGHT) {
         SL_INFO("gateway", "%s.%s MID %llu delivered again: read before, its reply is on "
-                "its way", h.key, h.ori, (unsigned long long)mid);
+                "its way", hp->key, hp->ori, (unsigned long long)mid);
         return GW_REPEAT;
     }
     if (id == GW_INBOX_ANSWERED) {
         SL_INFO("gateway", "%s.%s MID %llu delivered again: answered before, the same "
-                "reply sent again", h.key, h.ori, (unsigned long long)mid);
+                "reply sent again", hp->key, hp->ori, (unsigned long long)mid);
         struct sl_buf f = {.data = reply, .off = 0, .len = rlen, .cap = rlen};
         push_reply(g, 0, -1, 0, 0, &f);
         free(reply);
@@ -851,8 +925,17 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
             if (nids == g->ids_cap) {
                 g->ids_cap = g->ids_cap ? g->ids_cap * 2 : 64;
                 g->ids = sl_xrealloc(g->ids, g->ids_cap * sizeof *g->ids);
+                g->pre = sl_xrealloc(g->pre, g->ids_cap * sizeof *g->pre);
             }
-            g->ids[nids++] = len ? inbox_take(g, base + off + SL_FRAME_HDR, len) : -1;
+            struct gw_pre *pp = &g->pre[nids];
+            if (len) {
+                pre_parse(pp, base + off + SL_FRAME_HDR, len);
+                g->ids[nids++] = inbox_take(g, base + off + SL_FRAME_HDR, len, pp);
+            } else {
+                memset(&pp->m, 0, sizeof pp->m);
+                pp->hdr_ok = pp->parsed = 0;
+                g->ids[nids++] = -1;
+            }
             off += SL_FRAME_HDR + len;
         }
         /* one row for the read's frames (one INSERT), committed before any work */
@@ -870,14 +953,16 @@ static void on_line(struct sl_loop *loop, int fd, void *arg, int mask)
             break;
         if (st == SL_FRAME_TOO_BIG) {
             line_down(g, "the hub announced a frame over 1 MiB");
-            return;
+            break;
         }
         if (len > 0 && (i >= nids || g->ids[i] != GW_REPEAT))
-            handle_frame(g, i < nids ? g->ids[i] : -1, p, len, 0);
+            handle_frame(g, i < nids ? g->ids[i] : -1, p, len, 0, i < nids ? &g->pre[i] : NULL);
         sl_buf_consume(&g->c->in, SL_FRAME_HDR + len);
         if (g->failed || !g->c)
-            return;
+            break;
     }
+    for (size_t i = 0; i < nids; i++)
+        sl_msg_clear(&g->pre[i].m);
 }
 
 static void line_down(struct gw *g, const char *why)
@@ -1287,7 +1372,7 @@ static void recover_one(int64_t id, const uint8_t *frame, uint32_t len, uint64_t
     struct gw *g = arg;
     (void)mid;
     if (!g->failed)
-        handle_frame(g, id, frame, len, 1);
+        handle_frame(g, id, frame, len, 1, NULL);
 }
 
 /* Every query of the inbox whose reply the hub had not acknowledged when an earlier run
@@ -1414,6 +1499,7 @@ done:
         free(g.items[i].frame);
     free(g.items);
     free(g.ids);
+    free(g.pre);
     if (g.ib)
         gw_inbox_flush(g.ib);
     gw_inbox_free(g.ib);

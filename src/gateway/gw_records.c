@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "gw_int.h"
+#include "gw_text.h"
 #include "stateline/audit.h"
 #include "stateline/core.h"
 #include "stateline/store.h"
@@ -53,6 +54,9 @@ uint32_t gw_audit_classes(unsigned s)
     return s & SL_AUDIT_CLASS_ALL;
 }
 
+/* "identity, photo": what a loop of snprintf(out + l, len - l, "%s%s", l ? ", " : "",
+ * name) wrote, truncated the same way, without printf (a fifth of a redacted reply's
+ * text cost went here). */
 void gw_class_names(unsigned bits, char *out, size_t len)
 {
     size_t l = 0;
@@ -61,7 +65,16 @@ void gw_class_names(unsigned bits, char *out, size_t len)
         if (!(bits & SL_DC_BIT(c)))
             continue;
         const char *n = sl_policy_dc_name(c);
-        l += (size_t)snprintf(out + l, len - l, "%s%s", l ? ", " : "", n ? n : "?");
+        const char *part[2] = {l ? ", " : "", n ? n : "?"};
+        for (int k = 0; k < 2; k++) {
+            size_t pl = strlen(part[k]);
+            if (l < len) {
+                size_t room = len - 1 - l, cp = pl < room ? pl : room;
+                memcpy(out + l, part[k], cp);
+                out[l + cp] = 0;
+            }
+            l += pl;
+        }
     }
 }
 
@@ -220,25 +233,53 @@ static void searched(struct sl_buf *o, const struct sl_msg *m)
     sl_buf_append_str(o, "SEARCHED:");
     for (int i = 0; keys[i]; i++) {
         const struct sl_field *f = sl_msg_field(m, keys[i]);
-        if (f)
-            sl_buf_printf(o, " %s/%.*s", keys[i], (int)f->len, f->val);
+        if (f) { /* " %s/%.*s" */
+            gw_cat_c(o, ' ');
+            gw_cat(o, keys[i]);
+            gw_cat_c(o, '/');
+            gw_cat_prec(o, f->val, f->len);
+        }
     }
     sl_buf_append_str(o, "\n");
 }
 
+/* The personal-data record of the release entry (docs/audit-format.md): written with
+ * gw_text.h's appends, the bytes printf's "%sOLN=%s;NAM=%s,%s %s;DOB=%d" wrote. */
 static void personal_driver(struct gw_release *rel, const struct sl_driver *d)
 {
-    sl_buf_printf(&rel->personal, "%sOLN=%s;NAM=%s,%s %s;DOB=%d", sl_buf_used(&rel->personal)
-                  ? "|" : "", d->oln, d->last, d->first, d->middle, (int)d->dob);
+    struct sl_buf *b = &rel->personal;
+    if (sl_buf_used(b))
+        gw_cat_c(b, '|');
+    gw_cat_n(b, "OLN=", 4);
+    gw_cat(b, d->oln);
+    gw_cat_n(b, ";NAM=", 5);
+    gw_cat(b, d->last);
+    gw_cat_c(b, ',');
+    gw_cat(b, d->first);
+    gw_cat_c(b, ' ');
+    gw_cat(b, d->middle);
+    gw_cat_n(b, ";DOB=", 5);
+    gw_cat_i64(b, d->dob);
 }
 
+/* "%sLIC=%s;VIN=%s" and ";OWN=%s,%s;OLN=%s" per owner (up to two). */
 static void personal_vehicle(struct gw_release *rel, const struct sl_vehicle *v)
 {
-    sl_buf_printf(&rel->personal, "%sLIC=%s;VIN=%s", sl_buf_used(&rel->personal) ? "|" : "",
-                  v->plate, v->vin);
-    for (int i = 0; i < v->n_owners && i < 2; i++)
-        sl_buf_printf(&rel->personal, ";OWN=%s,%s;OLN=%s", v->owner[i].last, v->owner[i].first,
-                      v->owner[i].oln);
+    struct sl_buf *b = &rel->personal;
+    if (sl_buf_used(b))
+        gw_cat_c(b, '|');
+    gw_cat_n(b, "LIC=", 4);
+    gw_cat(b, v->plate);
+    gw_cat_n(b, ";VIN=", 5);
+    gw_cat(b, v->vin);
+    for (int i = 0; i < v->n_owners && i < 2; i++) {
+        gw_cat_n(b, ";OWN=", 5);
+        gw_cat(b, v->owner[i].last);
+        gw_cat_c(b, ',');
+        gw_cat(b, v->owner[i].first);
+        gw_cat_n(b, ";OLN=", 5);
+        gw_cat(b, v->owner[i].oln);
+    }
 }
 
 /* The driver look-up of DQ/DQG/KQ: 1.. found (count in *n), 0 none, -1 error, -2 unusable. */
@@ -287,9 +328,13 @@ static void trailer(struct sl_buf *o, const struct sl_gw_config *cfg,
         if (lay == SL_GW_LAYOUT_STANDARD)
             sl_buf_printf(o, "WITHHELD-CLASSES: %s\nWITHHELD-UNDER: %s POLICY %s\n", names,
                           cfg->state, v->withheld_by[0] ? v->withheld_by : "");
-        else
-            sl_buf_printf(o, "WITHHELD UNDER %s POLICY: %s\n", cfg->state,
-                          v->withheld_by[0] ? v->withheld_by : names);
+        else { /* "WITHHELD UNDER %s POLICY: %s\n" */
+            gw_cat_n(o, "WITHHELD UNDER ", 15);
+            gw_cat(o, cfg->state);
+            gw_cat_n(o, " POLICY: ", 9);
+            gw_cat(o, v->withheld_by[0] ? v->withheld_by : names);
+            gw_cat_c(o, '\n');
+        }
     }
     for (int i = 0; i < v->nmarks; i++) {
         int dup = 0;

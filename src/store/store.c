@@ -32,23 +32,30 @@ enum {
     "id, oln, last, first, middle, suffix, dob, sex, street, city, state, zip, height, " \
     "weight, eyes, hair, class, endorsements, restrictions, status, issued, expires, ssn"
 
+/* read_vehicle's columns, in its order */
+#define VEHICLE_COLS                                                                    \
+    "id, plate, plate_year, plate_type, vin, make, model, year, colour, style, reg_expires"
+
 static const char *const q_sql[Q_N] = {
     [Q_BEGIN] = "BEGIN",
     [Q_COMMIT] = "COMMIT",
     [Q_DRIVER] = "SELECT " DRIVER_COLS " FROM driver WHERE id=?1",
     [Q_OLN] = "SELECT " DRIVER_COLS " FROM driver WHERE oln=?1",
-    [Q_NAME_DOB] = "SELECT id, middle, suffix FROM driver WHERE pair_key=?1 AND dob IN (?2, ?3)"
-                   " AND (?4 IS NULL OR sex=?4) ORDER BY dob, id",
+    /* ordered by (dob, id) in name_ids: a sorter per probe cost more than the few rows */
+    [Q_NAME_DOB] = "SELECT id, middle, suffix, dob FROM driver WHERE pair_key=?1 AND dob IN (?2, ?3)"
+                   " AND (?4 IS NULL OR sex=?4)",
     [Q_NAME] = "SELECT id, middle, suffix FROM driver WHERE pair_key=?1 ORDER BY dob, id",
     [Q_HIST] = "SELECT kind, date, code, text, conviction, ends FROM history"
                " WHERE driver_id=?1 ORDER BY seq",
-    [Q_PLATE] = "SELECT id, plate_year, plate_type FROM vehicle WHERE plate=?1 ORDER BY id",
-    [Q_VEHICLE] = "SELECT id, plate, plate_year, plate_type, vin, make, model, year, colour,"
-                  " style, reg_expires FROM vehicle WHERE id=?1",
+    /* the rows themselves, in the index's order (lk_vehicle_by_plate orders them by id):
+     * one statement per plate instead of one for the ids and one per vehicle, and no
+     * sorter (docs/records.md, "Look-up cost") */
+    [Q_PLATE] = "SELECT " VEHICLE_COLS " FROM vehicle WHERE plate=?1",
+    [Q_VEHICLE] = "SELECT " VEHICLE_COLS " FROM vehicle WHERE id=?1",
     [Q_OWNERS] = "SELECT o.driver_id, d.oln, d.last, d.first, d.middle, d.suffix, d.dob,"
                  " d.street, d.city, d.state, d.zip FROM owner o JOIN driver d"
                  " ON d.id=o.driver_id WHERE o.vehicle_id=?1 ORDER BY o.seq",
-    [Q_VIN] = "SELECT id FROM vehicle WHERE vin=?1",
+    [Q_VIN] = "SELECT " VEHICLE_COLS " FROM vehicle WHERE vin=?1",
     [Q_VIN8] = "SELECT id FROM vehicle WHERE substr(vin, 10)=?1 ORDER BY id",
     [Q_OWNED] = "SELECT vehicle_id FROM owner WHERE driver_id=?1 ORDER BY vehicle_id",
     [Q_PARTIAL] = "SELECT rowid FROM plate_fts WHERE plate GLOB ?1 ORDER BY rowid",
@@ -481,6 +488,19 @@ static int agrees(const char *qmid, const char *qsfx, const unsigned char *rmid_
     return strcmp(qmid, rmid) == 0;
 }
 
+struct dob_id {
+    int32_t dob;
+    int64_t id;
+};
+
+static int by_dob_id(const void *a, const void *b)
+{
+    const struct dob_id *x = a, *y = b;
+    if (x->dob != y->dob)
+        return x->dob < y->dob ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 /* The name search under every look-up by name: ids of matching drivers, the first cap
  * into ids, the count into *total.  dobs NULL: any DOB. */
 static int name_ids(struct sl_store *st, const struct sl_name *nm, const int32_t *dobs, int ndob,
@@ -518,6 +538,10 @@ static int name_ids(struct sl_store *st, const struct sl_name *nm, const int32_t
             if (!strcmp(it[j].key, it[i].key) && it[j].mid[0])
                 filter = 1;
         int rc;
+        /* With a DOB the probe has no ORDER BY: its rows (one or two DOBs of one name: a
+         * handful) are gathered and put in (dob, id) order here. */
+        struct dob_id rbuf[32], *rows = rbuf;
+        int nr = 0, rcap = 32;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             if (filter) {
                 const unsigned char *rm = sqlite3_column_text(s, 1),
@@ -529,11 +553,35 @@ static int name_ids(struct sl_store *st, const struct sl_name *nm, const int32_t
                 if (!ok)
                     continue;
             }
+            if (dobs) {
+                if (nr == rcap) {
+                    rcap *= 2;
+                    if (rows == rbuf) {
+                        rows = sl_xmalloc(sizeof *rows * (size_t)rcap);
+                        memcpy(rows, rbuf, sizeof rbuf);
+                    } else {
+                        rows = sl_xrealloc(rows, sizeof *rows * (size_t)rcap);
+                    }
+                }
+                rows[nr].dob = sqlite3_column_int(s, 3);
+                rows[nr++].id = sqlite3_column_int64(s, 0);
+                continue;
+            }
             if (n < cap)
                 ids[n++] = sqlite3_column_int64(s, 0);
             (*total)++;
         }
         sqlite3_reset(s);
+        if (rc == SQLITE_DONE && nr) {
+            qsort(rows, (size_t)nr, sizeof *rows, by_dob_id);
+            for (int k = 0; k < nr; k++) {
+                if (n < cap)
+                    ids[n++] = rows[k].id;
+                (*total)++;
+            }
+        }
+        if (rows != rbuf)
+            free(rows);
         if (rc != SQLITE_DONE)
             return fail(st, "name look-up");
     }
@@ -619,15 +667,9 @@ int sl_store_history(struct sl_store *st, int64_t driver_id, struct sl_history *
 }
 
 /* ---- vehicles ------------------------------------------------------------------------- */
-static int lk_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *v)
+/* The row of a statement that selects VEHICLE_COLS; no owners yet (vehicle_owners). */
+static void read_vehicle(sqlite3_stmt *s, struct sl_vehicle *v)
 {
-    sqlite3_stmt *s = st->q[Q_VEHICLE];
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? 0 : fail(st, "vehicle look-up");
-    }
     memset(v, 0, sizeof *v);
     v->id = sqlite3_column_int64(s, 0);
     sl_sqlite_text(s, 1, v->plate, sizeof v->plate);
@@ -640,10 +682,14 @@ static int lk_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *
     sl_sqlite_text(s, 8, v->colour, sizeof v->colour);
     sl_sqlite_text(s, 9, v->style, sizeof v->style);
     v->reg_expires = sqlite3_column_int(s, 10);
-    sqlite3_reset(s);
+}
 
-    s = st->q[Q_OWNERS];
-    sqlite3_bind_int64(s, 1, id);
+/* The first two owners of v (its row read): 1, or -1 on a store error. */
+static int vehicle_owners(struct sl_store *st, struct sl_vehicle *v)
+{
+    sqlite3_stmt *s = st->q[Q_OWNERS];
+    int rc;
+    sqlite3_bind_int64(s, 1, v->id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (v->n_owners >= 2)
             continue;
@@ -666,6 +712,20 @@ static int lk_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *
     return 1;
 }
 
+static int lk_vehicle_by_id(struct sl_store *st, int64_t id, struct sl_vehicle *v)
+{
+    sqlite3_stmt *s = st->q[Q_VEHICLE];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? 0 : fail(st, "vehicle look-up");
+    }
+    read_vehicle(s, v);
+    sqlite3_reset(s);
+    return vehicle_owners(st, v);
+}
+
 /* Normalise an LIY: 2-digit years are 20yy (plates expire in the near future or the
  * recent past); NX (non-expiring) and anything else unparseable count as not given. */
 static int plate_year_norm(int y)
@@ -673,6 +733,12 @@ static int plate_year_norm(int y)
     if (y > 0 && y < 100)
         return 2000 + y;
     return y;
+}
+
+static int by_vehicle_id(const void *a, const void *b)
+{
+    int64_t x = ((const struct sl_vehicle *)a)->id, y = ((const struct sl_vehicle *)b)->id;
+    return (x > y) - (x < y);
 }
 
 static int lk_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
@@ -685,26 +751,40 @@ static int lk_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
     if (type)
         sl_store_canon(type, t, sizeof t);
     year = plate_year_norm(year);
-    struct cand {
-        int64_t id;
-        unsigned match;
-    } c[32];
-    int nc = 0, rc;
+    /* Every vehicle with the plate, its row read at once (a plate is one vehicle as a
+     * rule, a few at most; the heap only past four). */
+    struct sl_vehicle cbuf[4], *c = cbuf;
+    int nc = 0, ccap = 4, rc, r = 0;
     sqlite3_stmt *s = st->q[Q_PLATE];
     sqlite3_bind_text(s, 1, p, -1, SQLITE_TRANSIENT);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && nc < 32) {
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (nc == ccap) {
+            ccap *= 2;
+            if (c == cbuf) {
+                c = sl_xmalloc(sizeof *c * (size_t)ccap);
+                memcpy(c, cbuf, sizeof cbuf);
+            } else {
+                c = sl_xrealloc(c, sizeof *c * (size_t)ccap);
+            }
+        }
         unsigned m = 0;
-        if (year && sqlite3_column_int(s, 1) == year)
+        if (year && sqlite3_column_int(s, 2) == year)
             m |= SL_MATCH_YEAR;
-        const unsigned char *ty = sqlite3_column_text(s, 2);
+        const unsigned char *ty = sqlite3_column_text(s, 3);
         if (t[0] && ty && strcmp((const char *)ty, t) == 0)
             m |= SL_MATCH_TYPE;
-        c[nc].id = sqlite3_column_int64(s, 0);
+        read_vehicle(s, &c[nc]);
         c[nc++].match = m;
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return fail(st, "plate look-up");
+    if (rc != SQLITE_DONE) {
+        r = fail(st, "plate look-up");
+        goto done;
+    }
+    /* The 32 lowest ids, in id order, as the look-up always answered. */
+    qsort(c, (size_t)nc, sizeof *c, by_vehicle_id);
+    if (nc > 32)
+        nc = 32;
     /* Keep the candidates that match the most of the elements given (type counts
      * more than year: a dispatcher misreads a sticker year more often than a plate
      * type); with none matching, all stay, with their match bits clear. */
@@ -714,20 +794,43 @@ static int lk_vehicle_by_plate(struct sl_store *st, const char *plate, int year,
         if (score > best)
             best = score;
     }
-    int n = 0;
     for (int i = 0; i < nc; i++) {
         int score = (c[i].match & SL_MATCH_TYPE ? 2 : 0) + (c[i].match & SL_MATCH_YEAR ? 1 : 0);
         if (score != best)
             continue;
         (*total)++;
-        if (n < cap) {
-            int r = lk_vehicle_by_id(st, c[i].id, &out[n]);
-            if (r < 0)
-                return -1;
-            if (r == 1)
-                out[n++].match = c[i].match;
+        if (r < cap) {
+            out[r] = c[i];
+            if (vehicle_owners(st, &out[r]) < 0) {
+                r = -1;
+                goto done;
+            }
+            r++;
         }
     }
+done:
+    if (c != cbuf)
+        free(c);
+    return r;
+}
+
+/* A statement that selects VEHICLE_COLS: the first cap rows into out with their owners,
+ * the count of rows into *total. */
+static int vehicle_rows_from_stmt(struct sl_store *st, sqlite3_stmt *s, struct sl_vehicle *out,
+                                  int cap, int *total, const char *what)
+{
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n < cap)
+            read_vehicle(s, &out[n++]);
+        (*total)++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return fail(st, what);
+    for (int i = 0; i < n; i++)
+        if (vehicle_owners(st, &out[i]) < 0)
+            return -1;
     return n;
 }
 
@@ -769,7 +872,7 @@ static int lk_vehicle_by_vin(struct sl_store *st, const char *vin, struct sl_veh
             *check_ok = sl_store_vin_valid(v);
         sqlite3_stmt *s = st->q[Q_VIN];
         sqlite3_bind_text(s, 1, v, -1, SQLITE_TRANSIENT);
-        return vehicles_from_stmt(st, s, out, cap, total, "VIN look-up");
+        return vehicle_rows_from_stmt(st, s, out, cap, total, "VIN look-up");
     }
     if (len == 8) {
         /* The last 8 are model year, plant and serial: letters I, O and Q never occur

@@ -314,6 +314,36 @@ static void render_all(struct sl_buf *b)
 /* Byte for byte what the layouts printed before they had their own formatter (glibc's
  * printf then): every field, both layouts, redacted and not, dates and numbers of every
  * width, empty values (NONE), two owners with a middle name and a suffix. */
+/* Dates are written digit by digit up to year 9999 and by the formatter past it: both
+ * print what printf's "%02d/%02d/%04d" and "%08d" print. */
+static void test_date_shapes(void **state)
+{
+    (void)state;
+    static const int32_t dates[] = {1, 101, 10101, 990101, 10000101, 19800521, 20291231,
+                                    99991231, 99999999, 100000101, 2147483647};
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        struct sl_driver d;
+        make_driver(&d);
+        d.dob = dates[i];
+        char want[64];
+        for (int lay = 0; lay < 2; lay++) {
+            struct sl_buf b = SL_BUF_INIT;
+            sl_gw_format_driver(&b, lay ? SL_GW_LAYOUT_STANDARD : SL_GW_LAYOUT_TEXT, "WA",
+                                "WASHINGTON", &d, 0);
+            sl_buf_append(&b, "", 1);
+            if (lay)
+                snprintf(want, sizeof want, "BIRTH-DATE: %08d\n", (int)dates[i]);
+            else
+                snprintf(want, sizeof want, "DOB: %02d/%02d/%04d ", (int)(dates[i] / 100 % 100),
+                         (int)(dates[i] % 100), (int)(dates[i] / 10000));
+            if (!has(&b, want))
+                fail_msg("date %d, layout %d: '%s' missing:\n%s", (int)dates[i], lay, want,
+                         (char *)sl_buf_head(&b));
+            sl_buf_free(&b);
+        }
+    }
+}
+
 static void test_bytes_unchanged(void **state)
 {
     (void)state;
@@ -339,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_driver_every_class), cmocka_unit_test(test_driver_standard_tags),
         cmocka_unit_test(test_history),            cmocka_unit_test(test_vehicle_every_class),
         cmocka_unit_test(test_layout_for),         cmocka_unit_test(test_bytes_unchanged),
+        cmocka_unit_test(test_date_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
