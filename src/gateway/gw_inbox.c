@@ -50,7 +50,8 @@
 
 struct mid_ent {
     uint64_t mid;                  /* 0: empty slot */
-    int64_t batch;                 /* 0 in flight, GW_PENDING, or answered_batch id */
+    int64_t batch;                 /* 0 in flight, GW_PENDING, or the seq of the BATCH
+                                      record holding its reply */
     uint32_t idx;                  /* position in the batch (in flight: 1 once recovery
                                       has given the frame to its handler) */
 };

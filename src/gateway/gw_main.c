@@ -237,8 +237,9 @@ static void mark_flushed(struct gw *g)
 
 /* Replies the hub's TCP has acknowledged are done: their queries leave the inbox, the
  * replies are kept under their ids (a repeat of the query, after a crash of either side,
- * gets this very reply again), memory freed.  The SQL of the whole pass is one
- * gw_inbox_flush: an answered_batch row, a DELETE per inbox row completed. */
+ * gets this very reply again), memory freed.  What the whole pass writes is one
+ * gw_inbox_flush: one BATCH record of the inbox's log (the ids, the rows now done, the
+ * replies; docs/gateway.md §5.1). */
 static void ack_check(struct gw *g)
 {
     uint64_t acked;
