@@ -47,13 +47,10 @@ struct timespec;
 void sl_deadline_after_ms(struct timespec *ts, int64_t ms);
 
 /* Name the calling thread (at most 15 characters are kept), so that `top -H`, `ps -L`,
- * perf and gdb tell the loop from the durability, archive and checkpoint threads.
- * background: the thread does work no message waits for (the archive's writer, the
- * checkpoint threads): its nice value is raised by 10 (Linux: per thread), so that on a
- * busy machine the loops and the audit durability thread, which replies wait for, run
- * first, and it catches up in the gaps.  Failures are ignored: a name and a priority are
- * help, not function. */
-void sl_thread_role(const char *name, int background);
+ * perf and gdb tell the loop from the durability, archive and checkpoint threads.  A
+ * failure is ignored: a name is help, not function.  (Every thread keeps the process's
+ * priority: docs/operations.md, "Threads", says why none is lowered.) */
+void sl_thread_name(const char *name);
 
 /* Copy at most dstsize-1 bytes and NUL-terminate; returns strlen(src) (BSD strlcpy). */
 size_t sl_strlcpy(char *dst, const char *src, size_t dstsize);

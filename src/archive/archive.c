@@ -682,7 +682,7 @@ static int64_t cutoff_at(const struct sl_archive *a, int64_t now)
 static void *writer_main(void *arg)
 {
     struct sl_archive *a = arg;
-    sl_thread_role("sl-archive", 1); /* no message waits for it; it catches up in the gaps */
+    sl_thread_name("sl-archive");
     int64_t next_expire = a->conf.expire_every_ms > 0 ? sl_now_ms() + a->conf.expire_every_ms
                                                       : INT64_MAX;
     int index_tries_at_stop = 0;

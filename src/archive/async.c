@@ -36,7 +36,7 @@ static void job_free(struct arch_job *j)
 static void *search_main(void *arg)
 {
     struct sl_archive *a = arg;
-    sl_thread_role("sl-arch-search", 0); /* an NLQ's reply waits for it */
+    sl_thread_name("sl-arch-search");
     pthread_mutex_lock(&a->smu);
     for (;;) {
         while (!a->jobs && !a->sstop)

@@ -225,7 +225,7 @@ static void queue_checkpoint(struct sl_audit_log *log)
 static void *checkpoint_thread(void *arg)
 {
     struct sl_audit_log *log = arg;
-    sl_thread_role("sl-audit-ckpt", 1); /* no batch waits for it */
+    sl_thread_name("sl-audit-ckpt");
     struct cp_snap *sn = sl_xmalloc(sizeof *sn);
     pthread_mutex_lock(&log->cpmu);
     for (;;) {
@@ -425,7 +425,7 @@ static int slot_has_work(const struct sl_audit_log *log)
 static void *durability_thread(void *arg)
 {
     struct sl_audit_log *log = arg;
-    sl_thread_role("sl-audit-sync", 0); /* replies wait for it: normal priority */
+    sl_thread_name("sl-audit-sync");
     pthread_mutex_lock(&log->mu);
     for (;;) {
         while (!slot_has_work(log) && !log->stop) {

@@ -40,7 +40,7 @@ struct bench_diskwatch {
 static void *watch(void *arg)
 {
     struct bench_diskwatch *w = arg;
-    sl_thread_role("sl-diskwatch", 0); /* a CPU delay would be timed as the disk's */
+    sl_thread_name("sl-diskwatch");
     char rec[200];
     memset(rec, 'w', sizeof rec);
     rec[sizeof rec - 1] = '\n';

@@ -5,7 +5,6 @@
 #include "stateline/core.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,9 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,21 +136,11 @@ void sl_deadline_after_ms(struct timespec *ts, int64_t ms)
     }
 }
 
-void sl_thread_role(const char *name, int background)
+void sl_thread_name(const char *name)
 {
     char n[16];
     sl_strlcpy(n, name, sizeof n);
     (void)pthread_setname_np(pthread_self(), n);
-    if (background) {
-        /* On Linux setpriority(PRIO_PROCESS, tid) applies to that thread only (a known
-         * departure from POSIX, documented in setpriority(2)); errno is reset because
-         * getpriority may return -1 legitimately. */
-        id_t tid = (id_t)syscall(SYS_gettid);
-        errno = 0;
-        int cur = getpriority(PRIO_PROCESS, tid);
-        if (cur != -1 || errno == 0)
-            (void)setpriority(PRIO_PROCESS, tid, cur + 10 > 19 ? 19 : cur + 10);
-    }
 }
 
 size_t sl_strlcpy(char *dst, const char *src, size_t dstsize)

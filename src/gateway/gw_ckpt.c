@@ -112,7 +112,7 @@ static void run_one(struct gw_ckpt *ck, int pages, int cap, int step)
 static void *ckpt_main(void *arg)
 {
     struct gw_ckpt *ck = arg;
-    sl_thread_role("sl-gw-ckpt", 1); /* the loop's commits never wait for it */
+    sl_thread_name("sl-gw-ckpt");
     pthread_mutex_lock(&ck->mu);
     for (;;) {
         while (!ck->stop && (!ck->want || ck->hold))

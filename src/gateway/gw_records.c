@@ -96,7 +96,7 @@ static void warm_progress(void *ctx, const char *what, int64_t done, int64_t tot
 static void *warm_main(void *arg)
 {
     struct gw_records *r = arg;
-    sl_thread_role("sl-store-warm", 1); /* look-ups go on while it reads */
+    sl_thread_name("sl-store-warm");
     struct sl_store_warm_stats ws;
     char err[256] = "";
     r->warm_logged_ns = sl_now_ns();
