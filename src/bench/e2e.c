@@ -801,8 +801,11 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
         slices = 1;
     double slice_s = b->o->duration_s / slices;
     char err[256];
-    int direct = b->resp_port > 0 && connect_direct(b, err, sizeof err) == 0;
-    if (b->resp_port > 0 && !direct)
+    /* --no-direct: no baseline slices between the end-to-end ones, so the hub and the
+     * gateway get no idle second between them: a continuous load (F-1's "sustained") */
+    int want = b->resp_port > 0 && !b->o->no_direct;
+    int direct = want && connect_direct(b, err, sizeof err) == 0;
+    if (want && !direct)
         fprintf(stderr, "stateline bench: no direct baseline: %s\n", err);
     /* The disk's flush time while this runs (diskwatch.c): a p99 made by the disk is then
      * told from one made by our code in the same report. */

@@ -75,9 +75,10 @@ static const char usage[] =
     "                    directory): every message waits for its entry's fdatasync\n"
     "  --keep            keep the temporary directory (logs, configuration)\n"
     "  --json            the report as one JSON object\n"
+    "  --no-direct       skip the direct (no hub) baseline; in e2e the measurement's\n"
+    "                    slices then run back to back: one continuous load\n"
     "switch only:\n"
     "  --reply-size N    bytes of DR text (default 256)\n"
-    "  --no-direct       skip the direct (no hub) baseline\n"
     "  --no-peer         skip the peer (nats-server)\n"
     "  --peer-search     search nats-server's sustained rate too, for the ratio\n"
     "e2e only:\n"
@@ -435,7 +436,7 @@ static int run(int argc, char **argv)
             o.keep = 1;
             continue;
         }
-        if (!e2e && !strcmp(a, "--no-direct")) {
+        if (!strcmp(a, "--no-direct")) {
             o.no_direct = 1;
             continue;
         }

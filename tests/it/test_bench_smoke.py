@@ -176,6 +176,19 @@ def e2e_scenario():
                                               "first_error")}))
     left = glob.glob(os.path.join(tmp, "stateline-bench-*"))
     check("e2e: temporary directory removed", not left, str(left))
+
+    # --no-direct: the measurement's slices back to back (a continuous load), no baseline
+    r = subprocess.run([STATELINE, "bench", "e2e", "--rate", "400", "--duration", "2",
+                        "--drivers", "3000", "--no-direct", "--json"], capture_output=True,
+                       text=True, timeout=240, env=env)
+    try:
+        run = json.loads(r.stdout).get("at_rate", {})
+    except ValueError:
+        run = {}
+    check("e2e --no-direct: every query answered, no baseline",
+          r.returncode == 0 and run.get("sent") == 800 and run.get("received") == 800
+          and run.get("errors") == 0 and "direct" not in run and "added_us" not in run,
+          r.stderr[-2000:] + json.dumps(run)[:1500])
     os.rmdir(tmp)
     r = subprocess.run([STATELINE, "bench", "e2e", "--gateways", "9"], capture_output=True,
                        text=True, timeout=30)
