@@ -1,7 +1,6 @@
 /*
  * segment.c - listing, mapping and scanning segment files (format in internal.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,43 +13,12 @@
 
 #include "stateline/audit.h"
 #include "stateline/core.h"
+#include "stateline/segfiles.h"
 #include "audit/internal.h"
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 int sl__audit_list_segments(const char *dir, uint32_t **nums)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    size_t n = 0, cap = 16;
-    uint32_t *v = sl_xmalloc(cap * sizeof *v);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *s = de->d_name;
-        if (strlen(s) != 16 || strncmp(s, "seg-", 4) != 0 || strcmp(s + 12, ".log") != 0)
-            continue;
-        uint32_t x = 0;
-        int ok = 1;
-        for (int i = 4; i < 12; i++) {
-            if (s[i] < '0' || s[i] > '9')
-                ok = 0;
-            x = x * 10 + (uint32_t)(s[i] - '0');
-        }
-        if (!ok || x == 0)
-            continue;
-        if (n == cap)
-            v = sl_xrealloc(v, (cap *= 2) * sizeof *v);
-        v[n++] = x;
-    }
-    closedir(d);
-    qsort(v, n, sizeof *v, cmp_u32);
-    *nums = v;
-    return (int)n;
+    return sl_seg_list(dir, nums);
 }
 
 void sl__audit_seg_path(const char *dir, uint32_t num, char *out, size_t cap)

@@ -46,7 +46,6 @@
  * process being killed, which is what R-1 asks; the cost of a power cut is in
  * docs/gateway.md §5.1.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -59,7 +58,9 @@
 
 #include "gw_int.h"
 #include "stateline/audit.h"
+#include "stateline/be.h"
 #include "stateline/core.h"
+#include "stateline/segfiles.h"
 
 #define SEG_HDR 32
 #define MAGIC "SLINBOX1"
@@ -81,30 +82,6 @@ struct gw_ilog {
     uint32_t rseg;
 };
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
 static uint32_t hdr_crc(const uint8_t *h)
 {
     uint32_t c = sl_audit_crc32c(0, h, 8);
@@ -123,18 +100,18 @@ int gw_ilog_rec_parse(const uint8_t *b, size_t n, uint64_t salt, int64_t want_se
 {
     if (n < GW_ILOG_REC_HDR)
         return -1;
-    uint32_t l = get32(b);
+    uint32_t l = sl_be_get32(b);
     if (l > GW_ILOG_REC_MAX || n - GW_ILOG_REC_HDR < l)
         return -1;
-    if ((int64_t)get64(b + 8) != want_seq || get32(b + 20) != 0)
+    if ((int64_t)sl_be_get64(b + 8) != want_seq || sl_be_get32(b + 20) != 0)
         return -1;
     uint8_t s[8];
-    put64(s, salt);
+    sl_be_put64(s, salt);
     uint32_t c = sl_audit_crc32c(0, s, 8);
     c = sl_audit_crc32c(c, b + 8, GW_ILOG_REC_HDR - 8 + (size_t)l);
-    if (c != get32(b + 4))
+    if (c != sl_be_get32(b + 4))
         return -1;
-    uint32_t t = get32(b + 16);
+    uint32_t t = sl_be_get32(b + 16);
     if (t != GW_ILOG_READ && t != GW_ILOG_BATCH)
         return -1;
     *type = t;
@@ -149,39 +126,39 @@ void gw_ilog_rec_header(uint8_t h[GW_ILOG_REC_HDR], uint64_t salt, int64_t seq, 
     size_t l = 0;
     for (int i = 0; i < niov; i++)
         l += iov[i].iov_len;
-    put32(h, (uint32_t)l);
-    put64(h + 8, (uint64_t)seq);
-    put32(h + 16, type);
-    put32(h + 20, 0);
+    sl_be_put32(h, (uint32_t)l);
+    sl_be_put64(h + 8, (uint64_t)seq);
+    sl_be_put32(h + 16, type);
+    sl_be_put32(h + 20, 0);
     uint8_t s[8];
-    put64(s, salt);
+    sl_be_put64(s, salt);
     uint32_t c = sl_audit_crc32c(0, s, 8);
     c = sl_audit_crc32c(c, h + 8, GW_ILOG_REC_HDR - 8);
     for (int i = 0; i < niov; i++)
         c = sl_audit_crc32c(c, iov[i].iov_base, iov[i].iov_len);
-    put32(h + 4, c);
+    sl_be_put32(h + 4, c);
 }
 
 int gw_ilog_seg_header_parse(const uint8_t *b, size_t n, int64_t *first_seq, uint64_t *salt)
 {
-    if (n < SEG_HDR || memcmp(b, MAGIC, 8) != 0 || get32(b + 8) != hdr_crc(b) ||
-        get32(b + 12) != 1)
+    if (n < SEG_HDR || memcmp(b, MAGIC, 8) != 0 || sl_be_get32(b + 8) != hdr_crc(b) ||
+        sl_be_get32(b + 12) != 1)
         return -1;
-    int64_t f = (int64_t)get64(b + 16);
+    int64_t f = (int64_t)sl_be_get64(b + 16);
     if (f < 1)
         return -1;
     *first_seq = f;
-    *salt = get64(b + 24);
+    *salt = sl_be_get64(b + 24);
     return 0;
 }
 
 static void seg_header(uint8_t h[SEG_HDR], int64_t first_seq, uint64_t salt)
 {
     memcpy(h, MAGIC, 8);
-    put32(h + 12, 1);
-    put64(h + 16, (uint64_t)first_seq);
-    put64(h + 24, salt);
-    put32(h + 8, hdr_crc(h));
+    sl_be_put32(h + 12, 1);
+    sl_be_put64(h + 16, (uint64_t)first_seq);
+    sl_be_put64(h + 24, salt);
+    sl_be_put32(h + 8, hdr_crc(h));
 }
 
 static uint64_t new_salt(void)
@@ -192,46 +169,7 @@ static uint64_t new_salt(void)
     return s;
 }
 
-/* ---- listing ---- */
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The segment numbers in dir, ascending (sl_xmalloc'd into *nums); -1 if dir cannot be
- * read. */
-static int list_segs(const char *dir, uint32_t **nums)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    size_t n = 0, cap = 16;
-    uint32_t *v = sl_xmalloc(cap * sizeof *v);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *s = de->d_name;
-        if (strlen(s) != 16 || strncmp(s, "seg-", 4) != 0 || strcmp(s + 12, ".log") != 0)
-            continue;
-        uint32_t x = 0;
-        int ok = 1;
-        for (int i = 4; i < 12; i++) {
-            if (s[i] < '0' || s[i] > '9')
-                ok = 0;
-            x = x * 10 + (uint32_t)(s[i] - '0');
-        }
-        if (!ok || x == 0)
-            continue;
-        if (n == cap)
-            v = sl_xrealloc(v, (cap *= 2) * sizeof *v);
-        v[n++] = x;
-    }
-    closedir(d);
-    qsort(v, n, sizeof *v, cmp_u32);
-    *nums = v;
-    return (int)n;
-}
+/* ---- listing (sl_seg_list, segfiles.h) ---- */
 
 static void seg_push(struct gw_ilog *lg, uint32_t num, uint64_t size)
 {
@@ -316,7 +254,7 @@ static int scan(struct gw_ilog *lg, void (*fn)(const struct gw_ilog_rec *r, void
                 int quiet, uint64_t *last_salt, char *err, size_t errlen)
 {
     uint32_t *nums;
-    int n = list_segs(lg->dir, &nums);
+    int n = sl_seg_list(lg->dir, &nums);
     if (n < 0) {
         snprintf(err, errlen, "%s: %s", lg->dir, strerror(errno));
         return -1;
@@ -621,7 +559,7 @@ int gw_ilog_read(struct gw_ilog *lg, uint32_t seg, uint64_t off, int64_t seq,
     uint8_t rh[GW_ILOG_REC_HDR];
     if (pread(lg->rfd, rh, sizeof rh, (off_t)off) != (ssize_t)sizeof rh)
         goto bad;
-    size_t l = get32(rh);
+    size_t l = sl_be_get32(rh);
     if (l > GW_ILOG_REC_MAX)
         goto bad;
     sl_buf_reset(buf);
@@ -644,7 +582,7 @@ int gw_ilog_batch_parse(const uint8_t *p, size_t len, struct gw_ilog_batch *b)
 {
     if (len < 8)
         return -1;
-    uint32_t n = get32(p), d = get32(p + 4);
+    uint32_t n = sl_be_get32(p), d = sl_be_get32(p + 4);
     if ((len - 8) / 8 < (uint64_t)n + d)
         return -1;
     b->n = n;
@@ -658,5 +596,5 @@ int gw_ilog_batch_parse(const uint8_t *p, size_t len, struct gw_ilog_batch *b)
 
 uint64_t gw_ilog_u64(const uint8_t *p, uint32_t i)
 {
-    return get64(p + (size_t)i * 8);
+    return sl_be_get64(p + (size_t)i * 8);
 }

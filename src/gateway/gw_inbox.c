@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "gw_int.h"
+#include "stateline/be.h"
 #include "stateline/core.h"
 #include "stateline/frame.h"
 
@@ -338,12 +339,6 @@ static uint8_t *bytes(const struct sl_buf *b)
 static int64_t u64_at(const uint8_t *p)
 {
     return (int64_t)gw_ilog_u64(p, 0);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
 }
 
 /* ---- the scan at open ---- */
@@ -745,7 +740,7 @@ static void rotate(struct gw_inbox *ib)
         }
         sl_buf_reset(&copy);
         uint8_t *h = sl_buf_reserve(&copy, 8);
-        put64(h, (uint64_t)r->id);
+        sl_be_put64(h, (uint64_t)r->id);
         sl_buf_commit(&copy, 8);
         size_t off = 8;
         uint64_t mid;
@@ -926,14 +921,12 @@ int gw_inbox_flush(struct gw_inbox *ib)
     /* one record: the replies acknowledged and the rows now done, whole or not at all */
     uint8_t h[8];
     uint32_t nd = (uint32_t)ib->ngone;
-    h[0] = (uint8_t)(ib->bn >> 24), h[1] = (uint8_t)(ib->bn >> 16);
-    h[2] = (uint8_t)(ib->bn >> 8), h[3] = (uint8_t)ib->bn;
-    h[4] = (uint8_t)(nd >> 24), h[5] = (uint8_t)(nd >> 16), h[6] = (uint8_t)(nd >> 8);
-    h[7] = (uint8_t)nd;
+    sl_be_put32(h, ib->bn);
+    sl_be_put32(h + 4, nd);
     /* the row ids, big-endian, in place of the array (it is emptied below) */
     uint8_t *done = (uint8_t *)ib->gone;
     for (size_t i = 0; i < ib->ngone; i++)
-        put64(done + i * 8, (uint64_t)ib->gone[i]);
+        sl_be_put64(done + i * 8, (uint64_t)ib->gone[i]);
     struct iovec v[4] = {{h, 8},
                          {bytes(&ib->bmids), sl_buf_used(&ib->bmids)},
                          {done, ib->ngone * 8},

@@ -70,6 +70,7 @@
 #include <sys/stat.h>
 
 #include "gw_int.h"
+#include "stateline/be.h"
 #include "stateline/core.h"
 #include "stateline/sqlcfg.h"
 #include "stateline/frame.h"
@@ -185,30 +186,12 @@ static int gw_queue_schema_apply_v1(sqlite3 *db, char *err, size_t errlen)
 
 /* ---- blobs (formats in the header comment) ---- */
 
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 void gw_blob_put_frame(struct sl_buf *b, uint64_t mid, const void *frame, uint32_t len)
 {
     uint8_t *p = sl_buf_reserve(b, GW_INBOX_REC_HDR + (size_t)len);
-    put32(p, len);
-    put32(p + 4, (uint32_t)(mid >> 32));
-    put32(p + 8, (uint32_t)mid);
+    sl_be_put32(p, len);
+    sl_be_put32(p + 4, (uint32_t)(mid >> 32));
+    sl_be_put32(p + 8, (uint32_t)mid);
     if (len)
         memcpy(p + GW_INBOX_REC_HDR, frame, len);
     sl_buf_commit(b, GW_INBOX_REC_HDR + (size_t)len);
@@ -218,11 +201,11 @@ void gw_blob_put_reply(struct sl_buf *mids, struct sl_buf *replies, uint64_t mid
                        const void *reply, uint32_t len)
 {
     uint8_t *p = sl_buf_reserve(mids, 8);
-    put32(p, (uint32_t)(mid >> 32));
-    put32(p + 4, (uint32_t)mid);
+    sl_be_put32(p, (uint32_t)(mid >> 32));
+    sl_be_put32(p + 4, (uint32_t)mid);
     sl_buf_commit(mids, 8);
     p = sl_buf_reserve(replies, 4 + (size_t)len);
-    put32(p, len);
+    sl_be_put32(p, len);
     if (len)
         memcpy(p + 4, reply, len);
     sl_buf_commit(replies, 4 + (size_t)len);
@@ -236,10 +219,10 @@ int gw_inbox_blob_next(const uint8_t *b, size_t n, size_t *off, uint64_t *mid,
     if (n - *off < GW_INBOX_REC_HDR)
         return -1;
     const uint8_t *p = b + *off;
-    uint32_t l = get32(p);
+    uint32_t l = sl_be_get32(p);
     if (l > SL_FRAME_DEFAULT_MAX || n - *off - GW_INBOX_REC_HDR < l)
         return -1;
-    *mid = get64(p + 4);
+    *mid = sl_be_get64(p + 4);
     *frame = p + GW_INBOX_REC_HDR;
     *len = l;
     *off += GW_INBOX_REC_HDR + (size_t)l;
@@ -248,7 +231,7 @@ int gw_inbox_blob_next(const uint8_t *b, size_t n, size_t *off, uint64_t *mid,
 
 uint64_t gw_mids_get(const uint8_t *mids, uint32_t i)
 {
-    return get64(mids + (size_t)i * 8);
+    return sl_be_get64(mids + (size_t)i * 8);
 }
 
 int gw_answered_blob_get(const uint8_t *b, size_t n, uint32_t i, const uint8_t **reply,
@@ -258,7 +241,7 @@ int gw_answered_blob_get(const uint8_t *b, size_t n, uint32_t i, const uint8_t *
     for (uint32_t k = 0;; k++) {
         if (n - off < 4)
             return -1;
-        uint32_t l = get32(b + off);
+        uint32_t l = sl_be_get32(b + off);
         if (n - off - 4 < l)
             return -1;
         if (k == i) {
