@@ -136,7 +136,6 @@ struct e2e {
     uint64_t by_key[Q_NKIND];
     uint64_t answered;
     uint64_t archive_lost;       /* messages the hub's archive dropped, all runs so far */
-    int64_t archive_behind;      /* its backlog at the end of the last run */
     int archive_unknown;         /* the hub's control socket did not answer once: said */
     char run_id;
     FILE *say;
@@ -667,7 +666,6 @@ static int one_run(struct e2e *b, double rate, double secs, double warmup_s,
         archive_unknown(b);
         return rc;
     }
-    b->archive_behind = behind;
     if (lost1 > lost0) {
         uint64_t d = (uint64_t)(lost1 - lost0);
         b->archive_lost += d;
