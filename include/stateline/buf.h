@@ -42,4 +42,8 @@ char *sl_read_file(const char *path, size_t *len);
  * errno set by the write that failed. */
 int sl_write_all(int fd, const void *p, size_t n);
 
+/* fsync the directory at path, so that the names created, renamed or removed in it are
+ * durable (a file's own fsync does not cover its directory entry).  0, or -1 with errno. */
+int sl_fsync_dir(const char *path);
+
 #endif

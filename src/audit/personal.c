@@ -144,16 +144,6 @@ static uint64_t be64(const uint8_t *b)
     return (uint64_t)be32(b) << 32 | be32(b + 4);
 }
 
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
 static void pfile_path(const char *pdir, const char *period, const char *ext, char *out,
                        size_t cap)
 {
@@ -284,7 +274,7 @@ static int create_key(const char *dir, const char *path, uint8_t key[32])
         return -1;
     }
     unlink(tmp);
-    return fsync_dir(dir);
+    return sl_fsync_dir(dir);
 }
 
 static int is_shredded(const struct sl__audit_personal *p, const char *period)
@@ -567,7 +557,7 @@ static struct pfile *pfile_get(struct sl__audit_personal *p, const char *period)
         uint8_t h[SL_AUDIT_PDATA_HDR];
         sl__audit_pdata_header(period, h);
         if (ftruncate(fd, 0) < 0 || sl_write_all(fd, h, sizeof h) < 0 || fdatasync(fd) < 0 ||
-            fsync_dir(p->pdir) < 0) {
+            sl_fsync_dir(p->pdir) < 0) {
             SL_ERROR("audit", "%s: %s", path, strerror(errno));
             close(fd);
             return NULL;
@@ -1247,7 +1237,7 @@ int sl_audit_shred(const char *dir, const char *period, char *err, size_t errlen
             return -1;
         }
     }
-    if (fsync_dir(kdir) < 0) {
+    if (sl_fsync_dir(kdir) < 0) {
         seterr(err, errlen, "fsync %s: %s", kdir, strerror(errno));
         rc = -1;
     }
@@ -1266,7 +1256,7 @@ int sl_audit_shred(const char *dir, const char *period, char *err, size_t errlen
         if (unlink(dpath) < 0 && errno != ENOENT) {
             seterr(err, errlen, "unlink %s: %s", dpath, strerror(errno));
             rc = -1;
-        } else if (fsync_dir(p->pdir) < 0) {
+        } else if (sl_fsync_dir(p->pdir) < 0) {
             seterr(err, errlen, "fsync %s: %s", p->pdir, strerror(errno));
             rc = -1;
         }

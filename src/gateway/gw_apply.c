@@ -57,11 +57,7 @@ int sl_gw_write_atomic(const char *path, const char *text, size_t len, char *err
         unlink(tmp);
         return -1;
     }
-    int dfd = open(dn, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    (void)sl_fsync_dir(dn); /* the rename durable; the file is already in place */
     return 0;
 }
 

@@ -43,6 +43,7 @@
 
 #include "gw_int.h"
 #include "stateline/be.h"
+#include "stateline/buf.h"
 #include "stateline/core.h"
 #include "stateline/frame.h"
 
@@ -507,11 +508,8 @@ static int sync_dir(const char *dir)
             close(fd);
     }
     closedir(d);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
+    if (sl_fsync_dir(dir) != 0)
         rc = -1;
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 
