@@ -99,7 +99,12 @@ def test_sender_that_does_not_read_is_paused():
     # hub would rightly close the line); the reader waits with select() instead.
     with Network(tls=False, plain=True, out_cap="64k") as net:
         ca = net.answer_line("CA")
-        bad = net.line("WA", rcvbuf=4096)
+        # A receive buffer of 256 KiB, fixed (no autotuning): far less than the 16 MB of
+        # answers, so the hub's output must back up, yet each read takes many answers.
+        # With 4 KiB the read-back went one small TCP window at a time (about 3,300 of
+        # them), and since this socket also sends, its kernel may hold each window update
+        # back as a delayed ACK (40-200 ms): on one CI machine that took longer than 300 s.
+        bad = net.line("WA", rcvbuf=262144)
         bad.sock.settimeout(None)
         done = {"sent": 0, "err": None}
         pad = b"X" * 1000
@@ -125,11 +130,18 @@ def test_sender_that_does_not_read_is_paused():
                         p, bad.inbuf = bad.inbuf[4:4 + k], bad.inbuf[4 + k:]
                         return Out(p)
                 left = deadline - time.monotonic()
-                assert left > 0, "nothing received in %s s (after %d sent)" % (timeout, done["sent"])
+                assert left > 0, "nothing received in %s s (after %d sent, %d read): %r" % (
+                    timeout, done["sent"], got["n"], wa_state())
                 if select.select([bad.sock], [], [], left)[0]:
                     chunk = bad.sock.recv(262144)
                     assert chunk, "closed by the hub"
                     bad.inbuf += chunk
+
+        got = {"n": 0}
+
+        def wa_state():
+            lines = net.ctl_cmd("lines")["lines"]
+            return [l for l in lines if l["member"] == "WA"]
 
         t = threading.Thread(target=send_all, daemon=True)
         t.start()
@@ -149,10 +161,17 @@ def test_sender_that_does_not_read_is_paused():
         wa2 = net.line("WA")
         wa2.send("DQ.WATEST000.CA.TXTOLN/OTHER01")
         assert "OLN/OTHER01" in ca.recv().body
-        # it reads at last: every answer arrives, in order
+        # it reads at last: every answer arrives, in order, and steadily (a read-back
+        # slower than 2 minutes says where it stands instead of running into the alarm)
+        t0 = time.monotonic()
         for i in range(n):
             er = read_frame(30)
             assert er.key == "ER" and ("OLN/B%07d" % i) in er.body, (i, er)
+            got["n"] = i + 1
+            if i % 1000 == 999:
+                assert time.monotonic() - t0 < 120, (
+                    "read-back too slow: %d of %d answers in %.0f s, %d sent; %r" % (
+                        i + 1, n, time.monotonic() - t0, done["sent"], wa_state()))
         t.join(30)
         assert done["err"] is None and done["sent"] == n, done
 
