@@ -77,6 +77,17 @@ int sl_bench_switch(const struct sl_bench_opts *o, const char *self_exe);
  * look-ups in a generated population and durable audit -> hub -> terminal, TLS on. */
 int sl_bench_e2e(const struct sl_bench_opts *o, const char *self_exe);
 
+/* The disk scenario (disk.c): fdatasync's time on DIR's file system, nothing else running. */
+struct sl_bench_disk_opts {
+    const char *dir;   /* measured in a temporary directory made inside it, removed after */
+    double duration_s; /* how long */
+    int period_ms;     /* a 200-byte append and fdatasync every period_ms */
+    int json;          /* the report as one JSON object */
+};
+/* Prints the report on stdout.  0 measured, 1 could not (why on stderr), 130 interrupted
+ * by SIGINT/SIGTERM (what was measured until then is reported). */
+int sl_bench_disk(const struct sl_bench_disk_opts *o);
+
 /* The responder child: `stateline bench responder --hub HOST:PORT --certs DIR
  * --as ORI --reply-size N`.  Answers every query that arrives on CA's answering line,
  * and every query sent to it directly on a loopback TLS listener (port chosen by the

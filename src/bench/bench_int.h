@@ -199,7 +199,8 @@ int bench_diskwatch_start(const char *dir, int period_ms, struct bench_diskwatch
 /* Stop and join the thread, copy its stats into *st (when not NULL), remove the file, free
  * w.  w NULL: nothing. */
 void bench_diskwatch_stop(struct bench_diskwatch *w, struct bench_disk_stats *st);
-/* {syncs, p50_ms, p99_ms, max_ms, over_2ms, over_20ms[, errors]}: a new reference. */
+/* {syncs, p50_ms, p90_ms, p99_ms, p99_9_ms, max_ms, over_2ms, over_20ms[, errors]}: a new
+ * reference. */
 json_t *bench_disk_stats_json(const struct bench_disk_stats *st);
 
 #endif

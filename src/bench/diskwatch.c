@@ -1,5 +1,6 @@
 /*
- * diskwatch.c - the disk's flush time *during* a measurement, for `stateline bench e2e`.
+ * diskwatch.c - the disk's flush time *during* a measurement, for `stateline bench e2e`
+ * (and on its own, for `stateline bench disk`: disk.c).
  *
  * Every reply of the end-to-end path waits for the gateway's audit batch to be made durable
  * (one fdatasync of the segment, beside the personal data's). A slow flush therefore shows
@@ -125,8 +126,12 @@ json_t *bench_disk_stats_json(const struct bench_disk_stats *st)
     if (st->syncs) {
         json_object_set_new(j, "p50_ms",
                             json_real((double)sl_hist_percentile(&st->hist, 50) / 1000));
+        json_object_set_new(j, "p90_ms",
+                            json_real((double)sl_hist_percentile(&st->hist, 90) / 1000));
         json_object_set_new(j, "p99_ms",
                             json_real((double)sl_hist_percentile(&st->hist, 99) / 1000));
+        json_object_set_new(j, "p99_9_ms",
+                            json_real((double)sl_hist_percentile(&st->hist, 99.9) / 1000));
         json_object_set_new(j, "max_ms",
                             json_real((double)sl_hist_percentile(&st->hist, 100) / 1000));
     }

@@ -2,8 +2,8 @@
  * cmd_bench.c - `stateline bench [scenario]`: load tests with honest latency figures
  * (stateline/bench.h; results and method in docs/performance.md).
  *
- * Scenarios: switch and e2e are measured here (src/bench); policy, audit and lookup are
- * the parts' own benchmarks (`stateline policy bench`, `stateline audit bench`,
+ * Scenarios: switch, e2e and disk are measured here (src/bench); policy, audit and
+ * lookup are the parts' own benchmarks (`stateline policy bench`, `stateline audit bench`,
  * `stateline store bench`), run under this name so that every figure of
  * docs/performance.md comes from `stateline bench`.  `stateline bench` alone (or `all`)
  * runs each scenario briefly, each as a child process of this binary with --json, and
@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ static const char usage[] =
     "                                                  (= stateline audit bench)\n"
     "       stateline bench lookup [--db FILE | --drivers N] [--n N] [--json]\n"
     "                                                  (= stateline store bench)\n"
+    "       stateline bench disk [DIR] [--duration S] [--period-ms P] [--json]\n"
     "\n"
     "switch: a hub on loopback (TLS, fresh credentials in a temporary directory)\n"
     "between K Washington terminal lines and a minimal California responder that\n"
@@ -89,6 +91,13 @@ static const char usage[] =
     "                    the archive costs, by difference; not the network as deployed\n"
     "  --capacity-bound MS  the capacity search's p99 bound (default 250): the\n"
     "                    highest rate answered in full with queues that do not grow\n"
+    "\n"
+    "disk: what a flush costs on DIR's file system (default $TMPDIR or /tmp) with\n"
+    "nothing else of ours running: 200 bytes appended and fdatasync'd every P ms\n"
+    "(default 5) for S seconds (default 20), in a temporary directory inside DIR,\n"
+    "removed after.  Every reply of the e2e path waits for one flush of the audit\n"
+    "log: on that log's disk, this p99 is a floor under F-2's.\n"
+    "\n"
     "all:\n"
     "  --quick           the shortest settings (a smoke test, not a measurement)\n"
     "\n"
@@ -242,6 +251,39 @@ static int scenario_lookup(int argc, char **argv)
     return rc;
 }
 
+/* `bench disk [DIR] [--duration S] [--period-ms P] [--json]` */
+static int scenario_disk(int argc, char **argv)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    struct sl_bench_disk_opts o = {.dir = tmpdir && *tmpdir ? tmpdir : "/tmp",
+                                   .duration_s = 20, .period_ms = 5};
+    int i = 2;
+    if (i < argc && argv[i][0] != '-')
+        o.dir = argv[i++];
+    for (; i < argc; i++) {
+        double v;
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--json")) {
+            o.json = 1;
+        } else if (!strcmp(argv[i], "--duration")) {
+            if (num(val, 0.1, 86400, &v))
+                return bad("--duration", val);
+            o.duration_s = v;
+            i++;
+        } else if (!strcmp(argv[i], "--period-ms")) {
+            if (num(val, 1, 60000, &v) || v != floor(v))
+                return bad("--period-ms", val);
+            o.period_ms = (int)v;
+            i++;
+        } else {
+            fprintf(stderr, "stateline bench disk: unknown option '%s' (see stateline bench "
+                            "--help)\n", argv[i]);
+            return SL_EXIT_USAGE;
+        }
+    }
+    return sl_bench_disk(&o);
+}
+
 /* ---- all: each scenario briefly, as a child with --json ---- */
 
 /* Run self with argv and wait: stdout captured into *out (sl_xmalloc'd) when out is not
@@ -328,6 +370,7 @@ static int run_all(int argc, char **argv, int first)
         {"policy", NULL},
         {"audit", "--entries", "300000", NULL},
         {"lookup", "--drivers", "20000", "--n", "2000", NULL},
+        {"disk", "--duration", "10", NULL},
     };
     static const char *const fast[][16] = {
         {"switch", "--rate", "1000", "--duration", "1", "--no-peer", NULL},
@@ -335,11 +378,14 @@ static int run_all(int argc, char **argv, int first)
         {"policy", "--rules", "100", "--decisions", "20000", NULL},
         {"audit", "--entries", "20000", NULL},
         {"lookup", "--drivers", "2000", "--n", "200", NULL},
+        {"disk", "--duration", "1", NULL},
     };
+    enum { NSCEN = sizeof brief / sizeof brief[0] };
+    _Static_assert(sizeof brief == sizeof fast, "one fast setting per scenario");
     const char *const(*set)[16] = quick ? fast : brief;
     json_t *all = json_object(), *sc = json_object(), *ex = json_object();
     int worst = 0;
-    for (int s = 0; s < 5; s++) {
+    for (int s = 0; s < NSCEN; s++) {
         char *argv2[24];
         int n = 0;
         argv2[n++] = (char *)"stateline";
@@ -382,7 +428,7 @@ static int run_all(int argc, char **argv, int first)
         free(t);
     } else {
         printf("\n== exit status:");
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < NSCEN; k++)
             printf(" %s %lld", set[k][0],
                    (long long)json_integer_value(json_object_get(ex, set[k][0])));
         printf("\n");
@@ -407,10 +453,12 @@ static int run(int argc, char **argv)
         return scenario_audit(argc, argv);
     if (strcmp(argv[1], "lookup") == 0)
         return scenario_lookup(argc, argv);
+    if (strcmp(argv[1], "disk") == 0)
+        return scenario_disk(argc, argv);
     int e2e = strcmp(argv[1], "e2e") == 0;
     if (!e2e && strcmp(argv[1], "switch") != 0) {
         fprintf(stderr, "stateline bench: no scenario '%s' (there are: switch, e2e, policy, "
-                        "audit, lookup, all)\n", argv[1]);
+                        "audit, lookup, disk, all)\n", argv[1]);
         return SL_EXIT_USAGE;
     }
     struct sl_bench_opts o;

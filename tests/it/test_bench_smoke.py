@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Smoke test of `stateline bench`: `switch` (a 3-second fixed-rate run at 2,000
 queries/s), `e2e` (a 2-second run through a hub and a real gateway), and every scenario
-on the quick settings (`stateline bench --quick --json`).
+on the quick settings (`stateline bench --quick --json`); `disk` on its own, with bad
+input.
 
 It starts its own hub and responder, so this checks the whole harness: the JSON report
 parses, every query sent was answered (through the hub, directly, and through nats-server
@@ -113,6 +114,70 @@ def interrupted():
     os.rmdir(tmp)
 
 
+def disk_scenario():
+    """`stateline bench disk DIR`: fdatasync's time on DIR's file system, in a directory
+    it makes there and removes; bad input answered with a reason; Ctrl-C reports what it
+    measured and exits 130."""
+    import signal
+    import time
+    tmp = tempfile.mkdtemp(prefix="sl-bench-disk-")
+    r = subprocess.run([STATELINE, "bench", "disk", tmp, "--duration", "1", "--period-ms",
+                        "5", "--json"], capture_output=True, text=True, timeout=60)
+    check("disk: exit 0", r.returncode == 0, r.stderr[-2000:])
+    try:
+        rep = json.loads(r.stdout)
+    except ValueError as e:
+        check("disk: JSON parses", False, f"{e}: {r.stdout[-2000:]}")
+        rep = {}
+    d = rep.get("disk", {})
+    check("disk: the scenario, the folder and its file system",
+          rep.get("scenario") == "disk" and rep.get("dir") == tmp and rep.get("fs")
+          and rep.get("period_ms") == 5 and rep.get("interrupted") is False, json.dumps(rep))
+    # one sync every 5 ms for 1 s: at most ~200, and at least one however slow the disk
+    check("disk: flushes counted", 0 < d.get("syncs", 0) <= 201 and "errors" not in d,
+          json.dumps(d))
+    keys = ["p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "max_ms"]
+    vals = [d.get(k) for k in keys]
+    check("disk: percentiles in order", all(isinstance(v, (int, float)) for v in vals)
+          and vals == sorted(vals) and vals[0] >= 0, json.dumps(d))
+    check("disk: nothing left in the folder", os.listdir(tmp) == [], str(os.listdir(tmp)))
+
+    plain = os.path.join(tmp, "plain-file")
+    open(plain, "w").close()
+    for args, code, says in [
+            ([os.path.join(tmp, "nosuch")], 1, "No such file or directory"),
+            ([plain], 1, "not a directory"),
+            (["--duration", "0"], 2, "--duration"),
+            (["--period-ms", "1.5"], 2, "--period-ms"),
+            (["--period-ms", "0"], 2, "--period-ms"),
+            (["--bogus"], 2, "--bogus")]:
+        r = subprocess.run([STATELINE, "bench", "disk"] + args, capture_output=True,
+                           text=True, timeout=30)
+        check(f"disk: {' '.join(args)} -> exit {code} with the reason",
+              r.returncode == code and says in r.stderr, f"{r.returncode} {r.stderr[-500:]}")
+    os.unlink(plain)
+
+    p = subprocess.Popen([STATELINE, "bench", "disk", tmp, "--duration", "60", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    try:
+        rep = json.loads(out)
+    except ValueError:
+        rep = {}
+    check("disk: SIGINT -> exit 130, says so, reports what it measured",
+          p.returncode == 130 and "interrupted" in err and rep.get("interrupted") is True
+          and rep.get("disk", {}).get("syncs", 0) > 0, f"{p.returncode} {err[-500:]} {out[-500:]}")
+    check("disk: SIGINT: nothing left in the folder", os.listdir(tmp) == [],
+          str(os.listdir(tmp)))
+    os.rmdir(tmp)
+
+
 def policy_scenario():
     """`stateline bench policy` runs the policy engine's benchmark (F-3)."""
     p = subprocess.run([STATELINE, "bench", "policy", "--rules", "100"], capture_output=True,
@@ -210,7 +275,7 @@ def all_quick():
     except ValueError as e:
         check("all: JSON parses", False, f"{e}: {r.stdout[-2000:]}")
         return
-    names = ["switch", "e2e", "policy", "audit", "lookup"]
+    names = ["switch", "e2e", "policy", "audit", "lookup", "disk"]
     sc = rep.get("scenarios", {})
     check("all: one member per scenario", sorted(sc) == sorted(names), json.dumps(list(sc)))
     check("all: every scenario exit 0", rep.get("exit") == {n: 0 for n in names},
@@ -236,6 +301,9 @@ def all_quick():
           and all(f.get("found", -1) > 0
                   and f.get("found") == f.get("n", sc["lookup"].get("n")) for f in forms),
           json.dumps(forms))
+    disk = sc.get("disk", {})
+    check("all: the disk's flushes measured where TMPDIR points", disk.get("dir") == tmp
+          and disk.get("disk", {}).get("syncs", 0) > 0, json.dumps(disk)[:1500])
     left = glob.glob(os.path.join(tmp, "stateline-bench-*"))
     check("all: temporary directories removed", not left, str(left))
     os.rmdir(tmp)
@@ -246,6 +314,7 @@ if __name__ == "__main__":
         main()
         interrupted()
         policy_scenario()
+        disk_scenario()
         e2e_scenario()
         all_quick()
     except Exception as e:
