@@ -45,10 +45,11 @@
  * capacity_p99_bound_ms, capacity_rate (F-1), at_capacity and at_half (F-2) (or at_rate,
  * with --rate) {run as in the switch scenario +
  * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us,
- * disk_during {syncs, p50_ms, p90_ms, p99_ms, p99_9_ms, max_ms, over_2ms, over_20ms}, archive_lost (messages
- * the hub's archive dropped: also counted as errors), archive_catch_up_ms (from the last
- * slice until every message is searchable; -1 not within 30 s)}, outcomes {released, redacted, held, denied, not_on_file, ER, SM,
- * wrong}, by_key {DQ, KQ, RQ, DNQ}.
+ * disk_during {syncs, p50_ms, p90_ms, p99_ms, p99_9_ms, max_ms, over_2ms, over_20ms},
+ * archive_lost (messages the hub's archive dropped: also counted as errors),
+ * archive_catch_up_ms (from the last slice until every message is searchable; -1 not
+ * within 30 s)}, outcomes {released, redacted, held, denied, not_on_file, ER, SM, wrong},
+ * by_key {DQ, KQ, RQ, DNQ}.
  */
 #include <errno.h>
 #include <fcntl.h>
