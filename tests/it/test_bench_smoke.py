@@ -86,9 +86,20 @@ def stray_processes(tmp):
     return found
 
 
+def ctrl_c(p):
+    """SIGINT to a running `stateline bench`, then its (stdout, stderr) once it ends (killed
+    after 30 s: a bench that does not stop on Ctrl-C fails the checks that follow)."""
+    import signal
+    p.send_signal(signal.SIGINT)
+    try:
+        return p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.communicate()
+
+
 def interrupted():
     """Ctrl-C in the middle of a run: exit 130, children stopped, folder removed."""
-    import signal
     import time
     tmp = tempfile.mkdtemp(prefix="sl-bench-int-")
     env = dict(os.environ, TMPDIR=tmp)
@@ -99,12 +110,7 @@ def interrupted():
     while time.monotonic() < deadline and len(stray_processes(tmp)) < 2:
         time.sleep(0.1)
     time.sleep(1)  # into the measurement
-    p.send_signal(signal.SIGINT)
-    try:
-        out, err = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
+    out, err = ctrl_c(p)
     check("SIGINT: exit 130", p.returncode == 130, f"{p.returncode} {err[-2000:]}")
     check("SIGINT: says so", "interrupted" in err, err[-2000:])
     time.sleep(0.2)
@@ -118,7 +124,6 @@ def disk_scenario():
     """`stateline bench disk DIR`: fdatasync's time on DIR's file system, in a directory
     it makes there and removes; bad input answered with a reason; Ctrl-C reports what it
     measured and exits 130."""
-    import signal
     import time
     tmp = tempfile.mkdtemp(prefix="sl-bench-disk-")
     r = subprocess.run([STATELINE, "bench", "disk", tmp, "--duration", "1", "--period-ms",
@@ -160,12 +165,7 @@ def disk_scenario():
     p = subprocess.Popen([STATELINE, "bench", "disk", tmp, "--duration", "60", "--json"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)
-    p.send_signal(signal.SIGINT)
-    try:
-        out, err = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
+    out, err = ctrl_c(p)
     try:
         rep = json.loads(out)
     except ValueError:
