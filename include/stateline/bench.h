@@ -51,6 +51,12 @@ struct sl_bench_opts {
     int no_archive;        /* the hub without its message archive (to measure its cost) */
 };
 
+/* The least --max-seconds with which a search (o->rate 0) has time for a trial of each of
+ * its searches after leaving room for the measurements that follow it (harness.c; switch:
+ * the hub's search, and nats-server's with --peer-search; e2e: the latency-bound search
+ * and the capacity search).  Seconds, counted from the end of the set-up. */
+double sl_bench_min_max_seconds(const struct sl_bench_opts *o, int e2e);
+
 /* The outcome of one fixed-rate run. */
 struct sl_bench_run {
     double rate;           /* offered, messages/s */

@@ -173,6 +173,14 @@ double bench_rusage_s(int who);
 /* CPU model and count, kernel, OpenSSL, load average now. */
 json_t *bench_machine_json(void);
 
+/* The search's budget (harness.c): what it leaves for the measurements after it, and the
+ * most one trial takes (its step, the drain and the reconnection), both in ms. */
+double bench_reserve_ms(const struct sl_bench_opts *o, int e2e);
+double bench_trial_ms(const struct sl_bench_opts *o);
+/* e2e: the latency-bound search's share of the search time (the capacity search has the
+ * rest). */
+#define BENCH_E2E_LAT_SHARE 0.4
+
 /* One path the search can run on: run one trial (0, 1 interrupted, -1 failed; warmup_s
  * < 0: the default), and open fresh lines after a saturated trial. */
 struct bench_path {

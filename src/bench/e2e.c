@@ -982,9 +982,7 @@ static int scenario(struct e2e *b, json_t *report)
          * p99 stays that low at all; it is reported beside, never instead of, the capacity
          * (docs/performance.md, "End to end"). */
         double lat = 0, lo = 0, hi = 0;
-        int nmeas = o->at_sustained ? 2 : 1;
-        double reserve_ms = nmeas * (o->duration_s + 2.5) * 1000 + 2000;
-        double until_ms = o->max_seconds * 1000 - reserve_ms;
+        double until_ms = o->max_seconds * 1000 - bench_reserve_ms(o, 1);
         struct bench_path path = {path_run, path_reconnect, b};
         int k;
         /* The latency-bound search, unless the disk alone takes longer than the bound at
@@ -992,7 +990,8 @@ static int scenario(struct e2e *b, json_t *report)
         if (f50 >= 0 && f50 < o->p99_bound_ms) {
             json_t *trials = json_array();
             json_object_set_new(report, "search", trials);
-            k = bench_search(o, &path, start, until_ms * 0.4, trials, r, &lat, &hi);
+            k = bench_search(o, &path, start, until_ms * BENCH_E2E_LAT_SHARE, trials, r, &lat,
+                             &hi);
             if (k != 0) {
                 rc = k;
                 goto out;

@@ -385,6 +385,28 @@ void bench_add_run(struct sl_bench_run *acc, const struct sl_bench_run *r, int f
  * not end the climb, nor does a first trial that fell short without an error or a loss (it
  * is tried again once); every trial is reported.  *lo: the sustained rate (0 = none passed),
  * *hi: the lowest failing rate above it.  0, 1 interrupted, -1 failed. */
+double bench_reserve_ms(const struct sl_bench_opts *o, int e2e)
+{
+    /* switch: the hub, the direct baseline and the peer; e2e: at the capacity and, unless
+     * --no-sustained, at half of it.  Each its duration plus the drain and a reconnection,
+     * and a margin for the report. */
+    if (e2e)
+        return (o->at_sustained ? 2 : 1) * (o->duration_s + 2.5) * 1000 + 2000;
+    return 3 * (o->duration_s + 2.5) * 1000 + 3000;
+}
+
+double bench_trial_ms(const struct sl_bench_opts *o) { return (o->step_s + 2.5) * 1000; }
+
+double sl_bench_min_max_seconds(const struct sl_bench_opts *o, int e2e)
+{
+    /* bench_search starts a trial only while one more fits before its `until`: the switch's
+     * search has the whole budget, or half of it with the peer's search after it; e2e's
+     * latency-bound search has BENCH_E2E_LAT_SHARE of it and the capacity search what is
+     * left, so both get a trial when the budget holds 1 / BENCH_E2E_LAT_SHARE trials. */
+    double trials = e2e ? 1 / BENCH_E2E_LAT_SHARE : o->peer_search ? 2 : 1;
+    return (bench_reserve_ms(o, e2e) + trials * bench_trial_ms(o)) / 1000;
+}
+
 int bench_search(const struct sl_bench_opts *o, const struct bench_path *path, int64_t start,
                  double until_ms, json_t *trials, struct sl_bench_run *r, double *lo_out,
                  double *hi_out)
@@ -400,7 +422,7 @@ int bench_search(const struct sl_bench_opts *o, const struct bench_path *path, i
                "achieved/s", "p50 ms", "p99 ms", "result");
     for (;;) {
         double used = (double)(sl_now_ms() - start);
-        if (used + (o->step_s + 2.5) * 1000 > until_ms)
+        if (used + bench_trial_ms(o) > until_ms)
             break;
         int k = path->run(path->arg, rate, o->step_s, -1, r);
         if (k != 0)

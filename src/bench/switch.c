@@ -357,8 +357,7 @@ static int scenario(struct bench *b, json_t *report)
         json_t *trials = json_array();
         json_object_set_new(report, "search", trials);
         double lo = 0, hi = 0;
-        double reserve_ms = 3 * (o->duration_s + 2.5) * 1000 + 3000;
-        double budget_ms = o->max_seconds * 1000 - reserve_ms;
+        double budget_ms = o->max_seconds * 1000 - bench_reserve_ms(o, 0);
         int peer_search = o->peer_search && b->nats_path[0];
         double until_ms = peer_search ? budget_ms / 2 : budget_ms;
         struct bench_path hp = {run_hub, reconnect_hub, b};

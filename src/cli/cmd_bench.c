@@ -364,7 +364,7 @@ static int run_all(int argc, char **argv, int first)
     /* Brief settings: a short search for the two load tests, small sizes for the rest;
      * --quick only checks that each runs and answers correctly. */
     static const char *const brief[][16] = {
-        {"switch", "--max-seconds", "20", "--duration", "2", "--step", "1.5", NULL},
+        {"switch", "--max-seconds", "32", "--duration", "2", "--step", "1.5", NULL},
         {"e2e", "--drivers", "20000", "--max-seconds", "25", "--duration", "2", "--step",
          "1.5", "--no-sustained", NULL},
         {"policy", NULL},
@@ -551,6 +551,18 @@ static int run(int argc, char **argv)
                             "--help)\n", a, argv[1]);
             return SL_EXIT_USAGE;
         }
+    }
+    if (o.rate <= 0 && o.max_seconds < sl_bench_min_max_seconds(&o, e2e)) {
+        /* Said before anything starts: a search with no time for a trial would only report
+         * that no rate passed. */
+        fprintf(stderr, "stateline bench %s: --max-seconds %g leaves no time for the search: "
+                        "the measurements after it take up to %.1f s with --duration %g, "
+                        "and its trials %.1f s each with --step %g; give --max-seconds %.0f "
+                        "or more, a shorter --duration, or --rate R for one fixed-rate run\n",
+                argv[1], o.max_seconds, bench_reserve_ms(&o, e2e) / 1000, o.duration_s,
+                bench_trial_ms(&o) / 1000, o.step_s,
+                ceil(sl_bench_min_max_seconds(&o, e2e)));
+        return SL_EXIT_USAGE;
     }
     char self[PATH_MAX];
     if (self_exe(self, sizeof self) != 0)

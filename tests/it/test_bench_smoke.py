@@ -261,6 +261,30 @@ def e2e_scenario():
     r = subprocess.run([STATELINE, "bench", "nosuch"], capture_output=True, text=True,
                        timeout=30)
     check("unknown scenario: exit 2", r.returncode == 2 and "e2e" in r.stderr, r.stderr)
+    # a search budget with no room for one trial after the measurements is refused before
+    # anything starts (it used to run no trial and report that no rate passed)
+    for args, need in [(["switch", "--max-seconds", "20", "--duration", "2", "--step", "1.5"],
+                        "21"),
+                       (["switch", "--max-seconds", "30", "--peer-search"], "35"),
+                       (["e2e", "--max-seconds", "10"], "27")]:
+        tmp = tempfile.mkdtemp(prefix="sl-bench-budget-")
+        r = subprocess.run([STATELINE, "bench"] + args, capture_output=True, text=True,
+                           timeout=30, env=dict(os.environ, TMPDIR=tmp))
+        check(f"{' '.join(args)}: exit 2, says how much is needed", r.returncode == 2
+              and "--max-seconds" in r.stderr and f"give --max-seconds {need} or more" in r.stderr,
+              f"{r.returncode} {r.stderr[-800:]}")
+        check(f"{' '.join(args)}: nothing started", os.listdir(tmp) == [], str(os.listdir(tmp)))
+        os.rmdir(tmp)
+    # and the least budget it names is enough: the search makes at least one trial
+    r = subprocess.run([STATELINE, "bench", "switch", "--max-seconds", "21", "--duration", "2",
+                        "--step", "1.5", "--no-peer", "--json"], capture_output=True, text=True,
+                       timeout=120)
+    try:
+        rep = json.loads(r.stdout)
+    except ValueError:
+        rep = {}
+    check("switch --max-seconds 21 --duration 2 --step 1.5: the search made a trial",
+          len(rep.get("search", [])) >= 1, f"{r.returncode} {r.stderr[-800:]} {r.stdout[-500:]}")
 
 
 def all_quick():
