@@ -377,14 +377,6 @@ void bench_add_run(struct sl_bench_run *acc, const struct sl_bench_run *r, int f
     sl_hist_merge(&acc->hist, &r->hist);
 }
 
-/* Search the sustained rate on path until `until_ms` after
- * `start`.  Climb: double the rate until two trials in a row miss the bound, or one fails
- * hard (errors, loss, under 99% answered: the server is saturated).  Then bisect between
- * the highest passing rate and the lowest failing rate above it.  Latency on a shared VM
- * is noisy (an idle CPU wakes slowly), so one trial missing the bound at a low rate does
- * not end the climb, nor does a first trial that fell short without an error or a loss (it
- * is tried again once); every trial is reported.  *lo: the sustained rate (0 = none passed),
- * *hi: the lowest failing rate above it.  0, 1 interrupted, -1 failed. */
 double bench_reserve_ms(const struct sl_bench_opts *o, int e2e)
 {
     /* switch: the hub, the direct baseline and the peer; e2e: at the capacity and, unless
@@ -407,6 +399,14 @@ double sl_bench_min_max_seconds(const struct sl_bench_opts *o, int e2e)
     return (bench_reserve_ms(o, e2e) + trials * bench_trial_ms(o)) / 1000;
 }
 
+/* Search the sustained rate on path until `until_ms` after
+ * `start`.  Climb: double the rate until two trials in a row miss the bound, or one fails
+ * hard (errors, loss, under 99% answered: the server is saturated).  Then bisect between
+ * the highest passing rate and the lowest failing rate above it.  Latency on a shared VM
+ * is noisy (an idle CPU wakes slowly), so one trial missing the bound at a low rate does
+ * not end the climb, nor does a first trial that fell short without an error or a loss (it
+ * is tried again once); every trial is reported.  *lo: the sustained rate (0 = none passed),
+ * *hi: the lowest failing rate above it.  0, 1 interrupted, -1 failed. */
 int bench_search(const struct sl_bench_opts *o, const struct bench_path *path, int64_t start,
                  double until_ms, json_t *trials, struct sl_bench_run *r, double *lo_out,
                  double *hi_out)
