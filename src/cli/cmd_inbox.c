@@ -26,6 +26,7 @@ struct row {
     uint32_t frames;
     uint64_t *mids;    /* the frames' ids (0: none) */
 };
+_Static_assert(offsetof(struct row, id) == 0, "gw_ilog_lower_bound reads the id first");
 
 struct insp {
     int records;       /* --records */
@@ -61,14 +62,7 @@ static void rows_put(struct insp *in, const struct gw_ilog_rec *r, int64_t id)
 
 static struct row *rows_find(struct insp *in, int64_t id)
 {
-    size_t lo = 0, hi = in->nrows;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (in->rows[m].id < id)
-            lo = m + 1;
-        else
-            hi = m;
-    }
+    size_t lo = gw_ilog_lower_bound(in->rows, sizeof *in->rows, 0, in->nrows, id);
     return lo < in->nrows && in->rows[lo].id == id ? &in->rows[lo] : NULL;
 }
 

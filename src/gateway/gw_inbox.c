@@ -83,6 +83,10 @@ struct load_ent {
     struct at at;
     int done;
 };
+/* gw_ilog_lower_bound reads the id at offset 0 */
+_Static_assert(offsetof(struct row_ent, id) == 0 && offsetof(struct batch_ent, id) == 0 &&
+                   offsetof(struct load_ent, id) == 0,
+               "the sorted tables keep their id first");
 
 struct gw_inbox {
     struct gw_queue *q;
@@ -234,14 +238,7 @@ static void row_add(struct gw_inbox *ib, int64_t id, uint32_t pending, struct at
 
 static struct row_ent *row_find(struct gw_inbox *ib, int64_t id)
 {
-    size_t lo = ib->rhead, hi = ib->rn;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (ib->rows[m].id < id)
-            lo = m + 1;
-        else
-            hi = m;
-    }
+    size_t lo = gw_ilog_lower_bound(ib->rows, sizeof *ib->rows, ib->rhead, ib->rn, id);
     return lo < ib->rn && ib->rows[lo].id == id ? &ib->rows[lo] : NULL;
 }
 
@@ -346,14 +343,7 @@ static int64_t u64_at(const uint8_t *p)
 
 static struct load_ent *load_find(struct gw_inbox *ib, int64_t id, size_t *pos)
 {
-    size_t lo = 0, hi = ib->nload;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (ib->load[m].id < id)
-            lo = m + 1;
-        else
-            hi = m;
-    }
+    size_t lo = gw_ilog_lower_bound(ib->load, sizeof *ib->load, 0, ib->nload, id);
     *pos = lo;
     return lo < ib->nload && ib->load[lo].id == id ? &ib->load[lo] : NULL;
 }
@@ -781,14 +771,8 @@ static void maybe_rotate(struct gw_inbox *ib)
 static int batch_reply(struct gw_inbox *ib, int64_t id, uint32_t i, uint8_t **reply,
                        size_t *rlen)
 {
-    size_t lo = ib->bhead, hi = ib->bhead + ib->bn_rows;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (ib->batches[m].id < id)
-            lo = m + 1;
-        else
-            hi = m;
-    }
+    size_t lo = gw_ilog_lower_bound(ib->batches, sizeof *ib->batches, ib->bhead,
+                                    ib->bhead + ib->bn_rows, id);
     if (lo == ib->bhead + ib->bn_rows || ib->batches[lo].id != id)
         return -1;
     struct at *a = &ib->batches[lo].at;

@@ -9,7 +9,9 @@
 #ifndef STATELINE_GW_INT_H
 #define STATELINE_GW_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "stateline/buf.h"
@@ -156,6 +158,25 @@ int gw_answered_blob_get(const uint8_t *b, size_t n, uint32_t i, const uint8_t *
 #define GW_ILOG_BATCH 2
 struct iovec;
 struct gw_ilog;
+
+/* The inbox's tables in memory (its rows, its BATCH records, and what the scan at open and
+ * `stateline inbox` collect) are arrays of structs sorted by an int64_t `id` at offset 0,
+ * `stride` bytes apart: the first index in [lo, hi) whose id is >= id (hi if none). */
+static inline size_t gw_ilog_lower_bound(const void *base, size_t stride, size_t lo, size_t hi,
+                                         int64_t id)
+{
+    const unsigned char *b = base;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        int64_t v;
+        memcpy(&v, b + m * stride, sizeof v);
+        if (v < id)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
 /* A record found by the scan at open (payload points into a buffer valid during fn). */
 struct gw_ilog_rec {
     uint32_t seg;          /* segment number */
