@@ -21,22 +21,7 @@
 
 #include "gateway/gw_int.h"
 #include "stateline/core.h"
-
-static char *tmpdir(void)
-{
-    char *d = sl_xmalloc(64);
-    snprintf(d, 64, "/tmp/sl-gw-ckpt-XXXXXX");
-    assert_non_null(mkdtemp(d));
-    return d;
-}
-
-static void rmdir_all(char *d)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(d);
-}
+#include "tmpdir.h"
 
 /* Size of d/gateway.db-wal, -1 when there is none. */
 static long long wal_size(const char *d)
@@ -84,7 +69,7 @@ static void pass(struct gw_queue *q, const uint8_t *blob, size_t len)
 static void test_checkpointer_runs_and_bounds(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-ckpt");
     char err[256] = "";
     struct gw_queue *q = gw_queue_open(d, err, sizeof err);
     assert_non_null(q);
@@ -143,14 +128,14 @@ static void test_checkpointer_runs_and_bounds(void **state)
     gw_queue_close(q);
     assert_int_equal(wal_size(d), -1);  /* final checkpoint, last connection: no WAL */
     assert_int_equal(count_reads(d), 4000 + more);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* Without a signal the thread stays asleep: a few small commits are left to the WAL. */
 static void test_below_soft_no_checkpoint(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-ckpt");
     char err[256] = "";
     struct gw_queue *q = gw_queue_open(d, err, sizeof err);
     assert_non_null(q);
@@ -168,7 +153,7 @@ static void test_below_soft_no_checkpoint(void **state)
     gw_queue_close(q);
     assert_int_equal(wal_size(d), -1);
     assert_int_equal(count_reads(d), 20);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* A reader that keeps an old snapshot stops every checkpoint from copying past it: the
@@ -178,7 +163,7 @@ static void test_below_soft_no_checkpoint(void **state)
 static void test_reader_pins_then_restart(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-ckpt");
     char err[256] = "", path[128];
     struct gw_queue *q = gw_queue_open(d, err, sizeof err);
     assert_non_null(q);
@@ -221,7 +206,7 @@ static void test_reader_pins_then_restart(void **state)
     gw_queue_close(q);
     assert_int_equal(wal_size(d), -1);
     assert_int_equal(count_reads(d), 201 + more);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 int main(void)

@@ -25,22 +25,7 @@
 
 #include "gateway/gw_int.h"
 #include "stateline/core.h"
-
-static char *tmpdir(void)
-{
-    char *d = sl_xmalloc(64);
-    snprintf(d, 64, "/tmp/sl-gw-ilog-XXXXXX");
-    assert_non_null(mkdtemp(d));
-    return d;
-}
-
-static void rmdir_all(char *d)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(d);
-}
+#include "tmpdir.h"
 
 /* What a scan found. */
 struct seen {
@@ -106,7 +91,7 @@ static void append_bytes(const char *path, const void *b, size_t n)
 static void test_write_read_back(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-ilog");
     struct seen s;
     struct gw_ilog *lg = open_log(d, &s);
     assert_int_equal(s.n, 0);
@@ -134,7 +119,7 @@ static void test_write_read_back(void **state)
     assert_int_equal(put(lg, "third"), 3);
     gw_ilog_close(lg);
     sl_buf_free(&b);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* A write cut short: every byte count of the last record; the records before stay, the
@@ -142,7 +127,7 @@ static void test_write_read_back(void **state)
 static void test_torn_tail(void **state)
 {
     (void)state;
-    char *d = tmpdir(), path[128];
+    char *d = test_tmpdir("gw-ilog"), path[128];
     struct seen s;
     struct gw_ilog *lg = open_log(d, &s);
     put(lg, "one");
@@ -176,7 +161,7 @@ static void test_torn_tail(void **state)
     assert_int_equal(s.n, 3);
     assert_string_equal(s.text[2], "3");
     gw_ilog_close(lg);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* A record written with another segment's salt (a recycled file's old contents), or with
@@ -185,7 +170,7 @@ static void test_torn_tail(void **state)
 static void test_stale_and_damaged(void **state)
 {
     (void)state;
-    char *d = tmpdir(), path[128];
+    char *d = test_tmpdir("gw-ilog"), path[128];
     struct seen s;
     struct gw_ilog *lg = open_log(d, &s);
     gw_ilog_set_seg_max(lg, 4096);
@@ -235,7 +220,7 @@ static void test_stale_and_damaged(void **state)
     assert_string_equal(s.text[1], "b5");
     assert_int_equal(put(lg, "b6"), 6);
     gw_ilog_close(lg);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* What gw_ilog_inspect reports (`stateline inbox`), and that it writes nothing. */
@@ -261,7 +246,7 @@ static void rep_rec(const struct gw_ilog_rec *r, void *arg)
 static void test_inspect(void **state)
 {
     (void)state;
-    char *d = tmpdir(), p1[128], p2[128], err[256];
+    char *d = test_tmpdir("gw-ilog"), p1[128], p2[128], err[256];
     struct seen s;
     struct gw_ilog *lg = open_log(d, &s);
     gw_ilog_set_seg_max(lg, 64);
@@ -299,7 +284,7 @@ static void test_inspect(void **state)
     char nd[160];
     snprintf(nd, sizeof nd, "%s/none", d);
     assert_int_equal(gw_ilog_inspect(nd, rep_rec, rep_seg, &x, err, sizeof err), -1);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* A segment file whose header is not valid (a recycled file renamed, its header not yet
@@ -307,7 +292,7 @@ static void test_inspect(void **state)
 static void test_header_missing(void **state)
 {
     (void)state;
-    char *d = tmpdir(), p1[128], p2[128];
+    char *d = test_tmpdir("gw-ilog"), p1[128], p2[128];
     struct seen s;
     struct gw_ilog *lg = open_log(d, &s);
     put(lg, "r1");
@@ -338,7 +323,7 @@ static void test_header_missing(void **state)
     assert_int_equal(s.n, 2);
     assert_int_equal(put(lg, "r3 again"), 3);
     gw_ilog_close(lg);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* ---- through gw_inbox ---- */
@@ -404,7 +389,7 @@ static int count_segs(const char *d)
 static void test_rotation_bounded(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-ilog");
     struct opened o = open_dir(d, 65536);
     uint8_t *reply;
     size_t len;
@@ -469,7 +454,7 @@ static void test_rotation_bounded(void **state)
     assert_memory_equal(reply, "DONE", 4);
     free(reply);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 static void exec_sql(const char *d, const char *sql)
@@ -491,7 +476,7 @@ static void exec_sql(const char *d, const char *sql)
 static void test_convert_once(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-ilog");
     /* mids 1 and 3 answered in one batch; a row with 3 (answered there) and 4 */
     static const char sql[] =
         "PRAGMA journal_mode=WAL;"
@@ -534,7 +519,7 @@ static void test_convert_once(void **state)
     assert_int_equal(answered, 2);
     assert_int_equal(rows, 1);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 int main(void)

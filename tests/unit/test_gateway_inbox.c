@@ -24,22 +24,7 @@
 
 #include "gateway/gw_int.h"
 #include "stateline/core.h"
-
-static char *tmpdir(void)
-{
-    char *d = sl_xmalloc(64);
-    snprintf(d, 64, "/tmp/sl-gw-inbox-XXXXXX");
-    assert_non_null(mkdtemp(d));
-    return d;
-}
-
-static void rmdir_all(const char *d)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free((void *)d);
-}
+#include "tmpdir.h"
 
 /* One SQL count from d/gateway.db (a second connection: what is committed). */
 static long long count(const char *d, const char *sql)
@@ -165,7 +150,7 @@ static const char dr1[] = "DR.WAOLN0000.WASP00000.TXT\nMID/1099511627777\nNOT ON
 static void test_read_row_and_ids(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-inbox");
     struct opened o = open_dir(d);
     uint8_t *reply;
     size_t len;
@@ -237,13 +222,13 @@ static void test_read_row_and_ids(void **state)
     assert_int_equal(take(o.ib, "x", UINT64_MAX, &reply, &len), GW_INBOX_INFLIGHT);
     assert_int_equal(gw_queue_commit(o.q), 0);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 static void test_recover_row_cut_short(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-inbox");
     struct opened o = open_dir(d);
     uint8_t *reply;
     size_t len;
@@ -302,7 +287,7 @@ static void test_recover_row_cut_short(void **state)
     assert_memory_equal(reply, "R13", 3);
     free(reply);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* A row finished before an older one (only frames without a reply) is done first; the
@@ -311,7 +296,7 @@ static void test_recover_row_cut_short(void **state)
 static void test_row_id_reused(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-inbox");
     struct opened o = open_dir(d);
     uint8_t *reply;
     size_t len;
@@ -346,7 +331,7 @@ static void test_row_id_reused(void **state)
     assert_int_equal(inflight, 0);
     assert_int_equal(answered, 3);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 /* Ids in flight and answered in large numbers (the table grows, entries are deleted out
@@ -354,7 +339,7 @@ static void test_row_id_reused(void **state)
 static void test_many_ids(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-inbox");
     struct opened o = open_dir(d);
     uint8_t *reply;
     size_t len;
@@ -397,13 +382,13 @@ static void test_many_ids(void **state)
     assert_int_equal(gw_queue_commit(o.q), 0);
     free(row);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 static void test_answered_bounded(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-inbox");
     struct opened o = open_dir(d);
     uint8_t *reply;
     size_t len;
@@ -443,7 +428,7 @@ static void test_answered_bounded(void **state)
     assert_int_equal(len, 1);
     free(reply);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 static void test_blob_parsers(void **state)
@@ -539,7 +524,7 @@ static void write_old(const char *d, int with_mid)
 static void test_migrate_old_gateway_db(void **state)
 {
     (void)state;
-    char *d = tmpdir();
+    char *d = test_tmpdir("gw-inbox");
     write_old(d, 1);
     struct opened o = open_dir(d);
     /* converted: the old tables are gone, their rows are in the log */
@@ -583,10 +568,10 @@ static void test_migrate_old_gateway_db(void **state)
     assert_int_equal(take(o.ib, "DQ", 1099511627790ull, &reply, &len), GW_INBOX_ANSWERED);
     free(reply);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 
     /* the version before the ids: an inbox without the mid column */
-    d = tmpdir();
+    d = test_tmpdir("gw-inbox");
     write_old(d, 0);
     o = open_dir(d);
     memset(&g, 0, sizeof g);
@@ -594,7 +579,7 @@ static void test_migrate_old_gateway_db(void **state)
     assert_string_equal(g.frame[0], "DQ");
     assert_int_equal(g.mid[0], 0);
     stop(&o);
-    rmdir_all(d);
+    test_rmdir(d);
 }
 
 int main(void)
