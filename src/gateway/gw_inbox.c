@@ -460,26 +460,9 @@ static void ignore_rec(const struct gw_ilog_rec *r, void *arg)
     (void)arg;
 }
 
-/* Remove dir and the files in it (a conversion cut short). */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[SL_GW_PATH_MAX + 300];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* Sync every file in dir and dir itself (once, at a conversion). */
-static int sync_dir(const char *dir)
+/* fn on each file of dir (not . or ..): 0, or -1 when dir cannot be read or fn failed for
+ * one (the others are still done). */
+static int each_file(const char *dir, int (*fn)(const char *path))
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -491,13 +474,36 @@ static int sync_dir(const char *dir)
             continue;
         char path[SL_GW_PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fdatasync(fd) != 0)
+        if (fn(path) != 0)
             rc = -1;
-        if (fd >= 0)
-            close(fd);
     }
     closedir(d);
+    return rc;
+}
+
+static int unlink_file(const char *path) { return unlink(path); }
+
+static int sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fdatasync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Remove dir and the files in it (a conversion cut short). */
+static void remove_dir(const char *dir)
+{
+    each_file(dir, unlink_file);
+    rmdir(dir);
+}
+
+/* Sync every file in dir and dir itself (once, at a conversion). */
+static int sync_dir(const char *dir)
+{
+    int rc = each_file(dir, sync_file);
     if (sl_fsync_dir(dir) != 0)
         rc = -1;
     return rc;
@@ -530,9 +536,9 @@ static int convert(struct gw_queue *q, const char *dir)
         remove_dir(tmp);
         return 0;
     }
-    char parent[SL_GW_PATH_MAX + 32];
-    snprintf(parent, sizeof parent, "%s", gw_queue_dir(q));
-    if (sync_dir(tmp) != 0 || rename(tmp, dir) != 0 || sync_dir(parent) != 0) {
+    /* the new log's files and its entry, then the rename's entry in DATA (not DATA's
+     * other files: nothing of theirs changed) */
+    if (sync_dir(tmp) != 0 || rename(tmp, dir) != 0 || sl_fsync_dir(gw_queue_dir(q)) != 0) {
         SL_ERROR("gateway", "inbox: converting gateway.db's inbox: %s: %s", dir,
                  strerror(errno));
         return -1;
