@@ -75,10 +75,70 @@
 #include "stateline/sqlcfg.h"
 #include "stateline/frame.h"
 
+/* The statements of the loop's recurring work: the review timer's pass (every
+ * review_poll_ms: deadlines, reviewer actions, decided replies, sent notices), a notice per
+ * released query under a `notify` rule, the policy author at each apply.  Each is compiled
+ * at its first use and kept until close (q_stmt), not compiled again at every call: a
+ * compile costs more than the statement's own work here. */
+enum q_sql {
+    QS_COUNT_HELD,
+    QS_BEGIN_IMMEDIATE,
+    QS_EXPIRE_ACTION,
+    QS_EXPIRE_REVIEW,
+    QS_ACTIONS,
+    QS_ACTION_AUDITED,
+    QS_DECIDED,
+    QS_REVIEW_QUEUED,
+    QS_REVIEW_SENT,
+    QS_NOTICE_ADD,
+    QS_SENT_UNAUDITED,
+    QS_SENT_AUDITED,
+    QS_POLICY_AUTHOR,
+    QS_POLICY_AUDITED,
+    QS_N
+};
+
+static const char *const q_sql[QS_N] = {
+    [QS_COUNT_HELD] = "SELECT count(*) FROM review WHERE status = 'held'",
+    [QS_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [QS_EXPIRE_ACTION] =
+        "INSERT INTO review_action(review_id, at_us, reviewer, action, reason)"
+        " SELECT id, ?1, '(deadline)', 'timeout', 'the deadline passed with"
+        " no reviewer decision: the policy''s outcome ('||then_effect||')"
+        " applies' FROM review WHERE status = 'held' AND deadline_us <= ?1",
+    [QS_EXPIRE_REVIEW] = "UPDATE review SET status = 'timed-out', decided_us = ?1,"
+                         " decided_by = '(deadline)', decision_reason = 'timeout'"
+                         " WHERE status = 'held' AND deadline_us <= ?1",
+    [QS_ACTIONS] = "SELECT a.id, a.review_id, a.at_us, a.reviewer, a.action, a.reason,"
+                   " a.redact, r.ref, r.ori, r.key, r.rules,"
+                   " coalesce(json_extract(r.detail, '$.redact') &"
+                   " json_extract(r.detail, '$.carried'), 0) FROM review_action a"
+                   " JOIN review r ON r.id = a.review_id WHERE a.audited = 0"
+                   " ORDER BY a.id LIMIT ?",
+    [QS_ACTION_AUDITED] = "UPDATE review_action SET audited = 1 WHERE id = ?1 AND ?2 = ?2",
+    [QS_DECIDED] = "SELECT id, status, coalesce(decided_by,''),"
+                   " coalesce(decision_reason,''), then_effect, ref, extra_redact,"
+                   " detail, frame, policy_hash FROM review WHERE status <> 'held' AND"
+                   " sent_us IS NULL AND (queued_run IS NULL OR queued_run <> ?) ORDER BY"
+                   " decided_us, id LIMIT ?",
+    [QS_REVIEW_QUEUED] = "UPDATE review SET queued_run = ?2 WHERE id = ?1",
+    [QS_REVIEW_SENT] = "UPDATE review SET sent_us = ?2 WHERE id = ?1",
+    [QS_NOTICE_ADD] = "INSERT INTO notice(created_us, due, days, business, rule, ref,"
+                      " review, ori, member, agency_type, parent, req_state, key, classes,"
+                      " subject) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [QS_SENT_UNAUDITED] = "SELECT id, sent_us, coalesce(sent_by,''), ref, ori, key FROM notice"
+                          " WHERE status = 'sent' AND audited_sent = 0 ORDER BY id LIMIT ?",
+    [QS_SENT_AUDITED] = "UPDATE notice SET audited_sent = 1 WHERE id = ?1 AND ?2 = ?2",
+    [QS_POLICY_AUTHOR] = "SELECT id, author, approver, basis, note FROM policy_apply"
+                         " WHERE hash = ? ORDER BY id DESC LIMIT 1",
+    [QS_POLICY_AUDITED] = "UPDATE policy_apply SET audited = 1 WHERE id = ?1 AND ?2 = ?2",
+};
+
 struct gw_queue {
     sqlite3 *db;
     sqlite3_stmt *hold;
     sqlite3_stmt *begin, *commit;  /* once per loop pass: compiled once */
+    sqlite3_stmt *st[QS_N];        /* q_sql, compiled at first use (q_stmt) */
     int in_tx;
     struct gw_ckpt *ck;  /* WAL checkpoints off the loop (gw_ckpt.c); NULL: SQLite's own */
     char dir[SL_GW_PATH_MAX];
@@ -414,6 +474,28 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
+/* Statement k of q_sql, compiled at its first use; NULL (logged) if it cannot be.  The
+ * caller gives it back with q_done, whatever happened, so that no statement keeps a read
+ * transaction open (it would hold the checkpoint back). */
+static sqlite3_stmt *q_stmt(struct gw_queue *q, enum q_sql k)
+{
+    if (!q->st[k] && sqlite3_prepare_v3(q->db, q_sql[k], -1, SQLITE_PREPARE_PERSISTENT,
+                                        &q->st[k], NULL) != SQLITE_OK) {
+        SL_ERROR("gateway", "gateway.db: %s: %s", q_sql[k], sqlite3_errmsg(q->db));
+        sqlite3_finalize(q->st[k]);
+        q->st[k] = NULL;
+    }
+    return q->st[k];
+}
+
+static void q_done(sqlite3_stmt *s)
+{
+    if (s) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+}
+
 struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
 {
     char path[SL_GW_PATH_MAX + 32];
@@ -464,6 +546,8 @@ void gw_queue_close(struct gw_queue *q)
     /* After the last commit: the thread's final checkpoint copies everything; closing the
      * loop's connection, the last one, then removes the WAL. */
     gw_ckpt_stop(q->ck);
+    for (int k = 0; k < QS_N; k++)
+        sqlite3_finalize(q->st[k]);
     sqlite3_finalize(q->hold);
     sqlite3_finalize(q->begin);
     sqlite3_finalize(q->commit);
@@ -605,14 +689,13 @@ int64_t gw_queue_hold(struct gw_queue *q, const struct gw_hold *h)
 
 int64_t gw_queue_count_held(struct gw_queue *q)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = q_stmt(q, QS_COUNT_HELD);
     int64_t n = -1;
-    if (sqlite3_prepare_v2(q->db, "SELECT count(*) FROM review WHERE status = 'held'", -1, &s,
-                           NULL) != SQLITE_OK)
+    if (!s)
         return -1;
     if (sqlite3_step(s) == SQLITE_ROW)
         n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    q_done(s);
     return n;
 }
 
@@ -629,49 +712,47 @@ static int exec1(struct gw_queue *q, const char *sql)
     return 0;
 }
 
+/* Step a statement of no rows (BEGIN, an INSERT or UPDATE) once: 0, or -1 (logged). */
+static int q_run(struct gw_queue *q, sqlite3_stmt *s)
+{
+    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    if (s && rc != SQLITE_DONE)
+        SL_ERROR("gateway", "gateway.db: %s: %s", sqlite3_sql(s), sqlite3_errmsg(q->db));
+    q_done(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int gw_queue_expire(struct gw_queue *q, int64_t now_us)
 {
     /* Outside the inbox's per-iteration transaction: commit that first. */
     int was_tx = q->in_tx;
     if (was_tx)
         gw_queue_commit(q);
-    sqlite3_stmt *s = NULL;
     int n = -1;
-    if (exec1(q, "BEGIN IMMEDIATE") != 0)
+    if (q_run(q, q_stmt(q, QS_BEGIN_IMMEDIATE)) != 0)
         goto out;
-    if (sqlite3_prepare_v2(q->db,
-                           "INSERT INTO review_action(review_id, at_us, reviewer, action, reason)"
-                           " SELECT id, ?1, '(deadline)', 'timeout', 'the deadline passed with"
-                           " no reviewer decision: the policy''s outcome ('||then_effect||')"
-                           " applies' FROM review WHERE status = 'held' AND deadline_us <= ?1",
-                           -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = q_stmt(q, QS_EXPIRE_ACTION);
+    if (!s)
         goto fail;
     sqlite3_bind_int64(s, 1, now_us);
-    if (sqlite3_step(s) != SQLITE_DONE)
+    if (q_run(q, s) != 0)
         goto fail;
     n = sqlite3_changes(q->db);
-    sqlite3_finalize(s);
-    s = NULL;
     if (n > 0) {
-        if (sqlite3_prepare_v2(q->db,
-                               "UPDATE review SET status = 'timed-out', decided_us = ?1,"
-                               " decided_by = '(deadline)', decision_reason = 'timeout'"
-                               " WHERE status = 'held' AND deadline_us <= ?1",
-                               -1, &s, NULL) != SQLITE_OK)
+        s = q_stmt(q, QS_EXPIRE_REVIEW);
+        if (!s)
             goto fail;
         sqlite3_bind_int64(s, 1, now_us);
-        if (sqlite3_step(s) != SQLITE_DONE)
+        if (q_run(q, s) != 0)
             goto fail;
     }
-    if (exec1(q, "COMMIT") != 0)
+    if (q_run(q, q->commit) != 0)
         n = -1;
     goto out;
-fail:
-    SL_ERROR("gateway", "gateway.db: deadlines: %s", sqlite3_errmsg(q->db));
+fail: /* q_stmt or q_run said what failed */
     exec1(q, "ROLLBACK");
     n = -1;
 out:
-    sqlite3_finalize(s);
     if (was_tx)
         gw_queue_begin(q);
     return n;
@@ -679,15 +760,8 @@ out:
 
 int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db,
-                           "SELECT a.id, a.review_id, a.at_us, a.reviewer, a.action, a.reason,"
-                           " a.redact, r.ref, r.ori, r.key, r.rules,"
-                           " coalesce(json_extract(r.detail, '$.redact') &"
-                           " json_extract(r.detail, '$.carried'), 0) FROM review_action a"
-                           " JOIN review r ON r.id = a.review_id WHERE a.audited = 0"
-                           " ORDER BY a.id LIMIT ?",
-                           -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = q_stmt(q, QS_ACTIONS);
+    if (!s)
         return -1;
     sqlite3_bind_int(s, 1, cap);
     int n = 0, rc;
@@ -706,44 +780,30 @@ int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap)
         sl_sqlite_text(s, 10, a->rules, sizeof a->rules);
         a->policy_redact = (uint32_t)sqlite3_column_int64(s, 11);
     }
-    sqlite3_finalize(s);
+    q_done(s);
     return n;
 }
 
-static int update_id(struct gw_queue *q, const char *sql, int64_t id, int64_t v)
+/* One of the UPDATEs of q_sql with ?1 the row's id and ?2 a value. */
+static int update_id(struct gw_queue *q, enum q_sql k, int64_t id, int64_t v)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
+    sqlite3_stmt *s = q_stmt(q, k);
+    if (!s)
         return -1;
-    }
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, v);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        SL_ERROR("gateway", "gateway.db: %s", sqlite3_errmsg(q->db));
-        return -1;
-    }
-    return 0;
+    return q_run(q, s);
 }
 
 int gw_queue_action_audited(struct gw_queue *q, int64_t id)
 {
-    return update_id(q, "UPDATE review_action SET audited = 1 WHERE id = ?1 AND ?2 = ?2", id, 0);
+    return update_id(q, QS_ACTION_AUDITED, id, 0);
 }
 
 int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, int cap)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db,
-                           "SELECT id, status, coalesce(decided_by,''),"
-                           " coalesce(decision_reason,''), then_effect, ref, extra_redact,"
-                           " detail, frame, policy_hash FROM review WHERE status <> 'held' AND"
-                           " sent_us IS"
-                           " NULL AND (queued_run IS NULL OR queued_run <> ?) ORDER BY"
-                           " decided_us, id LIMIT ?",
-                           -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = q_stmt(q, QS_DECIDED);
+    if (!s)
         return -1;
     sqlite3_bind_int64(s, 1, run);
     sqlite3_bind_int(s, 2, cap);
@@ -765,35 +825,29 @@ int gw_queue_decided(struct gw_queue *q, int64_t run, struct gw_decided *out, in
             memcpy(d->frame, sqlite3_column_blob(s, 8), d->frame_len);
         sl_sqlite_text(s, 9, d->policy_hash, sizeof d->policy_hash);
     }
-    sqlite3_finalize(s);
+    q_done(s);
     return n;
 }
 
 int gw_queue_review_queued(struct gw_queue *q, int64_t id, int64_t run)
 {
-    return update_id(q, "UPDATE review SET queued_run = ?2 WHERE id = ?1", id, run);
+    return update_id(q, QS_REVIEW_QUEUED, id, run);
 }
 
 int gw_queue_review_sent(struct gw_queue *q, int64_t id)
 {
-    return update_id(q, "UPDATE review SET sent_us = ?2 WHERE id = ?1", id, sl_wall_us());
+    return update_id(q, QS_REVIEW_SENT, id, sl_wall_us());
 }
 
 /* ---- notices ---- */
 
 int64_t gw_queue_notice_add(struct gw_queue *q, const struct gw_notice *n)
 {
-    sqlite3_stmt *s;
     /* in the loop pass's transaction (committed with the pass), not a commit of its own */
     gw_queue_begin(q);
-    if (sqlite3_prepare_v2(q->db,
-                           "INSERT INTO notice(created_us, due, days, business, rule, ref,"
-                           " review, ori, member, agency_type, parent, req_state, key, classes,"
-                           " subject) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &s, NULL) != SQLITE_OK) {
-        SL_ERROR("gateway", "gateway.db: notice: %s", sqlite3_errmsg(q->db));
+    sqlite3_stmt *s = q_stmt(q, QS_NOTICE_ADD);
+    if (!s)
         return -1;
-    }
     sqlite3_bind_int64(s, 1, n->created_us);
     sqlite3_bind_int(s, 2, n->due);
     sqlite3_bind_int(s, 3, n->days);
@@ -804,22 +858,15 @@ int64_t gw_queue_notice_add(struct gw_queue *q, const struct gw_notice *n)
         sqlite3_bind_text(s, 5 + i, txt[i] ? txt[i] : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 14, n->classes);
     sqlite3_bind_text(s, 15, n->subject, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        SL_ERROR("gateway", "gateway.db: notice: %s", sqlite3_errmsg(q->db));
+    if (q_run(q, s) != 0)
         return -1;
-    }
     return sqlite3_last_insert_rowid(q->db);
 }
 
 int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db,
-                           "SELECT id, sent_us, coalesce(sent_by,''), ref, ori, key FROM notice"
-                           " WHERE status = 'sent' AND audited_sent = 0 ORDER BY id LIMIT ?",
-                           -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = q_stmt(q, QS_SENT_UNAUDITED);
+    if (!s)
         return -1;
     sqlite3_bind_int(s, 1, cap);
     int n = 0;
@@ -832,23 +879,20 @@ int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap)
         sl_sqlite_text(s, 4, x->ori, sizeof x->ori);
         sl_sqlite_text(s, 5, x->key, sizeof x->key);
     }
-    sqlite3_finalize(s);
+    q_done(s);
     return n;
 }
 
 int gw_queue_sent_audited(struct gw_queue *q, int64_t id)
 {
-    return update_id(q, "UPDATE notice SET audited_sent = 1 WHERE id = ?1 AND ?2 = ?2", id, 0);
+    return update_id(q, QS_SENT_AUDITED, id, 0);
 }
 
 int gw_queue_policy_author(struct gw_queue *q, const char *hash, struct gw_applied *a)
 {
-    sqlite3_stmt *s;
     memset(a, 0, sizeof *a);
-    if (sqlite3_prepare_v2(q->db,
-                           "SELECT id, author, approver, basis, note FROM policy_apply"
-                           " WHERE hash = ? ORDER BY id DESC LIMIT 1",
-                           -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *s = q_stmt(q, QS_POLICY_AUTHOR);
+    if (!s)
         return 0;
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
     int found = 0;
@@ -861,8 +905,8 @@ int gw_queue_policy_author(struct gw_queue *q, const char *hash, struct gw_appli
         sl_sqlite_text(s, 4, a->note, sizeof a->note);
         found = 1;
     }
-    sqlite3_finalize(s);
+    q_done(s);
     if (found)
-        update_id(q, "UPDATE policy_apply SET audited = 1 WHERE id = ?1 AND ?2 = ?2", id, 0);
+        update_id(q, QS_POLICY_AUDITED, id, 0);
     return found;
 }
