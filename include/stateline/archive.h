@@ -22,6 +22,10 @@
  *         from sl_archive_norm(body): runs of letters and digits, case folded, an
  *         apostrophe between two of them removed (O'BRIEN -> obrien).  Any connection
  *         touching msg_fts needs sl_archive_sql_functions (it registers the tokenizer).
+ *     lost(id INTEGER PRIMARY KEY, t_first, t_last,        -- n messages sent from t_first
+ *          after_seq, before_seq, n)                    -- to t_last (UTC s) never archived
+ *         (sl_archive_lost: the queue was full), numbered between after_seq and before_seq;
+ *         created at the read-write open (added to schema 3 in place), expired with the rows
  *     meta(key TEXT PRIMARY KEY, value)                     -- 'schema' = '3';
  *         'seq_next': the next sequence number (written with each batch);
  *         'indexed': every searchable row with seq <= this is in msg_fts (rows after it
@@ -119,6 +123,12 @@ struct sl_archive_rec {
  * -2 the record is malformed (logged) or the archive is read-only. */
 int sl_archive_put(struct sl_archive *a, const struct sl_archive_rec *r, uint64_t *seq);
 /* Messages and bytes waiting (for metrics and backpressure decisions). */
+/* The caller gives up on r after sl_archive_put said -1 (the queue is full): the archive
+ * records the gap, so that it says it is incomplete instead of being silently so.  The
+ * writer writes it to the table `lost` with its next batch (a gap that goes on extends
+ * one row), logs it (at most a line every 10 s), and every search of that time warns of
+ * it (docs/archive.md §2).  Cheap: a few fields under the queue's mutex. */
+void sl_archive_lost(struct sl_archive *a, const struct sl_archive_rec *r);
 void sl_archive_queued(struct sl_archive *a, size_t *msgs, size_t *bytes);
 /* Wait until everything queued before the call is committed.  0, or -1 when a commit
  * failed (logged; those rows are lost). */
@@ -198,8 +208,25 @@ struct sl_archive_hits {
     int n;                                     /* hits listed (<= SL_ARCHIVE_MAX_HITS) */
     int64_t total;                             /* matches counted */
     int more;                                  /* 1: counting stopped at count_max */
+    int64_t lost;                              /* messages of the search's period, of any
+                                                * key, that were never archived (the
+                                                * gaps, sl_archive_lost) */
     struct sl_archive_hit hit[SL_ARCHIVE_MAX_HITS];
 };
+
+/* A gap: n messages the switch sent from t_first to t_last (UTC seconds) that the
+ * archive never got, numbered between after_seq and before_seq (a lost message takes no
+ * number; messages archived meanwhile may lie between them too). */
+struct sl_archive_gap {
+    int64_t t_first, t_last;
+    uint64_t after_seq, before_seq, n;
+};
+
+/* t (UTC seconds) as "YYYY-MM-DD HH:MM:SS", UTC (no zone: the caller says it). */
+void sl_archive_fmt_time(int64_t t, char out[24]);
+
+/* The newest `cap` gaps, newest first: how many (0: none recorded), -1 on error. */
+int sl_archive_gaps(struct sl_archive *a, struct sl_archive_gap *out, int cap);
 
 /* Run an authorised query: newest first.  0 or -1 (logged). */
 int sl_archive_search(struct sl_archive *a, const struct sl_archive_query *q, int64_t now,

@@ -33,6 +33,13 @@ struct arch_pend {
     size_t off, len;
 };
 
+/* Messages the hub gave up on (sl_archive_lost), not yet written to the table `lost`:
+ * n of them, sent from t_first to t_last, after message `after` and before `before`. */
+struct arch_gap {
+    uint64_t n, after, before;
+    int64_t t_first, t_last;
+};
+
 struct sl_archive {
     struct sl_archive_conf conf;
     char *path;
@@ -40,12 +47,16 @@ struct sl_archive {
     /* writer side: db is used only by the writer thread once it runs */
     sqlite3 *db;
     sqlite3_stmt *ins_msg, *idx_rows, *set_indexed, *del_fts, *del_msg, *old_rows, *set_seq,
-        *set_back, *ins_fts, *ins_msgs;
+        *set_back, *ins_fts, *ins_msgs, *ins_gap, *ext_gap, *del_gaps;
     int64_t tw_last;         /* tw of the last row written (writer thread) */
     uint64_t written;        /* the last seq written to msg (writer thread) */
     uint64_t indexed;        /* every searchable row up to this seq is indexed (writer) */
     int64_t index_due_ms;    /* rows after `indexed` are indexed by then (writer) */
     int clock_back;          /* a send time went backwards once (writer thread) */
+    int64_t gap_row;         /* the `lost` row the next gap may extend, 0 none (writer) */
+    int64_t gap_row_t_last;  /* its t_last (writer) */
+    struct arch_gap gap_log; /* written and not yet logged (writer: one line per 10 s) */
+    int64_t gap_logged_ms;   /* when the last such line was logged (writer) */
     /* The searchable rows after `indexed` up to `written`, kept in memory so that the index
      * step hands them to FTS5 directly instead of reading them back through the view
      * (writer thread).  Valid only when pend_ok; otherwise (after an open that found rows
@@ -66,6 +77,11 @@ struct sl_archive {
     size_t cap, head, count; /* count includes the slots the writer is working on */
     size_t bytes;
     uint64_t next_seq;       /* next sequence number to hand out */
+    struct arch_gap gap;     /* sl_archive_lost since the writer last took it */
+    int gap_new;             /* sl_archive_lost since then: wakes the writer (a gap that
+                              * failed to be written waits for the next batch instead) */
+    uint64_t gap_gen;        /* sl_archive_lost calls so far */
+    uint64_t gap_gen_done;   /* those the writer has tried to write (flush waits for them) */
     uint64_t committed;      /* every seq < committed is written (or failed) */
     uint64_t searchable;     /* every seq < searchable is indexed too (or failed) */
     int writer_waiting;
@@ -92,6 +108,7 @@ struct sl_archive {
     pthread_mutex_t rmu;
     sqlite3 *rdb;
     sqlite3_stmt *search, *fetch, *get_back, *next_row, *seq_span;
+    sqlite3_stmt *lost_in;   /* NULL: an archive from before the table `lost` (read-only) */
 };
 
 /* async.c */

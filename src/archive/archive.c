@@ -245,7 +245,13 @@ static int ensure_schema(struct sl_archive *a, char *err, size_t errlen)
         SL_INFO("archive", "%s: schema 3 in %.1f s (%lld messages)", a->path,
                 (double)(sl_now_ms() - t0) / 1e3, (long long)rows);
     }
+    /* The gaps (sl_archive_lost): added to schema 3 without a new number, since a
+     * stateline that does not know the table reads and writes the rest as before. */
     if (sqlite3_exec(a->db,
+                     "CREATE TABLE IF NOT EXISTS lost(id INTEGER PRIMARY KEY,"
+                     " t_first INTEGER NOT NULL, t_last INTEGER NOT NULL,"
+                     " after_seq INTEGER NOT NULL, before_seq INTEGER NOT NULL,"
+                     " n INTEGER NOT NULL);"
                      "INSERT OR REPLACE INTO meta VALUES('schema', '3');"
                      "COMMIT;",
                      NULL, NULL, &msg) != SQLITE_OK)
@@ -307,7 +313,16 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
         prep(a->db, "INSERT OR REPLACE INTO meta VALUES('clock_back', '1')", &a->set_back, err,
              errlen) < 0 ||
         prep(a->db, "INSERT INTO msg_fts(rowid, body) VALUES(?1, ?2)", &a->ins_fts, err,
-             errlen) < 0)
+             errlen) < 0 ||
+        prep(a->db,
+             "INSERT INTO lost(t_first, t_last, after_seq, before_seq, n)"
+             " VALUES(?1, ?2, ?3, ?4, ?5)",
+             &a->ins_gap, err, errlen) < 0 ||
+        prep(a->db,
+             "UPDATE lost SET t_first = min(t_first, ?1), t_last = max(t_last, ?2),"
+             " before_seq = max(before_seq, ?4), n = n + ?5 WHERE id = ?3",
+             &a->ext_gap, err, errlen) < 0 ||
+        prep(a->db, "DELETE FROM lost WHERE t_last < ?1", &a->del_gaps, err, errlen) < 0)
         return -1;
     /* the same two, many rows to a statement */
     struct sl_buf sql = SL_BUF_INIT;
@@ -396,6 +411,14 @@ static int open_reader(struct sl_archive *a, char *err, size_t errlen)
         prep(a->rdb, "SELECT (SELECT min(seq) FROM msg), (SELECT max(seq) FROM msg)",
              &a->seq_span, err, errlen) < 0)
         return -1;
+    /* An archive written before the table `lost` (opened read-only) has none: no gaps. */
+    if (sqlite3_prepare_v2(a->rdb,
+                           "SELECT coalesce(sum(n), 0) FROM lost"
+                           " WHERE t_last >= ?1 AND t_first <= ?2",
+                           -1, &a->lost_in, NULL) != SQLITE_OK) {
+        sqlite3_finalize(a->lost_in);
+        a->lost_in = NULL;
+    }
     return 0;
 }
 
@@ -530,13 +553,90 @@ static void bind_row(sqlite3_stmt *m, int base, const struct arch_slot *s, const
     sqlite3_bind_int64(m, base + 10, tw);
 }
 
-/* Write slots [h, h+n) of the ring (n may be 0) in one transaction, and index what is
- * due (index_due).  Rows go INS_ROWS to a statement (ins_msgs: one statement start and
- * end, one B-tree seek, for INS_ROWS rows); a group that fails is written again a row at
- * a time, so that one bad row loses only itself.  Returns rows written or -1; *ix gets
- * index_due's answer. */
-static int write_batch(struct sl_archive *a, size_t h, size_t n, int force, int *ix)
+/* Gap g (taken from the queue with the batch) into the table `lost`, in the batch's
+ * transaction: a gap that begins within a second of the row written last extends that
+ * row, so that an overload of an hour is one row, not one per batch.  0 or -1. */
+static int write_gap(struct sl_archive *a, const struct arch_gap *g)
 {
+    for (int ext = a->gap_row > 0 && g->t_first <= a->gap_row_t_last + 1;; ext = 0) {
+        sqlite3_stmt *st = ext ? a->ext_gap : a->ins_gap;
+        sqlite3_bind_int64(st, 1, g->t_first);
+        sqlite3_bind_int64(st, 2, g->t_last);
+        sqlite3_bind_int64(st, 3, ext ? a->gap_row : (sqlite3_int64)g->after);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)g->before);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)g->n);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            SL_ERROR("archive", "cannot record %llu messages not archived: %s",
+                     (unsigned long long)g->n, sqlite3_errmsg(a->db));
+            return -1;
+        }
+        if (ext && sqlite3_changes(a->db) == 0)
+            continue; /* the row expired meanwhile: a new one */
+        if (!ext)
+            a->gap_row = sqlite3_last_insert_rowid(a->db);
+        if (g->t_last > a->gap_row_t_last || !ext)
+            a->gap_row_t_last = g->t_last;
+        return 0;
+    }
+}
+
+/* Add gap b to gap g (both of messages not archived; b the later). */
+static void gap_add(struct arch_gap *g, const struct arch_gap *b)
+{
+    if (!b->n)
+        return;
+    if (!g->n) {
+        *g = *b;
+        return;
+    }
+    g->n += b->n;
+    g->t_first = b->t_first < g->t_first ? b->t_first : g->t_first;
+    g->t_last = b->t_last > g->t_last ? b->t_last : g->t_last;
+    g->after = b->after < g->after ? b->after : g->after;
+    g->before = b->before > g->before ? b->before : g->before;
+}
+
+void sl_archive_fmt_time(int64_t t, char out[24])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 24, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* The operator's line for the gaps written since the last one: at once for the first,
+ * then at most one a LOG_GAP_MS, and at close (now_ms < 0: whatever is left). */
+#define LOG_GAP_MS 10000
+static void log_gaps(struct sl_archive *a, int64_t now_ms)
+{
+    struct arch_gap *g = &a->gap_log;
+    if (!g->n || (now_ms >= 0 && a->gap_logged_ms && now_ms - a->gap_logged_ms < LOG_GAP_MS))
+        return;
+    char t1[24], t2[24];
+    sl_archive_fmt_time(g->t_first, t1);
+    sl_archive_fmt_time(g->t_last, t2);
+    SL_WARN("archive", "%llu message%s sent from %s to %s UTC %s not archived (between "
+            "sequence numbers %llu and %llu): the writer was a whole queue behind; searches "
+            "of that time say so (`stateline archive gaps`)",
+            (unsigned long long)g->n, g->n == 1 ? "" : "s", t1, t2, g->n == 1 ? "was" : "were",
+            (unsigned long long)g->after, (unsigned long long)g->before);
+    memset(g, 0, sizeof *g);
+    a->gap_logged_ms = now_ms >= 0 ? now_ms : sl_now_ms();
+}
+
+/* Write slots [h, h+n) of the ring (n may be 0) in one transaction, with the gap taken
+ * from the queue with them (*gap_done: 1 written; 0 not, to be tried with the next batch:
+ * a gap that cannot be written never costs the rows), and index what is due (index_due).
+ * Rows go INS_ROWS to a statement (ins_msgs: one statement start and end, one B-tree
+ * seek, for INS_ROWS rows); a group that fails is written again a row at a time, so that
+ * one bad row loses only itself.  Returns rows written or -1 (nothing of the batch is in
+ * the file); *ix gets index_due's answer. */
+static int write_batch(struct sl_archive *a, size_t h, size_t n, const struct arch_gap *gap,
+                       int *gap_done, int force, int *ix)
+{
+    *gap_done = 0;
     *ix = 0;
     if (exec(a->db, "BEGIN") < 0)
         return -1;
@@ -544,6 +644,7 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, int force, int 
     size_t prev_npend = a->npend, prev_pend_len = a->pend_text.len;
     uint64_t prev_written = a->written, prev_indexed = a->indexed;
     int64_t prev_due = a->index_due_ms;
+    int64_t prev_gap_row = a->gap_row, prev_gap_t = a->gap_row_t_last;
     size_t single_until = 0; /* rows before this go one at a time (a group failed) */
     for (size_t i = 0; i < n;) {
         size_t k = i >= single_until && n - i >= INS_ROWS ? INS_ROWS : 1;
@@ -603,19 +704,12 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, int force, int 
             SL_ERROR("archive", "cannot record the next sequence number: %s",
                      sqlite3_errmsg(a->db));
     }
+    int gap_ok = gap->n && write_gap(a, gap) == 0;
     uint64_t upto = 0;
     *ix = index_due(a, force, &upto);
-    if (exec(a->db, "COMMIT") < 0) {
-        exec(a->db, "ROLLBACK");
-        load_tail(a);
-        a->written = prev_written;
-        a->indexed = prev_indexed;
-        a->index_due_ms = prev_due;
-        a->npend = prev_npend; /* the batch's rows are not in msg */
-        a->pend_text.len = prev_pend_len;
-        *ix = -1;
-        return -1;
-    }
+    if (exec(a->db, "COMMIT") < 0)
+        goto undo;
+    *gap_done = gap_ok;
     if (*ix > 0) {
         a->indexed = upto;
         if (a->written > a->indexed) /* more waiting: the next batch goes on with them */
@@ -626,6 +720,18 @@ static int write_batch(struct sl_archive *a, size_t h, size_t n, int force, int 
     else if (*ix < 0 && a->npend > 4 * (size_t)a->conf.index_batch)
         pend_reset(a, 0); /* indexing keeps failing: do not hold the rows in memory too */
     return written;
+undo: /* nothing of the batch is in the file */
+    exec(a->db, "ROLLBACK");
+    load_tail(a);
+    a->written = prev_written;
+    a->indexed = prev_indexed;
+    a->index_due_ms = prev_due;
+    a->npend = prev_npend; /* the batch's rows are not in msg */
+    a->pend_text.len = prev_pend_len;
+    a->gap_row = prev_gap_row;
+    a->gap_row_t_last = prev_gap_t;
+    *ix = -1;
+    return -1;
 }
 
 /* One expiry step: delete up to `limit` of the oldest rows whose tw is before the cutoff.
@@ -650,6 +756,16 @@ static int expire_step(struct sl_archive *a, int64_t cutoff, int limit)
         return 0;
     if (exec(a->db, "BEGIN") < 0)
         return -1;
+    /* the gaps of the same time go with the rows (a search never looks past the cutoff) */
+    sqlite3_bind_int64(a->del_gaps, 1, cutoff);
+    int grc = sqlite3_step(a->del_gaps);
+    sqlite3_reset(a->del_gaps);
+    if (grc != SQLITE_DONE) {
+        SL_ERROR("archive", "expiry of the gaps before %lld failed: %s", (long long)cutoff,
+                 sqlite3_errmsg(a->db));
+        exec(a->db, "ROLLBACK");
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         sqlite3_bind_int64(a->del_fts, 1, (sqlite3_int64)seqs[i]);
         int rc = sqlite3_step(a->del_fts);
@@ -690,7 +806,7 @@ static void *writer_main(void *arg)
     for (;;) {
         /* rows committed and waiting for the index (writer-only state, read here) */
         int pending = a->written > a->indexed;
-        while (a->count == 0 && !a->stop && a->expire_req == 0 &&
+        while (a->count == 0 && !a->gap_new && !a->stop && a->expire_req == 0 &&
                sl_now_ms() < next_expire &&
                !(pending && (a->flushing || sl_now_ms() >= a->index_due_ms))) {
             int64_t until = next_expire;
@@ -706,7 +822,7 @@ static void *writer_main(void *arg)
             }
             a->writer_waiting = 0;
         }
-        if (a->stop && a->count == 0 && a->expire_req == 0 &&
+        if (a->stop && a->count == 0 && !a->gap_new && a->expire_req == 0 &&
             (!pending || index_tries_at_stop > 0))
             break;
         /* Under load, gather: commit at most every commit_every_ms (a commit is a WAL
@@ -725,6 +841,10 @@ static void *writer_main(void *arg)
         }
         size_t n = a->count < (size_t)a->conf.batch_max ? a->count : (size_t)a->conf.batch_max;
         size_t h = a->head;
+        struct arch_gap gap = a->gap;
+        memset(&a->gap, 0, sizeof a->gap);
+        a->gap_new = 0;
+        uint64_t gap_gen = a->gap_gen;
         int64_t ereq = a->expire_req;
         /* flush, close and expire want everything searchable (expiry only deletes what
          * the index holds) */
@@ -733,9 +853,13 @@ static void *writer_main(void *arg)
             index_tries_at_stop++;
         pthread_mutex_unlock(&a->mu);
 
-        int ix = 0, wrote = 0;
-        if (n || (pending && (force || sl_now_ms() >= a->index_due_ms)))
-            wrote = write_batch(a, h, n, force, &ix);
+        int ix = 0, wrote = 0, gap_done = 0;
+        if (n || gap.n || (pending && (force || sl_now_ms() >= a->index_due_ms)))
+            wrote = write_batch(a, h, n, &gap, &gap_done, force, &ix);
+        if (gap_done) {
+            gap_add(&a->gap_log, &gap);
+            log_gaps(a, sl_now_ms());
+        }
         if (n)
             a->last_commit_ms = sl_now_ms();
         int64_t expired = 0;
@@ -763,6 +887,12 @@ static void *writer_main(void *arg)
         }
 
         pthread_mutex_lock(&a->mu);
+        if (gap.n && !gap_done) { /* not written: again with the next batch */
+            gap_add(&gap, &a->gap);
+            a->gap = gap;
+            a->failed = 1;
+        }
+        a->gap_gen_done = gap_gen;
         size_t freed = 0;
         for (size_t i = 0; i < n; i++) {
             struct arch_slot *s = &a->ring[(h + i) % a->cap];
@@ -794,7 +924,13 @@ static void *writer_main(void *arg)
         }
         pthread_cond_broadcast(&a->done);
     }
+    struct arch_gap unwritten = a->gap;
     pthread_mutex_unlock(&a->mu);
+    log_gaps(a, -1);
+    if (unwritten.n)
+        SL_ERROR("archive", "%llu messages were not archived, and the gap could not be "
+                 "recorded in the table lost (see the errors above)",
+                 (unsigned long long)unwritten.n);
     return NULL;
 }
 
@@ -875,7 +1011,8 @@ void sl_archive_close(struct sl_archive *a)
     }
     sqlite3_stmt *st[] = {a->ins_msg, a->idx_rows, a->set_indexed, a->del_fts, a->del_msg,  a->old_rows,
                           a->set_seq, a->set_back, a->ins_fts, a->ins_msgs, a->search, a->fetch,   a->get_back,
-                          a->next_row, a->seq_span};
+                          a->next_row, a->seq_span, a->ins_gap, a->ext_gap, a->del_gaps,
+                          a->lost_in};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
         sqlite3_finalize(st[i]);
     if (a->db && sqlite3_close(a->db) != SQLITE_OK)
@@ -984,6 +1121,20 @@ int sl_archive_put(struct sl_archive *a, const struct sl_archive_rec *r, uint64_
     return 0;
 }
 
+void sl_archive_lost(struct sl_archive *a, const struct sl_archive_rec *r)
+{
+    if (a->conf.readonly)
+        return;
+    pthread_mutex_lock(&a->mu);
+    struct arch_gap g = {1, a->next_seq - 1, a->next_seq, r->time, r->time};
+    gap_add(&a->gap, &g);
+    a->gap_new = 1;
+    a->gap_gen++;
+    if (a->writer_waiting)
+        pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->mu);
+}
+
 void sl_archive_queued(struct sl_archive *a, size_t *msgs, size_t *bytes)
 {
     pthread_mutex_lock(&a->mu);
@@ -1002,8 +1153,11 @@ int sl_archive_flush(struct sl_archive *a)
     uint64_t target = a->next_seq;
     a->flushing++;
     pthread_cond_signal(&a->wake);
-    /* committed, and indexed (unless indexing failed: then -1, the rows are archived) */
-    while (a->committed < target || (a->searchable < target && !a->failed))
+    uint64_t gaps = a->gap_gen;
+    /* committed, and indexed (unless indexing failed: then -1, the rows are archived);
+     * the gaps recorded so far written (or failed: -1) */
+    while (a->committed < target || (a->searchable < target && !a->failed) ||
+           a->gap_gen_done < gaps)
         pthread_cond_wait(&a->done, &a->mu);
     a->flushing--;
     int rc = a->failed ? -1 : 0;

@@ -71,6 +71,7 @@ int sl_archive_search(struct sl_archive *a, const struct sl_archive_query *q, in
     out->n = 0;
     out->total = 0;
     out->more = 0;
+    out->lost = 0;
     if (now <= 0)
         now = sl_wall_us() / 1000000;
     int64_t cutoff = now - (int64_t)a->conf.retention_days * 86400;
@@ -143,6 +144,15 @@ int sl_archive_search(struct sl_archive *a, const struct sl_archive_query *q, in
         SL_ERROR("archive", "search '%s' failed: %s", q->fts, sqlite3_errmsg(a->rdb));
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    /* Messages of the period the archive never got (sl_archive_lost), whatever their
+     * keys and addresses: the table does not know them. */
+    if (!fail && a->lost_in) {
+        sqlite3_bind_int64(a->lost_in, 1, beg);
+        sqlite3_bind_int64(a->lost_in, 2, q->end);
+        if (sqlite3_step(a->lost_in) == SQLITE_ROW)
+            out->lost = sqlite3_column_int64(a->lost_in, 0);
+        sqlite3_reset(a->lost_in);
+    }
     sqlite3_exec(a->rdb, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_unlock(&a->rmu);
     return fail ? -1 : 0;
@@ -191,6 +201,39 @@ int sl_archive_fetch(struct sl_archive *a, uint64_t seq, const struct sl_ori *wh
 
 /* ---- reply bodies ---- */
 
+int sl_archive_gaps(struct sl_archive *a, struct sl_archive_gap *out, int cap)
+{
+    pthread_mutex_lock(&a->rmu);
+    sqlite3_stmt *s = NULL;
+    int n = 0;
+    if (a->lost_in && sqlite3_prepare_v2(a->rdb,
+                                         "SELECT t_first, t_last, after_seq, before_seq, n"
+                                         " FROM lost ORDER BY id DESC LIMIT ?1",
+                                         -1, &s, NULL) != SQLITE_OK) {
+        SL_ERROR("archive", "gaps: %s", sqlite3_errmsg(a->rdb));
+        n = -1;
+    }
+    if (s) {
+        sqlite3_bind_int(s, 1, cap);
+        int rc;
+        while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            struct sl_archive_gap *g = &out[n++];
+            g->t_first = sqlite3_column_int64(s, 0);
+            g->t_last = sqlite3_column_int64(s, 1);
+            g->after_seq = (uint64_t)sqlite3_column_int64(s, 2);
+            g->before_seq = (uint64_t)sqlite3_column_int64(s, 3);
+            g->n = (uint64_t)sqlite3_column_int64(s, 4);
+        }
+        if (n < cap && rc != SQLITE_DONE) {
+            SL_ERROR("archive", "gaps: %s", sqlite3_errmsg(a->rdb));
+            n = -1;
+        }
+        sqlite3_finalize(s);
+    }
+    pthread_mutex_unlock(&a->rmu);
+    return n;
+}
+
 static void stamp(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;
@@ -217,6 +260,10 @@ void sl_archive_reply_nlr(const struct sl_archive_query *q, const char *warnings
 {
     if (warnings)
         sl_buf_append_str(out, warnings);
+    if (h && h->lost > 0)
+        sl_buf_printf(out, "WARNING - %lld MESSAGE%s OF THIS PERIOD (ANY TYPE) %s NOT ARCHIVED\n",
+                      (long long)h->lost, h->lost == 1 ? "" : "S",
+                      h->lost == 1 ? "WAS" : "WERE");
     sl_buf_printf(out, "SEARCH OF ARCHIVE (TIMES UTC): %s\n", q->what);
     if (!h || h->n == 0) {
         sl_buf_append_str(out, "NOT ON FILE\n");

@@ -42,6 +42,10 @@ static const char usage[] =
     "      archive's own); with --as, as that ORI of the directory DIR.db would.\n"
     "  fetch --db FILE [--dir DIR.db --as ORI] SEQ\n"
     "      Print one message (the NFR body).\n"
+    "  gaps --db FILE [--limit N]\n"
+    "      List the gaps, newest first (at most N, default 100): messages the switch\n"
+    "      sent that the archive never got because its queue was full (the writer a\n"
+    "      whole queue behind).  Every NLR of such a time warns of them.\n"
     "  expire --db FILE [--retention-days N]\n"
     "      Delete every message older than the retention (default 365 days) now.\n"
     "  bench --db FILE --messages N [--days D] [--searches K] [--seed S] [--search-only]\n"
@@ -168,6 +172,50 @@ out:
     sl_msg_clear(&m);
     sl_buf_free(&in);
     return rc;
+}
+
+static int cmd_gaps(int argc, char **argv)
+{
+    const char *db = NULL;
+    long limit = 100;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            db = argv[++i];
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+            char *end;
+            limit = strtol(argv[++i], &end, 10);
+            if (*end || limit < 1 || limit > 1000000)
+                return usage_err("--limit must be 1..1000000");
+        } else
+            return usage_err("unknown option");
+    }
+    if (!db)
+        return usage_err("gaps needs --db");
+    struct sl_archive *a;
+    if (open_archive(db, 1, &a) < 0)
+        return SL_EXIT_FAIL;
+    struct sl_archive_gap *g = sl_xcalloc((size_t)limit, sizeof *g);
+    int n = sl_archive_gaps(a, g, (int)limit);
+    sl_archive_close(a);
+    if (n < 0) {
+        free(g);
+        fprintf(stderr, "stateline archive: cannot read the gaps of %s\n", db);
+        return SL_EXIT_FAIL;
+    }
+    if (n == 0)
+        printf("no gaps recorded in %s: every message the switch gave it was archived\n", db);
+    else
+        printf("%-19s  %-19s  %10s  %s\n", "FROM (UTC)", "TO (UTC)", "MESSAGES",
+               "BETWEEN SEQUENCE NUMBERS");
+    for (int i = 0; i < n; i++) {
+        char t1[24], t2[24];
+        sl_archive_fmt_time(g[i].t_first, t1);
+        sl_archive_fmt_time(g[i].t_last, t2);
+        printf("%-19s  %-19s  %10llu  %llu and %llu\n", t1, t2, (unsigned long long)g[i].n,
+               (unsigned long long)g[i].after_seq, (unsigned long long)g[i].before_seq);
+    }
+    free(g);
+    return SL_EXIT_OK;
 }
 
 static int cmd_expire(int argc, char **argv)
@@ -834,16 +882,18 @@ static int cmd_bench(int argc, char **argv)
 static int run(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_err("which command: search, fetch, expire or bench");
+        return usage_err("which command: search, fetch, gaps, expire or bench");
     if (!strcmp(argv[1], "search"))
         return cmd_query(argc - 1, argv + 1, 0);
     if (!strcmp(argv[1], "fetch"))
         return cmd_query(argc - 1, argv + 1, 1);
     if (!strcmp(argv[1], "expire"))
         return cmd_expire(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "gaps"))
+        return cmd_gaps(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench"))
         return cmd_bench(argc - 1, argv + 1);
-    return usage_err("unknown command (search, fetch, expire, bench)");
+    return usage_err("unknown command (search, fetch, gaps, expire, bench)");
 }
 
 const struct sl_cli_cmd sl_cmd_archive = {"archive",

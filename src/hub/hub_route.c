@@ -250,8 +250,10 @@ void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, cons
         r.ctl = h->ctl;
         r.text = body;
         r.text_len = body_len;
-        if (sl_archive_put(hub->archive, &r, NULL) != 0)
+        if (sl_archive_put(hub->archive, &r, NULL) != 0) {
             hub->t_archive_lost++;
+            sl_archive_lost(hub->archive, &r); /* the archive says where it is incomplete */
+        }
     }
 }
 
@@ -569,8 +571,10 @@ static void archive_request(struct sl_hub *hub, struct hub_line *line, const str
     r.ctl = m->ctl;
     r.text = m->text ? m->text : "";
     r.text_len = m->text ? m->text_len : 0;
-    if (sl_archive_put(hub->archive, &r, NULL) != 0)
+    if (sl_archive_put(hub->archive, &r, NULL) != 0) {
         hub->t_archive_lost++;
+        sl_archive_lost(hub->archive, &r);
+    }
     struct hub_nlq *q = sl_xcalloc(1, sizeof *q);
     q->slot = line->slot;
     q->gen = line->gen;

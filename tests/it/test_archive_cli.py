@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Black-box tests of `stateline archive bench | fetch | search | expire`.
+"""Black-box tests of `stateline archive bench | fetch | search | gaps | expire`.
 
 A small archive is written by the benchmark (3,000 messages over 30 days, real writer
 thread), then read back: fetch of message 1, a search for a word of it that must list it,
@@ -90,6 +90,18 @@ def main():
                 os.path.join(tmp, "none.db"))
         check("bench --from a missing archive: exit 1", r.returncode == 1
               and "none.db" in r.stderr, r.stderr)
+
+        # gaps: none in a benchmark's archive (it retries a full queue); bad input
+        r = run("archive", "gaps", "--db", db)
+        check("gaps: none recorded", r.returncode == 0 and r.stdout.startswith(
+            "no gaps recorded in "), r.stdout + r.stderr)
+        r = run("archive", "gaps", "--db", db, "--limit", "0")
+        check("gaps --limit 0: exit 2", r.returncode == 2 and "--limit" in r.stderr, r.stderr)
+        r = run("archive", "gaps")
+        check("gaps without --db: exit 2", r.returncode == 2, r.stderr)
+        r = run("archive", "gaps", "--db", os.path.join(tmp, "none.db"))
+        check("gaps of a missing database: exit 1", r.returncode == 1
+              and "cannot open" in r.stderr, r.stderr)
 
         r = run("archive", "search", "--db", db,
                 "TYP/ALL.BEG/20260101.END/20260102.NAM/ZZQXJW")

@@ -174,6 +174,49 @@ def test_retention_expires_old_messages():
         assert n < n0 / 5, (n, n0)               # about 2 of 30 days remain
 
 
+def test_a_full_queue_is_a_recorded_gap():
+    """The archive's writer held up (another connection holds the file's write lock) behind
+    a queue of 16 messages (the least allowed): the switch still delivers everything, the messages past the queue
+    are not archived, and the archive says so: the hub counts them, its log names them,
+    `stateline archive gaps` lists them, and an NLQ of that time warns of them."""
+    with Network(start=False, extra_conf="archive = gap.db\narchive_queue = 16\n") as net:
+        net.add_oris(RAND_ORIS)
+        net.start()
+        orl = net.answer_line("OR")
+        wa = net.line("WA")
+        db = os.path.join(net.dir, "gap.db")
+        blocker = sqlite3.connect(db, timeout=5, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            for i in range(20):
+                wa.send("AM.WATEST000.OR.TXTGAPTEST NUMBER %d" % i)
+                assert orl.recv().body.strip().endswith("GAPTEST NUMBER %d" % i)
+            st = net.ctl_cmd("stats")
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert st["archive_lost"] == 4, st      # 16 queued, four past the queue
+        deadline = time.monotonic() + 10        # the writer catches up before the searches
+        while time.monotonic() < deadline and net.ctl_cmd("stats")["archive_behind"]:
+            time.sleep(0.05)
+        span = "BEG/%s.END/%s" % (today(-1), today(1))
+        body, h = search_until(wa, "WARAND000", "TYP/AM.%s.FND/GAPTEST" % span, 16)
+        assert sorted(int(x[4].split()[-1]) for x in h) == list(range(16)), body
+        assert "WARNING - 4 MESSAGES OF THIS PERIOD (ANY TYPE) WERE NOT ARCHIVED\n" in body, body
+        body = nlq(wa, "WARAND000", "TYP/ALL.BEG/%s.END/%s.FND/GAPTEST" % (today(-3), today(-2)))
+        assert "WARNING" not in body and "NOT ON FILE" in body, body
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not net.find_log("were not archived"):
+            time.sleep(0.05)
+        m = net.find_log(r"WARN.*\[archive\] 4 messages sent from .* UTC were not archived "
+                         r"\(between sequence numbers (\d+) and (\d+)\)")
+        assert m and int(m.group(2)) == int(m.group(1)) + 1, net.log[-20:]
+        p = run(["archive", "gaps", "--db", db])
+        rows = [ln.split() for ln in p.stdout.splitlines()[1:]]
+        assert p.stdout.startswith("FROM (UTC)") and len(rows) == 1, p.stdout
+        assert rows[0][4] == "4" and rows[0][5:] == [m.group(1), "and", m.group(2)], p.stdout
+
+
 if __name__ == "__main__":
     run_tests([test_search_each_field_fetch_and_refusals, test_images_never_archived,
-               test_retention_expires_old_messages])
+               test_retention_expires_old_messages, test_a_full_queue_is_a_recorded_gap])

@@ -705,6 +705,80 @@ static void t_queue_full(void **state)
     assert_int_equal(sl_archive_count(f->a), 6);
 }
 
+/* Messages the caller gave up on (sl_archive_lost after a full queue) are a recorded gap:
+ * one row per run of losses, listed newest first, a warning in every NLR of that time
+ * (and only of that time), expired with the rows of its time. */
+static void t_gaps(void **state)
+{
+    struct fx *f = *state;
+    sl_archive_close(f->a);
+    open_fx(f, 4, 0);
+    struct sl_archive_gap g[4];
+    assert_int_equal(sl_archive_gaps(f->a, g, 4), 0);
+    sqlite3 *blocker;
+    assert_int_equal(sqlite3_open(f->path, &blocker), SQLITE_OK);
+    sqlite3_busy_timeout(blocker, 5000);
+    assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 1; i <= 4; i++)
+        f->seq[i] = put(f, "20261120@0800", "DQ", "WASP00000", "CA", "OLN/WDL123456789");
+    struct sl_archive_rec r = {T("20261120@0800"), "DQ", "WASP00000", NULL, "CA", NULL, NULL,
+                               "OLN/LOST1", 9};
+    assert_int_equal(sl_archive_put(f->a, &r, NULL), -1);
+    sl_archive_lost(f->a, &r);
+    r.time += 1; /* the next second: the same run of losses */
+    assert_int_equal(sl_archive_put(f->a, &r, NULL), -1);
+    sl_archive_lost(f->a, &r);
+    assert_int_equal(sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    /* a message archived after the run, then a loss an hour later: a second gap */
+    f->seq[5] = put(f, "20261120@0900", "DQ", "WASP00000", "CA", "OLN/WDL123456789");
+    struct sl_archive_rec late = {T("20261120@0900"), "DR", "CADMV0000", NULL, "WASP00000",
+                                  NULL, NULL, "NAM/X", 5};
+    sl_archive_lost(f->a, &late);
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    assert_int_equal(sl_archive_count(f->a), 5);
+
+    assert_int_equal(sl_archive_gaps(f->a, g, 4), 2);
+    assert_int_equal(g[0].n, 1); /* newest first */
+    assert_int_equal(g[0].t_first, T("20261120@0900"));
+    assert_int_equal(g[0].after_seq, f->seq[5]);
+    assert_int_equal(g[0].before_seq, f->seq[5] + 1);
+    assert_int_equal(g[1].n, 2);
+    assert_int_equal(g[1].t_first, T("20261120@0800"));
+    assert_int_equal(g[1].t_last, T("20261120@0800") + 1);
+    assert_int_equal(g[1].after_seq, f->seq[4]);
+    assert_int_equal(g[1].before_seq, f->seq[4] + 1);
+    assert_int_equal(sl_archive_gaps(f->a, g, 1), 1);
+
+    /* the NLR says so for the period, whatever it finds; not for another period */
+    struct sl_ori w = ori("WASP00000", "ACDZ", 1);
+    char *b = ask(f, "NLQ", "TYP/DQ.BEG/20261120.END/20261120.FND/WDL123456789", &w, NULL, NULL);
+    assert_non_null(strstr(b, "WARNING - 3 MESSAGES OF THIS PERIOD (ANY TYPE) WERE NOT ARCHIVED\n"
+                              "SEARCH OF ARCHIVE"));
+    assert_non_null(strstr(b, "5 HITS"));
+    free(b);
+    b = ask(f, "NLQ", "TYP/ALL.BEG/20261120@0850.END/20261120@0910.FND/NOTHERE", &w, NULL, NULL);
+    assert_non_null(strstr(b, "WARNING - 1 MESSAGE OF THIS PERIOD (ANY TYPE) WAS NOT ARCHIVED\n"));
+    assert_non_null(strstr(b, "NOT ON FILE"));
+    free(b);
+    b = ask(f, "NLQ", "TYP/DQ.BEG/20261121.END/20261126.FND/WDL123456789", &w, NULL, NULL);
+    assert_null(strstr(b, "WARNING"));
+    free(b);
+
+    /* expiry takes the gaps of its time with the rows */
+    assert_int_equal(sl_archive_expire(f->a, T("20261120@0830") + 365 * 86400), 4);
+    assert_int_equal(sl_archive_gaps(f->a, g, 4), 1);
+    assert_int_equal(g[0].t_first, T("20261120@0900"));
+    /* the row a new gap would extend expired meanwhile: a new row */
+    assert_int_equal(sl_archive_expire(f->a, T("20261120@0930") + 365 * 86400), 1);
+    assert_int_equal(sl_archive_gaps(f->a, g, 4), 0);
+    sl_archive_lost(f->a, &late);
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    assert_int_equal(sl_archive_gaps(f->a, g, 4), 1);
+    assert_int_equal(g[0].n, 1);
+    sqlite3_close(blocker);
+}
+
 static void t_malformed_put(void **state)
 {
     struct fx *f = *state;
@@ -916,6 +990,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_retention_automatic, setup, teardown),
         cmocka_unit_test_setup_teardown(t_images, setup, teardown),
         cmocka_unit_test_setup_teardown(t_queue_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(t_malformed_put, setup, teardown),
         cmocka_unit_test_setup_teardown(t_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(t_hit_cap, setup, teardown),
