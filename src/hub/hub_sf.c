@@ -55,6 +55,8 @@
 struct hub_sf {
     sqlite3 *db;
     sqlite3_stmt *ins, *sel, *del, *svc_set, *svc_del, *take, *front, *forget;
+    sqlite3_stmt *begin, *commit; /* a transaction per loop iteration that keeps anything:
+                                   * compiled once, not at every iteration */
     int txn;
 };
 
@@ -139,7 +141,9 @@ int hub_sf_open(struct sl_hub *hub, char *err, size_t errlen)
         prep(sf, "DELETE FROM q WHERE id = ?", &sf->forget, err, errlen) ||
         prep(sf, "INSERT OR REPLACE INTO svc(member, state, since) VALUES(?,?,?)",
              &sf->svc_set, err, errlen) ||
-        prep(sf, "DELETE FROM svc WHERE member = ?", &sf->svc_del, err, errlen))
+        prep(sf, "DELETE FROM svc WHERE member = ?", &sf->svc_del, err, errlen) ||
+        prep(sf, "BEGIN IMMEDIATE", &sf->begin, err, errlen) ||
+        prep(sf, "COMMIT", &sf->commit, err, errlen))
         goto fail;
     hub->sf = sf;
     /* a new message-id epoch for this run, on disk before the first id */
@@ -170,6 +174,8 @@ void hub_sf_close(struct sl_hub *hub)
     sqlite3_finalize(sf->take);
     sqlite3_finalize(sf->front);
     sqlite3_finalize(sf->forget);
+    sqlite3_finalize(sf->begin);
+    sqlite3_finalize(sf->commit);
     sqlite3_close(sf->db);
     free(sf);
     hub->sf = NULL;
@@ -179,7 +185,9 @@ static int begin(struct hub_sf *sf)
 {
     if (sf->txn)
         return 0;
-    if (sqlite3_exec(sf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = sqlite3_step(sf->begin);
+    sqlite3_reset(sf->begin);
+    if (rc != SQLITE_DONE) {
         SL_ERROR("hub", "queue: BEGIN: %s", sqlite3_errmsg(sf->db));
         return -1;
     }
@@ -193,7 +201,9 @@ int hub_sf_commit(struct sl_hub *hub)
     if (!sf || !sf->txn)
         return 0;
     sf->txn = 0;
-    if (sqlite3_exec(sf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    int rc = sqlite3_step(sf->commit);
+    sqlite3_reset(sf->commit);
+    if (rc != SQLITE_DONE) {
         /* Nothing to do but say so loudly: the SM .02. of this iteration is already in the
          * senders' buffers.  SQLite rolls back; the counts are reloaded from the table. */
         SL_ERROR("hub", "queue: COMMIT failed: %s; messages kept in this iteration may be "
