@@ -122,16 +122,16 @@ struct sl_archive_rec {
  * (the hub counts it and goes on: the archive is a record, not the delivery guarantee);
  * -2 the record is malformed (logged) or the archive is read-only. */
 int sl_archive_put(struct sl_archive *a, const struct sl_archive_rec *r, uint64_t *seq);
-/* Messages and bytes waiting (for metrics and backpressure decisions). */
 /* The caller gives up on r after sl_archive_put said -1 (the queue is full): the archive
  * records the gap, so that it says it is incomplete instead of being silently so.  The
  * writer writes it to the table `lost` with its next batch (a gap that goes on extends
  * one row), logs it (at most a line every 10 s), and every search of that time warns of
  * it (docs/archive.md §2).  Cheap: a few fields under the queue's mutex. */
 void sl_archive_lost(struct sl_archive *a, const struct sl_archive_rec *r);
+/* Messages and bytes waiting (for metrics and backpressure decisions). */
 void sl_archive_queued(struct sl_archive *a, size_t *msgs, size_t *bytes);
-/* Wait until everything queued before the call is committed.  0, or -1 when a commit
- * failed (logged; those rows are lost). */
+/* Wait until everything queued before the call is committed, and every gap recorded
+ * before it written.  0, or -1 when a commit failed (logged; those rows are lost). */
 int sl_archive_flush(struct sl_archive *a);
 /* Delete every row older than the retention, counted from now (0 = the wall clock), in
  * steps of expire_batch rows on the writer thread; waits until done.  Returns the number

@@ -199,8 +199,6 @@ int sl_archive_fetch(struct sl_archive *a, uint64_t seq, const struct sl_ori *wh
     return res;
 }
 
-/* ---- reply bodies ---- */
-
 int sl_archive_gaps(struct sl_archive *a, struct sl_archive_gap *out, int cap)
 {
     pthread_mutex_lock(&a->rmu);
@@ -215,7 +213,7 @@ int sl_archive_gaps(struct sl_archive *a, struct sl_archive_gap *out, int cap)
     }
     if (s) {
         sqlite3_bind_int(s, 1, cap);
-        int rc;
+        int rc = SQLITE_DONE;
         while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW) {
             struct sl_archive_gap *g = &out[n++];
             g->t_first = sqlite3_column_int64(s, 0);
@@ -233,6 +231,8 @@ int sl_archive_gaps(struct sl_archive *a, struct sl_archive_gap *out, int cap)
     pthread_mutex_unlock(&a->rmu);
     return n;
 }
+
+/* ---- reply bodies ---- */
 
 static void stamp(int64_t t, char out[32])
 {
