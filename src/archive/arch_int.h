@@ -46,6 +46,7 @@ struct sl_archive {
 
     /* writer side: db is used only by the writer thread once it runs */
     sqlite3 *db;
+    struct sl_walckpt *ck;   /* db's WAL checkpoints (walckpt.h); NULL: SQLite's own */
     sqlite3_stmt *ins_msg, *idx_rows, *set_indexed, *del_fts, *del_msg, *old_rows, *set_seq,
         *set_back, *ins_fts, *ins_msgs, *ins_gap, *ext_gap, *del_gaps;
     int64_t tw_last;         /* tw of the last row written (writer thread) */

@@ -28,6 +28,7 @@
 
 #include "arch_int.h"
 #include "stateline/core.h"
+#include "stateline/walckpt.h"
 
 #define SLOT_KEEP (64 * 1024) /* a slot's text buffer above this is freed after use */
 #define SCHEMA_VERSION 3
@@ -291,6 +292,11 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
     }
     if (ensure_schema(a, err, errlen) < 0)
         return -1;
+    /* The WAL's checkpoints on a thread of their own (walckpt.h): the writer never copies
+     * the WAL into the file nor waits for the checkpoint's two fdatasyncs, which on a disk
+     * that stalls took hundreds of milliseconds while the queue filled (docs/archive.md
+     * §2).  NULL: SQLite checkpoints on the writer, as before. */
+    a->ck = sl_walckpt_start(a->db, a->path, "archive", "archive.db", "sl-arch-ckpt");
     if (prep(a->db,
              "INSERT INTO msg(seq, t, key, src, src_mbr, dst, dst_mbr, ctl, body, tw)"
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -1015,6 +1021,7 @@ void sl_archive_close(struct sl_archive *a)
                           a->lost_in};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
         sqlite3_finalize(st[i]);
+    sl_walckpt_stop(a->ck); /* after the writer's last commit (joined above) */
     if (a->db && sqlite3_close(a->db) != SQLITE_OK)
         SL_ERROR("archive", "close: %s", sqlite3_errmsg(a->db));
     if (a->rdb)

@@ -371,40 +371,11 @@ struct gw_applied {
     char author[64], approver[65], basis[257], note[400]; /* the audit fields' sizes */
 };
 int gw_queue_policy_author(struct gw_queue *q, const char *hash, struct gw_applied *a);
-/* ---- gw_ckpt.c: gateway.db's WAL checkpoints on a thread of their own ---- */
-#define GW_CKPT_SOFT 1000       /* WAL pages: the thread checkpoints (PASSIVE) */
-#define GW_CKPT_CAP 10000       /* the thread runs FULL checkpoints (writers wait) */
-#define GW_CKPT_LOOP_CAP 20000  /* the loop checkpoints itself (the thread is behind) */
 struct sqlite3;
-struct gw_ckpt;
-struct gw_ckpt_limits {
-    int soft, cap, loop_cap;    /* WAL pages, as the GW_CKPT_* above */
-};
-struct gw_ckpt_stats {
-    uint64_t runs;        /* checkpoints the thread ran */
-    uint64_t complete;    /* ... that copied the whole WAL as it was when they began */
-    uint64_t pages;       /* pages copied by the thread */
-    uint64_t fulls;       /* FULL checkpoints (over cap) */
-    uint64_t loop_runs;   /* checkpoints the loop ran itself (over loop_cap) */
-    uint64_t failures;
-    uint64_t restarts;    /* the loop's commits saw the WAL start again (loop's field) */
-    int wal_pages;        /* the WAL's pages after the loop's last commit */
-};
-/* Take the checkpoints of loop_db (its connection to path) off its thread: its automatic
- * checkpoint off, a WAL hook that signals a thread with its own connection.  NULL (logged)
- * when the thread or its connection cannot be had: SQLite then checkpoints on the loop as
- * before.  Free with gw_ckpt_stop, after loop_db's last commit and before it closes. */
-struct gw_ckpt *gw_ckpt_start(struct sqlite3 *loop_db, const char *path);
-/* Remove the hook, checkpoint (TRUNCATE, waiting at most 100 ms for readers), join the
- * thread, close its connection, free ck.  NULL is a no-op. */
-void gw_ckpt_stop(struct gw_ckpt *ck);
-/* For tests and tuning: other thresholds (call before the loop writes). */
-void gw_ckpt_set_limits(struct gw_ckpt *ck, const struct gw_ckpt_limits *lim);
-void gw_ckpt_get_stats(struct gw_ckpt *ck, struct gw_ckpt_stats *out);
-/* Block until no checkpoint is asked for or running (tests). */
-void gw_ckpt_wait_idle(struct gw_ckpt *ck);
-/* The checkpointer of q, NULL when SQLite checkpoints on the loop (tests, the log). */
-struct gw_ckpt *gw_queue_ckpt(struct gw_queue *q);
+struct sl_walckpt;
+/* The checkpointer of q (stateline/walckpt.h), NULL when SQLite checkpoints on the loop
+ * (tests, the log). */
+struct sl_walckpt *gw_queue_ckpt(struct gw_queue *q);
 
 /* The schema, for the desk (gw_desk.c) that opens the same file. */
 /* Create the tables and add the columns of later versions to an older file. 0 or -1. */

@@ -2,7 +2,7 @@
  * gw_queue.c - the gateway's own durable state: DATA/gateway.db (SQLite, WAL).
  *
  * The loop's connection does not checkpoint the WAL itself (wal_autocheckpoint = 0): a
- * thread with its own connection does (gw_ckpt.c, docs/gateway.md §5.1), started at open
+ * thread with its own connection does (src/core/walckpt.c, docs/gateway.md §5.1), started at open
  * and joined at close.
  *
  * The inbox is not here: it is a log of its own, DATA/inbox/ (gw_ilog.c, gw_inbox.c,
@@ -73,6 +73,7 @@
 #include "stateline/be.h"
 #include "stateline/core.h"
 #include "stateline/sqlcfg.h"
+#include "stateline/walckpt.h"
 #include "stateline/frame.h"
 
 /* The statements of the loop's recurring work: the review timer's pass (every
@@ -140,7 +141,7 @@ struct gw_queue {
     sqlite3_stmt *begin, *commit;  /* once per loop pass: compiled once */
     sqlite3_stmt *st[QS_N];        /* q_sql, compiled at first use (q_stmt) */
     int in_tx;
-    struct gw_ckpt *ck;  /* WAL checkpoints off the loop (gw_ckpt.c); NULL: SQLite's own */
+    struct sl_walckpt *ck; /* WAL checkpoints off the loop (walckpt.h); NULL: SQLite's own */
     char dir[SL_GW_PATH_MAX];
 };
 
@@ -528,11 +529,11 @@ struct gw_queue *gw_queue_open(const char *data_dir, char *err, size_t errlen)
         gw_queue_close(q);
         return NULL;
     }
-    q->ck = gw_ckpt_start(q->db, path);
+    q->ck = sl_walckpt_start(q->db, path, "gateway", "gateway.db", "sl-gw-ckpt");
     return q;
 }
 
-struct gw_ckpt *gw_queue_ckpt(struct gw_queue *q)
+struct sl_walckpt *gw_queue_ckpt(struct gw_queue *q)
 {
     return q->ck;
 }
@@ -545,7 +546,7 @@ void gw_queue_close(struct gw_queue *q)
         gw_queue_commit(q);
     /* After the last commit: the thread's final checkpoint copies everything; closing the
      * loop's connection, the last one, then removes the WAL. */
-    gw_ckpt_stop(q->ck);
+    sl_walckpt_stop(q->ck);
     for (int k = 0; k < QS_N; k++)
         sqlite3_finalize(q->st[k]);
     sqlite3_finalize(q->hold);

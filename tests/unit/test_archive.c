@@ -19,10 +19,12 @@
 
 #include <sqlite3.h>
 
+#include "archive/arch_int.h"
 #include "stateline/archive.h"
 #include "stateline/buf.h"
 #include "stateline/dir.h"
 #include "stateline/msg.h"
+#include "stateline/walckpt.h"
 
 struct fx {
     char dir[64];
@@ -779,6 +781,46 @@ static void t_gaps(void **state)
     sqlite3_close(blocker);
 }
 
+/* The WAL's checkpoints run on their own thread (walckpt.h), not on the writer: once the
+ * WAL passes the soft mark the thread copies it, and every message is still there after
+ * a reopen.  (The module itself: test_gateway_ckpt.) */
+static void t_checkpoint_thread(void **state)
+{
+    struct fx *f = *state;
+    assert_non_null(f->a->ck);
+    const struct sl_walckpt_limits lim = {64, 100000, 200000};
+    sl_walckpt_set_limits(f->a->ck, &lim);
+    char text[2048];
+    for (int i = 0; i < 400; i++) {
+        snprintf(text, sizeof text, "NAM/CHECKPOINT,NUMBER %d ", i);
+        size_t l = strlen(text);
+        for (size_t k = l; k < sizeof text - 1; k++)
+            text[k] = (char)('A' + (k * 7 + (size_t)i) % 26) ;
+        for (size_t k = l + 9; k < sizeof text - 1; k += 10)
+            text[k] = ' ';
+        text[sizeof text - 1] = '\0';
+        put(f, "20261120@0800", "AM", "WASP00000", "CA", text);
+        if (i % 50 == 49)
+            assert_int_equal(sl_archive_flush(f->a), 0);
+    }
+    assert_int_equal(sl_archive_flush(f->a), 0);
+    sl_walckpt_wait_idle(f->a->ck);
+    struct sl_walckpt_stats st;
+    sl_walckpt_get_stats(f->a->ck, &st);
+    if (st.runs == 0 || st.pages == 0 || st.loop_runs != 0)
+        print_error("runs %llu pages %llu loop_runs %llu\n", (unsigned long long)st.runs,
+                    (unsigned long long)st.pages, (unsigned long long)st.loop_runs);
+    assert_true(st.runs > 0 && st.pages > 0);
+    assert_int_equal(st.loop_runs, 0);
+    sl_archive_close(f->a);
+    open_fx(f, 0, 0);
+    assert_int_equal(sl_archive_count(f->a), 400);
+    struct sl_ori w = ori("WASP00000", "ACDZ", 1);
+    char *b = ask(f, "NLQ", "TYP/AM." RANGE ".NAM/CHECKPOINT", &w, NULL, NULL);
+    assert_non_null(strstr(b, "100 OF 400 HITS"));
+    free(b);
+}
+
 static void t_malformed_put(void **state)
 {
     struct fx *f = *state;
@@ -991,6 +1033,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_images, setup, teardown),
         cmocka_unit_test_setup_teardown(t_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(t_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_checkpoint_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(t_malformed_put, setup, teardown),
         cmocka_unit_test_setup_teardown(t_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(t_hit_cap, setup, teardown),

@@ -1,6 +1,6 @@
 /*
  * test_gateway_ckpt.c - gateway.db's WAL checkpoints off the loop thread
- * (src/gateway/gw_ckpt.c, docs/gateway.md §5.1 "Checkpoints"): the checkpointer thread
+ * (src/core/walckpt.c, docs/gateway.md §5.1 "Checkpoints"): the checkpointer thread
  * runs and the WAL starts again from its beginning (the loop's commits see it small
  * again); the WAL file stays bounded by the loop's own fallback however the thread is
  * scheduled; close checkpoints, joins the thread and leaves no WAL behind; nothing
@@ -21,6 +21,7 @@
 
 #include "gateway/gw_int.h"
 #include "stateline/core.h"
+#include "stateline/walckpt.h"
 #include "tmpdir.h"
 
 /* Size of d/gateway.db-wal, -1 when there is none. */
@@ -73,10 +74,10 @@ static void test_checkpointer_runs_and_bounds(void **state)
     char err[256] = "";
     struct gw_queue *q = gw_queue_open(d, err, sizeof err);
     assert_non_null(q);
-    struct gw_ckpt *ck = gw_queue_ckpt(q);
+    struct sl_walckpt *ck = gw_queue_ckpt(q);
     assert_non_null(ck);
-    const struct gw_ckpt_limits lim = {64, 256, 512};
-    gw_ckpt_set_limits(ck, &lim);
+    const struct sl_walckpt_limits lim = {64, 256, 512};
+    sl_walckpt_set_limits(ck, &lim);
 
     uint8_t blob[3000];
     for (size_t i = 0; i < sizeof blob; i++)
@@ -93,8 +94,8 @@ static void test_checkpointer_runs_and_bounds(void **state)
             max = w;
     }
     if (max > bound) {
-        struct gw_ckpt_stats x;
-        gw_ckpt_get_stats(ck, &x);
+        struct sl_walckpt_stats x;
+        sl_walckpt_get_stats(ck, &x);
         print_error("WAL %lld bytes > %lld; thread %llu runs (%llu complete), loop %llu\n",
                     max, bound, (unsigned long long)x.runs, (unsigned long long)x.complete,
                     (unsigned long long)x.loop_runs);
@@ -105,17 +106,17 @@ static void test_checkpointer_runs_and_bounds(void **state)
     /* Between loop passes that leave the thread time to copy everything, the WAL starts
      * again: the loop's next commit finds it small.  Had the thread copied nothing, it
      * would hold thousands of pages. */
-    struct gw_ckpt_stats st;
+    struct sl_walckpt_stats st;
     int restarted = 0, more = 0;
     for (int i = 0; i < 50 && !restarted; i++) {
-        gw_ckpt_wait_idle(ck);
+        sl_walckpt_wait_idle(ck);
         pass(q, blob, sizeof blob);
         more++;
-        gw_ckpt_get_stats(ck, &st);
+        sl_walckpt_get_stats(ck, &st);
         restarted = st.wal_pages < lim.soft;
     }
     assert_true(restarted);
-    gw_ckpt_get_stats(ck, &st);
+    sl_walckpt_get_stats(ck, &st);
     assert_true(st.runs >= 1);
     assert_true(st.complete >= 1);
     assert_true(st.pages > 0);
@@ -139,14 +140,14 @@ static void test_below_soft_no_checkpoint(void **state)
     char err[256] = "";
     struct gw_queue *q = gw_queue_open(d, err, sizeof err);
     assert_non_null(q);
-    struct gw_ckpt *ck = gw_queue_ckpt(q);
+    struct sl_walckpt *ck = gw_queue_ckpt(q);
     assert_non_null(ck);
     uint8_t blob[100] = {1};
     for (int i = 0; i < 20; i++)
         pass(q, blob, sizeof blob);
-    gw_ckpt_wait_idle(ck);
-    struct gw_ckpt_stats st;
-    gw_ckpt_get_stats(ck, &st);
+    sl_walckpt_wait_idle(ck);
+    struct sl_walckpt_stats st;
+    sl_walckpt_get_stats(ck, &st);
     assert_int_equal(st.runs, 0);
     assert_int_equal(st.loop_runs, 0);
     assert_true(wal_size(d) > 0);
@@ -167,10 +168,10 @@ static void test_reader_pins_then_restart(void **state)
     char err[256] = "", path[128];
     struct gw_queue *q = gw_queue_open(d, err, sizeof err);
     assert_non_null(q);
-    struct gw_ckpt *ck = gw_queue_ckpt(q);
+    struct sl_walckpt *ck = gw_queue_ckpt(q);
     assert_non_null(ck);
-    const struct gw_ckpt_limits lim = {32, 128, 1 << 30};  /* no loop fallback */
-    gw_ckpt_set_limits(ck, &lim);
+    const struct sl_walckpt_limits lim = {32, 128, 1 << 30};  /* no loop fallback */
+    sl_walckpt_set_limits(ck, &lim);
     uint8_t blob[3000] = {2};
     pass(q, blob, sizeof blob);
 
@@ -186,9 +187,9 @@ static void test_reader_pins_then_restart(void **state)
     sqlite3_finalize(s);
     for (int i = 0; i < 200; i++)
         pass(q, blob, sizeof blob);
-    gw_ckpt_wait_idle(ck);
-    struct gw_ckpt_stats st;
-    gw_ckpt_get_stats(ck, &st);
+    sl_walckpt_wait_idle(ck);
+    struct sl_walckpt_stats st;
+    sl_walckpt_get_stats(ck, &st);
     assert_true(st.wal_pages > 200);        /* it could not start again */
     assert_true(st.fulls >= 1);             /* tried, and was held up by the reader */
     assert_int_equal(sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
@@ -196,10 +197,10 @@ static void test_reader_pins_then_restart(void **state)
 
     int restarted = 0, more = 0;
     for (int i = 0; i < 50 && !restarted; i++) {
-        gw_ckpt_wait_idle(ck);
+        sl_walckpt_wait_idle(ck);
         pass(q, blob, sizeof blob);
         more++;
-        gw_ckpt_get_stats(ck, &st);
+        sl_walckpt_get_stats(ck, &st);
         restarted = st.wal_pages < lim.soft;
     }
     assert_true(restarted);
