@@ -58,14 +58,14 @@ struct sl_walckpt {
     char thread_name[16];   /* its thread's (the kernel keeps 15 characters) */
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t wake;    /* the loop asks (want), or stop */
+    pthread_cond_t wake;    /* the writer asks (want), or stop */
     pthread_cond_t idle;    /* a request was served (sl_walckpt_wait_idle) */
     int stop;
-    int want;               /* WAL pages the loop last reported at or above soft; 0 none */
+    int want;               /* WAL pages the writer last reported at or above soft; 0 none */
     int next;               /* ... and at or above this (the last checkpoint's WAL + step) */
     int busy;               /* the thread is checkpointing */
-    int hold;               /* the loop checkpoints itself: the thread waits */
-    int restarted;          /* the loop saw the WAL start again (the loop's own) */
+    int hold;               /* the writer checkpoints itself: the thread waits */
+    int restarted;          /* the writer saw the WAL start again (the writer's own) */
     struct sl_walckpt_limits lim;
     struct sl_walckpt_stats st;
     int copied;             /* the WAL's frames copied after the last checkpoint */
