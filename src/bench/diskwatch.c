@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 
 struct bench_diskwatch {
     pthread_t thread;
+    int64_t t0_ns;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
@@ -56,8 +58,10 @@ static void *watch(void *arg)
         } else {
             sl_hist_record(&w->st.hist, (uint64_t)us);
             w->st.syncs++;
-            if (us > 2000)
+            if (us > 2000) {
                 w->st.over_2ms++;
+                w->st.beyond_2ms_us += (uint64_t)(us - 2000);
+            }
             if (us > 20000)
                 w->st.over_20ms++;
         }
@@ -82,6 +86,7 @@ int bench_diskwatch_start(const char *dir, int period_ms, struct bench_diskwatch
         return -1;
     }
     w->period_ms = period_ms > 0 ? period_ms : 50;
+    w->t0_ns = sl_now_ns();
     sl_hist_init(&w->st.hist);
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_t ca;
@@ -110,6 +115,7 @@ void bench_diskwatch_stop(struct bench_diskwatch *w, struct bench_disk_stats *st
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    w->st.span_us = (sl_now_ns() - w->t0_ns) / 1000;
     if (st)
         *st = w->st;
     pthread_cond_destroy(&w->cv);
@@ -117,6 +123,11 @@ void bench_diskwatch_stop(struct bench_diskwatch *w, struct bench_disk_stats *st
     close(w->fd);
     unlink(w->path);
     free(w);
+}
+
+double bench_disk_stalled_pct(const struct bench_disk_stats *st)
+{
+    return st->span_us > 0 ? 100.0 * (double)st->beyond_2ms_us / (double)st->span_us : 0;
 }
 
 json_t *bench_disk_stats_json(const struct bench_disk_stats *st)
@@ -137,6 +148,8 @@ json_t *bench_disk_stats_json(const struct bench_disk_stats *st)
     }
     json_object_set_new(j, "over_2ms", json_integer((json_int_t)st->over_2ms));
     json_object_set_new(j, "over_20ms", json_integer((json_int_t)st->over_20ms));
+    json_object_set_new(j, "stalled_over_2ms_pct",
+                        json_real(round(bench_disk_stalled_pct(st) * 1e6) / 1e6));
     if (st->errors)
         json_object_set_new(j, "errors", json_integer((json_int_t)st->errors));
     return j;

@@ -145,6 +145,14 @@ def disk_scenario():
     vals = [d.get(k) for k in keys]
     check("disk: percentiles in order", all(isinstance(v, (int, float)) for v in vals)
           and vals == sorted(vals) and vals[0] >= 0, json.dumps(d))
+    # the share of the time stalled beyond 2 ms: a percentage, nought when no sync took over
+    # 2 ms, and at most what the syncs over 2 ms can add up to in the 1 s (each at most the
+    # maximum, which the histogram keeps to within its bucket)
+    pct = d.get("stalled_over_2ms_pct")
+    check("disk: the time stalled beyond 2 ms", isinstance(pct, (int, float))
+          and 0 <= pct <= 100 and (pct == 0 or d.get("over_2ms", 0) > 0)
+          and pct / 100 <= d.get("over_2ms", 0) * (d.get("max_ms", 0) - 2) / 1000 * 1.05 + 1e-3,
+          json.dumps(d))
     check("disk: nothing left in the folder", os.listdir(tmp) == [], str(os.listdir(tmp)))
 
     plain = os.path.join(tmp, "plain-file")
@@ -234,7 +242,8 @@ def e2e_scenario():
     dd = run.get("disk_during", {})
     check("e2e: the disk watched during the run", dd.get("syncs", 0) >= 1
           and dd.get("max_ms", -1) >= dd.get("p50_ms", 0) >= 0
-          and dd.get("over_20ms", -1) <= dd.get("syncs", 0), json.dumps(dd))
+          and dd.get("over_20ms", -1) <= dd.get("syncs", 0)
+          and 0 <= dd.get("stalled_over_2ms_pct", -1) <= 100, json.dumps(dd))
     check("e2e: the hub's archive kept every message and caught up",
           run.get("archive_lost") == 0 and 0 <= run.get("archive_catch_up_ms", -1) <= 30000,
           json.dumps({k: run.get(k) for k in ("archive_lost", "archive_catch_up_ms", "errors",
