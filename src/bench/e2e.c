@@ -45,7 +45,8 @@
  * capacity_p99_bound_ms, capacity_rate (F-1), at_capacity and at_half (F-2) (or at_rate,
  * with --rate) {run as in the switch scenario +
  * cpu_us_per_query {hub, gateways, generator}, slices, direct {run}, added_us,
- * disk_during {syncs, p50_ms, p90_ms, p99_ms, p99_9_ms, max_ms, over_2ms, over_20ms},
+ * disk_during {syncs, p50_ms, p90_ms, p99_ms, p99_9_ms, max_ms, over_2ms, over_20ms,
+ * stalled_over_2ms_pct},
  * archive_lost (messages the hub's archive dropped: also counted as errors),
  * archive_catch_up_ms (from the last slice until every message is searchable; -1 not
  * within 30 s)}, outcomes {released, redacted, held, denied, not_on_file, ER, SM, wrong},
@@ -903,11 +904,13 @@ static int measure(struct e2e *b, double rate, const char *name, const char *lab
             printf("  the hub's archive: not caught up 30 s after the last slice\n");
         if (ds->syncs)
             printf("  the disk meanwhile (a 200-byte fdatasync every 50 ms beside the gateway's): "
-                   "p50 %.2f ms, p99 %.2f ms, max %.1f ms; %llu of %llu over 20 ms\n",
+                   "p50 %.2f ms, p99 %.2f ms, max %.1f ms; %llu of %llu over 20 ms; "
+                   "stalled beyond 2 ms %.2f%% of the time\n",
                    (double)sl_hist_percentile(&ds->hist, 50) / 1000,
                    (double)sl_hist_percentile(&ds->hist, 99) / 1000,
                    (double)sl_hist_percentile(&ds->hist, 100) / 1000,
-                   (unsigned long long)ds->over_20ms, (unsigned long long)ds->syncs);
+                   (unsigned long long)ds->over_20ms, (unsigned long long)ds->syncs,
+                   bench_disk_stalled_pct(ds));
     }
 out:
     bench_diskwatch_stop(dw, NULL);
