@@ -38,8 +38,8 @@
  * 9,999,999,999 messages (about 16 years of Nlets' DMV traffic with its replies).  A number handed out by sl_archive_put for a message lost in a
  * crash before its commit is handed out again after the restart.
  *
- * Threads: put, queued, flush, expire, submit, drain, close are for one owner thread (the
- * hub's loop).  search, fetch, answer may be called from any thread (they take the reader
+ * Threads: put, lost, queued, flush, expire, submit, drain, close are for one owner thread (the
+ * hub's loop).  search, fetch, answer, gaps may be called from any thread (they take the reader
  * lock; the archive's search thread uses them for sl_archive_submit).
  *
  * Times: every time in the archive and in NLQ (BEG/, END/) is UTC.
