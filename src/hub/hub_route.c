@@ -211,6 +211,17 @@ static struct hub_line *req_line(const struct sl_hub *hub, const char *ori)
 
 /* ---- output -------------------------------------------------------------------------- */
 
+/* S-9: a copy of r into the archive's bounded queue (no SQLite here).  A full queue loses
+ * the record, never the message: counted, and recorded by the archive as a gap, so that it
+ * says where it is incomplete (docs/archive.md §2). */
+static void archive_put(struct sl_hub *hub, const struct sl_archive_rec *r)
+{
+    if (sl_archive_put(hub->archive, r, NULL) != 0) {
+        hub->t_archive_lost++;
+        sl_archive_lost(hub->archive, r);
+    }
+}
+
 void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, const char *body,
               size_t body_len, const char *src_mbr)
 {
@@ -238,8 +249,7 @@ void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, cons
     if (hub->audit)
         hub_audit_emit(hub, to, h, src_mbr); /* its entry, and the hold until durable */
     if (hub->archive) {
-        /* S-9: every message the switch sends, as it leaves; a copy into the archive's
-         * bounded queue (no SQLite here).  A full queue loses the record, not the message. */
+        /* S-9: every message the switch sends, as it leaves (archive_put) */
         struct sl_archive_rec r;
         r.time = h->tx_time;
         r.key = h->key;
@@ -250,10 +260,7 @@ void hub_emit(struct sl_hub *hub, struct hub_line *to, struct sl_outhdr *h, cons
         r.ctl = h->ctl;
         r.text = body;
         r.text_len = body_len;
-        if (sl_archive_put(hub->archive, &r, NULL) != 0) {
-            hub->t_archive_lost++;
-            sl_archive_lost(hub->archive, &r); /* the archive says where it is incomplete */
-        }
+        archive_put(hub, &r);
     }
 }
 
@@ -571,10 +578,7 @@ static void archive_request(struct sl_hub *hub, struct hub_line *line, const str
     r.ctl = m->ctl;
     r.text = m->text ? m->text : "";
     r.text_len = m->text ? m->text_len : 0;
-    if (sl_archive_put(hub->archive, &r, NULL) != 0) {
-        hub->t_archive_lost++;
-        sl_archive_lost(hub->archive, &r);
-    }
+    archive_put(hub, &r);
     struct hub_nlq *q = sl_xcalloc(1, sizeof *q);
     q->slot = line->slot;
     q->gen = line->gen;
