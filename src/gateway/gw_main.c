@@ -19,12 +19,9 @@
  * Reply frames are the input form: RK.<our ORI>.<requester ORI>[.CTL].TXT LF body.
  */
 #include <errno.h>
-#include <linux/sockios.h>
-#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,29 +202,16 @@ static void push_reply(struct gw *g, uint64_t need, int64_t inbox_id, int64_t re
  * its inbox row deleted.  Until then a restart answers the query again, and a new line
  * resends it: a lost answer is not possible, and a repeat carries the query's switch
  * message id (MID/ echo), which the hub drops when it has seen that id answered.
+ *
+ * mark_flushed: c->out is empty, so everything written so far is in the kernel.  The
+ * replies sent and not yet marked are delivered once the hub has acknowledged that much
+ * (sl_conn_ack_mark: an exact mark, or one that can only be late).
  */
-static int tcp_acked(int fd, uint64_t *acked)
-{
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
-        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked)
-        return -1;
-    *acked = ti.tcpi_bytes_acked;
-    return 0;
-}
-
-/* c->out is empty: everything written so far is in the kernel.  Total bytes handed to
- * the kernel = unsent/unacked bytes (SIOCOUTQ, read first) + bytes acked (read second):
- * if acks arrive in between the sum overshoots, which only delays the deletion. */
 static void mark_flushed(struct gw *g)
 {
-    int outq = 0;
-    uint64_t acked;
-    if (ioctl(g->c->fd, SIOCOUTQ, &outq) != 0 || tcp_acked(g->c->fd, &acked) != 0)
+    uint64_t total;
+    if (sl_conn_ack_mark(g->c, &total) < 0)
         return; /* no marks: rows stay in the inbox, the replies are resent if need be */
-    uint64_t total = acked + (uint64_t)(outq > 0 ? outq : 0);
     for (size_t i = 0; i < g->nsent; i++) {
         struct gw_item *it = &g->items[g->head + i];
         if (!it->mark)
@@ -243,14 +227,17 @@ static void mark_flushed(struct gw *g)
 static void ack_check(struct gw *g)
 {
     uint64_t acked;
-    if (!g->c || !g->nsent || tcp_acked(g->c->fd, &acked) != 0) {
+    if (!g->c || !g->nsent || sl_conn_acked(g->c, &acked) != 0) {
         gw_inbox_flush(g->ib); /* rows finished without a reply (not queries) */
         return;
     }
+    /* Nothing unacknowledged at all: every reply sent is delivered, whatever its mark (a
+     * late mark would otherwise wait for the next reply on a quiet line). */
+    int all = sl_conn_all_acked(g->c);
     size_t k = 0;
     while (k < g->nsent) {
         struct gw_item *it = &g->items[g->head + k];
-        if (!it->mark || it->mark > acked)
+        if (!all && (!it->mark || it->mark > acked))
             break;
         gw_inbox_done(g->ib, it->inbox_id, it->mid, it->frame, it->len);
         if (it->review_id > 0 && gw_queue_begin(g->q) == 0)
