@@ -379,6 +379,9 @@ static int open_writer(struct sl_archive *a, char *err, size_t errlen)
                 "the archive last closed)", a->path, (unsigned long long)a->indexed + 1,
                 (unsigned long long)a->written);
     a->index_due_ms = sl_now_ms();
+    /* The gather window counts from the open, not from the clock's zero (the machine's
+     * boot): else the first batch went at once, with whatever one put had queued. */
+    a->last_commit_ms = sl_now_ms();
     a->pend_ok = a->written == a->indexed; /* else the view until the index catches up */
     a->committed = a->next_seq;
     a->searchable = a->written > a->indexed ? a->indexed + 1 : a->next_seq;

@@ -821,6 +821,38 @@ static void t_checkpoint_thread(void **state)
     free(b);
 }
 
+/* Under load the writer gathers: it commits when batch_max rows are queued or
+ * commit_every_ms after its last commit, whichever comes first.  The first batch too:
+ * its window starts at the open (it started at the machine's boot, so a writer woken by
+ * the first put committed that one message alone). */
+static void t_first_batch_gathers(void **state)
+{
+    struct fx *f = *state;
+    sl_archive_close(f->a);
+    struct sl_archive_conf c;
+    sl_archive_conf_default(&c);
+    c.path = f->path;
+    c.expire_every_ms = 0;
+    c.batch_max = 50;
+    c.commit_every_ms = 5000;
+    char err[256];
+    assert_int_equal(sl_archive_open(&c, &f->a, err, sizeof err), 0);
+    put(f, "20261120@0800", "DQ", "WASP00000", "CA", "NAM/GATHER,FIRST");
+    usleep(100 * 1000); /* the writer wakes, sees one message, and must wait */
+    struct sl_archive_stats st;
+    sl_archive_stats(f->a, &st);
+    assert_int_equal(st.batches, 0);
+    for (int i = 1; i < 50; i++)
+        put(f, "20261120@0800", "DQ", "WASP00000", "CA", "NAM/GATHER,REST");
+    /* the 50th put wakes it: one transaction of 50 */
+    for (int i = 0; i < 500 && st.committed < 50; i++) {
+        usleep(10 * 1000);
+        sl_archive_stats(f->a, &st);
+    }
+    assert_int_equal(st.committed, 50);
+    assert_int_equal(st.batches, 1);
+}
+
 static void t_malformed_put(void **state)
 {
     struct fx *f = *state;
@@ -1034,6 +1066,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(t_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(t_checkpoint_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_first_batch_gathers, setup, teardown),
         cmocka_unit_test_setup_teardown(t_malformed_put, setup, teardown),
         cmocka_unit_test_setup_teardown(t_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(t_hit_cap, setup, teardown),
