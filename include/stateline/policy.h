@@ -107,7 +107,20 @@ struct sl_policy_request {
     struct sl_policy_field fields[SL_POLICY_REQ_MAX_FIELDS];
     int has_time;
     struct sl_policy_time local;
+    /* Query counts for `requester.queries per W > N` and `user.queries per W > N`
+     * (P-22): how many queries this requester's ORI, and the person asking at that ORI
+     * (ATN/), sent to this state in the last minute, hour and day, this one included.
+     * The gateway fills them from its counters (sl_policy_counts_add); absent counts make
+     * those conditions evaluation errors (fail closed). */
+    int has_counts;           /* ori_queries[] holds counts */
+    int has_user_counts;      /* user_queries[] holds counts (the request names its ATN) */
+    uint32_t ori_queries[3];  /* by enum sl_policy_window */
+    uint32_t user_queries[3];
 };
+
+/* The windows a count condition can name. */
+enum sl_policy_window { SL_WIN_MINUTE = 0, SL_WIN_HOUR = 1, SL_WIN_DAY = 2, SL_WIN_COUNT };
+const char *sl_policy_window_name(int w); /* "minute" "hour" "day"; NULL out of range */
 
 /* Fill key, via and fields from a parsed message (pointers into m, which must outlive
  * the request).  via comes from the key and the destinations: DQG/RQG or a region code
@@ -127,6 +140,8 @@ enum sl_policy_eval_err {
     SL_PEVAL_UNKNOWN_REQUESTER, /* requester not in the directory: type/parent/tags unknown */
     SL_PEVAL_NO_MESSAGE,    /* no message key or fields */
     SL_PEVAL_NO_TIME,       /* no time given */
+    SL_PEVAL_NO_COUNT,      /* no query count given (or the counters are full) */
+    SL_PEVAL_NO_USER,       /* a per-user count, and the request names no user (ATN/) */
 };
 const char *sl_policy_eval_err_text(enum sl_policy_eval_err e);
 
@@ -248,6 +263,39 @@ int sl_policy_rule_eval(const struct sl_policy *p, int i, const struct sl_policy
 /* The rule's condition as text, normalised ("requester.type = FE and key in (DQ, KQ)"). */
 void sl_policy_rule_condition(const struct sl_policy *p, int i, struct sl_buf *out);
 
+/* ---- query counts (policy_rate.c; P-22) ----
+ *
+ * Which counts a policy reads: bit (dim * SL_WIN_COUNT + window) of the result, dim 0 =
+ * ORI, 1 = user.  0 when no rule counts: then nothing need be counted. */
+uint32_t sl_policy_count_uses(const struct sl_policy *p);
+#define SL_POLICY_USES_ORI(w) (1u << (w))
+#define SL_POLICY_USES_USER(w) (1u << (SL_WIN_COUNT + (w)))
+
+/*
+ * The counters: for each ORI, and each person asking at an ORI (ORI + ATN/ text), the
+ * queries of the last minute, hour and day, each window in 60 steps (1 s, 1 min, 24 min):
+ * a query counts from its arrival until 59 to 60 steps later.  Only the windows in `uses`
+ * are kept.  Memory: about 400 bytes per ORI or user per window kept; at most max_keys
+ * of each (a full table first forgets the keys whose counts are back to zero; a key
+ * that still finds no room gets no count, which fails its conditions closed).
+ * One thread at a time (the gateway's loop); the simulator has its own.
+ */
+struct sl_policy_counts;
+struct sl_policy_counts *sl_policy_counts_new(size_t max_keys);
+void sl_policy_counts_free(struct sl_policy_counts *c);
+/*
+ * Count one query at Unix time now_s from `ori`, asked by `user` (ulen bytes, not
+ * NUL-terminated; ulen 0 = nobody named), in the windows of `uses`, and set the request's
+ * counts (this query included): has_counts when every ORI window of `uses` was counted,
+ * has_user_counts likewise for the user windows.  Times that go backwards count in the
+ * newest step.  Returns 0, or -1 when some count could not be kept (table full).
+ */
+int sl_policy_counts_add(struct sl_policy_counts *c, uint32_t uses, int64_t now_s,
+                         const char *ori, const char *user, size_t ulen,
+                         struct sl_policy_request *r);
+/* Keys held now, for the gateway's stats. */
+size_t sl_policy_counts_keys(const struct sl_policy_counts *c);
+
 /* ---- swapping the policy in force (gateway) ---- */
 struct sl_policy_slot;
 /* An empty slot: until something is swapped in, acquire returns NULL and decide on NULL
@@ -280,6 +328,15 @@ int sl_policy_parse_request_text(const char *text, struct sl_policy_request *r, 
                                  size_t errlen);
 /* "2026-11-26 14:05" or "2026-11-26T14:05" (weekday computed).  0 or -1. */
 int sl_policy_parse_time(const char *s, struct sl_policy_time *out);
+/*
+ * Query counts for a tool's request (explain, test tables): "hour=51,user-day=3", keys
+ * minute hour day (the requester's ORI) and user-minute user-hour user-day (the person,
+ * ATN/).  A window not given counts as the next shorter one, or 1 (this query alone);
+ * s NULL gives 1 everywhere.  The user's counts are set only when r names a user (call
+ * after the fields are filled).  0, or -1 with err.
+ */
+int sl_policy_parse_counts(const char *s, struct sl_policy_request *r, char *err,
+                           size_t errlen);
 
 /* ---- test tables (policy_cases.c), format in docs/policy-language.md ---- */
 struct sl_policy_cases_result {

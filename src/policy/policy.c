@@ -80,6 +80,9 @@ const char *sl_policy_eval_err_text(enum sl_policy_eval_err e)
         return "the requester is not in the directory, so its type, parent agency, tags and categories are unknown";
     case SL_PEVAL_NO_MESSAGE: return "the message key or fields are missing";
     case SL_PEVAL_NO_TIME: return "the time of the request is unknown";
+    case SL_PEVAL_NO_COUNT: return "the requester's query count is not known";
+    case SL_PEVAL_NO_USER:
+        return "the request names no user (ATN/), so the user's query count is not known";
     }
     return "?";
 }
@@ -644,6 +647,19 @@ static int eval(struct ectx *c, uint32_t n)
         }
         return 0;
     }
+    case PO_COUNT:
+        if (!c->q)
+            return err(c, SL_PEVAL_NO_REQUESTER);
+        if (x->a >= SL_WIN_COUNT)
+            return err(c, SL_PEVAL_NO_COUNT);
+        if (x->attr == PA_COUNT_ORI)
+            return c->r->has_counts ? c->r->ori_queries[x->a] > x->b
+                                    : err(c, SL_PEVAL_NO_COUNT);
+        if (c->r->has_user_counts)
+            return c->r->user_queries[x->a] > x->b;
+        /* no count for the person: because nobody is named, or because none was kept */
+        e = find_field(c->r, "ATN") && find_field(c->r, "ATN")->len;
+        return err(c, e ? SL_PEVAL_NO_COUNT : SL_PEVAL_NO_USER);
     }
     return err(c, SL_PEVAL_NO_MESSAGE);
 }
@@ -945,6 +961,8 @@ static const char *attr_name(const struct pnode *x)
     case PA_VIA: return "via";
     case PA_FIELD: return sl_policy_fields[x->field].pfx;
     case PA_WEEKDAY: return "weekday";
+    case PA_COUNT_ORI: return "requester.queries";
+    case PA_COUNT_USER: return "user.queries";
     default: return "?";
     }
 }
@@ -1061,6 +1079,10 @@ void sl_policy_cond_text(const struct sl_policy *p, uint32_t n, struct sl_buf *o
         sl_buf_printf(out, "%s has ", attr_name(x));
         list_text(p, x, out);
         break;
+    case PO_COUNT:
+        sl_buf_printf(out, "%s per %s > %u", attr_name(x), sl_policy_window_name((int)x->a),
+                      x->b);
+        break;
     case PO_RANGE:
         if (x->attr == PA_TIME) {
             sl_buf_printf(out, "time between %02u:%02u and %02u:%02u", x->a / 60, x->a % 60,
@@ -1079,6 +1101,11 @@ void sl_policy_cond_text(const struct sl_policy *p, uint32_t n, struct sl_buf *o
         }
         break;
     }
+}
+
+uint32_t sl_policy_count_uses(const struct sl_policy *p)
+{
+    return p ? p->count_uses : 0;
 }
 
 void sl_policy_rule_condition(const struct sl_policy *p, int i, struct sl_buf *out)

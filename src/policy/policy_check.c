@@ -383,9 +383,29 @@ static void warn_unknown_names(const struct sl_policy *p, const struct sl_policy
     }
 }
 
+/* Does the condition tree under n hold a node with this op and attr (and, for fields,
+ * this field)?  Returns the first found, or NULL. */
+static const struct pnode *find_node(const struct sl_policy *p, uint32_t n, int op, int attr,
+                                     int field)
+{
+    if (n == P_NONE)
+        return NULL;
+    const struct pnode *x = &p->nodes[n];
+    if (x->op == PO_AND || x->op == PO_OR) {
+        const struct pnode *f = find_node(p, x->a, op, attr, field);
+        return f ? f : find_node(p, x->b, op, attr, field);
+    }
+    if (x->op == PO_NOT)
+        return find_node(p, x->a, op, attr, field);
+    if (x->op == op && x->attr == attr && (field < 0 || x->field == field))
+        return x;
+    return NULL;
+}
+
 void sl_policy_analyse(const struct sl_policy *p, const struct sl_policy_opts *opts,
                        struct sl_policy_diags *dg)
 {
+    int atn = sl_policy_field_lookup("ATN");
     if (opts)
         warn_unknown_names(p, opts, dg);
     for (uint32_t i = 0; i < p->nrules; i++) {
@@ -403,6 +423,18 @@ void sl_policy_analyse(const struct sl_policy *p, const struct sl_policy_opts *o
                                        "rule '%s': replies to its keys never carry '%s'; the redaction does nothing",
                                        p->pool + r->id, sl_policy_dc_name(dc));
         }
+        /* A user's count needs a user: without ATN/ the condition cannot be evaluated,
+         * which a forbid or hold takes as matching (fail closed).  Say so, unless the rule
+         * looks at ATN itself. */
+        const struct pnode *uc = find_node(p, r->cond, PO_COUNT, PA_COUNT_USER, -1);
+        if (uc && r->effect != SL_POLICY_PERMIT &&
+            !find_node(p, r->cond, PO_PRESENT, PA_FIELD, atn))
+            sl_policy_diag_add(dg, SL_PDIAG_WARNING, uc->line, uc->col,
+                               "rule '%s': a request that names no user (no ATN/) has no user "
+                               "count, so this rule %s it (fail closed); write 'ATN present "
+                               "and ...' if it should not",
+                               p->pool + r->id,
+                               r->effect == SL_POLICY_FORBID ? "denies" : "holds");
         if (r->effect == SL_POLICY_PERMIT && p->deflt == SL_POLICY_PERMIT && !r->redact &&
             !r->notify_days && r->mark == P_NONE)
             sl_policy_diag_add(dg, SL_PDIAG_WARNING, r->line, r->col,

@@ -29,7 +29,8 @@ enum { PK_DQ, PK_DNQ, PK_KQ, PK_RQ, PK_RNQ, PK_RPQ, PK_OTHER, PK_COUNT };
 
 enum pattr {
     PA_ORI, PA_MEMBER, PA_TYPE, PA_STATE, PA_PARENT, PA_TAGS, PA_CATS, PA_INSTATE,
-    PA_KEY, PA_VIA, PA_FIELD, PA_TIME, PA_WEEKDAY, PA_DATE, PA_NONE
+    PA_KEY, PA_VIA, PA_FIELD, PA_TIME, PA_WEEKDAY, PA_DATE, PA_COUNT_ORI, PA_COUNT_USER,
+    PA_NONE
 };
 
 enum pop {
@@ -43,6 +44,7 @@ enum pop {
     PO_INSTATE,  /* requester.state = the policy's state */
     PO_MASK,     /* key / type / via / weekday slot in mask a */
     PO_RANGE,    /* time: minute of day in [a, b) (wraps when a > b); date: day in [a, b] */
+    PO_COUNT,    /* the ORI's / user's queries in window a (enum sl_policy_window) > b */
 };
 
 struct pnode {
@@ -85,6 +87,7 @@ struct sl_policy {
     char state[3];
     uint32_t title;                 /* pool offset, P_NONE */
     enum sl_policy_effect deflt;
+    uint32_t count_uses;            /* sl_policy_count_uses: the counts its rules read */
     char hash[65];
     char *pool;
     size_t poollen, poolcap;

@@ -134,7 +134,7 @@ void sl_policy_diag_format(const struct sl_policy_diag *d, const char *name, cha
 
 /* ---- lexer ---- */
 
-enum tk { T_EOF, T_WORD, T_STRING, T_LP, T_RP, T_COMMA, T_EQ, T_NE, T_BAD };
+enum tk { T_EOF, T_WORD, T_STRING, T_LP, T_RP, T_COMMA, T_EQ, T_NE, T_GT, T_BAD };
 
 struct tok {
     enum tk kind;
@@ -212,8 +212,8 @@ static void next(struct parser *ps)
         return;
     }
     char c = ps->text[ps->pos];
-    if (c == '(' || c == ')' || c == ',' || c == '=') {
-        t->kind = c == '(' ? T_LP : c == ')' ? T_RP : c == ',' ? T_COMMA : T_EQ;
+    if (c == '(' || c == ')' || c == ',' || c == '=' || c == '>') {
+        t->kind = c == '(' ? T_LP : c == ')' ? T_RP : c == ',' ? T_COMMA : c == '>' ? T_GT : T_EQ;
         t->len = 1;
         advance_char(ps);
         return;
@@ -312,6 +312,7 @@ static const char *tok_desc(const struct parser *ps, char *buf, size_t cap)
     case T_COMMA: return "','";
     case T_EQ: return "'='";
     case T_NE: return "'!='";
+    case T_GT: return "'>'";
     default: return "a bad character";
     }
 }
@@ -505,12 +506,12 @@ static const char *const attr_words[] = {
     "requester.ori", "requester.member", "requester.type", "requester.state",
     "requester.parent", "requester.tags", "requester.categories", "in-state", "key", "via",
     "time", "weekday", "date", "RSN", "PUR", "CAS", "LGP", "ATN", "IMQ", "OLN", "NAM", "DOB",
-    "SEX", "LIC", "LIY", "LIT", "VIN", "not", "(",
+    "SEX", "LIC", "LIY", "LIT", "VIN", "not", "(", "requester.queries", "user.queries",
 };
 static const char *const req_attrs[] = {"ori", "member", "type", "state", "parent", "tags",
-                                        "categories"};
+                                        "categories", "queries"};
 static const char *const heads[] = {"requester", "key", "via", "time", "weekday", "date",
-                                    "in-state"};
+                                    "in-state", "user"};
 static const char *const weekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 static const char *const weekdays_long[] = {"sunday",   "monday", "tuesday", "wednesday",
                                             "thursday", "friday", "saturday"};
@@ -631,6 +632,57 @@ static uint32_t parse_key_atom(struct parser *ps, int line, int col)
     return wrap_not(ps, n, neg, line, col);
 }
 
+/* requester.queries per WINDOW > N | user.queries per WINDOW > N (P-22): node PO_COUNT,
+ * attr PA_COUNT_ORI or PA_COUNT_USER, a = the window, b = N. */
+static uint32_t parse_count_atom(struct parser *ps, int user, int line, int col)
+{
+    const char *name = user ? "user.queries" : "requester.queries";
+    char w[32], d[80];
+    if (!tok_is(ps, "per")) {
+        perr(ps, ps->t.line, ps->t.col, "expected 'per' after %s (%s per hour > 50), found %s",
+             name, name, tok_desc(ps, d, sizeof(d)));
+        return P_NONE;
+    }
+    next(ps);
+    int lw = ps->t.line, cw = ps->t.col;
+    if (parse_value(ps, w, sizeof(w), "minute, hour or day") < 0)
+        return P_NONE;
+    int win = -1;
+    for (int i = 0; i < SL_WIN_COUNT; i++)
+        if (strcmp(w, sl_policy_window_name(i)) == 0)
+            win = i;
+    if (win < 0) {
+        perr(ps, lw, cw, "'%s' is not a window: write minute, hour or day (%s per hour > 50)",
+             w, name);
+        return P_NONE;
+    }
+    if (ps->t.kind != T_GT) {
+        perr(ps, ps->t.line, ps->t.col,
+             "expected '>' and a number (%s per %s > 50: more than 50), found %s", name, w,
+             tok_desc(ps, d, sizeof(d)));
+        return P_NONE;
+    }
+    next(ps);
+    if (ps->t.kind == T_EQ) {
+        perr(ps, ps->t.line, ps->t.col, "only '>' (more than) is written here: for 'at least "
+             "N' write > N-1");
+        return P_NONE;
+    }
+    int ln = ps->t.line, cn = ps->t.col;
+    char num[32];
+    if (parse_value(ps, num, sizeof(num), "a number") < 0)
+        return P_NONE;
+    char *end;
+    long n = strtol(num, &end, 10);
+    if (*end || !isdigit((unsigned char)num[0]) || n < 0 || n > 1000000) {
+        perr(ps, ln, cn, "'%s' is not a number of queries from 0 to 1000000", num);
+        return P_NONE;
+    }
+    ps->p->count_uses |= user ? SL_POLICY_USES_USER(win) : SL_POLICY_USES_ORI(win);
+    return node_add(ps->p, PO_COUNT, user ? PA_COUNT_USER : PA_COUNT_ORI, (uint32_t)win,
+                    (uint32_t)n, line, col);
+}
+
 static uint32_t parse_requester_atom(struct parser *ps, const char *attr, int line, int col,
                                      int acol)
 {
@@ -639,6 +691,8 @@ static uint32_t parse_requester_atom(struct parser *ps, const char *attr, int li
     int op, neg;
     char h[96], full[64];
     snprintf(full, sizeof(full), "requester.%s", attr);
+    if (strcmp(attr, "queries") == 0)
+        return parse_count_atom(ps, 0, line, col);
     if (strcmp(attr, "parent") == 0) {
         if (tok_is(ps, "under") || (tok_is(ps, "not") && 0)) {
             next(ps);
@@ -993,6 +1047,13 @@ static uint32_t parse_atom(struct parser *ps)
         *dot = '\0';
         if (strcmp(w, "requester") == 0)
             return parse_requester_atom(ps, dot + 1, line, col, col + (int)(dot - w) + 1);
+        if (strcmp(w, "user") == 0) {
+            if (strcmp(dot + 1, "queries") == 0)
+                return parse_count_atom(ps, 1, line, col);
+            perr(ps, line, col, "unknown field 'user.%s': the person asking has only "
+                                "user.queries (user.queries per hour > 20)", dot + 1);
+            return P_NONE;
+        }
         hint(h, sizeof(h), w, heads, sizeof(heads) / sizeof(heads[0]));
         perr(ps, line, col, "unknown field '%s'%s", w, h);
         return P_NONE;
@@ -1008,7 +1069,7 @@ static uint32_t parse_atom(struct parser *ps)
     if (f >= 0 && strcmp(up, w) == 0)
         return parse_field_atom(ps, f, line, col);
     if (strcmp(w, "requester") == 0) {
-        perr(ps, line, col, "say which requester attribute: requester.ori, .member, .type, .state, "
+        perr(ps, line, col, "say which requester attribute: requester.ori, .member, .type, .state, .queries, "
                             ".parent, .tags or .categories");
         return P_NONE;
     }

@@ -89,6 +89,73 @@ int sl_policy_parse_time(const char *s, struct sl_policy_time *out)
     return 0;
 }
 
+int sl_policy_parse_counts(const char *s, struct sl_policy_request *r, char *err,
+                           size_t errlen)
+{
+    long v[2][SL_WIN_COUNT] = {{0, 0, 0}, {0, 0, 0}}; /* 0 = not given */
+    for (const char *p = s ? s : ""; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        if (!*p)
+            break;
+        size_t n = strcspn(p, ", ");
+        char item[48];
+        if (n >= sizeof item) {
+            snprintf(err, errlen, "queries: '%.*s' is too long", (int)n, p);
+            return -1;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        p += n;
+        char *eq = strchr(item, '=');
+        char *end = NULL;
+        long x = eq ? strtol(eq + 1, &end, 10) : 0;
+        if (!eq || eq[1] < '0' || eq[1] > '9' || *end || x < 1 || x > 100000000) {
+            snprintf(err, errlen, "queries: expected WINDOW=N with N at least 1 (hour=51, "
+                     "user-day=3), found '%s'", item);
+            return -1;
+        }
+        *eq = '\0';
+        const char *w = item;
+        int d = 0;
+        if (strncmp(w, "user-", 5) == 0) {
+            d = 1;
+            w += 5;
+        }
+        int k = -1;
+        for (int i = 0; i < SL_WIN_COUNT; i++)
+            if (strcmp(w, sl_policy_window_name(i)) == 0)
+                k = i;
+        if (k < 0) {
+            snprintf(err, errlen, "queries: unknown window '%s' (minute hour day, user-minute "
+                     "user-hour user-day)", item);
+            return -1;
+        }
+        v[d][k] = x;
+    }
+    const struct sl_policy_field *atn = NULL;
+    for (int i = 0; i < r->nfields; i++)
+        if (!strcmp(r->fields[i].pfx, "ATN") && r->fields[i].len)
+            atn = &r->fields[i];
+    for (int d = 0; d < 2; d++) {
+        uint32_t *out = d ? r->user_queries : r->ori_queries;
+        for (int k = 0; k < SL_WIN_COUNT; k++) {
+            if (!v[d][k])
+                v[d][k] = k ? v[d][k - 1] : 1;
+            if (k && v[d][k] < v[d][k - 1]) {
+                snprintf(err, errlen, "queries: the %s cannot hold fewer queries (%ld) than the "
+                         "%s in it (%ld)", sl_policy_window_name(k), v[d][k],
+                         sl_policy_window_name(k - 1), v[d][k - 1]);
+                return -1;
+            }
+            out[k] = (uint32_t)v[d][k];
+        }
+    }
+    r->has_counts = 1;
+    r->has_user_counts = atn != NULL;
+    return 0;
+}
+
 int sl_policy_parse_requester(const char *s, struct sl_requester *out, int *known, char *err,
                               size_t errlen)
 {
@@ -328,6 +395,8 @@ static const char *why_name(enum sl_policy_eval_err e)
     case SL_PEVAL_UNKNOWN_REQUESTER: return "unknown-requester";
     case SL_PEVAL_NO_MESSAGE: return "no-message";
     case SL_PEVAL_NO_TIME: return "no-time";
+    case SL_PEVAL_NO_COUNT: return "no-count";
+    case SL_PEVAL_NO_USER: return "no-user";
     default: return "no-policy";
     }
 }

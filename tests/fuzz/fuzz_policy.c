@@ -1,7 +1,7 @@
 /*
  * fuzz_policy.c - libFuzzer target: parse, check and compile any text as a policy, then
  * decide a few fixed requests (known, unknown and missing requester; with and without
- * time) and describe the decision.  Seeds: tests/fuzz/corpus/policy/.
+ * time; with and without query counts) and describe the decision.  Seeds: tests/fuzz/corpus/policy/.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r.requester_known = k != 4;
         if (k & 1)
             r.has_time = 1, r.local = (struct sl_policy_time){2026, 11, 26, 23, 15, 4};
+        if (k >= 3) /* counts for rate conditions (else those fail closed) */
+            sl_policy_parse_counts(k == 3 ? "hour=51,user-day=3" : NULL, &r, err, sizeof err);
         struct sl_policy_decision d;
         sl_policy_decide(p, &r, &d);
         struct sl_buf out = SL_BUF_INIT;

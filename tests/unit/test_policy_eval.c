@@ -607,6 +607,84 @@ static struct sl_policy *compile_buf(struct sl_buf *b)
     return p;
 }
 
+/* Rate conditions (P-22): the counts come in the request; absent counts fail closed. */
+static void test_counts(void **state)
+{
+    (void)state;
+    struct sl_policy *p = compile(
+        "state WA\ndefault permit\n"
+        "rule bulk \"r\" hold when requester.type = FE and requester.queries per hour > 50\n"
+        "  deadline 72h, then forbid\n"
+        "rule burst \"r\" forbid when ATN present and user.queries per minute > 20\n"
+        "rule day \"r\" forbid when requester.queries per day > 1000\n");
+    assert_int_equal(sl_policy_count_uses(p), SL_POLICY_USES_ORI(SL_WIN_HOUR) |
+                                                   SL_POLICY_USES_ORI(SL_WIN_DAY) |
+                                                   SL_POLICY_USES_USER(SL_WIN_MINUTE));
+    struct req x;
+    struct sl_policy_decision d;
+    char err[200];
+    /* no counts given: the hold and the forbid cannot be evaluated: they count (fail closed) */
+    mkreq(&x, "ORI=DCICE0100,TYPE=FE", "DQ.DCICE0100.WA.TXT OLN/WDL1", NULL);
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_FORBID);
+    assert_true(d.nerrors >= 1 && d.error_kinds[0] == SL_PEVAL_NO_COUNT);
+    /* within the limits */
+    assert_int_equal(sl_policy_parse_counts("hour=50,day=1000", &x.r, err, sizeof err), 0);
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_PERMIT);
+    assert_int_equal(d.nerrors, 0);
+    /* the 51st of the hour is held */
+    assert_int_equal(sl_policy_parse_counts("hour=51", &x.r, err, sizeof err), 0);
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_HOLD);
+    assert_true(has_rule(&d, "bulk"));
+    /* the same count from a police department: not a federal requester, released */
+    mkreq(&x, "ORI=ORPD00000,TYPE=PD", "DQ.ORPD00000.WA.TXT OLN/WDL1", NULL);
+    assert_int_equal(sl_policy_parse_counts("hour=51", &x.r, err, sizeof err), 0);
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_PERMIT);
+    /* the day's limit */
+    assert_int_equal(sl_policy_parse_counts("day=1001", &x.r, err, sizeof err), 0);
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_FORBID);
+    assert_true(has_rule(&d, "day"));
+    /* a user's count: only with a user named; without ATN/ the rule's guard is false */
+    assert_int_equal(sl_policy_parse_counts("user-minute=21", &x.r, err, sizeof err), 0);
+    assert_int_equal(x.r.has_user_counts, 0);
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_PERMIT);
+    mkreq(&x, "ORI=ORPD00000,TYPE=PD", "DQ.ORPD00000.WA.TXT OLN/WDL1.ATN/DET SMITH", NULL);
+    assert_int_equal(sl_policy_parse_counts("user-minute=21", &x.r, err, sizeof err), 0);
+    assert_int_equal(x.r.has_user_counts, 1);
+    assert_int_equal(x.r.user_queries[SL_WIN_DAY], 21); /* a longer window: at least as many */
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_FORBID);
+    assert_true(has_rule(&d, "burst"));
+    assert_int_equal(sl_policy_parse_counts("user-minute=20", &x.r, err, sizeof err), 0);
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_PERMIT);
+    /* a user's count that is missing while the user is named: the count is unknown */
+    x.r.has_user_counts = 0;
+    sl_policy_decide(p, &x.r, &d);
+    assert_int_equal(d.effect, SL_POLICY_FORBID);
+    assert_int_equal(d.error_kinds[0], SL_PEVAL_NO_COUNT);
+    /* the count text: bad input */
+    assert_int_equal(sl_policy_parse_counts("week=3", &x.r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown window"));
+    assert_int_equal(sl_policy_parse_counts("hour=0", &x.r, err, sizeof err), -1);
+    assert_int_equal(sl_policy_parse_counts("hour=x", &x.r, err, sizeof err), -1);
+    assert_int_equal(sl_policy_parse_counts("minute=9,hour=5", &x.r, err, sizeof err), -1);
+    assert_non_null(strstr(err, "fewer"));
+    /* the condition in words, as `policy show` prints it */
+    struct sl_buf b = SL_BUF_INIT;
+    sl_policy_rule_condition(p, 0, &b);
+    sl_buf_append(&b, "", 1);
+    assert_string_equal((const char *)sl_buf_head(&b),
+                        "requester.type = FE and requester.queries per hour > 50");
+    sl_buf_free(&b);
+    sl_policy_unref(p);
+}
+
 static void test_properties(void **state)
 {
     (void)state;
@@ -694,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_hash_and_slot),
         cmocka_unit_test(test_from_msg),
         cmocka_unit_test(test_swap_under_load),
+        cmocka_unit_test(test_counts),
         cmocka_unit_test(test_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
