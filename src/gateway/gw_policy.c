@@ -32,7 +32,15 @@ struct gw_policy {
     struct timespec mtime;
     off_t size;
     ino_t ino;
+    /* queries by ORI and by user, for the policy's rate conditions (P-22); made when a
+     * policy in force first reads them; only the gateway's loop thread uses it */
+    struct sl_policy_counts *counts;
+    time_t full_logged; /* when "the tables are full" was last logged (once a minute) */
 };
+
+/* Keys each of the gateway's count tables may hold (ORIs, or ORI + ATN users, that sent
+ * something in the window): a whole national directory is 18,000 ORIs. */
+#define GW_COUNT_KEYS (1u << 18)
 
 static void log_diags(const struct sl_policy_diags *d, const char *path)
 {
@@ -119,6 +127,7 @@ void gw_policy_free(struct gw_policy *gp)
     if (!gp)
         return;
     sl_policy_slot_free(gp->slot);
+    sl_policy_counts_free(gp->counts);
     free(gp);
 }
 
@@ -306,6 +315,26 @@ void gw_policy_decide(struct gw_policy *gp, const struct sl_outhdr *h, const str
     req.requester_known = h->has_req && h->req.type[0] != 0;
     sl_policy_request_from_msg(&req, m);
     sl_policy_request_set_time(&req, now);
+    uint32_t uses = sl_policy_count_uses(p);
+    if (uses && h->has_req) {
+        /* Counted only while a policy reads the counts: nothing is kept otherwise. */
+        if (!gp->counts)
+            gp->counts = sl_policy_counts_new(GW_COUNT_KEYS);
+        const char *user = "";
+        size_t ulen = 0;
+        for (int i = 0; i < req.nfields; i++)
+            if (!strcmp(req.fields[i].pfx, "ATN")) {
+                user = req.fields[i].val;
+                ulen = req.fields[i].len;
+            }
+        if (sl_policy_counts_add(gp->counts, uses, (int64_t)now, h->req.ori, user, ulen,
+                                 &req) != 0 &&
+            now - gp->full_logged >= 60) {
+            gp->full_logged = now;
+            SL_WARN("gateway", "query counts: the tables are full (%zu keys); %s's rate "
+                    "conditions fail closed", sl_policy_counts_keys(gp->counts), h->req.ori);
+        }
+    }
 
     struct sl_policy_decision d;
     sl_policy_decide(p, &req, &d);

@@ -3,7 +3,8 @@
  *
  *   briefing  the policy in force in plain language; "who can see what", computed by
  *             running the policy in force (sl_policy_decide) on one representative request
- *             per requester class and data class; the last 12 months from the audit log;
+ *             per requester class and data class (one query in every window of a rate
+ *             rule: the answer within the limits); the last 12 months from the audit log;
  *             the rule history (policy-change entries).
  *   figures   the transparency report (sl_audit_report, the same as `stateline report`)
  *             for a period, and, when agency / key / outcome filters are given, the same
@@ -384,6 +385,8 @@ json_t *http_grid(struct sl_http *h, const struct sl_policy *p, time_t now)
             r.requester = &rq;
             r.requester_known = 1;
             sl_policy_request_set_time(&r, now);
+            /* a requester within any rate limit: this one query in every window */
+            sl_policy_parse_counts(NULL, &r, err, sizeof err);
             sl_policy_decide(p, &r, &d);
             json_t *rules = json_array();
             for (int n = 0; n < d.nrules; n++)

@@ -10,7 +10,9 @@
  * first destination, RSN PUR CAS LGP ATN with their values, the search fields' prefixes
  * (values are personal data and never logged: a value condition sees "?"; IMQ counts as
  * "Y"), and the time.  Tags and access categories are not in the log: an optional look-up
- * (the directory) supplies them.
+ * (the directory) supplies them.  Rate conditions (`requester.queries per hour > 50`)
+ * see the counts the gateway would have had: every query entry of the day before the
+ * period and of the period is counted, in log order, with the gateway's counters.
  */
 #include "policy/policy_int.h"
 
@@ -24,6 +26,10 @@
 #include "stateline/core.h"
 #include "stateline/msg.h"
 
+/* Keys the simulator's counters may hold: a month of a national network's ORIs and users
+ * fits; more fail the rate conditions of the rest closed, as the gateway would. */
+#define SL_POLICY_SIM_COUNT_KEYS (1u << 18)
+
 const char *const sl_policy_sim_names[SL_SIM_N] = {"released", "denied", "held", "redacted",
                                                    "noticed"};
 
@@ -34,6 +40,8 @@ struct sim_run {
     void *ctx;
     int64_t from_us, to_us;
     size_t cap;
+    struct sl_policy_counts *counts; /* NULL when neither policy counts queries */
+    uint32_t uses;
 };
 
 static struct sl_policy_sim_class *sim_class(struct sim_run *r, const char *kind,
@@ -104,11 +112,24 @@ static int sim_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
         s->bad++;
         return 0;
     }
-    if (e.type != SL_AUDIT_QUERY || e.time_us < run->from_us || e.time_us >= run->to_us)
+    /* A rate condition counts the day before the period too (the longest window). */
+    int64_t count_from = run->counts ? run->from_us - (int64_t)86400 * 1000000 : run->from_us;
+    if (e.type != SL_AUDIT_QUERY || e.time_us < count_from || e.time_us >= run->to_us)
         return 0;
     struct sl_requester q;
     memset(&q, 0, sizeof q);
     str_of(&e.ori, q.ori, sizeof q.ori);
+    struct sl_policy_request r;
+    memset(&r, 0, sizeof r);
+    char vals[5][130];
+    const struct sl_audit_str *src[5] = {&e.reason, &e.purpose, &e.case_ref, &e.legal, &e.user};
+    for (int i = 0; i < 5; i++)
+        str_of(src[i], vals[i], sizeof vals[i]);
+    if (run->counts) /* every query the gateway decided counts, as it counted them */
+        sl_policy_counts_add(run->counts, run->uses, e.time_us / 1000000, q.ori, vals[4],
+                             strlen(vals[4]), &r);
+    if (e.time_us < run->from_us)
+        return 0;
     str_of(&e.member, q.member, sizeof q.member);
     str_of(&e.agency_type, q.type, sizeof q.type);
     str_of(&e.parent, q.parent, sizeof q.parent);
@@ -133,16 +154,11 @@ static int sim_entry(uint64_t index, const uint8_t *buf, size_t len, void *arg)
         m.ndest = 1;
         str_of(&e.dest.item[0], m.dest[0], sizeof m.dest[0]);
     }
-    struct sl_policy_request r;
-    memset(&r, 0, sizeof r);
     r.requester = &q;
     r.requester_known = q.type[0] != 0;
     sl_policy_request_from_msg(&r, &m);
-    char vals[5][130];
-    const struct sl_audit_str *src[5] = {&e.reason, &e.purpose, &e.case_ref, &e.legal, &e.user};
     const char *pf[5] = {"RSN", "PUR", "CAS", "LGP", "ATN"};
     for (int i = 0; i < 5; i++) {
-        str_of(src[i], vals[i], sizeof vals[i]);
         if (!vals[i][0] || r.nfields >= SL_POLICY_REQ_MAX_FIELDS)
             continue;
         struct sl_policy_field *f = &r.fields[r.nfields++];
@@ -211,8 +227,13 @@ int sl_policy_simulate(const struct sl_policy *now, const struct sl_policy *draf
     run.ctx = ctx;
     run.from_us = from_us;
     run.to_us = to_us;
+    run.uses = sl_policy_count_uses(now) | sl_policy_count_uses(draft);
+    if (run.uses)
+        run.counts = sl_policy_counts_new(SL_POLICY_SIM_COUNT_KEYS);
     struct sl_audit_reader_cb cb = {sim_entry, NULL, &run};
-    if (sl_audit_read_dir(audit_dir, &cb, err, errlen) != 0) {
+    int rc = sl_audit_read_dir(audit_dir, &cb, err, errlen);
+    sl_policy_counts_free(run.counts);
+    if (rc != 0) {
         sl_policy_sim_free(out);
         return -1;
     }

@@ -411,6 +411,52 @@ def test_default_decision():
 
 
 
+RATE_POLICY = """state WA
+default permit
+
+rule oregon-bulk "Test (P-22): more than 3 queries an hour from one Oregon ORI go to a person"
+  hold when requester.state = OR and requester.queries per hour > 3
+  deadline 72h, then forbid
+
+rule one-person "Test (P-22): one person may ask twice a day"
+  forbid when ATN present and user.queries per day > 2
+"""
+
+
+def test_rate_limits():
+    """P-22: past a rate rule's limit, further queries are held (or denied); the counts are
+    the gateway's, per ORI and per person (ATN/), and other requesters are not touched."""
+    ok = False
+    net, gw = setup(policy=RATE_POLICY)
+    try:
+        orl, wa = net.line("OR"), net.line("WA")
+        for i in range(3):
+            m = q(orl, "DQ.ORTEST000.WA.TXT OLN/WDL0000000")
+            assert m.body.startswith("NOT ON FILE"), (i, m.body)
+        for i in range(2):   # the fourth and fifth of the hour
+            m = q(orl, "DQ.ORTEST000.WA.TXT OLN/WDL0000000")
+            assert m.body.startswith("HELD FOR REVIEW BY WA POLICY oregon-bulk"), (i, m.body)
+        # Washington's own agencies are not limited by it; the person asking is, by name
+        for i in range(2):
+            m = q(wa, "DQ.WATEST000.WA.TXT OLN/WDL0000000.ATN/DET SMITH")
+            assert m.body.startswith("NOT ON FILE"), (i, m.body)
+        m = q(wa, "DQ.WATEST000.WA.TXT OLN/WDL0000000.ATN/DET SMITH")
+        assert m.key == "DR" and m.body.startswith("DENIED BY WA POLICY one-person"), m.body
+        m = q(wa, "DQ.WATEST000.WA.TXT OLN/WDL0000000.ATN/DET JONES")
+        assert m.body.startswith("NOT ON FILE"), m.body
+        m = q(wa, "DQ.WATEST000.WA.TXT OLN/WDL0000000")   # nobody named: the rule's guard
+        assert m.body.startswith("NOT ON FILE"), m.body
+        gw.stop()
+        es = entries(gw)
+        held = [e for e in es if e.get("type") == "decision" and
+                "oregon-bulk" in e.get("rules", [])]
+        assert len(held) == 2 and all(e.get("effect") == "hold" for e in held), held
+        verify_log(gw)
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
 def test_kill9_under_traffic():
     """The gateway killed with kill -9 while queries flow, restarted while the hub keeps
     running, three times: no query is lost and none is answered twice.  Each query gets its
@@ -692,7 +738,7 @@ if __name__ == "__main__":
     h.run_tests([test_every_key, test_rpq_not_opted_in_and_store_missing,
                  test_policy_decisions_and_layouts,
                  test_policy_change_mid_traffic_and_broken_file,
-                 test_fail_closed_without_policy, test_default_decision,
+                 test_fail_closed_without_policy, test_default_decision, test_rate_limits,
                  test_kill9_under_traffic, test_inbox_log_after_kill,
                  test_repeated_message_id_answered_once,
                  test_hub_restart], per_test_timeout=150)

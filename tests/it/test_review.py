@@ -512,6 +512,20 @@ rule fbi "Test: the person is told of FBI requests with a reason code"
                    to, "--config", gw.conf])
         assert "Review desk: 0.0 hours a week now, 1.2 with the draft" in p.stdout, p.stdout
         assert "DHS/CBP/OFO" in p.stdout, p.stdout
+        # a rate rule (P-22): the simulator counts the logged queries as the gateway does,
+        # so Washington's third and fourth queries of the hour are the ones held
+        rate = os.path.join(net.dir, "rate.policy")
+        with open(rate, "w") as f:
+            f.write(OPEN + """
+rule wa-bulk "Test: more than 2 queries an hour from one Washington ORI go to a person"
+  hold when requester.ori = WATEST000 and requester.queries per hour > 2
+  deadline 72h, then forbid
+""")
+        p = h.run(["policy", "simulate", rate, "--against", gw.audit, "--from", frm, "--to",
+                   to, "--config", gw.conf, "--json"])
+        r = json.loads(p.stdout)
+        assert r["queries"] == 10 and r["changed"] == 2, r
+        assert r["all"]["draft"]["held"] == 2 and r["all"]["draft"]["released"] == 8, r
         ok = True
     finally:
         close(net, gw, ok)
