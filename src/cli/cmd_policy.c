@@ -333,6 +333,7 @@ static int cmd_check(int argc, char **argv)
 static int cmd_explain(int argc, char **argv)
 {
     const char *file = NULL, *request = NULL, *requester = NULL, *dirpath = NULL, *when = NULL;
+    const char *queries = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -345,6 +346,8 @@ static int cmd_explain(int argc, char **argv)
             dirpath = argv[++i];
         else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc)
             when = argv[++i];
+        else if (strcmp(argv[i], "--queries") == 0 && i + 1 < argc)
+            queries = argv[++i];
         else if (argv[i][0] == '-') {
             fprintf(stderr, "stateline policy explain: unknown option %s\n", argv[i]);
             return SL_EXIT_USAGE;
@@ -355,7 +358,8 @@ static int cmd_explain(int argc, char **argv)
     }
     if (!file || !request) {
         fprintf(stderr, "usage: stateline policy explain FILE --request \"DQ.ORI.WA.TXT OLN/...\" "
-                        "[--requester ORI=...,TYPE=..] [--directory DIR] [--time \"YYYY-MM-DD HH:MM\"]\n");
+                        "[--requester ORI=...,TYPE=..] [--directory DIR] [--time \"YYYY-MM-DD HH:MM\"] "
+                        "[--queries hour=N,user-day=N]\n");
         return SL_EXIT_USAGE;
     }
     char err[300];
@@ -373,6 +377,11 @@ static int cmd_explain(int argc, char **argv)
         return SL_EXIT_USAGE;
     }
     sl_policy_request_from_msg(&r, &m);
+    if (sl_policy_parse_counts(queries, &r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "stateline policy explain: --%s\n", err);
+        sl_msg_clear(&m);
+        return SL_EXIT_USAGE;
+    }
     /* The requester: from --requester, else the request's ORI, completed from the
      * directory when one is given. */
     struct sl_requester q;
@@ -449,6 +458,14 @@ static int cmd_explain(int argc, char **argv)
         printf("  tags: %s\n", q.tags);
     printf("  at %04d-%02d-%02d %02d:%02d local time\n", r.local.year, r.local.month, r.local.day,
            r.local.hour, r.local.minute);
+    if (sl_policy_count_uses(p)) {
+        printf("  queries from %s in the last minute, hour, day: %u, %u, %u", q.ori,
+               r.ori_queries[0], r.ori_queries[1], r.ori_queries[2]);
+        if (r.has_user_counts)
+            printf("; from this user: %u, %u, %u", r.user_queries[0], r.user_queries[1],
+                   r.user_queries[2]);
+        printf("%s\n", queries ? "" : " (this query alone: give --queries hour=N to change)");
+    }
     struct sl_policy_decision d;
     sl_policy_decide(p, &r, &d);
     struct sl_buf out = SL_BUF_INIT;
@@ -616,23 +633,35 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* One decision as the gateway makes it: with rate rules, the query is counted first (a
+ * clock that moves 50,000 queries a second; the request's ORI). */
+static void bench_decide(struct sl_policy *p, struct sl_policy_counts *cnt, uint32_t uses,
+                         long i, struct bench_req *b, struct sl_policy_decision *d)
+{
+    if (cnt)
+        sl_policy_counts_add(cnt, uses, 1795000000 + i / 50000, b->q.ori, NULL, 0, &b->r);
+    sl_policy_decide(p, &b->r, d);
+}
+
 /* One policy's figures: a line of text, or (out not NULL) an object appended to out. */
 static void bench_one(struct sl_policy *p, const char *label, long iters, json_t *out)
 {
     enum { NREQ = 4096 };
     struct bench_req *reqs = sl_xmalloc(NREQ * sizeof(*reqs));
     gen_requests(reqs, NREQ, sl_policy_nrules(p), 42);
+    uint32_t uses = sl_policy_count_uses(p);
+    struct sl_policy_counts *cnt = uses ? sl_policy_counts_new(1u << 18) : NULL;
     struct sl_policy_decision d;
     long counts[3] = {0, 0, 0};
     /* Warm up, and count outcomes so the work cannot be optimised away. */
     for (int i = 0; i < NREQ; i++) {
-        sl_policy_decide(p, &reqs[i].r, &d);
+        bench_decide(p, cnt, uses, i, &reqs[i], &d);
         counts[d.effect]++;
     }
     /* Throughput: no clock inside the loop. */
     int64_t t0 = sl_now_ns();
     for (long i = 0; i < iters; i++) {
-        sl_policy_decide(p, &reqs[i % NREQ].r, &d);
+        bench_decide(p, cnt, uses, NREQ + i, &reqs[i % NREQ], &d);
         counts[d.effect]++;
     }
     int64_t t1 = sl_now_ns();
@@ -641,10 +670,11 @@ static void bench_one(struct sl_policy *p, const char *label, long iters, json_t
     int64_t *lat = sl_xmalloc((size_t)nlat * sizeof(int64_t));
     for (long i = 0; i < nlat; i++) {
         int64_t a = sl_now_ns();
-        sl_policy_decide(p, &reqs[i % NREQ].r, &d);
+        bench_decide(p, cnt, uses, NREQ + iters + i, &reqs[i % NREQ], &d);
         lat[i] = sl_now_ns() - a;
         counts[d.effect]++;
     }
+    sl_policy_counts_free(cnt);
     qsort(lat, (size_t)nlat, sizeof(int64_t), cmp_i64);
     double secs = (double)(t1 - t0) / 1e9;
     if (out) {
@@ -1115,10 +1145,13 @@ const struct sl_cli_cmd sl_cmd_policy = {
     "\n"
     "  explain FILE --request \"DQ.DCICE0100.WA.TXT OLN/WDL123\"\n"
     "          [--requester ORI=..,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO,TAGS=a b,CATS=DZ]\n"
-    "          [--directory DIR] [--time \"2026-11-26 14:05\"] [--json]\n"
+    "          [--directory DIR] [--time \"2026-11-26 14:05\"] [--queries hour=51,user-day=3]\n"
+    "          [--json]\n"
     "      The decision for one request and which rules made it, in words.  Without TYPE\n"
-    "      (and not found in --directory) the requester counts as unknown.  --json: the\n"
-    "      decision as one JSON object (docs/policy-language.md).\n"
+    "      (and not found in --directory) the requester counts as unknown.  --queries: how\n"
+    "      many queries the ORI (minute hour day) and the user named in ATN/ (user-minute\n"
+    "      user-hour user-day) sent in each window, this one included (default 1).  --json:\n"
+    "      the decision as one JSON object (docs/policy-language.md).\n"
     "\n"
     "  test FILE CASES\n"
     "      Run a table of requests and expected decisions; report failures and rule\n"

@@ -7,6 +7,8 @@
  *       requester ORI=DCICE0100,TYPE=FE,MEMBER=DH,PARENT=DHS/ICE/ERO
  *       request DQ.DCICE0100.WA.TXT OLN/WDL1234567
  *       time 2026-11-26 10:00              (optional: the state's local time)
+ *       queries hour=51,user-day=3         (optional: the ORI's and the user's query
+ *                                           counts, this one included; 1 when omitted)
  *       expect forbid                      (permit | forbid | hold)
  *       rules no-civil-immigration         (exactly these rules decided; none = the default)
  *       redact photo, ssn                  (exactly these classes; none when omitted)
@@ -37,6 +39,7 @@ struct tcase {
     int have_request;
     struct sl_policy_time time;
     int have_time;
+    char queries[128];  /* sl_policy_parse_counts text, "" = 1 everywhere */
     int have_expect;
     enum sl_policy_effect effect;
     char rules[SL_POLICY_MAX_IDS][64];
@@ -109,6 +112,10 @@ static int run_case(const struct sl_policy *p, const struct tcase *c, const char
     memset(&r, 0, sizeof(r));
     char err[200];
     if (sl_policy_parse_request_text(c->request, &r, err, sizeof(err)) < 0) {
+        sl_buf_printf(out, "%s:%d: FAIL %s: %s\n", name, c->line, c->name, err);
+        return 0;
+    }
+    if (sl_policy_parse_counts(c->queries[0] ? c->queries : NULL, &r, err, sizeof(err)) < 0) {
         sl_buf_printf(out, "%s:%d: FAIL %s: %s\n", name, c->line, c->name, err);
         return 0;
     }
@@ -341,6 +348,21 @@ int sl_policy_run_cases(const struct sl_policy *p, const char *cases, size_t len
                 goto done;
             }
             c->have_time = 1;
+        } else if (strcmp(s, "queries") == 0) {
+            struct sl_policy_request tr;
+            memset(&tr, 0, sizeof(tr));
+            char err[200];
+            if (strlen(val) >= sizeof(c->queries)) {
+                fail_line(out, name, lineno, "queries longer than 127 characters");
+                rc = -1;
+                goto done;
+            }
+            if (sl_policy_parse_counts(val, &tr, err, sizeof(err)) < 0) {
+                fail_line(out, name, lineno, err);
+                rc = -1;
+                goto done;
+            }
+            memcpy(c->queries, val, strlen(val) + 1);
         } else if (strcmp(s, "expect") == 0) {
             if (effect_of(val, &c->effect) < 0) {
                 fail_line(out, name, lineno, "expect permit, forbid or hold");
@@ -409,7 +431,7 @@ int sl_policy_run_cases(const struct sl_policy *p, const char *cases, size_t len
             c->error = 1;
         } else {
             snprintf(msg, sizeof(msg),
-                     "unknown line '%s' (case requester request time expect rules redact notify mark deadline error)", s);
+                     "unknown line '%s' (case requester request time queries expect rules redact notify mark deadline error)", s);
             fail_line(out, name, lineno, msg);
             rc = -1;
             goto done;

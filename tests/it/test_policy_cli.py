@@ -150,6 +150,52 @@ def main():
         r = run("test", os.path.join(EX, "wa.policy"), cases)
         check("cases unknown rule", r.returncode == 1 and "the policy has no rule 'no-such-rule'" in r.stdout, r.stdout)
 
+        # Rate rules (P-22): explain --queries, the cases' `queries` line, bad counts.
+        rate = os.path.join(tmp, "rate.policy")
+        with open(rate, "w") as f:
+            f.write('state WA\ndefault permit\n'
+                    'rule bulk "Test: more than 50 an hour from a federal ORI is read first"\n'
+                    '  hold when requester.type = FE and requester.queries per hour > 50\n'
+                    '  deadline 72h, then forbid\n'
+                    'rule person "Test: one person, 20 a minute"\n'
+                    '  forbid when user.queries per minute > 20\n')
+        r = run("check", rate)
+        check("rate policy checks, with the no-user warning",
+              r.returncode == 0 and "1 warning" in r.stdout
+              and "names no user (no ATN/)" in r.stderr, r.stdout + r.stderr)
+        fe = ("--request", "DQ.DCICE0100.WA.TXT OLN/WDL1.ATN/J DOE", "--requester",
+              "ORI=DCICE0100,TYPE=FE")
+        r = run("explain", rate, *fe)
+        check("explain counts 1 by default", r.returncode == 0 and "RELEASE" in r.stdout
+              and "in the last minute, hour, day: 1, 1, 1" in r.stdout, r.stdout)
+        r = run("explain", rate, *fe, "--queries", "hour=51", "--json")
+        check("explain --queries hour=51: held",
+              r.returncode == 0 and json.loads(r.stdout)["rules"] == ["bulk"], r.stdout)
+        r = run("explain", rate, *fe, "--queries", "user-minute=21", "--json")
+        check("explain --queries user-minute=21: denied",
+              r.returncode == 0 and json.loads(r.stdout)["effect"] == "forbid", r.stdout)
+        r = run("explain", rate, *fe, "--queries", "fortnight=3")
+        check("explain --queries bad window: exit 2",
+              r.returncode == 2 and "unknown window 'fortnight'" in r.stderr, r.stderr)
+        with open(cases, "w") as f:
+            f.write("case within\n  requester ORI=DCICE0100,TYPE=FE\n"
+                    "  request DQ.DCICE0100.WA.TXT OLN/1.ATN/J DOE\n  queries hour=50\n"
+                    "  expect permit\n"
+                    "case over\n  requester ORI=DCICE0100,TYPE=FE\n"
+                    "  request DQ.DCICE0100.WA.TXT OLN/1.ATN/J DOE\n  queries hour=51\n"
+                    "  expect hold\n  rules bulk\n  deadline 72h then forbid\n"
+                    "case person\n  requester ORI=WA0170100,TYPE=PD\n"
+                    "  request DQ.WA0170100.WA.TXT OLN/1.ATN/J DOE\n  queries user-minute=21\n"
+                    "  expect forbid\n  rules person\n")
+        r = run("test", rate, cases)
+        check("cases with queries", r.returncode == 0
+              and "3 cases: 3 passed, 0 failed; rule coverage 2/2" in r.stdout, r.stdout)
+        with open(cases, "w") as f:
+            f.write("case x\n  requester ORI=WA0170100,TYPE=PD\n  queries hour=0\n")
+        r = run("test", rate, cases)
+        check("cases bad queries line", r.returncode == 1 and "wa.cases:3: error: queries:"
+              in r.stdout, r.stdout)
+
         # Usage errors.
         check("no subcommand", run().returncode == 2)
         check("unknown subcommand", run("frobnicate").returncode == 2)
