@@ -81,6 +81,8 @@ struct sl_gw_config {
     char reviewer_links[1024];     /* "alice=WASP00000 bob=WAKCS0000": a reviewer's own ORIs */
     int nholidays;
     int32_t holidays[128];         /* yyyymmdd, sorted: not business days */
+    int retention_days;            /* gateway.db's done reviews and sent notices are deleted
+                                      this long after (365); 0 = kept (A-3, P-19) */
 };
 
 /* Read and check a config.  0, or -1 with "file: [section] key = value: why" in err. */

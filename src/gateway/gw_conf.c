@@ -29,6 +29,7 @@
  *   two_person = all | RULE... holds whose approval needs two different reviewers
  *   reviewer_links = alice=WASP00000 bob=WAKCS0000   a reviewer's own ORIs (no self-approval)
  *   holidays = 2026-11-26 2026-12-25   not business days (notice due dates)
+ *   retention_days = 365       done reviews and sent notices are deleted after (0 = kept)
  *
  * Relative paths are relative to the folder of the file.
  */
@@ -283,6 +284,9 @@ static int on_value(void *user, const char *section, const char *name, const cha
         c->http_session_s = m * 60;
     } else if (!strcmp(name, "audit_pub")) {
         set_path(x, c->audit_pub, value);
+    } else if (!strcmp(name, "retention_days")) {
+        if (parse_int(value, 0, 36500, &c->retention_days))
+            snprintf(why, sizeof why, "days, 0 (keep) to 36500");
     } else if (!strcmp(name, "review_poll_ms")) {
         if (parse_int(value, 10, 60000, &c->review_poll_ms))
             snprintf(why, sizeof why, "milliseconds, 10 to 60000");
@@ -332,6 +336,7 @@ static int parse_common(const char *path, FILE *f, const char *text, struct sl_g
     cfg->store_cache_mib = SL_STORE_CACHE_DEFAULT_KIB / 1024;
     cfg->store_warm = SL_STORE_WARM_INDEXES;
     cfg->review_poll_ms = 200;
+    cfg->retention_days = 365;
     cfg->default_effect = -1;
     int rc = f ? ini_parse_file(f, on_value, x) : ini_parse_string(text, on_value, x);
     if (x->bad) {

@@ -320,6 +320,13 @@ int64_t gw_queue_count_held(struct gw_queue *q);
 /* Held requests whose deadline has passed become 'timed-out', each with a 'timeout'
  * action row, in one transaction.  Returns how many, -1 on error. */
 int gw_queue_expire(struct gw_queue *q, int64_t now_us);
+/* Retention (A-3, P-19): delete, in one transaction, up to `batch` reviews decided
+ * before cut_us whose reply was sent and whose actions are all in the audit log (with
+ * those actions), and up to `batch` notices sent before cut_us whose sending is in the
+ * log; the freed pages are zeroed (secure_delete).  *reviews and *notices get the rows
+ * deleted (either equal to batch: call again).  0 or -1 (logged; nothing deleted). */
+int gw_queue_retention(struct gw_queue *q, int64_t cut_us, int batch, int64_t *reviews,
+                       int64_t *notices);
 /* A review action not yet in the audit log (approve, approve-1of2, deny, timeout). */
 struct gw_action {
     int64_t id, review_id, at_us;

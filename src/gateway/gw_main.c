@@ -86,6 +86,8 @@ struct gw {
      * and release entries carry it, and it changes only with the policy */
     char hash_hex[65];
     uint8_t hash_bin[32];
+    int64_t next_retention_ms; /* when the next retention pass is due (0: the first tick) */
+    int64_t ret_reviews, ret_notices; /* deleted by the passes of this round so far */
 };
 
 /* The unread bytes of b, NULL for a buffer that never held any (sl_buf_head would do
@@ -1304,6 +1306,44 @@ static void audit_sent_notices(struct gw *g)
     }
 }
 
+/* Rows one retention pass deletes at most of each table: a pass holds the loop (and the
+ * file's write lock) for a few milliseconds, not for the whole backlog of a first run. */
+#define GW_RETENTION_BATCH 500
+
+/* Retention (A-3, P-19), at the first review tick and then once an hour: what
+ * gateway.db holds of requests and people goes when its time is up (gw_queue_retention).
+ * A round of passes, one a tick while a pass finds a full batch, ends with one log line
+ * and one system entry saying how much went. */
+static void retention(struct gw *g)
+{
+    int64_t now = sl_now_ms();
+    if (!g->cfg->retention_days || now < g->next_retention_ms)
+        return;
+    int64_t cut = sl_wall_us() - (int64_t)g->cfg->retention_days * 86400 * 1000000;
+    int64_t nr, nn;
+    int rc = gw_queue_retention(g->q, cut, GW_RETENTION_BATCH, &nr, &nn);
+    g->ret_reviews += nr;
+    g->ret_notices += nn;
+    if (rc == 0 && (nr == GW_RETENTION_BATCH || nn == GW_RETENTION_BATCH))
+        return; /* more to delete: the next tick goes on */
+    g->next_retention_ms = now + 3600 * 1000;
+    nr = g->ret_reviews;
+    nn = g->ret_notices;
+    g->ret_reviews = g->ret_notices = 0;
+    if (nr == 0 && nn == 0)
+        return;
+    char text[200];
+    snprintf(text, sizeof text, "retention: %lld review%s and %lld notice%s done more than "
+             "%d days ago deleted from gateway.db", (long long)nr, nr == 1 ? "" : "s",
+             (long long)nn, nn == 1 ? "" : "s", g->cfg->retention_days);
+    SL_INFO("gateway", "%s", text);
+    struct sl_audit_entry e;
+    sl_audit_entry_init(&e, SL_AUDIT_SYSTEM, sl_wall_us());
+    sl_audit_set_str(&e, SL_AF_ACTION, "retention");
+    sl_audit_set_str(&e, SL_AF_TEXT, text);
+    append(g, &e, NULL, 0);
+}
+
 static int64_t review_timer(struct sl_loop *loop, int64_t id, void *arg)
 {
     struct gw *g = arg;
@@ -1325,6 +1365,8 @@ static int64_t review_timer(struct sl_loop *loop, int64_t id, void *arg)
     }
     audit_sent_notices(g);
     gw_queue_commit(g->q);
+    if (!g->failed)
+        retention(g);
     return g->cfg->review_poll_ms;
 }
 

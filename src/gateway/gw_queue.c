@@ -43,6 +43,9 @@
  *         queued_run     the gateway run that queued the reply (a restart queues it again)
  *         sent_us        the hub's TCP acknowledged the reply: done
  *
+ *   Retention (gw_queue_retention, retention_days): reviews done (decided, reply sent,
+ *   actions audited) and notices sent (and audited) are deleted after retention_days.
+ *
  *   review_action(id, review_id, at_us, reviewer, action, reason, redact, audited)
  *       every reviewer action (approve, approve-1of2, deny) and deadline (timeout), written
  *       by the desk or the gateway; the gateway writes its REVIEW audit entry and sets
@@ -96,8 +99,16 @@ enum q_sql {
     QS_SENT_AUDITED,
     QS_POLICY_AUTHOR,
     QS_POLICY_AUDITED,
+    QS_RETAIN_ACTIONS,
+    QS_RETAIN_REVIEWS,
+    QS_RETAIN_NOTICES,
     QS_N
 };
+
+#define RETAIN_REVIEW                                                                   \
+    " status <> 'held' AND sent_us IS NOT NULL AND coalesce(decided_us, received_us) < ?1"  \
+    " AND NOT EXISTS (SELECT 1 FROM review_action a WHERE a.review_id = review.id AND"      \
+    " a.audited = 0)"
 
 static const char *const q_sql[QS_N] = {
     [QS_COUNT_HELD] = "SELECT count(*) FROM review WHERE status = 'held'",
@@ -133,6 +144,15 @@ static const char *const q_sql[QS_N] = {
     [QS_POLICY_AUTHOR] = "SELECT id, author, approver, basis, note FROM policy_apply"
                          " WHERE hash = ? ORDER BY id DESC LIMIT 1",
     [QS_POLICY_AUDITED] = "UPDATE policy_apply SET audited = 1 WHERE id = ?1 AND ?2 = ?2",
+    /* retention (gw_queue_retention): a review is done when decided, its reply sent and
+     * every action on it in the audit log; a notice when sent and that in the log */
+    [QS_RETAIN_ACTIONS] = "DELETE FROM review_action WHERE review_id IN (SELECT id FROM"
+                          " review WHERE" RETAIN_REVIEW " ORDER BY id LIMIT ?2)",
+    [QS_RETAIN_REVIEWS] = "DELETE FROM review WHERE id IN (SELECT id FROM review WHERE"
+                          RETAIN_REVIEW " ORDER BY id LIMIT ?2)",
+    [QS_RETAIN_NOTICES] = "DELETE FROM notice WHERE id IN (SELECT id FROM notice WHERE"
+                          " status = 'sent' AND sent_us < ?1 AND audited_sent = 1"
+                          " ORDER BY sent_us LIMIT ?2)",
 };
 
 struct gw_queue {
@@ -145,9 +165,14 @@ struct gw_queue {
     char dir[SL_GW_PATH_MAX];
 };
 
+/* secure_delete (per connection: every connection that writes the file runs this): a
+ * deleted or rewritten row's bytes are zeroed in its page, not left in the free space,
+ * so a request or a notice is gone from the file when retention deletes it (an UPDATE of
+ * a review's status would otherwise leave a copy of its request behind). */
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA secure_delete=ON;"
     "CREATE TABLE IF NOT EXISTS review_action(id INTEGER PRIMARY KEY, review_id INTEGER NOT"
     " NULL, at_us INTEGER NOT NULL, reviewer TEXT NOT NULL, action TEXT NOT NULL, reason"
     " TEXT NOT NULL, redact INTEGER NOT NULL DEFAULT 0, audited INTEGER NOT NULL DEFAULT 0);"
@@ -160,6 +185,8 @@ static const char schema[] =
     " 'due', sent_us INTEGER, sent_by TEXT, letter TEXT, audited_sent INTEGER NOT NULL"
     " DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS notice_status ON notice(status, due);"
+    /* retention finds the sent notices by age without reading every notice */
+    "CREATE INDEX IF NOT EXISTS notice_sent ON notice(sent_us) WHERE status = 'sent';"
     "CREATE TABLE IF NOT EXISTS policy_apply(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
     " author TEXT NOT NULL, file TEXT NOT NULL, hash TEXT NOT NULL, audited INTEGER NOT NULL"
     " DEFAULT 0);"
@@ -757,6 +784,46 @@ out:
     if (was_tx)
         gw_queue_begin(q);
     return n;
+}
+
+int gw_queue_retention(struct gw_queue *q, int64_t cut_us, int batch, int64_t *reviews,
+                       int64_t *notices)
+{
+    *reviews = *notices = 0;
+    /* Outside the inbox's per-iteration transaction: commit that first. */
+    int was_tx = q->in_tx;
+    if (was_tx)
+        gw_queue_commit(q);
+    int rc = -1;
+    /* The connection has secure_delete on (schema): the rows' bytes are zeroed in their
+     * pages; the WAL keeps copies until it is written over (docs/gateway.md §2). */
+    if (q_run(q, q_stmt(q, QS_BEGIN_IMMEDIATE)) != 0)
+        goto out;
+    static const enum q_sql steps[] = {QS_RETAIN_ACTIONS, QS_RETAIN_REVIEWS,
+                                       QS_RETAIN_NOTICES};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sqlite3_stmt *s = q_stmt(q, steps[i]);
+        if (!s)
+            goto fail;
+        sqlite3_bind_int64(s, 1, cut_us);
+        sqlite3_bind_int(s, 2, batch);
+        if (q_run(q, s) != 0)
+            goto fail;
+        if (steps[i] == QS_RETAIN_REVIEWS)
+            *reviews = sqlite3_changes(q->db);
+        else if (steps[i] == QS_RETAIN_NOTICES)
+            *notices = sqlite3_changes(q->db);
+    }
+    if (q_run(q, q->commit) == 0)
+        rc = 0;
+    goto out;
+fail: /* q_stmt or q_run said what failed */
+    exec1(q, "ROLLBACK");
+    *reviews = *notices = 0;
+out:
+    if (was_tx)
+        gw_queue_begin(q);
+    return rc;
 }
 
 int gw_queue_actions(struct gw_queue *q, struct gw_action *out, int cap)

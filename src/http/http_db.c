@@ -81,7 +81,9 @@ sqlite3 *http_db_open(const char *data_dir, char *err, size_t errlen)
     }
     sqlite3_busy_timeout(db, 5000);
     char *msg = NULL;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL) != SQLITE_OK ||
+    /* secure_delete: this connection rewrites rows of gateway.db too (gw_queue.c) */
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA secure_delete=ON;", NULL, NULL,
+                     NULL) != SQLITE_OK ||
         sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);

@@ -398,6 +398,92 @@ rule fbi-notice "Test: FBI requests are answered and the person is told"
         close(net, gw, ok)
 
 
+def test_retention():
+    """A-3, P-19: gateway.db keeps a request and a notice only for retention_days after
+    they are done; then the gateway deletes them (the held request and anything not yet
+    in the audit log stay), says so in a system entry, and the file keeps no copy of the
+    licence number.  Time is moved by back-dating the rows while the gateway is stopped."""
+    ok = False
+    policy = POLICY + """
+rule fbi-notice "Test: FBI requests are answered and the person is told"
+  permit when requester.parent under "DOJ/FBI"
+  notify subject within 5 business days
+"""
+    net, gw = setup(policy, EXTRA + "retention_days = 30\n")
+    dbp = os.path.join(gw.dir, "data", "gateway.db")
+
+    def rows(sql):
+        con = sqlite3.connect(dbp)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    try:
+        oln, ssn, street, first, last = driver(gw, 3)
+        oln2 = driver(gw, 4)[0]
+        wa, dh, fbi = net.line("WA"), net.line("DH"), net.line("DJ")
+        # a review approved and answered, one still held, a notice sent
+        c1, r1 = held(wa, "DQ.WATF00100.WA", "OLN/%s.CAS/24-0001" % oln)
+        review(gw, "approve", r1, "--reviewer", "bob", "--reason", "case checked")
+        wait_ctl(wa, c1)
+        held(dh, "DQ.IDCBP0100.WA", "OLN/%s" % oln2)
+        c = send(fbi, "DQ.VATEST0F0.WA", "OLN/%s" % oln)
+        wait_ctl(fbi, c)
+        review(gw, "notices", "send", "--outbox", os.path.join(gw.dir, "outbox"))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done = rows("SELECT (SELECT count(*) FROM review WHERE sent_us IS NOT NULL),"
+                        " (SELECT count(*) FROM notice WHERE audited_sent = 1),"
+                        " (SELECT count(*) FROM review_action WHERE audited = 0)")[0]
+            if done == (1, 2, 0):   # the approval's notice and the FBI one, both sent
+                break
+            time.sleep(0.05)
+        assert done == (1, 2, 0), done
+        gw.stop()
+        # nothing is old enough yet: a restart deletes nothing
+        gw.start()
+        time.sleep(0.5)
+        gw.stop()
+        assert rows("SELECT count(*) FROM review")[0][0] == 2
+        assert gw.count_log(r"retention:") == 0
+        # 31 days pass for everything (the held request too: it is not done, so it stays)
+        day = 86400 * 1000000
+        con = sqlite3.connect(dbp)
+        con.execute("UPDATE review SET received_us = received_us - 31 * ?,"
+                    " decided_us = decided_us - 31 * ?, sent_us = sent_us - 31 * ?",
+                    (day, day, day))
+        con.execute("UPDATE notice SET created_us = created_us - 31 * ?,"
+                    " sent_us = sent_us - 31 * ?", (day, day))
+        # and 1,200 more such notices: more than one pass (500 rows) deletes
+        cols = [r[1] for r in con.execute("PRAGMA table_info(notice)") if r[1] != "id"]
+        con.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                    " WHERE i < 600) INSERT INTO notice(%s) SELECT %s FROM notice, n"
+                    % (", ".join(cols), ", ".join(cols)))
+        con.commit()
+        con.close()
+        assert rows("SELECT count(*) FROM notice")[0][0] == 1202
+        gw.start()
+        gw.wait_log(r"retention: 1 review and 1202 notices done more than 30 days ago deleted")
+        gw.stop()
+        assert rows("SELECT status FROM review") == [("held",)], rows("SELECT * FROM review")
+        assert rows("SELECT count(*) FROM notice")[0][0] == 0
+        assert rows("SELECT count(*) FROM review_action")[0][0] == 0
+        # the approved request's licence number is gone from the file, not only unlinked
+        # (the held one's, oln2, is still there: the check can fail)
+        with open(dbp, "rb") as f:
+            raw = f.read()
+        assert oln2.encode() in raw
+        assert oln.encode() not in raw, "a deleted row's licence number is still in the file"
+        verify_log(gw)
+        es = [e for e in entries(gw) if e.get("type") == "system" and
+              e.get("action") == "retention"]
+        assert len(es) == 1 and "1 review and 1202 notices" in es[0].get("text", ""), es
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
 OPEN = "state WA\ndefault permit\n"
 NO_OREGON = OPEN + """
 rule no-oregon "Test: Oregon requesters are cut off"
@@ -533,4 +619,5 @@ rule wa-bulk "Test: more than 2 queries an hour from one Washington ORI go to a 
 
 if __name__ == "__main__":
     h.run_tests([test_holds, test_decision_while_stopped_sent_once, test_notices,
-                 test_policy_apply, test_policy_simulate], per_test_timeout=240)
+                 test_retention, test_policy_apply, test_policy_simulate],
+                per_test_timeout=240)

@@ -73,9 +73,11 @@ static void test_defaults_and_paths(void **state)
     assert_int_equal(cfg.layout, SL_GW_LAYOUT_TEXT);
     assert_int_equal(cfg.policy_poll_ms, 250);
     assert_int_equal(cfg.outage, SL_GW_OUTAGE_DENY_EXTERNAL);
+    assert_int_equal(cfg.retention_days, 365);
 
     write_conf(f, BASE "default = forbid\nanswer = DQ RQ RPQ\nlayout = standard\n"
-                       "outage = deny-all\nname = EVERGREEN STATE\npolicy_poll_ms = 100\n");
+                       "outage = deny-all\nname = EVERGREEN STATE\npolicy_poll_ms = 100\n"
+                       "retention_days = 0\n");
     assert_int_equal(sl_gw_config_load(f->path, &cfg, err, sizeof err), 0);
     assert_int_equal(cfg.default_effect, GW_FORBID);
     assert_string_equal(cfg.policy, "");
@@ -84,6 +86,7 @@ static void test_defaults_and_paths(void **state)
     assert_int_equal(cfg.outage, SL_GW_OUTAGE_DENY_ALL);
     assert_string_equal(cfg.state_name, "EVERGREEN STATE");
     assert_int_equal(cfg.policy_poll_ms, 100);
+    assert_int_equal(cfg.retention_days, 0);
 }
 
 static void expect_error(struct fixture *f, const char *text, const char *needle)
@@ -109,6 +112,8 @@ static void test_errors(void **state)
     expect_error(f, BASE "default = permit\ntls = perhaps\n", "yes or no");
     expect_error(f, BASE "default = permit\noutage = never\n", "deny-external or deny-all");
     expect_error(f, BASE "default = permit\npolicy_poll_ms = 0\n", "10 to 60000");
+    expect_error(f, BASE "default = permit\nretention_days = -1\n", "0 (keep) to 36500");
+    expect_error(f, BASE "default = permit\nretention_days = 1y\n", "0 (keep) to 36500");
     expect_error(f, "[gateway]\nstate = wa\n", "two upper-case letters");
     expect_error(f, "[gateway]\nstate = WA\nori = WAOLN\n", "9 upper-case");
     expect_error(f, "[gateway]\nstate = WA\nori = ORTEST000\nhub = h:1\n",
