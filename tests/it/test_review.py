@@ -11,6 +11,8 @@
   a 0700 outbox (a readable outbox refused), marked sent, audit entries;
 - `policy apply`: a good file takes effect and its author is in the policy-change entry;
   a broken one is refused and the old one stays;
+- retention: done reviews and sent notices deleted after retention_days, the rest kept,
+  a system entry, no copy of the licence number left in the file;
 - `policy simulate`: the numbers of a known traffic mix."""
 import datetime
 import json
