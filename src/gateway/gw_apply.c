@@ -11,6 +11,10 @@
  *    folder, fsync, rename, fsync of the folder): the gateway never reads half a file.
  * 4. The running gateway's poll (policy_poll_ms, 250 ms) sees the new inode, compiles it,
  *    swaps it in, and writes the policy-change audit entry with what step 2 recorded.
+ *
+ * A refused text (another state's rules, or errors) is recorded too, in table admin_event:
+ * the gateway writes it as an admin entry `policy-apply-refused` (P-33: every attempted
+ * cross-state rule change is rejected and logged).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +87,49 @@ static void keep_text(sqlite3 *db, const char *hash, const char *text, size_t le
     sqlite3_finalize(s);
 }
 
+/* Who is acting: the author given, else the system user running the tool. */
+static void actor_of(const struct sl_gw_change *who, char *out, size_t len)
+{
+    if (who->author && who->author[0])
+        snprintf(out, len, "%.63s", who->author);
+    else
+        snprintf(out, len, "policy apply (uid %ld)", (long)getuid());
+}
+
+/* A refused apply, for the audit log (table admin_event; the running gateway writes the
+ * admin entry).  Best effort: a gateway.db that cannot be written is said on stderr's
+ * log, and the refusal stands either way. */
+static void record_refusal(const struct sl_gw_config *cfg, const struct sl_gw_change *who,
+                           const char *text)
+{
+    char path[SL_GW_PATH_MAX + 16], actor[80];
+    snprintf(path, sizeof path, "%s/gateway.db", cfg->data_dir);
+    actor_of(who, actor, sizeof actor);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    char err[300] = "";
+    int ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) ==
+             SQLITE_OK;
+    if (ok) {
+        sqlite3_busy_timeout(db, 5000);
+        ok = gw_queue_schema_apply(db, err, sizeof err) == 0 &&
+             sqlite3_prepare_v2(db, "INSERT INTO admin_event(at_us, actor, action, text)"
+                                " VALUES(?, ?, 'policy-apply-refused', ?)", -1, &s,
+                                NULL) == SQLITE_OK;
+    }
+    if (ok) {
+        sqlite3_bind_int64(s, 1, sl_wall_us());
+        sqlite3_bind_text(s, 2, actor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+        ok = sqlite3_step(s) == SQLITE_DONE;
+    }
+    if (!ok)
+        SL_WARN("gateway", "%s: the refusal could not be recorded for the audit log: %s",
+                path, err[0] ? err : db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
 /* Record who applies the text (and keep the texts); the file is written after this. */
 static int record(const struct sl_gw_config *cfg, const struct sl_gw_change *who,
                   const char *hash, const char *text, size_t len, char *err, size_t errlen)
@@ -149,15 +196,23 @@ int sl_gw_policy_apply(const struct sl_gw_config *cfg, const char *text, size_t 
         return -1;
     }
     struct sl_policy *p = NULL;
-    if (sl_policy_compile(text, len, who->file && who->file[0] ? who->file : "draft", opts, &p,
-                          dg) != 0 || !p) {
+    const char *name = who->file && who->file[0] ? who->file : "draft";
+    char why[400];
+    if (sl_policy_compile(text, len, name, opts, &p, dg) != 0 || !p) {
         snprintf(err, errlen, "the policy does not check (%d error%s): NOT applied; the "
                  "policy in force stays", dg->nerrors, dg->nerrors == 1 ? "" : "s");
+        snprintf(why, sizeof why, "%.120s: does not check (%d error%s); the policy in force "
+                 "stays", name, dg->nerrors, dg->nerrors == 1 ? "" : "s");
+        record_refusal(cfg, who, why);
         return -1;
     }
     if (strcmp(sl_policy_state(p), cfg->state) != 0) {
         snprintf(err, errlen, "the policy is for state %s, the gateway answers for %s: NOT "
                  "applied", sl_policy_state(p), cfg->state);
+        snprintf(why, sizeof why, "%.120s: rules for state %s, and this gateway answers for "
+                 "%s: refused (sha256 %.64s)", name, sl_policy_state(p), cfg->state,
+                 sl_policy_hash(p));
+        record_refusal(cfg, who, why);
         sl_policy_unref(p);
         return -1;
     }

@@ -372,6 +372,13 @@ struct gw_sent {
 };
 int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap);
 int gw_queue_sent_audited(struct gw_queue *q, int64_t id);
+/* Tools' events for the audit log (table admin_event: a refused policy apply, P-33). */
+struct gw_admin_event {
+    int64_t id, at_us;
+    char actor[64], action[32], text[400]; /* the audit fields' sizes */
+};
+int gw_queue_admin_unaudited(struct gw_queue *q, struct gw_admin_event *out, int cap);
+int gw_queue_admin_audited(struct gw_queue *q, int64_t id);
 /* Who applied the policy text with this hash (`stateline policy apply --author`, or a
  * draft approved on the desk): 1 and *a filled, 0 when nobody recorded it. */
 struct gw_applied {

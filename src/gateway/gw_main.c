@@ -1306,6 +1306,25 @@ static void audit_sent_notices(struct gw *g)
     }
 }
 
+/* What tools did or were refused that the log must show (admin_event: a refused policy
+ * apply, P-33): one admin entry each, outcome failed. */
+static void audit_admin_events(struct gw *g)
+{
+    struct gw_admin_event v[16];
+    int n = gw_queue_admin_unaudited(g->q, v, 16);
+    for (int i = 0; i < n && !g->failed; i++) {
+        struct sl_audit_entry e;
+        sl_audit_entry_init(&e, SL_AUDIT_ADMIN, v[i].at_us);
+        sl_audit_set_str(&e, SL_AF_ACTOR, v[i].actor);
+        sl_audit_set_str(&e, SL_AF_ACTION, v[i].action);
+        sl_audit_set_str(&e, SL_AF_TEXT, v[i].text);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_FAILED);
+        if (append(g, &e, NULL, 0) < 0)
+            return;
+        gw_queue_admin_audited(g->q, v[i].id);
+    }
+}
+
 /* Rows one retention pass deletes at most of each table: a pass holds the loop (and the
  * file's write lock) for a few milliseconds, not for the whole backlog of a first run. */
 #define GW_RETENTION_BATCH 500
@@ -1364,6 +1383,7 @@ static int64_t review_timer(struct sl_loop *loop, int64_t id, void *arg)
         free(d[i].frame);
     }
     audit_sent_notices(g);
+    audit_admin_events(g);
     gw_queue_commit(g->q);
     if (!g->failed)
         retention(g);

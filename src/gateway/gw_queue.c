@@ -62,6 +62,11 @@
  *       who applied which policy text (`stateline policy apply --author`, or a draft
  *       approved on the oversight desk: approver(s) "bob, dave", the legal basis and a
  *       note such as "draft 3"), for the gateway's policy-change entry.
+ *   admin_event(id, at_us, actor, action, text, audited)
+ *       what a tool did or was refused that the audit log must show and the tool cannot
+ *       write there itself (the gateway is the log's one writer): a policy apply refused
+ *       (P-33: another state's rules, or a text that does not check).  The gateway writes
+ *       each as an admin entry and sets audited = 1.  No personal data.
  *   policy_text(hash PRIMARY KEY, text, first_us)
  *       the texts of applied policies and of the policy they replaced (gw_apply.c), so
  *       the rule history can show what changed.
@@ -99,6 +104,8 @@ enum q_sql {
     QS_SENT_AUDITED,
     QS_POLICY_AUTHOR,
     QS_POLICY_AUDITED,
+    QS_ADMIN_UNAUDITED,
+    QS_ADMIN_AUDITED,
     QS_RETAIN_ACTIONS,
     QS_RETAIN_REVIEWS,
     QS_RETAIN_NOTICES,
@@ -144,6 +151,9 @@ static const char *const q_sql[QS_N] = {
     [QS_POLICY_AUTHOR] = "SELECT id, author, approver, basis, note FROM policy_apply"
                          " WHERE hash = ? ORDER BY id DESC LIMIT 1",
     [QS_POLICY_AUDITED] = "UPDATE policy_apply SET audited = 1 WHERE id = ?1 AND ?2 = ?2",
+    [QS_ADMIN_UNAUDITED] = "SELECT id, at_us, actor, action, text FROM admin_event WHERE"
+                           " audited = 0 ORDER BY id LIMIT ?",
+    [QS_ADMIN_AUDITED] = "UPDATE admin_event SET audited = 1 WHERE id = ?1 AND ?2 = ?2",
     /* retention (gw_queue_retention): a review is done when decided, its reply sent and
      * every action on it in the audit log; a notice when sent and that in the log */
     [QS_RETAIN_ACTIONS] = "DELETE FROM review_action WHERE review_id IN (SELECT id FROM"
@@ -187,6 +197,9 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS notice_status ON notice(status, due);"
     /* retention finds the sent notices by age without reading every notice */
     "CREATE INDEX IF NOT EXISTS notice_sent ON notice(sent_us) WHERE status = 'sent';"
+    "CREATE TABLE IF NOT EXISTS admin_event(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, text TEXT NOT NULL, audited INTEGER NOT NULL"
+    " DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS policy_apply(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
     " author TEXT NOT NULL, file TEXT NOT NULL, hash TEXT NOT NULL, audited INTEGER NOT NULL"
     " DEFAULT 0);"
@@ -954,6 +967,30 @@ int gw_queue_sent_unaudited(struct gw_queue *q, struct gw_sent *out, int cap)
 int gw_queue_sent_audited(struct gw_queue *q, int64_t id)
 {
     return update_id(q, QS_SENT_AUDITED, id, 0);
+}
+
+int gw_queue_admin_unaudited(struct gw_queue *q, struct gw_admin_event *out, int cap)
+{
+    sqlite3_stmt *s = q_stmt(q, QS_ADMIN_UNAUDITED);
+    if (!s)
+        return -1;
+    sqlite3_bind_int(s, 1, cap);
+    int n = 0;
+    while (n < cap && sqlite3_step(s) == SQLITE_ROW) {
+        struct gw_admin_event *x = &out[n++];
+        x->id = sqlite3_column_int64(s, 0);
+        x->at_us = sqlite3_column_int64(s, 1);
+        sl_sqlite_text(s, 2, x->actor, sizeof x->actor);
+        sl_sqlite_text(s, 3, x->action, sizeof x->action);
+        sl_sqlite_text(s, 4, x->text, sizeof x->text);
+    }
+    q_done(s);
+    return n;
+}
+
+int gw_queue_admin_audited(struct gw_queue *q, int64_t id)
+{
+    return update_id(q, QS_ADMIN_AUDITED, id, 0);
 }
 
 int gw_queue_policy_author(struct gw_queue *q, const char *hash, struct gw_applied *a)

@@ -533,6 +533,13 @@ def test_policy_apply():
         es = entries(gw)
         pc = [e for e in es if e.get("type") == "policy-change"]
         assert len(pc) == 1 and pc[0].get("actor") == "alice", pc
+        # both refusals are in the log (P-33: an attempt at another state's rules too)
+        rf = [e for e in es if e.get("type") == "admin" and
+              e.get("action") == "policy-apply-refused"]
+        assert len(rf) == 2 and all(e.get("outcome") == "failed" for e in rf), rf
+        assert rf[0].get("actor") == "mallory" and "does not check" in rf[0]["text"], rf
+        assert rf[1].get("actor") == (os.environ.get("USER") or "unknown"), rf  # no --author
+        assert "rules for state OR" in rf[1]["text"] and "answers for WA" in rf[1]["text"], rf
         ok = True
     finally:
         close(net, gw, ok)
