@@ -167,6 +167,12 @@ struct sl_gw_change {
 int sl_gw_policy_apply(const struct sl_gw_config *cfg, const char *text, size_t len,
                        const struct sl_gw_change *who, const struct sl_policy_opts *opts,
                        struct sl_policy_diags *dg, char hash[65], char *err, size_t errlen);
+/* Record, for the running gateway to write into its audit log as an admin entry (outcome
+ * failed when `failed`), something a tool did or was refused: table admin_event of
+ * gateway.db (the gateway is the log's one writer).  actor <= 63, action <= 31, text
+ * <= 399 characters, no personal data.  0, or -1 with err. */
+int sl_gw_admin_event(const struct sl_gw_config *cfg, const char *actor, const char *action,
+                      const char *text, int failed, char *err, size_t errlen);
 /* Replace path with text: temporary file in the same folder, fsync, rename, fsync of the
  * folder.  0, or -1 with err. */
 int sl_gw_write_atomic(const char *path, const char *text, size_t len, char *err,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "stateline/audit.h"
 #include "stateline/cli.h"
 #include "stateline/core.h"
+#include "stateline/gateway.h"
 #include "stateline/hist.h"
 
 /* ---- small argument helpers ------------------------------------------------------------ */
@@ -619,14 +621,76 @@ static int cmd_shred(int argc, char **argv)
     return SL_EXIT_OK;
 }
 
+/* Record a read of personal data for the log's gateway to write as an admin entry (P-18:
+ * every access to the log's personal data is itself in the log), before anything is
+ * decrypted.  DIR must be the log of the gateway in `config`.  0, or an exit status. */
+static int record_personal_read(const char *dir, const char *config, const char *reader,
+                                const char *reason, uint64_t index)
+{
+    struct sl_gw_config *cfg = sl_xcalloc(1, sizeof *cfg);
+    char err[SL_GW_PATH_MAX + 400];
+    int rc = SL_EXIT_FAIL;
+    char a[PATH_MAX], b[PATH_MAX];
+    if (sl_gw_config_load(config, cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "stateline audit personal: %s\n", err);
+    } else if (!realpath(dir, a) || !realpath(cfg->audit_dir, b) || strcmp(a, b) != 0) {
+        fprintf(stderr, "stateline audit personal: %s is not the audit log of the gateway in "
+                "%s (%s): the read would be recorded in the wrong log\n", dir, config,
+                cfg->audit_dir);
+    } else {
+        char text[400];
+        snprintf(text, sizeof text, "personal data of entry %" PRIu64 " read: %.300s", index,
+                 reason);
+        if (sl_gw_admin_event(cfg, reader, "personal-read", text, 0, err, sizeof err) != 0)
+            fprintf(stderr, "stateline audit personal: the read cannot be recorded (%s): "
+                    "nothing decrypted\n", err);
+        else
+            rc = 0;
+    }
+    free(cfg);
+    return rc;
+}
+
 static int cmd_personal(int argc, char **argv)
 {
-    static const char *const valued[] = {"--index", NULL};
+    static const char *const valued[] = {"--index", "--config", "--reader", "--reason", NULL};
+    static const char *const flags[] = {"--unrecorded", NULL};
     struct args a;
     uint64_t index;
-    if (parse_args(&a, argc, argv, valued, NULL) < 0 || a.npos != 1 ||
+    if (parse_args(&a, argc, argv, valued, flags) < 0 || a.npos != 1 ||
         parse_u64(opt(&a, "--index"), "--index", &index) < 0) {
-        fprintf(stderr, "usage: stateline audit personal DIR --index I\n");
+        fprintf(stderr, "usage: stateline audit personal DIR --index I --config GATEWAY.conf "
+                        "--reason TEXT [--reader NAME]\n"
+                        "       stateline audit personal DIR --index I --unrecorded\n");
+        return SL_EXIT_USAGE;
+    }
+    const char *config = opt(&a, "--config"), *reason = opt(&a, "--reason");
+    if (config && flag(&a, "--unrecorded")) {
+        fprintf(stderr, "stateline audit personal: --config records the read, --unrecorded "
+                        "says it is not recorded: give one\n");
+        return SL_EXIT_USAGE;
+    }
+    if (config) {
+        if (!reason || !reason[0]) {
+            fprintf(stderr, "stateline audit personal: a written reason is required "
+                            "(--reason): it goes into the log with the read\n");
+            return SL_EXIT_USAGE;
+        }
+        const char *reader = opt(&a, "--reader");
+        if (!reader || !reader[0])
+            reader = getenv("USER");
+        char who[64];
+        snprintf(who, sizeof who, "%s", reader && reader[0] ? reader : "unknown");
+        int rc = record_personal_read(a.pos[0], config, who, reason, index);
+        if (rc != 0)
+            return rc;
+    } else if (flag(&a, "--unrecorded")) {
+        fprintf(stderr, "stateline audit personal: this read is recorded nowhere "
+                        "(--unrecorded: a copy of the log away from its gateway)\n");
+    } else {
+        fprintf(stderr, "stateline audit personal: give --config GATEWAY.conf and --reason, "
+                        "so that the read is written to the log (P-18); --unrecorded only for "
+                        "a copy of the log away from its gateway\n");
         return SL_EXIT_USAGE;
     }
     uint8_t *data = NULL;
@@ -985,7 +1049,10 @@ static const char usage[] =
     "                                      N queries of 3 entries at Q/s, open loop: latency\n"
     "                                      percentiles from due time to durable\n"
     "  shred DIR --period YYYY-MM          destroy a past month's personal-data key\n"
-    "  personal DIR --index I              decrypt the personal data of one entry\n"
+    "  personal DIR --index I --config GATEWAY.conf --reason TEXT [--reader NAME]\n"
+    "                                      decrypt the personal data of one entry; the read\n"
+    "                                      is recorded first, for the gateway to write to\n"
+    "                                      its log (--unrecorded: a copy away from it)\n"
     "  tiles DIR --out WWW                 the log as static C2SP tlog-tiles files\n"
     "\n"
     "Formats and the auditor's procedure: docs/audit-format.md.\n";

@@ -96,38 +96,47 @@ static void actor_of(const struct sl_gw_change *who, char *out, size_t len)
         snprintf(out, len, "policy apply (uid %ld)", (long)getuid());
 }
 
-/* A refused apply, for the audit log (table admin_event; the running gateway writes the
- * admin entry).  Best effort: a gateway.db that cannot be written is said on stderr's
- * log, and the refusal stands either way. */
-static void record_refusal(const struct sl_gw_config *cfg, const struct sl_gw_change *who,
-                           const char *text)
+int sl_gw_admin_event(const struct sl_gw_config *cfg, const char *actor, const char *action,
+                      const char *text, int failed, char *err, size_t errlen)
 {
-    char path[SL_GW_PATH_MAX + 16], actor[80];
+    char path[SL_GW_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/gateway.db", cfg->data_dir);
-    actor_of(who, actor, sizeof actor);
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
-    char err[300] = "";
+    char serr[300] = "";
     int ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) ==
              SQLITE_OK;
     if (ok) {
         sqlite3_busy_timeout(db, 5000);
-        ok = gw_queue_schema_apply(db, err, sizeof err) == 0 &&
-             sqlite3_prepare_v2(db, "INSERT INTO admin_event(at_us, actor, action, text)"
-                                " VALUES(?, ?, 'policy-apply-refused', ?)", -1, &s,
-                                NULL) == SQLITE_OK;
+        ok = gw_queue_schema_apply(db, serr, sizeof serr) == 0 &&
+             sqlite3_prepare_v2(db, "INSERT INTO admin_event(at_us, actor, action, text,"
+                                " failed) VALUES(?, ?, ?, ?, ?)", -1, &s, NULL) == SQLITE_OK;
     }
     if (ok) {
         sqlite3_bind_int64(s, 1, sl_wall_us());
         sqlite3_bind_text(s, 2, actor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, action, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, failed != 0);
         ok = sqlite3_step(s) == SQLITE_DONE;
     }
     if (!ok)
-        SL_WARN("gateway", "%s: the refusal could not be recorded for the audit log: %s",
-                path, err[0] ? err : db ? sqlite3_errmsg(db) : "out of memory");
+        snprintf(err, errlen, "%s: %s", path,
+                 serr[0] ? serr : db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_finalize(s);
     sqlite3_close(db);
+    return ok ? 0 : -1;
+}
+
+/* A refused apply, for the audit log.  Best effort: a gateway.db that cannot be written
+ * is logged, and the refusal stands either way. */
+static void record_refusal(const struct sl_gw_config *cfg, const struct sl_gw_change *who,
+                           const char *text)
+{
+    char actor[80], err[SL_GW_PATH_MAX + 320];
+    actor_of(who, actor, sizeof actor);
+    if (sl_gw_admin_event(cfg, actor, "policy-apply-refused", text, 1, err, sizeof err) != 0)
+        SL_WARN("gateway", "%s: the refusal could not be recorded for the audit log", err);
 }
 
 /* Record who applies the text (and keep the texts); the file is written after this. */

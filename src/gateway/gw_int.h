@@ -376,6 +376,7 @@ int gw_queue_sent_audited(struct gw_queue *q, int64_t id);
 struct gw_admin_event {
     int64_t id, at_us;
     char actor[64], action[32], text[400]; /* the audit fields' sizes */
+    int failed;                            /* the entry's outcome: failed, else ok */
 };
 int gw_queue_admin_unaudited(struct gw_queue *q, struct gw_admin_event *out, int cap);
 int gw_queue_admin_audited(struct gw_queue *q, int64_t id);

@@ -1307,7 +1307,7 @@ static void audit_sent_notices(struct gw *g)
 }
 
 /* What tools did or were refused that the log must show (admin_event: a refused policy
- * apply, P-33): one admin entry each, outcome failed. */
+ * apply, P-33; a read of personal data, P-18): one admin entry each. */
 static void audit_admin_events(struct gw *g)
 {
     struct gw_admin_event v[16];
@@ -1318,7 +1318,7 @@ static void audit_admin_events(struct gw *g)
         sl_audit_set_str(&e, SL_AF_ACTOR, v[i].actor);
         sl_audit_set_str(&e, SL_AF_ACTION, v[i].action);
         sl_audit_set_str(&e, SL_AF_TEXT, v[i].text);
-        sl_audit_set_int(&e, SL_AF_OUTCOME, SL_AUDIT_OUT_FAILED);
+        sl_audit_set_int(&e, SL_AF_OUTCOME, v[i].failed ? SL_AUDIT_OUT_FAILED : SL_AUDIT_OUT_OK);
         if (append(g, &e, NULL, 0) < 0)
             return;
         gw_queue_admin_audited(g->q, v[i].id);

@@ -62,11 +62,12 @@
  *       who applied which policy text (`stateline policy apply --author`, or a draft
  *       approved on the oversight desk: approver(s) "bob, dave", the legal basis and a
  *       note such as "draft 3"), for the gateway's policy-change entry.
- *   admin_event(id, at_us, actor, action, text, audited)
+ *   admin_event(id, at_us, actor, action, text, failed, audited)
  *       what a tool did or was refused that the audit log must show and the tool cannot
  *       write there itself (the gateway is the log's one writer): a policy apply refused
- *       (P-33: another state's rules, or a text that does not check).  The gateway writes
- *       each as an admin entry and sets audited = 1.  No personal data.
+ *       (P-33: another state's rules, or a text that does not check; failed = 1), a read
+ *       of an entry's personal data (`audit personal`, P-18).  The gateway writes each as
+ *       an admin entry (outcome failed or ok) and sets audited = 1.  No personal data.
  *   policy_text(hash PRIMARY KEY, text, first_us)
  *       the texts of applied policies and of the policy they replaced (gw_apply.c), so
  *       the rule history can show what changed.
@@ -151,8 +152,8 @@ static const char *const q_sql[QS_N] = {
     [QS_POLICY_AUTHOR] = "SELECT id, author, approver, basis, note FROM policy_apply"
                          " WHERE hash = ? ORDER BY id DESC LIMIT 1",
     [QS_POLICY_AUDITED] = "UPDATE policy_apply SET audited = 1 WHERE id = ?1 AND ?2 = ?2",
-    [QS_ADMIN_UNAUDITED] = "SELECT id, at_us, actor, action, text FROM admin_event WHERE"
-                           " audited = 0 ORDER BY id LIMIT ?",
+    [QS_ADMIN_UNAUDITED] = "SELECT id, at_us, actor, action, text, failed FROM admin_event"
+                           " WHERE audited = 0 ORDER BY id LIMIT ?",
     [QS_ADMIN_AUDITED] = "UPDATE admin_event SET audited = 1 WHERE id = ?1 AND ?2 = ?2",
     /* retention (gw_queue_retention): a review is done when decided, its reply sent and
      * every action on it in the audit log; a notice when sent and that in the log */
@@ -198,8 +199,8 @@ static const char schema[] =
     /* retention finds the sent notices by age without reading every notice */
     "CREATE INDEX IF NOT EXISTS notice_sent ON notice(sent_us) WHERE status = 'sent';"
     "CREATE TABLE IF NOT EXISTS admin_event(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
-    " actor TEXT NOT NULL, action TEXT NOT NULL, text TEXT NOT NULL, audited INTEGER NOT NULL"
-    " DEFAULT 0);"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, text TEXT NOT NULL, failed INTEGER NOT NULL"
+    " DEFAULT 0, audited INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS policy_apply(id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,"
     " author TEXT NOT NULL, file TEXT NOT NULL, hash TEXT NOT NULL, audited INTEGER NOT NULL"
     " DEFAULT 0);"
@@ -983,6 +984,7 @@ int gw_queue_admin_unaudited(struct gw_queue *q, struct gw_admin_event *out, int
         sl_sqlite_text(s, 2, x->actor, sizeof x->actor);
         sl_sqlite_text(s, 3, x->action, sizeof x->action);
         sl_sqlite_text(s, 4, x->text, sizeof x->text);
+        x->failed = sqlite3_column_int(s, 5) != 0;
     }
     q_done(s);
     return n;

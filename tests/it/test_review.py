@@ -11,6 +11,7 @@
   a 0700 outbox (a readable outbox refused), marked sent, audit entries;
 - `policy apply`: a good file takes effect and its author is in the policy-change entry;
   a broken one is refused and the old one stays;
+- `audit personal`: a read of personal data is recorded and logged (P-18);
 - retention: done reviews and sent notices deleted after retention_days, the rest kept,
   a system entry, no copy of the licence number left in the file;
 - `policy simulate`: the numbers of a known traffic mix."""
@@ -18,6 +19,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import sqlite3
 import stat
 import time
@@ -545,6 +547,54 @@ def test_policy_apply():
         close(net, gw, ok)
 
 
+def test_personal_read_is_logged():
+    """P-18: reading an entry's personal data (`audit personal`) is itself in the log: the
+    tool records the read (reader, reason) in gateway.db before it decrypts anything, and
+    the gateway writes it as an admin entry; without --config it refuses, unless the
+    reader says the copy is away from its gateway (--unrecorded)."""
+    ok = False
+    net, gw = setup(OPEN, "")
+    try:
+        oln = driver(gw)[0]
+        wa = net.line("WA")
+        m = wait_ctl(wa, send(wa, "DQ.WATEST000.WA", "OLN/%s" % oln))
+        assert "OLN: %s" % oln in m.body, m.body
+        q = [e for e in entries(gw) if e.get("type") == "query" and "personal_hash" in e]
+        assert q, entries(gw)
+        idx = str(q[-1]["index"])
+        p = h.run(["audit", "personal", gw.audit, "--index", idx], check=False)
+        assert p.returncode == 2 and "--config" in p.stderr and oln not in p.stdout, p
+        p = h.run(["audit", "personal", gw.audit, "--index", idx, "--config", gw.conf],
+                  check=False)
+        assert p.returncode == 2 and "written reason is required" in p.stderr, p.stderr
+        other = os.path.join(net.dir, "copy-of-log")
+        shutil.copytree(gw.audit, other)
+        p = h.run(["audit", "personal", other, "--index", idx, "--config", gw.conf,
+                   "--reason", "x"], check=False)
+        assert p.returncode == 1 and "is not the audit log of the gateway" in p.stderr, p
+        assert oln not in p.stdout
+        p = h.run(["audit", "personal", other, "--index", idx, "--unrecorded"])
+        assert oln in p.stdout and "recorded nowhere" in p.stderr, p
+        p = h.run(["audit", "personal", gw.audit, "--index", idx, "--config", gw.conf,
+                   "--reader", "alice", "--reason", "subject access request 2026-114"])
+        assert oln in p.stdout, p.stdout
+        deadline = time.monotonic() + 10
+        rd = []
+        while time.monotonic() < deadline and not rd:
+            rd = [e for e in entries(gw) if e.get("type") == "admin" and
+                  e.get("action") == "personal-read"]
+            time.sleep(0.1)
+        assert len(rd) == 1 and rd[0].get("actor") == "alice", rd
+        assert rd[0].get("outcome") == "ok" and "entry %s" % idx in rd[0]["text"], rd
+        assert "subject access request 2026-114" in rd[0]["text"], rd
+        assert oln not in json.dumps(rd), "the licence number in the log's entry"
+        gw.stop()
+        verify_log(gw)
+        ok = True
+    finally:
+        close(net, gw, ok)
+
+
 def test_policy_simulate():
     ok = False
     net, gw = setup(OPEN, "")
@@ -628,5 +678,6 @@ rule wa-bulk "Test: more than 2 queries an hour from one Washington ORI go to a 
 
 if __name__ == "__main__":
     h.run_tests([test_holds, test_decision_while_stopped_sent_once, test_notices,
-                 test_retention, test_policy_apply, test_policy_simulate],
+                 test_retention, test_policy_apply, test_personal_read_is_logged,
+                 test_policy_simulate],
                 per_test_timeout=240)
