@@ -570,7 +570,8 @@ json_t *http_public(struct sl_http *h, int64_t from_us, int64_t to_us, const cha
         return NULL;
     static const char *const keep[] = {"queries", "queries_by_parent_agency",
                                        "queries_by_agency_type", "queries_by_requester_state",
-                                       "queries_by_key", "outcomes",
+                                       "queries_by_key", "queries_by_reason",
+                                       "queries_by_purpose", "outcomes",
                                        "outcomes_by_parent_agency", "outcomes_by_agency_type",
                                        "data_classes_released", "data_classes_withheld"};
     json_t *j = json_pack("{s:s, s:s, s:s}", "state", h->cfg->state, "state_name",

@@ -672,6 +672,10 @@ void html_public(struct sl_buf *b, json_t *j)
     table_obj(b, "Queries by requester state", "state",
               json_object_get(j, "queries_by_requester_state"));
     table_obj(b, "Queries by key", "key", json_object_get(j, "queries_by_key"));
+    table_obj(b, "Queries by reason code (RSN/, Nlets codes)", "reason",
+              json_object_get(j, "queries_by_reason"));
+    table_obj(b, "Queries by purpose code (PUR/, III codes)", "purpose",
+              json_object_get(j, "queries_by_purpose"));
     table_obj(b, "Data classes withheld", "class", json_object_get(j, "data_classes_withheld"));
 }
 

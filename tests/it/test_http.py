@@ -121,7 +121,8 @@ class Desk:
         assert q(ice, "DQ.WAERO0100.WA.TXT OLN/%s" % oln).body.startswith("DENIED")
         assert q(ice, "DQ.WAERO0100.WA.TXT OLN/WDL0000001").body.startswith("DENIED")
         assert "ADDRESS: WITHHELD" in q(ice, "DQ.IDCBP0100.WA.TXT OLN/%s" % oln).body
-        assert "SSN: WITHHELD" in q(self.net.line("OR"), "DQ.ORTEST000.WA.TXT OLN/%s" % oln).body
+        assert "SSN: WITHHELD" in q(self.net.line("OR"),
+                                    "DQ.ORTEST000.WA.TXT OLN/%s.RSN/I.PUR/C" % oln).body
         assert q(self.net.line("WA"), "DQ.WATF00100.WA.TXT OLN/%s.CAS/24-1" % oln).body \
             .startswith("HELD")
         self.sent = 5
@@ -225,9 +226,13 @@ def test_public_part():
     assert j["outcomes"].get("denied", 0) >= 2 and j["outcomes"].get("held", 0) >= 1, j
     assert set(j) <= {"state", "state_name", "month", "queries", "queries_by_parent_agency",
                       "queries_by_agency_type", "queries_by_requester_state",
-                      "queries_by_key", "outcomes", "outcomes_by_parent_agency",
-                      "outcomes_by_agency_type", "data_classes_released",
-                      "data_classes_withheld"}, sorted(j)
+                      "queries_by_key", "queries_by_reason", "queries_by_purpose", "outcomes",
+                      "outcomes_by_parent_agency", "outcomes_by_agency_type",
+                      "data_classes_released", "data_classes_withheld"}, sorted(j)
+    # P-23: reason and purpose codes too (coded fields, never a person)
+    assert j["queries_by_reason"].get("I", 0) >= 1, j
+    assert j["queries_by_purpose"].get("C", 0) >= 1, j
+    assert "Queries by reason code" in page and "Queries by purpose code" in page, page[-3000:]
     # the federal sentence: its numbers are the JSON's, summed over FE and JF
     fed = sum(j["queries_by_agency_type"].get(t, 0) for t in ("FE", "JF"))
     got = lambda o: sum(j["outcomes_by_agency_type"].get(t, {}).get(o, 0) for t in ("FE", "JF"))
