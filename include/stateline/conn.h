@@ -110,16 +110,15 @@ int sl_conn_flush_upto(struct sl_conn *c, size_t limit);
 /* Delivery as the peer's TCP saw it (conn_ack.c; Linux), for an owner that must not count
  * what it wrote delivered before the peer's kernel has it (the gateway's replies).
  * sl_conn_acked: the bytes the peer has acknowledged (tcp_info.tcpi_bytes_acked:
- *   cumulative, the SYN counts 1, readable after a reset).  0, or -1.
+ *   cumulative, the SYN counts 1, readable after a reset), and in *all (may be NULL) 1 if
+ *   c->out is empty and the kernel holds nothing unacknowledged: everything written so
+ *   far is delivered, whatever marks said (one getsockopt for both).  0, or -1 (*all 0).
  * sl_conn_ack_mark: the value sl_conn_acked reaches once every byte handed to the kernel
  *   so far is acknowledged (call it when c->out is empty).  0 exact; 1 an overestimate
  *   (acknowledgements kept landing between the reads: the mark can be late, never early);
- *   -1 it cannot be read.
- * sl_conn_all_acked: 1 if c->out is empty and the kernel holds nothing unacknowledged:
- *   everything written so far is delivered, whatever marks said; else 0. */
-int sl_conn_acked(const struct sl_conn *c, uint64_t *acked);
+ *   -1 it cannot be read. */
+int sl_conn_acked(const struct sl_conn *c, uint64_t *acked, int *all);
 int sl_conn_ack_mark(const struct sl_conn *c, uint64_t *mark);
-int sl_conn_all_acked(const struct sl_conn *c);
 /* Sends a TLS close_notify (best effort, never waits), closes the fd, frees all. */
 void sl_conn_free(struct sl_conn *c);
 

@@ -229,13 +229,13 @@ static void mark_flushed(struct gw *g)
 static void ack_check(struct gw *g)
 {
     uint64_t acked;
-    if (!g->c || !g->nsent || sl_conn_acked(g->c, &acked) != 0) {
+    /* all: nothing unacknowledged at all, so every reply sent is delivered, whatever its
+     * mark (a late mark would otherwise wait for the next reply on a quiet line) */
+    int all;
+    if (!g->c || !g->nsent || sl_conn_acked(g->c, &acked, &all) != 0) {
         gw_inbox_flush(g->ib); /* rows finished without a reply (not queries) */
         return;
     }
-    /* Nothing unacknowledged at all: every reply sent is delivered, whatever its mark (a
-     * late mark would otherwise wait for the next reply on a quiet line). */
-    int all = sl_conn_all_acked(g->c);
     size_t k = 0;
     while (k < g->nsent) {
         struct gw_item *it = &g->items[g->head + k];
