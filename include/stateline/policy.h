@@ -122,6 +122,12 @@ struct sl_policy_request {
 enum sl_policy_window { SL_WIN_MINUTE = 0, SL_WIN_HOUR = 1, SL_WIN_DAY = 2, SL_WIN_COUNT };
 const char *sl_policy_window_name(int w); /* "minute" "hour" "day"; NULL out of range */
 
+/* The request's field with this prefix ("LGP"; the first if several), or NULL. */
+const struct sl_policy_field *sl_policy_request_field(const struct sl_policy_request *r,
+                                                     const char *pfx);
+/* The person asking: the ATN/ field when it is there and not empty, else NULL (what
+ * user.queries counts by). */
+const struct sl_policy_field *sl_policy_request_user(const struct sl_policy_request *r);
 /* Fill key, via and fields from a parsed message (pointers into m, which must outlive
  * the request).  via comes from the key and the destinations: DQG/RQG or a region code
  * (two characters containing a digit) -> region, NL -> nationwide, else direct. */

@@ -96,22 +96,37 @@ static void actor_of(const struct sl_gw_change *who, char *out, size_t len)
         snprintf(out, len, "policy apply (uid %ld)", (long)getuid());
 }
 
+/* A tool's connection to the gateway's gateway.db, its tables made if need be; NULL
+ * with err ("path: why"). */
+static sqlite3 *open_gwdb(const struct sl_gw_config *cfg, char *err, size_t errlen)
+{
+    char path[SL_GW_PATH_MAX + 16], serr[300];
+    snprintf(path, sizeof path, "%s/gateway.db", cfg->data_dir);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    if (gw_queue_schema_apply(db, serr, sizeof serr) != 0) {
+        snprintf(err, errlen, "%s: %s", path, serr);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
 int sl_gw_admin_event(const struct sl_gw_config *cfg, const char *actor, const char *action,
                       const char *text, int failed, char *err, size_t errlen)
 {
-    char path[SL_GW_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/gateway.db", cfg->data_dir);
-    sqlite3 *db = NULL;
+    sqlite3 *db = open_gwdb(cfg, err, errlen);
+    if (!db)
+        return -1;
     sqlite3_stmt *s = NULL;
-    char serr[300] = "";
-    int ok = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) ==
-             SQLITE_OK;
-    if (ok) {
-        sqlite3_busy_timeout(db, 5000);
-        ok = gw_queue_schema_apply(db, serr, sizeof serr) == 0 &&
-             sqlite3_prepare_v2(db, "INSERT INTO admin_event(at_us, actor, action, text,"
+    int ok = sqlite3_prepare_v2(db, "INSERT INTO admin_event(at_us, actor, action, text,"
                                 " failed) VALUES(?, ?, ?, ?, ?)", -1, &s, NULL) == SQLITE_OK;
-    }
     if (ok) {
         sqlite3_bind_int64(s, 1, sl_wall_us());
         sqlite3_bind_text(s, 2, actor, -1, SQLITE_STATIC);
@@ -121,8 +136,7 @@ int sl_gw_admin_event(const struct sl_gw_config *cfg, const char *actor, const c
         ok = sqlite3_step(s) == SQLITE_DONE;
     }
     if (!ok)
-        snprintf(err, errlen, "%s: %s", path,
-                 serr[0] ? serr : db ? sqlite3_errmsg(db) : "out of memory");
+        snprintf(err, errlen, "%s/gateway.db: %s", cfg->data_dir, sqlite3_errmsg(db));
     sqlite3_finalize(s);
     sqlite3_close(db);
     return ok ? 0 : -1;
@@ -143,19 +157,12 @@ static void record_refusal(const struct sl_gw_config *cfg, const struct sl_gw_ch
 static int record(const struct sl_gw_config *cfg, const struct sl_gw_change *who,
                   const char *hash, const char *text, size_t len, char *err, size_t errlen)
 {
-    char path[SL_GW_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/gateway.db", cfg->data_dir);
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
+    sqlite3 *db = open_gwdb(cfg, err, errlen);
+    if (!db)
         return -1;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    int rc = gw_queue_schema_apply(db, err, errlen);
-    if (rc == 0 && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+    int rc = 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s/gateway.db: %s", cfg->data_dir, sqlite3_errmsg(db));
         rc = -1;
     }
     if (rc == 0) {
@@ -186,7 +193,7 @@ static int record(const struct sl_gw_config *cfg, const struct sl_gw_change *who
         if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
             rc = -1;
         if (rc != 0) {
-            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+            snprintf(err, errlen, "%s/gateway.db: %s", cfg->data_dir, sqlite3_errmsg(db));
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         }
     }

@@ -320,15 +320,9 @@ void gw_policy_decide(struct gw_policy *gp, const struct sl_outhdr *h, const str
         /* Counted only while a policy reads the counts: nothing is kept otherwise. */
         if (!gp->counts)
             gp->counts = sl_policy_counts_new(GW_COUNT_KEYS);
-        const char *user = "";
-        size_t ulen = 0;
-        for (int i = 0; i < req.nfields; i++)
-            if (!strcmp(req.fields[i].pfx, "ATN")) {
-                user = req.fields[i].val;
-                ulen = req.fields[i].len;
-            }
-        if (sl_policy_counts_add(gp->counts, uses, (int64_t)now, h->req.ori, user, ulen,
-                                 &req) != 0 &&
+        const struct sl_policy_field *u = sl_policy_request_user(&req);
+        if (sl_policy_counts_add(gp->counts, uses, (int64_t)now, h->req.ori,
+                                 u ? u->val : "", u ? u->len : 0, &req) != 0 &&
             now - gp->full_logged >= 60) {
             gp->full_logged = now;
             SL_WARN("gateway", "query counts: the tables are full (%zu keys); %s's rate "

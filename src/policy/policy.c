@@ -476,12 +476,19 @@ static int err(struct ectx *c, enum sl_policy_eval_err why)
     return E_ERR;
 }
 
-static const struct sl_policy_field *find_field(const struct sl_policy_request *r, const char *pfx)
+const struct sl_policy_field *sl_policy_request_field(const struct sl_policy_request *r,
+                                                     const char *pfx)
 {
     for (int i = 0; i < r->nfields; i++)
         if (memcmp(r->fields[i].pfx, pfx, 4) == 0)
             return &r->fields[i];
     return NULL;
+}
+
+const struct sl_policy_field *sl_policy_request_user(const struct sl_policy_request *r)
+{
+    const struct sl_policy_field *f = sl_policy_request_field(r, "ATN");
+    return f && f->len ? f : NULL;
 }
 
 static int has_token(const char *list, const char *tok)
@@ -594,7 +601,7 @@ static int eval(struct ectx *c, uint32_t n)
     case PO_PRESENT: {
         if (c->key_slot < 0)
             return err(c, SL_PEVAL_NO_MESSAGE);
-        const struct sl_policy_field *f = find_field(c->r, sl_policy_fields[x->field].pfx);
+        const struct sl_policy_field *f = sl_policy_request_field(c->r, sl_policy_fields[x->field].pfx);
         return f && f->len > 0;
     }
     case PO_IN:
@@ -604,7 +611,7 @@ static int eval(struct ectx *c, uint32_t n)
         if (x->attr == PA_FIELD) {
             if (c->key_slot < 0)
                 return err(c, SL_PEVAL_NO_MESSAGE);
-            const struct sl_policy_field *f = find_field(c->r, sl_policy_fields[x->field].pfx);
+            const struct sl_policy_field *f = sl_policy_request_field(c->r, sl_policy_fields[x->field].pfx);
             if (!f || !f->len)
                 return 0;
             s = f->val;
@@ -658,8 +665,7 @@ static int eval(struct ectx *c, uint32_t n)
         if (c->r->has_user_counts)
             return c->r->user_queries[x->a] > x->b;
         /* no count for the person: because nobody is named, or because none was kept */
-        e = find_field(c->r, "ATN") && find_field(c->r, "ATN")->len;
-        return err(c, e ? SL_PEVAL_NO_COUNT : SL_PEVAL_NO_USER);
+        return err(c, sl_policy_request_user(c->r) ? SL_PEVAL_NO_COUNT : SL_PEVAL_NO_USER);
     }
     return err(c, SL_PEVAL_NO_MESSAGE);
 }

@@ -200,7 +200,7 @@ int sl_policy_counts_add(struct sl_policy_counts *c, uint32_t uses, int64_t now_
     r->has_counts = r->has_user_counts = 0;
     if (!ori || !ori[0] || strlen(ori) > SL_ORI_LEN)
         return 0; /* no requester: its conditions fail on that already */
-    if (ulen) {
+    if (user_ok) {
         /* ORI + "/" + the ATN text as given (cut to fit) */
         size_t ol = strlen(ori);
         size_t room = sizeof ukey - ol - 2;

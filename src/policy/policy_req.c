@@ -133,10 +133,6 @@ int sl_policy_parse_counts(const char *s, struct sl_policy_request *r, char *err
         }
         v[d][k] = x;
     }
-    const struct sl_policy_field *atn = NULL;
-    for (int i = 0; i < r->nfields; i++)
-        if (!strcmp(r->fields[i].pfx, "ATN") && r->fields[i].len)
-            atn = &r->fields[i];
     for (int d = 0; d < 2; d++) {
         uint32_t *out = d ? r->user_queries : r->ori_queries;
         for (int k = 0; k < SL_WIN_COUNT; k++) {
@@ -152,7 +148,7 @@ int sl_policy_parse_counts(const char *s, struct sl_policy_request *r, char *err
         }
     }
     r->has_counts = 1;
-    r->has_user_counts = atn != NULL;
+    r->has_user_counts = sl_policy_request_user(r) != NULL;
     return 0;
 }
 
